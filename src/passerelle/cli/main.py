@@ -1,0 +1,327 @@
+"""`passerelle`: a thin CLI over the services. Exit codes: 0 ok, 1 failure, 2 bad input,
+3 an outside service failed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, ParamSpec, TypeVar
+
+import click
+
+from passerelle.core.errors import (
+    Conflict,
+    ExternalServiceError,
+    InvalidInput,
+    NotFound,
+    PasserelleError,
+)
+from passerelle.db.engine import make_engine
+from passerelle.db.migrate import upgrade
+from passerelle.db.session import Database
+from passerelle.services import admin, audit, auth
+from passerelle.settings import Settings, load_settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+EXIT_EXTERNAL = 3
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"passerelle: error: {message}", err=True)
+    sys.exit(code)
+
+
+def exit_code_for(exc: PasserelleError) -> int:
+    if isinstance(exc, InvalidInput | NotFound | Conflict):
+        return EXIT_BAD_INPUT
+    if isinstance(exc, ExternalServiceError):
+        return EXIT_EXTERNAL
+    return EXIT_FAILURE
+
+
+class Runtime:
+    """What a command needs, built once per invocation from the environment."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._database: Database | None = None
+
+    @property
+    def database(self) -> Database:
+        if self._database is None:
+            self._database = Database(make_engine(self.settings.effective_database_url))
+        return self._database
+
+
+def needs_runtime(func: Callable[..., R]) -> Callable[..., R]:
+    """Pass the runtime in and turn Passerelle errors into a message and an exit code."""
+
+    @click.pass_obj
+    def wrapper(obj: Runtime, *args: Any, **kwargs: Any) -> R:
+        try:
+            return func(obj, *args, **kwargs)
+        except PasserelleError as exc:
+            fail(str(exc), exit_code_for(exc))
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+class PasserelleGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PasserelleError as exc:
+            fail(str(exc), exit_code_for(exc))
+
+
+@click.group(cls=PasserelleGroup)
+@click.version_option(package_name="passerelle")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Passerelle: find terrorist content, have a human decide, refer it, share under an agreement."""
+    try:
+        ctx.obj = Runtime(load_settings())
+    except InvalidInput as exc:
+        fail(f"bad settings: {exc}", EXIT_BAD_INPUT)
+
+
+# --- database ---------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@needs_runtime
+def db_upgrade(rt: Runtime) -> None:
+    """Apply every pending migration (SQLite or PostgreSQL)."""
+    upgrade(rt.database.engine)
+    click.echo("database is up to date")
+
+
+# --- agencies ---------------------------------------------------------------------------------
+
+
+@cli.group()
+def agency() -> None:
+    """Agencies (tenants)."""
+
+
+@agency.command("add")
+@click.argument("code")
+@click.option("--name", required=True, help="Full name, shown in the console.")
+@click.option("--jurisdiction", required=True, help="FR or CA-QC.")
+@needs_runtime
+def agency_add(rt: Runtime, code: str, name: str, jurisdiction: str) -> None:
+    """Create an agency with a short CODE (e.g. unite-fr)."""
+    with rt.database.unit_of_work(write=True) as uow:
+        created = admin.create_agency(
+            uow, code=code, name=name, jurisdiction=jurisdiction, actor="cli"
+        )
+        uow.commit()
+    click.echo(f"agency {created.code} created ({created.id})")
+
+
+@agency.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@needs_runtime
+def agency_list(rt: Runtime, as_json: bool) -> None:
+    """List agencies."""
+    with rt.database.unit_of_work() as uow:
+        agencies = uow.agencies.list()
+    for item in agencies:
+        if as_json:
+            row = {"id": item.id, "code": item.code, "name": item.name,
+                   "jurisdiction": item.jurisdiction.value}
+            click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
+        else:
+            click.echo(f"{item.code}\t{item.jurisdiction.value}\t{item.name}")
+
+
+# --- users ------------------------------------------------------------------------------------
+
+
+def _read_password(prompt: bool, password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if prompt:
+        value: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return value
+    fail("give the password with --password-stdin or answer the prompt", EXIT_BAD_INPUT)
+
+
+@cli.group()
+def user() -> None:
+    """People and their roles."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--agency", "agency_code", required=True, help="Agency code.")
+@click.option("--role", "roles", multiple=True, required=True,
+              help="analyst, approver, controller, liaison or admin (repeatable).")
+@click.option("--name", "display_name", default="", help="Name shown in the console.")
+@click.option("--locale", default="fr", show_default=True, help="fr or en.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@needs_runtime
+def user_add(
+    rt: Runtime, username: str, agency_code: str, roles: tuple[str, ...], display_name: str,
+    locale: str, password_stdin: bool,
+) -> None:
+    """Create a user in an agency."""
+    password = _read_password(not password_stdin, password_stdin)
+    with rt.database.unit_of_work(write=True) as uow:
+        created = admin.create_user(
+            uow, agency_code=agency_code, username=username, password=password, roles=roles,
+            display_name=display_name, locale=locale, actor="cli",
+        )
+        uow.commit()
+    click.echo(f"user {created.username} created ({', '.join(sorted(created.roles))})")
+
+
+@user.command("list")
+@click.option("--agency", "agency_code", default=None, help="Only this agency.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@needs_runtime
+def user_list(rt: Runtime, agency_code: str | None, as_json: bool) -> None:
+    """List users."""
+    with rt.database.unit_of_work() as uow:
+        agencies = {a.id: a.code for a in uow.agencies.list()}
+        if agency_code:
+            users = uow.users.list_in_agency(uow.agencies.get_by_code(agency_code).id)
+        else:
+            users = uow.users.list_all()
+    for item in users:
+        roles = sorted(r.value for r in item.roles)
+        state = "active" if item.is_active else "disabled"
+        if as_json:
+            row = {"username": item.username, "agency": agencies[item.agency_id], "roles": roles,
+                   "active": item.is_active, "locale": item.locale.value}
+            click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
+        else:
+            click.echo(f"{item.username}\t{agencies[item.agency_id]}\t{','.join(roles)}\t{state}")
+
+
+@user.command("disable")
+@click.argument("username")
+@needs_runtime
+def user_disable(rt: Runtime, username: str) -> None:
+    """Disable a user and end their sessions."""
+    with rt.database.unit_of_work(write=True) as uow:
+        admin.disable_user(uow, username=username, actor="cli")
+        uow.commit()
+    click.echo(f"user {username} disabled")
+
+
+@user.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@needs_runtime
+def user_set_password(rt: Runtime, username: str, password_stdin: bool) -> None:
+    """Set a user's password, unlock the account and end their sessions."""
+    password = _read_password(not password_stdin, password_stdin)
+    with rt.database.unit_of_work(write=True) as uow:
+        admin.set_password(uow, username=username, password=password, actor="cli")
+        uow.commit()
+    click.echo(f"password of {username} set")
+
+
+@user.command("token")
+@click.argument("username")
+@click.option("--name", required=True, help="What the token is for.")
+@needs_runtime
+def user_token(rt: Runtime, username: str, name: str) -> None:
+    """Create an API token for a user and print it once."""
+    with rt.database.unit_of_work(write=True) as uow:
+        credentials = uow.users.find_credentials(username)
+        if credentials is None:
+            raise NotFound(f"no user named {username!r}")
+        _, secret = auth.create_api_token(uow, user=credentials.user, name=name)
+        uow.commit()
+    click.echo(secret)
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit log."""
+
+
+@audit_group.command("verify")
+@needs_runtime
+def audit_verify(rt: Runtime) -> None:
+    """Check the whole chain; exit 1 and name the first broken event if it is not intact."""
+    with rt.database.unit_of_work() as uow:
+        report = audit.verify_log(uow)
+        head_seq, head_hash = uow.audit.head()
+    if report.is_intact:
+        click.echo(f"audit log intact: {report.checked} events, head {head_hash[:16]}")
+        return
+    fail(f"audit log broken at event #{report.broken_seq}: {report.reason}", EXIT_FAILURE)
+
+
+# --- serving ----------------------------------------------------------------------------------
+
+
+def _serve(rt: Runtime, host: str, port: int) -> None:
+    import uvicorn
+
+    from passerelle.web.app import create_app
+
+    app = create_app(rt.settings, rt.database)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on (default: settings).")
+@click.option("--port", default=None, type=int, help="Port (default: settings).")
+@needs_runtime
+def serve(rt: Runtime, host: str | None, port: int | None) -> None:
+    """Serve the console and the API."""
+    from passerelle.db.engine import check_connection
+
+    check_connection(rt.database.engine)
+    _serve(rt, host or rt.settings.host, port or rt.settings.port)
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on (default: settings).")
+@click.option("--port", default=None, type=int, help="Port (default: settings).")
+@click.option("--no-serve", is_flag=True, help="Seed the demo data and stop.")
+@needs_runtime
+def demo(rt: Runtime, host: str | None, port: int | None, no_serve: bool) -> None:
+    """Seed the fictional demo agencies and people, then serve the console (dev only)."""
+    from passerelle.services.demo import seed_demo
+
+    if rt.settings.env != "dev":
+        raise InvalidInput("the demo runs only with PASSERELLE_ENV=dev")
+    upgrade(rt.database.engine)
+    with rt.database.unit_of_work(write=True) as uow:
+        logins = seed_demo(uow)
+        uow.commit()
+    address = f"http://{host or rt.settings.host}:{port or rt.settings.port}/"
+    click.echo(f"Passerelle demo: {address}")
+    click.echo("Demo logins (password for all: " + logins[0].password + "):")
+    for login in logins:
+        click.echo(f"  {login.username:<22} {', '.join(login.roles):<12} {login.agency}")
+    if not no_serve:
+        _serve(rt, host or rt.settings.host, port or rt.settings.port)
+
+
+def main() -> None:
+    cli(prog_name="passerelle")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The pure domain of Passerelle: no web, no database, no CLI, no settings."""

@@ -1,0 +1,37 @@
+"""The one error tree of Passerelle; each adapter maps it once (web, CLI, jobs)."""
+
+
+class PasserelleError(Exception):
+    """Base of every error the product raises on purpose."""
+
+
+class InvalidInput(PasserelleError):
+    """The input is unusable; the message is safe to show to the person who sent it."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(PasserelleError):
+    """The object does not exist, or is not visible to the caller (same answer on purpose)."""
+
+
+class Conflict(PasserelleError):
+    """The change contradicts the current state (duplicate, wrong status, race)."""
+
+
+class PermissionDenied(PasserelleError):
+    """The caller is known but may not do this."""
+
+
+class AuthenticationFailed(PasserelleError):
+    """Login failed; deliberately says nothing about why."""
+
+
+class ExternalServiceError(PasserelleError):
+    """A service outside Passerelle (a web host, an SMTP server, a partner) failed."""
+
+
+class DatabaseUnavailable(PasserelleError):
+    """The database could not be reached or is not at the expected schema."""

@@ -1,0 +1,140 @@
+"""Agencies (tenants), the people who work in them, and what each role may do (DESIGN §3)."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from passerelle.core.errors import InvalidInput
+
+
+class Role(enum.StrEnum):
+    ANALYST = "analyst"
+    APPROVER = "approver"
+    CONTROLLER = "controller"
+    LIAISON = "liaison"
+    ADMIN = "admin"
+
+
+class Permission(enum.StrEnum):
+    REVIEW = "review"
+    APPROVE_ORDER = "approve_order"
+    READ_AUDIT = "read_audit"
+    RECOMMEND = "recommend"
+    MANAGE_PARTNERS = "manage_partners"
+    MANAGE_USERS = "manage_users"
+    MANAGE_BANKS = "manage_banks"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ANALYST: frozenset({Permission.REVIEW, Permission.MANAGE_BANKS}),
+    Role.APPROVER: frozenset({Permission.REVIEW, Permission.MANAGE_BANKS, Permission.APPROVE_ORDER}),
+    Role.CONTROLLER: frozenset({Permission.READ_AUDIT, Permission.RECOMMEND}),
+    Role.LIAISON: frozenset({Permission.MANAGE_PARTNERS}),
+    Role.ADMIN: frozenset({Permission.MANAGE_USERS, Permission.MANAGE_BANKS, Permission.READ_AUDIT}),
+}
+
+
+class Jurisdiction(enum.StrEnum):
+    FRANCE = "FR"
+    QUEBEC = "CA-QC"
+
+
+class Locale(enum.StrEnum):
+    FR = "fr"
+    EN = "en"
+
+
+_CODE = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
+_USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
+MIN_PASSWORD_LENGTH = 12
+
+
+def parse_agency_code(text: str) -> str:
+    code = text.strip().lower()
+    if not _CODE.match(code):
+        raise InvalidInput(
+            "agency code must be 2-32 characters: lower-case letters, digits and '-',"
+            " starting with a letter",
+            field="code",
+        )
+    return code
+
+
+def parse_username(text: str) -> str:
+    name = text.strip().lower()
+    if not _USERNAME.match(name):
+        raise InvalidInput(
+            "username must be 2-64 characters: lower-case letters, digits, '.', '_' and '-',"
+            " starting with a letter",
+            field="username",
+        )
+    return name
+
+
+def parse_roles(names: list[str] | tuple[str, ...]) -> frozenset[Role]:
+    roles: set[Role] = set()
+    for name in names:
+        try:
+            roles.add(Role(name.strip().lower()))
+        except ValueError:
+            allowed = ", ".join(r.value for r in Role)
+            raise InvalidInput(f"unknown role {name!r}; roles are: {allowed}", field="roles") from None
+    if not roles:
+        raise InvalidInput("a user needs at least one role", field="roles")
+    return frozenset(roles)
+
+
+def check_password_policy(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Agency:
+    id: str
+    code: str
+    name: str
+    jurisdiction: Jurisdiction
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    agency_id: str
+    username: str
+    display_name: str
+    roles: frozenset[Role]
+    locale: Locale
+    is_active: bool
+    created_at: datetime
+
+    def has_role(self, role: Role) -> bool:
+        return role in self.roles
+
+    def can(self, permission: Permission) -> bool:
+        return any(permission in ROLE_PERMISSIONS[role] for role in self.roles)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What login needs to know of a user; never leaves the service layer."""
+
+    user: User
+    password_hash: str
+    failed_logins: int
+    locked_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    id: str
+    user_id: str
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None

@@ -1,0 +1,1 @@
+"""SQLAlchemy models, repositories implementing `core.ports`, and Alembic migrations."""

@@ -1,0 +1,81 @@
+"""Engines for SQLite (WAL, foreign keys, immediate write transactions) and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from passerelle.core.errors import DatabaseUnavailable, InvalidInput
+
+WRITE_OPTION = "passerelle_write"
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine for `url`; SQLite gets WAL and a folder, PostgreSQL psycopg 3."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InvalidInput(f"PASSERELLE_DATABASE_URL is not a database URL: {url!r}") from None
+    if parsed.get_backend_name() == "sqlite":
+        return _make_sqlite_engine(parsed.database)
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_pre_ping=True)
+    raise InvalidInput(
+        f"PASSERELLE_DATABASE_URL: unsupported database {parsed.get_backend_name()!r}"
+        " (use sqlite or postgresql)"
+    )
+
+
+def _make_sqlite_engine(database: str | None) -> Engine:
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        f"sqlite:///{database or ':memory:'}", connect_args={"timeout": 30}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # A write transaction takes SQLite's write lock at once, so that two writers queue
+        # instead of failing when the second one tries to upgrade a stale read snapshot.
+        if connection.get_execution_options().get(WRITE_OPTION):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid URL>"
+
+
+def check_connection(engine: Engine) -> None:
+    """Raise `DatabaseUnavailable` with one clear line when the database cannot be reached."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "no answer"
+        raise DatabaseUnavailable(
+            f"cannot reach the database at {describe_url(str(engine.url))}: {reason}"
+        ) from None

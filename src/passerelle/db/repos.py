@@ -1,0 +1,366 @@
+"""SQL repositories implementing `core.ports`, and the unit of work that shares one session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from passerelle.core.audit import GENESIS_HASH, AuditEntry, AuditEvent, chain_event
+from passerelle.core.errors import Conflict, NotFound
+from passerelle.core.identity import (
+    Agency,
+    ApiToken,
+    Credentials,
+    Jurisdiction,
+    Locale,
+    Role,
+    User,
+)
+from passerelle.db.models import (
+    AgencyRow,
+    ApiTokenRow,
+    AuditEventRow,
+    AuditHeadRow,
+    LoginSessionRow,
+    UserRoleRow,
+    UserRow,
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite returns naive datetimes; every stored time is UTC.
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _to_agency(row: AgencyRow) -> Agency:
+    return Agency(
+        id=row.id,
+        code=row.code,
+        name=row.name,
+        jurisdiction=Jurisdiction(row.jurisdiction),
+        created_at=_aware(row.created_at) or row.created_at,
+    )
+
+
+def _to_user(row: UserRow) -> User:
+    return User(
+        id=row.id,
+        agency_id=row.agency_id,
+        username=row.username,
+        display_name=row.display_name,
+        roles=frozenset(Role(r.role) for r in row.roles),
+        locale=Locale(row.locale),
+        is_active=row.is_active,
+        created_at=_aware(row.created_at) or row.created_at,
+    )
+
+
+class SqlAgencyRepo:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, *, code: str, name: str, jurisdiction: Jurisdiction) -> Agency:
+        if self._s.scalar(select(AgencyRow.id).where(AgencyRow.code == code)):
+            raise Conflict(f"an agency with code {code!r} already exists")
+        row = AgencyRow(
+            id=_new_id(), code=code, name=name, jurisdiction=jurisdiction.value, created_at=_now()
+        )
+        self._s.add(row)
+        self._s.flush()
+        return _to_agency(row)
+
+    def get(self, agency_id: str) -> Agency:
+        row = self._s.get(AgencyRow, agency_id)
+        if row is None:
+            raise NotFound("agency not found")
+        return _to_agency(row)
+
+    def get_by_code(self, code: str) -> Agency:
+        row = self._s.scalar(select(AgencyRow).where(AgencyRow.code == code))
+        if row is None:
+            raise NotFound(f"no agency with code {code!r}")
+        return _to_agency(row)
+
+    def list(self) -> list[Agency]:
+        return [_to_agency(r) for r in self._s.scalars(select(AgencyRow).order_by(AgencyRow.code))]
+
+
+class SqlUserRepo:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def _row(self, user_id: str) -> UserRow:
+        row = self._s.get(UserRow, user_id)
+        if row is None:
+            raise NotFound("user not found")
+        return row
+
+    def add(
+        self,
+        *,
+        agency_id: str,
+        username: str,
+        display_name: str,
+        password_hash: str,
+        roles: frozenset[Role],
+        locale: Locale,
+    ) -> User:
+        if self._s.scalar(select(UserRow.id).where(UserRow.username == username)):
+            raise Conflict(f"the username {username!r} is taken")
+        row = UserRow(
+            id=_new_id(),
+            agency_id=agency_id,
+            username=username,
+            display_name=display_name,
+            password_hash=password_hash,
+            locale=locale.value,
+            is_active=True,
+            failed_logins=0,
+            created_at=_now(),
+        )
+        row.roles = [UserRoleRow(role=role.value) for role in sorted(roles)]
+        self._s.add(row)
+        self._s.flush()
+        return _to_user(row)
+
+    def get(self, user_id: str) -> User:
+        return _to_user(self._row(user_id))
+
+    def get_in_agency(self, agency_id: str, user_id: str) -> User:
+        row = self._s.get(UserRow, user_id)
+        if row is None or row.agency_id != agency_id:
+            raise NotFound("user not found")
+        return _to_user(row)
+
+    def find_credentials(self, username: str) -> Credentials | None:
+        row = self._s.scalar(select(UserRow).where(UserRow.username == username))
+        if row is None:
+            return None
+        return Credentials(
+            user=_to_user(row),
+            password_hash=row.password_hash,
+            failed_logins=row.failed_logins,
+            locked_until=_aware(row.locked_until),
+        )
+
+    def list_in_agency(self, agency_id: str) -> list[User]:
+        rows = self._s.scalars(
+            select(UserRow).where(UserRow.agency_id == agency_id).order_by(UserRow.username)
+        )
+        return [_to_user(r) for r in rows]
+
+    def list_all(self) -> list[User]:
+        return [_to_user(r) for r in self._s.scalars(select(UserRow).order_by(UserRow.username))]
+
+    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        row = self._row(user_id)
+        row.password_hash = password_hash
+        row.failed_logins = 0
+        row.locked_until = None
+
+    def set_active(self, user_id: str, active: bool) -> None:
+        self._row(user_id).is_active = active
+
+    def set_locale(self, user_id: str, locale: Locale) -> None:
+        self._row(user_id).locale = locale.value
+
+    def record_login_failure(self, user_id: str, locked_until: datetime | None) -> int:
+        row = self._row(user_id)
+        row.failed_logins += 1
+        if locked_until is not None:
+            row.locked_until = locked_until
+        return row.failed_logins
+
+    def reset_login_failures(self, user_id: str) -> None:
+        row = self._row(user_id)
+        row.failed_logins = 0
+        row.locked_until = None
+
+
+class SqlLoginSessionRepo:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, *, user_id: str, token_hash: str, expires_at: datetime) -> None:
+        self._s.add(
+            LoginSessionRow(
+                token_hash=token_hash, user_id=user_id, created_at=_now(), expires_at=expires_at
+            )
+        )
+
+    def find_user(self, token_hash: str, now: datetime) -> User | None:
+        row = self._s.get(LoginSessionRow, token_hash)
+        if row is None or (_aware(row.expires_at) or now) <= now:
+            return None
+        user = self._s.get(UserRow, row.user_id)
+        if user is None or not user.is_active:
+            return None
+        return _to_user(user)
+
+    def delete(self, token_hash: str) -> None:
+        self._s.execute(delete(LoginSessionRow).where(LoginSessionRow.token_hash == token_hash))
+
+    def delete_for_user(self, user_id: str) -> None:
+        self._s.execute(delete(LoginSessionRow).where(LoginSessionRow.user_id == user_id))
+
+
+class SqlApiTokenRepo:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    @staticmethod
+    def _to_token(row: ApiTokenRow) -> ApiToken:
+        return ApiToken(
+            id=row.id,
+            user_id=row.user_id,
+            name=row.name,
+            created_at=_aware(row.created_at) or row.created_at,
+            revoked_at=_aware(row.revoked_at),
+        )
+
+    def add(self, *, user_id: str, name: str, token_hash: str) -> ApiToken:
+        row = ApiTokenRow(
+            id=_new_id(), user_id=user_id, name=name, token_hash=token_hash, created_at=_now()
+        )
+        self._s.add(row)
+        self._s.flush()
+        return self._to_token(row)
+
+    def find_user(self, token_hash: str) -> User | None:
+        row = self._s.scalar(select(ApiTokenRow).where(ApiTokenRow.token_hash == token_hash))
+        if row is None or row.revoked_at is not None:
+            return None
+        user = self._s.get(UserRow, row.user_id)
+        if user is None or not user.is_active:
+            return None
+        return _to_user(user)
+
+    def list_for_user(self, user_id: str) -> list[ApiToken]:
+        rows = self._s.scalars(
+            select(ApiTokenRow).where(ApiTokenRow.user_id == user_id).order_by(ApiTokenRow.created_at)
+        )
+        return [self._to_token(r) for r in rows]
+
+    def revoke(self, user_id: str, token_id: str, when: datetime) -> None:
+        row = self._s.get(ApiTokenRow, token_id)
+        if row is None or row.user_id != user_id:
+            raise NotFound("token not found")
+        row.revoked_at = when
+
+
+def _to_event(row: AuditEventRow) -> AuditEvent:
+    return AuditEvent(
+        seq=row.seq,
+        occurred_at=row.occurred_at,
+        action=row.action,
+        actor=row.actor,
+        agency_id=row.agency_id,
+        object_type=row.object_type,
+        object_id=row.object_id,
+        details_json=row.details_json,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+class SqlAuditLog:
+    """Appends under a lock on the head row, so that concurrent writers form one chain."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def append(self, entry: AuditEntry) -> AuditEvent:
+        head = self._s.scalar(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update())
+        if head is None:
+            head = AuditHeadRow(id=1, seq=0, hash=GENESIS_HASH)
+            self._s.add(head)
+        event = chain_event(entry, seq=head.seq + 1, prev_hash=head.hash, moment=_now())
+        self._s.add(
+            AuditEventRow(
+                seq=event.seq,
+                occurred_at=event.occurred_at,
+                action=event.action,
+                actor=event.actor,
+                agency_id=event.agency_id,
+                object_type=event.object_type,
+                object_id=event.object_id,
+                details_json=event.details_json,
+                prev_hash=event.prev_hash,
+                hash=event.hash,
+            )
+        )
+        head.seq, head.hash = event.seq, event.hash
+        self._s.flush()
+        return event
+
+    def head(self) -> tuple[int, str]:
+        head = self._s.get(AuditHeadRow, 1)
+        if head is None:
+            return 0, GENESIS_HASH
+        return head.seq, head.hash
+
+    def iter_all(self) -> Iterator[AuditEvent]:
+        result = self._s.execute(
+            select(AuditEventRow).order_by(AuditEventRow.seq).execution_options(yield_per=1000)
+        )
+        for row in result.scalars():
+            yield _to_event(row)
+
+    def list_for_agency(
+        self, agency_id: str, *, limit: int, before_seq: int | None = None
+    ) -> list[AuditEvent]:
+        query = select(AuditEventRow).where(AuditEventRow.agency_id == agency_id)
+        if before_seq is not None:
+            query = query.where(AuditEventRow.seq < before_seq)
+        rows = self._s.scalars(query.order_by(AuditEventRow.seq.desc()).limit(limit))
+        return [_to_event(r) for r in rows]
+
+    def list_for_object(self, agency_id: str, object_type: str, object_id: str) -> list[AuditEvent]:
+        rows = self._s.scalars(
+            select(AuditEventRow)
+            .where(
+                AuditEventRow.agency_id == agency_id,
+                AuditEventRow.object_type == object_type,
+                AuditEventRow.object_id == object_id,
+            )
+            .order_by(AuditEventRow.seq)
+        )
+        return [_to_event(r) for r in rows]
+
+    def get_in_agency(self, agency_id: str, seq: int) -> AuditEvent:
+        row = self._s.get(AuditEventRow, seq)
+        if row is None or row.agency_id != agency_id:
+            raise NotFound("audit event not found")
+        return _to_event(row)
+
+
+class SqlUnitOfWork:
+    """One session, one transaction. Use as a context manager; `commit` is explicit."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.agencies = SqlAgencyRepo(session)
+        self.users = SqlUserRepo(session)
+        self.login_sessions = SqlLoginSessionRepo(session)
+        self.api_tokens = SqlApiTokenRepo(session)
+        self.audit = SqlAuditLog(session)
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()

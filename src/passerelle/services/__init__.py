@@ -1,0 +1,1 @@
+"""Use cases, each in one transaction with its audit events: the only writers of the database."""

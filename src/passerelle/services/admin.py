@@ -1,0 +1,176 @@
+"""Agencies and people: create, list, disable, reset a password, choose a language."""
+
+from __future__ import annotations
+
+from passerelle.core.audit import AuditEntry
+from passerelle.core.errors import InvalidInput, NotFound, PermissionDenied
+from passerelle.core.identity import (
+    Agency,
+    Jurisdiction,
+    Locale,
+    Permission,
+    User,
+    check_password_policy,
+    parse_agency_code,
+    parse_roles,
+    parse_username,
+)
+from passerelle.core.ports import UnitOfWork
+from passerelle.services.passwords import hash_password
+
+SYSTEM_ACTOR = "system"
+
+
+def parse_jurisdiction(text: str) -> Jurisdiction:
+    try:
+        return Jurisdiction(text.strip().upper())
+    except ValueError:
+        allowed = ", ".join(j.value for j in Jurisdiction)
+        raise InvalidInput(
+            f"unknown jurisdiction {text!r}; use one of: {allowed}", field="jurisdiction"
+        ) from None
+
+
+def parse_locale(text: str) -> Locale:
+    try:
+        return Locale(text.strip().lower())
+    except ValueError:
+        raise InvalidInput(f"unknown language {text!r}; use fr or en", field="locale") from None
+
+
+def create_agency(
+    uow: UnitOfWork, *, code: str, name: str, jurisdiction: str, actor: str = SYSTEM_ACTOR
+) -> Agency:
+    clean_name = name.strip()
+    if not clean_name:
+        raise InvalidInput("agency name is empty", field="name")
+    agency = uow.agencies.add(
+        code=parse_agency_code(code), name=clean_name, jurisdiction=parse_jurisdiction(jurisdiction)
+    )
+    uow.audit.append(
+        AuditEntry(
+            action="agency.created",
+            actor=actor,
+            agency_id=agency.id,
+            object_type="agency",
+            object_id=agency.id,
+            details={"code": agency.code, "name": agency.name, "jurisdiction": agency.jurisdiction},
+        )
+    )
+    return agency
+
+
+def create_user(
+    uow: UnitOfWork,
+    *,
+    agency_code: str,
+    username: str,
+    password: str,
+    roles: list[str] | tuple[str, ...],
+    display_name: str = "",
+    locale: str = "fr",
+    actor: str = SYSTEM_ACTOR,
+) -> User:
+    agency = uow.agencies.get_by_code(parse_agency_code(agency_code))
+    name = parse_username(username)
+    role_set = parse_roles(roles)
+    check_password_policy(password)
+    user = uow.users.add(
+        agency_id=agency.id,
+        username=name,
+        display_name=display_name.strip() or name,
+        password_hash=hash_password(password),
+        roles=role_set,
+        locale=parse_locale(locale),
+    )
+    uow.audit.append(
+        AuditEntry(
+            action="user.created",
+            actor=actor,
+            agency_id=agency.id,
+            object_type="user",
+            object_id=user.id,
+            details={"username": user.username, "roles": sorted(r.value for r in role_set)},
+        )
+    )
+    return user
+
+
+def _find_user(uow: UnitOfWork, username: str) -> User:
+    credentials = uow.users.find_credentials(parse_username(username))
+    if credentials is None:
+        raise NotFound(f"no user named {username!r}")
+    return credentials.user
+
+
+def disable_user(uow: UnitOfWork, *, username: str, actor: str = SYSTEM_ACTOR) -> User:
+    user = _find_user(uow, username)
+    uow.users.set_active(user.id, False)
+    uow.login_sessions.delete_for_user(user.id)
+    uow.audit.append(
+        AuditEntry(
+            action="user.disabled",
+            actor=actor,
+            agency_id=user.agency_id,
+            object_type="user",
+            object_id=user.id,
+            details={"username": user.username},
+        )
+    )
+    return uow.users.get(user.id)
+
+
+def set_password(
+    uow: UnitOfWork, *, username: str, password: str, actor: str = SYSTEM_ACTOR
+) -> User:
+    user = _find_user(uow, username)
+    check_password_policy(password)
+    uow.users.set_password_hash(user.id, hash_password(password))
+    uow.login_sessions.delete_for_user(user.id)
+    uow.audit.append(
+        AuditEntry(
+            action="user.password_set",
+            actor=actor,
+            agency_id=user.agency_id,
+            object_type="user",
+            object_id=user.id,
+            details={"username": user.username},
+        )
+    )
+    return user
+
+
+def set_user_locale(uow: UnitOfWork, *, user: User, locale: str) -> User:
+    chosen = parse_locale(locale)
+    uow.users.set_locale(user.id, chosen)
+    uow.audit.append(
+        AuditEntry(
+            action="user.locale_changed",
+            actor=user.username,
+            agency_id=user.agency_id,
+            object_type="user",
+            object_id=user.id,
+            details={"locale": chosen.value},
+        )
+    )
+    return uow.users.get(user.id)
+
+
+def list_agency_users(uow: UnitOfWork, *, viewer: User) -> list[User]:
+    if not (viewer.can(Permission.MANAGE_USERS) or viewer.can(Permission.READ_AUDIT)):
+        raise PermissionDenied("only admins and controllers list the agency's people")
+    return uow.users.list_in_agency(viewer.agency_id)
+
+
+def get_agency_user(uow: UnitOfWork, *, viewer: User, user_id: str) -> User:
+    if user_id != viewer.id and not (
+        viewer.can(Permission.MANAGE_USERS) or viewer.can(Permission.READ_AUDIT)
+    ):
+        raise NotFound("user not found")
+    return uow.users.get_in_agency(viewer.agency_id, user_id)
+
+
+def get_own_agency(uow: UnitOfWork, *, viewer: User, agency_id: str) -> Agency:
+    if agency_id != viewer.agency_id:
+        raise NotFound("agency not found")
+    return uow.agencies.get(agency_id)

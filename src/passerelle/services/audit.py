@@ -1,0 +1,30 @@
+"""Reading and verifying the audit log."""
+
+from __future__ import annotations
+
+from passerelle.core.audit import AuditEvent, ChainReport, verify_chain
+from passerelle.core.errors import PermissionDenied
+from passerelle.core.identity import Permission, User
+from passerelle.core.ports import UnitOfWork
+
+
+def verify_log(uow: UnitOfWork) -> ChainReport:
+    head_seq, head_hash = uow.audit.head()
+    return verify_chain(uow.audit.iter_all(), head_seq=head_seq, head_hash=head_hash)
+
+
+def _require_reader(viewer: User) -> None:
+    if not viewer.can(Permission.READ_AUDIT):
+        raise PermissionDenied("only controllers and admins read the audit log")
+
+
+def list_agency_events(
+    uow: UnitOfWork, *, viewer: User, limit: int = 100, before_seq: int | None = None
+) -> list[AuditEvent]:
+    _require_reader(viewer)
+    return uow.audit.list_for_agency(viewer.agency_id, limit=limit, before_seq=before_seq)
+
+
+def get_agency_event(uow: UnitOfWork, *, viewer: User, seq: int) -> AuditEvent:
+    _require_reader(viewer)
+    return uow.audit.get_in_agency(viewer.agency_id, seq)

@@ -1,0 +1,31 @@
+"""Password hashing with Argon2id (argon2-cffi's defaults, RFC 9106 low-memory profile)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_HASHER = PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    # Verified against when the username is unknown, so that both paths cost the same time.
+    return _HASHER.hash("passerelle-timing-equaliser")
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def burn_verification(password: str) -> None:
+    verify_password(_dummy_hash(), password)

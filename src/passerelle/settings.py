@@ -1,0 +1,89 @@
+"""The one settings object of Passerelle, read from `PASSERELLE_*` variables at the entry points."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from passerelle.core.errors import InvalidInput
+
+DEFAULT_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+
+
+class Settings(BaseSettings):
+    """Every field is described; the description is the documentation (see `passerelle settings`)."""
+
+    model_config = SettingsConfigDict(env_prefix="PASSERELLE_", extra="ignore", frozen=True)
+
+    env: Literal["dev", "test", "production"] = Field(
+        default="production",
+        description="Deployment kind. `dev` allows the default secret key and plain-HTTP cookies.",
+    )
+    data_dir: Path = Field(
+        default=Path("./var"), description="Folder for the SQLite file, content and indices."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL. Default: SQLite at DATA_DIR/passerelle.db. "
+        "PostgreSQL: postgresql+psycopg://user:password@host/db.",
+    )
+    secret_key: str = Field(
+        default=DEFAULT_SECRET_KEY,
+        min_length=32,
+        description="Secret for CSRF tokens and signed links; at least 32 characters.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the console listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port the console listens on.")
+    default_locale: Literal["fr", "en"] = Field(
+        default="fr", description="Language of the console for people who have not chosen one."
+    )
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="Send cookies only over HTTPS. Default: true except in dev.",
+    )
+    session_hours: int = Field(
+        default=10, ge=1, le=24 * 30, description="How long a console login lasts, in hours."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, le=100, description="Failed logins in a row before an account is locked."
+    )
+    login_lockout_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="How long a locked account stays locked."
+    )
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.env != "dev" and self.secret_key == DEFAULT_SECRET_KEY:
+            raise ValueError(
+                "PASSERELLE_SECRET_KEY must be set outside dev (the default key is public)"
+            )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'passerelle.db'}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.env != "dev"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment; a bad value raises `InvalidInput` naming it."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = [str(part) for part in error["loc"] if part != "__root__"]
+            name = "PASSERELLE_" + loc[0].upper() if loc else "settings"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(message if not loc else f"{name}: {message}")
+        raise InvalidInput("; ".join(problems)) from None

@@ -1,0 +1,72 @@
+"""`create_app()`: wires settings, database, templates and routes into one FastAPI app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from starlette.responses import JSONResponse, Response
+
+from passerelle import __version__
+from passerelle.db.engine import make_engine
+from passerelle.db.session import Database
+from passerelle.settings import Settings
+from passerelle.web.context import AppState
+from passerelle.web.errors import install_error_handlers
+from passerelle.web.i18n import Translator
+from passerelle.web.routes import api, auth, pages, system
+
+HERE = Path(__file__).parent
+
+
+@pass_context
+def _path_for(context: dict[str, Any], name: str, /, **params: Any) -> str:
+    """`url_for` in templates gives the path only, so pages work behind any proxy or scheme."""
+    request: Request = context["request"]
+    return request.url_for(name, **params).path
+
+
+def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
+    app = FastAPI(
+        title="Passerelle API",
+        version=__version__,
+        description="Referral-unit platform: content, never persons; a human decides every action.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    db = database or Database(make_engine(settings.effective_database_url))
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.globals["app_version"] = __version__
+    templates.env.globals["url_for"] = _path_for
+    app.state.passerelle = AppState(
+        settings=settings, database=db, translator=Translator(), templates=templates
+    )
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/api/v1/openapi.json", include_in_schema=False, name="openapi")
+    def openapi(request: Request) -> Response:
+        return JSONResponse(app.openapi())
+
+    for router in (system.router, auth.router, pages.router, api.router):
+        app.include_router(router)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline';"
+            " script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    install_error_handlers(app)
+    return app

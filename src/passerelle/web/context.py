@@ -1,0 +1,156 @@
+"""What the app holds for its lifetime, and the per-request pieces routes depend on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+
+from passerelle.core.identity import Locale, User
+from passerelle.db.repos import SqlUnitOfWork
+from passerelle.db.session import Database
+from passerelle.services.auth import user_for_api_token, user_for_session
+from passerelle.settings import Settings
+from passerelle.web.i18n import Translator, parse_accept_language
+from passerelle.web.security import (
+    CSRF_COOKIE,
+    LOCALE_COOKIE,
+    SESSION_COOKIE,
+    csrf_token_for,
+    new_csrf_seed,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    settings: Settings
+    database: Database
+    translator: Translator
+    templates: Jinja2Templates
+
+
+class LoginRequired(Exception):
+    """Raised by the console's dependencies when nobody is logged in."""
+
+
+class ApiAuthRequired(Exception):
+    """Raised by the API's dependencies when no valid token is given."""
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.passerelle
+    return state
+
+
+def read_uow(request: Request) -> Iterator[SqlUnitOfWork]:
+    with get_state(request).database.unit_of_work() as uow:
+        yield uow
+
+
+def write_uow(request: Request) -> Iterator[SqlUnitOfWork]:
+    with get_state(request).database.unit_of_work(write=True) as uow:
+        yield uow
+
+
+ReadUow = Annotated[SqlUnitOfWork, Depends(read_uow)]
+WriteUow = Annotated[SqlUnitOfWork, Depends(write_uow)]
+
+
+def optional_viewer(request: Request) -> User | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    if hasattr(request.state, "viewer"):
+        viewer: User | None = request.state.viewer
+        return viewer
+    with get_state(request).database.unit_of_work() as uow:
+        user = user_for_session(uow, token)
+    request.state.viewer = user
+    return user
+
+
+def viewer(request: Request) -> User:
+    user = optional_viewer(request)
+    if user is None:
+        raise LoginRequired
+    return user
+
+
+def api_viewer(request: Request) -> User:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiAuthRequired
+    with get_state(request).database.unit_of_work() as uow:
+        user = user_for_api_token(uow, token.strip())
+    if user is None:
+        raise ApiAuthRequired
+    request.state.viewer = user
+    return user
+
+
+Viewer = Annotated[User, Depends(viewer)]
+ApiViewer = Annotated[User, Depends(api_viewer)]
+
+
+def request_locale(request: Request) -> Locale:
+    user = optional_viewer(request)
+    if user is not None:
+        return user.locale
+    chosen = request.cookies.get(LOCALE_COOKIE)
+    if chosen in {locale.value for locale in Locale}:
+        return Locale(chosen)
+    state = get_state(request)
+    return Locale(state.settings.default_locale)
+
+
+def csrf_seed(request: Request) -> str:
+    """The browser's CSRF seed, created on its first visit and remembered for the response."""
+    seed = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_seed", None)
+    if seed is None:
+        seed = new_csrf_seed()
+        request.state.new_csrf_seed = seed
+    return seed
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+) -> Response:
+    """Render a template with the translations, the viewer and the CSRF token of the request."""
+    state = get_state(request)
+    locale = request_locale(request)
+    translations = state.translator.get(locale)
+    full: dict[str, Any] = {
+        "_": translations.gettext,
+        "ngettext": translations.ngettext,
+        "locale": locale.value,
+        "viewer": optional_viewer(request),
+        "csrf_token": csrf_token_for(csrf_seed(request), state.settings.secret_key),
+        "env": state.settings.env,
+    }
+    full.update(context or {})
+    response = state.templates.TemplateResponse(request, template, full, status_code=status_code)
+    remember_csrf_seed(request, response)
+    return response
+
+
+def remember_csrf_seed(request: Request, response: Response) -> None:
+    seed = getattr(request.state, "new_csrf_seed", None)
+    if seed is not None and CSRF_COOKIE not in request.cookies:
+        state = get_state(request)
+        response.set_cookie(
+            CSRF_COOKIE,
+            seed,
+            httponly=True,
+            samesite="strict",
+            secure=state.settings.secure_cookies,
+            path="/",
+        )

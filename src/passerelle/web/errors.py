@@ -1,0 +1,108 @@
+"""The one place where errors become responses: JSON under /api, a page or partial otherwise."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from passerelle.core.errors import (
+    AuthenticationFailed,
+    Conflict,
+    DatabaseUnavailable,
+    ExternalServiceError,
+    InvalidInput,
+    NotFound,
+    PasserelleError,
+    PermissionDenied,
+)
+from passerelle.web.context import ApiAuthRequired, LoginRequired, render
+from passerelle.web.htmx import is_htmx
+
+
+class CsrfFailed(Exception):
+    """The form's CSRF token is missing or does not match the browser's cookie."""
+
+
+logger = logging.getLogger("passerelle.web")
+
+_STATUS: list[tuple[type[Exception], int, str]] = [
+    (InvalidInput, 422, "invalid_input"),
+    (NotFound, 404, "not_found"),
+    (Conflict, 409, "conflict"),
+    (PermissionDenied, 403, "forbidden"),
+    (AuthenticationFailed, 401, "unauthenticated"),
+    (ExternalServiceError, 502, "external_service"),
+    (DatabaseUnavailable, 503, "database_unavailable"),
+]
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error_response(request: Request, status: int, code: str, message: str) -> Response:
+    if _is_api(request):
+        body: dict[str, Any] = {"error": {"code": code, "message": message}}
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(body, status_code=status, headers=headers)
+    template = "partials/_error.html" if is_htmx(request) else "pages/error.html"
+    response = render(request, template, {"status": status, "message": message}, status_code=status)
+    if is_htmx(request):
+        # htmx 2 does not swap error responses unless told where to put them.
+        response.headers["HX-Retarget"] = "#flash"
+        response.headers["HX-Reswap"] = "innerHTML"
+    return response
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_passerelle_error(request: Request, exc: Exception) -> Response:
+        for kind, status, code in _STATUS:
+            if isinstance(exc, kind):
+                return _error_response(request, status, code, str(exc))
+        return _error_response(request, 500, "error", "internal error")
+
+    async def on_login_required(request: Request, exc: Exception) -> Response:
+        target = request.url.path
+        if request.url.query:
+            target += "?" + request.url.query
+        url = "/login?next=" + quote(target, safe="/")
+        if is_htmx(request):
+            return Response(status_code=204, headers={"HX-Redirect": url})
+        return RedirectResponse(url, status_code=303)
+
+    async def on_api_auth(request: Request, exc: Exception) -> Response:
+        return _error_response(request, 401, "unauthenticated", "a valid API token is required")
+
+    async def on_csrf(request: Request, exc: Exception) -> Response:
+        return _error_response(request, 403, "csrf", "the form's security token is missing or stale")
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        return _error_response(request, exc.status_code, code, str(exc.detail))
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'][1:]) or 'body'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        return _error_response(request, 422, "invalid_input", problems)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error_response(request, 500, "error", "internal error")
+
+    app.add_exception_handler(PasserelleError, on_passerelle_error)
+    app.add_exception_handler(LoginRequired, on_login_required)
+    app.add_exception_handler(ApiAuthRequired, on_api_auth)
+    app.add_exception_handler(CsrfFailed, on_csrf)
+    app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,59 @@
+"""Every string of the console has its French translation; language negotiation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from jinja2 import Environment
+
+from passerelle.core.identity import Locale
+from passerelle.web.i18n import load_catalog, parse_accept_language
+
+TEMPLATES = Path(__file__).parents[2] / "src" / "passerelle" / "web" / "templates"
+
+
+def template_messages() -> set[str]:
+    env = Environment(extensions=["jinja2.ext.i18n"], autoescape=True)
+    found: set[str] = set()
+    for path in TEMPLATES.rglob("*.html"):
+        for _line, _func, message in env.extract_translations(path.read_text(encoding="utf-8")):
+            if isinstance(message, str):
+                found.add(message)
+    return found
+
+
+def test_templates_have_messages() -> None:
+    assert "Log in" in template_messages()
+
+
+def test_every_template_message_is_translated_to_french() -> None:
+    french = load_catalog(Locale.FR)
+    missing = sorted(m for m in template_messages() if french.gettext(m) == m and m != "Action")
+    assert missing == []
+
+
+def test_french_placeholders_match_the_english_ones() -> None:
+    french = load_catalog(Locale.FR)
+    import re
+
+    for message in template_messages():
+        assert sorted(re.findall(r"%\(\w+\)s", french.gettext(message))) == sorted(
+            re.findall(r"%\(\w+\)s", message)
+        ), message
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("fr-CA,fr;q=0.9,en;q=0.8", Locale.FR),
+        ("en-US,en;q=0.9", Locale.EN),
+        ("de-DE,en;q=0.5,fr;q=0.7", Locale.FR),
+        ("de-DE", None),
+        ("", None),
+        (None, None),
+        ("en;q=abc,fr", Locale.FR),
+    ],
+)
+def test_accept_language(header: str | None, expected: Locale | None) -> None:
+    assert parse_accept_language(header) == expected

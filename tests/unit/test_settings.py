@@ -1,0 +1,62 @@
+"""Settings: defaults, the refusal of the public secret, and errors that name the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from passerelle.core.errors import InvalidInput
+from passerelle.settings import DEFAULT_SECRET_KEY, Settings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(__import__("os").environ):
+        if name.startswith("PASSERELLE_"):
+            monkeypatch.delenv(name)
+
+
+def test_dev_accepts_the_default_secret_and_plain_http() -> None:
+    settings = load_settings(env="dev")
+    assert settings.secret_key == DEFAULT_SECRET_KEY
+    assert settings.secure_cookies is False
+    assert settings.effective_database_url.endswith("var/passerelle.db")
+
+
+def test_production_refuses_the_default_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "PASSERELLE_SECRET_KEY must be set outside dev (the default key is public)"
+    )
+
+
+def test_production_with_a_secret_uses_secure_cookies(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PASSERELLE_SECRET_KEY", "x" * 40)
+    settings = load_settings()
+    assert settings.env == "production"
+    assert settings.secure_cookies is True
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PASSERELLE_PORT", "eighty", "PASSERELLE_PORT: Input should be a valid integer"),
+        ("PASSERELLE_PORT", "70000", "PASSERELLE_PORT: Input should be less than or equal to 65535"),
+        ("PASSERELLE_ENV", "staging", "PASSERELLE_ENV: Input should be 'dev', 'test' or 'production'"),
+        ("PASSERELLE_SECRET_KEY", "short", "PASSERELLE_SECRET_KEY: String should have at least 32"),
+        ("PASSERELLE_COOKIE_SECURE", "maybe", "PASSERELLE_COOKIE_SECURE: Input should be a valid boolean"),
+    ],
+)
+def test_a_bad_value_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv("PASSERELLE_ENV", "dev")
+    monkeypatch.setenv(name, value)
+    with pytest.raises(InvalidInput) as caught:
+        load_settings()
+    assert str(caught.value).startswith(message)
+
+
+def test_every_field_is_described() -> None:
+    for name, field in Settings.model_fields.items():
+        assert field.description, f"setting {name} has no description"
