@@ -110,7 +110,9 @@ def agencies(sqlite_database: Database) -> dict[str, str]:
 @pytest.fixture
 def client(settings: Settings, sqlite_database: Database) -> Iterator[TestClient]:
     app = create_app(settings, sqlite_database)
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    with TestClient(
+        app, base_url="https://testserver", raise_server_exceptions=False
+    ) as test_client:
         yield test_client
 
 

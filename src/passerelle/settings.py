@@ -10,11 +10,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from passerelle.core.errors import InvalidInput
 
-DEFAULT_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+DEFAULT_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105 - refused outside dev
 
 
 class Settings(BaseSettings):
-    """Every field is described; the description is the documentation (see `passerelle settings`)."""
+    """Every field is described: the descriptions are the configuration reference."""
 
     model_config = SettingsConfigDict(env_prefix="PASSERELLE_", extra="ignore", frozen=True)
 

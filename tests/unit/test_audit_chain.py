@@ -111,7 +111,7 @@ def test_an_event_appended_behind_the_head_is_named() -> None:
 
 @pytest.mark.parametrize("bad", ["opened", "Case.Opened", "case.", ".opened", "case opened", ""])
 def test_actions_must_be_noun_past_verb(bad: str) -> None:
-    with pytest.raises(InvalidInput, match="noun.past_verb"):
+    with pytest.raises(InvalidInput, match=r"noun\.past_verb"):
         parse_action(bad)
 
 
@@ -121,7 +121,7 @@ def test_naive_times_are_refused() -> None:
             AuditEntry("case.opened", "a", None, "case", "1"),
             seq=1,
             prev_hash=GENESIS_HASH,
-            moment=datetime(2026, 1, 1),  # noqa: DTZ001 - the point of the test
+            moment=datetime(2026, 1, 1),
         )
 
 

@@ -57,3 +57,12 @@ def test_french_placeholders_match_the_english_ones() -> None:
 )
 def test_accept_language(header: str | None, expected: Locale | None) -> None:
     assert parse_accept_language(header) == expected
+
+
+def test_role_names_are_translated_to_french() -> None:
+    from passerelle.web.views import ROLE_LABELS, role_label
+
+    french = load_catalog(Locale.FR)
+    assert role_label("controller", french.gettext) == "contrôleur"
+    missing = [label for label in ROLE_LABELS.values() if french.gettext(label) == label]
+    assert missing == []

@@ -41,10 +41,22 @@ def test_production_with_a_secret_uses_secure_cookies(monkeypatch: pytest.Monkey
     ("name", "value", "message"),
     [
         ("PASSERELLE_PORT", "eighty", "PASSERELLE_PORT: Input should be a valid integer"),
-        ("PASSERELLE_PORT", "70000", "PASSERELLE_PORT: Input should be less than or equal to 65535"),
-        ("PASSERELLE_ENV", "staging", "PASSERELLE_ENV: Input should be 'dev', 'test' or 'production'"),
+        (
+            "PASSERELLE_PORT",
+            "70000",
+            "PASSERELLE_PORT: Input should be less than or equal to 65535",
+        ),
+        (
+            "PASSERELLE_ENV",
+            "staging",
+            "PASSERELLE_ENV: Input should be 'dev', 'test' or 'production'",
+        ),
         ("PASSERELLE_SECRET_KEY", "short", "PASSERELLE_SECRET_KEY: String should have at least 32"),
-        ("PASSERELLE_COOKIE_SECURE", "maybe", "PASSERELLE_COOKIE_SECURE: Input should be a valid boolean"),
+        (
+            "PASSERELLE_COOKIE_SECURE",
+            "maybe",
+            "PASSERELLE_COOKIE_SECURE: Input should be a valid boolean",
+        ),
     ],
 )
 def test_a_bad_value_names_the_variable(

@@ -57,6 +57,10 @@ class Runtime:
             self._database = Database(make_engine(self.settings.effective_database_url))
         return self._database
 
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.dispose()
+
 
 def needs_runtime(func: Callable[..., R]) -> Callable[..., R]:
     """Pass the runtime in and turn Passerelle errors into a message and an exit code."""
@@ -85,11 +89,13 @@ class PasserelleGroup(click.Group):
 @click.version_option(package_name="passerelle")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """Passerelle: find terrorist content, have a human decide, refer it, share under an agreement."""
+    """Passerelle: find terrorist content, have a human decide, refer it, share it."""
     try:
-        ctx.obj = Runtime(load_settings())
+        runtime = Runtime(load_settings())
     except InvalidInput as exc:
         fail(f"bad settings: {exc}", EXIT_BAD_INPUT)
+    ctx.obj = runtime
+    ctx.call_on_close(runtime.close)
 
 
 # --- database ---------------------------------------------------------------------------------
@@ -140,8 +146,12 @@ def agency_list(rt: Runtime, as_json: bool) -> None:
         agencies = uow.agencies.list()
     for item in agencies:
         if as_json:
-            row = {"id": item.id, "code": item.code, "name": item.name,
-                   "jurisdiction": item.jurisdiction.value}
+            row = {
+                "id": item.id,
+                "code": item.code,
+                "name": item.name,
+                "jurisdiction": item.jurisdiction.value,
+            }
             click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
         else:
             click.echo(f"{item.code}\t{item.jurisdiction.value}\t{item.name}")
@@ -167,22 +177,38 @@ def user() -> None:
 @user.command("add")
 @click.argument("username")
 @click.option("--agency", "agency_code", required=True, help="Agency code.")
-@click.option("--role", "roles", multiple=True, required=True,
-              help="analyst, approver, controller, liaison or admin (repeatable).")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    help="analyst, approver, controller, liaison or admin (repeatable).",
+)
 @click.option("--name", "display_name", default="", help="Name shown in the console.")
 @click.option("--locale", default="fr", show_default=True, help="fr or en.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @needs_runtime
 def user_add(
-    rt: Runtime, username: str, agency_code: str, roles: tuple[str, ...], display_name: str,
-    locale: str, password_stdin: bool,
+    rt: Runtime,
+    username: str,
+    agency_code: str,
+    roles: tuple[str, ...],
+    display_name: str,
+    locale: str,
+    password_stdin: bool,
 ) -> None:
     """Create a user in an agency."""
     password = _read_password(not password_stdin, password_stdin)
     with rt.database.unit_of_work(write=True) as uow:
         created = admin.create_user(
-            uow, agency_code=agency_code, username=username, password=password, roles=roles,
-            display_name=display_name, locale=locale, actor="cli",
+            uow,
+            agency_code=agency_code,
+            username=username,
+            password=password,
+            roles=roles,
+            display_name=display_name,
+            locale=locale,
+            actor="cli",
         )
         uow.commit()
     click.echo(f"user {created.username} created ({', '.join(sorted(created.roles))})")
@@ -204,8 +230,13 @@ def user_list(rt: Runtime, agency_code: str | None, as_json: bool) -> None:
         roles = sorted(r.value for r in item.roles)
         state = "active" if item.is_active else "disabled"
         if as_json:
-            row = {"username": item.username, "agency": agencies[item.agency_id], "roles": roles,
-                   "active": item.is_active, "locale": item.locale.value}
+            row = {
+                "username": item.username,
+                "agency": agencies[item.agency_id],
+                "roles": roles,
+                "active": item.is_active,
+                "locale": item.locale.value,
+            }
             click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
         else:
             click.echo(f"{item.username}\t{agencies[item.agency_id]}\t{','.join(roles)}\t{state}")
@@ -264,7 +295,7 @@ def audit_verify(rt: Runtime) -> None:
     """Check the whole chain; exit 1 and name the first broken event if it is not intact."""
     with rt.database.unit_of_work() as uow:
         report = audit.verify_log(uow)
-        head_seq, head_hash = uow.audit.head()
+        _, head_hash = uow.audit.head()
     if report.is_intact:
         click.echo(f"audit log intact: {report.checked} events, head {head_hash[:16]}")
         return

@@ -85,7 +85,17 @@ def compute_event_hash(
     prev_hash: str,
 ) -> str:
     payload = json.dumps(
-        [seq, occurred_at, action, actor, agency_id, object_type, object_id, details_json, prev_hash],
+        [
+            seq,
+            occurred_at,
+            action,
+            actor,
+            agency_id,
+            object_type,
+            object_id,
+            details_json,
+            prev_hash,
+        ],
         separators=(",", ":"),
         ensure_ascii=False,
     )
@@ -135,9 +145,7 @@ class ChainReport:
         return self.broken_seq is None
 
 
-def verify_chain(
-    events: Iterable[AuditEvent], *, head_seq: int, head_hash: str
-) -> ChainReport:
+def verify_chain(events: Iterable[AuditEvent], *, head_seq: int, head_hash: str) -> ChainReport:
     """Walk the events in sequence order; report the first one that breaks the chain."""
     expected_prev = GENESIS_HASH
     expected_seq = 1
@@ -184,8 +192,10 @@ def verify_chain(
     last_seq = expected_seq - 1
     if last_seq < head_seq:
         return ChainReport(
-            checked, last_seq + 1, f"event #{last_seq + 1} is missing (the log ends at #{last_seq}"
-            f" but its head says #{head_seq})"
+            checked,
+            last_seq + 1,
+            f"event #{last_seq + 1} is missing (the log ends at #{last_seq}"
+            f" but its head says #{head_seq})",
         )
     if last_seq > 0 and expected_prev != head_hash:
         return ChainReport(checked, last_seq, f"event #{last_seq} does not match the stored head")

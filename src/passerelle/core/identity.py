@@ -30,10 +30,14 @@ class Permission(enum.StrEnum):
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ANALYST: frozenset({Permission.REVIEW, Permission.MANAGE_BANKS}),
-    Role.APPROVER: frozenset({Permission.REVIEW, Permission.MANAGE_BANKS, Permission.APPROVE_ORDER}),
+    Role.APPROVER: frozenset(
+        {Permission.REVIEW, Permission.MANAGE_BANKS, Permission.APPROVE_ORDER}
+    ),
     Role.CONTROLLER: frozenset({Permission.READ_AUDIT, Permission.RECOMMEND}),
     Role.LIAISON: frozenset({Permission.MANAGE_PARTNERS}),
-    Role.ADMIN: frozenset({Permission.MANAGE_USERS, Permission.MANAGE_BANKS, Permission.READ_AUDIT}),
+    Role.ADMIN: frozenset(
+        {Permission.MANAGE_USERS, Permission.MANAGE_BANKS, Permission.READ_AUDIT}
+    ),
 }
 
 
@@ -81,7 +85,9 @@ def parse_roles(names: list[str] | tuple[str, ...]) -> frozenset[Role]:
             roles.add(Role(name.strip().lower()))
         except ValueError:
             allowed = ", ".join(r.value for r in Role)
-            raise InvalidInput(f"unknown role {name!r}; roles are: {allowed}", field="roles") from None
+            raise InvalidInput(
+                f"unknown role {name!r}; roles are: {allowed}", field="roles"
+            ) from None
     if not roles:
         raise InvalidInput("a user needs at least one role", field="roles")
     return frozenset(roles)

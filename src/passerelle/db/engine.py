@@ -34,9 +34,7 @@ def make_engine(url: str) -> Engine:
 def _make_sqlite_engine(database: str | None) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
-        f"sqlite:///{database or ':memory:'}", connect_args={"timeout": 30}
-    )
+    engine = create_engine(f"sqlite:///{database or ':memory:'}", connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

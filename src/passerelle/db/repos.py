@@ -251,7 +251,9 @@ class SqlApiTokenRepo:
 
     def list_for_user(self, user_id: str) -> list[ApiToken]:
         rows = self._s.scalars(
-            select(ApiTokenRow).where(ApiTokenRow.user_id == user_id).order_by(ApiTokenRow.created_at)
+            select(ApiTokenRow)
+            .where(ApiTokenRow.user_id == user_id)
+            .order_by(ApiTokenRow.created_at)
         )
         return [self._to_token(r) for r in rows]
 

@@ -17,7 +17,7 @@ from passerelle.core.identity import ApiToken, User, parse_username
 from passerelle.core.ports import UnitOfWork
 from passerelle.services.passwords import burn_verification, verify_password
 
-TOKEN_PREFIX = "psl_"
+TOKEN_PREFIX = "psl_"  # noqa: S105 - a public prefix, not a secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +108,9 @@ def log_out(uow: UnitOfWork, *, user: User, session_token: str) -> None:
     )
 
 
-def user_for_session(uow: UnitOfWork, session_token: str, now: datetime | None = None) -> User | None:
+def user_for_session(
+    uow: UnitOfWork, session_token: str, now: datetime | None = None
+) -> User | None:
     return uow.login_sessions.find_user(hash_token(session_token), now or datetime.now(UTC))
 
 

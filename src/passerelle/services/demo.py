@@ -24,11 +24,11 @@ DEMO_AGENCIES = (
     ("demo-qc", "Unité démo Québec", "CA-QC", "qc"),
 )
 DEMO_PEOPLE = (
-    ("analyste", ("analyst",)),
-    ("approbateur", ("approver",)),
-    ("controleur", ("controller",)),
-    ("liaison", ("liaison",)),
-    ("admin", ("admin",)),
+    ("analyste", "Analyste", ("analyst",)),
+    ("approbateur", "Approbateur", ("approver",)),
+    ("controleur", "Contrôleur", ("controller",)),
+    ("liaison", "Agent de liaison", ("liaison",)),
+    ("admin", "Administrateur", ("admin",)),
 )
 
 
@@ -40,7 +40,7 @@ def seed_demo(uow: UnitOfWork) -> list[DemoLogin]:
             uow.agencies.get_by_code(code)
         except NotFound:
             create_agency(uow, code=code, name=name, jurisdiction=jurisdiction, actor="demo")
-        for person, roles in DEMO_PEOPLE:
+        for person, title, roles in DEMO_PEOPLE:
             username = f"{person}.{suffix}"
             if uow.users.find_credentials(username) is None:
                 create_user(
@@ -49,7 +49,7 @@ def seed_demo(uow: UnitOfWork) -> list[DemoLogin]:
                     username=username,
                     password=DEMO_PASSWORD,
                     roles=roles,
-                    display_name=f"{person.capitalize()} ({name})",
+                    display_name=f"{title} ({suffix.upper()})",
                     locale="fr",
                     actor="demo",
                 )

@@ -19,8 +19,11 @@ from passerelle.web.context import AppState
 from passerelle.web.errors import install_error_handlers
 from passerelle.web.i18n import Translator
 from passerelle.web.routes import api, auth, pages, system
+from passerelle.web.views import role_label
 
 HERE = Path(__file__).parent
+# Every router of the app; the isolation test enumerates their routes.
+ROUTERS = (system.router, auth.router, pages.router, api.router)
 
 
 @pass_context
@@ -43,6 +46,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals["app_version"] = __version__
     templates.env.globals["url_for"] = _path_for
+    templates.env.filters["role_label"] = role_label
     app.state.passerelle = AppState(
         settings=settings, database=db, translator=Translator(), templates=templates
     )
@@ -52,7 +56,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     def openapi(request: Request) -> Response:
         return JSONResponse(app.openapi())
 
-    for router in (system.router, auth.router, pages.router, api.router):
+    for router in ROUTERS:
         app.include_router(router)
 
     @app.middleware("http")

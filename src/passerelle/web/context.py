@@ -15,7 +15,7 @@ from passerelle.db.repos import SqlUnitOfWork
 from passerelle.db.session import Database
 from passerelle.services.auth import user_for_api_token, user_for_session
 from passerelle.settings import Settings
-from passerelle.web.i18n import Translator, parse_accept_language
+from passerelle.web.i18n import Translator
 from passerelle.web.security import (
     CSRF_COOKIE,
     LOCALE_COOKIE,

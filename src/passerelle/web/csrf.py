@@ -6,7 +6,13 @@ from fastapi import Request
 
 from passerelle.web.context import get_state
 from passerelle.web.errors import CsrfFailed
-from passerelle.web.security import CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, is_valid_csrf
+from passerelle.web.security import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SAFE_METHODS,
+    is_valid_csrf,
+)
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 

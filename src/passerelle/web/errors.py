@@ -80,7 +80,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error_response(request, 401, "unauthenticated", "a valid API token is required")
 
     async def on_csrf(request: Request, exc: Exception) -> Response:
-        return _error_response(request, 403, "csrf", "the form's security token is missing or stale")
+        return _error_response(
+            request, 403, "csrf", "the form's security token is missing or stale"
+        )
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

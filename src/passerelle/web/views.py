@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from passerelle.core.audit import AuditEvent
@@ -54,3 +55,17 @@ def user_view(user: User) -> UserView:
         locale=user.locale.value,
         is_active=user.is_active,
     )
+
+
+ROLE_LABELS = {
+    "analyst": "analyst",
+    "approver": "approver",
+    "controller": "controller",
+    "liaison": "liaison officer",
+    "admin": "administrator",
+}
+
+
+def role_label(role: str, gettext: Callable[[str], str]) -> str:
+    """A role's name in the reader's language (a Jinja filter: `roles|map('role_label', _)`)."""
+    return gettext(ROLE_LABELS.get(role, role))

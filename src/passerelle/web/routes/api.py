@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -26,7 +26,7 @@ class ErrorOut(BaseModel):
     error: ErrorBody
 
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing or invalid token"},
     403: {"model": ErrorOut, "description": "Role does not allow it"},
     404: {"model": ErrorOut, "description": "Not found (or not of your agency)"},

@@ -89,7 +89,12 @@ def choose_locale(
         uow.commit()
     response = redirect(request, _next_or_home(next))
     response.set_cookie(
-        LOCALE_COOKIE, chosen.value, max_age=365 * 24 * 3600, samesite="lax", path="/",
-        secure=get_state(request).settings.secure_cookies, httponly=True,
+        LOCALE_COOKIE,
+        chosen.value,
+        max_age=365 * 24 * 3600,
+        samesite="lax",
+        path="/",
+        secure=get_state(request).settings.secure_cookies,
+        httponly=True,
     )
     return response

@@ -40,7 +40,11 @@ def api_docs(request: Request) -> HTMLResponse:
     return get_swagger_ui_html(
         openapi_url=request.url_for("openapi").path,
         title="Passerelle API",
-        swagger_js_url=request.url_for("static", path="vendor/swagger-ui/swagger-ui-bundle.js").path,
+        swagger_js_url=request.url_for(
+            "static", path="vendor/swagger-ui/swagger-ui-bundle.js"
+        ).path,
         swagger_css_url=request.url_for("static", path="vendor/swagger-ui/swagger-ui.css").path,
-        swagger_favicon_url=request.url_for("static", path="vendor/swagger-ui/favicon-32x32.png").path,
+        swagger_favicon_url=request.url_for(
+            "static", path="vendor/swagger-ui/favicon-32x32.png"
+        ).path,
     )

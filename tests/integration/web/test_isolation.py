@@ -1,0 +1,143 @@
+"""Tenant isolation: a user of agency A gets 404 for every object of agency B, through every
+route and API endpoint. The routes are enumerated from the app, so a new route with a path
+parameter fails this test until its parameter is added to OBJECTS below."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from passerelle.db.models import AuditEventRow
+from passerelle.db.session import Database
+from passerelle.services.auth import create_api_token
+from passerelle.web.app import ROUTERS
+from tests.conftest import log_in
+from tests.factories import make_user
+
+
+@dataclass(frozen=True)
+class Objects:
+    """One object of each kind per agency, by path parameter name."""
+
+    own: dict[str, str]
+    other: dict[str, str]
+
+
+def seed_objects(database: Database, agencies: dict[str, str]) -> tuple[Objects, str]:
+    ids: dict[str, dict[str, str]] = {}
+    api_secret = ""
+    with database.unit_of_work(write=True) as uow:
+        everyone = make_user(
+            uow,
+            agency_code="agency-a",
+            username="tous.a",
+            roles=("analyst", "approver", "controller", "liaison", "admin"),
+        )
+        _, api_secret = create_api_token(uow, user=everyone, name="isolation")
+        for letter in ("a", "b"):
+            agency_id = agencies[letter]
+            owner = uow.users.find_credentials(f"analyst.{letter}")
+            assert owner is not None
+            token, _ = create_api_token(
+                uow, user=owner.user if letter == "b" else everyone, name=f"t{letter}"
+            )
+            seq = uow.session.scalar(
+                select(AuditEventRow.seq).where(AuditEventRow.agency_id == agency_id).limit(1)
+            )
+            ids[letter] = {
+                "agency_id": agency_id,
+                "user_id": owner.user.id,
+                "seq": str(seq),
+                "token_id": token.id,
+            }
+        uow.commit()
+    return Objects(own=ids["a"], other=ids["b"]), api_secret
+
+
+def path_params(route: APIRoute) -> set[str]:
+    return set(re.findall(r"{(\w+)(?::\w+)?}", route.path))
+
+
+def object_routes(client: TestClient) -> list[APIRoute]:
+    app_routes = list(client.app.routes)  # type: ignore[attr-defined]
+    candidates = app_routes + [r for router in ROUTERS for r in router.routes]
+    routes = [r for r in candidates if isinstance(r, APIRoute)]
+    return [r for r in routes if path_params(r)]
+
+
+def fill(path: str, values: dict[str, str]) -> str:
+    for name, value in values.items():
+        path = path.replace("{" + name + "}", value)
+    return path
+
+
+def test_every_object_route_is_covered(
+    client: TestClient, sqlite_database: Database, agencies: dict[str, str]
+) -> None:
+    objects, _ = seed_objects(sqlite_database, agencies)
+    routes = object_routes(client)
+    assert len(routes) >= 6
+    for route in routes:
+        unknown = path_params(route) - set(objects.other)
+        assert not unknown, f"{route.path}: add {unknown} to the isolation test's objects"
+
+
+@pytest.mark.parametrize("surface", ["console", "api"])
+def test_objects_of_another_agency_are_404(
+    client: TestClient, sqlite_database: Database, agencies: dict[str, str], surface: str
+) -> None:
+    objects, api_secret = seed_objects(sqlite_database, agencies)
+    csrf = log_in(client, "tous.a")
+    headers = {"Authorization": f"Bearer {api_secret}"}
+    checked = 0
+    for route in object_routes(client):
+        if route.path.startswith("/api/") != (surface == "api"):
+            continue
+        for method in sorted(route.methods - {"HEAD"}):
+            data = {"csrf_token": csrf} if method != "GET" else None
+            own = client.request(
+                method,
+                fill(route.path, objects.own),
+                headers=headers,
+                data=data,
+                follow_redirects=False,
+            )
+            assert own.status_code in {200, 303}, (route.path, method, own.status_code)
+            other = client.request(
+                method,
+                fill(route.path, objects.other),
+                headers=headers,
+                data=data,
+                follow_redirects=False,
+            )
+            assert other.status_code == 404, (route.path, method, other.status_code)
+            checked += 1
+    assert checked >= 3
+
+
+def test_lists_show_only_the_own_agency(
+    client: TestClient, sqlite_database: Database, agencies: dict[str, str]
+) -> None:
+    objects, api_secret = seed_objects(sqlite_database, agencies)
+    headers = {"Authorization": f"Bearer {api_secret}"}
+    users = client.get("/api/v1/users", headers=headers).json()
+    assert {u["agency_id"] for u in users} == {agencies["a"]}
+    events = client.get("/api/v1/audit/events?limit=1000", headers=headers).json()
+    assert events and all(e["seq"] != int(objects.other["seq"]) for e in events)
+    log_in(client, "tous.a")
+    people = client.get("/people").text
+    assert "analyst.a" in people and "analyst.b" not in people
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Bearer psl_nope", "Basic abc", "Token x"])
+def test_the_api_needs_a_valid_token(client: TestClient, header: str | None) -> None:
+    response = client.get("/api/v1/me", headers={"Authorization": header} if header else {})
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": {"code": "unauthenticated", "message": "a valid API token is required"}
+    }
