@@ -54,6 +54,27 @@ class Settings(BaseSettings):
         default=15, ge=1, le=24 * 60, description="How long a locked account stays locked."
     )
 
+    fetch_allow: str = Field(
+        default="",
+        description="Comma-separated IP networks the fetcher may reach although they are not"
+        " public (for tests serving pages on 127.0.0.1). Empty in production.",
+    )
+    fetch_max_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1024, description="Largest body the fetcher reads, in bytes."
+    )
+    fetch_timeout_seconds: float = Field(
+        default=20.0, gt=0, le=300, description="Time limit of one fetch, redirects included."
+    )
+    fetch_max_redirects: int = Field(
+        default=5, ge=0, le=20, description="Redirects the fetcher follows, each one re-checked."
+    )
+    scan_max_pixels: int = Field(
+        default=50_000_000, ge=1, description="Largest image decoded for PDQ, in pixels."
+    )
+    scan_max_bytes: int = Field(
+        default=200 * 1024 * 1024, ge=1, description="Largest file or archive record scanned."
+    )
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.env != "dev" and self.secret_key == DEFAULT_SECRET_KEY:

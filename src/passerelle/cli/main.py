@@ -5,76 +5,24 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import Any
 
 import click
 
-from passerelle.core.errors import (
-    Conflict,
-    ExternalServiceError,
-    InvalidInput,
-    NotFound,
-    PasserelleError,
+from passerelle.cli.banks import bank_group
+from passerelle.cli.context import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    Runtime,
+    exit_code_for,
+    fail,
+    needs_runtime,
 )
-from passerelle.db.engine import make_engine
+from passerelle.cli.scanning import extract_command, scan_command
+from passerelle.core.errors import InvalidInput, NotFound, PasserelleError
 from passerelle.db.migrate import upgrade
-from passerelle.db.session import Database
 from passerelle.services import admin, audit, auth
-from passerelle.settings import Settings, load_settings
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
-EXIT_EXTERNAL = 3
-
-
-def fail(message: str, code: int) -> NoReturn:
-    click.echo(f"passerelle: error: {message}", err=True)
-    sys.exit(code)
-
-
-def exit_code_for(exc: PasserelleError) -> int:
-    if isinstance(exc, InvalidInput | NotFound | Conflict):
-        return EXIT_BAD_INPUT
-    if isinstance(exc, ExternalServiceError):
-        return EXIT_EXTERNAL
-    return EXIT_FAILURE
-
-
-class Runtime:
-    """What a command needs, built once per invocation from the environment."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._database: Database | None = None
-
-    @property
-    def database(self) -> Database:
-        if self._database is None:
-            self._database = Database(make_engine(self.settings.effective_database_url))
-        return self._database
-
-    def close(self) -> None:
-        if self._database is not None:
-            self._database.dispose()
-
-
-def needs_runtime(func: Callable[..., R]) -> Callable[..., R]:
-    """Pass the runtime in and turn Passerelle errors into a message and an exit code."""
-
-    @click.pass_obj
-    def wrapper(obj: Runtime, *args: Any, **kwargs: Any) -> R:
-        try:
-            return func(obj, *args, **kwargs)
-        except PasserelleError as exc:
-            fail(str(exc), exit_code_for(exc))
-
-    wrapper.__name__ = func.__name__
-    wrapper.__doc__ = func.__doc__
-    return wrapper
+from passerelle.settings import load_settings
 
 
 class PasserelleGroup(click.Group):
@@ -348,6 +296,11 @@ def demo(rt: Runtime, host: str | None, port: int | None, no_serve: bool) -> Non
         click.echo(f"  {login.username:<22} {', '.join(login.roles):<12} {login.agency}")
     if not no_serve:
         _serve(rt, host or rt.settings.host, port or rt.settings.port)
+
+
+cli.add_command(bank_group)
+cli.add_command(scan_command)
+cli.add_command(extract_command)
 
 
 def main() -> None:

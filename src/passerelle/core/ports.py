@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from passerelle.core.audit import AuditEntry, AuditEvent
+from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin
 from passerelle.core.identity import Agency, ApiToken, Credentials, Jurisdiction, Locale, Role, User
+from passerelle.core.signals import Signal
+from passerelle.core.taxonomy import Labels
 
 
 class AgencyRepo(Protocol):
@@ -67,6 +72,62 @@ class AuditLog(Protocol):
     def get_in_agency(self, agency_id: str, seq: int) -> AuditEvent: ...
 
 
+class BankRepo(Protocol):
+    def add(
+        self,
+        *,
+        agency_id: str,
+        name: str,
+        kind: BankKind,
+        origin: BankOrigin,
+        description: str,
+        thresholds: dict[str, float],
+    ) -> Bank: ...
+    def get_by_name(self, agency_id: str, name: str) -> Bank: ...
+    def list(self, agency_id: str) -> builtins.list[Bank]: ...
+    def add_entry(
+        self, bank_id: str, signal: Signal, labels: Labels, *, note: str, source_value: str | None
+    ) -> BankEntry | None: ...
+    def remove_entry(self, bank_id: str, signal_type: str, value: str) -> BankEntry: ...
+    def entries(self, bank_ids: builtins.list[str]) -> Iterator[BankEntry]: ...
+    def source_values(self, bank_id: str) -> dict[str, str]: ...
+    def count_entries(self, bank_id: str) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedItem:
+    item_id: str
+    case_id: str | None
+
+
+class QueueRepo(Protocol):
+    def find_item(self, agency_id: str, sha256: str, url_hash: str | None) -> QueuedItem | None: ...
+    def add_item(
+        self,
+        *,
+        agency_id: str,
+        sha256: str,
+        url_hash: str | None,
+        url: str | None,
+        media_type: str,
+        signals_json: str,
+    ) -> str: ...
+    def add_sighting(self, item_id: str, *, source: str, url: str | None, origin: str) -> None: ...
+    def open_case(
+        self,
+        *,
+        agency_id: str,
+        item_id: str,
+        source: str,
+        score: int,
+        reasons_json: str,
+        matches_json: str,
+        language: str | None,
+        title: str | None,
+    ) -> str: ...
+    def count_cases(self, agency_id: str) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: every repository shares it; `commit` makes the change and its audit
     events durable together."""
@@ -81,6 +142,10 @@ class UnitOfWork(Protocol):
     def api_tokens(self) -> ApiTokenRepo: ...
     @property
     def audit(self) -> AuditLog: ...
+    @property
+    def banks(self) -> BankRepo: ...
+    @property
+    def queue(self) -> QueueRepo: ...
 
     def commit(self) -> None: ...
     def rollback(self) -> None: ...

@@ -20,6 +20,7 @@ from passerelle.core.identity import (
     Role,
     User,
 )
+from passerelle.db.bank_repo import SqlBankRepo
 from passerelle.db.models import (
     AgencyRow,
     ApiTokenRow,
@@ -29,6 +30,7 @@ from passerelle.db.models import (
     UserRoleRow,
     UserRow,
 )
+from passerelle.db.queue_repo import SqlQueueRepo
 
 
 def _now() -> datetime:
@@ -360,6 +362,8 @@ class SqlUnitOfWork:
         self.login_sessions = SqlLoginSessionRepo(session)
         self.api_tokens = SqlApiTokenRepo(session)
         self.audit = SqlAuditLog(session)
+        self.banks = SqlBankRepo(session)
+        self.queue = SqlQueueRepo(session)
 
     def commit(self) -> None:
         self.session.commit()

@@ -1,0 +1,305 @@
+"""`passerelle bank …`: create, list, add, remove, import, export."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from passerelle.cli.context import Runtime, agency_option, fail, needs_runtime, resolve_agency
+from passerelle.core.bank import EntryInput
+from passerelle.core.errors import InvalidInput
+from passerelle.core.signals.digests import MD5, SHA256
+from passerelle.core.signals.pdq import PDQ
+from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
+from passerelle.exchange.bankfile import BadLine, dump_csv, dump_pytx, read_csv, read_pytx
+from passerelle.services import banks as bank_service
+
+ACTOR = "cli"
+
+
+def _labels(category: str | None, tier: str | None, tags: tuple[str, ...]) -> Labels:
+    return Labels(
+        category=parse_category(category) if category else None,
+        tier=parse_tier(tier) if tier else None,
+        tags=parse_tags(list(tags)),
+    )
+
+
+label_options = [
+    click.option("--category", default=None, help="Art. 2(7) category: a, b, c, d or e."),
+    click.option(
+        "--tier",
+        default=None,
+        help="threat_to_life, crisis, designated_entity or promotional.",
+    ),
+    click.option("--tag", "tags", multiple=True, help="A free tag (repeatable)."),
+]
+
+
+def with_labels(func: Callable[..., None]) -> Callable[..., None]:
+    for option in reversed(label_options):
+        func = option(func)
+    return func
+
+
+@click.group("bank")
+def bank_group() -> None:
+    """Banks of signals with labels (positive, or negative: known benign)."""
+
+
+@bank_group.command("create")
+@click.argument("name")
+@agency_option
+@click.option("--negative", is_flag=True, help="A bank of known-benign signals.")
+@click.option("--description", default="", help="What the bank holds.")
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    metavar="TYPE=VALUE",
+    help="Match threshold for a signal type, e.g. pdq=24 (repeatable).",
+)
+@needs_runtime
+def bank_create(
+    rt: Runtime,
+    name: str,
+    agency_code: str | None,
+    negative: bool,
+    description: str,
+    thresholds: tuple[str, ...],
+) -> None:
+    """Create a bank."""
+    parsed: dict[str, str] = {}
+    for item in thresholds:
+        kind, sep, value = item.partition("=")
+        if not sep:
+            raise InvalidInput(f"--threshold must look like TYPE=VALUE, got {item!r}")
+        parsed[kind.strip()] = value.strip()
+    with rt.database.unit_of_work(write=True) as uow:
+        agency = resolve_agency(uow, agency_code)
+        created = bank_service.create_bank(
+            uow,
+            agency_code=agency.code,
+            name=name,
+            kind="negative" if negative else "positive",
+            description=description,
+            thresholds=parsed,
+            actor=ACTOR,
+        )
+        uow.commit()
+    click.echo(f"bank {created.name} created ({created.kind.value})")
+
+
+@bank_group.command("list")
+@agency_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@needs_runtime
+def bank_list(rt: Runtime, agency_code: str | None, as_json: bool) -> None:
+    """List banks with their number of entries."""
+    with rt.database.unit_of_work() as uow:
+        agency = resolve_agency(uow, agency_code)
+        listed = bank_service.list_banks(uow, agency_code=agency.code)
+    for bank, count in listed:
+        if as_json:
+            row = {
+                "name": bank.name,
+                "kind": bank.kind.value,
+                "origin": bank.origin.value,
+                "entries": count,
+                "thresholds": bank.thresholds,
+                "description": bank.description,
+            }
+            click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
+        else:
+            click.echo(f"{bank.name}\t{bank.kind.value}\t{count} entries\t{bank.description}")
+
+
+def _file_entries(path: Path, labels: Labels, note: str) -> list[EntryInput]:
+    """sha256, md5 and (for an image) pdq of a file, each as an entry."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
+    entries = [
+        EntryInput("sha256", SHA256.compute(data).value, labels, note),
+        EntryInput("md5", MD5.compute(data).value, labels, note),
+    ]
+    try:
+        pdq = PDQ.compute(data)
+    except InvalidInput:
+        return entries
+    entries.append(EntryInput("pdq", pdq.value, labels, note, quality=pdq.quality))
+    return entries
+
+
+@bank_group.command("add")
+@click.argument("name")
+@agency_option
+@click.option("--type", "signal_type", default=None, help="sha256, md5, pdq, url or text.")
+@click.option("--value", default=None, help="The signal (for text: the text itself).")
+@click.option(
+    "--file",
+    "file_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Add the sha256, md5 and (for an image) pdq of this file.",
+)
+@with_labels
+@click.option("--note", default="", help="Free note kept with the entry.")
+@needs_runtime
+def bank_add(
+    rt: Runtime,
+    name: str,
+    agency_code: str | None,
+    signal_type: str | None,
+    value: str | None,
+    file_path: Path | None,
+    category: str | None,
+    tier: str | None,
+    tags: tuple[str, ...],
+    note: str,
+) -> None:
+    """Add a signal, or the signals of a file, to a bank."""
+    labels = _labels(category, tier, tags)
+    if file_path is not None:
+        entries = _file_entries(file_path, labels, note)
+    elif signal_type and value is not None:
+        entries = [EntryInput(signal_type, value, labels, note)]
+    else:
+        raise InvalidInput("give --type and --value, or --file")
+    with rt.database.unit_of_work(write=True) as uow:
+        agency = resolve_agency(uow, agency_code)
+        report = bank_service.add_entries(
+            uow, agency_code=agency.code, bank_name=name, entries=entries, actor=ACTOR
+        )
+        if report.errors:
+            raise InvalidInput(report.errors[0])
+        uow.commit()
+    click.echo(f"{report.added} added, {report.duplicates} already in bank {name}")
+
+
+@bank_group.command("remove")
+@click.argument("name")
+@agency_option
+@click.option("--type", "signal_type", required=True, help="sha256, md5, pdq, url or text.")
+@click.option("--value", required=True, help="The signal to remove.")
+@needs_runtime
+def bank_remove(
+    rt: Runtime, name: str, agency_code: str | None, signal_type: str, value: str
+) -> None:
+    """Remove one signal from a bank."""
+    with rt.database.unit_of_work(write=True) as uow:
+        agency = resolve_agency(uow, agency_code)
+        bank_service.remove_entry(
+            uow,
+            agency_code=agency.code,
+            bank_name=name,
+            signal_type=signal_type,
+            value=value,
+            actor=ACTOR,
+        )
+        uow.commit()
+    click.echo(f"removed from bank {name}")
+
+
+@bank_group.command("import")
+@click.argument("name")
+@click.argument("path", type=click.Path(path_type=Path))
+@agency_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "pytx"]),
+    default=None,
+    help="csv, or pytx (python-threatexchange: '<type> <value>' lines). Default: by suffix.",
+)
+@click.option("--signal-type", default=None, help="pytx files without a type column: this type.")
+@with_labels
+@needs_runtime
+def bank_import(
+    rt: Runtime,
+    name: str,
+    path: Path,
+    agency_code: str | None,
+    fmt: str | None,
+    signal_type: str | None,
+    category: str | None,
+    tier: str | None,
+    tags: tuple[str, ...],
+) -> None:
+    """Import entries; bad lines are reported and the good ones kept."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}") from None
+    chosen = fmt or ("csv" if path.suffix.lower() == ".csv" else "pytx")
+    labels = _labels(category, tier, tags)
+    rows = read_csv(text) if chosen == "csv" else read_pytx(text, labels, signal_type)
+    entries: list[EntryInput] = []
+    bad: list[str] = []
+    for row in rows:
+        (bad.append(str(row)) if isinstance(row, BadLine) else entries.append(row))
+    with rt.database.unit_of_work(write=True) as uow:
+        agency = resolve_agency(uow, agency_code)
+        report = bank_service.add_entries(
+            uow,
+            agency_code=agency.code,
+            bank_name=name,
+            entries=entries,
+            actor=ACTOR,
+            source=f"import:{path.name}",
+        )
+        uow.commit()
+    for message in [*bad, *report.errors]:
+        click.echo(f"passerelle: {path}: {message}", err=True)
+    failed = len(bad) + report.error_count
+    click.echo(f"{report.added} added, {report.duplicates} already there, {failed} refused")
+    if failed and not report.added and not report.duplicates:
+        sys.exit(2)
+
+
+@bank_group.command("export")
+@click.argument("name")
+@agency_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "pytx"]),
+    default="csv",
+    show_default=True,
+    help="csv or pytx (python-threatexchange).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+@needs_runtime
+def bank_export(
+    rt: Runtime, name: str, agency_code: str | None, fmt: str, output: Path | None
+) -> None:
+    """Export a bank's entries."""
+    with rt.database.unit_of_work() as uow:
+        agency = resolve_agency(uow, agency_code)
+        _, entries, sources = bank_service.export_entries(
+            uow, agency_code=agency.code, bank_name=name
+        )
+    if fmt == "csv":
+        text, skipped = dump_csv(entries), 0
+    else:
+        text, skipped = dump_pytx(entries, sources)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}", 1)
+    if skipped:
+        click.echo(f"passerelle: {skipped} entries have no {fmt} form and were left out", err=True)

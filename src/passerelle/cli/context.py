@@ -1,0 +1,90 @@
+"""What every command shares: the runtime built from the settings, error mapping, exit codes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from passerelle.core.errors import (
+    Conflict,
+    ExternalServiceError,
+    InvalidInput,
+    NotFound,
+    PasserelleError,
+)
+from passerelle.core.identity import Agency
+from passerelle.core.ports import UnitOfWork
+from passerelle.db.engine import make_engine
+from passerelle.db.session import Database
+from passerelle.settings import Settings
+
+R = TypeVar("R")
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+EXIT_EXTERNAL = 3
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"passerelle: error: {message}", err=True)
+    sys.exit(code)
+
+
+def exit_code_for(exc: PasserelleError) -> int:
+    if isinstance(exc, InvalidInput | NotFound | Conflict):
+        return EXIT_BAD_INPUT
+    if isinstance(exc, ExternalServiceError):
+        return EXIT_EXTERNAL
+    return EXIT_FAILURE
+
+
+class Runtime:
+    """What a command needs, built once per invocation from the environment."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._database: Database | None = None
+
+    @property
+    def database(self) -> Database:
+        if self._database is None:
+            self._database = Database(make_engine(self.settings.effective_database_url))
+        return self._database
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.dispose()
+
+
+def needs_runtime(func: Callable[..., R]) -> Callable[..., R]:
+    """Pass the runtime in and turn Passerelle errors into a message and an exit code."""
+
+    @click.pass_obj
+    def wrapper(obj: Runtime, *args: Any, **kwargs: Any) -> R:
+        try:
+            return func(obj, *args, **kwargs)
+        except PasserelleError as exc:
+            fail(str(exc), exit_code_for(exc))
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+def resolve_agency(uow: UnitOfWork, code: str | None) -> Agency:
+    """The agency named, or the only one there is."""
+    if code:
+        return uow.agencies.get_by_code(code)
+    agencies = uow.agencies.list()
+    if len(agencies) == 1:
+        return agencies[0]
+    if not agencies:
+        raise InvalidInput("no agency yet: create one with `passerelle agency add`")
+    raise InvalidInput("several agencies exist: name one with --agency")
+
+
+agency_option = click.option(
+    "--agency", "agency_code", default=None, help="Agency code (optional when there is only one)."
+)

@@ -1,0 +1,266 @@
+"""`passerelle scan` and `passerelle extract`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from passerelle.cli.context import (
+    EXIT_FAILURE,
+    Runtime,
+    agency_option,
+    fail,
+    needs_runtime,
+    resolve_agency,
+)
+from passerelle.core.content import HTML, Content, decode_text, sniff_media_type
+from passerelle.core.errors import InvalidInput, PasserelleError
+from passerelle.core.extract.html import extract_document, extract_plain
+from passerelle.core.match import Matcher
+from passerelle.core.signals.url import canonicalize_url
+from passerelle.fetch.fetcher import FetchLimits, SafeFetcher
+from passerelle.fetch.guard import AddressGuard, parse_allow_list
+from passerelle.intake import Problem
+from passerelle.intake.archive import ArchiveStats, is_archive, iter_archive, sniff_archive
+from passerelle.intake.files import iter_files, read_file
+from passerelle.scan import ScanOptions, ScanResult, scan
+from passerelle.services.banks import load_matcher
+from passerelle.services.ingest import Queued, queue_result
+from passerelle.settings import Settings
+
+QUEUE_BATCH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    kind: str  # "url", "archive" or "file"
+    value: str
+
+
+def is_url(text: str) -> bool:
+    return text.lower().startswith(("http://", "https://"))
+
+
+def plan_inputs(arguments: tuple[str, ...]) -> list[Input]:
+    """Every input, checked before anything is scanned: an unusable one stops the command."""
+    planned: list[Input] = []
+    for argument in arguments:
+        if is_url(argument):
+            canonicalize_url(argument)
+            planned.append(Input("url", argument))
+            continue
+        path = Path(argument)
+        if not path.exists():
+            raise InvalidInput(f"no such file, folder or URL: {argument}")
+        for file in iter_files(path):
+            planned.append(Input("archive" if _looks_archived(file) else "file", str(file)))
+    return planned
+
+
+def _looks_archived(path: Path) -> bool:
+    if is_archive(path):
+        return True
+    try:
+        sniff_archive(path)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def fetcher_for(settings: Settings) -> SafeFetcher:
+    allowed = parse_allow_list([n for n in settings.fetch_allow.split(",") if n.strip()])
+    limits = FetchLimits(
+        max_bytes=settings.fetch_max_bytes,
+        timeout_seconds=settings.fetch_timeout_seconds,
+        max_redirects=settings.fetch_max_redirects,
+    )
+    return SafeFetcher(AddressGuard(allowed), limits)
+
+
+@dataclass
+class Tally:
+    items: int = 0
+    failed: int = 0
+    warnings: int = 0
+    matched: int = 0
+    records: int = 0
+    queued: dict[str, int] = field(default_factory=lambda: {q.value: 0 for q in Queued})
+
+
+def read_inputs(
+    planned: list[Input], settings: Settings, tally: Tally, progress: Progress | None
+) -> Iterator[Content | Problem]:
+    task = progress.add_task("scan", total=len(planned)) if progress else None
+    with fetcher_for(settings) as fetcher:
+        for item in planned:
+            if item.kind == "url":
+                try:
+                    yield fetcher.fetch(item.value).content
+                except PasserelleError as exc:
+                    yield Problem(item.value, str(exc))
+            elif item.kind == "archive":
+                stats = ArchiveStats()
+                yield from iter_archive(
+                    Path(item.value), max_record_bytes=settings.scan_max_bytes, stats=stats
+                )
+                tally.records += stats.records
+            else:
+                yield read_file(Path(item.value), max_bytes=settings.scan_max_bytes)
+            if progress is not None and task is not None:
+                progress.advance(task)
+
+
+def _table_row(result: ScanResult) -> str:
+    banks = ",".join(sorted({m.bank for m in result.matches})) or "-"
+    return f"{result.score:>5}  {result.media_type:<24}  {banks:<20}  {result.source}"
+
+
+@click.command("scan")
+@click.argument("inputs", nargs=-1, required=True)
+@agency_option
+@click.option(
+    "--bank", "bank_names", multiple=True, help="Match against this bank only (repeatable)."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line and per item.")
+@click.option("--into-queue", is_flag=True, help="Open a case for each matched item (idempotent).")
+@needs_runtime
+def scan_command(
+    rt: Runtime,
+    inputs: tuple[str, ...],
+    agency_code: str | None,
+    bank_names: tuple[str, ...],
+    as_json: bool,
+    into_queue: bool,
+) -> None:
+    """Scan files, folders, URLs and WARC/ARC archives against the banks."""
+    planned = plan_inputs(inputs)
+    matcher, agency = _matcher(rt, agency_code, list(bank_names), into_queue)
+    options = ScanOptions(max_pixels=rt.settings.scan_max_pixels)
+    tally = Tally()
+    show_progress = sys.stderr.isatty()
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    if not as_json:
+        click.echo(f"{'SCORE':>5}  {'MEDIA TYPE':<24}  {'BANKS':<20}  SOURCE")
+    pending: list[ScanResult] = []
+    with progress if show_progress else _nothing():
+        for item in read_inputs(planned, rt.settings, tally, progress if show_progress else None):
+            if isinstance(item, Problem):
+                _report_problem(item, tally, as_json)
+                continue
+            result = scan(item, matcher, options)
+            tally.items += 1
+            tally.matched += bool(result.matches)
+            if as_json:
+                click.echo(json.dumps(result.as_dict(), ensure_ascii=False, sort_keys=True))
+            else:
+                click.echo(_table_row(result))
+            if into_queue and result.matches:
+                pending.append(result)
+                if len(pending) >= QUEUE_BATCH:
+                    _queue(rt, agency, pending, tally)
+    if into_queue:
+        _queue(rt, agency, pending, tally)
+    _summary(tally, into_queue)
+    if tally.failed:
+        sys.exit(EXIT_FAILURE)
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+def _matcher(
+    rt: Runtime, agency_code: str | None, bank_names: list[str], into_queue: bool
+) -> tuple[Matcher, str | None]:
+    with rt.database.unit_of_work() as uow:
+        if not agency_code and not bank_names and not into_queue and not uow.agencies.list():
+            return Matcher(), None
+        agency = resolve_agency(uow, agency_code)
+        matcher, _ = load_matcher(uow, agency_code=agency.code, bank_names=bank_names or None)
+    return matcher, agency.code
+
+
+def _report_problem(problem: Problem, tally: Tally, as_json: bool) -> None:
+    key = "error" if problem.fatal else "warning"
+    if problem.fatal:
+        tally.failed += 1
+    else:
+        tally.warnings += 1
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"source": problem.source, key: problem.reason}, ensure_ascii=False, sort_keys=True
+            )
+        )
+    click.echo(f"passerelle: {key}: {problem.source}: {problem.reason}", err=True)
+
+
+def _queue(rt: Runtime, agency: str | None, results: list[ScanResult], tally: Tally) -> None:
+    if not results or agency is None:
+        return
+    with rt.database.unit_of_work(write=True) as uow:
+        for result in results:
+            tally.queued[
+                queue_result(uow, agency_code=agency, result=result, actor="cli").value
+            ] += 1
+        uow.commit()
+    results.clear()
+
+
+def _summary(tally: Tally, into_queue: bool) -> None:
+    line = (
+        f"scanned {tally.items} items ({tally.records} archive records read),"
+        f" {tally.failed} failed, {tally.warnings} warnings, {tally.matched} matched"
+    )
+    if into_queue:
+        line += (
+            f"; queue: {tally.queued['opened']} cases opened,"
+            f" {tally.queued['seen_again']} seen again"
+        )
+    click.echo(line, err=True)
+
+
+@click.command("extract")
+@click.argument("source")
+@click.option("--json", "as_json", is_flag=True, help="text, title, date, language, image_urls.")
+@needs_runtime
+def extract_command(rt: Runtime, source: str, as_json: bool) -> None:
+    """Print the main text of a page or file, as an analyst would read it."""
+    if is_url(source):
+        with fetcher_for(rt.settings) as fetcher:
+            content = fetcher.fetch(source).content
+    else:
+        read = read_file(Path(source), max_bytes=rt.settings.scan_max_bytes)
+        if isinstance(read, Problem):
+            raise InvalidInput(f"{read.source}: {read.reason}")
+        content = read
+    media_type = sniff_media_type(content.data)
+    text = decode_text(content.data)
+    if media_type == HTML:
+        document = extract_document(text, url=content.url)
+    elif media_type == "text/plain":
+        document = extract_plain(text)
+    else:
+        fail(f"{source}: no text to extract from {media_type}", 2)
+    if as_json:
+        click.echo(json.dumps(document.as_dict(), ensure_ascii=False, sort_keys=True))
+    else:
+        click.echo(document.text)

@@ -1,0 +1,1 @@
+"""From HTML and text to what analysts read and what fingerprints are computed on."""

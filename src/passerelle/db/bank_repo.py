@@ -1,0 +1,160 @@
+"""Banks and their entries in SQL."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin
+from passerelle.core.errors import Conflict, NotFound
+from passerelle.core.signals import Signal
+from passerelle.core.taxonomy import Category, Labels, Tier
+from passerelle.db.models import BankEntryRow, BankRow
+
+
+def _to_bank(row: BankRow) -> Bank:
+    return Bank(
+        id=row.id,
+        agency_id=row.agency_id,
+        name=row.name,
+        kind=BankKind(row.kind),
+        origin=BankOrigin(row.origin),
+        description=row.description,
+        thresholds={k: float(v) for k, v in json.loads(row.thresholds_json).items()},
+        created_at=row.created_at,
+    )
+
+
+def _to_entry(row: BankEntryRow) -> BankEntry:
+    return BankEntry(
+        id=row.id,
+        bank_id=row.bank_id,
+        signal=Signal(row.signal_type, row.value, row.quality),
+        labels=Labels(
+            category=Category(row.category) if row.category else None,
+            tier=Tier(row.tier) if row.tier else None,
+            tags=frozenset(json.loads(row.tags_json)),
+        ),
+        note=row.note,
+        added_at=row.added_at,
+    )
+
+
+class SqlBankRepo:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(
+        self,
+        *,
+        agency_id: str,
+        name: str,
+        kind: BankKind,
+        origin: BankOrigin,
+        description: str,
+        thresholds: dict[str, float],
+    ) -> Bank:
+        exists = select(BankRow.id).where(BankRow.agency_id == agency_id, BankRow.name == name)
+        if self._s.scalar(exists):
+            raise Conflict(f"a bank named {name!r} already exists")
+        row = BankRow(
+            id=str(uuid.uuid4()),
+            agency_id=agency_id,
+            name=name,
+            kind=kind.value,
+            origin=origin.value,
+            description=description,
+            thresholds_json=json.dumps(thresholds, sort_keys=True),
+            created_at=datetime.now(UTC),
+        )
+        self._s.add(row)
+        self._s.flush()
+        return _to_bank(row)
+
+    def get_by_name(self, agency_id: str, name: str) -> Bank:
+        row = self._s.scalar(
+            select(BankRow).where(BankRow.agency_id == agency_id, BankRow.name == name)
+        )
+        if row is None:
+            raise NotFound(f"no bank named {name!r}")
+        return _to_bank(row)
+
+    def list(self, agency_id: str) -> builtins.list[Bank]:
+        rows = self._s.scalars(
+            select(BankRow).where(BankRow.agency_id == agency_id).order_by(BankRow.name)
+        )
+        return [_to_bank(r) for r in rows]
+
+    def add_entry(
+        self, bank_id: str, signal: Signal, labels: Labels, *, note: str, source_value: str | None
+    ) -> BankEntry | None:
+        duplicate = select(BankEntryRow.id).where(
+            BankEntryRow.bank_id == bank_id,
+            BankEntryRow.signal_type == signal.type,
+            BankEntryRow.value == signal.value,
+        )
+        if self._s.scalar(duplicate):
+            return None
+        row = BankEntryRow(
+            id=str(uuid.uuid4()),
+            bank_id=bank_id,
+            signal_type=signal.type,
+            value=signal.value,
+            quality=signal.quality,
+            source_value=source_value,
+            category=labels.category.value if labels.category else None,
+            tier=labels.tier.value if labels.tier else None,
+            tags_json=json.dumps(sorted(labels.tags)),
+            note=note,
+            added_at=datetime.now(UTC),
+        )
+        self._s.add(row)
+        self._s.flush()
+        return _to_entry(row)
+
+    def remove_entry(self, bank_id: str, signal_type: str, value: str) -> BankEntry:
+        row = self._s.scalar(
+            select(BankEntryRow).where(
+                BankEntryRow.bank_id == bank_id,
+                BankEntryRow.signal_type == signal_type,
+                BankEntryRow.value == value,
+            )
+        )
+        if row is None:
+            raise NotFound(f"no {signal_type} entry {value[:16]}… in this bank")
+        entry = _to_entry(row)
+        self._s.delete(row)
+        self._s.flush()
+        return entry
+
+    def entries(self, bank_ids: builtins.list[str]) -> Iterator[BankEntry]:
+        if not bank_ids:
+            return
+        query = (
+            select(BankEntryRow)
+            .where(BankEntryRow.bank_id.in_(bank_ids))
+            .order_by(BankEntryRow.added_at, BankEntryRow.id)
+            .execution_options(yield_per=5000)
+        )
+        for row in self._s.execute(query).scalars():
+            yield _to_entry(row)
+
+    def source_values(self, bank_id: str) -> builtins.dict[str, str]:
+        rows = self._s.execute(
+            select(BankEntryRow.value, BankEntryRow.source_value).where(
+                BankEntryRow.bank_id == bank_id, BankEntryRow.source_value.is_not(None)
+            )
+        )
+        return {value: source for value, source in rows if source}
+
+    def count_entries(self, bank_id: str) -> int:
+        count = self._s.scalar(
+            select(func.count()).select_from(BankEntryRow).where(BankEntryRow.bank_id == bank_id)
+        )
+        return int(count or 0)

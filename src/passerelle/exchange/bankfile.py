@@ -1,0 +1,140 @@
+"""Bank entries in CSV and in python-threatexchange's file format.
+
+- CSV: a header row, then `signal_type,value,category,tier,tags,note,quality` (tags separated
+  by `;`). Unknown columns are refused by name, so that a typo never drops a label silently.
+- python-threatexchange (`LocalFileSignalExchangeAPI`): one signal a line, `<type> <value>`;
+  its type names are mapped (`video_md5` → `md5`, `raw_text` → `text`). It carries no labels:
+  those given on the command line apply to every line."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+from passerelle.core.bank import BankEntry, EntryInput
+from passerelle.core.errors import InvalidInput
+from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
+
+CSV_COLUMNS = ("signal_type", "value", "category", "tier", "tags", "note", "quality")
+PYTX_TO_OURS = {
+    "pdq": "pdq",
+    "url": "url",
+    "video_md5": "md5",
+    "md5": "md5",
+    "raw_text": "text",
+    "sha256": "sha256",
+    "text": "text",
+}
+OURS_TO_PYTX = {"pdq": "pdq", "url": "url"}
+
+
+class BadLine(InvalidInput):
+    """One line of a bank file is unusable; the import goes on with the next."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+
+
+def _labels_from(row: dict[str, str]) -> Labels:
+    category = row.get("category", "").strip()
+    tier = row.get("tier", "").strip()
+    return Labels(
+        category=parse_category(category) if category else None,
+        tier=parse_tier(tier) if tier else None,
+        tags=parse_tags(row.get("tags", "").replace(";", ",").split(",")),
+    )
+
+
+def read_csv(text: str) -> Iterator[EntryInput | BadLine]:
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if not header:
+        yield BadLine(1, "empty file: a header row is needed")
+        return
+    unknown = [h for h in header if h not in CSV_COLUMNS]
+    if unknown or "signal_type" not in header or "value" not in header:
+        yield BadLine(
+            1,
+            f"header must name signal_type and value, and only {', '.join(CSV_COLUMNS)}"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
+        )
+        return
+    for number, raw in enumerate(reader, start=2):
+        row = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+        if None in raw:
+            yield BadLine(number, "more fields than the header names")
+            continue
+        try:
+            quality = int(row["quality"]) if row.get("quality") else None
+            yield EntryInput(
+                signal_type=row.get("signal_type", ""),
+                value=row.get("value", ""),
+                labels=_labels_from(row),
+                note=row.get("note", ""),
+                quality=quality,
+                line=number,
+            )
+        except ValueError:
+            yield BadLine(number, f"quality must be a whole number, got {row.get('quality')!r}")
+        except InvalidInput as exc:
+            yield BadLine(number, str(exc))
+
+
+def read_pytx(
+    text: str, labels: Labels, default_type: str | None = None
+) -> Iterator[EntryInput | BadLine]:
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if default_type:
+            kind, value = default_type, line
+        else:
+            kind, _, value = line.partition(" ")
+        ours = PYTX_TO_OURS.get(kind.strip().lower())
+        if ours is None:
+            yield BadLine(number, f"unknown signal type {kind!r}")
+            continue
+        if not value.strip():
+            yield BadLine(number, "no value after the signal type")
+            continue
+        yield EntryInput(signal_type=ours, value=value.strip(), labels=labels, line=number)
+
+
+def dump_csv(entries: list[BankEntry]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for entry in entries:
+        labels = entry.labels
+        writer.writerow(
+            [
+                entry.signal.type,
+                entry.signal.value,
+                labels.category.value if labels.category else "",
+                labels.tier.value if labels.tier else "",
+                ";".join(sorted(labels.tags)),
+                entry.note,
+                "" if entry.signal.quality is None else entry.signal.quality,
+            ]
+        )
+    return buffer.getvalue()
+
+
+def dump_pytx(entries: list[BankEntry], source_values: dict[str, str]) -> tuple[str, int]:
+    """The lines python-threatexchange can read, and how many entries it has no form for
+    (digests other than its own, text fingerprints, URLs whose address is not kept)."""
+    lines: list[str] = []
+    skipped = 0
+    for entry in entries:
+        kind = OURS_TO_PYTX.get(entry.signal.type)
+        value = entry.signal.value
+        if kind == "url":
+            value = source_values.get(value, "")
+        if kind is None or not value:
+            skipped += 1
+            continue
+        lines.append(f"{kind} {value}")
+    return "".join(line + "\n" for line in lines), skipped

@@ -1,0 +1,1 @@
+"""The only HTTP client that fetches the web (see `fetcher.SafeFetcher`)."""

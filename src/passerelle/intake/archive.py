@@ -1,0 +1,295 @@
+"""WARC (fastwarc) and ARC (a small reader of our own: fastwarc reads no ARC) archives.
+
+Every `response` and `resource` record with a payload becomes a `Content`. Each archive is
+checked as it is read, and what is wrong is said without stopping the scan:
+
+- a truncated or damaged archive: the records before the damage are kept, then one fatal
+  problem names the record number where reading stopped;
+- gzip not per record (a WARC.gz compressed as one stream, or with wrong member boundaries);
+- a block or payload digest that does not verify;
+- an invalid WARC-Target-URI (spaces, wget's angle brackets): repaired when possible;
+- an ARC record header that is malformed (bad length, missing fields)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from fastwarc import ArchiveIterator, WarcRecord, WarcRecordType
+
+from passerelle.core.content import Content
+from passerelle.intake import Problem
+from passerelle.intake.httpbody import BodyError, decode_body
+
+PAYLOAD_TYPES = WarcRecordType.response | WarcRecordType.resource
+DEFAULT_MAX_RECORD_BYTES = 100 * 1024 * 1024
+_ARC_DATE = re.compile(r"^\d{14}$")
+
+
+@dataclass
+class ArchiveStats:
+    records: int = 0
+    payloads: int = 0
+    skipped: int = 0
+
+
+def sniff_archive(path: Path) -> str:
+    """`warc`, `arc`, or raise ValueError naming what the file looks like instead."""
+    with path.open("rb") as handle:
+        head = handle.read(64)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(path.open("rb").read(4096))[
+                :64
+            ]
+        except zlib.error:
+            raise ValueError("gzip header but no readable gzip data") from None
+    if head.startswith(b"WARC/"):
+        return "warc"
+    if head.startswith(b"filedesc://"):
+        return "arc"
+    raise ValueError("not a WARC or ARC file (no WARC/ or filedesc:// header)")
+
+
+def is_archive(path: Path) -> bool:
+    name = path.name.lower()
+    return any(name.endswith(s) for s in (".warc", ".warc.gz", ".arc", ".arc.gz", ".warc.gz.bad"))
+
+
+def iter_archive(
+    path: Path,
+    *,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    stats: ArchiveStats | None = None,
+) -> Iterator[Content | Problem]:
+    counters = stats or ArchiveStats()
+    try:
+        kind = sniff_archive(path)
+    except FileNotFoundError:
+        yield Problem(str(path), "no such file")
+        return
+    except (OSError, ValueError) as exc:
+        yield Problem(str(path), str(exc))
+        return
+    reader = _iter_warc if kind == "warc" else _iter_arc
+    yield from reader(path, max_record_bytes, counters)
+
+
+def repair_target_uri(raw: str) -> tuple[str, str | None]:
+    """The usable URI and, if it had to be repaired, why."""
+    uri = raw.strip()
+    if uri.startswith("<") and uri.endswith(">"):
+        return uri[1:-1], f"invalid WARC-Target-URI {raw!r} (angle brackets removed)"
+    if " " in uri:
+        return uri.replace(" ", "%20"), f"invalid WARC-Target-URI {raw!r} (spaces encoded)"
+    return uri, None
+
+
+def _digest_matches(header: str, data: bytes) -> bool | None:
+    algorithm, _, expected = header.partition(":")
+    if algorithm.lower() != "sha1" or not expected:
+        return None
+    digest = hashlib.sha1(data, usedforsecurity=False).digest()
+    candidates = {base64.b32encode(digest).decode(), digest.hex()}
+    return expected.strip().upper() in {c.upper() for c in candidates}
+
+
+def _iter_warc(path: Path, max_bytes: int, stats: ArchiveStats) -> Iterator[Content | Problem]:
+    source = str(path)
+    with path.open("rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    per_record_gzip = True
+    with path.open("rb") as handle:
+        try:
+            for record in ArchiveIterator(handle, parse_http=False):
+                stats.records += 1
+                name = f"{source}#{stats.records}"
+                if gzipped and per_record_gzip and not _starts_gzip_member(path, record.stream_pos):
+                    per_record_gzip = False
+                    yield Problem(source, _NOT_PER_RECORD, fatal=False)
+                if not record.record_type & PAYLOAD_TYPES:
+                    stats.skipped += 1
+                    if (
+                        record.headers.get("WARC-Block-Digest")
+                        and record.content_length <= max_bytes
+                    ):
+                        record.freeze()
+                        if not record.verify_block_digest(consume=True):
+                            yield Problem(name, _BAD_BLOCK, fatal=False)
+                    continue
+                if record.content_length > max_bytes:
+                    stats.skipped += 1
+                    yield Problem(name, f"record too large: {record.content_length:,} bytes", False)
+                    continue
+                yield from _warc_payload(record, name, max_bytes, stats)
+        except (OSError, ValueError) as exc:
+            yield Problem(
+                source,
+                f"truncated or damaged after record {stats.records}: {exc};"
+                " the records before it were read",
+            )
+
+
+_BAD_BLOCK = "block digest does not verify (the record may be damaged)"
+_NOT_PER_RECORD = (
+    "gzip is not per record: the records are readable, but the file is not a valid WARC.gz"
+    " (each record must be its own gzip member)"
+)
+
+
+def _warc_payload(
+    record: WarcRecord, name: str, max_bytes: int, stats: ArchiveStats
+) -> Iterator[Content | Problem]:
+    record.freeze()
+    if record.headers.get("WARC-Block-Digest") and not record.verify_block_digest(consume=False):
+        yield Problem(name, _BAD_BLOCK, False)
+    is_response = record.record_type == WarcRecordType.response
+    if is_response:
+        record.parse_http(auto_decode="none")
+    # A resource record's payload is its block, already checked above.
+    if (
+        is_response
+        and record.headers.get("WARC-Payload-Digest")
+        and not record.verify_payload_digest(consume=False)
+    ):
+        yield Problem(name, "payload digest does not verify (the record may be damaged)", False)
+    raw = record.reader.read()
+    http = record.http_headers if is_response else None
+    declared = record.http_content_type if http is not None else record.headers.get("Content-Type")
+    try:
+        body = decode_body(
+            raw,
+            transfer_encoding=http.get("Transfer-Encoding") if http is not None else None,
+            content_encoding=http.get("Content-Encoding") if http is not None else None,
+            max_bytes=max_bytes,
+        )
+    except BodyError as exc:
+        stats.skipped += 1
+        yield Problem(name, f"body not decodable: {exc}", False)
+        return
+    uri, repaired = repair_target_uri(record.headers.get("WARC-Target-URI") or "")
+    if repaired:
+        yield Problem(name, repaired, fatal=False)
+    if not body:
+        stats.skipped += 1
+        return
+    stats.payloads += 1
+    yield Content(
+        source=name,
+        data=body,
+        url=uri or None,
+        declared_type=declared,
+        crawl_date=record.headers.get("WARC-Date"),
+        origin="crawl",
+    )
+
+
+def _starts_gzip_member(path: Path, offset: int) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        return handle.read(2) == b"\x1f\x8b"
+
+
+def _open_arc(path: Path) -> BinaryIO:
+    handle = path.open("rb")
+    if handle.read(2) == b"\x1f\x8b":
+        handle.close()
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    handle.seek(0)
+    return handle
+
+
+def _parse_arc_header(line: bytes) -> tuple[str, str, int]:
+    """URL, date and length of an ARC v1 record header `URL IP DATE TYPE LENGTH`. The URL may
+    contain spaces (seen in the wild), so fields are taken from the right."""
+    text = line.decode("latin-1").rstrip("\r\n")
+    parts = text.rsplit(" ", 4)
+    if len(parts) != 5:
+        raise ValueError(f"ARC header needs 5 fields, got {len(parts)}: {text[:120]!r}")
+    url, _ip, date, _type, length = parts
+    if not length.isdigit():
+        raise ValueError(f"ARC record length {length!r} is not a size: {text[:120]!r}")
+    if not _ARC_DATE.match(date):
+        raise ValueError(f"ARC record date {date!r} is not YYYYMMDDhhmmss")
+    return url, date, int(length)
+
+
+def _split_http(block: bytes) -> tuple[bytes, str | None]:
+    """The body of an HTTP response block and its declared content type."""
+    if not block.startswith(b"HTTP/"):
+        return block, None
+    head, _, body = block.partition(b"\r\n\r\n")
+    if not _:
+        head, _, body = block.partition(b"\n\n")
+    declared = None
+    for line in head.split(b"\n")[1:]:
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.strip().lower() == "content-type":
+            declared = value.strip()
+    return body, declared
+
+
+def _iter_arc(path: Path, max_bytes: int, stats: ArchiveStats) -> Iterator[Content | Problem]:
+    source = str(path)
+    try:
+        with _open_arc(path) as handle:
+            first = True
+            while True:
+                line = handle.readline()
+                if not line:
+                    return
+                if not line.strip():
+                    continue
+                url, date, length = _parse_arc_header(line)
+                if length > max_bytes:
+                    raise ValueError(f"ARC record too large: {length:,} bytes")
+                block = handle.read(length)
+                stats.records += 1
+                if len(block) < length:
+                    if handle.read(1):
+                        raise ValueError(f"ARC record {stats.records} shorter than declared")
+                    yield Problem(
+                        f"{source}#{stats.records}",
+                        f"ARC record ends early ({len(block)} of {length} declared bytes):"
+                        " read as far as it goes",
+                        fatal=False,
+                    )
+                if first:
+                    first = False  # the filedesc:// version block
+                    stats.skipped += 1
+                    continue
+                body, declared = _split_http(block)
+                uri, repaired = repair_target_uri(url)
+                if repaired:
+                    yield Problem(
+                        f"{source}#{stats.records}",
+                        repaired.replace("WARC-Target-URI", "ARC URL"),
+                        fatal=False,
+                    )
+                if not body:
+                    stats.skipped += 1
+                    continue
+                stats.payloads += 1
+                iso = (
+                    f"{date[:4]}-{date[4:6]}-{date[6:8]}T{date[8:10]}:{date[10:12]}:{date[12:14]}Z"
+                )
+                yield Content(
+                    source=f"{source}#{stats.records}",
+                    data=body,
+                    url=uri,
+                    declared_type=declared,
+                    crawl_date=iso,
+                    origin="crawl",
+                )
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
+        yield Problem(
+            source,
+            f"malformed ARC after record {stats.records}: {exc}",
+        )

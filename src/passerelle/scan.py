@@ -1,0 +1,129 @@
+"""The pipeline: `scan(content, matcher) -> ScanResult`, the one function that the CLI, the
+console, the jobs and Spark call. Fingerprint, match, prioritise; nothing else, no I/O.
+
+What is computed depends on the real media type: every item gets `sha256` and `md5`; an item
+with an address gets `url`; an image gets `pdq`; HTML and text get `text` (near-duplicate) on
+their main content, extracted by the fast path. Analyst-quality extraction is not done here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from resiliparse.parse.html import HTMLTree
+
+from passerelle.core.content import HTML, IMAGE_TYPES, TEXT, Content, decode_text, sniff_media_type
+from passerelle.core.errors import InvalidInput
+from passerelle.core.extract.html import fingerprint_text
+from passerelle.core.extract.language import detect_language
+from passerelle.core.match import Match, Matcher
+from passerelle.core.priority import prioritise
+from passerelle.core.signals import Signal
+from passerelle.core.signals.digests import MD5, SHA256
+from passerelle.core.signals.pdq import DEFAULT_MAX_PIXELS, PDQ
+from passerelle.core.signals.text import TEXT as TEXT_SIGNAL
+from passerelle.core.signals.url import URL
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    detect_language: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    source: str
+    sha256: str
+    media_type: str
+    signals: tuple[Signal, ...]
+    matches: tuple[Match, ...]
+    suppressed: tuple[Match, ...]
+    score: int
+    reasons: tuple[str, ...]
+    url: str | None = None
+    crawl_date: str | None = None
+    title: str | None = None
+    language: str | None = None
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def signal(self, name: str) -> Signal | None:
+        return next((s for s in self.signals if s.type == name), None)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "url": self.url,
+            "crawl_date": self.crawl_date,
+            "sha256": self.sha256,
+            "media_type": self.media_type,
+            "title": self.title,
+            "language": self.language,
+            "signals": {s.type: s.value for s in self.signals},
+            "pdq_quality": next((s.quality for s in self.signals if s.type == "pdq"), None),
+            "matches": [m.as_dict() for m in self.matches],
+            "suppressed": [m.as_dict() for m in self.suppressed],
+            "score": self.score,
+            "reasons": list(self.reasons),
+            "warnings": list(self.warnings),
+            "error": None,
+        }
+
+
+def fingerprint(
+    content: Content, options: ScanOptions
+) -> tuple[str, list[Signal], dict[str, str | None], list[str]]:
+    """Signals of one item, the media type they were computed for, page facts and warnings."""
+    media_type = sniff_media_type(content.data)
+    signals = [SHA256.compute(content.data), MD5.compute(content.data)]
+    facts: dict[str, str | None] = {"title": None, "language": None}
+    warnings: list[str] = []
+    if content.url:
+        try:
+            signals.append(URL.compute(content.url))
+        except InvalidInput as exc:
+            warnings.append(f"no url signal: {exc}")
+    if media_type in IMAGE_TYPES:
+        try:
+            signals.append(PDQ.compute(content.data, max_pixels=options.max_pixels))
+        except InvalidInput as exc:
+            warnings.append(f"no pdq signal: {exc}")
+    elif media_type in (HTML, TEXT):
+        decoded = decode_text(content.data)
+        if media_type == HTML:
+            text = fingerprint_text(decoded)
+            facts["title"] = _title(decoded)
+        else:
+            text = decoded
+        text_signal = TEXT_SIGNAL.compute(text)
+        if text_signal is not None:
+            signals.append(text_signal)
+        if options.detect_language:
+            facts["language"] = detect_language(text).language
+    return media_type, signals, facts, warnings
+
+
+def _title(html: str) -> str | None:
+    title = HTMLTree.parse(html).title
+    return title.strip()[:300] or None if title else None
+
+
+def scan(content: Content, matcher: Matcher, options: ScanOptions | None = None) -> ScanResult:
+    chosen = options or ScanOptions()
+    media_type, signals, facts, warnings = fingerprint(content, chosen)
+    outcome = matcher.match(signals)
+    priority = prioritise(outcome, source=content.origin)
+    return ScanResult(
+        source=content.source,
+        sha256=signals[0].value,
+        media_type=media_type,
+        signals=tuple(signals),
+        matches=outcome.matches,
+        suppressed=outcome.suppressed,
+        score=priority.score,
+        reasons=priority.reasons,
+        url=content.url,
+        crawl_date=content.crawl_date,
+        title=facts["title"],
+        language=facts["language"],
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,195 @@
+"""Banks: create, list, add and remove entries, import and export, and the matcher built from
+them. Every change writes its audit event in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from passerelle.core.audit import AuditEntry
+from passerelle.core.bank import (
+    Bank,
+    BankEntry,
+    BankKind,
+    BankOrigin,
+    EntryInput,
+    parse_bank_name,
+    parse_threshold,
+)
+from passerelle.core.errors import InvalidInput
+from passerelle.core.match import Matcher
+from passerelle.core.ports import UnitOfWork
+from passerelle.core.signals import Signal, get_signal_type
+from passerelle.core.signals.pdq import PDQ
+from passerelle.core.signals.text import TEXT
+from passerelle.core.signals.url import URL, canonicalize_url
+
+MAX_ERRORS_KEPT = 100
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    duplicates: int = 0
+    errors: list[str] = field(default_factory=list)
+    error_count: int = 0
+
+    def fail(self, message: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(message)
+
+
+def parse_entry(entry: EntryInput) -> tuple[Signal, str | None]:
+    """The signal an input stands for, and the human-readable value to keep beside it (the
+    canonical URL for a `url` signal). Raw text becomes its near-duplicate fingerprint."""
+    kind = get_signal_type(entry.signal_type)
+    if kind.name == "url":
+        signal = URL.parse(entry.value)
+        source = (
+            None if signal.value == entry.value.strip().lower() else canonicalize_url(entry.value)
+        )
+        return signal, source
+    if kind.name == "text" and len(entry.value.strip()) != 1024:
+        computed = TEXT.compute(entry.value)
+        if computed is None:
+            raise InvalidInput("text too short to fingerprint (at least 12 words)")
+        return computed, None
+    if kind.name == "pdq":
+        return PDQ.parse_with_quality(entry.value, entry.quality), None
+    return kind.parse(entry.value), None
+
+
+def create_bank(
+    uow: UnitOfWork,
+    *,
+    agency_code: str,
+    name: str,
+    kind: str = "positive",
+    description: str = "",
+    thresholds: dict[str, str] | None = None,
+    actor: str,
+) -> Bank:
+    agency = uow.agencies.get_by_code(agency_code)
+    try:
+        bank_kind = BankKind(kind.strip().lower())
+    except ValueError:
+        raise InvalidInput(f"bank kind must be positive or negative, got {kind!r}") from None
+    parsed = {get_signal_type(t).name: parse_threshold(t, v) for t, v in (thresholds or {}).items()}
+    bank = uow.banks.add(
+        agency_id=agency.id,
+        name=parse_bank_name(name),
+        kind=bank_kind,
+        origin=BankOrigin.OWN,
+        description=description.strip(),
+        thresholds=parsed,
+    )
+    uow.audit.append(
+        AuditEntry(
+            action="bank.created",
+            actor=actor,
+            agency_id=agency.id,
+            object_type="bank",
+            object_id=bank.id,
+            details={"name": bank.name, "kind": bank.kind.value, "thresholds": parsed},
+        )
+    )
+    return bank
+
+
+def list_banks(uow: UnitOfWork, *, agency_code: str) -> list[tuple[Bank, int]]:
+    agency = uow.agencies.get_by_code(agency_code)
+    return [(bank, uow.banks.count_entries(bank.id)) for bank in uow.banks.list(agency.id)]
+
+
+def add_entries(
+    uow: UnitOfWork,
+    *,
+    agency_code: str,
+    bank_name: str,
+    entries: Iterable[EntryInput],
+    actor: str,
+    source: str = "manual",
+) -> ImportReport:
+    """Add entries; a bad one is reported by its line and the others go on."""
+    agency = uow.agencies.get_by_code(agency_code)
+    bank = uow.banks.get_by_name(agency.id, parse_bank_name(bank_name))
+    report = ImportReport()
+    for entry in entries:
+        try:
+            signal, source_value = parse_entry(entry)
+        except InvalidInput as exc:
+            report.fail(f"line {entry.line}: {exc}" if entry.line else str(exc))
+            continue
+        added = uow.banks.add_entry(
+            bank.id, signal, entry.labels, note=entry.note, source_value=source_value
+        )
+        if added is None:
+            report.duplicates += 1
+        else:
+            report.added += 1
+    if report.added:
+        uow.audit.append(
+            AuditEntry(
+                action="bank.entries_added",
+                actor=actor,
+                agency_id=agency.id,
+                object_type="bank",
+                object_id=bank.id,
+                details={
+                    "bank": bank.name,
+                    "source": source,
+                    "added": report.added,
+                    "duplicates": report.duplicates,
+                    "errors": report.error_count,
+                },
+            )
+        )
+    return report
+
+
+def remove_entry(
+    uow: UnitOfWork,
+    *,
+    agency_code: str,
+    bank_name: str,
+    signal_type: str,
+    value: str,
+    actor: str,
+) -> BankEntry:
+    agency = uow.agencies.get_by_code(agency_code)
+    bank = uow.banks.get_by_name(agency.id, parse_bank_name(bank_name))
+    signal, _ = parse_entry(EntryInput(signal_type, value))
+    removed = uow.banks.remove_entry(bank.id, signal.type, signal.value)
+    uow.audit.append(
+        AuditEntry(
+            action="bank.entry_removed",
+            actor=actor,
+            agency_id=agency.id,
+            object_type="bank",
+            object_id=bank.id,
+            details={"bank": bank.name, "signal_type": signal.type, "value": signal.value},
+        )
+    )
+    return removed
+
+
+def export_entries(
+    uow: UnitOfWork, *, agency_code: str, bank_name: str
+) -> tuple[Bank, list[BankEntry], dict[str, str]]:
+    """The bank, its entries, and the canonical URL behind each url hash where known."""
+    agency = uow.agencies.get_by_code(agency_code)
+    bank = uow.banks.get_by_name(agency.id, parse_bank_name(bank_name))
+    return bank, list(uow.banks.entries([bank.id])), uow.banks.source_values(bank.id)
+
+
+def load_matcher(
+    uow: UnitOfWork, *, agency_code: str, bank_names: list[str] | None = None
+) -> tuple[Matcher, list[Bank]]:
+    """The matcher over the named banks of an agency (all of them when none is named)."""
+    agency = uow.agencies.get_by_code(agency_code)
+    if bank_names:
+        banks = [uow.banks.get_by_name(agency.id, parse_bank_name(n)) for n in bank_names]
+    else:
+        banks = uow.banks.list(agency.id)
+    return Matcher.build(banks, uow.banks.entries([b.id for b in banks])), banks

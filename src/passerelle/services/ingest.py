@@ -1,0 +1,61 @@
+"""Putting scan results into the review queue, idempotently: an item is keyed by its SHA-256
+and its canonical URL; seeing it again adds a sighting, never a second case."""
+
+from __future__ import annotations
+
+import enum
+import json
+
+from passerelle.core.audit import AuditEntry
+from passerelle.core.ports import UnitOfWork
+from passerelle.scan import ScanResult
+
+
+class Queued(enum.StrEnum):
+    OPENED = "opened"
+    SEEN_AGAIN = "seen_again"
+    NOT_QUEUED = "not_queued"
+
+
+def queue_result(uow: UnitOfWork, *, agency_code: str, result: ScanResult, actor: str) -> Queued:
+    """Open a case for a result with matches; record a sighting of one already known."""
+    if not result.matches:
+        return Queued.NOT_QUEUED
+    agency = uow.agencies.get_by_code(agency_code)
+    url_signal = result.signal("url")
+    url_hash = url_signal.value if url_signal else None
+    known = uow.queue.find_item(agency.id, result.sha256, url_hash)
+    origin = "scan"
+    if known is not None:
+        uow.queue.add_sighting(known.item_id, source=result.source, url=result.url, origin=origin)
+        return Queued.SEEN_AGAIN
+    item_id = uow.queue.add_item(
+        agency_id=agency.id,
+        sha256=result.sha256,
+        url_hash=url_hash,
+        url=result.url,
+        media_type=result.media_type,
+        signals_json=json.dumps({s.type: s.value for s in result.signals}, sort_keys=True),
+    )
+    uow.queue.add_sighting(item_id, source=result.source, url=result.url, origin=origin)
+    case_id = uow.queue.open_case(
+        agency_id=agency.id,
+        item_id=item_id,
+        source=origin,
+        score=result.score,
+        reasons_json=json.dumps(list(result.reasons), ensure_ascii=False),
+        matches_json=json.dumps([m.as_dict() for m in result.matches], sort_keys=True),
+        language=result.language,
+        title=result.title,
+    )
+    uow.audit.append(
+        AuditEntry(
+            action="case.opened",
+            actor=actor,
+            agency_id=agency.id,
+            object_type="case",
+            object_id=case_id,
+            details={"sha256": result.sha256, "score": result.score, "source": origin},
+        )
+    )
+    return Queued.OPENED
