@@ -59,13 +59,15 @@ class MatchOutcome:
 class Matcher:
     """Built once from banks and their entries; `add` takes new entries without a rebuild."""
 
-    def __init__(self, *, pdq_radius: int = 31, pdq_multi_hash: bool = False) -> None:
+    def __init__(
+        self, *, pdq_radius: int = 31, pdq_multi_hash: bool = False, text_distance: float = 0.7
+    ) -> None:
         self._refs: list[EntryRef] = []
         self._exact: dict[str, ExactIndex] = {
             name: ExactIndex() for name in SIGNAL_TYPES if name not in {"pdq", "text"}
         }
         self._pdq = PdqIndex(multi_hash=pdq_multi_hash, radius=pdq_radius)
-        self._text = TextIndex(max_distance=get_signal_type("text").max_threshold)
+        self._text = TextIndex(max_distance=text_distance)
 
     @classmethod
     def build(cls, banks: Sequence[Bank], entries: Iterable[BankEntry]) -> Matcher:

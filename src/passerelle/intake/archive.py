@@ -43,12 +43,11 @@ class ArchiveStats:
 def sniff_archive(path: Path) -> str:
     """`warc`, `arc`, or raise ValueError naming what the file looks like instead."""
     with path.open("rb") as handle:
-        head = handle.read(64)
+        start = handle.read(4096)
+    head = start[:64]
     if head[:2] == b"\x1f\x8b":
         try:
-            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(path.open("rb").read(4096))[
-                :64
-            ]
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(start)[:64]
         except zlib.error:
             raise ValueError("gzip header but no readable gzip data") from None
     if head.startswith(b"WARC/"):
@@ -135,6 +134,34 @@ def _iter_warc(path: Path, max_bytes: int, stats: ArchiveStats) -> Iterator[Cont
                 f"truncated or damaged after record {stats.records}: {exc};"
                 " the records before it were read",
             )
+            return
+    if gzipped and not gzip_is_complete(path):
+        yield Problem(
+            source,
+            f"truncated or damaged gzip stream after record {stats.records};"
+            " the records before it were read",
+        )
+
+
+def gzip_is_complete(path: Path, chunk_size: int = 1 << 20) -> bool:
+    """Whether every gzip member of the file ends properly (one extra decompression pass: the
+    reader stops quietly at a cut gzip stream, so this is how a cut is noticed)."""
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    inside_member = False
+    with path.open("rb") as handle:
+        while chunk := handle.read(chunk_size):
+            while chunk:
+                inside_member = True
+                try:
+                    decoder.decompress(chunk)
+                except zlib.error:
+                    return False
+                if not decoder.eof:
+                    break
+                chunk = decoder.unused_data
+                decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                inside_member = False
+    return not inside_member
 
 
 _BAD_BLOCK = "block digest does not verify (the record may be damaged)"

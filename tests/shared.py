@@ -1,0 +1,17 @@
+"""Paths of the test data that nobody here wrote (../shared/data), and a guard that fails in
+CI when it is missing instead of skipping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import require_or_skip
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def shared(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        require_or_skip(f"test data missing: {path} (../shared/data beside the project)")
+    return path

@@ -1,0 +1,55 @@
+"""Canonical URLs: trivial variants of one address give one signal."""
+
+from __future__ import annotations
+
+import pytest
+
+from passerelle.core.errors import InvalidInput
+from passerelle.core.signals.url import URL, canonicalize_url
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("HTTPS://Example.ORG:443/a?b=2&a=1#frag", "https://example.org/a?a=1&b=2"),
+        ("http://example.org:80", "http://example.org/"),
+        ("http://example.org:8080/x", "http://example.org:8080/x"),
+        (
+            "https://example.org/p?utm_source=x&utm_medium=y&id=3&fbclid=abc",
+            "https://example.org/p?id=3",
+        ),
+        ("https://example.org/p?gclid=1&mc_cid=2", "https://example.org/p"),
+        ("https://exemple.fr/caf%C3%A9", "https://exemple.fr/caf%C3%A9"),
+        ("https://exemple.fr/café", "https://exemple.fr/caf%C3%A9"),
+        ("https://bücher.example/", "https://xn--bcher-kva.example/"),
+        ("https://example.org./x", "https://example.org/x"),
+        ("https://[2001:DB8::1]:443/", "https://[2001:db8::1]/"),
+    ],
+)
+def test_canonical_form(raw: str, canonical: str) -> None:
+    assert canonicalize_url(raw) == canonical
+
+
+def test_variants_give_one_signal() -> None:
+    a = URL.compute("https://Example.org/page?utm_campaign=x#top")
+    b = URL.compute("https://example.org:443/page")
+    assert a == b
+    assert URL.parse("https://example.org/page") == a
+    assert URL.parse(a.value.upper()) == a
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("ftp://example.org/x", "only http and https"),
+        ("javascript:alert(1)", "only http and https"),
+        ("https://", "no host"),
+        ("https://exa mple.org/", "not a URL"),
+        ("", "not a URL"),
+        ("http://example.org:99999/", "not a URL"),
+        ("not a url", "not a URL"),
+    ],
+)
+def test_bad_urls_are_refused(raw: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        canonicalize_url(raw)
