@@ -27,7 +27,8 @@ from passerelle.core.signals.url import URL
 @dataclass(frozen=True, slots=True)
 class ScanOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
-    detect_language: bool = True
+    # "matched": only for items with a match (what reaches an analyst); "always"; "never".
+    language: str = "matched"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +70,21 @@ class ScanResult:
         }
 
 
-def fingerprint(
-    content: Content, options: ScanOptions
-) -> tuple[str, list[Signal], dict[str, str | None], list[str]]:
-    """Signals of one item, the media type they were computed for, page facts and warnings."""
+@dataclass(slots=True)
+class Fingerprint:
+    media_type: str
+    signals: list[Signal]
+    title: str | None = None
+    text: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def fingerprint(content: Content, options: ScanOptions) -> Fingerprint:
+    """Signals of one item, the media type they were computed for, its text and warnings."""
     media_type = sniff_media_type(content.data)
     signals = [SHA256.compute(content.data), MD5.compute(content.data)]
-    facts: dict[str, str | None] = {"title": None, "language": None}
-    warnings: list[str] = []
+    found = Fingerprint(media_type, signals)
+    warnings = found.warnings
     if content.url:
         try:
             signals.append(URL.compute(content.url))
@@ -90,40 +98,43 @@ def fingerprint(
     elif media_type in (HTML, TEXT):
         decoded = decode_text(content.data)
         if media_type == HTML:
-            text = fingerprint_text(decoded)
-            facts["title"] = _title(decoded)
+            tree = HTMLTree.parse(decoded)
+            found.text = fingerprint_text(tree)
+            found.title = _title(tree)
         else:
-            text = decoded
-        text_signal = TEXT_SIGNAL.compute(text)
+            found.text = decoded
+        text_signal = TEXT_SIGNAL.compute(found.text)
         if text_signal is not None:
             signals.append(text_signal)
-        if options.detect_language:
-            facts["language"] = detect_language(text).language
-    return media_type, signals, facts, warnings
+    return found
 
 
-def _title(html: str) -> str | None:
-    title = HTMLTree.parse(html).title
+def _title(tree: HTMLTree) -> str | None:
+    title = tree.title
     return title.strip()[:300] or None if title else None
 
 
 def scan(content: Content, matcher: Matcher, options: ScanOptions | None = None) -> ScanResult:
     chosen = options or ScanOptions()
-    media_type, signals, facts, warnings = fingerprint(content, chosen)
-    outcome = matcher.match(signals)
+    found = fingerprint(content, chosen)
+    outcome = matcher.match(found.signals)
     priority = prioritise(outcome, source=content.origin)
+    language = None
+    wanted = chosen.language == "always" or (chosen.language == "matched" and outcome.matches)
+    if found.text and wanted:
+        language = detect_language(found.text).language
     return ScanResult(
         source=content.source,
-        sha256=signals[0].value,
-        media_type=media_type,
-        signals=tuple(signals),
+        sha256=found.signals[0].value,
+        media_type=found.media_type,
+        signals=tuple(found.signals),
         matches=outcome.matches,
         suppressed=outcome.suppressed,
         score=priority.score,
         reasons=priority.reasons,
         url=content.url,
         crawl_date=content.crawl_date,
-        title=facts["title"],
-        language=facts["language"],
-        warnings=tuple(warnings),
+        title=found.title,
+        language=language,
+        warnings=tuple(found.warnings),
     )

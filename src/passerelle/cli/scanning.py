@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from passerelle.batch import scan_all
 from passerelle.cli.context import (
     EXIT_FAILURE,
     Runtime,
@@ -20,18 +21,18 @@ from passerelle.cli.context import (
     needs_runtime,
     resolve_agency,
 )
+from passerelle.core.bank import Bank, BankEntry
 from passerelle.core.content import HTML, Content, decode_text, sniff_media_type
 from passerelle.core.errors import InvalidInput, PasserelleError
 from passerelle.core.extract.html import extract_document, extract_plain
-from passerelle.core.match import Matcher
 from passerelle.core.signals.url import canonicalize_url
 from passerelle.fetch.fetcher import FetchLimits, SafeFetcher
 from passerelle.fetch.guard import AddressGuard, parse_allow_list
 from passerelle.intake import Problem
 from passerelle.intake.archive import ArchiveStats, is_archive, iter_archive, sniff_archive
 from passerelle.intake.files import iter_files, read_file
-from passerelle.scan import ScanOptions, ScanResult, scan
-from passerelle.services.banks import load_matcher
+from passerelle.scan import ScanOptions, ScanResult
+from passerelle.services.banks import load_banks
 from passerelle.services.ingest import Queued, queue_result
 from passerelle.settings import Settings
 
@@ -130,6 +131,20 @@ def _table_row(result: ScanResult) -> str:
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line and per item.")
 @click.option("--into-queue", is_flag=True, help="Open a case for each matched item (idempotent).")
+@click.option(
+    "--language",
+    type=click.Choice(["matched", "always", "never"]),
+    default="matched",
+    show_default=True,
+    help="Detect the language of matched items only (fast), of every text, or never.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes that scan in parallel (results keep the input order).",
+)
 @needs_runtime
 def scan_command(
     rt: Runtime,
@@ -138,11 +153,13 @@ def scan_command(
     bank_names: tuple[str, ...],
     as_json: bool,
     into_queue: bool,
+    workers: int,
+    language: str,
 ) -> None:
     """Scan files, folders, URLs and WARC/ARC archives against the banks."""
     planned = plan_inputs(inputs)
-    matcher, agency = _matcher(rt, agency_code, list(bank_names), into_queue)
-    options = ScanOptions(max_pixels=rt.settings.scan_max_pixels)
+    banks, entries, agency = _banks(rt, agency_code, list(bank_names), into_queue)
+    options = ScanOptions(max_pixels=rt.settings.scan_max_pixels, language=language)
     tally = Tally()
     show_progress = sys.stderr.isatty()
     progress = Progress(
@@ -157,11 +174,15 @@ def scan_command(
         click.echo(f"{'SCORE':>5}  {'MEDIA TYPE':<24}  {'BANKS':<20}  SOURCE")
     pending: list[ScanResult] = []
     with progress if show_progress else _nothing():
-        for item in read_inputs(planned, rt.settings, tally, progress if show_progress else None):
-            if isinstance(item, Problem):
-                _report_problem(item, tally, as_json)
+        items = read_inputs(planned, rt.settings, tally, progress if show_progress else None)
+        for result in scan_all(
+            items, banks=banks, entries=entries, options=options, workers=workers
+        ):
+            if isinstance(result, Problem):
+                _report_problem(result, tally, as_json)
                 continue
-            result = scan(item, matcher, options)
+            if not isinstance(result, ScanResult):
+                continue
             tally.items += 1
             tally.matched += bool(result.matches)
             if as_json:
@@ -187,15 +208,15 @@ class _nothing:
         return None
 
 
-def _matcher(
+def _banks(
     rt: Runtime, agency_code: str | None, bank_names: list[str], into_queue: bool
-) -> tuple[Matcher, str | None]:
+) -> tuple[list[Bank], list[BankEntry], str | None]:
     with rt.database.unit_of_work() as uow:
         if not agency_code and not bank_names and not into_queue and not uow.agencies.list():
-            return Matcher(), None
+            return [], [], None
         agency = resolve_agency(uow, agency_code)
-        matcher, _ = load_matcher(uow, agency_code=agency.code, bank_names=bank_names or None)
-    return matcher, agency.code
+        banks, entries = load_banks(uow, agency_code=agency.code, bank_names=bank_names or None)
+    return banks, entries, agency.code
 
 
 def _report_problem(problem: Problem, tally: Tally, as_json: bool) -> None:

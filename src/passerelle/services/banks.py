@@ -183,13 +183,21 @@ def export_entries(
     return bank, list(uow.banks.entries([bank.id])), uow.banks.source_values(bank.id)
 
 
-def load_matcher(
+def load_banks(
     uow: UnitOfWork, *, agency_code: str, bank_names: list[str] | None = None
-) -> tuple[Matcher, list[Bank]]:
-    """The matcher over the named banks of an agency (all of them when none is named)."""
+) -> tuple[list[Bank], list[BankEntry]]:
+    """The named banks of an agency (all of them when none is named) and their entries."""
     agency = uow.agencies.get_by_code(agency_code)
     if bank_names:
         banks = [uow.banks.get_by_name(agency.id, parse_bank_name(n)) for n in bank_names]
     else:
         banks = uow.banks.list(agency.id)
-    return Matcher.build(banks, uow.banks.entries([b.id for b in banks])), banks
+    return banks, list(uow.banks.entries([b.id for b in banks]))
+
+
+def load_matcher(
+    uow: UnitOfWork, *, agency_code: str, bank_names: list[str] | None = None
+) -> Matcher:
+    """The matcher over the named banks of an agency (all of them when none is named)."""
+    banks, entries = load_banks(uow, agency_code=agency_code, bank_names=bank_names)
+    return Matcher.build(banks, entries)

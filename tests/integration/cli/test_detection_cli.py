@@ -217,6 +217,15 @@ def test_scan_finds_every_edit_of_the_banked_image(demo_bank: Cli) -> None:
     )
 
 
+def test_parallel_workers_give_the_same_results_in_the_same_order(demo_bank: Cli) -> None:
+    folders = [str(shared("pdq", "images")), str(shared("warc")), str(shared("seed"))]
+    one = demo_bank("scan", "--json", *folders)
+    two = demo_bank("scan", "--json", "--workers", "2", *folders)
+    assert one.exit_code == two.exit_code == 1  # the broken archives of the warcio set
+    assert json_lines(one.output) == json_lines(two.output)
+    assert len(json_lines(one.output)) > 40
+
+
 def test_the_seed_article_gets_no_match_and_no_tier(demo_bank: Cli, tmp_path: Path) -> None:
     pages = tmp_path / "pages.csv"
     rows = ["signal_type,value,tier"]
@@ -229,7 +238,9 @@ def test_the_seed_article_gets_no_match_and_no_tier(demo_bank: Cli, tmp_path: Pa
         )
     pages.write_text("\n".join(rows) + "\n", encoding="utf-8")
     assert demo_bank("bank", "import", "demo", str(pages)).exit_code == 0
-    result = demo_bank("scan", "--json", str(shared("seed", "000_5bf63a78f05527b0.txt")))
+    result = demo_bank(
+        "scan", "--json", "--language", "always", str(shared("seed", "000_5bf63a78f05527b0.txt"))
+    )
     (item,) = json_lines(result.output)
     assert item["matches"] == [] and item["score"] == 0
     assert item["reasons"] == ["no match in any bank"]

@@ -15,6 +15,7 @@ from urllib.parse import urljoin
 import trafilatura
 from lxml import html as lxml_html
 from resiliparse.extract.html2text import extract_plain_text
+from resiliparse.parse.html import HTMLTree
 
 from passerelle.core.extract.language import detect_language
 
@@ -40,7 +41,7 @@ class Document:
         }
 
 
-def fingerprint_text(html: str) -> str:
+def fingerprint_text(html: str | HTMLTree) -> str:
     """Main-content text, fast: the input of the `text` signal for HTML."""
     return str(extract_plain_text(html, main_content=True, alt_texts=False, links=False))
 

@@ -3,6 +3,7 @@ model restricted to them, loaded once per process (about 120 MB at peak, 1 s).""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -10,7 +11,8 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 LANGUAGES = ("fr", "en", "ar", "de", "es", "it", "nl", "pt")
 MIN_CONFIDENCE = 0.5
-SAMPLE_CHARS = 5000
+_LETTERS = re.compile(r"[^\W\d_]")
+SAMPLE_CHARS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +31,7 @@ def _identifier() -> LanguageIdentifier:
 def detect_language(text: str) -> LanguageGuess:
     """The most likely of LANGUAGES, or None when the text is too short or too unsure."""
     sample = text[:SAMPLE_CHARS]
-    if sum(ch.isalpha() for ch in sample) < 20:
+    if len(_LETTERS.findall(sample)) < 20:
         return LanguageGuess(None, 0.0)
     language, confidence = _identifier().classify(sample)
     if confidence < MIN_CONFIDENCE:

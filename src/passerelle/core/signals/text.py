@@ -1,15 +1,23 @@
 """Near-duplicate text: MinHash over word 3-shingles of normalised text.
 
 Normalisation folds case, accents and punctuation, so that a copy re-typed, re-formatted or
-wrapped in other boilerplate still shares most shingles with its original. The fingerprint is
-128 32-bit MinHash values (datasketch: scheme "affine32", seed 1, SHA-1 hashing), written as
-1,024 hex digits; the distance is 1 minus the estimated Jaccard similarity."""
+wrapped in other boilerplate still shares most shingles with its original. Fingerprint v1:
+
+- words: `\\w+` runs of the text after NFKD, case folding and removal of combining marks;
+- each word hashed with CRC-32; a shingle of three words hashed by mixing their three
+  CRC-32 values (`_mix` below), all in NumPy;
+- 128 MinHash values of the distinct shingle hashes (datasketch: scheme "affine32", seed 1),
+  written as 1,024 hex digits.
+
+The distance is 1 minus the estimated Jaccard similarity (the share of differing values)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+import zlib
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from datasketch import MinHash
@@ -22,28 +30,58 @@ SCHEME = "affine32"
 SHINGLE = 3
 MIN_WORDS = 12
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Combining marks: Latin accents, Greek, Cyrillic, Hebrew points, Arabic harakat.
+_COMBINING = re.compile(r"[\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u064b-\u065f\u0670]")
 _HEX_LENGTH = NUM_PERM * 8
+_M32 = np.uint64(0xFFFFFFFF)
 
 
 def normalise_text(text: str) -> list[str]:
     """Words of the text, lower-case, without accents or punctuation."""
     folded = unicodedata.normalize("NFKD", text.casefold())
-    stripped = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return _WORD.findall(stripped)
+    return _WORD.findall(_COMBINING.sub("", folded))
 
 
-def shingles(words: list[str]) -> set[bytes]:
-    return {
-        " ".join(words[i : i + SHINGLE]).encode("utf-8") for i in range(len(words) - SHINGLE + 1)
-    }
+def _mix(values: np.ndarray) -> np.ndarray:
+    """A 32-bit avalanche (the MurmurHash3 finaliser) over uint64 arrays holding 32-bit values."""
+    h = values & _M32
+    h ^= h >> np.uint64(16)
+    h = (h * np.uint64(0x85EBCA6B)) & _M32
+    h ^= h >> np.uint64(13)
+    h = (h * np.uint64(0xC2B2AE35)) & _M32
+    h ^= h >> np.uint64(16)
+    return h
+
+
+def shingle_hashes(words: list[str]) -> np.ndarray:
+    """Distinct 32-bit hashes of the word 3-shingles."""
+    word_hashes = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words), dtype=np.uint64)
+    first, second, third = word_hashes[:-2], word_hashes[1:-1], word_hashes[2:]
+    combined = (
+        _mix(first) ^ _mix(second ^ np.uint64(0x9E3779B9)) ^ _mix(third ^ np.uint64(0x7F4A7C15))
+    )
+    return np.unique(_mix(combined))
+
+
+def _identity(value: int) -> int:
+    return value
+
+
+@cache
+def _permutations() -> np.ndarray:
+    # Drawing the permutations costs more than hashing a page: draw them once per process.
+    permutations: np.ndarray = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME).permutations
+    return permutations
 
 
 def minhash_of(text: str) -> MinHash | None:
     words = normalise_text(text)
     if len(words) < MIN_WORDS:
         return None
-    sketch = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME)
-    sketch.update_batch(list(shingles(words)))
+    sketch = MinHash(
+        num_perm=NUM_PERM, scheme=SCHEME, hashfunc=_identity, permutations=_permutations()
+    )
+    sketch.update_batch(shingle_hashes(words).tolist())
     return sketch
 
 
