@@ -26,7 +26,9 @@ def run_passerelle(path: Path, workers: int = 1) -> tuple[int, float]:
     detect_language("préchauffage du modèle de langue")  # loaded once per process, as in the CLI
     start = time.perf_counter()
     count = 0
-    for result in scan_all(iter_archive(path), banks=[], entries=[], options=ScanOptions(), workers=workers):
+    for result in scan_all(
+        iter_archive(path), banks=[], entries=[], options=ScanOptions(), workers=workers
+    ):
         count += isinstance(result, ScanResult)
     return count, time.perf_counter() - start
 
@@ -56,9 +58,15 @@ def main() -> None:
     ours_rate, peer_rate = ours_count / ours_time, peer_count / peer_time
     two_rate = two_count / two_time
     print(f"WARC: {records} records ({size / 1e6:.1f} MB gzip), 90% HTML pages, 10% JPEG images")
-    print(f"passerelle scan, 1 process:   {ours_count} records in {ours_time:.2f} s = {ours_rate:.1f} records/s")
-    print(f"passerelle scan, --workers 2: {two_count} records in {two_time:.2f} s = {two_rate:.1f} records/s")
-    print(f"warcio + trafilatura.extract: {peer_count} records in {peer_time:.2f} s = {peer_rate:.1f} records/s")
+    print(
+        f"passerelle scan, 1 process:   {ours_count} records in {ours_time:.2f} s = {ours_rate:.1f} records/s"
+    )
+    print(
+        f"passerelle scan, --workers 2: {two_count} records in {two_time:.2f} s = {two_rate:.1f} records/s"
+    )
+    print(
+        f"warcio + trafilatura.extract: {peer_count} records in {peer_time:.2f} s = {peer_rate:.1f} records/s"
+    )
     print(f"warc_scan_2_workers: {two_rate / peer_rate:.2f}x vs warcio+trafilatura")
     print(f"warc_scan: {ours_rate / peer_rate:.2f}x vs warcio+trafilatura")
 

@@ -39,10 +39,12 @@ def write_warc(path: Path, count: int, image_share: float = 0.1) -> Path:
         writer = WARCWriter(handle, gzip=True)
         for url, content_type, body in records(count, image_share):
             headers = StatusAndHeaders(
-                "200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))],
+                "200 OK",
+                [("Content-Type", content_type), ("Content-Length", str(len(body)))],
                 protocol="HTTP/1.1",
             )
-            record = writer.create_warc_record(url, "response", payload=io.BytesIO(body),
-                                               http_headers=headers)
+            record = writer.create_warc_record(
+                url, "response", payload=io.BytesIO(body), http_headers=headers
+            )
             writer.write_record(record)
     return path

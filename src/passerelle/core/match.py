@@ -79,6 +79,7 @@ class Matcher:
             pdq_radius=radius, pdq_multi_hash=PdqIndex.for_size(pdq_count, radius).is_multi_hash
         )
         matcher.add(by_id, materialised)
+        matcher._pdq.compact()
         return matcher
 
     def __len__(self) -> int:

@@ -1,10 +1,12 @@
-"""PDQ look-up by Hamming radius with exact recall, on FAISS binary indexes.
+"""PDQ look-up by Hamming radius with exact recall, chosen by size.
 
-Small collections use a flat (brute-force) index; large ones a multi-hash index whose 16
-sub-hashes of 16 bits are probed with `nflip = radius // 16` flipped bits, which by the
-pigeonhole principle finds every hash within `radius` (a hash missed by every probe differs
-from the query in at least `nflip + 1` bits of each of the 16 sub-hashes, so in more than
-`radius` bits). Both persist with FAISS's own file format, never pickle."""
+- Up to FLAT_LIMIT hashes: FAISS's flat binary index (brute force in C, the fastest there).
+- Beyond: multi-index hashing in NumPy (`mih.MihIndex`), which probes only the buckets that
+  can hold a match. Measured crossover on this machine: about 50,000 hashes.
+
+Both return every hash within the radius, inclusive. An index that outgrows the flat limit
+moves to multi-index hashing once. Persistence: FAISS's own file format for the flat index,
+a NumPy archive for the other; never pickle."""
 
 from __future__ import annotations
 
@@ -15,10 +17,9 @@ import faiss
 import numpy as np
 
 from passerelle.core.errors import InvalidInput
+from passerelle.core.index.mih import MihIndex
 
 BITS = 256
-NHASH = 16
-SUBHASH_BITS = BITS // NHASH
 FLAT_LIMIT = 50_000
 
 
@@ -32,47 +33,64 @@ class PdqIndex:
     """Hashes with integer keys; `query` returns every key within `radius` (inclusive)."""
 
     def __init__(self, *, multi_hash: bool = False, radius: int = 31) -> None:
-        self._radius = radius
-        self._index = self._new_index(multi_hash, radius)
+        self.radius = radius
+        self._flat: faiss.IndexBinaryFlat | None = (
+            None if multi_hash else faiss.IndexBinaryFlat(BITS)
+        )
+        self._mih: MihIndex | None = MihIndex(radius=radius) if multi_hash else None
         self._keys: list[int] = []
-
-    @staticmethod
-    def _new_index(multi_hash: bool, radius: int) -> faiss.IndexBinary:
-        if not multi_hash:
-            return faiss.IndexBinaryFlat(BITS)
-        index = faiss.IndexBinaryMultiHash(BITS, NHASH, SUBHASH_BITS)
-        index.nflip = radius // NHASH
-        return index
+        self._values: list[str] = []
 
     @classmethod
     def for_size(cls, size: int, radius: int) -> PdqIndex:
         return cls(multi_hash=size > FLAT_LIMIT, radius=radius)
 
+    def compact(self) -> None:
+        if self._mih is not None:
+            self._mih.compact()
+
+    @property
+    def nbytes(self) -> int:
+        if self._mih is not None:
+            return self._mih.nbytes
+        return len(self._keys) * (BITS // 8 + 8)
+
     @property
     def is_multi_hash(self) -> bool:
-        return isinstance(self._index, faiss.IndexBinaryMultiHash)
+        return self._mih is not None
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._mih) if self._mih is not None else len(self._keys)
 
     def add(self, values: Sequence[str], keys: Sequence[int]) -> None:
         if len(values) != len(keys):
             raise InvalidInput("as many keys as hashes are needed")
-        self._index.add(hashes_to_array(values))
+        if self._mih is not None:
+            self._mih.add(values, keys)
+            return
+        assert self._flat is not None  # one of the two always exists
+        self._flat.add(hashes_to_array(values))
         self._keys.extend(keys)
+        self._values.extend(values)
+        if len(self._keys) > FLAT_LIMIT:
+            self._mih = MihIndex(radius=self.radius)
+            self._mih.add(self._values, self._keys)
+            self._flat, self._keys, self._values = None, [], []
 
     def query(
         self, values: Sequence[str], radius: int | None = None
     ) -> list[list[tuple[int, int]]]:
         """For each query hash, (key, distance) of every indexed hash within `radius`."""
-        limit = self._radius if radius is None else radius
-        if self.is_multi_hash and limit > self._radius:
-            raise InvalidInput(f"this index guarantees recall up to radius {self._radius}")
+        limit = self.radius if radius is None else radius
+        if limit > self.radius:
+            raise InvalidInput(f"this index guarantees recall up to radius {self.radius}")
+        if self._mih is not None:
+            return self._mih.query(values, limit)
         results: list[list[tuple[int, int]]] = [[] for _ in values]
-        if not values or not self._keys:
+        if not values or not self._keys or self._flat is None:
             return results
         # FAISS range search is strict (< radius): add one for an inclusive radius.
-        lims, distances, ids = self._index.range_search(hashes_to_array(values), limit + 1)
+        lims, distances, ids = self._flat.range_search(hashes_to_array(values), limit + 1)
         for query in range(len(values)):
             start, end = int(lims[query]), int(lims[query + 1])
             results[query] = [
@@ -81,18 +99,32 @@ class PdqIndex:
             ]
         return results
 
-    def dump(self, path: Path) -> None:
-        faiss.write_index_binary(self._index, str(path))
-        np.save(path.with_suffix(".keys.npy"), np.asarray(self._keys, dtype=np.int64))
+    def dump(self, path: Path) -> Path:
+        """Write the index next to `path` (suffix by kind) and return the file written."""
+        if self._mih is not None:
+            target = path.with_suffix(".mih.npz")
+            self._mih.dump(target)
+            return target
+        assert self._flat is not None
+        target = path.with_suffix(".faiss")
+        faiss.write_index_binary(self._flat, str(target))
+        np.save(target.with_suffix(".keys.npy"), np.asarray(self._keys, dtype=np.int64))
+        return target
 
     @classmethod
-    def load(cls, path: Path, radius: int) -> PdqIndex:
-        loaded = cls.__new__(cls)
-        loaded._radius = radius
-        loaded._index = faiss.read_index_binary(str(path))
-        if isinstance(loaded._index, faiss.IndexBinaryMultiHash):
-            loaded._index.nflip = radius // NHASH
-        loaded._keys = np.load(path.with_suffix(".keys.npy")).tolist()
-        if len(loaded._keys) != loaded._index.ntotal:
+    def load(cls, path: Path, radius: int = 31) -> PdqIndex:
+        if path.name.endswith(".mih.npz"):
+            mih = MihIndex.load(path)
+            loaded = cls(multi_hash=True, radius=mih.radius)
+            loaded._mih = mih
+            return loaded
+        flat = faiss.read_index_binary(str(path))
+        keys = np.load(path.with_suffix(".keys.npy"), allow_pickle=False).tolist()
+        if len(keys) != flat.ntotal:
             raise InvalidInput(f"index {path} and its keys disagree; rebuild it")
+        loaded = cls(radius=radius)
+        loaded._flat = flat
+        loaded._keys = keys
+        codes = flat.reconstruct_n(0, flat.ntotal) if flat.ntotal else np.empty((0, 32), np.uint8)
+        loaded._values = [bytes(row).hex() for row in codes]
         return loaded
