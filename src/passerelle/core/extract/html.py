@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 import trafilatura
+from htmldate import find_date
 from lxml import html as lxml_html
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
@@ -68,6 +69,25 @@ def image_urls(html: str, base_url: str | None) -> tuple[str, ...]:
     return tuple(found)
 
 
+def page_title(tree: HTMLTree) -> str | None:
+    """The page's own title: `og:title` when the page gives one (it has no site name glued to
+    it), else `<title>`."""
+    document = tree.document
+    meta = document.query_selector('meta[property="og:title"]') if document else None
+    candidate = meta.getattr("content") if meta is not None else None
+    title = (candidate or tree.title or "").strip()
+    return title[:300] or None
+
+
+def page_date(html: str, url: str | None) -> str | None:
+    """Publication date from the page's markup (htmldate, quick search: about 2 ms a page;
+    the extensive search costs 100 ms and found one more date in 13 on extraction-fr)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = find_date(html, url=url, extensive_search=False, original_date=True)
+    return str(found) if found else None
+
+
 def extract_document(html: str, *, url: str | None = None) -> Document:
     """The analyst's view of a page. Falls back to the fast extractor when trafilatura finds
     no main text, so that a page is never shown empty when it has words."""
@@ -75,16 +95,16 @@ def extract_document(html: str, *, url: str | None = None) -> Document:
         # trafilatura on lxml 6 warns about element truth-testing; not ours to fix.
         warnings.simplefilter("ignore", FutureWarning)
         extracted = trafilatura.bare_extraction(
-            html, url=url, with_metadata=True, include_images=False, include_comments=False
+            html, url=url, with_metadata=False, include_images=False, include_comments=False
         )
     text = ""
-    title = date = None
     if isinstance(extracted, trafilatura.settings.Document):
         text = _MARKDOWN_IMAGE.sub("", extracted.text or "").strip()
-        title = extracted.title or None
-        date = extracted.date or None
+    tree = HTMLTree.parse(html)
     if not text:
-        text = fingerprint_text(html).strip()
+        text = fingerprint_text(tree).strip()
+    title = page_title(tree)
+    date = page_date(html, url) if html.strip() else None
     return Document(
         text=text,
         title=title,

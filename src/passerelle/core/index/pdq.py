@@ -34,9 +34,7 @@ class PdqIndex:
 
     def __init__(self, *, multi_hash: bool = False, radius: int = 31) -> None:
         self.radius = radius
-        self._flat: faiss.IndexBinary | None = (
-            None if multi_hash else faiss.IndexBinaryFlat(BITS)
-        )
+        self._flat: faiss.IndexBinary | None = None if multi_hash else faiss.IndexBinaryFlat(BITS)
         self._mih: MihIndex | None = MihIndex(radius=radius) if multi_hash else None
         self._keys: list[int] = []
         self._values: list[str] = []
