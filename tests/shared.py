@@ -15,3 +15,20 @@ def shared(*parts: str) -> Path:
     if not path.exists():
         require_or_skip(f"test data missing: {path} (../shared/data beside the project)")
     return path
+
+
+PDQ_IMAGES = (
+    "aaa-orig",
+    "blur-a-little",
+    "blur-a-lot",
+    "high-contrast",
+    "high-saturation",
+    "sharpen-a-little",
+    "sharpen-a-lot",
+    "shrink-a-little",
+    "shrink-a-lot",
+    "square-128x128",
+    "square-256x256",
+    "square-512x512",
+)
+"""The stems of ../shared/data/pdq/images: the original photo first, then its 11 edits."""

@@ -8,6 +8,7 @@ their main content, extracted by the fast path. Analyst-quality extraction is no
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from resiliparse.parse.html import HTMLTree
 
@@ -28,7 +29,7 @@ from passerelle.core.signals.url import URL
 class ScanOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     # "matched": only for items with a match (what reaches an analyst); "always"; "never".
-    language: str = "matched"
+    language: Literal["matched", "always", "never"] = "matched"
 
 
 @dataclass(frozen=True, slots=True)

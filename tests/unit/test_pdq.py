@@ -11,21 +11,9 @@ from PIL import Image
 from passerelle.core.errors import InvalidInput
 from passerelle.core.signals.base import Signal
 from passerelle.core.signals.pdq import PDQ, hamming
-from tests.shared import shared
+from tests.shared import PDQ_IMAGES, shared
 
-EDITS = [
-    "blur-a-little",
-    "blur-a-lot",
-    "high-contrast",
-    "high-saturation",
-    "sharpen-a-little",
-    "sharpen-a-lot",
-    "shrink-a-little",
-    "shrink-a-lot",
-    "square-128x128",
-    "square-256x256",
-    "square-512x512",
-]
+EDITS = PDQ_IMAGES[1:]
 
 
 def image_bytes(name: str) -> bytes:

@@ -159,7 +159,14 @@ def scan_command(
     """Scan files, folders, URLs and WARC/ARC archives against the banks."""
     planned = plan_inputs(inputs)
     banks, entries, agency = _banks(rt, agency_code, list(bank_names), into_queue)
-    options = ScanOptions(max_pixels=rt.settings.scan_max_pixels, language=language)
+    options = ScanOptions(
+        max_pixels=rt.settings.scan_max_pixels,
+        language="always"
+        if language == "always"
+        else "never"
+        if language == "never"
+        else "matched",
+    )
     tally = Tally()
     show_progress = sys.stderr.isatty()
     progress = Progress(

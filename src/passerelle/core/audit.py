@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,8 +106,7 @@ def chain_event(entry: AuditEntry, *, seq: int, prev_hash: str, moment: datetime
     """Build the stored form of `entry` as the event after `prev_hash`."""
     parse_action(entry.action)
     occurred_at = format_time(moment)
-    details_json = dump_details(entry.details)
-    digest = compute_event_hash(
+    unsealed = AuditEvent(
         seq=seq,
         occurred_at=occurred_at,
         action=entry.action,
@@ -115,20 +114,25 @@ def chain_event(entry: AuditEntry, *, seq: int, prev_hash: str, moment: datetime
         agency_id=entry.agency_id,
         object_type=entry.object_type,
         object_id=entry.object_id,
-        details_json=details_json,
+        details_json=dump_details(entry.details),
         prev_hash=prev_hash,
+        hash="",
     )
-    return AuditEvent(
-        seq=seq,
-        occurred_at=occurred_at,
-        action=entry.action,
-        actor=entry.actor,
-        agency_id=entry.agency_id,
-        object_type=entry.object_type,
-        object_id=entry.object_id,
-        details_json=details_json,
-        prev_hash=prev_hash,
-        hash=digest,
+    return replace(unsealed, hash=hash_of(unsealed))
+
+
+def hash_of(event: AuditEvent) -> str:
+    """The hash an event must carry, from every field but the hash itself."""
+    return compute_event_hash(
+        seq=event.seq,
+        occurred_at=event.occurred_at,
+        action=event.action,
+        actor=event.actor,
+        agency_id=event.agency_id,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        details_json=event.details_json,
+        prev_hash=event.prev_hash,
     )
 
 
@@ -164,17 +168,7 @@ def verify_chain(events: Iterable[AuditEvent], *, head_seq: int, head_hash: str)
                 f"event #{event.seq} was added outside Passerelle"
                 f" (the head says the log ends at #{head_seq})",
             )
-        recomputed = compute_event_hash(
-            seq=event.seq,
-            occurred_at=event.occurred_at,
-            action=event.action,
-            actor=event.actor,
-            agency_id=event.agency_id,
-            object_type=event.object_type,
-            object_id=event.object_id,
-            details_json=event.details_json,
-            prev_hash=event.prev_hash,
-        )
+        recomputed = hash_of(event)
         if event.prev_hash != expected_prev:
             return ChainReport(
                 checked,

@@ -20,14 +20,22 @@ ROOT = Path(__file__).resolve().parents[3]
     [
         ("benchmarks.bench_pdq", "3000", r"pdq_3000: \d+\.\d\dx vs pytx PDQIndex2"),
         ("benchmarks.bench_warc", "30", r"warc_scan: \d+\.\d\dx vs warcio\+trafilatura"),
-        ("benchmarks.bench_extraction", "1", r"extraction_speed: \d+\.\d\dx vs trafilatura defaults"),
+        (
+            "benchmarks.bench_extraction",
+            "1",
+            r"extraction_speed: \d+\.\d\dx vs trafilatura defaults",
+        ),
     ],
 )
 def test_benchmark_runs(module: str, argument: str, last: str) -> None:
     shared("pdq")  # the benchmarks read ../shared/data
     result = subprocess.run(
         [sys.executable, "-m", module, argument],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert re.fullmatch(last, result.stdout.strip().splitlines()[-1]), result.stdout

@@ -11,22 +11,7 @@ from click.testing import CliRunner, Result
 
 from passerelle.cli.main import cli
 from passerelle.core.signals.pdq import PDQ
-from tests.shared import shared
-
-IMAGES = [
-    "aaa-orig",
-    "blur-a-little",
-    "blur-a-lot",
-    "high-contrast",
-    "high-saturation",
-    "sharpen-a-little",
-    "sharpen-a-lot",
-    "shrink-a-little",
-    "shrink-a-lot",
-    "square-128x128",
-    "square-256x256",
-    "square-512x512",
-]
+from tests.shared import PDQ_IMAGES, shared
 
 
 class Cli:
@@ -203,7 +188,7 @@ def test_scan_finds_every_edit_of_the_banked_image(demo_bank: Cli) -> None:
     result = demo_bank("scan", "--json", str(shared("pdq", "images")))
     assert result.exit_code == 0
     items = json_lines(result.output)
-    assert [Path(str(i["source"])).stem for i in items] == IMAGES
+    assert [Path(str(i["source"])).stem for i in items] == list(PDQ_IMAGES)
     for item in items:
         assert item["media_type"] == "image/jpeg"
         assert set(item["signals"]) == {"sha256", "md5", "pdq"}  # type: ignore[arg-type]
