@@ -25,11 +25,14 @@ from passerelle.core.signals.text import TEXT as TEXT_SIGNAL
 from passerelle.core.signals.url import URL
 
 
+Language = Literal["matched", "always", "never"]
+
+
 @dataclass(frozen=True, slots=True)
 class ScanOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     # "matched": only for items with a match (what reaches an analyst); "always"; "never".
-    language: Literal["matched", "always", "never"] = "matched"
+    language: Language = "matched"
 
 
 @dataclass(frozen=True, slots=True)

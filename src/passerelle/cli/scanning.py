@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import click
 from rich.console import Console
@@ -31,7 +32,7 @@ from passerelle.fetch.guard import AddressGuard, parse_allow_list
 from passerelle.intake import Problem
 from passerelle.intake.archive import ArchiveStats, is_archive, iter_archive, sniff_archive
 from passerelle.intake.files import iter_files, read_file
-from passerelle.scan import ScanOptions, ScanResult
+from passerelle.scan import Language, ScanOptions, ScanResult
 from passerelle.services.banks import load_banks
 from passerelle.services.ingest import Queued, queue_result
 from passerelle.settings import Settings
@@ -159,14 +160,7 @@ def scan_command(
     """Scan files, folders, URLs and WARC/ARC archives against the banks."""
     planned = plan_inputs(inputs)
     banks, entries, agency = _banks(rt, agency_code, list(bank_names), into_queue)
-    options = ScanOptions(
-        max_pixels=rt.settings.scan_max_pixels,
-        language="always"
-        if language == "always"
-        else "never"
-        if language == "never"
-        else "matched",
-    )
+    options = ScanOptions(max_pixels=rt.settings.scan_max_pixels, language=cast(Language, language))
     tally = Tally()
     show_progress = sys.stderr.isatty()
     progress = Progress(
