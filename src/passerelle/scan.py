@@ -24,7 +24,6 @@ from passerelle.core.signals.pdq import DEFAULT_MAX_PIXELS, PDQ
 from passerelle.core.signals.text import TEXT as TEXT_SIGNAL
 from passerelle.core.signals.url import URL
 
-
 Language = Literal["matched", "always", "never"]
 
 
