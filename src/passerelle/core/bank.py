@@ -84,3 +84,13 @@ class EntryInput:
     note: str = ""
     quality: int | None = None
     line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """A parsed entry on its way into a bank."""
+
+    signal: Signal
+    labels: Labels
+    note: str = ""
+    source_value: str | None = None

@@ -8,14 +8,21 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin
+from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin, NewEntry
 from passerelle.core.errors import Conflict, NotFound
 from passerelle.core.signals import Signal
 from passerelle.core.taxonomy import Category, Labels, Tier
 from passerelle.db.models import BankEntryRow, BankRow
+
+
+def _chunks(
+    items: builtins.list[tuple[str, str]], size: int
+) -> Iterator[builtins.list[tuple[str, str]]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _to_bank(row: BankRow) -> Bank:
@@ -91,32 +98,39 @@ class SqlBankRepo:
         )
         return [_to_bank(r) for r in rows]
 
-    def add_entry(
-        self, bank_id: str, signal: Signal, labels: Labels, *, note: str, source_value: str | None
-    ) -> BankEntry | None:
-        duplicate = select(BankEntryRow.id).where(
-            BankEntryRow.bank_id == bank_id,
-            BankEntryRow.signal_type == signal.type,
-            BankEntryRow.value == signal.value,
-        )
-        if self._s.scalar(duplicate):
-            return None
-        row = BankEntryRow(
-            id=str(uuid.uuid4()),
-            bank_id=bank_id,
-            signal_type=signal.type,
-            value=signal.value,
-            quality=signal.quality,
-            source_value=source_value,
-            category=labels.category.value if labels.category else None,
-            tier=labels.tier.value if labels.tier else None,
-            tags_json=json.dumps(sorted(labels.tags)),
-            note=note,
-            added_at=datetime.now(UTC),
-        )
-        self._s.add(row)
-        self._s.flush()
-        return _to_entry(row)
+    def add_entries(self, bank_id: str, entries: builtins.list[NewEntry]) -> int:
+        fresh: dict[tuple[str, str], NewEntry] = {}
+        for entry in entries:
+            fresh.setdefault((entry.signal.type, entry.signal.value), entry)
+        for chunk in _chunks(builtins.list(fresh), 500):
+            held = self._s.execute(
+                select(BankEntryRow.signal_type, BankEntryRow.value).where(
+                    BankEntryRow.bank_id == bank_id,
+                    BankEntryRow.value.in_([value for _, value in chunk]),
+                )
+            )
+            for signal_type, value in held:
+                fresh.pop((signal_type, value), None)
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "id": str(uuid.uuid4()),
+                "bank_id": bank_id,
+                "signal_type": e.signal.type,
+                "value": e.signal.value,
+                "quality": e.signal.quality,
+                "source_value": e.source_value,
+                "category": e.labels.category.value if e.labels.category else None,
+                "tier": e.labels.tier.value if e.labels.tier else None,
+                "tags_json": json.dumps(sorted(e.labels.tags)),
+                "note": e.note,
+                "added_at": now,
+            }
+            for e in fresh.values()
+        ]
+        if rows:
+            self._s.execute(insert(BankEntryRow), rows)
+        return len(rows)
 
     def remove_entry(self, bank_id: str, signal_type: str, value: str) -> BankEntry:
         row = self._s.scalar(

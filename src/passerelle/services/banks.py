@@ -13,6 +13,7 @@ from passerelle.core.bank import (
     BankKind,
     BankOrigin,
     EntryInput,
+    NewEntry,
     parse_bank_name,
     parse_threshold,
 )
@@ -25,6 +26,7 @@ from passerelle.core.signals.text import TEXT
 from passerelle.core.signals.url import URL, canonicalize_url
 
 MAX_ERRORS_KEPT = 100
+INSERT_BATCH = 5000
 
 
 @dataclass
@@ -58,6 +60,13 @@ def parse_entry(entry: EntryInput) -> tuple[Signal, str | None]:
     if kind.name == "pdq":
         return PDQ.parse_with_quality(entry.value, entry.quality), None
     return kind.parse(entry.value), None
+
+
+def _insert(uow: UnitOfWork, bank_id: str, batch: list[NewEntry], report: ImportReport) -> None:
+    added = uow.banks.add_entries(bank_id, batch)
+    report.added += added
+    report.duplicates += len(batch) - added
+    batch.clear()
 
 
 def create_bank(
@@ -115,19 +124,17 @@ def add_entries(
     agency = uow.agencies.get_by_code(agency_code)
     bank = uow.banks.get_by_name(agency.id, parse_bank_name(bank_name))
     report = ImportReport()
+    batch: list[NewEntry] = []
     for entry in entries:
         try:
             signal, source_value = parse_entry(entry)
         except InvalidInput as exc:
             report.fail(f"line {entry.line}: {exc}" if entry.line else str(exc))
             continue
-        added = uow.banks.add_entry(
-            bank.id, signal, entry.labels, note=entry.note, source_value=source_value
-        )
-        if added is None:
-            report.duplicates += 1
-        else:
-            report.added += 1
+        batch.append(NewEntry(signal, entry.labels, entry.note, source_value))
+        if len(batch) >= INSERT_BATCH:
+            _insert(uow, bank.id, batch, report)
+    _insert(uow, bank.id, batch, report)
     if report.added:
         uow.audit.append(
             AuditEntry(
