@@ -158,3 +158,14 @@ def test_http_body_decoding_limits() -> None:
         )
         == b"bonjour"
     )
+
+
+def test_a_per_record_gzip_cut_in_its_last_member_is_named(tmp_path: Path) -> None:
+    whole = shared("warc", "example.warc.gz").read_bytes()
+    cut = tmp_path / "cut-last.warc.gz"
+    cut.write_bytes(whole[:-10])
+    items = list(iter_archive(cut))
+    problems = [i for i in items if isinstance(i, Problem)]
+    assert [c.url for c in items if isinstance(c, Content)] == ["http://example.com/"]
+    assert problems[-1].fatal
+    assert problems[-1].reason.startswith("truncated or damaged")

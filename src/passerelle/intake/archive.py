@@ -105,10 +105,12 @@ def _iter_warc(path: Path, max_bytes: int, stats: ArchiveStats) -> Iterator[Cont
     with path.open("rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
     per_record_gzip = True
+    last_position = 0
     with path.open("rb") as handle:
         try:
             for record in ArchiveIterator(handle, parse_http=False):
                 stats.records += 1
+                last_position = record.stream_pos
                 name = f"{source}#{stats.records}"
                 if gzipped and per_record_gzip and not _starts_gzip_member(path, record.stream_pos):
                     per_record_gzip = False
@@ -135,7 +137,8 @@ def _iter_warc(path: Path, max_bytes: int, stats: ArchiveStats) -> Iterator[Cont
                 " the records before it were read",
             )
             return
-    if gzipped and not gzip_is_complete(path):
+    # With one gzip member per record only the last member can be cut: check from there.
+    if gzipped and not gzip_is_complete(path, start=last_position if per_record_gzip else 0):
         yield Problem(
             source,
             f"truncated or damaged gzip stream after record {stats.records};"
@@ -143,12 +146,13 @@ def _iter_warc(path: Path, max_bytes: int, stats: ArchiveStats) -> Iterator[Cont
         )
 
 
-def gzip_is_complete(path: Path, chunk_size: int = 1 << 20) -> bool:
+def gzip_is_complete(path: Path, *, start: int = 0, chunk_size: int = 1 << 20) -> bool:
     """Whether every gzip member of the file ends properly (one extra decompression pass: the
     reader stops quietly at a cut gzip stream, so this is how a cut is noticed)."""
     decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
     inside_member = False
     with path.open("rb") as handle:
+        handle.seek(start)
         while chunk := handle.read(chunk_size):
             while chunk:
                 inside_member = True
