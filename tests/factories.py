@@ -32,3 +32,35 @@ def make_user(
         roles=roles,
         locale=locale,
     )
+
+
+def make_cases(uow: UnitOfWork, *, agency_code: str, images: list[bytes]) -> list[str]:
+    """A bank holding the first image (stand-in known content), and a case per image that
+    matches it, opened through the real scan; returns the agency's case ids, best first."""
+    from passerelle.core.bank import EntryInput
+    from passerelle.core.content import Content
+    from passerelle.core.signals.pdq import PDQ
+    from passerelle.core.taxonomy import Category, Labels, Tier
+    from passerelle.scan import scan
+    from passerelle.services.banks import add_entries, create_bank, load_matcher
+    from passerelle.services.ingest import queue_result
+
+    labels = Labels(category=Category.INCITES, tier=Tier.PROMOTIONAL, tags=frozenset({"stand-in"}))
+    create_bank(uow, agency_code=agency_code, name="connu", actor="test")
+    add_entries(
+        uow,
+        agency_code=agency_code,
+        bank_name="connu",
+        entries=[EntryInput("pdq", PDQ.compute(images[0]).value, labels)],
+        actor="test",
+    )
+    matcher = load_matcher(uow, agency_code=agency_code)
+    for number, data in enumerate(images):
+        content = Content(
+            source=f"image-{number}.jpg", data=data, url=f"https://exemple.test/{number}.jpg"
+        )
+        queue_result(uow, agency_code=agency_code, result=scan(content, matcher), actor="test")
+    agency = uow.agencies.get_by_code(agency_code)
+    from passerelle.core.case import QueueFilters
+
+    return [c.id for c in uow.queue.list_cases(agency.id, QueueFilters(), limit=100)]

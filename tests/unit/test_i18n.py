@@ -20,6 +20,8 @@ def template_messages() -> set[str]:
         for _line, _func, message in env.extract_translations(path.read_text(encoding="utf-8")):
             if isinstance(message, str):
                 found.add(message)
+            elif isinstance(message, tuple):  # ngettext: singular and plural
+                found.update(m for m in message if m)
     return found
 
 
@@ -29,7 +31,8 @@ def test_templates_have_messages() -> None:
 
 def test_every_template_message_is_translated_to_french() -> None:
     french = load_catalog(Locale.FR)
-    missing = sorted(m for m in template_messages() if french.gettext(m) == m and m != "Action")
+    same_in_french = {"Action", "Source", "Score", "score", "Distance", "Provenance", "%(n)d cases"}
+    missing = sorted(m for m in template_messages() - same_in_french if french.gettext(m) == m)
     assert missing == []
 
 
@@ -57,6 +60,22 @@ def test_french_placeholders_match_the_english_ones() -> None:
 )
 def test_accept_language(header: str | None, expected: Locale | None) -> None:
     assert parse_accept_language(header) == expected
+
+
+def test_plural_and_dynamic_labels_are_translated_to_french() -> None:
+    french = load_catalog(Locale.FR)
+    assert french.ngettext("%(n)d case", "%(n)d cases", 1) == "%(n)d dossier"
+    assert french.ngettext("%(n)d case", "%(n)d cases", 3) == "%(n)d dossiers"
+    labels = [
+        "open",
+        "decided",
+        "closed",
+        "threat_to_life",
+        "crisis",
+        "designated_entity",
+        "promotional",
+    ]
+    assert [label for label in labels if french.gettext(label) == label] == []
 
 
 def test_role_names_are_translated_to_french() -> None:

@@ -281,13 +281,28 @@ def serve(rt: Runtime, host: str | None, port: int | None) -> None:
 @needs_runtime
 def demo(rt: Runtime, host: str | None, port: int | None, no_serve: bool) -> None:
     """Seed the fictional demo agencies and people, then serve the console (dev only)."""
-    from passerelle.services.demo import seed_demo
+    from importlib import resources
+
+    from passerelle.core.content import Content
+    from passerelle.services.demo import seed_demo, seed_demo_cases
 
     if rt.settings.env != "dev":
         raise InvalidInput("the demo runs only with PASSERELLE_ENV=dev")
     upgrade(rt.database.engine)
     with rt.database.unit_of_work(write=True) as uow:
         logins = seed_demo(uow)
+        folder = resources.files("passerelle") / "demo_content"
+        images = sorted(
+            (p for p in folder.iterdir() if p.name.endswith(".jpg")), key=lambda p: p.name
+        )
+        contents = [
+            Content(
+                source=f"demo:{p.name}", data=p.read_bytes(), url=f"https://demo.invalid/{p.name}"
+            )
+            for p in images
+        ]
+        known = (folder / "stand-in-original.jpg").read_bytes()
+        seed_demo_cases(uow, known=known, scanned=contents)
         uow.commit()
     address = f"http://{host or rt.settings.host}:{port or rt.settings.port}/"
     click.echo(f"Passerelle demo: {address}")

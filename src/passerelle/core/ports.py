@@ -10,6 +10,7 @@ from typing import Protocol
 
 from passerelle.core.audit import AuditEntry, AuditEvent
 from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin, NewEntry
+from passerelle.core.case import CaseDetail, CaseSummary, QueueFilters
 from passerelle.core.identity import Agency, ApiToken, Credentials, Jurisdiction, Locale, Role, User
 
 
@@ -125,6 +126,11 @@ class QueueRepo(Protocol):
         title: str | None,
     ) -> str: ...
     def count_cases(self, agency_id: str) -> int: ...
+    def list_cases(
+        self, agency_id: str, filters: QueueFilters, *, limit: int, offset: int = 0
+    ) -> builtins.list[CaseSummary]: ...
+    def count_filtered(self, agency_id: str, filters: QueueFilters) -> int: ...
+    def get_case(self, agency_id: str, case_id: str) -> CaseDetail: ...
 
 
 class UnitOfWork(Protocol):

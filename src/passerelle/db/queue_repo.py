@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from passerelle.core.case import CaseDetail, CaseStatus, CaseSummary, QueueFilters, Sighting
+from passerelle.core.errors import NotFound
 from passerelle.core.ports import QueuedItem
 from passerelle.db.models import CaseRow, ItemRow, SightingRow
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _summary(case: CaseRow, item: ItemRow) -> CaseSummary:
+    matches = json.loads(case.matches_json)
+    reasons = json.loads(case.reasons_json)
+    return CaseSummary(
+        id=case.id,
+        status=CaseStatus(case.status),
+        score=case.score,
+        source=case.source,
+        media_type=item.media_type,
+        url=item.url,
+        title=case.title,
+        language=case.language,
+        top_reason=reasons[0] if reasons else "",
+        banks=tuple(sorted({m["bank"] for m in matches})),
+        tiers=tuple(sorted({m["labels"]["tier"] for m in matches if m["labels"].get("tier")})),
+        created_at=_aware(case.created_at),
+    )
 
 
 class SqlQueueRepo:
@@ -95,3 +121,65 @@ class SqlQueueRepo:
             select(func.count()).select_from(CaseRow).where(CaseRow.agency_id == agency_id)
         )
         return int(count or 0)
+
+    @staticmethod
+    def _filtered(
+        query: Select[CaseRow, ItemRow], agency_id: str, filters: QueueFilters
+    ) -> Select[CaseRow, ItemRow]:
+        query = query.where(CaseRow.agency_id == agency_id)
+        if filters.status is not None:
+            query = query.where(CaseRow.status == filters.status.value)
+        if filters.source:
+            query = query.where(CaseRow.source == filters.source)
+        if filters.language:
+            query = query.where(CaseRow.language == filters.language)
+        # Matches are stored as canonical JSON (sorted keys): these patterns are exact.
+        if filters.bank:
+            query = query.where(
+                CaseRow.matches_json.contains(json.dumps({"bank": filters.bank})[1:-1])
+            )
+        if filters.tier:
+            query = query.where(
+                CaseRow.matches_json.contains(json.dumps({"tier": filters.tier})[1:-1])
+            )
+        return query
+
+    def list_cases(
+        self, agency_id: str, filters: QueueFilters, *, limit: int, offset: int = 0
+    ) -> list[CaseSummary]:
+        query = select(CaseRow, ItemRow).join(ItemRow, ItemRow.id == CaseRow.item_id)
+        query = self._filtered(query, agency_id, filters)
+        query = (
+            query.order_by(CaseRow.score.desc(), CaseRow.created_at, CaseRow.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [_summary(case, item) for case, item in self._s.execute(query)]
+
+    def count_filtered(self, agency_id: str, filters: QueueFilters) -> int:
+        query = select(CaseRow, ItemRow).join(ItemRow, ItemRow.id == CaseRow.item_id)
+        inner = self._filtered(query, agency_id, filters).subquery()
+        return int(self._s.scalar(select(func.count()).select_from(inner)) or 0)
+
+    def get_case(self, agency_id: str, case_id: str) -> CaseDetail:
+        found = self._s.execute(
+            select(CaseRow, ItemRow)
+            .join(ItemRow, ItemRow.id == CaseRow.item_id)
+            .where(CaseRow.id == case_id, CaseRow.agency_id == agency_id)
+        ).first()
+        if found is None:
+            raise NotFound("case not found")
+        case, item = found
+        sightings = self._s.scalars(
+            select(SightingRow)
+            .where(SightingRow.item_id == item.id)
+            .order_by(SightingRow.seen_at, SightingRow.id)
+        )
+        return CaseDetail(
+            summary=_summary(case, item),
+            sha256=item.sha256,
+            signals=json.loads(item.signals_json),
+            matches=json.loads(case.matches_json),
+            reasons=json.loads(case.reasons_json),
+            sightings=[Sighting(s.source, s.url, s.origin, _aware(s.seen_at)) for s in sightings],
+        )

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from passerelle.core.errors import NotFound
+from passerelle.core.bank import EntryInput
+from passerelle.core.content import Content
+from passerelle.core.errors import Conflict, NotFound
 from passerelle.core.ports import UnitOfWork
+from passerelle.core.signals.digests import MD5, SHA256
+from passerelle.core.signals.pdq import PDQ
+from passerelle.core.taxonomy import Category, Labels, Tier
+from passerelle.scan import scan
 from passerelle.services.admin import create_agency, create_user
+from passerelle.services.banks import add_entries, create_bank, load_matcher
+from passerelle.services.ingest import queue_result
 
 DEMO_PASSWORD = "demo-passerelle"  # noqa: S105 - printed on purpose; demo runs only in dev
 
@@ -55,3 +63,37 @@ def seed_demo(uow: UnitOfWork) -> list[DemoLogin]:
                 )
             logins.append(DemoLogin(agency=name, username=username, roles=roles))
     return logins
+
+
+DEMO_BANK = "demo-contenu-connu"
+STAND_IN = Labels(category=Category.INCITES, tier=Tier.PROMOTIONAL, tags=frozenset({"stand-in"}))
+
+
+def seed_demo_cases(uow: UnitOfWork, *, known: bytes, scanned: list[Content]) -> int:
+    """Bank the stand-in `known` image in each demo agency, then scan `scanned` into the
+    queue of the French unit. Idempotent; returns the number of cases opened."""
+    for code, *_ in DEMO_AGENCIES:
+        try:
+            create_bank(
+                uow,
+                agency_code=code,
+                name=DEMO_BANK,
+                description="Stand-in known content: public test photos of Meta's PDQ project"
+                " (BSD), not terrorist material",
+                actor="demo",
+            )
+        except Conflict:
+            continue
+        pdq = PDQ.compute(known)
+        entries = [
+            EntryInput("sha256", SHA256.compute(known).value, STAND_IN),
+            EntryInput("md5", MD5.compute(known).value, STAND_IN),
+            EntryInput("pdq", pdq.value, STAND_IN, quality=pdq.quality),
+        ]
+        add_entries(uow, agency_code=code, bank_name=DEMO_BANK, entries=entries, actor="demo")
+    matcher = load_matcher(uow, agency_code="demo-fr")
+    opened = 0
+    for content in scanned:
+        result = scan(content, matcher)
+        opened += queue_result(uow, agency_code="demo-fr", result=result, actor="demo") == "opened"
+    return opened

@@ -18,12 +18,12 @@ from passerelle.settings import Settings
 from passerelle.web.context import AppState
 from passerelle.web.errors import install_error_handlers
 from passerelle.web.i18n import Translator
-from passerelle.web.routes import api, auth, pages, system
+from passerelle.web.routes import api, auth, pages, queue, system
 from passerelle.web.views import role_label
 
 HERE = Path(__file__).parent
 # Every router of the app; the isolation test enumerates their routes.
-ROUTERS = (system.router, auth.router, pages.router, api.router)
+ROUTERS = (system.router, auth.router, pages.router, queue.router, api.router)
 
 
 @pass_context

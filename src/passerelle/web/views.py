@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from passerelle.core.audit import AuditEvent
+from passerelle.core.case import CaseDetail, CaseSummary
 from passerelle.core.identity import User
 
 
@@ -69,3 +70,86 @@ ROLE_LABELS = {
 def role_label(role: str, gettext: Callable[[str], str]) -> str:
     """A role's name in the reader's language (a Jinja filter: `roles|map('role_label', _)`)."""
     return gettext(ROLE_LABELS.get(role, role))
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRowView:
+    id: str
+    score: int
+    status: str
+    source: str
+    media_type: str
+    where: str
+    language: str
+    banks: str
+    tiers: tuple[str, ...]
+    top_reason: str
+    created_at: str
+
+
+def case_row(case: CaseSummary) -> CaseRowView:
+    return CaseRowView(
+        id=case.id,
+        score=case.score,
+        status=case.status.value,
+        source=case.source,
+        media_type=case.media_type,
+        where=case.title or case.url or "",
+        language=case.language or "",
+        banks=", ".join(case.banks),
+        tiers=case.tiers,
+        top_reason=case.top_reason,
+        created_at=case.created_at.strftime("%Y-%m-%d %H:%M"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MatchView:
+    bank: str
+    origin: str
+    signal_type: str
+    value: str
+    distance: str
+    threshold: str
+    category: str
+    tier: str
+    tags: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDetailView:
+    row: CaseRowView
+    url: str | None
+    sha256: str
+    signals: list[tuple[str, str]]
+    matches: list[MatchView]
+    reasons: list[str]
+    sightings: list[tuple[str, str, str]]
+
+
+def case_detail_view(detail: CaseDetail) -> CaseDetailView:
+    matches = [
+        MatchView(
+            bank=m["bank"],
+            origin=m.get("origin", "own"),
+            signal_type=m["signal_type"],
+            value=m["value"],
+            distance=f"{m['distance']:g}",
+            threshold=f"{m['threshold']:g}",
+            category=m["labels"].get("category") or "",
+            tier=m["labels"].get("tier") or "",
+            tags=", ".join(m["labels"].get("tags", [])),
+        )
+        for m in detail.matches
+    ]
+    return CaseDetailView(
+        row=case_row(detail.summary),
+        url=detail.summary.url,
+        sha256=detail.sha256,
+        signals=sorted(detail.signals.items()),
+        matches=matches,
+        reasons=detail.reasons,
+        sightings=[
+            (s.seen_at.strftime("%Y-%m-%d %H:%M"), s.source, s.url or "") for s in detail.sightings
+        ],
+    )

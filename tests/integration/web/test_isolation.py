@@ -17,7 +17,8 @@ from passerelle.db.session import Database
 from passerelle.services.auth import create_api_token
 from passerelle.web.app import ROUTERS
 from tests.conftest import log_in
-from tests.factories import make_user
+from tests.factories import make_cases, make_user
+from tests.shared import shared
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Objects:
 def seed_objects(database: Database, agencies: dict[str, str]) -> tuple[Objects, str]:
     ids: dict[str, dict[str, str]] = {}
     api_secret = ""
+    image = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
     with database.unit_of_work(write=True) as uow:
         everyone = make_user(
             uow,
@@ -49,11 +51,13 @@ def seed_objects(database: Database, agencies: dict[str, str]) -> tuple[Objects,
             seq = uow.session.scalar(
                 select(AuditEventRow.seq).where(AuditEventRow.agency_id == agency_id).limit(1)
             )
+            case_id = make_cases(uow, agency_code=f"agency-{letter}", images=[image])[0]
             ids[letter] = {
                 "agency_id": agency_id,
                 "user_id": owner.user.id,
                 "seq": str(seq),
                 "token_id": token.id,
+                "case_id": case_id,
             }
         uow.commit()
     return Objects(own=ids["a"], other=ids["b"]), api_secret

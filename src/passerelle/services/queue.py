@@ -1,0 +1,47 @@
+"""Reading the review queue: cases of the viewer's agency, most urgent first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from passerelle.core.audit import AuditEvent
+from passerelle.core.case import CaseDetail, CaseSummary, QueueFilters
+from passerelle.core.errors import PermissionDenied
+from passerelle.core.identity import Permission, User
+from passerelle.core.ports import UnitOfWork
+
+PAGE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    cases: list[CaseSummary]
+    total: int
+    offset: int
+
+
+def _require_reader(viewer: User) -> None:
+    # Analysts and approvers review; controllers read everything of their agency.
+    if not (viewer.can(Permission.REVIEW) or viewer.can(Permission.READ_AUDIT)):
+        raise PermissionDenied("only analysts, approvers and controllers read the queue")
+
+
+def list_queue(
+    uow: UnitOfWork, *, viewer: User, filters: QueueFilters, offset: int = 0
+) -> QueuePage:
+    _require_reader(viewer)
+    cases = uow.queue.list_cases(viewer.agency_id, filters, limit=PAGE, offset=offset)
+    return QueuePage(cases, uow.queue.count_filtered(viewer.agency_id, filters), offset)
+
+
+def count_queue(uow: UnitOfWork, *, viewer: User, filters: QueueFilters) -> int:
+    _require_reader(viewer)
+    return uow.queue.count_filtered(viewer.agency_id, filters)
+
+
+def get_case(uow: UnitOfWork, *, viewer: User, case_id: str) -> tuple[CaseDetail, list[AuditEvent]]:
+    """A case of the viewer's agency and its history; any other case is not found."""
+    _require_reader(viewer)
+    detail = uow.queue.get_case(viewer.agency_id, case_id)
+    history = uow.audit.list_for_object(viewer.agency_id, "case", case_id)
+    return detail, history
