@@ -31,7 +31,16 @@ def test_templates_have_messages() -> None:
 
 def test_every_template_message_is_translated_to_french() -> None:
     french = load_catalog(Locale.FR)
-    same_in_french = {"Action", "Source", "Score", "score", "Distance", "Provenance", "%(n)d cases"}
+    same_in_french = {
+        "Action",
+        "Source",
+        "Score",
+        "score",
+        "Distance",
+        "Provenance",
+        "Verdict",
+        "%(n)d cases",
+    }
     missing = sorted(m for m in template_messages() - same_in_french if french.gettext(m) == m)
     assert missing == []
 

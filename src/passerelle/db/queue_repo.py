@@ -183,3 +183,9 @@ class SqlQueueRepo:
             reasons=json.loads(case.reasons_json),
             sightings=[Sighting(s.source, s.url, s.origin, _aware(s.seen_at)) for s in sightings],
         )
+
+    def set_status(self, agency_id: str, case_id: str, status: CaseStatus) -> None:
+        row = self._s.get(CaseRow, case_id)
+        if row is None or row.agency_id != agency_id:
+            raise NotFound("case not found")
+        row.status = status.value

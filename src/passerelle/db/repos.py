@@ -21,6 +21,7 @@ from passerelle.core.identity import (
     User,
 )
 from passerelle.db.bank_repo import SqlBankRepo
+from passerelle.db.decision_repo import SqlDecisionRepo
 from passerelle.db.models import (
     AgencyRow,
     ApiTokenRow,
@@ -364,6 +365,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(session)
         self.banks = SqlBankRepo(session)
         self.queue = SqlQueueRepo(session)
+        self.decisions = SqlDecisionRepo(session)
 
     def commit(self) -> None:
         self.session.commit()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from passerelle.core.audit import AuditEvent
 from passerelle.core.case import CaseDetail, CaseSummary
+from passerelle.core.decision import Decision
 from passerelle.core.identity import User
 
 
@@ -152,4 +153,29 @@ def case_detail_view(detail: CaseDetail) -> CaseDetailView:
         sightings=[
             (s.seen_at.strftime("%Y-%m-%d %H:%M"), s.source, s.url or "") for s in detail.sightings
         ],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionView:
+    decided_by: str
+    decided_at: str
+    verdict: str
+    category: str
+    reason: str
+    legal_basis: str
+    rationale: str
+    bank: str
+
+
+def decision_view(decision: Decision) -> DecisionView:
+    return DecisionView(
+        decided_by=decision.decided_by,
+        decided_at=decision.decided_at.strftime("%Y-%m-%d %H:%M"),
+        verdict=decision.verdict.value,
+        category=decision.category.value if decision.category else "",
+        reason=decision.reason.value if decision.reason else "",
+        legal_basis=decision.legal_basis or "",
+        rationale=decision.rationale,
+        bank=decision.bank or "",
     )

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.responses import Response
 
 from passerelle.core.case import QueueFilters, parse_queue_filters
+from passerelle.core.decision import LEGAL_BASES, DecisionErrors, parse_decision
+from passerelle.core.errors import InvalidInput
+from passerelle.core.identity import Permission, User
+from passerelle.core.ports import UnitOfWork
 from passerelle.services.queue import count_queue, get_case, list_queue
-from passerelle.web.context import ReadUow, Viewer, render
+from passerelle.services.review import case_decisions, decide_case
+from passerelle.web.context import ReadUow, Viewer, WriteUow, render
 from passerelle.web.csrf import require_csrf
-from passerelle.web.views import audit_row, case_detail_view, case_row
+from passerelle.web.htmx import redirect
+from passerelle.web.views import audit_row, case_detail_view, case_row, decision_view
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
 
@@ -54,8 +60,82 @@ def queue_count(request: Request, viewer: Viewer, uow: ReadUow, filters: Filters
     return render(request, "partials/_queue_count.html", {"total": total})
 
 
+def _case_context(uow: UnitOfWork, viewer: User, case_id: str) -> dict[str, object]:
+    detail, history = get_case(uow, viewer=viewer, case_id=case_id)
+    agency = uow.agencies.get(viewer.agency_id)
+    return {
+        "case": case_detail_view(detail),
+        "history": [audit_row(e) for e in history],
+        "decisions": [
+            decision_view(d) for d in case_decisions(uow, viewer=viewer, case_id=case_id)
+        ],
+        "banks": [b.name for b in uow.banks.list(agency.id)],
+        "legal_bases": LEGAL_BASES[agency.jurisdiction],
+        "can_decide": viewer.can(Permission.REVIEW),
+        "errors": {},
+        "form": {},
+    }
+
+
 @router.get("/cases/{case_id}", name="case_detail")
 def case_detail(request: Request, viewer: Viewer, uow: ReadUow, case_id: str) -> Response:
-    detail, history = get_case(uow, viewer=viewer, case_id=case_id)
-    context = {"case": case_detail_view(detail), "history": [audit_row(e) for e in history]}
-    return render(request, "pages/case_detail.html", context)
+    return render(request, "pages/case_detail.html", _case_context(uow, viewer, case_id))
+
+
+@router.post("/cases/{case_id}/decision", name="decide_case")
+def decide(
+    request: Request,
+    viewer: Viewer,
+    uow: WriteUow,
+    case_id: str,
+    verdict: Annotated[str, Form(max_length=32)] = "",
+    category: Annotated[str, Form(max_length=8)] = "",
+    reason: Annotated[str, Form(max_length=32)] = "",
+    exemption_checked: Annotated[bool, Form()] = False,
+    rationale: Annotated[str, Form(max_length=10_000)] = "",
+    legal_basis: Annotated[str, Form(max_length=64)] = "",
+    add_to_bank: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    agency = uow.agencies.get(viewer.agency_id)
+    submitted = {
+        "verdict": verdict,
+        "category": category,
+        "reason": reason,
+        "exemption_checked": exemption_checked,
+        "rationale": rationale,
+        "legal_basis": legal_basis,
+        "add_to_bank": add_to_bank,
+    }
+    try:
+        decision = parse_decision(
+            verdict=verdict,
+            category=category,
+            reason=reason,
+            exemption_checked=exemption_checked,
+            rationale=rationale,
+            legal_basis=legal_basis,
+            add_to_bank=add_to_bank,
+            jurisdiction=agency.jurisdiction,
+        )
+        decide_case(uow, viewer=viewer, case_id=case_id, decision=decision)
+    except DecisionErrors as exc:
+        return _refuse(request, uow, viewer, case_id, submitted, exc.problems)
+    except InvalidInput as exc:
+        return _refuse(request, uow, viewer, case_id, submitted, {exc.field or "form": str(exc)})
+    uow.commit()
+    return redirect(request, request.url_for("case_detail", case_id=case_id).path)
+
+
+def _refuse(
+    request: Request,
+    uow: UnitOfWork,
+    viewer: User,
+    case_id: str,
+    submitted: dict[str, object],
+    problems: dict[str, str],
+) -> Response:
+    """The case page again, with each problem next to its field and the values kept."""
+    uow.rollback()
+    context = _case_context(uow, viewer, case_id)
+    context.update(errors=problems, form=submitted)
+    return render(request, "pages/case_detail.html", context, status_code=422)

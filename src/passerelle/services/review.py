@@ -1,0 +1,77 @@
+"""Deciding a case: a human verdict with its category or reason, the Art. 1(3) exemption
+check, a rationale and a legal basis; optionally the item's signals go to a bank."""
+
+from __future__ import annotations
+
+from passerelle.core.audit import AuditEntry
+from passerelle.core.bank import BankKind, BankOrigin, EntryInput, parse_bank_name
+from passerelle.core.case import CaseStatus
+from passerelle.core.decision import Decision, DecisionInput, Verdict
+from passerelle.core.errors import Conflict, InvalidInput, PermissionDenied
+from passerelle.core.identity import Permission, User
+from passerelle.core.ports import UnitOfWork
+from passerelle.core.taxonomy import Labels
+from passerelle.services.banks import add_entries
+
+BANKABLE = ("sha256", "md5", "pdq", "url", "text")
+
+
+def decide_case(
+    uow: UnitOfWork, *, viewer: User, case_id: str, decision: DecisionInput
+) -> Decision:
+    if not viewer.can(Permission.REVIEW):
+        raise PermissionDenied("only analysts and approvers decide cases")
+    detail = uow.queue.get_case(viewer.agency_id, case_id)
+    if detail.summary.status is not CaseStatus.OPEN:
+        raise Conflict("this case has already been decided")
+    agency = uow.agencies.get(viewer.agency_id)
+    if decision.add_to_bank:
+        bank = uow.banks.get_by_name(agency.id, parse_bank_name(decision.add_to_bank))
+        wanted = BankKind.POSITIVE if decision.verdict is Verdict.TERRORIST else BankKind.NEGATIVE
+        if bank.origin is not BankOrigin.OWN or bank.kind is not wanted:
+            raise InvalidInput(
+                f"bank {bank.name!r} cannot take this decision: terrorist content goes to one of"
+                " your positive banks, content found not terrorist to one of your negative banks",
+                field="add_to_bank",
+            )
+        labels = Labels(category=decision.category, tags=frozenset({"decision"}))
+        entries = [
+            EntryInput(kind, value, labels, note=f"case {case_id}")
+            for kind, value in detail.signals.items()
+            if kind in BANKABLE
+        ]
+        add_entries(
+            uow,
+            agency_code=agency.code,
+            bank_name=bank.name,
+            entries=entries,
+            actor=viewer.username,
+            source=f"decision:{case_id}",
+        )
+    recorded = uow.decisions.add(
+        agency_id=agency.id, case_id=case_id, decided_by=viewer.username, decision=decision
+    )
+    uow.queue.set_status(agency.id, case_id, CaseStatus.DECIDED)
+    uow.audit.append(
+        AuditEntry(
+            action="case.decided",
+            actor=viewer.username,
+            agency_id=agency.id,
+            object_type="case",
+            object_id=case_id,
+            details={
+                "decision": recorded.id,
+                "verdict": decision.verdict.value,
+                "category": decision.category.value if decision.category else None,
+                "reason": decision.reason.value if decision.reason else None,
+                "exemption_checked": decision.exemption_checked,
+                "legal_basis": decision.legal_basis,
+                "bank": decision.add_to_bank,
+            },
+        )
+    )
+    return recorded
+
+
+def case_decisions(uow: UnitOfWork, *, viewer: User, case_id: str) -> list[Decision]:
+    return uow.decisions.list_for_case(viewer.agency_id, case_id)
