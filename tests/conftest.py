@@ -17,6 +17,7 @@ from passerelle.db.engine import make_engine
 from passerelle.db.migrate import upgrade
 from passerelle.db.session import Database
 from passerelle.settings import Settings
+from passerelle.storage.content_store import EncryptedContentStore, derive_content_key
 from passerelle.web.app import create_app
 from tests.factories import DEFAULT_PASSWORD, make_agency, make_user
 
@@ -105,6 +106,12 @@ def agencies(sqlite_database: Database) -> dict[str, str]:
                 make_user(uow, agency_code=agency.code, username=f"{role}.{letter}", roles=(role,))
         uow.commit()
     return ids
+
+
+@pytest.fixture
+def store(settings: Settings) -> EncryptedContentStore:
+    """The content store the app of `client` reads."""
+    return EncryptedContentStore(settings.content_dir, derive_content_key(settings.secret_key))
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from passerelle.core.identity import Agency, User
-from passerelle.core.ports import UnitOfWork
+from passerelle.core.ports import ContentStore, UnitOfWork
 from passerelle.services.admin import create_agency, create_user
 
 DEFAULT_PASSWORD = "correct horse battery"
@@ -34,14 +34,16 @@ def make_user(
     )
 
 
-def make_cases(uow: UnitOfWork, *, agency_code: str, images: list[bytes]) -> list[str]:
+def make_cases(
+    uow: UnitOfWork, *, agency_code: str, images: list[bytes], store: ContentStore | None = None
+) -> list[str]:
     """A bank holding the first image (stand-in known content), and a case per image that
     matches it, opened through the real scan; returns the agency's case ids, best first."""
     from passerelle.core.bank import EntryInput
     from passerelle.core.content import Content
     from passerelle.core.signals.pdq import PDQ
     from passerelle.core.taxonomy import Category, Labels, Tier
-    from passerelle.scan import scan
+    from passerelle.scan import ScanOptions, scan
     from passerelle.services.banks import add_entries, create_bank, load_matcher
     from passerelle.services.ingest import queue_result
 
@@ -59,7 +61,8 @@ def make_cases(uow: UnitOfWork, *, agency_code: str, images: list[bytes]) -> lis
         content = Content(
             source=f"image-{number}.jpg", data=data, url=f"https://exemple.test/{number}.jpg"
         )
-        queue_result(uow, agency_code=agency_code, result=scan(content, matcher), actor="test")
+        result = scan(content, matcher, ScanOptions(keep_matched_content=True))
+        queue_result(uow, agency_code=agency_code, result=result, actor="test", store=store)
     agency = uow.agencies.get_by_code(agency_code)
     from passerelle.core.case import QueueFilters
 

@@ -32,6 +32,8 @@ class ScanOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     # "matched": only for items with a match (what reaches an analyst); "always"; "never".
     language: Language = "matched"
+    # Keep the bytes of matched items on the result, for preservation (never of the others).
+    keep_matched_content: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class ScanResult:
     title: str | None = None
     language: str | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    content: bytes | None = None
 
     def signal(self, name: str) -> Signal | None:
         return next((s for s in self.signals if s.type == name), None)
@@ -140,4 +143,5 @@ def scan(content: Content, matcher: Matcher, options: ScanOptions | None = None)
         title=found.title,
         language=language,
         warnings=tuple(found.warnings),
+        content=content.data if chosen.keep_matched_content and outcome.matches else None,
     )

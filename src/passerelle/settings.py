@@ -90,6 +90,10 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.data_dir / 'passerelle.db'}"
 
     @property
+    def content_dir(self) -> Path:
+        return self.data_dir / "content"
+
+    @property
     def secure_cookies(self) -> bool:
         if self.cookie_secure is not None:
             return self.cookie_secure

@@ -32,3 +32,21 @@ def test_the_analyst_walks_the_demo_queue_with_the_keyboard(page: Page, server_u
     expect(page.get_by_test_id("reasons")).to_contain_text("tier: promotional")
     expect(page.get_by_test_id("matches")).to_contain_text("demo-contenu-connu")
     expect(page.get_by_test_id("history")).to_contain_text("case.opened")
+
+
+def test_a_preserved_image_is_blurred_until_clicked(page: Page, server_url: str) -> None:
+    page.goto(server_url + "/login")
+    page.get_by_label("Identifiant").fill("approbateur.fr")
+    page.get_by_label("Mot de passe").fill("demo-passerelle")
+    page.get_by_role("button", name="Se connecter").click()
+    page.goto(server_url + "/queue")
+    page.locator("tr[data-case-url] a").first.click()
+    image = page.get_by_test_id("protected-media").locator("img")
+    expect(image).to_be_visible()
+    assert image.evaluate("img => img.naturalWidth") > 0  # the preserved bytes decode
+    blurred = image.evaluate("img => getComputedStyle(img).filter")
+    assert "blur" in blurred and "grayscale" in blurred
+    page.get_by_test_id("protected-media").click()
+    expect(image).to_have_css("filter", "none")
+    page.get_by_test_id("protected-media").click()
+    assert "blur" in image.evaluate("img => getComputedStyle(img).filter")

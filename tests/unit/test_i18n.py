@@ -39,6 +39,7 @@ def test_every_template_message_is_translated_to_french() -> None:
         "Distance",
         "Provenance",
         "Verdict",
+        "Protection",
         "%(n)d cases",
     }
     missing = sorted(m for m in template_messages() - same_in_french if french.gettext(m) == m)

@@ -20,6 +20,7 @@ from passerelle.core.ports import UnitOfWork
 from passerelle.db.engine import make_engine
 from passerelle.db.session import Database
 from passerelle.settings import Settings
+from passerelle.storage.content_store import EncryptedContentStore, derive_content_key
 
 R = TypeVar("R")
 EXIT_FAILURE = 1
@@ -52,6 +53,12 @@ class Runtime:
         if self._database is None:
             self._database = Database(make_engine(self.settings.effective_database_url))
         return self._database
+
+    @property
+    def store(self) -> EncryptedContentStore:
+        return EncryptedContentStore(
+            self.settings.content_dir, derive_content_key(self.settings.secret_key)
+        )
 
     def close(self) -> None:
         if self._database is not None:

@@ -302,7 +302,7 @@ def demo(rt: Runtime, host: str | None, port: int | None, no_serve: bool) -> Non
             for p in images
         ]
         known = (folder / "stand-in-original.jpg").read_bytes()
-        seed_demo_cases(uow, known=known, scanned=contents)
+        seed_demo_cases(uow, known=known, scanned=contents, store=rt.store)
         uow.commit()
     address = f"http://{host or rt.settings.host}:{port or rt.settings.port}/"
     click.echo(f"Passerelle demo: {address}")

@@ -160,7 +160,11 @@ def scan_command(
     """Scan files, folders, URLs and WARC/ARC archives against the banks."""
     planned = plan_inputs(inputs)
     banks, entries, agency = _banks(rt, agency_code, list(bank_names), into_queue)
-    options = ScanOptions(max_pixels=rt.settings.scan_max_pixels, language=cast(Language, language))
+    options = ScanOptions(
+        max_pixels=rt.settings.scan_max_pixels,
+        language=cast(Language, language),
+        keep_matched_content=into_queue,
+    )
     tally = Tally()
     show_progress = sys.stderr.isatty()
     progress = Progress(

@@ -119,6 +119,7 @@ class User:
     locale: Locale
     is_active: bool
     created_at: datetime
+    reveal_media: bool = False  # analyst protection off: images shown unblurred
 
     def has_role(self, role: Role) -> bool:
         return role in self.roles

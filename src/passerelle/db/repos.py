@@ -69,6 +69,7 @@ def _to_user(row: UserRow) -> User:
         locale=Locale(row.locale),
         is_active=row.is_active,
         created_at=_aware(row.created_at) or row.created_at,
+        reveal_media=bool(row.reveal_media),
     )
 
 
@@ -133,6 +134,7 @@ class SqlUserRepo:
             locale=locale.value,
             is_active=True,
             failed_logins=0,
+            reveal_media=False,
             created_at=_now(),
         )
         row.roles = [UserRoleRow(role=role.value) for role in sorted(roles)]
@@ -180,6 +182,9 @@ class SqlUserRepo:
 
     def set_locale(self, user_id: str, locale: Locale) -> None:
         self._row(user_id).locale = locale.value
+
+    def set_reveal_media(self, user_id: str, reveal: bool) -> None:
+        self._row(user_id).reveal_media = reveal
 
     def record_login_failure(self, user_id: str, locked_until: datetime | None) -> int:
         row = self._row(user_id)

@@ -156,6 +156,23 @@ def set_user_locale(uow: UnitOfWork, *, user: User, locale: str) -> User:
     return uow.users.get(user.id)
 
 
+def set_media_protection(uow: UnitOfWork, *, user: User, reveal: bool) -> User:
+    """Analyst protection (DESIGN red line 7): images blurred and grey until clicked, unless
+    the person chooses otherwise for themselves."""
+    uow.users.set_reveal_media(user.id, reveal)
+    uow.audit.append(
+        AuditEntry(
+            action="user.protection_changed",
+            actor=user.username,
+            agency_id=user.agency_id,
+            object_type="user",
+            object_id=user.id,
+            details={"reveal_media": reveal},
+        )
+    )
+    return uow.users.get(user.id)
+
+
 def list_agency_users(uow: UnitOfWork, *, viewer: User) -> list[User]:
     if not (viewer.can(Permission.MANAGE_USERS) or viewer.can(Permission.READ_AUDIT)):
         raise PermissionDenied("only admins and controllers list the agency's people")

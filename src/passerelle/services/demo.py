@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from passerelle.core.bank import EntryInput
 from passerelle.core.content import Content
 from passerelle.core.errors import Conflict, NotFound
-from passerelle.core.ports import UnitOfWork
+from passerelle.core.ports import ContentStore, UnitOfWork
 from passerelle.core.signals.digests import MD5, SHA256
 from passerelle.core.signals.pdq import PDQ
 from passerelle.core.taxonomy import Category, Labels, Tier
-from passerelle.scan import scan
+from passerelle.scan import ScanOptions, scan
 from passerelle.services.admin import create_agency, create_user
 from passerelle.services.banks import add_entries, create_bank, load_matcher
 from passerelle.services.ingest import queue_result
@@ -69,7 +69,9 @@ DEMO_BANK = "demo-contenu-connu"
 STAND_IN = Labels(category=Category.INCITES, tier=Tier.PROMOTIONAL, tags=frozenset({"stand-in"}))
 
 
-def seed_demo_cases(uow: UnitOfWork, *, known: bytes, scanned: list[Content]) -> int:
+def seed_demo_cases(
+    uow: UnitOfWork, *, known: bytes, scanned: list[Content], store: ContentStore
+) -> int:
     """Bank the stand-in `known` image in each demo agency, then scan `scanned` into the
     queue of the French unit. Idempotent; returns the number of cases opened."""
     for code, *_ in DEMO_AGENCIES:
@@ -94,6 +96,7 @@ def seed_demo_cases(uow: UnitOfWork, *, known: bytes, scanned: list[Content]) ->
     matcher = load_matcher(uow, agency_code="demo-fr")
     opened = 0
     for content in scanned:
-        result = scan(content, matcher)
-        opened += queue_result(uow, agency_code="demo-fr", result=result, actor="demo") == "opened"
+        result = scan(content, matcher, ScanOptions(keep_matched_content=True))
+        queued = queue_result(uow, agency_code="demo-fr", result=result, actor="demo", store=store)
+        opened += queued == "opened"
     return opened

@@ -7,7 +7,7 @@ import enum
 import json
 
 from passerelle.core.audit import AuditEntry
-from passerelle.core.ports import UnitOfWork
+from passerelle.core.ports import ContentStore, UnitOfWork
 from passerelle.scan import ScanResult
 
 
@@ -17,8 +17,16 @@ class Queued(enum.StrEnum):
     NOT_QUEUED = "not_queued"
 
 
-def queue_result(uow: UnitOfWork, *, agency_code: str, result: ScanResult, actor: str) -> Queued:
-    """Open a case for a result with matches; record a sighting of one already known."""
+def queue_result(
+    uow: UnitOfWork,
+    *,
+    agency_code: str,
+    result: ScanResult,
+    actor: str,
+    store: ContentStore | None = None,
+) -> Queued:
+    """Open a case for a result with matches; record a sighting of one already known. With a
+    store, the matched bytes are preserved (encrypted) for the analyst and the record."""
     if not result.matches:
         return Queued.NOT_QUEUED
     agency = uow.agencies.get_by_code(agency_code)
@@ -38,6 +46,8 @@ def queue_result(uow: UnitOfWork, *, agency_code: str, result: ScanResult, actor
         signals_json=json.dumps({s.type: s.value for s in result.signals}, sort_keys=True),
     )
     uow.queue.add_sighting(item_id, source=result.source, url=result.url, origin=origin)
+    if store is not None and result.content is not None:
+        store.put(result.content)
     case_id = uow.queue.open_case(
         agency_id=agency.id,
         item_id=item_id,

@@ -8,7 +8,7 @@ from passerelle.core.audit import AuditEvent
 from passerelle.core.case import CaseDetail, CaseSummary, QueueFilters
 from passerelle.core.errors import PermissionDenied
 from passerelle.core.identity import Permission, User
-from passerelle.core.ports import UnitOfWork
+from passerelle.core.ports import ContentStore, UnitOfWork
 
 PAGE = 50
 
@@ -45,3 +45,11 @@ def get_case(uow: UnitOfWork, *, viewer: User, case_id: str) -> tuple[CaseDetail
     detail = uow.queue.get_case(viewer.agency_id, case_id)
     history = uow.audit.list_for_object(viewer.agency_id, "case", case_id)
     return detail, history
+
+
+def case_content(
+    uow: UnitOfWork, store: ContentStore, *, viewer: User, case_id: str
+) -> tuple[bytes, str]:
+    """The preserved bytes of a case's item and their media type, for the viewer's agency."""
+    detail, _ = get_case(uow, viewer=viewer, case_id=case_id)
+    return store.get(detail.sha256), detail.summary.media_type

@@ -15,6 +15,7 @@ from passerelle import __version__
 from passerelle.db.engine import make_engine
 from passerelle.db.session import Database
 from passerelle.settings import Settings
+from passerelle.storage.content_store import EncryptedContentStore, derive_content_key
 from passerelle.web.context import AppState
 from passerelle.web.errors import install_error_handlers
 from passerelle.web.i18n import Translator
@@ -47,8 +48,9 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     templates.env.globals["app_version"] = __version__
     templates.env.globals["url_for"] = _path_for
     templates.env.filters["role_label"] = role_label
+    store = EncryptedContentStore(settings.content_dir, derive_content_key(settings.secret_key))
     app.state.passerelle = AppState(
-        settings=settings, database=db, translator=Translator(), templates=templates
+        settings=settings, database=db, translator=Translator(), templates=templates, store=store
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from passerelle.core.identity import Locale, User
+from passerelle.core.ports import ContentStore
 from passerelle.db.repos import SqlUnitOfWork
 from passerelle.db.session import Database
 from passerelle.services.auth import user_for_api_token, user_for_session
@@ -31,6 +32,7 @@ class AppState:
     database: Database
     translator: Translator
     templates: Jinja2Templates
+    store: ContentStore
 
 
 class LoginRequired(Exception):

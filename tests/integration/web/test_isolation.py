@@ -15,6 +15,7 @@ from sqlalchemy import select
 from passerelle.db.models import AuditEventRow
 from passerelle.db.session import Database
 from passerelle.services.auth import create_api_token
+from passerelle.storage.content_store import EncryptedContentStore
 from passerelle.web.app import ROUTERS
 from tests.conftest import log_in
 from tests.factories import make_cases, make_user
@@ -29,7 +30,9 @@ class Objects:
     other: dict[str, str]
 
 
-def seed_objects(database: Database, agencies: dict[str, str]) -> tuple[Objects, str]:
+def seed_objects(
+    database: Database, agencies: dict[str, str], store: EncryptedContentStore
+) -> tuple[Objects, str]:
     ids: dict[str, dict[str, str]] = {}
     api_secret = ""
     image = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
@@ -51,7 +54,9 @@ def seed_objects(database: Database, agencies: dict[str, str]) -> tuple[Objects,
             seq = uow.session.scalar(
                 select(AuditEventRow.seq).where(AuditEventRow.agency_id == agency_id).limit(1)
             )
-            case_id = make_cases(uow, agency_code=f"agency-{letter}", images=[image])[0]
+            case_id = make_cases(uow, agency_code=f"agency-{letter}", images=[image], store=store)[
+                0
+            ]
             ids[letter] = {
                 "agency_id": agency_id,
                 "user_id": owner.user.id,
@@ -81,9 +86,12 @@ def fill(path: str, values: dict[str, str]) -> str:
 
 
 def test_every_object_route_is_covered(
-    client: TestClient, sqlite_database: Database, agencies: dict[str, str]
+    client: TestClient,
+    sqlite_database: Database,
+    agencies: dict[str, str],
+    store: EncryptedContentStore,
 ) -> None:
-    objects, _ = seed_objects(sqlite_database, agencies)
+    objects, _ = seed_objects(sqlite_database, agencies, store)
     routes = object_routes(client)
     assert len(routes) >= 6
     for route in routes:
@@ -93,9 +101,13 @@ def test_every_object_route_is_covered(
 
 @pytest.mark.parametrize("surface", ["console", "api"])
 def test_objects_of_another_agency_are_404(
-    client: TestClient, sqlite_database: Database, agencies: dict[str, str], surface: str
+    client: TestClient,
+    sqlite_database: Database,
+    agencies: dict[str, str],
+    store: EncryptedContentStore,
+    surface: str,
 ) -> None:
-    objects, api_secret = seed_objects(sqlite_database, agencies)
+    objects, api_secret = seed_objects(sqlite_database, agencies, store)
     csrf = log_in(client, "tous.a")
     headers = {"Authorization": f"Bearer {api_secret}"}
     checked = 0
@@ -126,9 +138,12 @@ def test_objects_of_another_agency_are_404(
 
 
 def test_lists_show_only_the_own_agency(
-    client: TestClient, sqlite_database: Database, agencies: dict[str, str]
+    client: TestClient,
+    sqlite_database: Database,
+    agencies: dict[str, str],
+    store: EncryptedContentStore,
 ) -> None:
-    objects, api_secret = seed_objects(sqlite_database, agencies)
+    objects, api_secret = seed_objects(sqlite_database, agencies, store)
     headers = {"Authorization": f"Bearer {api_secret}"}
     users = client.get("/api/v1/users", headers=headers).json()
     assert {u["agency_id"] for u in users} == {agencies["a"]}

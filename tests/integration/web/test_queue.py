@@ -96,3 +96,24 @@ def test_who_may_read_the_queue(client: TestClient, cases: list[str]) -> None:
     log_in(client, "liaison.a")
     assert client.get("/queue").status_code == 403
     assert client.get(f"/cases/{cases[0]}").status_code == 403
+
+
+def test_images_are_protected_until_the_analyst_chooses_otherwise(
+    client: TestClient, sqlite_database: Database, agencies: dict[str, str], store
+) -> None:  # type: ignore[no-untyped-def]
+    image = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
+    with sqlite_database.unit_of_work(write=True) as uow:
+        (case,) = make_cases(uow, agency_code="agency-a", images=[image], store=store)
+        uow.commit()
+    token = log_in(client, "analyst.a")
+    page = client.get(f"/cases/{case}").text
+    assert 'class="protected"' in page  # blurred and grey by default
+    served = client.get(f"/cases/{case}/content")
+    assert served.status_code == 200 and served.content == image
+    assert served.headers["content-type"] == "image/jpeg"
+    assert served.headers["cache-control"] == "no-store"
+    assert "sandbox" in served.headers["content-security-policy"]
+    client.post("/account/protection", data={"csrf_token": token, "reveal_media": "true"})
+    assert 'class="protected revealed"' in client.get(f"/cases/{case}").text
+    client.post("/account/protection", data={"csrf_token": token})
+    assert 'class="protected"' in client.get(f"/cases/{case}").text

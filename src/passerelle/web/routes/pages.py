@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.responses import Response
 
-from passerelle.services.admin import get_agency_user, list_agency_users
+from passerelle.services.admin import get_agency_user, list_agency_users, set_media_protection
 from passerelle.services.audit import get_agency_event, list_agency_events
 from passerelle.services.auth import create_api_token, revoke_api_token
 from passerelle.web.context import ReadUow, Viewer, WriteUow, render
@@ -74,6 +74,18 @@ def create_token(
     uow.commit()
     tokens = uow.api_tokens.list_for_user(viewer.id)
     return render(request, "pages/account.html", {"tokens": tokens, "new_token": secret})
+
+
+@router.post("/account/protection", name="set_protection")
+def set_protection(
+    request: Request,
+    viewer: Viewer,
+    uow: WriteUow,
+    reveal_media: Annotated[bool, Form()] = False,
+) -> Response:
+    set_media_protection(uow, user=viewer, reveal=reveal_media)
+    uow.commit()
+    return redirect(request, request.url_for("account").path)
 
 
 @router.post("/account/tokens/{token_id}/revoke", name="revoke_token")

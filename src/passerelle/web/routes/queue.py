@@ -12,9 +12,9 @@ from passerelle.core.decision import LEGAL_BASES, DecisionErrors, parse_decision
 from passerelle.core.errors import InvalidInput
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
-from passerelle.services.queue import count_queue, get_case, list_queue
+from passerelle.services.queue import case_content, count_queue, get_case, list_queue
 from passerelle.services.review import case_decisions, decide_case
-from passerelle.web.context import ReadUow, Viewer, WriteUow, render
+from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, render
 from passerelle.web.csrf import require_csrf
 from passerelle.web.htmx import redirect
 from passerelle.web.views import audit_row, case_detail_view, case_row, decision_view
@@ -60,7 +60,9 @@ def queue_count(request: Request, viewer: Viewer, uow: ReadUow, filters: Filters
     return render(request, "partials/_queue_count.html", {"total": total})
 
 
-def _case_context(uow: UnitOfWork, viewer: User, case_id: str) -> dict[str, object]:
+def _case_context(
+    request: Request, uow: UnitOfWork, viewer: User, case_id: str
+) -> dict[str, object]:
     detail, history = get_case(uow, viewer=viewer, case_id=case_id)
     agency = uow.agencies.get(viewer.agency_id)
     return {
@@ -72,6 +74,8 @@ def _case_context(uow: UnitOfWork, viewer: User, case_id: str) -> dict[str, obje
         "banks": [b.name for b in uow.banks.list(agency.id)],
         "legal_bases": LEGAL_BASES[agency.jurisdiction],
         "can_decide": viewer.can(Permission.REVIEW),
+        "preserved": get_state(request).store.has(detail.sha256),
+        "reveal": viewer.reveal_media,
         "errors": {},
         "form": {},
     }
@@ -79,7 +83,24 @@ def _case_context(uow: UnitOfWork, viewer: User, case_id: str) -> dict[str, obje
 
 @router.get("/cases/{case_id}", name="case_detail")
 def case_detail(request: Request, viewer: Viewer, uow: ReadUow, case_id: str) -> Response:
-    return render(request, "pages/case_detail.html", _case_context(uow, viewer, case_id))
+    return render(request, "pages/case_detail.html", _case_context(request, uow, viewer, case_id))
+
+
+@router.get("/cases/{case_id}/content", name="case_content")
+def content(request: Request, viewer: Viewer, uow: ReadUow, case_id: str) -> Response:
+    """The preserved bytes, for the protected viewer of the case page only: never cached,
+    never rendered as a page of its own (sandboxed, no sniffing)."""
+    data, media_type = case_content(uow, get_state(request).store, viewer=viewer, case_id=case_id)
+    headers = {
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "Content-Disposition": "inline",
+        "X-Content-Type-Options": "nosniff",
+    }
+    shown = (
+        media_type if media_type.startswith(("image/", "video/")) else "application/octet-stream"
+    )
+    return Response(content=data, media_type=shown, headers=headers)
 
 
 @router.post("/cases/{case_id}/decision", name="decide_case")
@@ -136,6 +157,6 @@ def _refuse(
 ) -> Response:
     """The case page again, with each problem next to its field and the values kept."""
     uow.rollback()
-    context = _case_context(uow, viewer, case_id)
+    context = _case_context(request, uow, viewer, case_id)
     context.update(errors=problems, form=submitted)
     return render(request, "pages/case_detail.html", context, status_code=422)

@@ -1,0 +1,1 @@
+"""Preserved content, encrypted at rest (see `content_store`)."""
