@@ -17,7 +17,7 @@ from passerelle.core.errors import InvalidInput
 from passerelle.core.extract.html import fingerprint_text
 from passerelle.core.extract.language import detect_language
 from passerelle.core.match import Match, Matcher
-from passerelle.core.priority import prioritise
+from passerelle.core.priority import Explanation, prioritise
 from passerelle.core.signals import Signal
 from passerelle.core.signals.digests import MD5, SHA256
 from passerelle.core.signals.pdq import DEFAULT_MAX_PIXELS, PDQ
@@ -45,13 +45,17 @@ class ScanResult:
     matches: tuple[Match, ...]
     suppressed: tuple[Match, ...]
     score: int
-    reasons: tuple[str, ...]
+    explanations: tuple[Explanation, ...]
     url: str | None = None
     crawl_date: str | None = None
     title: str | None = None
     language: str | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
     content: bytes | None = None
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return tuple(e.text for e in self.explanations)
 
     def signal(self, name: str) -> Signal | None:
         return next((s for s in self.signals if s.type == name), None)
@@ -137,7 +141,7 @@ def scan(content: Content, matcher: Matcher, options: ScanOptions | None = None)
         matches=outcome.matches,
         suppressed=outcome.suppressed,
         score=priority.score,
-        reasons=priority.reasons,
+        explanations=priority.explanations,
         url=content.url,
         crawl_date=content.crawl_date,
         title=found.title,

@@ -29,7 +29,7 @@ def test_the_analyst_walks_the_demo_queue_with_the_keyboard(page: Page, server_u
     expect(rows.nth(0)).to_have_class(re.compile("selected"))
     page.keyboard.press("o")
     expect(page).to_have_url(re.compile(r"/cases/"))
-    expect(page.get_by_test_id("reasons")).to_contain_text("tier: promotional")
+    expect(page.get_by_test_id("reasons")).to_contain_text("niveau : promotionnel")
     expect(page.get_by_test_id("matches")).to_contain_text("demo-contenu-connu")
     expect(page.get_by_test_id("history")).to_contain_text("case.opened")
 

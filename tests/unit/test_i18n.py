@@ -95,3 +95,22 @@ def test_role_names_are_translated_to_french() -> None:
     assert role_label("controller", french.gettext) == "contrôleur"
     missing = [label for label in ROLE_LABELS.values() if french.gettext(label) == label]
     assert missing == []
+
+
+def test_every_reason_of_the_priority_score_is_translated_to_french() -> None:
+    import re
+
+    from passerelle.core import priority
+
+    source = (Path(priority.__file__)).read_text(encoding="utf-8")
+    templates = set(priority.TIER_REASONS.values()) | {priority.NO_MATCH, priority.SUPPRESSED}
+    for found in re.findall(r'Explanation\(\s*"([^"]+)"( \+ partner)?', source):
+        templates.add(found[0])
+        if found[1]:
+            templates.add(found[0] + " (partner)")
+    assert len(templates) >= 14
+    french = load_catalog(Locale.FR)
+    assert [t for t in sorted(templates) if french.gettext(t) == t] == []
+    for template in templates:
+        names = sorted(re.findall(r"%\((\w+)\)s", template))
+        assert sorted(re.findall(r"%\((\w+)\)s", french.gettext(template))) == names, template

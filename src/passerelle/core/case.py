@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from passerelle.core.errors import InvalidInput
+from passerelle.core.priority import Explanation
 
 
 class CaseStatus(enum.StrEnum):
@@ -63,7 +64,7 @@ class CaseSummary:
     url: str | None
     title: str | None
     language: str | None
-    top_reason: str
+    top_reason: Explanation | None
     banks: tuple[str, ...]
     tiers: tuple[str, ...]
     created_at: datetime
@@ -83,5 +84,5 @@ class CaseDetail:
     sha256: str
     signals: dict[str, str]
     matches: list[dict[str, Any]]
-    reasons: list[str]
+    reasons: list[Explanation]
     sightings: list[Sighting] = field(default_factory=list)

@@ -3,7 +3,8 @@ anything: it only says which case a human should look at first, and why."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from passerelle.core.bank import BankOrigin
 from passerelle.core.match import Match, MatchOutcome
@@ -16,9 +17,39 @@ _TYPE_NAMES = {"sha256": "SHA-256", "md5": "MD5", "pdq": "PDQ", "url": "URL", "t
 
 
 @dataclass(frozen=True, slots=True)
+class Explanation:
+    """One reason, as an English message id with its parameters, so that the console can
+    translate it (gettext) and the CLI print it as it is."""
+
+    template: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.template % dict(self.params) if self.params else self.template
+
+    def as_dict(self) -> dict[str, object]:
+        return {"template": self.template, "params": dict(self.params)}
+
+
+@dataclass(frozen=True, slots=True)
 class Priority:
     score: int
-    reasons: tuple[str, ...]
+    explanations: tuple[Explanation, ...]
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return tuple(e.text for e in self.explanations)
+
+
+TIER_REASONS = {
+    Tier.THREAT_TO_LIFE: "tier: threat to life",
+    Tier.CRISIS: "tier: crisis",
+    Tier.DESIGNATED_ENTITY: "tier: designated entity",
+    Tier.PROMOTIONAL: "tier: promotional",
+}
+NO_MATCH = "no match in any bank"
+SUPPRESSED = "%(count)s match(es) suppressed by a known-benign bank"
 
 
 def closeness(match: Match) -> float:
@@ -28,14 +59,21 @@ def closeness(match: Match) -> float:
     return 1.0 - 0.25 * (match.distance / match.threshold)
 
 
-def _describe(match: Match) -> str:
-    kind = _TYPE_NAMES.get(match.signal_type, match.signal_type)
-    where = f"bank '{match.bank}'" + (" (partner)" if match.origin is BankOrigin.PARTNER else "")
+def _describe(match: Match) -> Explanation:
+    partner = " (partner)" if match.origin is BankOrigin.PARTNER else ""
+    params = {"kind": _TYPE_NAMES.get(match.signal_type, match.signal_type), "bank": match.bank}
     if match.threshold <= 0 or match.distance == 0:
-        return f"exact {kind} match in {where}"
+        return Explanation("exact %(kind)s match in bank '%(bank)s'" + partner, params)
     if match.signal_type == "text":
-        return f"near-duplicate text ({1 - match.distance:.0%} similar) in {where}"
-    return f"{kind} distance {match.distance:g} (threshold {match.threshold:g}) in {where}"
+        similar = {"similar": f"{1 - match.distance:.0%}", "bank": match.bank}
+        return Explanation(
+            "near-duplicate text (%(similar)s similar) in bank '%(bank)s'" + partner, similar
+        )
+    params |= {"distance": f"{match.distance:g}", "threshold": f"{match.threshold:g}"}
+    return Explanation(
+        "%(kind)s distance %(distance)s (threshold %(threshold)s) in bank '%(bank)s'" + partner,
+        params,
+    )
 
 
 def _weight(match: Match) -> float:
@@ -45,29 +83,38 @@ def _weight(match: Match) -> float:
 
 
 def prioritise(outcome: MatchOutcome, *, source: str = "scan") -> Priority:
+    suppressed = (
+        [Explanation(SUPPRESSED, {"count": str(len(outcome.suppressed))})]
+        if outcome.suppressed
+        else []
+    )
     if not outcome.matches:
-        reasons = ["no match in any bank"]
-        if outcome.suppressed:
-            reasons.append(f"{len(outcome.suppressed)} match(es) suppressed by a known-benign bank")
-        return Priority(0, tuple(reasons))
+        return Priority(0, (Explanation(NO_MATCH), *suppressed))
     ranked = sorted(outcome.matches, key=_weight, reverse=True)
     best = ranked[0]
     score = _weight(best)
     reasons = [_describe(best)]
     if best.labels.tier:
-        reasons.insert(0, f"tier: {best.labels.tier.value.replace('_', ' ')}")
+        reasons.insert(0, Explanation(TIER_REASONS[best.labels.tier]))
     if best.labels.category:
-        reasons.append(f"category Art. 2(7)({best.labels.category.value})")
+        reasons.append(
+            Explanation(
+                "category Art. 2(7)(%(category)s)", {"category": best.labels.category.value}
+            )
+        )
     kinds = {m.signal_type for m in ranked}
     if len(kinds) > 1:
         score += 5 * (len(kinds) - 1)
-        reasons.append(f"{len(kinds)} kinds of signal matched: {', '.join(sorted(kinds))}")
+        reasons.append(
+            Explanation(
+                "%(count)s kinds of signal matched: %(kinds)s",
+                {"count": str(len(kinds)), "kinds": ", ".join(sorted(kinds))},
+            )
+        )
     if SOURCE_BONUS.get(source):
         score += SOURCE_BONUS[source]
-        reasons.append(f"source: {source}")
-    if outcome.suppressed:
-        reasons.append(f"{len(outcome.suppressed)} match(es) suppressed by a known-benign bank")
-    return Priority(min(100, round(score)), tuple(reasons))
+        reasons.append(Explanation("source: %(source)s", {"source": source}))
+    return Priority(min(100, round(score)), (*reasons, *suppressed))
 
 
 def tier_rank(tier: Tier | None) -> int:

@@ -12,7 +12,12 @@ from sqlalchemy.orm import Session
 from passerelle.core.case import CaseDetail, CaseStatus, CaseSummary, QueueFilters, Sighting
 from passerelle.core.errors import NotFound
 from passerelle.core.ports import QueuedItem
+from passerelle.core.priority import Explanation
 from passerelle.db.models import CaseRow, ItemRow, SightingRow
+
+
+def load_explanations(text: str) -> list[Explanation]:
+    return [Explanation(r["template"], r.get("params", {})) for r in json.loads(text)]
 
 
 def _aware(moment: datetime) -> datetime:
@@ -21,7 +26,7 @@ def _aware(moment: datetime) -> datetime:
 
 def _summary(case: CaseRow, item: ItemRow) -> CaseSummary:
     matches = json.loads(case.matches_json)
-    reasons = json.loads(case.reasons_json)
+    reasons = load_explanations(case.reasons_json)
     return CaseSummary(
         id=case.id,
         status=CaseStatus(case.status),
@@ -31,7 +36,7 @@ def _summary(case: CaseRow, item: ItemRow) -> CaseSummary:
         url=item.url,
         title=case.title,
         language=case.language,
-        top_reason=reasons[0] if reasons else "",
+        top_reason=reasons[0] if reasons else None,
         banks=tuple(sorted({m["bank"] for m in matches})),
         tiers=tuple(sorted({m["labels"]["tier"] for m in matches if m["labels"].get("tier")})),
         created_at=_aware(case.created_at),
@@ -180,7 +185,7 @@ class SqlQueueRepo:
             sha256=item.sha256,
             signals=json.loads(item.signals_json),
             matches=json.loads(case.matches_json),
-            reasons=json.loads(case.reasons_json),
+            reasons=load_explanations(case.reasons_json),
             sightings=[Sighting(s.source, s.url, s.origin, _aware(s.seen_at)) for s in sightings],
         )
 

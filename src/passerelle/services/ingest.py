@@ -53,7 +53,9 @@ def queue_result(
         item_id=item_id,
         source=origin,
         score=result.score,
-        reasons_json=json.dumps(list(result.reasons), ensure_ascii=False),
+        reasons_json=json.dumps(
+            [e.as_dict() for e in result.explanations], ensure_ascii=False, sort_keys=True
+        ),
         matches_json=json.dumps([m.as_dict() for m in result.matches], sort_keys=True),
         language=result.language,
         title=result.title,

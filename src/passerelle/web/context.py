@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -108,6 +108,14 @@ def request_locale(request: Request) -> Locale:
         return Locale(chosen)
     state = get_state(request)
     return Locale(state.settings.default_locale)
+
+
+def gettext_of(request: Request) -> Callable[[str], str]:
+    """The translation function of the request's language, for view models."""
+    translate: Callable[[str], str] = (
+        get_state(request).translator.get(request_locale(request)).gettext
+    )
+    return translate
 
 
 def csrf_seed(request: Request) -> str:

@@ -9,6 +9,7 @@ from passerelle.core.audit import AuditEvent
 from passerelle.core.case import CaseDetail, CaseSummary
 from passerelle.core.decision import Decision
 from passerelle.core.identity import User
+from passerelle.core.priority import Explanation
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,13 @@ class CaseRowView:
     created_at: str
 
 
-def case_row(case: CaseSummary) -> CaseRowView:
+def say(explanation: Explanation, gettext: Callable[[str], str]) -> str:
+    """A reason in the reader's language."""
+    template = gettext(explanation.template)
+    return template % dict(explanation.params) if explanation.params else template
+
+
+def case_row(case: CaseSummary, gettext: Callable[[str], str]) -> CaseRowView:
     return CaseRowView(
         id=case.id,
         score=case.score,
@@ -99,7 +106,7 @@ def case_row(case: CaseSummary) -> CaseRowView:
         language=case.language or "",
         banks=", ".join(case.banks),
         tiers=case.tiers,
-        top_reason=case.top_reason,
+        top_reason=say(case.top_reason, gettext) if case.top_reason else "",
         created_at=case.created_at.strftime("%Y-%m-%d %H:%M"),
     )
 
@@ -128,7 +135,7 @@ class CaseDetailView:
     sightings: list[tuple[str, str, str]]
 
 
-def case_detail_view(detail: CaseDetail) -> CaseDetailView:
+def case_detail_view(detail: CaseDetail, gettext: Callable[[str], str]) -> CaseDetailView:
     matches = [
         MatchView(
             bank=m["bank"],
@@ -144,12 +151,12 @@ def case_detail_view(detail: CaseDetail) -> CaseDetailView:
         for m in detail.matches
     ]
     return CaseDetailView(
-        row=case_row(detail.summary),
+        row=case_row(detail.summary, gettext),
         url=detail.summary.url,
         sha256=detail.sha256,
         signals=sorted(detail.signals.items()),
         matches=matches,
-        reasons=detail.reasons,
+        reasons=[say(r, gettext) for r in detail.reasons],
         sightings=[
             (s.seen_at.strftime("%Y-%m-%d %H:%M"), s.source, s.url or "") for s in detail.sightings
         ],

@@ -82,8 +82,8 @@ def test_the_case_page_explains_the_case(client: TestClient, cases: list[str]) -
     log_in(client, "analyst.a")
     page = client.get(f"/cases/{cases[0]}")
     assert page.status_code == 200
-    assert "tier: promotional" in page.text
-    assert "exact PDQ match in bank &#39;connu&#39;" in page.text
+    assert "niveau : promotionnel" in page.text  # reasons are translated
+    assert "correspondance PDQ exacte dans la banque « connu »" in page.text
     assert "Art. 2(7)(a)" in page.text and "banque propre" in page.text
     assert "case.opened" in page.text  # the history comes from the audit log
     assert "https://exemple.test/0.jpg" in page.text

@@ -14,7 +14,7 @@ from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
 from passerelle.services.queue import case_content, count_queue, get_case, list_queue
 from passerelle.services.review import case_decisions, decide_case
-from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, render
+from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, gettext_of, render
 from passerelle.web.csrf import require_csrf
 from passerelle.web.htmx import redirect
 from passerelle.web.views import audit_row, case_detail_view, case_row, decision_view
@@ -45,7 +45,7 @@ def queue(
 ) -> Response:
     page = list_queue(uow, viewer=viewer, filters=filters, offset=offset)
     context = {
-        "cases": [case_row(c) for c in page.cases],
+        "cases": [case_row(c, gettext_of(request)) for c in page.cases],
         "total": page.total,
         "offset": page.offset,
         "filters": filters,
@@ -66,7 +66,7 @@ def _case_context(
     detail, history = get_case(uow, viewer=viewer, case_id=case_id)
     agency = uow.agencies.get(viewer.agency_id)
     return {
-        "case": case_detail_view(detail),
+        "case": case_detail_view(detail, gettext_of(request)),
         "history": [audit_row(e) for e in history],
         "decisions": [
             decision_view(d) for d in case_decisions(uow, viewer=viewer, case_id=case_id)
