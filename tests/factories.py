@@ -67,3 +67,34 @@ def make_cases(
     from passerelle.core.case import QueueFilters
 
     return [c.id for c in uow.queue.list_cases(agency.id, QueueFilters(), limit=100)]
+
+
+def make_referral(uow: UnitOfWork, *, agency_code: str, case_id: str, author: User) -> str:
+    """Decide the case as terrorist content and prepare a referral to a directory host."""
+    from passerelle.core.decision import parse_decision
+    from passerelle.services import refer
+    from passerelle.services.review import decide_case
+
+    agency = uow.agencies.get_by_code(agency_code)
+    if not uow.referrals.hosts(agency.id):
+        refer.add_host(
+            uow,
+            agency_code=agency_code,
+            actor="test",
+            domain="exemple.test",
+            name="Hébergeur",
+            email="abuse@exemple.test",
+            language="fr",
+        )
+    decision = parse_decision(
+        verdict="terrorist",
+        category="a",
+        reason="",
+        exemption_checked=True,
+        rationale="Appel explicite à commettre des attentats.",
+        legal_basis="fr_code_penal_421_2_5",
+        add_to_bank="",
+        jurisdiction=agency.jurisdiction,
+    )
+    decide_case(uow, viewer=author, case_id=case_id, decision=decision)
+    return refer.prepare_referral(uow, viewer=author, case_id=case_id, kind="referral").id

@@ -12,7 +12,7 @@ def test_the_analyst_walks_the_demo_queue_with_the_keyboard(page: Page, server_u
     page.get_by_label("Identifiant").fill("analyste.fr")
     page.get_by_label("Mot de passe").fill("demo-passerelle")
     page.get_by_role("button", name="Se connecter").click()
-    page.get_by_role("link", name="File d'attente").click()
+    page.get_by_role("link", name="File d'attente", exact=True).click()
     expect(page.get_by_test_id("queue-count")).to_have_text("3 dossiers")
     rows = page.locator("tr[data-case-url]")
     expect(rows).to_have_count(3)

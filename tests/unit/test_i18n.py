@@ -41,6 +41,8 @@ def test_every_template_message_is_translated_to_french() -> None:
         "Verdict",
         "Protection",
         "%(n)d cases",
+        "%(n)d cases await a decision",
+        "%(n)d referrals are past their deadline",
     }
     missing = sorted(m for m in template_messages() - same_in_french if french.gettext(m) == m)
     assert missing == []

@@ -14,14 +14,16 @@ from passerelle.cli.context import (
     EXIT_BAD_INPUT,
     EXIT_FAILURE,
     Runtime,
+    agency_option,
     exit_code_for,
     fail,
     needs_runtime,
+    resolve_agency,
 )
 from passerelle.cli.scanning import extract_command, scan_command
 from passerelle.core.errors import InvalidInput, NotFound, PasserelleError
 from passerelle.db.migrate import upgrade
-from passerelle.services import admin, audit, auth
+from passerelle.services import admin, audit, auth, refer
 from passerelle.settings import load_settings
 
 
@@ -227,6 +229,52 @@ def user_token(rt: Runtime, username: str, name: str) -> None:
         _, secret = auth.create_api_token(uow, user=credentials.user, name=name)
         uow.commit()
     click.echo(secret)
+
+
+# --- hosting providers -----------------------------------------------------------------------
+
+
+@cli.group()
+def host() -> None:
+    """The directory of hosting providers (where notices go)."""
+
+
+@host.command("add")
+@click.argument("domain")
+@agency_option
+@click.option("--email", required=True, help="Contact address for notices.")
+@click.option("--name", default="", help="Name of the provider.")
+@click.option("--language", default="fr", show_default=True, help="Language of notices: fr or en.")
+@needs_runtime
+def host_add(
+    rt: Runtime, domain: str, agency_code: str | None, email: str, name: str, language: str
+) -> None:
+    """Add a hosting provider for DOMAIN (and its subdomains)."""
+    with rt.database.unit_of_work(write=True) as uow:
+        agency = resolve_agency(uow, agency_code)
+        added = refer.add_host(
+            uow,
+            agency_code=agency.code,
+            actor="cli",
+            domain=domain,
+            name=name,
+            email=email,
+            language=language,
+        )
+        uow.commit()
+    click.echo(f"host {added.domain} added ({added.email}, {added.language})")
+
+
+@host.command("list")
+@agency_option
+@needs_runtime
+def host_list(rt: Runtime, agency_code: str | None) -> None:
+    """List the directory."""
+    with rt.database.unit_of_work() as uow:
+        agency = resolve_agency(uow, agency_code)
+        hosts = uow.referrals.hosts(agency.id)
+    for item in hosts:
+        click.echo(f"{item.domain}\t{item.email}\t{item.language}\t{item.name}")
 
 
 # --- audit ------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from passerelle.db.models import (
     UserRow,
 )
 from passerelle.db.queue_repo import SqlQueueRepo
+from passerelle.db.referral_repo import SqlReferralRepo
 
 
 def _now() -> datetime:
@@ -371,6 +372,7 @@ class SqlUnitOfWork:
         self.banks = SqlBankRepo(session)
         self.queue = SqlQueueRepo(session)
         self.decisions = SqlDecisionRepo(session)
+        self.referrals = SqlReferralRepo(session)
 
     def commit(self) -> None:
         self.session.commit()

@@ -15,6 +15,7 @@ from passerelle.scan import ScanOptions, scan
 from passerelle.services.admin import create_agency, create_user
 from passerelle.services.banks import add_entries, create_bank, load_matcher
 from passerelle.services.ingest import queue_result
+from passerelle.services.refer import add_host
 
 DEMO_PASSWORD = "demo-passerelle"  # noqa: S105 - printed on purpose; demo runs only in dev
 
@@ -93,6 +94,16 @@ def seed_demo_cases(
             EntryInput("pdq", pdq.value, STAND_IN, quality=pdq.quality),
         ]
         add_entries(uow, agency_code=code, bank_name=DEMO_BANK, entries=entries, actor="demo")
+    if not uow.referrals.hosts(uow.agencies.get_by_code("demo-fr").id):
+        add_host(
+            uow,
+            agency_code="demo-fr",
+            actor="demo",
+            domain="demo.invalid",
+            name="Hébergeur démo",
+            email="signalements@hebergeur.invalid",
+            language="fr",
+        )
     matcher = load_matcher(uow, agency_code="demo-fr")
     opened = 0
     for content in scanned:

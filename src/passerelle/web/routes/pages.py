@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.responses import Response
 
+from passerelle.core.case import QueueFilters
 from passerelle.services.admin import get_agency_user, list_agency_users, set_media_protection
 from passerelle.services.audit import get_agency_event, list_agency_events
 from passerelle.services.auth import create_api_token, revoke_api_token
@@ -23,7 +25,12 @@ AUDIT_PAGE = 100
 @router.get("/", name="dashboard")
 def dashboard(request: Request, viewer: Viewer, uow: ReadUow) -> Response:
     agency = uow.agencies.get(viewer.agency_id)
-    return render(request, "pages/dashboard.html", {"agency": agency})
+    context = {
+        "agency": agency,
+        "open_cases": uow.queue.count_filtered(agency.id, QueueFilters()),
+        "overdue": uow.referrals.overdue(agency.id, datetime.now(UTC)),
+    }
+    return render(request, "pages/dashboard.html", context)
 
 
 @router.get("/audit", name="audit_log")

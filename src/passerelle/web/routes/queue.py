@@ -12,6 +12,7 @@ from passerelle.core.decision import LEGAL_BASES, DecisionErrors, parse_decision
 from passerelle.core.errors import InvalidInput
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
+from passerelle.core.referral import ALLOWED
 from passerelle.services.queue import case_content, count_queue, get_case, list_queue
 from passerelle.services.review import case_decisions, decide_case
 from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, gettext_of, render
@@ -76,6 +77,8 @@ def _case_context(
         "can_decide": viewer.can(Permission.REVIEW),
         "preserved": get_state(request).store.has(detail.sha256),
         "reveal": viewer.reveal_media,
+        "referrals": uow.referrals.for_case(agency.id, case_id),
+        "referral_kinds": sorted(k.value for k in ALLOWED[agency.jurisdiction]),
         "errors": {},
         "form": {},
     }

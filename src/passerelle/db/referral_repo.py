@@ -1,0 +1,153 @@
+"""Hosting providers and referrals in SQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from passerelle.core.errors import Conflict, NotFound
+from passerelle.core.referral import Host, Referral, ReferralKind, ReferralStatus
+from passerelle.db.models import HostRow, ReferralRow
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+def _host(row: HostRow) -> Host:
+    return Host(row.id, row.agency_id, row.domain, row.name, row.email, row.language)
+
+
+def _referral(row: ReferralRow) -> Referral:
+    return Referral(
+        id=row.id,
+        agency_id=row.agency_id,
+        case_id=row.case_id,
+        host_id=row.host_id,
+        kind=ReferralKind(row.kind),
+        status=ReferralStatus(row.status),
+        language=row.language,
+        url=row.url,
+        created_by=row.created_by,
+        created_at=_aware(row.created_at) or row.created_at,
+        approved_by=row.approved_by,
+        approved_at=_aware(row.approved_at),
+        sent_at=_aware(row.sent_at),
+        deadline_at=_aware(row.deadline_at),
+    )
+
+
+class SqlReferralRepo:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add_host(
+        self, *, agency_id: str, domain: str, name: str, email: str, language: str
+    ) -> Host:
+        taken = select(HostRow.id).where(HostRow.agency_id == agency_id, HostRow.domain == domain)
+        if self._s.scalar(taken):
+            raise Conflict(f"{domain} is already in the directory")
+        row = HostRow(
+            id=str(uuid.uuid4()),
+            agency_id=agency_id,
+            domain=domain,
+            name=name,
+            email=email,
+            language=language,
+        )
+        self._s.add(row)
+        self._s.flush()
+        return _host(row)
+
+    def hosts(self, agency_id: str) -> list[Host]:
+        rows = self._s.scalars(
+            select(HostRow).where(HostRow.agency_id == agency_id).order_by(HostRow.domain)
+        )
+        return [_host(r) for r in rows]
+
+    def host_for(self, agency_id: str, hostname: str) -> Host | None:
+        """The directory entry of a hostname or of its closest parent domain."""
+        labels = hostname.lower().split(".")
+        candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
+        rows = {
+            r.domain: r
+            for r in self._s.scalars(
+                select(HostRow).where(
+                    HostRow.agency_id == agency_id, HostRow.domain.in_(candidates)
+                )
+            )
+        }
+        for candidate in candidates:
+            if candidate in rows:
+                return _host(rows[candidate])
+        return None
+
+    def get_host(self, agency_id: str, host_id: str) -> Host:
+        row = self._s.get(HostRow, host_id)
+        if row is None or row.agency_id != agency_id:
+            raise NotFound("hosting provider not found")
+        return _host(row)
+
+    def add(self, referral: Referral) -> Referral:
+        self._s.add(
+            ReferralRow(
+                id=referral.id or str(uuid.uuid4()),
+                agency_id=referral.agency_id,
+                case_id=referral.case_id,
+                host_id=referral.host_id,
+                kind=referral.kind.value,
+                status=referral.status.value,
+                language=referral.language,
+                url=referral.url,
+                created_by=referral.created_by,
+                created_at=referral.created_at,
+            )
+        )
+        self._s.flush()
+        return referral
+
+    def get(self, agency_id: str, referral_id: str) -> Referral:
+        row = self._s.get(ReferralRow, referral_id)
+        if row is None or row.agency_id != agency_id:
+            raise NotFound("referral not found")
+        return _referral(row)
+
+    def for_case(self, agency_id: str, case_id: str) -> list[Referral]:
+        rows = self._s.scalars(
+            select(ReferralRow)
+            .where(ReferralRow.agency_id == agency_id, ReferralRow.case_id == case_id)
+            .order_by(ReferralRow.created_at)
+        )
+        return [_referral(r) for r in rows]
+
+    def approve(self, agency_id: str, referral_id: str, approver: str, when: datetime) -> None:
+        row = self._row(agency_id, referral_id)
+        row.status, row.approved_by, row.approved_at = ReferralStatus.READY.value, approver, when
+
+    def mark_sent(
+        self, agency_id: str, referral_id: str, when: datetime, deadline: datetime | None
+    ) -> None:
+        row = self._row(agency_id, referral_id)
+        row.status, row.sent_at, row.deadline_at = ReferralStatus.SENT.value, when, deadline
+
+    def overdue(self, agency_id: str, now: datetime) -> list[Referral]:
+        rows = self._s.scalars(
+            select(ReferralRow)
+            .where(
+                ReferralRow.agency_id == agency_id,
+                ReferralRow.status == ReferralStatus.SENT.value,
+                ReferralRow.deadline_at.is_not(None),
+                ReferralRow.deadline_at < now,
+            )
+            .order_by(ReferralRow.deadline_at)
+        )
+        return [_referral(r) for r in rows]
+
+    def _row(self, agency_id: str, referral_id: str) -> ReferralRow:
+        row = self._s.get(ReferralRow, referral_id)
+        if row is None or row.agency_id != agency_id:
+            raise NotFound("referral not found")
+        return row

@@ -1,0 +1,83 @@
+"""Referrals in the console: prepare from a case, approve (four eyes), mark sent, notices."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from starlette.responses import Response
+
+from passerelle.core.errors import NotFound
+from passerelle.services.refer import approve_referral, mark_sent, prepare_referral, render_notice
+from passerelle.web.context import ReadUow, Viewer, WriteUow, render
+from passerelle.web.csrf import require_csrf
+from passerelle.web.htmx import redirect
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
+FORMATS = {
+    "txt": "text/plain; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "json": "application/json",
+}
+
+
+@router.post("/cases/{case_id}/referrals", name="prepare_referral")
+def prepare(
+    request: Request,
+    viewer: Viewer,
+    uow: WriteUow,
+    case_id: str,
+    kind: Annotated[str, Form(max_length=32)] = "",
+    language: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    referral = prepare_referral(uow, viewer=viewer, case_id=case_id, kind=kind, language=language)
+    uow.commit()
+    return redirect(request, request.url_for("referral_detail", referral_id=referral.id).path)
+
+
+@router.get("/referrals/{referral_id}", name="referral_detail")
+def detail(request: Request, viewer: Viewer, uow: ReadUow, referral_id: str) -> Response:
+    referral = uow.referrals.get(viewer.agency_id, referral_id)
+    notice = render_notice(uow, viewer=viewer, referral_id=referral_id)
+    host = uow.referrals.get_host(viewer.agency_id, referral.host_id)
+    may_approve = (
+        viewer.can("approve_order")  # type: ignore[arg-type]
+        and referral.created_by != viewer.username
+        and referral.status.value == "awaiting_approval"
+    )
+    context = {
+        "referral": referral,
+        "host": host,
+        "notice": notice.text,
+        "may_approve": may_approve,
+    }
+    return render(request, "pages/referral.html", context)
+
+
+@router.get("/referrals/{referral_id}/notice.{fmt}", name="referral_notice")
+def notice(viewer: Viewer, uow: ReadUow, referral_id: str, fmt: str) -> Response:
+    if fmt not in FORMATS:
+        raise NotFound("no such notice format")
+    rendered = render_notice(uow, viewer=viewer, referral_id=referral_id)
+    body = {
+        "txt": rendered.text,
+        "html": rendered.html,
+        "json": json.dumps(rendered.data, ensure_ascii=False, sort_keys=True, indent=2),
+    }[fmt]
+    headers = {"Content-Disposition": f'attachment; filename="notice-{referral_id}.{fmt}"'}
+    return Response(body, media_type=FORMATS[fmt], headers=headers)
+
+
+@router.post("/referrals/{referral_id}/approve", name="approve_referral")
+def approve(request: Request, viewer: Viewer, uow: WriteUow, referral_id: str) -> Response:
+    approve_referral(uow, viewer=viewer, referral_id=referral_id)
+    uow.commit()
+    return redirect(request, request.url_for("referral_detail", referral_id=referral_id).path)
+
+
+@router.post("/referrals/{referral_id}/sent", name="referral_sent")
+def sent(request: Request, viewer: Viewer, uow: WriteUow, referral_id: str) -> Response:
+    mark_sent(uow, viewer=viewer, referral_id=referral_id)
+    uow.commit()
+    return redirect(request, request.url_for("referral_detail", referral_id=referral_id).path)

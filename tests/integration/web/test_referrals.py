@@ -1,0 +1,179 @@
+"""Referrals and removal orders in the console: four eyes, deadlines, notices."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from passerelle.db.session import Database
+from passerelle.services import refer
+from tests.conftest import log_in
+from tests.factories import make_cases
+from tests.shared import shared
+
+RATIONALE = "Appel explicite à commettre des attentats, sans mise en contexte."
+
+
+@pytest.fixture
+def case_id(sqlite_database: Database, agencies: dict[str, str]) -> str:
+    image = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
+    with sqlite_database.unit_of_work(write=True) as uow:
+        (case,) = make_cases(uow, agency_code="agency-a", images=[image])
+        refer.add_host(
+            uow,
+            agency_code="agency-a",
+            actor="test",
+            domain="exemple.test",
+            name="Hébergeur",
+            email="abuse@exemple.test",
+            language="fr",
+        )
+        uow.commit()
+    return case
+
+
+def decide(client: TestClient, token: str, case: str) -> None:
+    response = client.post(
+        f"/cases/{case}/decision",
+        data={
+            "csrf_token": token,
+            "verdict": "terrorist",
+            "category": "a",
+            "exemption_checked": "true",
+            "legal_basis": "fr_code_penal_421_2_5",
+            "rationale": RATIONALE,
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+
+
+def prepare(client: TestClient, token: str, case: str, kind: str, **extra: str):  # type: ignore[no-untyped-def]
+    return client.post(
+        f"/cases/{case}/referrals",
+        data={"csrf_token": token, "kind": kind} | extra,
+        follow_redirects=False,
+    )
+
+
+def test_a_removal_order_needs_a_second_approver(client: TestClient, case_id: str) -> None:
+    token = log_in(client, "approver.a")  # an approver prepares it: still needs someone else
+    assert prepare(client, token, case_id, "referral").status_code == 409  # not decided yet
+    decide(client, token, case_id)
+    made = prepare(client, token, case_id, "tco_removal_order")
+    assert made.status_code == 303
+    page_url = made.headers["location"]
+    referral_id = page_url.rsplit("/", 1)[1]
+    page = client.get(page_url).text
+    assert "en attente d&#39;approbation" in page
+    assert 'data-testid="approve"' not in page  # the author is not offered the button
+    assert (
+        client.post(f"/referrals/{referral_id}/approve", data={"csrf_token": token}).status_code
+        == 403
+    )
+    assert (
+        client.post(f"/referrals/{referral_id}/sent", data={"csrf_token": token}).status_code == 409
+    )
+
+    client.cookies.clear()
+    analyst = log_in(client, "analyst.a")
+    assert (
+        client.post(f"/referrals/{referral_id}/approve", data={"csrf_token": analyst}).status_code
+        == 403
+    )
+
+    client.cookies.clear()
+    other = log_in_second_approver(client)
+    assert 'data-testid="approve"' in client.get(page_url).text
+    approved = client.post(
+        f"/referrals/{referral_id}/approve", data={"csrf_token": other}, follow_redirects=False
+    )
+    assert approved.status_code == 303
+    before = datetime.now().astimezone()
+    sent = client.post(
+        f"/referrals/{referral_id}/sent", data={"csrf_token": other}, follow_redirects=False
+    )
+    assert sent.status_code == 303
+    data = json.loads(client.get(f"/referrals/{referral_id}/notice.json").text)
+    deadline = datetime.fromisoformat(data["deadline"] + "+00:00")
+    assert timedelta(minutes=59) < deadline - before < timedelta(minutes=61)
+    assert data["approved_by"] == "approver2.a" and data["kind"] == "tco_removal_order"
+    assert data["url"] == "https://exemple.test/0.jpg"
+
+
+def log_in_second_approver(client: TestClient) -> str:
+    return log_in(client, "approver2.a")
+
+
+@pytest.fixture(autouse=True)
+def second_approver(sqlite_database: Database, agencies: dict[str, str]) -> None:
+    from tests.factories import make_user
+
+    with sqlite_database.unit_of_work(write=True) as uow:
+        make_user(uow, agency_code="agency-a", username="approver2.a", roles=("approver",))
+        uow.commit()
+
+
+def test_notices_in_three_formats_and_two_languages(client: TestClient, case_id: str) -> None:
+    token = log_in(client, "analyst.a")
+    decide(client, token, case_id)
+    french = prepare(client, token, case_id, "referral").headers["location"].rsplit("/", 1)[1]
+    english = (
+        prepare(client, token, case_id, "fr_admin_request", language="en")
+        .headers["location"]
+        .rsplit("/", 1)[1]
+    )
+    text = client.get(f"/referrals/{french}/notice.txt")
+    assert text.headers["content-type"].startswith("text/plain")
+    assert "Signalement de contenu à caractère terroriste" in text.text
+    assert "article 2, point 7 (a)" in text.text and RATIONALE in text.text
+    assert "Code pénal, article 421-2-5" in text.text
+    html = client.get(f"/referrals/{english}/notice.html").text
+    assert '<html lang="en">' in html and "Removal request (LCEN, Article 6-1)" in html
+    assert client.get(f"/referrals/{english}/notice.pdf").status_code == 404
+    client.post(f"/referrals/{english}/sent", data={"csrf_token": token})
+    data = json.loads(client.get(f"/referrals/{english}/notice.json").text)
+    assert data["deadline"] and data["lang"] == "en"
+
+
+def test_refusals_are_clear(client: TestClient, sqlite_database: Database, case_id: str) -> None:
+    token = log_in(client, "analyst.a")
+    decide(client, token, case_id)
+    unknown = prepare(client, token, case_id, "takedown")
+    assert unknown.status_code == 422 and "unknown kind of referral" in unknown.text
+    with sqlite_database.unit_of_work(write=True) as uow:
+        from passerelle.db.models import HostRow
+
+        uow.session.query(HostRow).delete()
+        uow.commit()
+    no_host = prepare(client, token, case_id, "referral")
+    assert no_host.status_code == 422
+    assert "no hosting provider known for exemple.test" in no_host.text
+
+
+def test_overdue_referrals_are_flagged_on_the_dashboard(
+    client: TestClient, sqlite_database: Database, case_id: str
+) -> None:
+    token = log_in(client, "analyst.a")
+    decide(client, token, case_id)
+    referral_id = (
+        prepare(client, token, case_id, "fr_admin_request").headers["location"].rsplit("/", 1)[1]
+    )
+    assert "Aucun signalement n&#39;a dépassé son échéance." in client.get("/").text
+    from datetime import UTC, datetime
+
+    with sqlite_database.unit_of_work(write=True) as uow:
+        agency = uow.agencies.get_by_code("agency-a")
+        uow.referrals.mark_sent(
+            agency.id,
+            referral_id,
+            datetime(2026, 1, 1, tzinfo=UTC),
+            datetime(2026, 1, 2, tzinfo=UTC),
+        )
+        uow.commit()
+    dashboard = client.get("/").text
+    assert "1 signalement a dépassé son échéance" in dashboard
+    assert f"/referrals/{referral_id}" in dashboard
