@@ -75,6 +75,13 @@ class Settings(BaseSettings):
         default=200 * 1024 * 1024, ge=1, description="Largest file or archive record scanned."
     )
 
+    smtp_host: str = Field(default="", description="SMTP server for notices; empty: no sending.")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP port.")
+    smtp_from: str = Field(default="passerelle@localhost", description="Sender address of notices.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS.")
+    smtp_username: str = Field(default="", description="SMTP login, if the server asks for one.")
+    smtp_password: str = Field(default="", description="SMTP password.")
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.env != "dev" and self.secret_key == DEFAULT_SECRET_KEY:

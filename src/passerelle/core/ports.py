@@ -158,7 +158,14 @@ class ReferralRepo(Protocol):
     def mark_sent(
         self, agency_id: str, referral_id: str, when: datetime, deadline: datetime | None
     ) -> None: ...
+    def send_failed(self, agency_id: str, referral_id: str, error: str) -> None: ...
     def overdue(self, agency_id: str, now: datetime) -> builtins.list[Referral]: ...
+
+
+class Mailer(Protocol):
+    def send(
+        self, *, to: str, subject: str, text: str, html: str, attachment: tuple[str, bytes] | None
+    ) -> str: ...
 
 
 class ContentStore(Protocol):

@@ -22,6 +22,7 @@ class ReferralKind(enum.StrEnum):
 class ReferralStatus(enum.StrEnum):
     AWAITING_APPROVAL = "awaiting_approval"
     READY = "ready"  # may be sent
+    SEND_FAILED = "send_failed"  # the mail server refused or was unreachable: retry possible
     SENT = "sent"
 
 
@@ -105,3 +106,4 @@ class Referral:
     approved_at: datetime | None = None
     sent_at: datetime | None = None
     deadline_at: datetime | None = None
+    last_error: str | None = None

@@ -37,6 +37,7 @@ def _referral(row: ReferralRow) -> Referral:
         approved_at=_aware(row.approved_at),
         sent_at=_aware(row.sent_at),
         deadline_at=_aware(row.deadline_at),
+        last_error=row.last_error,
     )
 
 
@@ -132,6 +133,11 @@ class SqlReferralRepo:
     ) -> None:
         row = self._row(agency_id, referral_id)
         row.status, row.sent_at, row.deadline_at = ReferralStatus.SENT.value, when, deadline
+        row.last_error = None
+
+    def send_failed(self, agency_id: str, referral_id: str, error: str) -> None:
+        row = self._row(agency_id, referral_id)
+        row.status, row.last_error = ReferralStatus.SEND_FAILED.value, error[:1000]
 
     def overdue(self, agency_id: str, now: datetime) -> list[Referral]:
         rows = self._s.scalars(

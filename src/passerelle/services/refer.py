@@ -3,6 +3,7 @@ decided case, the second person's approval (four eyes), and the notice in fr or 
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,9 +14,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from passerelle.core.audit import AuditEntry
 from passerelle.core.decision import Decision, Verdict
-from passerelle.core.errors import Conflict, InvalidInput, PermissionDenied
+from passerelle.core.errors import Conflict, ExternalServiceError, InvalidInput, PermissionDenied
 from passerelle.core.identity import Locale, Permission, User
-from passerelle.core.ports import UnitOfWork
+from passerelle.core.ports import Mailer, UnitOfWork
 from passerelle.core.referral import (
     Host,
     Referral,
@@ -177,28 +178,75 @@ def approve_referral(uow: UnitOfWork, *, viewer: User, referral_id: str) -> Refe
 def mark_sent(
     uow: UnitOfWork, *, viewer: User, referral_id: str, now: datetime | None = None
 ) -> Referral:
-    """The notice went out (downloaded and sent by the unit): the deadline starts now."""
+    """The notice went out by the unit's own means (downloaded): the deadline starts now."""
+    referral = _sendable(uow, viewer, referral_id)
+    return _record_sent(uow, viewer, referral, now or datetime.now(UTC), {"channel": "manual"})
+
+
+def _sendable(uow: UnitOfWork, viewer: User, referral_id: str) -> Referral:
     if not viewer.can(Permission.REVIEW):
         raise PermissionDenied("only analysts and approvers send referrals")
     referral = uow.referrals.get(viewer.agency_id, referral_id)
-    if referral.status is not ReferralStatus.READY:
-        raise Conflict(
-            "this referral cannot be sent: it awaits approval"
-            if referral.status is ReferralStatus.AWAITING_APPROVAL
-            else "this referral was already sent"
-        )
-    moment = now or datetime.now(UTC)
+    if referral.status is ReferralStatus.AWAITING_APPROVAL:
+        raise Conflict("this referral cannot be sent: it awaits approval")
+    if referral.status is ReferralStatus.SENT:
+        raise Conflict("this referral was already sent")
+    return referral
+
+
+def _record_sent(
+    uow: UnitOfWork, viewer: User, referral: Referral, moment: datetime, details: dict[str, Any]
+) -> Referral:
     deadline = deadline_for(referral.kind, moment)
-    uow.referrals.mark_sent(viewer.agency_id, referral_id, moment, deadline)
+    uow.referrals.mark_sent(viewer.agency_id, referral.id, moment, deadline)
     _audit(
         uow,
         viewer,
         "referral.sent",
         "referral",
-        referral_id,
-        {"deadline": deadline.isoformat() if deadline else None},
+        referral.id,
+        details | {"deadline": deadline.isoformat() if deadline else None},
     )
-    return uow.referrals.get(viewer.agency_id, referral_id)
+    return uow.referrals.get(viewer.agency_id, referral.id)
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    referral: Referral
+    error: str | None
+
+
+def send_referral(
+    uow: UnitOfWork,
+    *,
+    viewer: User,
+    referral_id: str,
+    mailer: Mailer | None,
+    now: datetime | None = None,
+) -> SendOutcome:
+    """Send the notice by e-mail to the host. A refusing or unreachable server leaves the
+    referral "send failed" with the reason, and it can be sent again."""
+    referral = _sendable(uow, viewer, referral_id)
+    if mailer is None:
+        raise InvalidInput("no mail server is configured (PASSERELLE_SMTP_HOST)")
+    host = uow.referrals.get_host(viewer.agency_id, referral.host_id)
+    notice = render_notice(uow, viewer=viewer, referral_id=referral_id)
+    body = json.dumps(notice.data, ensure_ascii=False, sort_keys=True, indent=2).encode("utf-8")
+    try:
+        message_id = mailer.send(
+            to=host.email,
+            subject=f"{notice.data['title']} [{referral.id}]",
+            text=notice.text,
+            html=notice.html,
+            attachment=(f"notice-{referral.id}.json", body),
+        )
+    except ExternalServiceError as exc:
+        uow.referrals.send_failed(viewer.agency_id, referral.id, str(exc))
+        _audit(uow, viewer, "referral.send_failed", "referral", referral.id, {"error": str(exc)})
+        return SendOutcome(uow.referrals.get(viewer.agency_id, referral.id), str(exc))
+    moment = now or datetime.now(UTC)
+    details = {"channel": "smtp", "to": host.email, "message_id": message_id}
+    return SendOutcome(_record_sent(uow, viewer, referral, moment, details), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from passerelle import __version__
 from passerelle.db.engine import make_engine
 from passerelle.db.session import Database
+from passerelle.mail.smtp import SmtpMailer
 from passerelle.settings import Settings
 from passerelle.storage.content_store import EncryptedContentStore, derive_content_key
 from passerelle.web.context import AppState
@@ -49,8 +50,25 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     templates.env.globals["url_for"] = _path_for
     templates.env.filters["role_label"] = role_label
     store = EncryptedContentStore(settings.content_dir, derive_content_key(settings.secret_key))
+    mailer = (
+        SmtpMailer(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            starttls=settings.smtp_starttls,
+            username=settings.smtp_username or None,
+            password=settings.smtp_password or None,
+        )
+        if settings.smtp_host
+        else None
+    )
     app.state.passerelle = AppState(
-        settings=settings, database=db, translator=Translator(), templates=templates, store=store
+        settings=settings,
+        database=db,
+        translator=Translator(),
+        templates=templates,
+        store=store,
+        mailer=mailer,
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

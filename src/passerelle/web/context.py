@@ -11,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from passerelle.core.identity import Locale, User
-from passerelle.core.ports import ContentStore
+from passerelle.core.ports import ContentStore, Mailer
 from passerelle.db.repos import SqlUnitOfWork
 from passerelle.db.session import Database
 from passerelle.services.auth import user_for_api_token, user_for_session
@@ -33,6 +33,7 @@ class AppState:
     translator: Translator
     templates: Jinja2Templates
     store: ContentStore
+    mailer: Mailer | None
 
 
 class LoginRequired(Exception):

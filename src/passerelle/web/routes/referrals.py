@@ -9,8 +9,17 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
 from passerelle.core.errors import NotFound
-from passerelle.services.refer import approve_referral, mark_sent, prepare_referral, render_notice
-from passerelle.web.context import ReadUow, Viewer, WriteUow, render
+from passerelle.core.identity import Permission, User
+from passerelle.core.ports import UnitOfWork
+from passerelle.core.referral import ReferralStatus
+from passerelle.services.refer import (
+    approve_referral,
+    mark_sent,
+    prepare_referral,
+    render_notice,
+    send_referral,
+)
+from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, render
 from passerelle.web.csrf import require_csrf
 from passerelle.web.htmx import redirect
 
@@ -36,23 +45,30 @@ def prepare(
     return redirect(request, request.url_for("referral_detail", referral_id=referral.id).path)
 
 
-@router.get("/referrals/{referral_id}", name="referral_detail")
-def detail(request: Request, viewer: Viewer, uow: ReadUow, referral_id: str) -> Response:
+def _context(
+    request: Request, uow: UnitOfWork, viewer: User, referral_id: str
+) -> dict[str, object]:
     referral = uow.referrals.get(viewer.agency_id, referral_id)
     notice = render_notice(uow, viewer=viewer, referral_id=referral_id)
     host = uow.referrals.get_host(viewer.agency_id, referral.host_id)
     may_approve = (
-        viewer.can("approve_order")  # type: ignore[arg-type]
+        viewer.can(Permission.APPROVE_ORDER)
         and referral.created_by != viewer.username
-        and referral.status.value == "awaiting_approval"
+        and referral.status is ReferralStatus.AWAITING_APPROVAL
     )
-    context = {
+    return {
         "referral": referral,
         "host": host,
         "notice": notice.text,
         "may_approve": may_approve,
+        "can_mail": get_state(request).mailer is not None,
+        "send_error": None,
     }
-    return render(request, "pages/referral.html", context)
+
+
+@router.get("/referrals/{referral_id}", name="referral_detail")
+def detail(request: Request, viewer: Viewer, uow: ReadUow, referral_id: str) -> Response:
+    return render(request, "pages/referral.html", _context(request, uow, viewer, referral_id))
 
 
 @router.get("/referrals/{referral_id}/notice.{fmt}", name="referral_notice")
@@ -73,6 +89,17 @@ def notice(viewer: Viewer, uow: ReadUow, referral_id: str, fmt: str) -> Response
 def approve(request: Request, viewer: Viewer, uow: WriteUow, referral_id: str) -> Response:
     approve_referral(uow, viewer=viewer, referral_id=referral_id)
     uow.commit()
+    return redirect(request, request.url_for("referral_detail", referral_id=referral_id).path)
+
+
+@router.post("/referrals/{referral_id}/send", name="send_referral")
+def send(request: Request, viewer: Viewer, uow: WriteUow, referral_id: str) -> Response:
+    mailer = get_state(request).mailer
+    outcome = send_referral(uow, viewer=viewer, referral_id=referral_id, mailer=mailer)
+    uow.commit()  # a failure is recorded too, so that it shows and can be retried
+    if outcome.error:
+        context = _context(request, uow, viewer, referral_id) | {"send_error": outcome.error}
+        return render(request, "pages/referral.html", context, status_code=502)
     return redirect(request, request.url_for("referral_detail", referral_id=referral_id).path)
 
 

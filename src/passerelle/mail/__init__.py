@@ -1,0 +1,1 @@
+"""Outgoing mail (notices to hosting providers) through a configured SMTP server."""
