@@ -75,6 +75,30 @@ class Settings(BaseSettings):
         default=200 * 1024 * 1024, ge=1, description="Largest file or archive record scanned."
     )
 
+    public_agency: str = Field(
+        default="",
+        description="Code of the agency that receives reports from the public form (/signaler,"
+        " /report); empty: the form is closed.",
+    )
+    public_reports_per_hour: int = Field(
+        default=5, ge=1, le=1000, description="Reports accepted per hour from one address."
+    )
+    prevention_fr: str = Field(
+        default=(
+            "Vous vous inquiétez pour un proche qui se radicalise ? En France : numéro vert"
+            " Stop Djihadisme 0 800 005 696. Au Québec : Centre de prévention de la"
+            " radicalisation menant à la violence (CPRMV), 514 687-7141 ou 1 877 687-7141."
+        ),
+        description="Prevention resources shown after a report, in French.",
+    )
+    prevention_en: str = Field(
+        default=(
+            "Worried about someone close to you becoming radicalised? In France: Stop"
+            " Djihadisme free line 0 800 005 696. In Québec: Centre for the Prevention of"
+            " Radicalization Leading to Violence (CPRMV), 514 687-7141 or 1 877 687-7141."
+        ),
+        description="Prevention resources shown after a report, in English.",
+    )
     smtp_host: str = Field(default="", description="SMTP server for notices; empty: no sending.")
     smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP port.")
     smtp_from: str = Field(default="passerelle@localhost", description="Sender address of notices.")

@@ -358,6 +358,9 @@ def demo(rt: Runtime, host: str | None, port: int | None, no_serve: bool) -> Non
     for login in logins:
         click.echo(f"  {login.username:<22} {', '.join(login.roles):<12} {login.agency}")
     if not no_serve:
+        if not rt.settings.public_agency:  # the demo opens the public form to the French unit
+            rt.settings = rt.settings.model_copy(update={"public_agency": "demo-fr"})
+        click.echo(f"Public report form: {address}signaler (fr), {address}report (en)")
         _serve(rt, host or rt.settings.host, port or rt.settings.port)
 
 

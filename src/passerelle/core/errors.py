@@ -29,6 +29,10 @@ class AuthenticationFailed(PasserelleError):
     """Login failed; deliberately says nothing about why."""
 
 
+class RateLimited(PasserelleError):
+    """Too many requests from one source in a short time; try again later."""
+
+
 class ExternalServiceError(PasserelleError):
     """A service outside Passerelle (a web host, an SMTP server, a partner) failed."""
 

@@ -162,6 +162,23 @@ class ReferralRepo(Protocol):
     def overdue(self, agency_id: str, now: datetime) -> builtins.list[Referral]: ...
 
 
+class PublicReportRepo(Protocol):
+    def forget_sources(self, before: datetime) -> None: ...
+    def count_from(self, source_hash: str, since: datetime) -> int: ...
+    def add(
+        self,
+        *,
+        reference: str,
+        agency_id: str,
+        case_id: str | None,
+        url: str,
+        category: str | None,
+        description: str,
+        source_hash: str,
+        when: datetime,
+    ) -> None: ...
+
+
 class Mailer(Protocol):
     def send(
         self, *, to: str, subject: str, text: str, html: str, attachment: tuple[str, bytes] | None
@@ -199,6 +216,8 @@ class UnitOfWork(Protocol):
     def decisions(self) -> DecisionRepo: ...
     @property
     def referrals(self) -> ReferralRepo: ...
+    @property
+    def public_reports(self) -> PublicReportRepo: ...
 
     def commit(self) -> None: ...
     def rollback(self) -> None: ...

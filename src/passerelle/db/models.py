@@ -230,3 +230,19 @@ class ReferralRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class PublicReportRow(Base):
+    """A report from the public form. Nothing identifies the person who sent it: the source
+    address is kept only as a keyed hash, for one hour, to limit the rate."""
+
+    __tablename__ = "public_reports"
+
+    reference: Mapped[str] = mapped_column(String(16), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"))
+    url: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(1))
+    description: Mapped[str] = mapped_column(Text)
+    source_hash: Mapped[str | None] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

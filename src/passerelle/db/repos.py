@@ -31,6 +31,7 @@ from passerelle.db.models import (
     UserRoleRow,
     UserRow,
 )
+from passerelle.db.public_repo import SqlPublicReportRepo
 from passerelle.db.queue_repo import SqlQueueRepo
 from passerelle.db.referral_repo import SqlReferralRepo
 
@@ -373,6 +374,7 @@ class SqlUnitOfWork:
         self.queue = SqlQueueRepo(session)
         self.decisions = SqlDecisionRepo(session)
         self.referrals = SqlReferralRepo(session)
+        self.public_reports = SqlPublicReportRepo(session)
 
     def commit(self) -> None:
         self.session.commit()

@@ -20,12 +20,20 @@ from passerelle.storage.content_store import EncryptedContentStore, derive_conte
 from passerelle.web.context import AppState
 from passerelle.web.errors import install_error_handlers
 from passerelle.web.i18n import Translator
-from passerelle.web.routes import api, auth, pages, queue, referrals, system
+from passerelle.web.routes import api, auth, pages, public, queue, referrals, system
 from passerelle.web.views import role_label
 
 HERE = Path(__file__).parent
 # Every router of the app; the isolation test enumerates their routes.
-ROUTERS = (system.router, auth.router, pages.router, queue.router, referrals.router, api.router)
+ROUTERS = (
+    system.router,
+    auth.router,
+    pages.router,
+    queue.router,
+    referrals.router,
+    public.router,
+    api.router,
+)
 
 
 @pass_context

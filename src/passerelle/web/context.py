@@ -101,6 +101,9 @@ ApiViewer = Annotated[User, Depends(api_viewer)]
 
 
 def request_locale(request: Request) -> Locale:
+    forced = getattr(request.state, "forced_locale", None)
+    if forced in {locale.value for locale in Locale}:
+        return Locale(forced)  # /signaler is French and /report English, whoever asks
     user = optional_viewer(request)
     if user is not None:
         return user.locale

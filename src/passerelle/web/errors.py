@@ -20,6 +20,7 @@ from passerelle.core.errors import (
     NotFound,
     PasserelleError,
     PermissionDenied,
+    RateLimited,
 )
 from passerelle.web.context import ApiAuthRequired, LoginRequired, render
 from passerelle.web.htmx import is_htmx
@@ -37,6 +38,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (Conflict, 409, "conflict"),
     (PermissionDenied, 403, "forbidden"),
     (AuthenticationFailed, 401, "unauthenticated"),
+    (RateLimited, 429, "rate_limited"),
     (ExternalServiceError, 502, "external_service"),
     (DatabaseUnavailable, 503, "database_unavailable"),
 ]

@@ -1,0 +1,60 @@
+"""Public reports in SQL, and the hourly rate limit by keyed source hash."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from passerelle.db.models import PublicReportRow
+
+
+class SqlPublicReportRepo:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def forget_sources(self, before: datetime) -> None:
+        """Drop the source hashes older than the rate-limit window."""
+        self._s.execute(
+            update(PublicReportRow)
+            .where(PublicReportRow.created_at < before, PublicReportRow.source_hash.is_not(None))
+            .values(source_hash=None)
+        )
+
+    def count_from(self, source_hash: str, since: datetime) -> int:
+        count = self._s.scalar(
+            select(func.count())
+            .select_from(PublicReportRow)
+            .where(PublicReportRow.source_hash == source_hash, PublicReportRow.created_at >= since)
+        )
+        return int(count or 0)
+
+    def add(
+        self,
+        *,
+        reference: str,
+        agency_id: str,
+        case_id: str | None,
+        url: str,
+        category: str | None,
+        description: str,
+        source_hash: str,
+        when: datetime,
+    ) -> None:
+        self._s.add(
+            PublicReportRow(
+                reference=reference,
+                agency_id=agency_id,
+                case_id=case_id,
+                url=url,
+                category=category,
+                description=description,
+                source_hash=source_hash,
+                created_at=when,
+            )
+        )
+        self._s.flush()
+
+
+WINDOW = timedelta(hours=1)

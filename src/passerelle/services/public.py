@@ -1,0 +1,119 @@
+"""Reports from the public: a URL, an optional category, a short description. Each report
+becomes a case whose source is "public" (or a sighting of a case already open for that URL).
+Nothing identifies the person: no name, no e-mail, and the source address only as a keyed
+hash kept one hour for the rate limit."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from passerelle.core.audit import AuditEntry
+from passerelle.core.errors import InvalidInput, RateLimited
+from passerelle.core.match import Matcher
+from passerelle.core.ports import UnitOfWork
+from passerelle.core.priority import prioritise
+from passerelle.core.signals.url import URL, canonicalize_url
+from passerelle.core.taxonomy import parse_category
+
+WINDOW = timedelta(hours=1)
+MAX_DESCRIPTION = 2000
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_reference() -> str:
+    return "PSL-" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
+
+
+def submit_public_report(
+    uow: UnitOfWork,
+    *,
+    agency_code: str,
+    url: str,
+    category: str,
+    description: str,
+    source_hash: str,
+    per_hour: int,
+    matcher: Matcher | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Record a report and return its reference for the acknowledgement."""
+    moment = now or datetime.now(UTC)
+    try:
+        canonical = canonicalize_url(url)
+    except InvalidInput as exc:
+        raise InvalidInput(str(exc), field="url") from None
+    chosen = parse_category(category).value if category.strip() else None
+    text = description.strip()
+    if len(text) > MAX_DESCRIPTION:
+        raise InvalidInput(
+            f"the description is limited to {MAX_DESCRIPTION} characters", field="description"
+        )
+    uow.public_reports.forget_sources(moment - WINDOW)
+    if uow.public_reports.count_from(source_hash, moment - WINDOW) >= per_hour:
+        raise RateLimited("too many reports from this connection; please try again in an hour")
+    agency = uow.agencies.get_by_code(agency_code)
+    signal = URL.compute(canonical)
+    known = uow.queue.find_item(agency.id, signal.value, signal.value)
+    reference = new_reference()
+    if known is not None:
+        uow.queue.add_sighting(
+            known.item_id, source=f"public:{reference}", url=canonical, origin="public"
+        )
+        case_id = known.case_id
+    else:
+        outcome = (matcher or Matcher()).match([signal])
+        priority = prioritise(outcome, source="public")
+        item_id = uow.queue.add_item(
+            agency_id=agency.id,
+            sha256=signal.value,  # no content fetched yet: the item is its address
+            url_hash=signal.value,
+            url=canonical,
+            media_type="text/uri-list",
+            signals_json=json.dumps({"url": signal.value}),
+        )
+        uow.queue.add_sighting(
+            item_id, source=f"public:{reference}", url=canonical, origin="public"
+        )
+        case_id = uow.queue.open_case(
+            agency_id=agency.id,
+            item_id=item_id,
+            source="public",
+            score=priority.score,
+            reasons_json=json.dumps([e.as_dict() for e in priority.explanations], sort_keys=True),
+            matches_json=json.dumps([m.as_dict() for m in outcome.matches], sort_keys=True),
+            language=None,
+            title=None,
+        )
+        uow.audit.append(
+            AuditEntry(
+                "case.opened",
+                "public",
+                agency.id,
+                "case",
+                case_id,
+                {"source": "public", "reference": reference},
+            )
+        )
+    uow.public_reports.add(
+        reference=reference,
+        agency_id=agency.id,
+        case_id=case_id,
+        url=canonical,
+        category=chosen,
+        description=text,
+        source_hash=source_hash,
+        when=moment,
+    )
+    uow.audit.append(
+        AuditEntry(
+            "public_report.received",
+            "public",
+            agency.id,
+            "public_report",
+            reference,
+            {"case": case_id, "category": chosen},
+        )
+    )
+    return reference

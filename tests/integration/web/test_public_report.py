@@ -1,0 +1,104 @@
+"""The public report form: open or closed, both languages, cases, refusals, rate limit, and
+nothing kept about the person."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import inspect, select
+
+from passerelle.db.models import PublicReportRow
+from passerelle.db.session import Database
+from passerelle.settings import Settings
+from passerelle.web.app import create_app
+from tests.conftest import csrf_of, log_in
+
+
+@pytest.fixture
+def public(
+    settings: Settings, sqlite_database: Database, agencies: dict[str, str]
+) -> Iterator[TestClient]:
+    opened = settings.model_copy(update={"public_agency": "agency-a", "public_reports_per_hour": 3})
+    with TestClient(
+        create_app(opened, sqlite_database),
+        base_url="https://testserver",
+        raise_server_exceptions=False,
+    ) as client:
+        yield client
+
+
+def report(client: TestClient, path: str = "/signaler", **fields: str):  # type: ignore[no-untyped-def]
+    token = csrf_of(client)
+    data = {"csrf_token": token, "url": "https://exemple.test/propagande?utm_source=x"} | fields
+    return client.post(path, data=data)
+
+
+def test_the_form_is_closed_unless_configured(client: TestClient) -> None:
+    assert client.get("/signaler").status_code == 404
+    assert client.get("/report").status_code == 404
+
+
+def test_french_and_english_forms(public: TestClient) -> None:
+    french = public.get("/signaler")
+    assert french.status_code == 200 and '<html lang="fr">' in french.text
+    assert "Signaler un contenu terroriste" in french.text and "ni nom ni courriel" in french.text
+    english = public.get("/report")
+    assert '<html lang="en">' in english.text and "Report terrorist content" in english.text
+
+
+def test_a_report_becomes_a_public_case_once(public: TestClient, sqlite_database: Database) -> None:
+    first = report(public, category="e", description="Vu sur un forum.")
+    assert first.status_code == 200
+    reference = re.search(r'data-testid="reference">(PSL-[A-Z2-9]{8})<', first.text)
+    assert reference
+    assert "CPRMV" in first.text and "0 800 005 696" in first.text
+    english = report(public, "/report", url="https://EXEMPLE.test/propagande")
+    assert "Thank you: your report was received" in english.text and "CPRMV" in english.text
+    log_in(public, "analyst.a")
+    queue = public.get("/queue?source=public")
+    assert queue.text.count('data-case-url="') == 1  # one case for two reports of one URL
+    with sqlite_database.unit_of_work() as uow:
+        rows = [(r.case_id, r.url) for r in uow.session.scalars(select(PublicReportRow))]
+        actions = [e.action for e in uow.audit.iter_all()]
+    assert len(rows) == 2 and rows[0][0] == rows[1][0]
+    assert rows[0][1] == "https://exemple.test/propagande"
+    assert actions.count("public_report.received") == 2 and actions.count("case.opened") == 1
+
+
+def test_bad_input_is_shown_next_to_the_field(public: TestClient) -> None:
+    bad = report(public, url="ftp://exemple.test/x", description="garde ce texte")
+    assert bad.status_code == 422
+    assert "only http and https URLs are accepted" in bad.text
+    assert "garde ce texte" in bad.text
+    assert report(public, category="z").status_code == 422
+    assert report(public, description="x" * 2001).status_code == 422
+    no_token = public.post("/signaler", data={"url": "https://exemple.test/"})
+    assert no_token.status_code == 403
+
+
+def test_the_rate_limit(public: TestClient) -> None:
+    for number in range(3):
+        assert report(public, url=f"https://exemple.test/{number}").status_code == 200
+    limited = report(public, url="https://exemple.test/encore")
+    assert limited.status_code == 429
+
+
+def test_nothing_identifies_the_person(public: TestClient, sqlite_database: Database) -> None:
+    report(public)
+    columns = {c["name"] for c in inspect(sqlite_database.engine).get_columns("public_reports")}
+    assert columns == {
+        "reference",
+        "agency_id",
+        "case_id",
+        "url",
+        "category",
+        "description",
+        "source_hash",
+        "created_at",
+    }
+    with sqlite_database.unit_of_work() as uow:
+        (source_hash,) = uow.session.scalars(select(PublicReportRow.source_hash)).all()
+    assert source_hash and "testclient" not in source_hash and len(source_hash) == 32
