@@ -133,3 +133,14 @@ def parse_decision(
         legal_basis=legal_basis if chosen_verdict is Verdict.TERRORIST else None,
         add_to_bank=add_to_bank.strip() or None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """An independent controller's recommendation to lift a measure (DESIGN §3)."""
+
+    id: str
+    case_id: str
+    controller: str
+    text: str
+    created_at: datetime

@@ -11,7 +11,7 @@ from typing import Protocol
 from passerelle.core.audit import AuditEntry, AuditEvent
 from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin, NewEntry
 from passerelle.core.case import CaseDetail, CaseStatus, CaseSummary, QueueFilters
-from passerelle.core.decision import Decision, DecisionInput
+from passerelle.core.decision import Decision, DecisionInput, Recommendation
 from passerelle.core.identity import Agency, ApiToken, Credentials, Jurisdiction, Locale, Role, User
 from passerelle.core.referral import Host, Referral
 
@@ -142,6 +142,10 @@ class DecisionRepo(Protocol):
         self, *, agency_id: str, case_id: str, decided_by: str, decision: DecisionInput
     ) -> Decision: ...
     def list_for_case(self, agency_id: str, case_id: str) -> builtins.list[Decision]: ...
+    def add_recommendation(
+        self, *, agency_id: str, case_id: str, controller: str, text: str
+    ) -> Recommendation: ...
+    def recommendations(self, agency_id: str, case_id: str) -> builtins.list[Recommendation]: ...
 
 
 class ReferralRepo(Protocol):

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from passerelle.core.decision import Decision, DecisionInput, Reason, Verdict
+from passerelle.core.decision import Decision, DecisionInput, Reason, Recommendation, Verdict
 from passerelle.core.taxonomy import Category
-from passerelle.db.models import DecisionRow
+from passerelle.db.models import DecisionRow, RecommendationRow
 
 
 def _to_decision(row: DecisionRow) -> Decision:
@@ -61,3 +61,35 @@ class SqlDecisionRepo:
             .order_by(DecisionRow.decided_at)
         )
         return [_to_decision(r) for r in rows]
+
+    def add_recommendation(
+        self, *, agency_id: str, case_id: str, controller: str, text: str
+    ) -> Recommendation:
+        row = RecommendationRow(
+            id=str(uuid.uuid4()),
+            agency_id=agency_id,
+            case_id=case_id,
+            controller=controller,
+            text=text,
+            created_at=datetime.now(UTC),
+        )
+        self._s.add(row)
+        self._s.flush()
+        return Recommendation(row.id, row.case_id, row.controller, row.text, row.created_at)
+
+    def recommendations(self, agency_id: str, case_id: str) -> list[Recommendation]:
+        rows = self._s.scalars(
+            select(RecommendationRow)
+            .where(RecommendationRow.agency_id == agency_id, RecommendationRow.case_id == case_id)
+            .order_by(RecommendationRow.created_at)
+        )
+        return [
+            Recommendation(
+                r.id,
+                r.case_id,
+                r.controller,
+                r.text,
+                r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC),
+            )
+            for r in rows
+        ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from passerelle.core.audit import AuditEntry
 from passerelle.core.bank import BankKind, BankOrigin, EntryInput, parse_bank_name
 from passerelle.core.case import CaseStatus
-from passerelle.core.decision import Decision, DecisionInput, Verdict
+from passerelle.core.decision import Decision, DecisionInput, Recommendation, Verdict
 from passerelle.core.errors import Conflict, InvalidInput, PermissionDenied
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
@@ -75,3 +75,28 @@ def decide_case(
 
 def case_decisions(uow: UnitOfWork, *, viewer: User, case_id: str) -> list[Decision]:
     return uow.decisions.list_for_case(viewer.agency_id, case_id)
+
+
+def recommend_lifting(uow: UnitOfWork, *, viewer: User, case_id: str, text: str) -> Recommendation:
+    """A controller recommends lifting the measure taken on a case; it shows on the case and
+    counts in the transparency report. It changes nothing by itself: people decide."""
+    if not viewer.can(Permission.RECOMMEND):
+        raise PermissionDenied("only controllers record recommendations")
+    uow.queue.get_case(viewer.agency_id, case_id)  # the case must be of the controller's agency
+    clean = text.strip()
+    if not 20 <= len(clean) <= 5000:
+        raise InvalidInput("write the recommendation (20 to 5000 characters)", field="text")
+    recommendation = uow.decisions.add_recommendation(
+        agency_id=viewer.agency_id, case_id=case_id, controller=viewer.username, text=clean
+    )
+    uow.audit.append(
+        AuditEntry(
+            "case.lifting_recommended",
+            viewer.username,
+            viewer.agency_id,
+            "case",
+            case_id,
+            {"recommendation": recommendation.id},
+        )
+    )
+    return recommendation

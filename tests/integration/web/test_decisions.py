@@ -89,3 +89,32 @@ def test_only_reviewers_decide(client: TestClient, case_id: str) -> None:
     token = log_in(client, "controller.a")
     assert 'data-testid="decision-form"' not in client.get(f"/cases/{case_id}").text
     assert decide(client, token, case_id).status_code == 403  # type: ignore[attr-defined]
+
+
+def test_a_controller_recommends_lifting_a_measure(
+    client: TestClient, sqlite_database: Database, case_id: str
+) -> None:
+    token = log_in(client, "analyst.a")
+    decide(client, token, case_id)
+    assert 'data-testid="recommend-form"' not in client.get(f"/cases/{case_id}").text
+    refused = client.post(
+        f"/cases/{case_id}/recommendations", data={"csrf_token": token, "text": "x" * 30}
+    )
+    assert refused.status_code == 403
+    client.cookies.clear()
+    token = log_in(client, "controller.a")
+    short = client.post(
+        f"/cases/{case_id}/recommendations", data={"csrf_token": token, "text": "court"}
+    )
+    assert short.status_code == 422 and "rédigez la recommandation" in short.text
+    text = "La mesure paraît disproportionnée : le contenu relève de la critique politique."
+    done = client.post(
+        f"/cases/{case_id}/recommendations",
+        data={"csrf_token": token, "text": text},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    page = client.get(f"/cases/{case_id}").text
+    assert "Recommandation de lever la mesure" in page and "critique politique" in page
+    with sqlite_database.unit_of_work() as uow:
+        assert "case.lifting_recommended" in [e.action for e in uow.audit.iter_all()]

@@ -14,7 +14,7 @@ from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.referral import ALLOWED
 from passerelle.services.queue import case_content, count_queue, get_case, list_queue
-from passerelle.services.review import case_decisions, decide_case
+from passerelle.services.review import case_decisions, decide_case, recommend_lifting
 from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, gettext_of, render
 from passerelle.web.csrf import require_csrf
 from passerelle.web.htmx import redirect
@@ -78,6 +78,8 @@ def _case_context(
         "preserved": get_state(request).store.has(detail.sha256),
         "reveal": viewer.reveal_media,
         "referrals": uow.referrals.for_case(agency.id, case_id),
+        "recommendations": uow.decisions.recommendations(agency.id, case_id),
+        "can_recommend": viewer.can(Permission.RECOMMEND),
         "referral_kinds": sorted(k.value for k in ALLOWED[agency.jurisdiction]),
         "errors": {},
         "form": {},
@@ -146,6 +148,24 @@ def decide(
         return _refuse(request, uow, viewer, case_id, submitted, exc.problems)
     except InvalidInput as exc:
         return _refuse(request, uow, viewer, case_id, submitted, {exc.field or "form": str(exc)})
+    uow.commit()
+    return redirect(request, request.url_for("case_detail", case_id=case_id).path)
+
+
+@router.post("/cases/{case_id}/recommendations", name="recommend")
+def recommend(
+    request: Request,
+    viewer: Viewer,
+    uow: WriteUow,
+    case_id: str,
+    text: Annotated[str, Form(max_length=10_000)] = "",
+) -> Response:
+    try:
+        recommend_lifting(uow, viewer=viewer, case_id=case_id, text=text)
+    except InvalidInput as exc:
+        return _refuse(
+            request, uow, viewer, case_id, {"recommendation": text}, {"recommendation": str(exc)}
+        )
     uow.commit()
     return redirect(request, request.url_for("case_detail", case_id=case_id).path)
 
