@@ -14,6 +14,7 @@ from passerelle.core.case import CaseDetail, CaseStatus, CaseSummary, QueueFilte
 from passerelle.core.decision import Decision, DecisionInput, Recommendation
 from passerelle.core.identity import Agency, ApiToken, Credentials, Jurisdiction, Locale, Role, User
 from passerelle.core.referral import Host, Referral
+from passerelle.core.report import CaseFact, DecisionFact, ReferralFact
 
 
 class AgencyRepo(Protocol):
@@ -183,6 +184,17 @@ class PublicReportRepo(Protocol):
     ) -> None: ...
 
 
+class ReportRepo(Protocol):
+    def cases(self, agency_id: str, start: datetime, end: datetime) -> builtins.list[CaseFact]: ...
+    def decisions(
+        self, agency_id: str, start: datetime, end: datetime
+    ) -> builtins.list[DecisionFact]: ...
+    def referrals(
+        self, agency_id: str, start: datetime, end: datetime
+    ) -> builtins.list[ReferralFact]: ...
+    def recommendations(self, agency_id: str, start: datetime, end: datetime) -> int: ...
+
+
 class Mailer(Protocol):
     def send(
         self, *, to: str, subject: str, text: str, html: str, attachment: tuple[str, bytes] | None
@@ -222,6 +234,8 @@ class UnitOfWork(Protocol):
     def referrals(self) -> ReferralRepo: ...
     @property
     def public_reports(self) -> PublicReportRepo: ...
+    @property
+    def reports(self) -> ReportRepo: ...
 
     def commit(self) -> None: ...
     def rollback(self) -> None: ...

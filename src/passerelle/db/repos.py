@@ -34,6 +34,7 @@ from passerelle.db.models import (
 from passerelle.db.public_repo import SqlPublicReportRepo
 from passerelle.db.queue_repo import SqlQueueRepo
 from passerelle.db.referral_repo import SqlReferralRepo
+from passerelle.db.report_repo import SqlReportRepo
 
 
 def _now() -> datetime:
@@ -375,6 +376,7 @@ class SqlUnitOfWork:
         self.decisions = SqlDecisionRepo(session)
         self.referrals = SqlReferralRepo(session)
         self.public_reports = SqlPublicReportRepo(session)
+        self.reports = SqlReportRepo(session)
 
     def commit(self) -> None:
         self.session.commit()

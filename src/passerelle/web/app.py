@@ -20,7 +20,7 @@ from passerelle.storage.content_store import EncryptedContentStore, derive_conte
 from passerelle.web.context import AppState
 from passerelle.web.errors import install_error_handlers
 from passerelle.web.i18n import Translator
-from passerelle.web.routes import api, auth, pages, public, queue, referrals, system
+from passerelle.web.routes import api, auth, pages, public, queue, referrals, reports, system
 from passerelle.web.views import role_label
 
 HERE = Path(__file__).parent
@@ -32,6 +32,7 @@ ROUTERS = (
     queue.router,
     referrals.router,
     public.router,
+    reports.router,
     api.router,
 )
 

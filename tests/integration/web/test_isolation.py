@@ -78,11 +78,15 @@ def path_params(route: APIRoute) -> set[str]:
     return set(re.findall(r"{(\w+)(?::\w+)?}", route.path))
 
 
+# Path parameters that name no stored object (a file format): they cannot reach another agency.
+NOT_OBJECTS = {"fmt"}
+
+
 def object_routes(client: TestClient) -> list[APIRoute]:
     app_routes = list(client.app.routes)  # type: ignore[attr-defined]
     candidates = app_routes + [r for router in ROUTERS for r in router.routes]
     routes = [r for r in candidates if isinstance(r, APIRoute)]
-    return [r for r in routes if path_params(r)]
+    return [r for r in routes if path_params(r) - NOT_OBJECTS]
 
 
 def fill(path: str, values: dict[str, str]) -> str:

@@ -1,0 +1,142 @@
+"""The transparency report of a period, computed from the records alone (DESIGN red line 5):
+cases, decisions, exemptions, referrals by kind, controllers' recommendations, by category of
+Art. 2(7) and by tier. Figures that need data Passerelle does not collect yet (re-checks,
+complaints) are reported as not measured, never as zero."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from passerelle.core.decision import Reason, Verdict
+
+EXEMPTIONS = frozenset(
+    {Reason.JOURNALISM, Reason.RESEARCH, Reason.EDUCATION, Reason.ART, Reason.COUNTER_SPEECH}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFact:
+    case_id: str
+    source: str
+    tier: str | None  # the most urgent tier among the case's matches
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionFact:
+    case_id: str
+    verdict: Verdict
+    category: str | None
+    reason: Reason | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralFact:
+    case_id: str
+    kind: str
+    sent: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TransparencyReport:
+    start: date
+    end: date
+    cases: int
+    cases_by_source: dict[str, int]
+    cases_by_tier: dict[str, int]
+    decisions: int
+    terrorist_by_category: dict[str, int]
+    not_terrorist_by_reason: dict[str, int]
+    exemptions: int
+    referrals_by_kind: dict[str, int]
+    referrals_sent: int
+    recommendations: int
+    not_measured: tuple[str, ...] = field(
+        default=(
+            "share_offline",
+            "time_to_removal_median",
+            "time_to_removal_p90",
+            "complaints",
+            "reinstatements",
+        )
+    )
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "period": {"start": self.start.isoformat(), "end": self.end.isoformat()},
+            "cases": self.cases,
+            "cases_by_source": self.cases_by_source,
+            "cases_by_tier": self.cases_by_tier,
+            "decisions": self.decisions,
+            "terrorist_by_category": self.terrorist_by_category,
+            "not_terrorist_by_reason": self.not_terrorist_by_reason,
+            "exemptions": self.exemptions,
+            "referrals_by_kind": self.referrals_by_kind,
+            "referrals_sent": self.referrals_sent,
+            "recommendations": self.recommendations,
+            "not_measured": list(self.not_measured),
+        }
+
+    def rows(self) -> list[tuple[str, str, int]]:
+        """(section, key, count) lines, for CSV."""
+        lines = [
+            ("cases", "total", self.cases),
+            ("decisions", "total", self.decisions),
+            ("exemptions", "total", self.exemptions),
+            ("referrals", "sent", self.referrals_sent),
+            ("recommendations", "total", self.recommendations),
+        ]
+        for section, counts in (
+            ("cases_by_source", self.cases_by_source),
+            ("cases_by_tier", self.cases_by_tier),
+            ("terrorist_by_category", self.terrorist_by_category),
+            ("not_terrorist_by_reason", self.not_terrorist_by_reason),
+            ("referrals_by_kind", self.referrals_by_kind),
+        ):
+            lines.extend((section, key, value) for key, value in sorted(counts.items()))
+        return lines
+
+
+def compute_report(
+    *,
+    start: date,
+    end: date,
+    cases: list[CaseFact],
+    decisions: list[DecisionFact],
+    referrals: list[ReferralFact],
+    recommendations: int,
+) -> TransparencyReport:
+    """Cases opened, decisions taken, referrals made and recommendations recorded in the
+    period; a case decided twice counts by its last decision."""
+    last: dict[str, DecisionFact] = {}
+    for decision in decisions:
+        last[decision.case_id] = decision
+    finals = list(last.values())
+    terrorist = Counter(d.category or "?" for d in finals if d.verdict is Verdict.TERRORIST)
+    other = Counter(
+        d.reason.value if d.reason else "?" for d in finals if d.verdict is Verdict.NOT_TERRORIST
+    )
+    return TransparencyReport(
+        start=start,
+        end=end,
+        cases=len(cases),
+        cases_by_source=dict(Counter(c.source for c in cases)),
+        cases_by_tier=dict(Counter(c.tier or "none" for c in cases)),
+        decisions=len(finals),
+        terrorist_by_category=dict(terrorist),
+        not_terrorist_by_reason=dict(other),
+        exemptions=sum(1 for d in finals if d.reason in EXEMPTIONS),
+        referrals_by_kind=dict(Counter(r.kind for r in referrals)),
+        referrals_sent=sum(1 for r in referrals if r.sent),
+        recommendations=recommendations,
+    )
+
+
+def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    from datetime import UTC, time, timedelta
+
+    return (
+        datetime.combine(start, time.min, UTC),
+        datetime.combine(end + timedelta(days=1), time.min, UTC),
+    )

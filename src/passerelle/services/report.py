@@ -1,0 +1,39 @@
+"""The transparency report of a period, for the people of the agency."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from passerelle.core.errors import InvalidInput
+from passerelle.core.identity import User
+from passerelle.core.ports import UnitOfWork
+from passerelle.core.report import TransparencyReport, compute_report, period_bounds
+
+MAX_DAYS = 3660
+
+
+def parse_period(start: str, end: str) -> tuple[date, date]:
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        raise InvalidInput("dates must be YYYY-MM-DD", field="start") from None
+    if last < first:
+        raise InvalidInput("the end of the period is before its start", field="end")
+    if (last - first).days > MAX_DAYS:
+        raise InvalidInput("a report covers at most ten years", field="end")
+    return first, last
+
+
+def transparency_report(
+    uow: UnitOfWork, *, viewer: User, start: date, end: date
+) -> TransparencyReport:
+    lower, upper = period_bounds(start, end)
+    agency = viewer.agency_id
+    return compute_report(
+        start=start,
+        end=end,
+        cases=uow.reports.cases(agency, lower, upper),
+        decisions=uow.reports.decisions(agency, lower, upper),
+        referrals=uow.reports.referrals(agency, lower, upper),
+        recommendations=uow.reports.recommendations(agency, lower, upper),
+    )
