@@ -48,3 +48,11 @@ def test_decide_prepare_and_approve_a_removal_order(page: Page, server_url: str)
     page.get_by_test_id("mark-sent").click()
     expect(page.get_by_test_id("referral-status")).to_have_text("envoyé")
     expect(page.get_by_test_id("referral-facts")).to_contain_text("Échéance")
+
+    # The controller sees the figures of the period in the transparency report.
+    log_in(page, server_url, "controleur.fr")
+    page.get_by_role("link", name="Rapports").click()
+    expect(page.locator("h1")).to_have_text("Rapport de transparence")
+    expect(page.get_by_test_id("figure-cases")).to_have_text("3")
+    expect(page.get_by_test_id("figure-decisions")).to_have_text("1")
+    expect(page.get_by_test_id("figure-sent")).to_have_text("1")
