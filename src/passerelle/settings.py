@@ -75,6 +75,11 @@ class Settings(BaseSettings):
         default=200 * 1024 * 1024, ge=1, description="Largest file or archive record scanned."
     )
 
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Address of this instance as hosting providers reach it: the signed links"
+        " of notices start with it.",
+    )
     public_agency: str = Field(
         default="",
         description="Code of the agency that receives reports from the public form (/signaler,"

@@ -11,6 +11,7 @@ from typing import Protocol
 from passerelle.core.audit import AuditEntry, AuditEvent
 from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin, NewEntry
 from passerelle.core.case import CaseDetail, CaseStatus, CaseSummary, QueueFilters
+from passerelle.core.complaint import Complaint
 from passerelle.core.decision import Decision, DecisionInput, Recommendation
 from passerelle.core.identity import Agency, ApiToken, Credentials, Jurisdiction, Locale, Role, User
 from passerelle.core.referral import Host, Referral
@@ -195,6 +196,34 @@ class ReportRepo(Protocol):
     def recommendations(self, agency_id: str, start: datetime, end: datetime) -> int: ...
 
 
+class ComplaintRepo(Protocol):
+    def referral_agency(self, referral_id: str) -> tuple[str, str]: ...
+    def acknowledge(self, referral_id: str, when: datetime) -> None: ...
+    def declare_removed(self, referral_id: str, when: datetime) -> None: ...
+    def add(
+        self,
+        *,
+        agency_id: str,
+        referral_id: str,
+        case_id: str,
+        text: str,
+        when: datetime,
+        deadline: datetime,
+    ) -> Complaint: ...
+    def for_case(self, agency_id: str, case_id: str) -> builtins.list[Complaint]: ...
+    def get(self, agency_id: str, complaint_id: str) -> Complaint: ...
+    def decide(
+        self,
+        agency_id: str,
+        complaint_id: str,
+        *,
+        outcome: str,
+        decided_by: str,
+        rationale: str,
+        when: datetime,
+    ) -> None: ...
+
+
 class Mailer(Protocol):
     def send(
         self, *, to: str, subject: str, text: str, html: str, attachment: tuple[str, bytes] | None
@@ -236,6 +265,8 @@ class UnitOfWork(Protocol):
     def public_reports(self) -> PublicReportRepo: ...
     @property
     def reports(self) -> ReportRepo: ...
+    @property
+    def complaints(self) -> ComplaintRepo: ...
 
     def commit(self) -> None: ...
     def rollback(self) -> None: ...

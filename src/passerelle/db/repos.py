@@ -21,6 +21,7 @@ from passerelle.core.identity import (
     User,
 )
 from passerelle.db.bank_repo import SqlBankRepo
+from passerelle.db.complaint_repo import SqlComplaintRepo
 from passerelle.db.decision_repo import SqlDecisionRepo
 from passerelle.db.models import (
     AgencyRow,
@@ -377,6 +378,7 @@ class SqlUnitOfWork:
         self.referrals = SqlReferralRepo(session)
         self.public_reports = SqlPublicReportRepo(session)
         self.reports = SqlReportRepo(session)
+        self.complaints = SqlComplaintRepo(session)
 
     def commit(self) -> None:
         self.session.commit()

@@ -222,6 +222,7 @@ def send_referral(
     viewer: User,
     referral_id: str,
     mailer: Mailer | None,
+    host_link: str = "",
     now: datetime | None = None,
 ) -> SendOutcome:
     """Send the notice by e-mail to the host. A refusing or unreachable server leaves the
@@ -230,7 +231,7 @@ def send_referral(
     if mailer is None:
         raise InvalidInput("no mail server is configured (PASSERELLE_SMTP_HOST)")
     host = uow.referrals.get_host(viewer.agency_id, referral.host_id)
-    notice = render_notice(uow, viewer=viewer, referral_id=referral_id)
+    notice = render_notice(uow, viewer=viewer, referral_id=referral_id, host_link=host_link)
     body = json.dumps(notice.data, ensure_ascii=False, sort_keys=True, indent=2).encode("utf-8")
     try:
         message_id = mailer.send(
@@ -256,7 +257,9 @@ class Notice:
     data: dict[str, Any]
 
 
-def render_notice(uow: UnitOfWork, *, viewer: User, referral_id: str) -> Notice:
+def render_notice(
+    uow: UnitOfWork, *, viewer: User, referral_id: str, host_link: str = ""
+) -> Notice:
     referral = uow.referrals.get(viewer.agency_id, referral_id)
     host = uow.referrals.get_host(viewer.agency_id, referral.host_id)
     agency = uow.agencies.get(viewer.agency_id)
@@ -285,7 +288,7 @@ def render_notice(uow: UnitOfWork, *, viewer: User, referral_id: str) -> Notice:
         "legal_basis_fr": legal[0],
         "legal_basis_en": legal[1],
         "approved_by": referral.approved_by or "",
-        "complaint_url": "",
+        "complaint_url": host_link,
     }
     environment = Environment(
         loader=PackageLoader("passerelle", "notices"),

@@ -20,7 +20,17 @@ from passerelle.storage.content_store import EncryptedContentStore, derive_conte
 from passerelle.web.context import AppState
 from passerelle.web.errors import install_error_handlers
 from passerelle.web.i18n import Translator
-from passerelle.web.routes import api, auth, pages, public, queue, referrals, reports, system
+from passerelle.web.routes import (
+    api,
+    auth,
+    host,
+    pages,
+    public,
+    queue,
+    referrals,
+    reports,
+    system,
+)
 from passerelle.web.views import role_label
 
 HERE = Path(__file__).parent
@@ -33,6 +43,7 @@ ROUTERS = (
     referrals.router,
     public.router,
     reports.router,
+    host.router,
     api.router,
 )
 

@@ -13,6 +13,7 @@ from passerelle.core.errors import InvalidInput
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.referral import ALLOWED
+from passerelle.services.complaints import decide_complaint
 from passerelle.services.queue import case_content, count_queue, get_case, list_queue
 from passerelle.services.review import case_decisions, decide_case, recommend_lifting
 from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, gettext_of, render
@@ -79,6 +80,7 @@ def _case_context(
         "reveal": viewer.reveal_media,
         "referrals": uow.referrals.for_case(agency.id, case_id),
         "recommendations": uow.decisions.recommendations(agency.id, case_id),
+        "complaints": uow.complaints.for_case(agency.id, case_id),
         "can_recommend": viewer.can(Permission.RECOMMEND),
         "referral_kinds": sorted(k.value for k in ALLOWED[agency.jurisdiction]),
         "errors": {},
@@ -168,6 +170,33 @@ def recommend(
         )
     uow.commit()
     return redirect(request, request.url_for("case_detail", case_id=case_id).path)
+
+
+@router.post("/complaints/{complaint_id}/decision", name="decide_complaint")
+def complaint_decision(
+    request: Request,
+    viewer: Viewer,
+    uow: WriteUow,
+    complaint_id: str,
+    outcome: Annotated[str, Form(max_length=16)] = "",
+    rationale: Annotated[str, Form(max_length=10_000)] = "",
+) -> Response:
+    complaint = uow.complaints.get(viewer.agency_id, complaint_id)
+    try:
+        decide_complaint(
+            uow, viewer=viewer, complaint_id=complaint_id, outcome=outcome, rationale=rationale
+        )
+    except InvalidInput as exc:
+        return _refuse(
+            request,
+            uow,
+            viewer,
+            complaint.case_id,
+            {"complaint_rationale": rationale},
+            {"complaint": str(exc)},
+        )
+    uow.commit()
+    return redirect(request, request.url_for("case_detail", case_id=complaint.case_id).path)
 
 
 def _refuse(

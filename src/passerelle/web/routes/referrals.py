@@ -21,6 +21,7 @@ from passerelle.services.refer import (
 )
 from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, render
 from passerelle.web.csrf import require_csrf
+from passerelle.web.hostlinks import host_link
 from passerelle.web.htmx import redirect
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
@@ -49,7 +50,8 @@ def _context(
     request: Request, uow: UnitOfWork, viewer: User, referral_id: str
 ) -> dict[str, object]:
     referral = uow.referrals.get(viewer.agency_id, referral_id)
-    notice = render_notice(uow, viewer=viewer, referral_id=referral_id)
+    link = host_link(get_state(request).settings, referral_id)
+    notice = render_notice(uow, viewer=viewer, referral_id=referral_id, host_link=link)
     host = uow.referrals.get_host(viewer.agency_id, referral.host_id)
     may_approve = (
         viewer.can(Permission.APPROVE_ORDER)
@@ -72,10 +74,11 @@ def detail(request: Request, viewer: Viewer, uow: ReadUow, referral_id: str) -> 
 
 
 @router.get("/referrals/{referral_id}/notice.{fmt}", name="referral_notice")
-def notice(viewer: Viewer, uow: ReadUow, referral_id: str, fmt: str) -> Response:
+def notice(request: Request, viewer: Viewer, uow: ReadUow, referral_id: str, fmt: str) -> Response:
     if fmt not in FORMATS:
         raise NotFound("no such notice format")
-    rendered = render_notice(uow, viewer=viewer, referral_id=referral_id)
+    link = host_link(get_state(request).settings, referral_id)
+    rendered = render_notice(uow, viewer=viewer, referral_id=referral_id, host_link=link)
     body = {
         "txt": rendered.text,
         "html": rendered.html,
@@ -95,7 +98,10 @@ def approve(request: Request, viewer: Viewer, uow: WriteUow, referral_id: str) -
 @router.post("/referrals/{referral_id}/send", name="send_referral")
 def send(request: Request, viewer: Viewer, uow: WriteUow, referral_id: str) -> Response:
     mailer = get_state(request).mailer
-    outcome = send_referral(uow, viewer=viewer, referral_id=referral_id, mailer=mailer)
+    link = host_link(get_state(request).settings, referral_id)
+    outcome = send_referral(
+        uow, viewer=viewer, referral_id=referral_id, mailer=mailer, host_link=link
+    )
     uow.commit()  # a failure is recorded too, so that it shows and can be retried
     if outcome.error:
         context = _context(request, uow, viewer, referral_id) | {"send_error": outcome.error}

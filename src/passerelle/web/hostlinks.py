@@ -1,0 +1,15 @@
+"""Building the signed link of a notice from the settings (the address hosts reach)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from passerelle.core.hostlink import LIFETIME, sign_host_link
+from passerelle.settings import Settings
+
+
+def host_link(settings: Settings, referral_id: str, now: datetime | None = None) -> str:
+    stamp, signature = sign_host_link(
+        settings.secret_key, referral_id, (now or datetime.now(UTC)) + LIFETIME
+    )
+    return f"{settings.public_url.rstrip('/')}/hote/{referral_id}?e={stamp}&s={signature}"
