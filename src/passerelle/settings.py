@@ -76,9 +76,9 @@ class Settings(BaseSettings):
     )
 
     public_url: str = Field(
-        default="http://127.0.0.1:8000",
+        default="",
         description="Address of this instance as hosting providers reach it: the signed links"
-        " of notices start with it.",
+        " of notices start with it. Default: http://HOST:PORT of the server.",
     )
     public_agency: str = Field(
         default="",

@@ -49,6 +49,31 @@ def test_decide_prepare_and_approve_a_removal_order(page: Page, server_url: str)
     expect(page.get_by_test_id("referral-status")).to_have_text("envoyé")
     expect(page.get_by_test_id("referral-facts")).to_contain_text("Échéance")
 
+    # The host opens the signed link of the notice and complains.
+    notice = page.request.get(order_url + "/notice.txt").text()
+    link = re.search(r"(http\S+/hote/\S+)", notice)
+    assert link, notice
+    case_url = page.get_by_role("link", name=re.compile("Retour au dossier")).get_attribute("href")
+    page.context.clear_cookies()
+    page.goto(link.group(1))
+    form = page.get_by_test_id("complaint-form")
+    form.get_by_label("Contester cette mesure").fill(
+        "Reportage de presse sur un attentat, pas une apologie."
+    )
+    form.get_by_role("button", name="Envoyer la réclamation").click()
+    expect(page.get_by_test_id("host-done")).to_be_visible()
+
+    # Someone other than the analyst who decided answers the complaint.
+    log_in(page, server_url, "approbateur.fr")
+    page.goto(server_url + str(case_url))
+    decision = page.get_by_test_id("complaint-decision")
+    decision.get_by_label("décision maintenue").check()
+    decision.get_by_label("Motivation").fill(
+        "Le contenu appelle bien à la violence ; la mesure est maintenue."
+    )
+    decision.get_by_role("button", name="Statuer sur la réclamation").click()
+    expect(page.get_by_test_id("complaint-outcome")).to_contain_text("décision maintenue")
+
     # The controller sees the figures of the period in the transparency report.
     log_in(page, server_url, "controleur.fr")
     page.get_by_role("link", name="Rapports").click()

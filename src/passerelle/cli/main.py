@@ -306,6 +306,8 @@ def _serve(rt: Runtime, host: str, port: int) -> None:
 
     from passerelle.web.app import create_app
 
+    # Links in notices name the address actually served unless one is configured.
+    rt.settings = rt.settings.model_copy(update={"host": host, "port": port})
     app = create_app(rt.settings, rt.database)
     uvicorn.run(app, host=host, port=port, log_level="info")
 

@@ -12,4 +12,5 @@ def host_link(settings: Settings, referral_id: str, now: datetime | None = None)
     stamp, signature = sign_host_link(
         settings.secret_key, referral_id, (now or datetime.now(UTC)) + LIFETIME
     )
-    return f"{settings.public_url.rstrip('/')}/hote/{referral_id}?e={stamp}&s={signature}"
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    return f"{base.rstrip('/')}/hote/{referral_id}?e={stamp}&s={signature}"
