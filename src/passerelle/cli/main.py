@@ -277,6 +277,53 @@ def host_list(rt: Runtime, agency_code: str | None) -> None:
         click.echo(f"{item.domain}\t{item.email}\t{item.language}\t{item.name}")
 
 
+# --- jobs ----------------------------------------------------------------------------------
+
+
+@cli.group("jobs")
+def jobs_group() -> None:
+    """Persisted jobs (URL re-checks), run outside the web server."""
+
+
+@jobs_group.command("run")
+@click.option("--once", is_flag=True, help="Run the due jobs once and stop (for cron).")
+@click.option(
+    "--every",
+    default=60,
+    show_default=True,
+    type=click.IntRange(5, 3600),
+    help="Seconds between two looks for due jobs.",
+)
+@needs_runtime
+def jobs_run(rt: Runtime, once: bool, every: int) -> None:
+    """Run due jobs; several runners may share one database: a job never runs twice at once."""
+    import time
+
+    from passerelle.cli.scanning import fetcher_for
+    from passerelle.jobs.runner import run_once
+
+    with fetcher_for(rt.settings) as fetcher:
+        while True:
+            for run in run_once(rt.database, fetcher):
+                state = f"error: {run.error}" if run.error else run.detail
+                click.echo(f"{run.kind}\t{run.agency_id}\t{state}")
+            if once:
+                return
+            time.sleep(every)
+
+
+@jobs_group.command("list")
+@needs_runtime
+def jobs_list(rt: Runtime) -> None:
+    """List the persisted jobs and when they run next."""
+    with rt.database.unit_of_work() as uow:
+        jobs = uow.jobs.all_jobs()
+    for job in jobs:
+        last = job.last_run_at.strftime("%Y-%m-%d %H:%M") if job.last_run_at else "never"
+        following = f"{job.run_at:%Y-%m-%d %H:%M}"
+        click.echo(f"{job.kind}\t{job.agency_id}\tnext {following}\tlast {last}\truns {job.runs}")
+
+
 # --- audit ------------------------------------------------------------------------------------
 
 

@@ -1,12 +1,12 @@
 """The transparency report of a period, computed from the records alone (DESIGN red line 5):
 cases, decisions, exemptions, referrals by kind, controllers' recommendations, by category of
-Art. 2(7) and by tier. Figures that need data Passerelle does not collect yet (re-checks,
-complaints) are reported as not measured, never as zero."""
+Art. 2(7) and by tier. Figures with nothing to measure (no referral sent) are None, never zero."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from passerelle.core.decision import Reason, Verdict
@@ -36,6 +36,7 @@ class ReferralFact:
     case_id: str
     kind: str
     sent: bool
+    hours_to_removal: float | None = None  # from sending to the first re-check that found it gone
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +53,11 @@ class TransparencyReport:
     referrals_by_kind: dict[str, int]
     referrals_sent: int
     recommendations: int
-    not_measured: tuple[str, ...] = field(
-        default=(
-            "share_offline",
-            "time_to_removal_median",
-            "time_to_removal_p90",
-            "complaints",
-            "reinstatements",
-        )
-    )
+    complaints: int = 0
+    reinstatements: int = 0
+    share_offline: float | None = None
+    hours_to_removal_median: float | None = None
+    hours_to_removal_p90: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -75,7 +72,11 @@ class TransparencyReport:
             "referrals_by_kind": self.referrals_by_kind,
             "referrals_sent": self.referrals_sent,
             "recommendations": self.recommendations,
-            "not_measured": list(self.not_measured),
+            "complaints": self.complaints,
+            "reinstatements": self.reinstatements,
+            "share_offline": self.share_offline,
+            "hours_to_removal_median": self.hours_to_removal_median,
+            "hours_to_removal_p90": self.hours_to_removal_p90,
         }
 
     def rows(self) -> list[tuple[str, str, int]]:
@@ -86,6 +87,8 @@ class TransparencyReport:
             ("exemptions", "total", self.exemptions),
             ("referrals", "sent", self.referrals_sent),
             ("recommendations", "total", self.recommendations),
+            ("complaints", "total", self.complaints),
+            ("reinstatements", "total", self.reinstatements),
         ]
         for section, counts in (
             ("cases_by_source", self.cases_by_source),
@@ -106,13 +109,18 @@ def compute_report(
     decisions: list[DecisionFact],
     referrals: list[ReferralFact],
     recommendations: int,
+    complaints: int = 0,
+    reinstatements: int = 0,
 ) -> TransparencyReport:
-    """Cases opened, decisions taken, referrals made and recommendations recorded in the
-    period; a case decided twice counts by its last decision."""
+    """Cases opened, decisions taken, referrals made, complaints and recommendations recorded
+    in the period; a case decided twice counts by its last decision. Share offline and time to
+    removal are over the referrals sent; None when there is none (never shown as 0)."""
     last: dict[str, DecisionFact] = {}
     for decision in decisions:
         last[decision.case_id] = decision
     finals = list(last.values())
+    sent = sum(1 for r in referrals if r.sent)
+    removed = [r.hours_to_removal for r in referrals if r.sent and r.hours_to_removal is not None]
     terrorist = Counter(d.category or "?" for d in finals if d.verdict is Verdict.TERRORIST)
     other = Counter(
         d.reason.value if d.reason else "?" for d in finals if d.verdict is Verdict.NOT_TERRORIST
@@ -128,9 +136,23 @@ def compute_report(
         not_terrorist_by_reason=dict(other),
         exemptions=sum(1 for d in finals if d.reason in EXEMPTIONS),
         referrals_by_kind=dict(Counter(r.kind for r in referrals)),
-        referrals_sent=sum(1 for r in referrals if r.sent),
+        referrals_sent=sent,
         recommendations=recommendations,
+        complaints=complaints,
+        reinstatements=reinstatements,
+        share_offline=round(len(removed) / sent, 4) if sent else None,
+        hours_to_removal_median=percentile(removed, 50),
+        hours_to_removal_p90=percentile(removed, 90),
     )
+
+
+def percentile(values: list[float], rank: int) -> float | None:
+    """Nearest-rank percentile: the smallest value with at least `rank` % of values at or below."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = max(1, math.ceil(rank / 100 * len(ordered)))
+    return round(ordered[position - 1], 2)
 
 
 def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:

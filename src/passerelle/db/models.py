@@ -232,6 +232,7 @@ class ReferralRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     removal_declared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    offline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class PublicReportRow(Base):
@@ -279,3 +280,32 @@ class ComplaintRow(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     rationale: Mapped[str | None] = mapped_column(Text)
+
+
+class JobRow(Base):
+    """A persisted job: survives restarts; a lease keeps two workers from running it at once."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (UniqueConstraint("kind", "agency_id", name="uq_jobs_kind_agency"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    locked_by: Mapped[str | None] = mapped_column(String(64))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RecheckRow(Base):
+    """One re-check of a referred URL: was the content still online?"""
+
+    __tablename__ = "rechecks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"), index=True)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    online: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str] = mapped_column(Text)

@@ -11,7 +11,13 @@ from sqlalchemy.orm import Session
 from passerelle.core.decision import Reason, Verdict
 from passerelle.core.report import CaseFact, DecisionFact, ReferralFact
 from passerelle.core.taxonomy import TIER_WEIGHT, Tier
-from passerelle.db.models import CaseRow, DecisionRow, RecommendationRow, ReferralRow
+from passerelle.db.models import (
+    CaseRow,
+    ComplaintRow,
+    DecisionRow,
+    RecommendationRow,
+    ReferralRow,
+)
 
 
 def _top_tier(matches_json: str) -> str | None:
@@ -52,13 +58,44 @@ class SqlReportRepo:
 
     def referrals(self, agency_id: str, start: datetime, end: datetime) -> list[ReferralFact]:
         rows = self._s.execute(
-            select(ReferralRow.case_id, ReferralRow.kind, ReferralRow.sent_at).where(
+            select(
+                ReferralRow.case_id, ReferralRow.kind, ReferralRow.sent_at, ReferralRow.offline_at
+            ).where(
                 ReferralRow.agency_id == agency_id,
                 ReferralRow.created_at >= start,
                 ReferralRow.created_at < end,
             )
         )
-        return [ReferralFact(case_id, kind, sent_at is not None) for case_id, kind, sent_at in rows]
+        facts = []
+        for case_id, kind, sent_at, offline_at in rows:
+            hours = None
+            if sent_at is not None and offline_at is not None:
+                hours = (offline_at - sent_at).total_seconds() / 3600
+            facts.append(ReferralFact(case_id, kind, sent_at is not None, hours))
+        return facts
+
+    def complaints(self, agency_id: str, start: datetime, end: datetime) -> tuple[int, int]:
+        """(complaints received, reinstatements decided) in the period."""
+        received = self._s.scalar(
+            select(func.count())
+            .select_from(ComplaintRow)
+            .where(
+                ComplaintRow.agency_id == agency_id,
+                ComplaintRow.created_at >= start,
+                ComplaintRow.created_at < end,
+            )
+        )
+        reinstated = self._s.scalar(
+            select(func.count())
+            .select_from(ComplaintRow)
+            .where(
+                ComplaintRow.agency_id == agency_id,
+                ComplaintRow.outcome == "reinstated",
+                ComplaintRow.decided_at >= start,
+                ComplaintRow.decided_at < end,
+            )
+        )
+        return int(received or 0), int(reinstated or 0)
 
     def recommendations(self, agency_id: str, start: datetime, end: datetime) -> int:
         count = self._s.scalar(

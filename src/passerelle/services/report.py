@@ -29,6 +29,7 @@ def transparency_report(
 ) -> TransparencyReport:
     lower, upper = period_bounds(start, end)
     agency = viewer.agency_id
+    complaints, reinstatements = uow.reports.complaints(agency, lower, upper)
     return compute_report(
         start=start,
         end=end,
@@ -36,4 +37,6 @@ def transparency_report(
         decisions=uow.reports.decisions(agency, lower, upper),
         referrals=uow.reports.referrals(agency, lower, upper),
         recommendations=uow.reports.recommendations(agency, lower, upper),
+        complaints=complaints,
+        reinstatements=reinstatements,
     )

@@ -68,5 +68,7 @@ def export(viewer: Viewer, uow: ReadUow, fmt: str, start: Day = "", end: Day = "
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["section", "key", "count"])
     writer.writerows(report.rows())
-    writer.writerows(("not_measured", key, "") for key in report.not_measured)
+    for key in ("share_offline", "hours_to_removal_median", "hours_to_removal_p90"):
+        value = getattr(report, key)
+        writer.writerow(("removal", key, "" if value is None else value))
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)

@@ -1,0 +1,21 @@
+"""Persisted jobs: what runs outside the request path, on a schedule, once at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+RECHECK = "recheck"
+INTERVALS = {RECHECK: timedelta(hours=1)}
+LEASE = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: str
+    kind: str
+    agency_id: str
+    run_at: datetime
+    runs: int
+    last_error: str | None
+    last_run_at: datetime | None

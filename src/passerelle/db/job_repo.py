@@ -1,0 +1,95 @@
+"""Persisted jobs with leases, and URL re-checks, in SQL.
+
+Claiming is one conditional UPDATE (free, or lease expired): on SQLite and PostgreSQL alike,
+only one of two workers racing for a job sees its row updated."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from passerelle.core.job import Job
+from passerelle.db.models import JobRow, RecheckRow, ReferralRow
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+def _job(row: JobRow) -> Job:
+    return Job(
+        row.id,
+        row.kind,
+        row.agency_id,
+        _aware(row.run_at) or row.run_at,
+        row.runs,
+        row.last_error,
+        _aware(row.last_run_at),
+    )
+
+
+class SqlJobRepo:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def ensure(self, kind: str, agency_id: str, run_at: datetime) -> None:
+        exists = select(JobRow.id).where(JobRow.kind == kind, JobRow.agency_id == agency_id)
+        if self._s.scalar(exists) is None:
+            self._s.add(
+                JobRow(id=str(uuid.uuid4()), kind=kind, agency_id=agency_id, run_at=run_at, runs=0)
+            )
+            self._s.flush()
+
+    def due(self, now: datetime) -> list[Job]:
+        rows = self._s.scalars(
+            select(JobRow)
+            .where(
+                JobRow.run_at <= now, or_(JobRow.locked_until.is_(None), JobRow.locked_until < now)
+            )
+            .order_by(JobRow.run_at)
+        )
+        return [_job(r) for r in rows]
+
+    def claim(self, job_id: str, worker: str, now: datetime, until: datetime) -> bool:
+        result = self._s.execute(
+            update(JobRow)
+            .where(
+                JobRow.id == job_id, or_(JobRow.locked_until.is_(None), JobRow.locked_until < now)
+            )
+            .values(locked_by=worker, locked_until=until)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def finish(self, job_id: str, *, next_run: datetime, error: str | None, now: datetime) -> None:
+        row = self._s.get(JobRow, job_id)
+        if row is None:
+            return
+        row.locked_by, row.locked_until = None, None
+        row.run_at, row.last_error, row.last_run_at = next_run, error, now
+        row.runs += 1
+
+    def all_jobs(self) -> list[Job]:
+        return [_job(r) for r in self._s.scalars(select(JobRow).order_by(JobRow.kind))]
+
+    def referrals_to_recheck(self, agency_id: str) -> list[tuple[str, str]]:
+        """(referral id, URL) of referrals sent and not yet seen offline."""
+        rows = self._s.execute(
+            select(ReferralRow.id, ReferralRow.url).where(
+                ReferralRow.agency_id == agency_id,
+                ReferralRow.sent_at.is_not(None),
+                ReferralRow.offline_at.is_(None),
+            )
+        )
+        return [(referral_id, url) for referral_id, url in rows]
+
+    def record_check(self, referral_id: str, *, when: datetime, online: bool, detail: str) -> None:
+        self._s.add(
+            RecheckRow(referral_id=referral_id, checked_at=when, online=online, detail=detail[:500])
+        )
+        if not online:
+            row = self._s.get(ReferralRow, referral_id)
+            if row is not None and row.offline_at is None:
+                row.offline_at = when

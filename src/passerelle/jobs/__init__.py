@@ -1,0 +1,1 @@
+"""Running persisted jobs outside the request path (`passerelle jobs run`)."""
