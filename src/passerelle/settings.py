@@ -75,6 +75,13 @@ class Settings(BaseSettings):
         default=200 * 1024 * 1024, ge=1, description="Largest file or archive record scanned."
     )
 
+    retention_days: int = Field(
+        default=183,
+        ge=1,
+        le=3650,
+        description="Days preserved content is kept after the item went offline (6 months by"
+        " default); a legal hold extends it.",
+    )
     public_url: str = Field(
         default="",
         description="Address of this instance as hosting providers reach it: the signed links"

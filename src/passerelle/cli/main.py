@@ -298,13 +298,15 @@ def jobs_group() -> None:
 def jobs_run(rt: Runtime, once: bool, every: int) -> None:
     """Run due jobs; several runners may share one database: a job never runs twice at once."""
     import time
+    from datetime import timedelta
 
     from passerelle.cli.scanning import fetcher_for
     from passerelle.jobs.runner import run_once
 
     with fetcher_for(rt.settings) as fetcher:
         while True:
-            for run in run_once(rt.database, fetcher):
+            retention = timedelta(days=rt.settings.retention_days)
+            for run in run_once(rt.database, fetcher, store=rt.store, retention=retention):
                 state = f"error: {run.error}" if run.error else run.detail
                 click.echo(f"{run.kind}\t{run.agency_id}\t{state}")
             if once:

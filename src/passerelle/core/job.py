@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 RECHECK = "recheck"
-INTERVALS = {RECHECK: timedelta(hours=1)}
+PURGE = "purge"
+INTERVALS = {RECHECK: timedelta(hours=1), PURGE: timedelta(days=1)}
 LEASE = timedelta(minutes=15)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from passerelle.core.job import Job
-from passerelle.db.models import JobRow, RecheckRow, ReferralRow
+from passerelle.db.models import CaseRow, ItemRow, JobRow, RecheckRow, ReferralRow
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -57,7 +57,9 @@ class SqlJobRepo:
         result = self._s.execute(
             update(JobRow)
             .where(
-                JobRow.id == job_id, or_(JobRow.locked_until.is_(None), JobRow.locked_until < now)
+                JobRow.id == job_id,
+                JobRow.run_at <= now,  # still due: not already run by another worker meanwhile
+                or_(JobRow.locked_until.is_(None), JobRow.locked_until < now),
             )
             .values(locked_by=worker, locked_until=until)
         )
@@ -93,3 +95,36 @@ class SqlJobRepo:
             row = self._s.get(ReferralRow, referral_id)
             if row is not None and row.offline_at is None:
                 row.offline_at = when
+
+    def purgeable(
+        self, agency_id: str, offline_before: datetime, now: datetime
+    ) -> list[tuple[str, str]]:
+        """(item id, SHA-256) of items whose content went offline before `offline_before`,
+        not purged yet, and under no legal hold still running."""
+        rows = self._s.execute(
+            select(ItemRow.id, ItemRow.sha256)
+            .join(CaseRow, CaseRow.item_id == ItemRow.id)
+            .join(ReferralRow, ReferralRow.case_id == CaseRow.id)
+            .where(
+                ItemRow.agency_id == agency_id,
+                ItemRow.purged_at.is_(None),
+                ReferralRow.offline_at.is_not(None),
+                ReferralRow.offline_at < offline_before,
+                or_(CaseRow.legal_hold_until.is_(None), CaseRow.legal_hold_until < now),
+            )
+            .distinct()
+        )
+        return [(item_id, sha256) for item_id, sha256 in rows]
+
+    def mark_purged(self, item_id: str, when: datetime) -> None:
+        row = self._s.get(ItemRow, item_id)
+        if row is not None:
+            row.purged_at = when
+
+    def set_hold(self, agency_id: str, case_id: str, until: datetime | None) -> None:
+        row = self._s.get(CaseRow, case_id)
+        if row is None or row.agency_id != agency_id:
+            from passerelle.core.errors import NotFound
+
+            raise NotFound("case not found")
+        row.legal_hold_until = until

@@ -152,6 +152,7 @@ class ItemRow(Base):
     media_type: Mapped[str] = mapped_column(String(100))
     signals_json: Mapped[str] = mapped_column(Text)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SightingRow(Base):
@@ -179,6 +180,7 @@ class CaseRow(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     title: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    legal_hold_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class DecisionRow(Base):

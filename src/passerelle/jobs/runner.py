@@ -6,9 +6,10 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 from passerelle.core.errors import ExternalServiceError, InvalidInput
-from passerelle.core.ports import UnitOfWork
+from passerelle.core.ports import ContentStore, UnitOfWork
 from passerelle.db.session import Database
 from passerelle.fetch.fetcher import SafeFetcher
 from passerelle.services.jobs import Checker, JobRun, run_due_jobs, schedule_defaults
@@ -34,7 +35,13 @@ def make_checker(fetcher: SafeFetcher) -> Checker:
     return check
 
 
-def run_once(database: Database, fetcher: SafeFetcher, worker: str | None = None) -> list[JobRun]:
+def run_once(
+    database: Database,
+    fetcher: SafeFetcher,
+    worker: str | None = None,
+    store: ContentStore | None = None,
+    retention: timedelta = timedelta(days=183),
+) -> list[JobRun]:
     name = worker or f"{socket.gethostname()}:{time.monotonic_ns()}"
 
     @contextmanager
@@ -45,4 +52,8 @@ def run_once(database: Database, fetcher: SafeFetcher, worker: str | None = None
     with database.unit_of_work(write=True) as uow:
         schedule_defaults(uow)
         uow.commit()
-    return list(run_due_jobs(open_uow, worker=name, checker=make_checker(fetcher)))
+    return list(
+        run_due_jobs(
+            open_uow, worker=name, checker=make_checker(fetcher), store=store, retention=retention
+        )
+    )

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from passerelle.core.audit import AuditEntry
-from passerelle.core.errors import PasserelleError
-from passerelle.core.job import INTERVALS, LEASE, RECHECK, Job
-from passerelle.core.ports import UnitOfWork
+from passerelle.core.errors import InvalidInput, PasserelleError, PermissionDenied
+from passerelle.core.identity import Permission, User
+from passerelle.core.job import INTERVALS, LEASE, PURGE, RECHECK, Job
+from passerelle.core.ports import ContentStore, UnitOfWork
 
 # (online, detail) of a URL, or None when it could not be told (network down, refused address).
 Checker = Callable[[str], tuple[bool, str] | None]
@@ -26,15 +27,32 @@ class JobRun:
     error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class JobTools:
+    """What the jobs need from the outside, wired by the runner."""
+
+    checker: Checker
+    store: ContentStore | None = None
+    retention: timedelta = timedelta(days=183)
+
+
 def schedule_defaults(uow: UnitOfWork, now: datetime | None = None) -> None:
     moment = now or datetime.now(UTC)
     for agency in uow.agencies.list():
         uow.jobs.ensure(RECHECK, agency.id, moment)
+        uow.jobs.ensure(PURGE, agency.id, moment)
 
 
 def run_due_jobs(
-    open_uow: UnitOfWorkFactory, *, worker: str, checker: Checker, now: datetime | None = None
+    open_uow: UnitOfWorkFactory,
+    *,
+    worker: str,
+    checker: Checker,
+    now: datetime | None = None,
+    store: ContentStore | None = None,
+    retention: timedelta = timedelta(days=183),
 ) -> Iterator[JobRun]:
+    tools = JobTools(checker, store, retention)
     moment = now or datetime.now(UTC)
     with open_uow() as uow:
         due = uow.jobs.due(moment)
@@ -46,7 +64,7 @@ def run_due_jobs(
             continue  # another worker has it
         with open_uow() as uow:
             try:
-                detail = _run(uow, job, checker, moment)
+                detail = _run(uow, job, tools, moment)
                 error = None
             except PasserelleError as exc:
                 uow.rollback()
@@ -56,9 +74,12 @@ def run_due_jobs(
         yield JobRun(job.kind, job.agency_id, detail, error)
 
 
-def _run(uow: UnitOfWork, job: Job, checker: Checker, now: datetime) -> str:
+def _run(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> str:
+    if job.kind == PURGE:
+        return _purge(uow, job, tools, now)
     if job.kind != RECHECK:
         raise PasserelleError(f"unknown job kind {job.kind!r}")
+    checker = tools.checker
     offline = unknown = 0
     targets = uow.jobs.referrals_to_recheck(job.agency_id)
     for referral_id, url in targets:
@@ -81,3 +102,47 @@ def _run(uow: UnitOfWork, job: Job, checker: Checker, now: datetime) -> str:
                 )
             )
     return f"{len(targets)} checked, {offline} newly offline, {unknown} not reachable"
+
+
+def _purge(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> str:
+    """Delete preserved content whose retention ended (offline for longer than the retention,
+    no legal hold running); each purge audited."""
+    if tools.store is None:
+        return "no content store: nothing purged"
+    purged = 0
+    for item_id, sha256 in uow.jobs.purgeable(job.agency_id, now - tools.retention, now):
+        tools.store.delete(sha256)
+        uow.jobs.mark_purged(item_id, now)
+        uow.audit.append(
+            AuditEntry(
+                "content.purged",
+                "job",
+                job.agency_id,
+                "item",
+                item_id,
+                {"sha256": sha256, "retention_days": tools.retention.days},
+            )
+        )
+        purged += 1
+    return f"{purged} purged"
+
+
+def set_legal_hold(
+    uow: UnitOfWork, *, viewer: User, case_id: str, until: datetime | None, reason: str
+) -> None:
+    """Extend the retention of a case's content (or end the hold with `until=None`)."""
+    if not (viewer.can(Permission.APPROVE_ORDER) or viewer.can(Permission.MANAGE_PARTNERS)):
+        raise PermissionDenied("approvers and liaisons set legal holds")
+    if until is not None and len(reason.strip()) < 10:
+        raise InvalidInput("say why the content is held (at least 10 characters)", field="reason")
+    uow.jobs.set_hold(viewer.agency_id, case_id, until)
+    uow.audit.append(
+        AuditEntry(
+            "case.hold_set" if until else "case.hold_ended",
+            viewer.username,
+            viewer.agency_id,
+            "case",
+            case_id,
+            {"until": until.isoformat() if until else None, "reason": reason.strip()},
+        )
+    )

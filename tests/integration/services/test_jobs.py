@@ -77,7 +77,9 @@ def test_a_removed_page_is_seen_offline_and_a_live_one_is_not(
 ) -> None:
     referral = sent_referral(database, server + "/gone/page")
     fetcher = SafeFetcher(AddressGuard(parse_allow_list(["127.0.0.1/32"])))
-    (run,) = run_once(database, fetcher)
+    runs = {run.kind: run for run in run_once(database, fetcher)}
+    assert set(runs) == {"recheck", "purge"}
+    run = runs["recheck"]
     assert run.error is None and run.detail == "1 checked, 1 newly offline, 0 not reachable"
     with database.unit_of_work() as uow:
         offline = uow.session.execute(
@@ -90,7 +92,9 @@ def test_a_removed_page_is_seen_offline_and_a_live_one_is_not(
     assert run_once(database, fetcher) == []
 
 
-def test_a_job_survives_a_restart_and_runs_once_at_a_time(database: Database, server: str) -> None:
+def test_a_job_survives_a_restart_and_runs_once_at_a_time(
+    database: Database, server: str, request: pytest.FixtureRequest
+) -> None:
     sent_referral(database, server + "/alive")
     with database.unit_of_work(write=True) as uow:
         schedule_defaults(uow)
@@ -98,6 +102,7 @@ def test_a_job_survives_a_restart_and_runs_once_at_a_time(database: Database, se
     url = database.engine.url.render_as_string(hide_password=False)
     database.dispose()
     restarted = Database(make_engine(url))  # a new process would see the same job
+    request.addfinalizer(restarted.dispose)
     calls: list[str] = []
 
     def slow_checker(address: str) -> tuple[bool, str]:
@@ -123,9 +128,64 @@ def test_a_job_survives_a_restart_and_runs_once_at_a_time(database: Database, se
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(results) == [0, 0, 1]  # one worker ran it; the others saw it claimed
+    assert sum(results) == 2  # each of the two jobs ran once, by whichever worker claimed it
     assert len(calls) == 1
     with restarted.unit_of_work() as uow:
-        (job,) = uow.jobs.all_jobs()
-    assert job.runs == 1 and job.run_at > now
-    restarted.dispose()
+        jobs = uow.jobs.all_jobs()
+    assert [(j.kind, j.runs) for j in jobs] == [("purge", 1), ("recheck", 1)]
+    assert all(j.run_at > now for j in jobs)
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_preserved_content_is_purged_after_retention_unless_held(
+    database: Database,
+    server: str,
+    tmp_path,
+    held: bool,  # type: ignore[no-untyped-def]
+) -> None:
+    from passerelle.services.jobs import set_legal_hold
+    from passerelle.storage.content_store import EncryptedContentStore, derive_content_key
+
+    store = EncryptedContentStore(tmp_path / "content", derive_content_key("k" * 40))
+    referral = sent_referral(database, server + "/gone")
+    image = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
+    sha256 = store.put(image)
+    long_ago = datetime.now(UTC) - timedelta(days=200)
+    with database.unit_of_work(write=True) as uow:
+        uow.session.execute(text("UPDATE referrals SET offline_at = :t"), {"t": long_ago})
+        if held:
+            approver = make_user(
+                uow, agency_code="unite", username="approbateur", roles=("approver",)
+            )
+            case_id = uow.referrals.get(approver.agency_id, referral).case_id
+            set_legal_hold(
+                uow,
+                viewer=approver,
+                case_id=case_id,
+                until=datetime.now(UTC) + timedelta(days=30),
+                reason="enquête judiciaire en cours",
+            )
+        schedule_defaults(uow)
+        uow.commit()
+
+    @contextmanager
+    def open_uow() -> Iterator[UnitOfWork]:
+        with database.unit_of_work(write=True) as uow:
+            yield uow
+
+    runs = {
+        r.kind: r
+        for r in run_due_jobs(
+            open_uow,
+            worker="w",
+            checker=lambda url: None,
+            store=store,
+            retention=timedelta(days=183),
+        )
+    }
+    assert runs["purge"].detail == ("0 purged" if held else "1 purged")
+    assert store.has(sha256) is held
+    with database.unit_of_work() as uow:
+        actions = [e.action for e in uow.audit.iter_all()]
+    assert ("content.purged" in actions) is not held
+    assert ("case.hold_set" in actions) is held
