@@ -194,3 +194,28 @@ class SqlQueueRepo:
         if row is None or row.agency_id != agency_id:
             raise NotFound("case not found")
         row.status = status.value
+
+    def related_cases(self, agency_id: str, case_id: str) -> list[str]:
+        """Other cases of the agency whose item shares an address, a digest or a PDQ hash
+        with this one (deconfliction: was it decided or referred before?)."""
+        found = self._s.execute(
+            select(ItemRow)
+            .join(CaseRow, CaseRow.item_id == ItemRow.id)
+            .where(CaseRow.id == case_id, CaseRow.agency_id == agency_id)
+        ).scalar_one_or_none()
+        if found is None:
+            raise NotFound("case not found")
+        signals = json.loads(found.signals_json)
+        same = [ItemRow.sha256 == found.sha256]
+        if found.url_hash:
+            same.append(ItemRow.url_hash == found.url_hash)
+        for kind in ("md5", "pdq"):
+            if kind in signals:
+                same.append(ItemRow.signals_json.contains(json.dumps({kind: signals[kind]})[1:-1]))
+        rows = self._s.scalars(
+            select(CaseRow.id)
+            .join(ItemRow, ItemRow.id == CaseRow.item_id)
+            .where(CaseRow.agency_id == agency_id, CaseRow.id != case_id, or_(*same))
+            .order_by(CaseRow.created_at)
+        )
+        return list(rows)

@@ -53,3 +53,29 @@ def case_content(
     """The preserved bytes of a case's item and their media type, for the viewer's agency."""
     detail, _ = get_case(uow, viewer=viewer, case_id=case_id)
     return store.get(detail.sha256), detail.summary.media_type
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierCase:
+    case_id: str
+    verdict: str | None
+    decided_by: str | None
+    referrals: tuple[str, ...]
+
+
+def earlier_cases(uow: UnitOfWork, *, viewer: User, case_id: str) -> list[EarlierCase]:
+    """Deconfliction: other cases on the same content, with their decisions and referrals."""
+    _require_reader(viewer)
+    found = []
+    for other in uow.queue.related_cases(viewer.agency_id, case_id):
+        decisions = uow.decisions.list_for_case(viewer.agency_id, other)
+        referrals = uow.referrals.for_case(viewer.agency_id, other)
+        found.append(
+            EarlierCase(
+                case_id=other,
+                verdict=decisions[-1].verdict.value if decisions else None,
+                decided_by=decisions[-1].decided_by if decisions else None,
+                referrals=tuple(f"{r.kind.value} ({r.status.value})" for r in referrals),
+            )
+        )
+    return found

@@ -117,3 +117,18 @@ def test_images_are_protected_until_the_analyst_chooses_otherwise(
     assert 'class="protected revealed"' in client.get(f"/cases/{case}").text
     client.post("/account/protection", data={"csrf_token": token})
     assert 'class="protected"' in client.get(f"/cases/{case}").text
+
+
+def test_the_case_shows_other_cases_on_the_same_content(
+    client: TestClient, sqlite_database: Database, agencies: dict[str, str]
+) -> None:
+    image = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
+    # The same picture with bytes appended after its end: another file, the same PDQ hash.
+    with sqlite_database.unit_of_work(write=True) as uow:
+        first, second = make_cases(uow, agency_code="agency-a", images=[image, image + b"copie"])
+        make_cases(uow, agency_code="agency-b", images=[image])  # another agency: never shown
+        uow.commit()
+    log_in(client, "analyst.a")
+    page = client.get(f"/cases/{first}").text
+    assert f"/cases/{second}" in page and "non décidé" in page
+    assert page.count('href="/cases/') == 1

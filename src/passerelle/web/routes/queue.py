@@ -14,7 +14,13 @@ from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.referral import ALLOWED
 from passerelle.services.complaints import decide_complaint
-from passerelle.services.queue import case_content, count_queue, get_case, list_queue
+from passerelle.services.queue import (
+    case_content,
+    count_queue,
+    earlier_cases,
+    get_case,
+    list_queue,
+)
 from passerelle.services.review import case_decisions, decide_case, recommend_lifting
 from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, gettext_of, render
 from passerelle.web.csrf import require_csrf
@@ -81,6 +87,7 @@ def _case_context(
         "referrals": uow.referrals.for_case(agency.id, case_id),
         "recommendations": uow.decisions.recommendations(agency.id, case_id),
         "complaints": uow.complaints.for_case(agency.id, case_id),
+        "earlier": earlier_cases(uow, viewer=viewer, case_id=case_id),
         "can_recommend": viewer.can(Permission.RECOMMEND),
         "referral_kinds": sorted(k.value for k in ALLOWED[agency.jurisdiction]),
         "errors": {},
