@@ -68,6 +68,7 @@ class CaseSummary:
     banks: tuple[str, ...]
     tiers: tuple[str, ...]
     created_at: datetime
+    legal_hold_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

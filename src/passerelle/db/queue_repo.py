@@ -40,6 +40,7 @@ def _summary(case: CaseRow, item: ItemRow) -> CaseSummary:
         banks=tuple(sorted({m["bank"] for m in matches})),
         tiers=tuple(sorted({m["labels"]["tier"] for m in matches if m["labels"].get("tier")})),
         created_at=_aware(case.created_at),
+        legal_hold_until=_aware(case.legal_hold_until) if case.legal_hold_until else None,
     )
 
 

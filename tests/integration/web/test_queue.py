@@ -132,3 +132,38 @@ def test_the_case_shows_other_cases_on_the_same_content(
     page = client.get(f"/cases/{first}").text
     assert f"/cases/{second}" in page and "non décidé" in page
     assert page.count('href="/cases/') == 1
+
+
+def test_a_legal_hold_is_set_from_the_case_page(
+    client: TestClient, sqlite_database: Database, agencies: dict[str, str]
+) -> None:
+    image = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
+    with sqlite_database.unit_of_work(write=True) as uow:
+        (case,) = make_cases(uow, agency_code="agency-a", images=[image])
+        uow.commit()
+    token = log_in(client, "analyst.a")
+    assert "Poser le gel" not in client.get(f"/cases/{case}").text
+    assert (
+        client.post(
+            f"/cases/{case}/hold",
+            data={"csrf_token": token, "until": "2027-06-30", "reason": "enquête judiciaire"},
+        ).status_code
+        == 403
+    )
+    client.cookies.clear()
+    token = log_in(client, "approver.a")
+    bad = client.post(
+        f"/cases/{case}/hold", data={"csrf_token": token, "until": "demain", "reason": "x"}
+    )
+    assert bad.status_code == 422 and "YYYY-MM-DD" in bad.text
+    short = client.post(
+        f"/cases/{case}/hold", data={"csrf_token": token, "until": "2027-06-30", "reason": "x"}
+    )
+    assert short.status_code == 422
+    done = client.post(
+        f"/cases/{case}/hold",
+        data={"csrf_token": token, "until": "2027-06-30", "reason": "enquête judiciaire en cours"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert "Gel judiciaire jusqu&#39;au 2027-06-30" in client.get(f"/cases/{case}").text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -14,6 +15,7 @@ from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.referral import ALLOWED
 from passerelle.services.complaints import decide_complaint
+from passerelle.services.jobs import set_legal_hold
 from passerelle.services.queue import (
     case_content,
     count_queue,
@@ -88,6 +90,8 @@ def _case_context(
         "recommendations": uow.decisions.recommendations(agency.id, case_id),
         "complaints": uow.complaints.for_case(agency.id, case_id),
         "earlier": earlier_cases(uow, viewer=viewer, case_id=case_id),
+        "hold_until": detail.summary.legal_hold_until,
+        "can_hold": viewer.can(Permission.APPROVE_ORDER) or viewer.can(Permission.MANAGE_PARTNERS),
         "can_recommend": viewer.can(Permission.RECOMMEND),
         "referral_kinds": sorted(k.value for k in ALLOWED[agency.jurisdiction]),
         "errors": {},
@@ -175,6 +179,34 @@ def recommend(
         return _refuse(
             request, uow, viewer, case_id, {"recommendation": text}, {"recommendation": str(exc)}
         )
+    uow.commit()
+    return redirect(request, request.url_for("case_detail", case_id=case_id).path)
+
+
+@router.post("/cases/{case_id}/hold", name="legal_hold")
+def legal_hold(
+    request: Request,
+    viewer: Viewer,
+    uow: WriteUow,
+    case_id: str,
+    until: Annotated[str, Form(max_length=10)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    try:
+        end = datetime.combine(date.fromisoformat(until), time.max, UTC) if until.strip() else None
+    except ValueError:
+        return _refuse(
+            request,
+            uow,
+            viewer,
+            case_id,
+            {"hold_reason": reason},
+            {"hold": "the date must be YYYY-MM-DD"},
+        )
+    try:
+        set_legal_hold(uow, viewer=viewer, case_id=case_id, until=end, reason=reason)
+    except InvalidInput as exc:
+        return _refuse(request, uow, viewer, case_id, {"hold_reason": reason}, {"hold": str(exc)})
     uow.commit()
     return redirect(request, request.url_for("case_detail", case_id=case_id).path)
 
