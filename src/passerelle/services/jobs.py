@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from passerelle.core.audit import AuditEntry
 from passerelle.core.errors import InvalidInput, PasserelleError, PermissionDenied
@@ -125,6 +125,16 @@ def _purge(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> str:
         )
         purged += 1
     return f"{purged} purged"
+
+
+def parse_hold_end(text: str) -> datetime | None:
+    """The end of a hold typed as YYYY-MM-DD (the whole day, UTC); empty ends the hold."""
+    if not text.strip():
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(text.strip()), time.max, UTC)
+    except ValueError:
+        raise InvalidInput("the date must be YYYY-MM-DD", field="until") from None
 
 
 def set_legal_hold(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -15,7 +14,7 @@ from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.referral import ALLOWED
 from passerelle.services.complaints import decide_complaint
-from passerelle.services.jobs import set_legal_hold
+from passerelle.services.jobs import parse_hold_end, set_legal_hold
 from passerelle.services.queue import (
     case_content,
     count_queue,
@@ -193,17 +192,7 @@ def legal_hold(
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     try:
-        end = datetime.combine(date.fromisoformat(until), time.max, UTC) if until.strip() else None
-    except ValueError:
-        return _refuse(
-            request,
-            uow,
-            viewer,
-            case_id,
-            {"hold_reason": reason},
-            {"hold": "the date must be YYYY-MM-DD"},
-        )
-    try:
+        end = parse_hold_end(until)
         set_legal_hold(uow, viewer=viewer, case_id=case_id, until=end, reason=reason)
     except InvalidInput as exc:
         return _refuse(request, uow, viewer, case_id, {"hold_reason": reason}, {"hold": str(exc)})
