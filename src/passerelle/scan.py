@@ -119,6 +119,17 @@ def fingerprint(content: Content, options: ScanOptions) -> Fingerprint:
     return found
 
 
+def compared_text(data: bytes) -> str | None:
+    """The text a text fingerprint is computed from, as `fingerprint` computes it (what the
+    case page shows, with the passages that match highlighted); None for media without text."""
+    media_type = sniff_media_type(data)
+    if media_type == HTML:
+        return fingerprint_text(HTMLTree.parse(decode_text(data)))
+    if media_type == TEXT:
+        return decode_text(data)
+    return None
+
+
 def _title(tree: HTMLTree) -> str | None:
     title = tree.title
     return title.strip()[:300] or None if title else None

@@ -26,17 +26,28 @@ class Permission(enum.StrEnum):
     MANAGE_PARTNERS = "manage_partners"
     MANAGE_USERS = "manage_users"
     MANAGE_BANKS = "manage_banks"
+    MANAGE_HOSTS = "manage_hosts"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ANALYST: frozenset({Permission.REVIEW, Permission.MANAGE_BANKS}),
     Role.APPROVER: frozenset(
-        {Permission.REVIEW, Permission.MANAGE_BANKS, Permission.APPROVE_ORDER}
+        {
+            Permission.REVIEW,
+            Permission.MANAGE_BANKS,
+            Permission.APPROVE_ORDER,
+            Permission.MANAGE_HOSTS,
+        }
     ),
     Role.CONTROLLER: frozenset({Permission.READ_AUDIT, Permission.RECOMMEND}),
-    Role.LIAISON: frozenset({Permission.MANAGE_PARTNERS}),
+    Role.LIAISON: frozenset({Permission.MANAGE_PARTNERS, Permission.MANAGE_HOSTS}),
     Role.ADMIN: frozenset(
-        {Permission.MANAGE_USERS, Permission.MANAGE_BANKS, Permission.READ_AUDIT}
+        {
+            Permission.MANAGE_USERS,
+            Permission.MANAGE_BANKS,
+            Permission.READ_AUDIT,
+            Permission.MANAGE_HOSTS,
+        }
     ),
 }
 

@@ -13,6 +13,7 @@ from passerelle.core.case import CaseDetail, CaseStatus, CaseSummary, QueueFilte
 from passerelle.core.errors import NotFound
 from passerelle.core.ports import QueuedItem
 from passerelle.core.priority import Explanation
+from passerelle.core.signals.pdq import PDQ, hamming
 from passerelle.db.models import CaseRow, ItemRow, SightingRow
 
 
@@ -196,9 +197,10 @@ class SqlQueueRepo:
             raise NotFound("case not found")
         row.status = status.value
 
-    def related_cases(self, agency_id: str, case_id: str) -> list[str]:
-        """Other cases of the agency whose item shares an address, a digest or a PDQ hash
-        with this one (deconfliction: was it decided or referred before?)."""
+    def related_cases(self, agency_id: str, case_id: str) -> list[tuple[str, int | None]]:
+        """Other cases of the agency on the same content (deconfliction: was it decided or
+        referred before?): the same address, SHA-256, MD5 or PDQ hash (distance None), or a
+        PDQ hash within the PDQ threshold (a near duplicate, with its distance)."""
         found = self._s.execute(
             select(ItemRow)
             .join(CaseRow, CaseRow.item_id == ItemRow.id)
@@ -213,10 +215,25 @@ class SqlQueueRepo:
         for kind in ("md5", "pdq"):
             if kind in signals:
                 same.append(ItemRow.signals_json.contains(json.dumps({kind: signals[kind]})[1:-1]))
-        rows = self._s.scalars(
-            select(CaseRow.id)
-            .join(ItemRow, ItemRow.id == CaseRow.item_id)
-            .where(CaseRow.agency_id == agency_id, CaseRow.id != case_id, or_(*same))
-            .order_by(CaseRow.created_at)
-        )
-        return list(rows)
+        others = select(CaseRow.id, CaseRow.created_at).join(ItemRow, ItemRow.id == CaseRow.item_id)
+        others = others.where(CaseRow.agency_id == agency_id, CaseRow.id != case_id)
+        related: dict[str, tuple[datetime, int | None]] = {
+            row.id: (row.created_at, None) for row in self._s.execute(others.where(or_(*same)))
+        }
+        if "pdq" in signals:
+            # Near duplicates: every other image of the agency, compared in Python. A queue
+            # holds thousands of images, not millions; a bank-sized index is not needed here.
+            images = self._s.execute(
+                others.add_columns(ItemRow.signals_json).where(
+                    ItemRow.signals_json.contains('"pdq":')
+                )
+            )
+            for row in images:
+                theirs = json.loads(row.signals_json).get("pdq")
+                if row.id in related or not theirs:
+                    continue
+                distance = hamming(signals["pdq"], theirs)
+                if distance <= PDQ.default_threshold:
+                    related[row.id] = (row.created_at, distance)
+        ordered = sorted(related.items(), key=lambda pair: (pair[1][0], pair[0]))
+        return [(other, distance) for other, (_, distance) in ordered]

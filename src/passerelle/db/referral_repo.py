@@ -63,6 +63,16 @@ class SqlReferralRepo:
         self._s.flush()
         return _host(row)
 
+    def update_host(
+        self, agency_id: str, host_id: str, *, name: str, email: str, language: str
+    ) -> Host:
+        row = self._s.get(HostRow, host_id)
+        if row is None or row.agency_id != agency_id:
+            raise NotFound("hosting provider not found")
+        row.name, row.email, row.language = name, email, language
+        self._s.flush()
+        return _host(row)
+
     def hosts(self, agency_id: str) -> list[Host]:
         rows = self._s.scalars(
             select(HostRow).where(HostRow.agency_id == agency_id).order_by(HostRow.domain)

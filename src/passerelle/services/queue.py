@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from passerelle.core.audit import AuditEvent
 from passerelle.core.case import CaseDetail, CaseSummary, QueueFilters
-from passerelle.core.errors import PermissionDenied
+from passerelle.core.errors import NotFound, PermissionDenied
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import ContentStore, UnitOfWork
+from passerelle.core.signals.text import TEXT, witness_spans
+from passerelle.scan import compared_text
 
 PAGE = 50
 
@@ -56,18 +58,69 @@ def case_content(
 
 
 @dataclass(frozen=True, slots=True)
+class CaseText:
+    """The text of a case's item in runs, each marked when it is a passage that matches."""
+
+    runs: tuple[tuple[str, bool], ...]
+
+    @property
+    def highlighted(self) -> int:
+        return sum(1 for _, marked in self.runs if marked)
+
+
+MAX_SHOWN_TEXT = 200_000  # characters; longer texts are cut on the page, never silently matched
+
+
+def case_text(
+    uow: UnitOfWork, store: ContentStore, *, viewer: User, case_id: str
+) -> CaseText | None:
+    """The preserved text of a page or text case, with the passages that witness each text
+    match highlighted; None for images and videos or when nothing is preserved."""
+    detail, _ = get_case(uow, viewer=viewer, case_id=case_id)
+    try:
+        data = store.get(detail.sha256)
+    except NotFound:
+        return None
+    text = compared_text(data)
+    if text is None:
+        return None
+    spans = sorted(
+        span
+        for match in detail.matches
+        if match.get("signal_type") == TEXT.name
+        for span in witness_spans(text, str(match["value"]))
+    )
+    text = text[:MAX_SHOWN_TEXT]
+    runs: list[tuple[str, bool]] = []
+    cursor = 0
+    for start, end in spans:
+        start, end = max(start, cursor), min(end, len(text))
+        if start >= end:
+            continue
+        if start > cursor:
+            runs.append((text[cursor:start], False))
+        runs.append((text[start:end], True))
+        cursor = end
+    if cursor < len(text):
+        runs.append((text[cursor:], False))
+    return CaseText(tuple(runs))
+
+
+@dataclass(frozen=True, slots=True)
 class EarlierCase:
     case_id: str
     verdict: str | None
     decided_by: str | None
     referrals: tuple[str, ...]
+    distance: int | None = None  # PDQ distance of a near duplicate; None for the same content
 
 
 def earlier_cases(uow: UnitOfWork, *, viewer: User, case_id: str) -> list[EarlierCase]:
-    """Deconfliction: other cases on the same content, with their decisions and referrals."""
+    """Deconfliction: other cases on the same or nearly the same content, with their
+    decisions and referrals."""
     _require_reader(viewer)
     found = []
-    for other in uow.queue.related_cases(viewer.agency_id, case_id):
+    for other, distance in uow.queue.related_cases(viewer.agency_id, case_id):
         decisions = uow.decisions.list_for_case(viewer.agency_id, other)
         referrals = uow.referrals.for_case(viewer.agency_id, other)
         found.append(
@@ -76,6 +129,7 @@ def earlier_cases(uow: UnitOfWork, *, viewer: User, case_id: str) -> list[Earlie
                 verdict=decisions[-1].verdict.value if decisions else None,
                 decided_by=decisions[-1].decided_by if decisions else None,
                 referrals=tuple(f"{r.kind.value} ({r.status.value})" for r in referrals),
+                distance=distance,
             )
         )
     return found

@@ -85,20 +85,86 @@ def add_host(
     email: str,
     language: str,
 ) -> Host:
-    """Add a hosting provider to an agency's directory (from the CLI and the demo; the
-    console's directory page is still to come)."""
+    """Add a hosting provider to an agency's directory (from the CLI and the demo)."""
     agency = uow.agencies.get_by_code(agency_code)
-    if language not in {loc.value for loc in Locale}:
-        raise InvalidInput("notice language must be fr or en", field="language")
-    clean = parse_domain(domain)
-    host = uow.referrals.add_host(
-        agency_id=agency.id,
-        domain=clean,
-        name=name.strip() or clean,
-        email=parse_email(email),
+    return _add_host(
+        uow, agency.id, actor, domain=domain, name=name, email=email, language=language
+    )
+
+
+def register_host(
+    uow: UnitOfWork, *, viewer: User, domain: str, name: str, email: str, language: str
+) -> Host:
+    """Add a hosting provider from the console (approvers, liaisons, administrators)."""
+    _may_manage_hosts(viewer)
+    return _add_host(
+        uow,
+        viewer.agency_id,
+        viewer.username,
+        domain=domain,
+        name=name,
+        email=email,
         language=language,
     )
-    uow.audit.append(AuditEntry("host.added", actor, agency.id, "host", host.id, {"domain": clean}))
+
+
+def update_host(
+    uow: UnitOfWork, *, viewer: User, host_id: str, name: str, email: str, language: str
+) -> Host:
+    """Change a provider's contact, name or notice language; its domain stays (referrals
+    already sent name it)."""
+    _may_manage_hosts(viewer)
+    current = uow.referrals.get_host(viewer.agency_id, host_id)
+    clean_email = parse_email(email)
+    _check_language(language)
+    host = uow.referrals.update_host(
+        viewer.agency_id,
+        host_id,
+        name=name.strip() or current.domain,
+        email=clean_email,
+        language=language,
+    )
+    changed = {
+        key: getattr(host, key)
+        for key in ("name", "email", "language")
+        if getattr(host, key) != getattr(current, key)
+    }
+    if changed:
+        _audit(uow, viewer, "host.updated", "host", host.id, {"domain": host.domain, **changed})
+    return host
+
+
+def _may_manage_hosts(viewer: User) -> None:
+    if not viewer.can(Permission.MANAGE_HOSTS):
+        raise PermissionDenied("only approvers, liaisons and administrators keep the directory")
+
+
+def _check_language(language: str) -> None:
+    if language not in {loc.value for loc in Locale}:
+        raise InvalidInput("notice language must be fr or en", field="language")
+
+
+def _add_host(
+    uow: UnitOfWork,
+    agency_id: str,
+    actor: str,
+    *,
+    domain: str,
+    name: str,
+    email: str,
+    language: str,
+) -> Host:
+    clean = parse_domain(domain)
+    clean_email = parse_email(email)
+    _check_language(language)
+    host = uow.referrals.add_host(
+        agency_id=agency_id,
+        domain=clean,
+        name=name.strip() or clean,
+        email=clean_email,
+        language=language,
+    )
+    uow.audit.append(AuditEntry("host.added", actor, agency_id, "host", host.id, {"domain": clean}))
     return host
 
 

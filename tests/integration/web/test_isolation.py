@@ -78,6 +78,7 @@ def seed_objects(
                 "referral_id": referral_id,
                 "fmt": "json",
                 "complaint_id": complaint.id,
+                "host_id": uow.referrals.hosts(agency_id)[0].id,
             }
         uow.commit()
     return Objects(own=ids["a"], other=ids["b"]), api_secret

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from passerelle.core.bank import EntryInput
+from passerelle.core.case import QueueFilters
+from passerelle.core.content import Content
+from passerelle.core.signals.pdq import hamming
+from passerelle.core.signals.text import TEXT
+from passerelle.core.taxonomy import Category, Labels, Tier
+from passerelle.db.models import CaseRow, ItemRow
 from passerelle.db.session import Database
+from passerelle.scan import ScanOptions, scan
+from passerelle.services.banks import add_entries, create_bank, load_matcher
+from passerelle.services.ingest import queue_result
+from passerelle.storage.content_store import EncryptedContentStore
 from tests.conftest import log_in
 from tests.factories import make_cases
 from tests.shared import shared
@@ -107,7 +122,7 @@ def test_images_are_protected_until_the_analyst_chooses_otherwise(
         uow.commit()
     token = log_in(client, "analyst.a")
     page = client.get(f"/cases/{case}").text
-    assert 'class="protected"' in page  # blurred and grey by default
+    assert 'class="protected"' in page  # sharpened and grey by default
     served = client.get(f"/cases/{case}/content")
     assert served.status_code == 200 and served.content == image
     assert served.headers["content-type"] == "image/jpeg"
@@ -167,3 +182,96 @@ def test_a_legal_hold_is_set_from_the_case_page(
     )
     assert done.status_code == 303
     assert "Gel judiciaire jusqu&#39;au 2027-06-30" in client.get(f"/cases/{case}").text
+
+
+def test_the_case_shows_near_duplicate_images_with_their_distance(
+    client: TestClient, sqlite_database: Database, agencies: dict[str, str]
+) -> None:
+    original = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
+    sharpened = shared("pdq", "images", "sharpen-a-lot.jpg").read_bytes()
+    with sqlite_database.unit_of_work(write=True) as uow:
+        cases = make_cases(uow, agency_code="agency-a", images=[original, sharpened])
+        make_cases(uow, agency_code="agency-b", images=[sharpened])  # another agency: never shown
+        uow.commit()
+        hashes = {
+            case: json.loads(
+                uow.session.scalars(
+                    select(ItemRow.signals_json)
+                    .join(CaseRow, CaseRow.item_id == ItemRow.id)
+                    .where(CaseRow.id == case)
+                ).one()
+            )["pdq"]
+            for case in cases
+        }
+    first, second = cases
+    distance = hamming(hashes[first], hashes[second])
+    assert 0 < distance <= 31  # another file, a different hash, the same picture
+    log_in(client, "analyst.a")
+    page = client.get(f"/cases/{first}").text
+    assert f"/cases/{second}" in page
+    assert page.count('href="/cases/') == 1
+    assert f"image semblable, distance PDQ {distance}" in page
+
+
+KNOWN_TEXT = (
+    "Le conseil municipal a voté hier soir le budget de l'année prochaine, avec une hausse"
+    " des dépenses consacrées aux écoles, aux bibliothèques et aux parcs de quartier."
+)
+
+
+def test_a_page_shows_its_text_with_the_matching_passage_highlighted(
+    client: TestClient,
+    sqlite_database: Database,
+    agencies: dict[str, str],
+    store: EncryptedContentStore,
+) -> None:
+    page = (
+        "<html><head><title>Une page</title></head><body><article>"
+        "<p>Une phrase tout à fait différente ouvre ce texte sur la météo de demain.</p>"
+        f"<p>{KNOWN_TEXT}</p><p>Le club de handball remporte son troisième match.</p>"
+        "</article></body></html>"
+    ).encode()
+    with sqlite_database.unit_of_work(write=True) as uow:
+        create_bank(uow, agency_code="agency-a", name="textes", actor="test")
+        known = TEXT.compute(KNOWN_TEXT)
+        assert known is not None
+        labels = Labels(category=Category.INCITES, tier=Tier.PROMOTIONAL, tags=frozenset())
+        add_entries(
+            uow,
+            agency_code="agency-a",
+            bank_name="textes",
+            entries=[EntryInput("text", known.value, labels)],
+            actor="test",
+        )
+        matcher = load_matcher(uow, agency_code="agency-a")
+        result = scan(
+            Content(source="page.html", data=page, url="https://exemple.test/page"),
+            matcher,
+            ScanOptions(keep_matched_content=True),
+        )
+        assert [m.signal_type for m in result.matches] == ["text"]
+        queue_result(uow, agency_code="agency-a", result=result, actor="test", store=store)
+        uow.commit()
+        (case,) = [c.id for c in uow.queue.list_cases(agencies["a"], QueueFilters(), limit=5)]
+    log_in(client, "analyst.a")
+    html = client.get(f"/cases/{case}").text
+    text = html[html.index('data-testid="case-text"') :]
+    text = text[: text.index("</div>")]
+    marked = " ".join(re.findall(r"<mark>(.*?)</mark>", text, flags=re.S))
+    assert "budget" in marked and "bibliothèques" in marked
+    assert "météo" in text and "météo" not in marked
+    assert "handball" in text and "handball" not in marked
+
+
+def test_an_image_case_shows_no_text(
+    client: TestClient,
+    sqlite_database: Database,
+    agencies: dict[str, str],
+    store: EncryptedContentStore,
+) -> None:
+    image = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
+    with sqlite_database.unit_of_work(write=True) as uow:
+        (case,) = make_cases(uow, agency_code="agency-a", images=[image], store=store)
+        uow.commit()
+    log_in(client, "analyst.a")
+    assert 'data-testid="case-text"' not in client.get(f"/cases/{case}").text

@@ -55,12 +55,17 @@ def _mix(values: np.ndarray) -> np.ndarray:
 
 def shingle_hashes(words: list[str]) -> np.ndarray:
     """Distinct 32-bit hashes of the word 3-shingles."""
+    return np.unique(_shingles_in_order(words))
+
+
+def _shingles_in_order(words: list[str]) -> np.ndarray:
+    """The hash of the shingle that starts at each word (all but the last two)."""
     word_hashes = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words), dtype=np.uint64)
     first, second, third = word_hashes[:-2], word_hashes[1:-1], word_hashes[2:]
     combined = (
         _mix(first) ^ _mix(second ^ np.uint64(0x9E3779B9)) ^ _mix(third ^ np.uint64(0x7F4A7C15))
     )
-    return np.unique(_mix(combined))
+    return _mix(combined)
 
 
 def _identity(value: int) -> int:
@@ -91,6 +96,54 @@ def signature_to_hex(values: np.ndarray) -> str:
 
 def hex_to_signature(value: str) -> np.ndarray:
     return np.frombuffer(bytes.fromhex(value), dtype=">u4").astype(np.uint32)
+
+
+def _words_with_spans(text: str) -> list[tuple[str, int, int]]:
+    """The words of `normalise_text`, each with the span of the original text it came from."""
+    found = []
+    for match in _WORD.finditer(text):
+        folded = unicodedata.normalize("NFKD", match.group().casefold())
+        for word in _WORD.findall(_COMBINING.sub("", folded)):
+            found.append((word, match.start(), match.end()))
+    return found
+
+
+def _permuted(values: np.ndarray) -> np.ndarray:
+    """Each shingle hash under the 128 permutations (one row per hash), by datasketch itself."""
+    rows = []
+    for value in values.tolist():
+        one = MinHash(
+            num_perm=NUM_PERM, scheme=SCHEME, hashfunc=_identity, permutations=_permutations()
+        )
+        one.update_batch([value])
+        rows.append(one.hashvalues)
+    return np.vstack(rows)
+
+
+def witness_spans(text: str, fingerprint: str) -> list[tuple[int, int]]:
+    """The passages of `text` that make it match `fingerprint`: the character spans of its
+    word 3-shingles that hold the same MinHash minimum as the fingerprint does. Where a
+    minimum agrees, the shingle that gives it is, but for a 2**-32 collision, one the
+    fingerprinted text also had. Overlapping and touching spans are merged."""
+    words = _words_with_spans(text)
+    if len(words) < MIN_WORDS or [w for w, _, _ in words] != normalise_text(text):
+        return []  # no highlighting rather than a wrong one
+    in_order = _shingles_in_order([w for w, _, _ in words])
+    distinct = np.unique(in_order)
+    permuted = _permuted(distinct)
+    target = hex_to_signature(fingerprint)
+    agreeing = np.flatnonzero(permuted.min(axis=0) == target)
+    witnesses = set(distinct[permuted[:, agreeing].argmin(axis=0)].tolist())
+    spans: list[tuple[int, int]] = []
+    for start, value in enumerate(in_order.tolist()):
+        if value not in witnesses:
+            continue
+        begin, end = words[start][1], words[start + SHINGLE - 1][2]
+        if spans and begin <= spans[-1][1] + 1:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((begin, end))
+    return spans
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from passerelle.services.complaints import decide_complaint
 from passerelle.services.jobs import parse_hold_end, set_legal_hold
 from passerelle.services.queue import (
     case_content,
+    case_text,
     count_queue,
     earlier_cases,
     get_case,
@@ -89,6 +90,7 @@ def _case_context(
         "recommendations": uow.decisions.recommendations(agency.id, case_id),
         "complaints": uow.complaints.for_case(agency.id, case_id),
         "earlier": earlier_cases(uow, viewer=viewer, case_id=case_id),
+        "text": case_text(uow, get_state(request).store, viewer=viewer, case_id=case_id),
         "hold_until": detail.summary.legal_hold_until,
         "can_hold": viewer.can(Permission.APPROVE_ORDER) or viewer.can(Permission.MANAGE_PARTNERS),
         "can_recommend": viewer.can(Permission.RECOMMEND),

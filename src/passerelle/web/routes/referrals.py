@@ -1,4 +1,5 @@
-"""Referrals in the console: prepare from a case, approve (four eyes), mark sent, notices."""
+"""Referrals in the console: prepare from a case, approve (four eyes), mark sent, notices;
+and the directory of hosting providers the notices go to."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
-from passerelle.core.errors import NotFound
+from passerelle.core.errors import Conflict, InvalidInput, NotFound
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.referral import ReferralStatus
@@ -16,8 +17,10 @@ from passerelle.services.refer import (
     approve_referral,
     mark_sent,
     prepare_referral,
+    register_host,
     render_notice,
     send_referral,
+    update_host,
 )
 from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, render
 from passerelle.web.csrf import require_csrf
@@ -114,3 +117,83 @@ def sent(request: Request, viewer: Viewer, uow: WriteUow, referral_id: str) -> R
     mark_sent(uow, viewer=viewer, referral_id=referral_id)
     uow.commit()
     return redirect(request, request.url_for("referral_detail", referral_id=referral_id).path)
+
+
+# --- the directory of hosting providers ------------------------------------------------------
+
+
+# Message ids, translated in the page.
+_HOST_PROBLEMS = {
+    "domain": "Enter a domain name, such as exemple.fr.",
+    "email": "Enter an e-mail address, such as abuse@exemple.fr.",
+    "language": "Choose French or English.",
+}
+
+
+def _directory(
+    request: Request,
+    uow: UnitOfWork,
+    viewer: User,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "hosts": uow.referrals.hosts(viewer.agency_id),
+        "may_edit": viewer.can(Permission.MANAGE_HOSTS),
+        "errors": errors or {},
+        "form": form or {},
+    }
+    return render(request, "pages/hosts.html", context, status_code=status_code)
+
+
+@router.get("/hosts", name="hosts")
+def hosts(request: Request, viewer: Viewer, uow: ReadUow) -> Response:
+    return _directory(request, uow, viewer)
+
+
+@router.post("/hosts", name="add_host")
+def add_host(
+    request: Request,
+    viewer: Viewer,
+    uow: WriteUow,
+    domain: Annotated[str, Form(max_length=253)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    email: Annotated[str, Form(max_length=254)] = "",
+    language: Annotated[str, Form(max_length=8)] = "fr",
+) -> Response:
+    form = {"domain": domain, "name": name, "email": email, "language": language}
+    try:
+        register_host(uow, viewer=viewer, domain=domain, name=name, email=email, language=language)
+    except InvalidInput as exc:
+        uow.rollback()
+        errors = {exc.field or "domain": _HOST_PROBLEMS.get(exc.field or "", str(exc))}
+        return _directory(request, uow, viewer, errors=errors, form=form, status_code=422)
+    except Conflict:
+        uow.rollback()
+        errors = {"domain": "This domain is already in the directory."}
+        return _directory(request, uow, viewer, errors=errors, form=form, status_code=422)
+    uow.commit()
+    return redirect(request, request.url_for("hosts").path)
+
+
+@router.post("/hosts/{host_id}", name="update_host")
+def edit_host(
+    request: Request,
+    viewer: Viewer,
+    uow: WriteUow,
+    host_id: str,
+    name: Annotated[str, Form(max_length=200)] = "",
+    email: Annotated[str, Form(max_length=254)] = "",
+    language: Annotated[str, Form(max_length=8)] = "fr",
+) -> Response:
+    try:
+        update_host(uow, viewer=viewer, host_id=host_id, name=name, email=email, language=language)
+    except InvalidInput as exc:
+        uow.rollback()
+        field = exc.field or "email"
+        errors = {f"{host_id}.{field}": _HOST_PROBLEMS.get(field, str(exc))}
+        return _directory(request, uow, viewer, errors=errors, status_code=422)
+    uow.commit()
+    return redirect(request, request.url_for("hosts").path)
