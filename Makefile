@@ -23,9 +23,14 @@ $(VENV)/.installed-dev: requirements-dev.lock pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@ $(VENV)/.installed-run
 
+# The article this project starts from, when the shared data sits beside the clone: the
+# demo shows it as a page reported by the public (right answer: journalism).
+SEED_ARTICLE ?= $(firstword $(wildcard ../shared/data/seed/*.txt))
+
 run: $(VENV)/.installed-run
 	PASSERELLE_ENV=$${PASSERELLE_ENV:-dev} $(BIN)/passerelle db upgrade
-	PASSERELLE_ENV=$${PASSERELLE_ENV:-dev} $(BIN)/passerelle demo --host $(HOST) --port $(PORT)
+	PASSERELLE_ENV=$${PASSERELLE_ENV:-dev} $(BIN)/passerelle demo --host $(HOST) --port $(PORT) \
+		$(if $(SEED_ARTICLE),--article $(SEED_ARTICLE))
 
 test: $(VENV)/.installed-dev lint typecheck contracts pytest
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import require_or_skip
+from tests.shared import shared
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -42,7 +43,17 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env.update(PASSERELLE_ENV="dev", PASSERELLE_DATA_DIR=str(folder / "var"))
     log = (folder / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "passerelle.cli.main", "demo", "--port", str(port)],
+        # As `make run` starts it: with the seed article as a page reported by the public.
+        [
+            sys.executable,
+            "-m",
+            "passerelle.cli.main",
+            "demo",
+            "--port",
+            str(port),
+            "--article",
+            str(next(shared("seed").glob("*.txt"))),
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -377,8 +378,16 @@ def serve(rt: Runtime, host: str | None, port: int | None) -> None:
 @click.option("--host", default=None, help="Address to listen on (default: settings).")
 @click.option("--port", default=None, type=int, help="Port (default: settings).")
 @click.option("--no-serve", is_flag=True, help="Seed the demo data and stop.")
+@click.option(
+    "--article",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A news article (text or HTML) to add as a page reported by the public.",
+)
 @needs_runtime
-def demo(rt: Runtime, host: str | None, port: int | None, no_serve: bool) -> None:
+def demo(
+    rt: Runtime, host: str | None, port: int | None, no_serve: bool, article: Path | None
+) -> None:
     """Seed the fictional demo agencies and people, then serve the console (dev only)."""
     from importlib import resources
 
@@ -401,7 +410,13 @@ def demo(rt: Runtime, host: str | None, port: int | None, no_serve: bool) -> Non
             for p in images
         ]
         known = (folder / "stand-in-original.jpg").read_bytes()
-        seed_demo_cases(uow, known=known, scanned=contents, store=rt.store)
+        article_bytes = None
+        if article is not None:
+            try:
+                article_bytes = article.read_bytes()
+            except OSError as exc:
+                raise InvalidInput(f"cannot read the article {article}: {exc.strerror}") from None
+        seed_demo_cases(uow, known=known, scanned=contents, store=rt.store, article=article_bytes)
         uow.commit()
     address = f"http://{host or rt.settings.host}:{port or rt.settings.port}/"
     click.echo(f"Passerelle demo: {address}")

@@ -10,6 +10,7 @@ IMAGE_TYPES = frozenset(
 )
 HTML = "text/html"
 TEXT = "text/plain"
+URI_LIST = "text/uri-list"  # an item that is only an address (a public report not yet fetched)
 OCTETS = "application/octet-stream"
 
 _MAGIC: tuple[tuple[bytes, int, str], ...] = (

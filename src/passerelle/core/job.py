@@ -7,7 +7,12 @@ from datetime import datetime, timedelta
 
 RECHECK = "recheck"
 PURGE = "purge"
-INTERVALS = {RECHECK: timedelta(hours=1), PURGE: timedelta(days=1)}
+FETCH_REPORTS = "fetch_reports"
+INTERVALS = {
+    RECHECK: timedelta(hours=1),
+    PURGE: timedelta(days=1),
+    FETCH_REPORTS: timedelta(minutes=10),
+}
 LEASE = timedelta(minutes=15)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -101,6 +101,33 @@ class BankRepo(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Fetched:
+    """What a web address answered (after redirects), fetched by the safe fetcher."""
+
+    status: int
+    final_url: str
+    data: bytes
+
+
+# Fetch one address; None when it could not be fetched (network down, refused address).
+Fetch = Callable[[str], Fetched | None]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedItem:
+    """A reported page once fetched and scanned: what replaces the bare address on its case."""
+
+    sha256: str
+    media_type: str
+    signals_json: str
+    score: int
+    reasons_json: str
+    matches_json: str
+    language: str | None
+    title: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class QueuedItem:
     item_id: str
     case_id: str | None
@@ -132,6 +159,10 @@ class QueueRepo(Protocol):
         title: str | None,
     ) -> str: ...
     def count_cases(self, agency_id: str) -> int: ...
+    def reports_to_fetch(self, agency_id: str) -> builtins.list[tuple[str, str, str]]: ...
+    def record_fetch(
+        self, agency_id: str, case_id: str, *, when: datetime, found: FetchedItem | None
+    ) -> None: ...
     def list_cases(
         self, agency_id: str, filters: QueueFilters, *, limit: int, offset: int = 0
     ) -> builtins.list[CaseSummary]: ...
@@ -240,7 +271,9 @@ class JobRepo(Protocol):
         self, job_id: str, *, next_run: datetime, error: str | None, now: datetime
     ) -> None: ...
     def all_jobs(self) -> builtins.list[Job]: ...
-    def referrals_to_recheck(self, agency_id: str) -> builtins.list[tuple[str, str]]: ...
+    def referrals_to_recheck(
+        self, agency_id: str
+    ) -> builtins.list[tuple[str, str, dict[str, str]]]: ...
     def record_check(
         self, referral_id: str, *, when: datetime, online: bool, detail: str
     ) -> None: ...

@@ -5,6 +5,7 @@ only one of two workers racing for a job sees its row updated."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -76,16 +77,20 @@ class SqlJobRepo:
     def all_jobs(self) -> list[Job]:
         return [_job(r) for r in self._s.scalars(select(JobRow).order_by(JobRow.kind))]
 
-    def referrals_to_recheck(self, agency_id: str) -> list[tuple[str, str]]:
-        """(referral id, URL) of referrals sent and not yet seen offline."""
+    def referrals_to_recheck(self, agency_id: str) -> list[tuple[str, str, dict[str, str]]]:
+        """(referral id, URL, signals of the referred item) of referrals sent and not yet
+        seen offline."""
         rows = self._s.execute(
-            select(ReferralRow.id, ReferralRow.url).where(
+            select(ReferralRow.id, ReferralRow.url, ItemRow.signals_json)
+            .join(CaseRow, CaseRow.id == ReferralRow.case_id)
+            .join(ItemRow, ItemRow.id == CaseRow.item_id)
+            .where(
                 ReferralRow.agency_id == agency_id,
                 ReferralRow.sent_at.is_not(None),
                 ReferralRow.offline_at.is_(None),
             )
         )
-        return [(referral_id, url) for referral_id, url in rows]
+        return [(referral_id, url, json.loads(signals)) for referral_id, url, signals in rows]
 
     def record_check(self, referral_id: str, *, when: datetime, online: bool, detail: str) -> None:
         self._s.add(

@@ -153,6 +153,8 @@ class ItemRow(Base):
     signals_json: Mapped[str] = mapped_column(Text)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A public report's page: when it was fetched, or found gone (fetched once).
+    fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SightingRow(Base):

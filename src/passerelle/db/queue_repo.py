@@ -10,8 +10,9 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from passerelle.core.case import CaseDetail, CaseStatus, CaseSummary, QueueFilters, Sighting
+from passerelle.core.content import URI_LIST
 from passerelle.core.errors import NotFound
-from passerelle.core.ports import QueuedItem
+from passerelle.core.ports import FetchedItem, QueuedItem
 from passerelle.core.priority import Explanation
 from passerelle.core.signals.pdq import PDQ, hamming
 from passerelle.db.models import CaseRow, ItemRow, SightingRow
@@ -122,6 +123,44 @@ class SqlQueueRepo:
         self._s.add(row)
         self._s.flush()
         return row.id
+
+    def reports_to_fetch(self, agency_id: str) -> list[tuple[str, str, str]]:
+        """(case id, item id, address) of public reports whose page was never fetched."""
+        rows = self._s.execute(
+            select(CaseRow.id, ItemRow.id, ItemRow.url)
+            .join(ItemRow, ItemRow.id == CaseRow.item_id)
+            .where(
+                CaseRow.agency_id == agency_id,
+                CaseRow.source == "public",
+                ItemRow.media_type == URI_LIST,
+                ItemRow.fetched_at.is_(None),
+                ItemRow.url.is_not(None),
+            )
+            .order_by(CaseRow.created_at)
+        )
+        return [(case_id, item_id, str(url)) for case_id, item_id, url in rows]
+
+    def record_fetch(
+        self, agency_id: str, case_id: str, *, when: datetime, found: FetchedItem | None
+    ) -> None:
+        """Mark a report's page fetched; with `found`, the case now holds that content."""
+        case = self._s.get(CaseRow, case_id)
+        if case is None or case.agency_id != agency_id:
+            raise NotFound("case not found")
+        item = self._s.get(ItemRow, case.item_id)
+        assert item is not None
+        item.fetched_at = when
+        if found is None:
+            return
+        item.sha256, item.media_type = found.sha256, found.media_type
+        item.signals_json = found.signals_json
+        case.score, case.reasons_json, case.matches_json = (
+            found.score,
+            found.reasons_json,
+            found.matches_json,
+        )
+        case.language, case.title = found.language, found.title
+        self._s.flush()
 
     def count_cases(self, agency_id: str) -> int:
         count = self._s.scalar(

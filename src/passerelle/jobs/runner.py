@@ -1,4 +1,4 @@
-"""The job runner: wires the safe fetcher into the re-check job and loops (or runs once)."""
+"""The job runner: wires the safe fetcher into the jobs and runs the due ones."""
 
 from __future__ import annotations
 
@@ -9,30 +9,24 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from passerelle.core.errors import ExternalServiceError, InvalidInput
-from passerelle.core.ports import ContentStore, UnitOfWork
+from passerelle.core.ports import ContentStore, Fetch, Fetched, UnitOfWork
 from passerelle.db.session import Database
 from passerelle.fetch.fetcher import SafeFetcher
-from passerelle.services.jobs import Checker, JobRun, run_due_jobs, schedule_defaults
-
-GONE = frozenset({404, 410, 451})
+from passerelle.services.jobs import JobRun, run_due_jobs, schedule_defaults
 
 
-def make_checker(fetcher: SafeFetcher) -> Checker:
-    """Offline when the address answers 404, 410 or 451; online for 2xx/3xx and other 4xx;
-    unknown (None) for 5xx, refused addresses and network failures."""
+def make_fetch(fetcher: SafeFetcher) -> Fetch:
+    """The jobs' way to the web: the safe fetcher (every address and redirect checked, sizes
+    and times capped); None for refused addresses and network failures."""
 
-    def check(url: str) -> tuple[bool, str] | None:
+    def fetch(url: str) -> Fetched | None:
         try:
             result = fetcher.fetch(url)
         except (ExternalServiceError, InvalidInput):
             return None
-        if result.status in GONE:
-            return False, f"HTTP {result.status}"
-        if result.status >= 500:
-            return None
-        return True, f"HTTP {result.status}"
+        return Fetched(result.status, result.final_url, result.content.data)
 
-    return check
+    return fetch
 
 
 def run_once(
@@ -54,6 +48,6 @@ def run_once(
         uow.commit()
     return list(
         run_due_jobs(
-            open_uow, worker=name, checker=make_checker(fetcher), store=store, retention=retention
+            open_uow, worker=name, fetch=make_fetch(fetcher), store=store, retention=retention
         )
     )

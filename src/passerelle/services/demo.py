@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from passerelle.core.bank import EntryInput
 from passerelle.core.content import Content
@@ -10,11 +11,13 @@ from passerelle.core.errors import Conflict, NotFound
 from passerelle.core.ports import ContentStore, UnitOfWork
 from passerelle.core.signals.digests import MD5, SHA256
 from passerelle.core.signals.pdq import PDQ
+from passerelle.core.signals.url import URL
 from passerelle.core.taxonomy import Category, Labels, Tier
 from passerelle.scan import ScanOptions, scan
 from passerelle.services.admin import create_agency, create_user
 from passerelle.services.banks import add_entries, create_bank, load_matcher
 from passerelle.services.ingest import queue_result
+from passerelle.services.public import attach_page, submit_public_report
 from passerelle.services.refer import add_host
 
 DEMO_PASSWORD = "demo-passerelle"  # noqa: S105 - printed on purpose; demo runs only in dev
@@ -70,11 +73,21 @@ DEMO_BANK = "demo-contenu-connu"
 STAND_IN = Labels(category=Category.INCITES, tier=Tier.PROMOTIONAL, tags=frozenset({"stand-in"}))
 
 
+ARTICLE_URL = "https://presse.demo.invalid/2015/cooperation-france-quebec-djihadisme"
+
+
 def seed_demo_cases(
-    uow: UnitOfWork, *, known: bytes, scanned: list[Content], store: ContentStore
+    uow: UnitOfWork,
+    *,
+    known: bytes,
+    scanned: list[Content],
+    store: ContentStore,
+    article: bytes | None = None,
 ) -> int:
     """Bank the stand-in `known` image in each demo agency, then scan `scanned` into the
-    queue of the French unit. Idempotent; returns the number of cases opened."""
+    queue of the French unit; with `article` (a news article), add it as a page reported by
+    the public, whose right answer is "not terrorist content: journalism". Idempotent;
+    returns the number of cases opened."""
     for code, *_ in DEMO_AGENCIES:
         try:
             create_bank(
@@ -110,4 +123,38 @@ def seed_demo_cases(
         result = scan(content, matcher, ScanOptions(keep_matched_content=True))
         queued = queue_result(uow, agency_code="demo-fr", result=result, actor="demo", store=store)
         opened += queued == "opened"
+    if article is not None:
+        opened += _seed_reported_article(uow, article, store)
     return opened
+
+
+def _seed_reported_article(uow: UnitOfWork, article: bytes, store: ContentStore) -> int:
+    agency = uow.agencies.get_by_code("demo-fr")
+    address = URL.compute(ARTICLE_URL).value
+    if uow.queue.find_item(agency.id, address, address) is not None:
+        return 0
+    if uow.queue.find_item(agency.id, SHA256.compute(article).value, None) is not None:
+        return 0
+    submit_public_report(
+        uow,
+        agency_code="demo-fr",
+        url=ARTICLE_URL,
+        category="",
+        description="Un article qui parle de djihadisme et de radicalisation : est-ce légal ?",
+        source_hash="demo",
+        per_hour=1_000,
+    )
+    found = uow.queue.find_item(agency.id, address, address)
+    assert found is not None and found.case_id is not None
+    page = Content(source="demo:seed-article", data=article, url=ARTICLE_URL, origin="public")
+    attach_page(
+        uow,
+        agency_id=agency.id,
+        case_id=found.case_id,
+        content=page,
+        matcher=load_matcher(uow, agency_code="demo-fr"),
+        store=store,
+        actor="demo",
+        now=datetime.now(UTC),
+    )
+    return 1

@@ -9,13 +9,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from passerelle.core.audit import AuditEntry
+from passerelle.core.content import Content
 from passerelle.core.errors import InvalidInput, PasserelleError, PermissionDenied
 from passerelle.core.identity import Permission, User
-from passerelle.core.job import INTERVALS, LEASE, PURGE, RECHECK, Job
-from passerelle.core.ports import ContentStore, UnitOfWork
+from passerelle.core.job import FETCH_REPORTS, INTERVALS, LEASE, PURGE, RECHECK, Job
+from passerelle.core.ports import ContentStore, Fetch, Fetched, UnitOfWork
+from passerelle.core.recheck import Observation, verdict
+from passerelle.scan import ScanOptions, fingerprint
+from passerelle.services.banks import load_matcher
+from passerelle.services.public import fetch_reported_pages
 
-# (online, detail) of a URL, or None when it could not be told (network down, refused address).
-Checker = Callable[[str], tuple[bool, str] | None]
 UnitOfWorkFactory = Callable[[], AbstractContextManager[UnitOfWork]]
 
 
@@ -31,7 +34,7 @@ class JobRun:
 class JobTools:
     """What the jobs need from the outside, wired by the runner."""
 
-    checker: Checker
+    fetch: Fetch
     store: ContentStore | None = None
     retention: timedelta = timedelta(days=183)
 
@@ -41,18 +44,19 @@ def schedule_defaults(uow: UnitOfWork, now: datetime | None = None) -> None:
     for agency in uow.agencies.list():
         uow.jobs.ensure(RECHECK, agency.id, moment)
         uow.jobs.ensure(PURGE, agency.id, moment)
+        uow.jobs.ensure(FETCH_REPORTS, agency.id, moment)
 
 
 def run_due_jobs(
     open_uow: UnitOfWorkFactory,
     *,
     worker: str,
-    checker: Checker,
+    fetch: Fetch,
     now: datetime | None = None,
     store: ContentStore | None = None,
     retention: timedelta = timedelta(days=183),
 ) -> Iterator[JobRun]:
-    tools = JobTools(checker, store, retention)
+    tools = JobTools(fetch, store, retention)
     moment = now or datetime.now(UTC)
     with open_uow() as uow:
         due = uow.jobs.due(moment)
@@ -77,13 +81,22 @@ def run_due_jobs(
 def _run(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> str:
     if job.kind == PURGE:
         return _purge(uow, job, tools, now)
+    if job.kind == FETCH_REPORTS:
+        agency = uow.agencies.get(job.agency_id)
+        return fetch_reported_pages(
+            uow,
+            agency_id=agency.id,
+            fetch=tools.fetch,
+            matcher=load_matcher(uow, agency_code=agency.code),
+            store=tools.store,
+            now=now,
+        )
     if job.kind != RECHECK:
         raise PasserelleError(f"unknown job kind {job.kind!r}")
-    checker = tools.checker
     offline = unknown = 0
     targets = uow.jobs.referrals_to_recheck(job.agency_id)
-    for referral_id, url in targets:
-        result = checker(url)
+    for referral_id, url, expected in targets:
+        result = verdict(url, expected, _observe(url, tools.fetch(url)))
         if result is None:
             unknown += 1
             continue
@@ -102,6 +115,18 @@ def _run(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> str:
                 )
             )
     return f"{len(targets)} checked, {offline} newly offline, {unknown} not reachable"
+
+
+def _observe(url: str, answer: Fetched | None) -> Observation | None:
+    """What a re-check saw: for a 2xx answer, the signals of the body, computed as a scan
+    computes them."""
+    if answer is None:
+        return None
+    signals: dict[str, str] = {}
+    if 200 <= answer.status < 300:
+        found = fingerprint(Content(source=url, data=answer.data), ScanOptions())
+        signals = {s.type: s.value for s in found.signals}
+    return Observation(answer.status, answer.final_url, signals)
 
 
 def _purge(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> str:

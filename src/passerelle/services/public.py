@@ -10,12 +10,14 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from passerelle.core.audit import AuditEntry
+from passerelle.core.content import URI_LIST, Content
 from passerelle.core.errors import InvalidInput, RateLimited
 from passerelle.core.match import Matcher
-from passerelle.core.ports import UnitOfWork
+from passerelle.core.ports import ContentStore, Fetch, FetchedItem, UnitOfWork
 from passerelle.core.priority import prioritise
 from passerelle.core.signals.url import URL, canonicalize_url
 from passerelle.core.taxonomy import parse_category
+from passerelle.scan import ScanOptions, scan
 
 WINDOW = timedelta(hours=1)
 MAX_DESCRIPTION = 2000
@@ -70,7 +72,7 @@ def submit_public_report(
             sha256=signal.value,  # no content fetched yet: the item is its address
             url_hash=signal.value,
             url=canonical,
-            media_type="text/uri-list",
+            media_type=URI_LIST,
             signals_json=json.dumps({"url": signal.value}),
         )
         uow.queue.add_sighting(
@@ -117,3 +119,108 @@ def submit_public_report(
         )
     )
     return reference
+
+
+def fetch_reported_pages(
+    uow: UnitOfWork,
+    *,
+    agency_id: str,
+    fetch: Fetch,
+    matcher: Matcher,
+    store: ContentStore | None,
+    now: datetime,
+) -> str:
+    """Fetch, once, the page of each public report not fetched yet, and put it on its case.
+    A page that answers 4xx is recorded as unavailable; a 5xx or no answer is tried again
+    at the next run."""
+    fetched = unavailable = unreachable = 0
+    for case_id, _, url in uow.queue.reports_to_fetch(agency_id):
+        answer = fetch(url)
+        if answer is None or answer.status >= 500:
+            unreachable += 1
+            continue
+        if not 200 <= answer.status < 300:
+            uow.queue.record_fetch(agency_id, case_id, when=now, found=None)
+            _audit_case(uow, "case.page_unavailable", agency_id, case_id, {"status": answer.status})
+            unavailable += 1
+            continue
+        page = Content(source=url, data=answer.data, url=url, origin="public")
+        attach_page(
+            uow,
+            agency_id=agency_id,
+            case_id=case_id,
+            content=page,
+            matcher=matcher,
+            store=store,
+            actor="job",
+            now=now,
+        )
+        fetched += 1
+    return f"{fetched} fetched, {unavailable} unavailable, {unreachable} not reachable"
+
+
+def attach_page(
+    uow: UnitOfWork,
+    *,
+    agency_id: str,
+    case_id: str,
+    content: Content,
+    matcher: Matcher,
+    store: ContentStore | None,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Scan a reported page like any content, preserve it (encrypted) for the analyst who
+    decides, and let the case show it: its text, its matches, its priority. When the agency
+    already has that very content on another case, the report becomes a sighting there."""
+    result = scan(content, matcher, ScanOptions(language="always"))
+    other = uow.queue.find_item(agency_id, result.sha256, None)
+    if other is not None and other.case_id != case_id:
+        uow.queue.record_fetch(agency_id, case_id, when=now, found=None)
+        uow.queue.add_sighting(
+            other.item_id, source=f"public:{case_id}", url=content.url, origin="public"
+        )
+        _audit_case(
+            uow,
+            "case.page_fetched",
+            agency_id,
+            case_id,
+            {"sha256": result.sha256, "same_as_case": other.case_id},
+            actor=actor,
+        )
+        return
+    if store is not None:
+        store.put(content.data)
+    found = FetchedItem(
+        sha256=result.sha256,
+        media_type=result.media_type,
+        signals_json=json.dumps({s.type: s.value for s in result.signals}, sort_keys=True),
+        score=result.score,
+        reasons_json=json.dumps(
+            [e.as_dict() for e in result.explanations], ensure_ascii=False, sort_keys=True
+        ),
+        matches_json=json.dumps([m.as_dict() for m in result.matches], sort_keys=True),
+        language=result.language,
+        title=result.title,
+    )
+    uow.queue.record_fetch(agency_id, case_id, when=now, found=found)
+    _audit_case(
+        uow,
+        "case.page_fetched",
+        agency_id,
+        case_id,
+        {"sha256": result.sha256, "score": result.score, "matches": len(result.matches)},
+        actor=actor,
+    )
+
+
+def _audit_case(
+    uow: UnitOfWork,
+    action: str,
+    agency_id: str,
+    case_id: str,
+    details: dict[str, object],
+    *,
+    actor: str = "job",
+) -> None:
+    uow.audit.append(AuditEntry(action, actor, agency_id, "case", case_id, details))

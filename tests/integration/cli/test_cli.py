@@ -11,6 +11,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from passerelle.cli.main import cli
+from passerelle.core.case import QueueFilters
+from passerelle.db.engine import make_engine
+from passerelle.db.session import Database
+from passerelle.settings import load_settings
+from tests.shared import shared
 
 
 @pytest.fixture
@@ -225,3 +230,34 @@ def test_malformed_settings_stop_start_up(env: dict[str, str], message: str) -> 
     result = _subprocess(env, "db", "upgrade")
     assert result.returncode == 2
     assert result.stderr == message
+
+
+def test_demo_adds_the_seed_article_as_a_public_report_with_no_match(tmp_path: Path) -> None:
+    env = {"PASSERELLE_ENV": "dev", "PASSERELLE_DATA_DIR": str(tmp_path / "var")}
+    article = next(shared("seed").glob("*.txt"))
+    args = ["demo", "--no-serve", "--article", str(article)]
+    first = CliRunner().invoke(cli, args, env=env)
+    assert first.exit_code == 0, first.output
+    assert CliRunner().invoke(cli, args, env=env).exit_code == 0  # idempotent
+    settings = load_settings(env="dev", data_dir=tmp_path / "var")
+    database = Database(make_engine(settings.effective_database_url))
+    try:
+        with database.unit_of_work() as uow:
+            agency = uow.agencies.get_by_code("demo-fr")
+            cases = uow.queue.list_cases(agency.id, QueueFilters(), limit=10)
+            (public,) = [c for c in cases if c.source == "public"]
+            detail = uow.queue.get_case(agency.id, public.id)
+    finally:
+        database.dispose()
+    assert len(cases) == 4
+    assert detail.matches == [] and detail.summary.score == 0
+    assert detail.summary.media_type == "text/plain" and detail.summary.language == "fr"
+    assert "text" in detail.signals
+
+
+def test_demo_names_an_article_it_cannot_read(tmp_path: Path) -> None:
+    env = {"PASSERELLE_ENV": "dev", "PASSERELLE_DATA_DIR": str(tmp_path / "var")}
+    missing = tmp_path / "absent.txt"
+    result = CliRunner().invoke(cli, ["demo", "--no-serve", "--article", str(missing)], env=env)
+    assert result.exit_code == 2
+    assert f"cannot read the article {missing}" in result.output

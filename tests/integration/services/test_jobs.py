@@ -13,7 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import text
 
-from passerelle.core.ports import UnitOfWork
+from passerelle.core.case import QueueFilters
+from passerelle.core.ports import Fetched, UnitOfWork
 from passerelle.db.engine import make_engine
 from passerelle.db.session import Database
 from passerelle.fetch.fetcher import SafeFetcher
@@ -21,8 +22,26 @@ from passerelle.fetch.guard import AddressGuard, parse_allow_list
 from passerelle.jobs.runner import run_once
 from passerelle.services import refer
 from passerelle.services.jobs import run_due_jobs, schedule_defaults
+from passerelle.services.public import submit_public_report
+from passerelle.storage.content_store import EncryptedContentStore
 from tests.factories import make_agency, make_cases, make_referral, make_user
 from tests.shared import shared
+
+ORIGINAL = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
+NOTICE = (
+    "<html><body><h1>Contenu indisponible</h1><p>Ce contenu a été retiré par notre équipe de"
+    " modération conformément à nos conditions d'utilisation du service.</p></body></html>"
+).encode()
+# What the test server answers at each path: (status, body, redirect target).
+PAGES: dict[str, tuple[int, bytes, str | None]] = {
+    "/gone/page": (404, b"not found", None),
+    "/alive": (200, ORIGINAL, None),
+    "/copy": (200, shared("pdq", "images", "shrink-a-lot.jpg").read_bytes(), None),
+    "/notice": (200, NOTICE, None),
+    "/moved": (302, b"", "/"),
+    "/": (200, NOTICE, None),
+    "/broken": (503, b"busy", None),
+}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -30,11 +49,13 @@ class Handler(BaseHTTPRequestHandler):
         return
 
     def do_GET(self) -> None:
-        status = 404 if self.path.startswith("/gone") else 200
+        status, body, target = PAGES.get(self.path, (404, b"", None))
         self.send_response(status)
-        self.send_header("Content-Length", "2")
+        if target:
+            self.send_header("Location", target)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(b"ok")
+        self.wfile.write(body)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +99,7 @@ def test_a_removed_page_is_seen_offline_and_a_live_one_is_not(
     referral = sent_referral(database, server + "/gone/page")
     fetcher = SafeFetcher(AddressGuard(parse_allow_list(["127.0.0.1/32"])))
     runs = {run.kind: run for run in run_once(database, fetcher)}
-    assert set(runs) == {"recheck", "purge"}
+    assert set(runs) == {"recheck", "purge", "fetch_reports"}
     run = runs["recheck"]
     assert run.error is None and run.detail == "1 checked, 1 newly offline, 0 not reachable"
     with database.unit_of_work() as uow:
@@ -90,6 +111,42 @@ def test_a_removed_page_is_seen_offline_and_a_live_one_is_not(
     assert offline is not None and "referral.offline_seen" in actions
     # Not due again for an hour: a second run now does nothing.
     assert run_once(database, fetcher) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "offline", "detail"),
+    [
+        ("/alive", False, "HTTP 200, the same content"),
+        ("/copy", False, "HTTP 200, the same pdq (distance 10)"),
+        ("/notice", True, "HTTP 200, the content is no longer there (soft removal)"),
+        ("/moved", True, "soft removal, redirected to {server}/)"),
+        ("/gone/page", True, "HTTP 404"),
+    ],
+)
+def test_a_recheck_looks_at_the_content_not_only_the_status(
+    sqlite_database: Database, server: str, path: str, offline: bool, detail: str
+) -> None:
+    referral = sent_referral(sqlite_database, server + path)
+    fetcher = SafeFetcher(AddressGuard(parse_allow_list(["127.0.0.1/32"])))
+    runs = {run.kind: run for run in run_once(sqlite_database, fetcher)}
+    assert runs["recheck"].detail == f"1 checked, {int(offline)} newly offline, 0 not reachable"
+    with sqlite_database.unit_of_work() as uow:
+        seen = uow.session.execute(
+            text("SELECT online, detail FROM rechecks WHERE referral_id = :i"), {"i": referral}
+        ).one()
+        offline_at = uow.session.execute(
+            text("SELECT offline_at FROM referrals WHERE id = :i"), {"i": referral}
+        ).scalar_one()
+    assert bool(seen.online) is not offline
+    assert seen.detail.endswith(detail.format(server=server))
+    assert (offline_at is not None) is offline
+
+
+def test_a_server_error_tells_nothing(sqlite_database: Database, server: str) -> None:
+    sent_referral(sqlite_database, server + "/broken")
+    fetcher = SafeFetcher(AddressGuard(parse_allow_list(["127.0.0.1/32"])))
+    runs = {run.kind: run for run in run_once(sqlite_database, fetcher)}
+    assert runs["recheck"].detail == "1 checked, 0 newly offline, 1 not reachable"
 
 
 def test_a_job_survives_a_restart_and_runs_once_at_a_time(
@@ -105,10 +162,10 @@ def test_a_job_survives_a_restart_and_runs_once_at_a_time(
     request.addfinalizer(restarted.dispose)
     calls: list[str] = []
 
-    def slow_checker(address: str) -> tuple[bool, str]:
+    def slow_fetch(address: str) -> Fetched:
         calls.append(address)
         time.sleep(0.5)
-        return True, "HTTP 200"
+        return Fetched(200, address, b"ok")
 
     @contextmanager
     def open_uow() -> Iterator[UnitOfWork]:
@@ -119,20 +176,18 @@ def test_a_job_survives_a_restart_and_runs_once_at_a_time(
     results: list[int] = []
 
     def worker(name: str) -> None:
-        results.append(
-            len(list(run_due_jobs(open_uow, worker=name, checker=slow_checker, now=now)))
-        )
+        results.append(len(list(run_due_jobs(open_uow, worker=name, fetch=slow_fetch, now=now))))
 
     threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sum(results) == 2  # each of the two jobs ran once, by whichever worker claimed it
+    assert sum(results) == 3  # each of the three jobs ran once, by whichever worker claimed it
     assert len(calls) == 1
     with restarted.unit_of_work() as uow:
         jobs = uow.jobs.all_jobs()
-    assert [(j.kind, j.runs) for j in jobs] == [("purge", 1), ("recheck", 1)]
+    assert [(j.kind, j.runs) for j in jobs] == [("fetch_reports", 1), ("purge", 1), ("recheck", 1)]
     assert all(j.run_at > now for j in jobs)
 
 
@@ -178,7 +233,7 @@ def test_preserved_content_is_purged_after_retention_unless_held(
         for r in run_due_jobs(
             open_uow,
             worker="w",
-            checker=lambda url: None,
+            fetch=lambda url: None,
             store=store,
             retention=timedelta(days=183),
         )
@@ -189,3 +244,72 @@ def test_preserved_content_is_purged_after_retention_unless_held(
         actions = [e.action for e in uow.audit.iter_all()]
     assert ("content.purged" in actions) is not held
     assert ("case.hold_set" in actions) is held
+
+
+def report(database: Database, url: str) -> str:
+    with database.unit_of_work(write=True) as uow:
+        make_agency(uow, code="unite")
+        submit_public_report(
+            uow,
+            agency_code="unite",
+            url=url,
+            category="",
+            description="Une page signalée par le public.",
+            source_hash="h",
+            per_hour=10,
+        )
+        uow.commit()
+        (case,) = uow.queue.list_cases(
+            uow.agencies.get_by_code("unite").id, QueueFilters(), limit=5
+        )
+    return case.id
+
+
+def test_the_page_of_a_public_report_is_fetched_once_and_shown_on_its_case(
+    database: Database, server: str, store: EncryptedContentStore
+) -> None:
+    case_id = report(database, server + "/notice")
+    fetcher = SafeFetcher(AddressGuard(parse_allow_list(["127.0.0.1/32"])))
+    runs = {run.kind: run for run in run_once(database, fetcher, store=store)}
+    assert runs["fetch_reports"].detail == "1 fetched, 0 unavailable, 0 not reachable"
+    with database.unit_of_work() as uow:
+        agency_id = uow.agencies.get_by_code("unite").id
+        detail = uow.queue.get_case(agency_id, case_id)
+        actions = [e.action for e in uow.audit.list_for_object(agency_id, "case", case_id)]
+    assert detail.summary.media_type == "text/html"
+    assert detail.summary.source == "public"
+    assert detail.summary.language == "fr"
+    assert store.get(detail.sha256) == NOTICE
+    assert "text" in detail.signals
+    assert actions[-1] == "case.page_fetched"
+    with database.unit_of_work(write=True) as uow:
+        uow.session.execute(text("UPDATE jobs SET run_at = :t"), {"t": datetime.now(UTC)})
+        uow.commit()
+    again = {run.kind: run for run in run_once(database, fetcher, store=store)}
+    assert again["fetch_reports"].detail == "0 fetched, 0 unavailable, 0 not reachable"
+
+
+def test_a_reported_page_that_is_gone_is_recorded_and_one_that_fails_is_retried(
+    sqlite_database: Database, server: str
+) -> None:
+    gone = report(sqlite_database, server + "/gone/page")
+    fetcher = SafeFetcher(AddressGuard(parse_allow_list(["127.0.0.1/32"])))
+    with sqlite_database.unit_of_work(write=True) as uow:
+        submit_public_report(
+            uow,
+            agency_code="unite",
+            url=server + "/broken",
+            category="",
+            description="",
+            source_hash="h",
+            per_hour=10,
+        )
+        uow.commit()
+    runs = {run.kind: run for run in run_once(sqlite_database, fetcher)}
+    assert runs["fetch_reports"].detail == "0 fetched, 1 unavailable, 1 not reachable"
+    with sqlite_database.unit_of_work() as uow:
+        agency_id = uow.agencies.get_by_code("unite").id
+        assert [url for _, _, url in uow.queue.reports_to_fetch(agency_id)] == [server + "/broken"]
+        actions = [e.action for e in uow.audit.list_for_object(agency_id, "case", gone)]
+        assert uow.queue.get_case(agency_id, gone).summary.media_type == "text/uri-list"
+    assert actions[-1] == "case.page_unavailable"
