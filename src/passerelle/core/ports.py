@@ -114,8 +114,9 @@ Fetch = Callable[[str], Fetched | None]
 
 
 @dataclass(frozen=True, slots=True)
-class FetchedItem:
-    """A reported page once fetched and scanned: what replaces the bare address on its case."""
+class ItemFindings:
+    """What a scan tells about an item and its case, as stored (a reported page, once
+    fetched, replaces its bare address with these)."""
 
     sha256: str
     media_type: str
@@ -161,7 +162,7 @@ class QueueRepo(Protocol):
     def count_cases(self, agency_id: str) -> int: ...
     def reports_to_fetch(self, agency_id: str) -> builtins.list[tuple[str, str, str]]: ...
     def record_fetch(
-        self, agency_id: str, case_id: str, *, when: datetime, found: FetchedItem | None
+        self, agency_id: str, case_id: str, *, when: datetime, found: ItemFindings | None
     ) -> None: ...
     def list_cases(
         self, agency_id: str, filters: QueueFilters, *, limit: int, offset: int = 0

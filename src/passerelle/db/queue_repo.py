@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from passerelle.core.case import CaseDetail, CaseStatus, CaseSummary, QueueFilters, Sighting
 from passerelle.core.content import URI_LIST
 from passerelle.core.errors import NotFound
-from passerelle.core.ports import FetchedItem, QueuedItem
+from passerelle.core.ports import ItemFindings, QueuedItem
 from passerelle.core.priority import Explanation
 from passerelle.core.signals.pdq import PDQ, hamming
 from passerelle.db.models import CaseRow, ItemRow, SightingRow
@@ -141,7 +141,7 @@ class SqlQueueRepo:
         return [(case_id, item_id, str(url)) for case_id, item_id, url in rows]
 
     def record_fetch(
-        self, agency_id: str, case_id: str, *, when: datetime, found: FetchedItem | None
+        self, agency_id: str, case_id: str, *, when: datetime, found: ItemFindings | None
     ) -> None:
         """Mark a report's page fetched; with `found`, the case now holds that content."""
         case = self._s.get(CaseRow, case_id)

@@ -7,7 +7,7 @@ import enum
 import json
 
 from passerelle.core.audit import AuditEntry
-from passerelle.core.ports import ContentStore, UnitOfWork
+from passerelle.core.ports import ContentStore, ItemFindings, UnitOfWork
 from passerelle.scan import ScanResult
 
 
@@ -15,6 +15,22 @@ class Queued(enum.StrEnum):
     OPENED = "opened"
     SEEN_AGAIN = "seen_again"
     NOT_QUEUED = "not_queued"
+
+
+def findings_of(result: ScanResult) -> ItemFindings:
+    """A scan result as the queue stores it."""
+    return ItemFindings(
+        sha256=result.sha256,
+        media_type=result.media_type,
+        signals_json=json.dumps({s.type: s.value for s in result.signals}, sort_keys=True),
+        score=result.score,
+        reasons_json=json.dumps(
+            [e.as_dict() for e in result.explanations], ensure_ascii=False, sort_keys=True
+        ),
+        matches_json=json.dumps([m.as_dict() for m in result.matches], sort_keys=True),
+        language=result.language,
+        title=result.title,
+    )
 
 
 def queue_result(
@@ -37,13 +53,14 @@ def queue_result(
     if known is not None:
         uow.queue.add_sighting(known.item_id, source=result.source, url=result.url, origin=origin)
         return Queued.SEEN_AGAIN
+    found = findings_of(result)
     item_id = uow.queue.add_item(
         agency_id=agency.id,
-        sha256=result.sha256,
+        sha256=found.sha256,
         url_hash=url_hash,
         url=result.url,
-        media_type=result.media_type,
-        signals_json=json.dumps({s.type: s.value for s in result.signals}, sort_keys=True),
+        media_type=found.media_type,
+        signals_json=found.signals_json,
     )
     uow.queue.add_sighting(item_id, source=result.source, url=result.url, origin=origin)
     if store is not None and result.content is not None:
@@ -52,13 +69,11 @@ def queue_result(
         agency_id=agency.id,
         item_id=item_id,
         source=origin,
-        score=result.score,
-        reasons_json=json.dumps(
-            [e.as_dict() for e in result.explanations], ensure_ascii=False, sort_keys=True
-        ),
-        matches_json=json.dumps([m.as_dict() for m in result.matches], sort_keys=True),
-        language=result.language,
-        title=result.title,
+        score=found.score,
+        reasons_json=found.reasons_json,
+        matches_json=found.matches_json,
+        language=found.language,
+        title=found.title,
     )
     uow.audit.append(
         AuditEntry(

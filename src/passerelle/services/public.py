@@ -13,11 +13,12 @@ from passerelle.core.audit import AuditEntry
 from passerelle.core.content import URI_LIST, Content
 from passerelle.core.errors import InvalidInput, RateLimited
 from passerelle.core.match import Matcher
-from passerelle.core.ports import ContentStore, Fetch, FetchedItem, UnitOfWork
+from passerelle.core.ports import ContentStore, Fetch, UnitOfWork
 from passerelle.core.priority import prioritise
 from passerelle.core.signals.url import URL, canonicalize_url
 from passerelle.core.taxonomy import parse_category
 from passerelle.scan import ScanOptions, scan
+from passerelle.services.ingest import findings_of
 
 WINDOW = timedelta(hours=1)
 MAX_DESCRIPTION = 2000
@@ -191,19 +192,7 @@ def attach_page(
         return
     if store is not None:
         store.put(content.data)
-    found = FetchedItem(
-        sha256=result.sha256,
-        media_type=result.media_type,
-        signals_json=json.dumps({s.type: s.value for s in result.signals}, sort_keys=True),
-        score=result.score,
-        reasons_json=json.dumps(
-            [e.as_dict() for e in result.explanations], ensure_ascii=False, sort_keys=True
-        ),
-        matches_json=json.dumps([m.as_dict() for m in result.matches], sort_keys=True),
-        language=result.language,
-        title=result.title,
-    )
-    uow.queue.record_fetch(agency_id, case_id, when=now, found=found)
+    uow.queue.record_fetch(agency_id, case_id, when=now, found=findings_of(result))
     _audit_case(
         uow,
         "case.page_fetched",
