@@ -33,6 +33,21 @@ def test_the_analyst_walks_the_demo_queue_with_the_keyboard(page: Page, server_u
     expect(page.get_by_test_id("matches")).to_contain_text("demo-contenu-connu")
     expect(page.get_by_test_id("history")).to_contain_text("case.opened")
 
+    # "d" opens the selected case at its decision form, its first field focused.
+    page.goto(server_url + "/queue")
+    page.keyboard.press("j")
+    page.keyboard.press("d")
+    expect(page).to_have_url(re.compile(r"/cases/.*#decide$"))
+    expect(page.locator("#decide input[name=verdict]").first).to_be_focused()
+
+    # Taking a case puts it in "assigned to me".
+    page.get_by_test_id("take").click()
+    expect(page.get_by_test_id("assigned-to")).to_have_text("analyste.fr")
+    page.goto(server_url + "/queue")
+    page.get_by_test_id("mine").check()
+    page.get_by_role("button", name="Filtrer").click()
+    expect(page.locator("tr[data-case-url]")).to_have_count(1)
+
 
 def test_a_preserved_image_is_blurred_until_clicked(page: Page, server_url: str) -> None:
     page.goto(server_url + "/login")

@@ -27,10 +27,17 @@ class QueueFilters:
     language: str | None = None
     bank: str | None = None
     tier: str | None = None
+    assigned_to: str | None = None  # a username: "assigned to me" in the console
 
 
 def parse_queue_filters(
-    *, status: str = "open", source: str = "", language: str = "", bank: str = "", tier: str = ""
+    *,
+    status: str = "open",
+    source: str = "",
+    language: str = "",
+    bank: str = "",
+    tier: str = "",
+    assigned_to: str = "",
 ) -> QueueFilters:
     """Filters as typed in the queue's form; an empty value means "any"."""
     chosen_status: CaseStatus | None = None
@@ -51,6 +58,7 @@ def parse_queue_filters(
         language=language or None,
         bank=bank or None,
         tier=tier or None,
+        assigned_to=assigned_to or None,
     )
 
 
@@ -69,6 +77,7 @@ class CaseSummary:
     tiers: tuple[str, ...]
     created_at: datetime
     legal_hold_until: datetime | None = None
+    assigned_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,6 +183,8 @@ class CaseRow(Base):
     title: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     legal_hold_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    assigned_to: Mapped[str | None] = mapped_column(String(64), index=True)
+    assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class DecisionRow(Base):

@@ -43,6 +43,7 @@ def _summary(case: CaseRow, item: ItemRow) -> CaseSummary:
         tiers=tuple(sorted({m["labels"]["tier"] for m in matches if m["labels"].get("tier")})),
         created_at=_aware(case.created_at),
         legal_hold_until=_aware(case.legal_hold_until) if case.legal_hold_until else None,
+        assigned_to=case.assigned_to,
     )
 
 
@@ -179,6 +180,8 @@ class SqlQueueRepo:
             query = query.where(CaseRow.source == filters.source)
         if filters.language:
             query = query.where(CaseRow.language == filters.language)
+        if filters.assigned_to:
+            query = query.where(CaseRow.assigned_to == filters.assigned_to)
         # Matches are stored as canonical JSON (sorted keys): these patterns are exact.
         if filters.bank:
             query = query.where(
@@ -229,6 +232,17 @@ class SqlQueueRepo:
             reasons=load_explanations(case.reasons_json),
             sightings=[Sighting(s.source, s.url, s.origin, _aware(s.seen_at)) for s in sightings],
         )
+
+    def assign(
+        self, agency_id: str, case_id: str, username: str | None, when: datetime
+    ) -> str | None:
+        """Assign the case (None: to nobody); returns who had it before."""
+        row = self._s.get(CaseRow, case_id)
+        if row is None or row.agency_id != agency_id:
+            raise NotFound("case not found")
+        before = row.assigned_to
+        row.assigned_to, row.assigned_at = username, when if username else None
+        return before
 
     def set_status(self, agency_id: str, case_id: str, status: CaseStatus) -> None:
         row = self._s.get(CaseRow, case_id)

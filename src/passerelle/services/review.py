@@ -3,6 +3,8 @@ check, a rationale and a legal basis; optionally the item's signals go to a bank
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from passerelle.core.audit import AuditEntry
 from passerelle.core.bank import BankKind, BankOrigin, EntryInput, parse_bank_name
 from passerelle.core.case import CaseStatus
@@ -100,3 +102,34 @@ def recommend_lifting(uow: UnitOfWork, *, viewer: User, case_id: str, text: str)
         )
     )
     return recommendation
+
+
+def reviewers(uow: UnitOfWork, *, viewer: User) -> list[User]:
+    """The active people of the viewer's agency who review cases (whom a case can go to)."""
+    return [
+        u
+        for u in uow.users.list_in_agency(viewer.agency_id)
+        if u.is_active and u.can(Permission.REVIEW)
+    ]
+
+
+def assign_case(uow: UnitOfWork, *, viewer: User, case_id: str, assignee: str) -> None:
+    """Give a case to a reviewer of the agency (oneself to take it), or to nobody with an
+    empty `assignee`. Analysts and approvers assign; the change is audited."""
+    if not viewer.can(Permission.REVIEW):
+        raise PermissionDenied("only analysts and approvers assign cases")
+    chosen = assignee.strip() or None
+    if chosen is not None and chosen not in {u.username for u in reviewers(uow, viewer=viewer)}:
+        raise InvalidInput("choose an active analyst or approver of the unit", field="assignee")
+    before = uow.queue.assign(viewer.agency_id, case_id, chosen, datetime.now(UTC))
+    if before != chosen:
+        uow.audit.append(
+            AuditEntry(
+                "case.assigned",
+                viewer.username,
+                viewer.agency_id,
+                "case",
+                case_id,
+                {"to": chosen, "from": before},
+            )
+        )

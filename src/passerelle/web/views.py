@@ -87,6 +87,7 @@ class CaseRowView:
     tiers: tuple[str, ...]
     top_reason: str
     created_at: str
+    assigned_to: str
 
 
 def say(explanation: Explanation, gettext: Callable[[str], str]) -> str:
@@ -108,6 +109,7 @@ def case_row(case: CaseSummary, gettext: Callable[[str], str]) -> CaseRowView:
         tiers=case.tiers,
         top_reason=say(case.top_reason, gettext) if case.top_reason else "",
         created_at=case.created_at.strftime("%Y-%m-%d %H:%M"),
+        assigned_to=case.assigned_to or "",
     )
 
 

@@ -275,3 +275,84 @@ def test_an_image_case_shows_no_text(
         uow.commit()
     log_in(client, "analyst.a")
     assert 'data-testid="case-text"' not in client.get(f"/cases/{case}").text
+
+
+def test_cases_are_assigned_taken_and_filtered_by_assignee(
+    client: TestClient, sqlite_database: Database, agencies: dict[str, str]
+) -> None:
+    images = [
+        shared("pdq", "images", name).read_bytes() for name in ("aaa-orig.jpg", "blur-a-lot.jpg")
+    ]
+    with sqlite_database.unit_of_work(write=True) as uow:
+        first, second = make_cases(uow, agency_code="agency-a", images=images)
+        uow.commit()
+    token = log_in(client, "analyst.a")
+    taken = client.post(
+        f"/cases/{first}/assignment",
+        data={"csrf_token": token, "assignee": "analyst.a"},
+        follow_redirects=False,
+    )
+    assert taken.status_code == 303
+    mine = client.get("/queue?mine=1").text
+    assert f"/cases/{first}" in mine and f"/cases/{second}" not in mine
+    assert f"/cases/{second}" in client.get("/queue").text
+    assert 'data-testid="assigned-to">analyst.a<' in client.get(f"/cases/{first}").text
+
+    # Given to a colleague who reviews; the analyst's own list is then empty.
+    client.post(f"/cases/{first}/assignment", data={"csrf_token": token, "assignee": "approver.a"})
+    assert f"/cases/{first}" not in client.get("/queue?mine=1").text
+    with sqlite_database.unit_of_work() as uow:
+        events = [
+            e.details
+            for e in uow.audit.list_for_object(agencies["a"], "case", first)
+            if e.action == "case.assigned"
+        ]
+    assert events == [
+        {"to": "analyst.a", "from": None},
+        {"to": "approver.a", "from": "analyst.a"},
+    ]
+
+
+@pytest.mark.parametrize("assignee", ["controller.a", "analyst.b", "personne"])
+def test_a_case_goes_only_to_a_reviewer_of_the_unit(
+    client: TestClient, sqlite_database: Database, agencies: dict[str, str], assignee: str
+) -> None:
+    image = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
+    with sqlite_database.unit_of_work(write=True) as uow:
+        (case,) = make_cases(uow, agency_code="agency-a", images=[image])
+        uow.commit()
+    token = log_in(client, "approver.a")
+    refused = client.post(
+        f"/cases/{case}/assignment", data={"csrf_token": token, "assignee": assignee}
+    )
+    assert refused.status_code == 422
+    assert "choisissez un analyste ou un approbateur actif" in refused.text
+    with sqlite_database.unit_of_work() as uow:
+        assert uow.queue.get_case(agencies["a"], case).summary.assigned_to is None
+
+
+def test_a_controller_reads_but_does_not_assign(
+    client: TestClient, sqlite_database: Database, agencies: dict[str, str]
+) -> None:
+    image = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
+    with sqlite_database.unit_of_work(write=True) as uow:
+        (case,) = make_cases(uow, agency_code="agency-a", images=[image])
+        uow.commit()
+    token = log_in(client, "controller.a")
+    assert 'data-testid="take"' not in client.get(f"/cases/{case}").text
+    response = client.post(
+        f"/cases/{case}/assignment", data={"csrf_token": token, "assignee": "analyst.a"}
+    )
+    assert response.status_code == 403
+
+
+def test_the_case_page_title_is_plain_text(
+    client: TestClient, sqlite_database: Database, agencies: dict[str, str]
+) -> None:
+    image = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
+    with sqlite_database.unit_of_work(write=True) as uow:
+        (case,) = make_cases(uow, agency_code="agency-a", images=[image])
+        uow.commit()
+    log_in(client, "analyst.a")
+    page = client.get(f"/cases/{case}").text
+    assert re.search(r"<title>([^<]*)</title>", page).group(1) == "Dossier · Passerelle"  # type: ignore[union-attr]

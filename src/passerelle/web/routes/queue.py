@@ -23,7 +23,13 @@ from passerelle.services.queue import (
     get_case,
     list_queue,
 )
-from passerelle.services.review import case_decisions, decide_case, recommend_lifting
+from passerelle.services.review import (
+    assign_case,
+    case_decisions,
+    decide_case,
+    recommend_lifting,
+    reviewers,
+)
 from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, gettext_of, render
 from passerelle.web.csrf import require_csrf
 from passerelle.web.htmx import redirect
@@ -35,10 +41,21 @@ Text = Annotated[str, Query(max_length=64)]
 
 
 def queue_filters(
-    status: Text = "open", source: Text = "", language: Text = "", bank: Text = "", tier: Text = ""
+    viewer: Viewer,
+    status: Text = "open",
+    source: Text = "",
+    language: Text = "",
+    bank: Text = "",
+    tier: Text = "",
+    mine: Text = "",
 ) -> QueueFilters:
     return parse_queue_filters(
-        status=status, source=source, language=language, bank=bank, tier=tier
+        status=status,
+        source=source,
+        language=language,
+        bank=bank,
+        tier=tier,
+        assigned_to=viewer.username if mine else "",
     )
 
 
@@ -84,6 +101,8 @@ def _case_context(
         "banks": [b.name for b in uow.banks.list(agency.id)],
         "legal_bases": LEGAL_BASES[agency.jurisdiction],
         "can_decide": viewer.can(Permission.REVIEW),
+        "assigned_to": detail.summary.assigned_to,
+        "reviewers": [u.username for u in reviewers(uow, viewer=viewer)],
         "preserved": get_state(request).store.has(detail.sha256),
         "reveal": viewer.reveal_media,
         "referrals": uow.referrals.for_case(agency.id, case_id),
@@ -162,6 +181,22 @@ def decide(
         return _refuse(request, uow, viewer, case_id, submitted, exc.problems)
     except InvalidInput as exc:
         return _refuse(request, uow, viewer, case_id, submitted, {exc.field or "form": str(exc)})
+    uow.commit()
+    return redirect(request, request.url_for("case_detail", case_id=case_id).path)
+
+
+@router.post("/cases/{case_id}/assignment", name="assign_case")
+def assignment(
+    request: Request,
+    viewer: Viewer,
+    uow: WriteUow,
+    case_id: str,
+    assignee: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    try:
+        assign_case(uow, viewer=viewer, case_id=case_id, assignee=assignee)
+    except InvalidInput as exc:
+        return _refuse(request, uow, viewer, case_id, {}, {"assignee": str(exc)})
     uow.commit()
     return redirect(request, request.url_for("case_detail", case_id=case_id).path)
 

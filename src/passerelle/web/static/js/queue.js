@@ -1,4 +1,5 @@
-// Keyboard shortcuts of the queue: j/k move, o or Enter opens, ? shows the help.
+// Keyboard shortcuts of the queue: j/k move, o or Enter opens, d opens at the decision form,
+// ? shows the help.
 (function () {
   const rows = Array.from(document.querySelectorAll("tr[data-case-url]"));
   const help = document.getElementById("shortcuts");
@@ -17,6 +18,7 @@
     if (event.key === "j") select(current + 1);
     else if (event.key === "k") select(current - 1);
     else if ((event.key === "o" || event.key === "Enter") && current >= 0) window.location = rows[current].dataset.caseUrl;
+    else if (event.key === "d" && current >= 0) window.location = rows[current].dataset.caseUrl + "#decide";
     else if (event.key === "?") toggleHelp();
   });
 })();
