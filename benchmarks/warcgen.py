@@ -44,7 +44,7 @@ def write_warc(path: Path, count: int, image_share: float = 0.1) -> Path:
                 protocol="HTTP/1.1",
             )
             record = writer.create_warc_record(
-                url, "response", payload=io.BytesIO(body), http_headers=headers
+                url, "response", payload=io.BytesIO(body), length=len(body), http_headers=headers
             )
             writer.write_record(record)
     return path

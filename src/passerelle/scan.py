@@ -34,6 +34,13 @@ class ScanOptions:
     language: Language = "matched"
     # Keep the bytes of matched items on the result, for preservation (never of the others).
     keep_matched_content: bool = False
+    # The fast path of crawl-scale scans: compute only these signal types (those the banks
+    # hold), so that no image is decoded and no page parsed for a signal nothing can match.
+    # `sha256` is always computed (it names the item). None computes every type.
+    signal_types: frozenset[str] | None = None
+
+    def wants(self, signal_type: str) -> bool:
+        return self.signal_types is None or signal_type in self.signal_types
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,31 +99,37 @@ class Fingerprint:
 def fingerprint(content: Content, options: ScanOptions) -> Fingerprint:
     """Signals of one item, the media type they were computed for, its text and warnings."""
     media_type = sniff_media_type(content.data)
-    signals = [SHA256.compute(content.data), MD5.compute(content.data)]
+    signals = [SHA256.compute(content.data)]
+    if options.wants("md5"):
+        signals.append(MD5.compute(content.data))
     found = Fingerprint(media_type, signals)
     warnings = found.warnings
-    if content.url:
+    if content.url and options.wants("url"):
         try:
             signals.append(URL.compute(content.url))
         except InvalidInput as exc:
             warnings.append(f"no url signal: {exc}")
-    if media_type in IMAGE_TYPES:
+    if media_type in IMAGE_TYPES and options.wants("pdq"):
         try:
             signals.append(PDQ.compute(content.data, max_pixels=options.max_pixels))
         except InvalidInput as exc:
             warnings.append(f"no pdq signal: {exc}")
-    elif media_type in (HTML, TEXT):
-        decoded = decode_text(content.data)
-        if media_type == HTML:
-            tree = HTMLTree.parse(decoded)
-            found.text = fingerprint_text(tree)
-            found.title = _title(tree)
-        else:
-            found.text = decoded
-        text_signal = TEXT_SIGNAL.compute(found.text)
+    elif media_type in (HTML, TEXT) and options.wants("text"):
+        _read_text(found, content.data)
+        text_signal = TEXT_SIGNAL.compute(found.text or "")
         if text_signal is not None:
             signals.append(text_signal)
     return found
+
+
+def _read_text(found: Fingerprint, data: bytes) -> None:
+    decoded = decode_text(data)
+    if found.media_type == HTML:
+        tree = HTMLTree.parse(decoded)
+        found.text = fingerprint_text(tree)
+        found.title = _title(tree)
+    else:
+        found.text = decoded
 
 
 def compared_text(data: bytes) -> str | None:
@@ -140,6 +153,10 @@ def scan(content: Content, matcher: Matcher, options: ScanOptions | None = None)
     found = fingerprint(content, chosen)
     outcome = matcher.match(found.signals)
     priority = prioritise(outcome, source=content.origin)
+    if outcome.matches and found.text is None and found.media_type in (HTML, TEXT):
+        # The fast path skipped the text of a page that matched on another signal: the
+        # analyst still gets its title and language.
+        _read_text(found, content.data)
     language = None
     wanted = chosen.language == "always" or (chosen.language == "matched" and outcome.matches)
     if found.text and wanted:

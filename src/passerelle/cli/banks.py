@@ -11,11 +11,11 @@ import click
 
 from passerelle.cli.context import Runtime, agency_option, fail, needs_runtime, resolve_agency
 from passerelle.core.bank import EntryInput
+from passerelle.core.content import Content
 from passerelle.core.errors import InvalidInput
-from passerelle.core.signals.digests import MD5, SHA256
-from passerelle.core.signals.pdq import PDQ
 from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
 from passerelle.exchange.bankfile import BadLine, dump_csv, dump_pytx, read_csv, read_pytx
+from passerelle.scan import ScanOptions, fingerprint
 from passerelle.services import banks as bank_service
 
 ACTOR = "cli"
@@ -119,21 +119,18 @@ def bank_list(rt: Runtime, agency_code: str | None, as_json: bool) -> None:
 
 
 def _file_entries(path: Path, labels: Labels, note: str) -> list[EntryInput]:
-    """sha256, md5 and (for an image) pdq of a file, each as an entry."""
+    """The signals a scan computes for a file (sha256, md5, and pdq for an image or the text
+    fingerprint for a page), each as an entry: what the bank holds is what a scan compares."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
-    entries = [
-        EntryInput("sha256", SHA256.compute(data).value, labels, note),
-        EntryInput("md5", MD5.compute(data).value, labels, note),
+    found = fingerprint(Content(source=str(path), data=data), ScanOptions())
+    return [
+        EntryInput(s.type, s.value, labels, note, quality=s.quality)
+        for s in found.signals
+        if s.type != "url"
     ]
-    try:
-        pdq = PDQ.compute(data)
-    except InvalidInput:
-        return entries
-    entries.append(EntryInput("pdq", pdq.value, labels, note, quality=pdq.quality))
-    return entries
 
 
 @bank_group.command("add")

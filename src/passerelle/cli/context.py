@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
 import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from passerelle.core.errors import (
     Conflict,
@@ -18,6 +19,7 @@ from passerelle.core.errors import (
 from passerelle.core.identity import Agency
 from passerelle.core.ports import UnitOfWork
 from passerelle.db.engine import make_engine
+from passerelle.db.migrate import is_at_head
 from passerelle.db.session import Database
 from passerelle.settings import Settings
 from passerelle.storage.content_store import EncryptedContentStore, derive_content_key
@@ -60,6 +62,12 @@ class Runtime:
             self.settings.content_dir, derive_content_key(self.settings.secret_key)
         )
 
+    def database_is_current(self) -> bool:
+        try:
+            return is_at_head(self.database.engine)
+        except (OperationalError, ProgrammingError):
+            return False
+
     def close(self) -> None:
         if self._database is not None:
             self._database.dispose()
@@ -74,6 +82,10 @@ def needs_runtime(func: Callable[..., R]) -> Callable[..., R]:
             return func(obj, *args, **kwargs)
         except PasserelleError as exc:
             fail(str(exc), exit_code_for(exc))
+        except (OperationalError, ProgrammingError):
+            if obj.database_is_current():
+                raise
+            fail("the database is not set up: run `passerelle db upgrade`", EXIT_FAILURE)
 
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__

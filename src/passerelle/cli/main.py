@@ -21,6 +21,7 @@ from passerelle.cli.context import (
     needs_runtime,
     resolve_agency,
 )
+from passerelle.cli.crawl import import_command, spark_group
 from passerelle.cli.scanning import extract_command, scan_command
 from passerelle.core.errors import InvalidInput, NotFound, PasserelleError
 from passerelle.db.migrate import upgrade
@@ -431,6 +432,8 @@ def demo(
 
 
 cli.add_command(bank_group)
+cli.add_command(spark_group)
+cli.add_command(import_command)
 cli.add_command(scan_command)
 cli.add_command(extract_command)
 

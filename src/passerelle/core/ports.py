@@ -129,6 +129,17 @@ class ItemFindings:
 
 
 @dataclass(frozen=True, slots=True)
+class Candidate:
+    """A matched item found elsewhere (a scan, a crawl job's output), to put in the queue."""
+
+    findings: ItemFindings
+    url_hash: str | None
+    url: str | None
+    source: str
+    content: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class QueuedItem:
     item_id: str
     case_id: str | None
@@ -147,6 +158,7 @@ class QueueRepo(Protocol):
         signals_json: str,
     ) -> str: ...
     def add_sighting(self, item_id: str, *, source: str, url: str | None, origin: str) -> None: ...
+    def has_sighting(self, item_id: str, source: str) -> bool: ...
     def open_case(
         self,
         *,

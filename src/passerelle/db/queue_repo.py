@@ -96,6 +96,14 @@ class SqlQueueRepo:
             )
         )
 
+    def has_sighting(self, item_id: str, source: str) -> bool:
+        found = self._s.scalar(
+            select(SightingRow.id).where(
+                SightingRow.item_id == item_id, SightingRow.source == source
+            )
+        )
+        return found is not None
+
     def open_case(
         self,
         *,

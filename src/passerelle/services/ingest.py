@@ -7,13 +7,14 @@ import enum
 import json
 
 from passerelle.core.audit import AuditEntry
-from passerelle.core.ports import ContentStore, ItemFindings, UnitOfWork
+from passerelle.core.ports import Candidate, ContentStore, ItemFindings, UnitOfWork
 from passerelle.scan import ScanResult
 
 
 class Queued(enum.StrEnum):
     OPENED = "opened"
     SEEN_AGAIN = "seen_again"
+    ALREADY_RECORDED = "already_recorded"
     NOT_QUEUED = "not_queued"
 
 
@@ -45,26 +46,53 @@ def queue_result(
     store, the matched bytes are preserved (encrypted) for the analyst and the record."""
     if not result.matches:
         return Queued.NOT_QUEUED
-    agency = uow.agencies.get_by_code(agency_code)
     url_signal = result.signal("url")
-    url_hash = url_signal.value if url_signal else None
-    known = uow.queue.find_item(agency.id, result.sha256, url_hash)
+    candidate = Candidate(
+        findings=findings_of(result),
+        url_hash=url_signal.value if url_signal else None,
+        url=result.url,
+        source=result.source,
+        content=result.content,
+    )
+    return queue_candidate(
+        uow, agency_code=agency_code, candidate=candidate, actor=actor, store=store
+    )
+
+
+def queue_candidate(
+    uow: UnitOfWork,
+    *,
+    agency_code: str,
+    candidate: Candidate,
+    actor: str,
+    store: ContentStore | None = None,
+    once_per_source: bool = False,
+) -> Queued:
+    """Open a case for a matched item, or record a sighting of one the agency knows. With
+    `once_per_source`, a sighting from the same source is recorded once (an import run twice
+    adds nothing)."""
+    agency = uow.agencies.get_by_code(agency_code)
+    found = candidate.findings
+    known = uow.queue.find_item(agency.id, found.sha256, candidate.url_hash)
     origin = "scan"
     if known is not None:
-        uow.queue.add_sighting(known.item_id, source=result.source, url=result.url, origin=origin)
+        if once_per_source and uow.queue.has_sighting(known.item_id, candidate.source):
+            return Queued.ALREADY_RECORDED
+        uow.queue.add_sighting(
+            known.item_id, source=candidate.source, url=candidate.url, origin=origin
+        )
         return Queued.SEEN_AGAIN
-    found = findings_of(result)
     item_id = uow.queue.add_item(
         agency_id=agency.id,
         sha256=found.sha256,
-        url_hash=url_hash,
-        url=result.url,
+        url_hash=candidate.url_hash,
+        url=candidate.url,
         media_type=found.media_type,
         signals_json=found.signals_json,
     )
-    uow.queue.add_sighting(item_id, source=result.source, url=result.url, origin=origin)
-    if store is not None and result.content is not None:
-        store.put(result.content)
+    uow.queue.add_sighting(item_id, source=candidate.source, url=candidate.url, origin=origin)
+    if store is not None and candidate.content is not None:
+        store.put(candidate.content)
     case_id = uow.queue.open_case(
         agency_id=agency.id,
         item_id=item_id,
@@ -82,7 +110,7 @@ def queue_result(
             agency_id=agency.id,
             object_type="case",
             object_id=case_id,
-            details={"sha256": result.sha256, "score": result.score, "source": origin},
+            details={"sha256": found.sha256, "score": found.score, "source": origin},
         )
     )
     return Queued.OPENED

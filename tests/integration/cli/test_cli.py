@@ -261,3 +261,15 @@ def test_demo_names_an_article_it_cannot_read(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["demo", "--no-serve", "--article", str(missing)], env=env)
     assert result.exit_code == 2
     assert f"cannot read the article {missing}" in result.output
+
+
+def test_a_database_not_set_up_is_one_line_naming_the_fix(tmp_path: Path) -> None:
+    result = _subprocess(
+        {"PASSERELLE_ENV": "dev", "PASSERELLE_DATA_DIR": str(tmp_path / "var")},
+        "scan",
+        str(shared("pdq", "images", "aaa-orig.jpg")),
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "passerelle: error: the database is not set up: run `passerelle db upgrade`\n"
+    )

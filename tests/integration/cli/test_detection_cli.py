@@ -291,3 +291,16 @@ def test_extract_prints_the_main_text(run: Cli) -> None:
     assert data["language"] == "fr"
     image = run("extract", str(shared("pdq", "images", "aaa-orig.jpg")))
     assert image.exit_code == 2 and "no text to extract from image/jpeg" in image.output
+
+
+def test_a_page_added_to_a_bank_matches_its_edited_copy_by_its_text(
+    run: Cli, tmp_path: Path
+) -> None:
+    page = shared("extraction-fr", "html", "aoc.media.archaisme.html")
+    assert run("bank", "create", "pages").exit_code == 0
+    added = run("bank", "add", "pages", "--file", str(page))
+    assert added.output == "3 added, 0 already in bank pages\n"  # sha256, md5 and text
+    copy = tmp_path / "copie.html"
+    copy.write_bytes(page.read_bytes() + b"<!-- republished elsewhere -->")
+    (item,) = json_lines(run("scan", "--json", str(copy)).output)
+    assert [m["signal_type"] for m in item["matches"]] == ["text"]  # type: ignore[union-attr]

@@ -1,0 +1,149 @@
+"""`passerelle spark scan|export-banks` and `passerelle import`: crawl-scale scans on Spark
+and their candidates back into the review queue."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from passerelle.cli.context import Runtime, agency_option, needs_runtime, resolve_agency
+from passerelle.core.bank import Bank, BankEntry
+from passerelle.core.errors import InvalidInput
+from passerelle.core.ports import Candidate
+from passerelle.exchange.bankbundle import dump_bundle
+from passerelle.exchange.candidates import read_candidates
+from passerelle.intake import Problem
+from passerelle.services.banks import load_banks
+from passerelle.services.ingest import Queued, queue_candidate
+
+IMPORT_BATCH = 200
+
+
+def _banks(
+    rt: Runtime, agency_code: str | None, bank_names: tuple[str, ...]
+) -> tuple[list[Bank], list[BankEntry]]:
+    with rt.database.unit_of_work() as uow:
+        agency = resolve_agency(uow, agency_code)
+        return load_banks(uow, agency_code=agency.code, bank_names=list(bank_names) or None)
+
+
+@click.group("spark")
+def spark_group() -> None:
+    """Crawl-scale scans on Spark (extra `spark`): WARC files in, candidates out."""
+
+
+@spark_group.command("scan")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--output", "-o", required=True, help="Where to write the candidates (Parquet).")
+@agency_option
+@click.option("--bank", "bank_names", multiple=True, help="Only this bank (repeatable).")
+@click.option(
+    "--master",
+    default="local[*]",
+    show_default=True,
+    help="Spark master: local[N] on this machine, or a cluster's URL.",
+)
+@click.option("--full", is_flag=True, help="Compute every signal type, not only the banks' ones.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@needs_runtime
+def spark_scan(
+    rt: Runtime,
+    inputs: tuple[str, ...],
+    output: str,
+    agency_code: str | None,
+    bank_names: tuple[str, ...],
+    master: str,
+    full: bool,
+    overwrite: bool,
+) -> None:
+    """Scan WARC files (paths, globs, folders, @list files, s3a:// URIs) on Spark."""
+    from passerelle.spark.job import expand_inputs, make_session, run_scan
+
+    files = expand_inputs(inputs)  # every input checked before Spark starts
+    banks, entries = _banks(rt, agency_code, bank_names)
+    spark = make_session(master)
+    try:
+        counters = run_scan(
+            spark,
+            files,
+            banks=banks,
+            entries=entries,
+            output=output,
+            full=full,
+            mode="overwrite" if overwrite else "errorifexists",
+        )
+    finally:
+        spark.stop()
+    click.echo(json.dumps(counters.as_dict(), indent=2, sort_keys=True))
+
+
+@spark_group.command("export-banks")
+@agency_option
+@click.option("--bank", "bank_names", multiple=True, help="Only this bank (repeatable).")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@needs_runtime
+def export_banks(
+    rt: Runtime, agency_code: str | None, bank_names: tuple[str, ...], output: Path
+) -> None:
+    """Write the agency's banks to a file for `spark-submit` (the cluster needs no database)."""
+    banks, entries = _banks(rt, agency_code, bank_names)
+    output.write_text(dump_bundle(banks, entries), encoding="utf-8")
+    click.echo(f"{len(banks)} banks, {len(entries)} entries written to {output}")
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@agency_option
+@click.option("--into-queue", is_flag=True, help="Open a case for each candidate (idempotent).")
+@needs_runtime
+def import_command(rt: Runtime, path: Path, agency_code: str | None, into_queue: bool) -> None:
+    """Read the candidates of a crawl scan (Parquet); with --into-queue, queue them."""
+    candidates = read_candidates(path)
+    tally = {q.value: 0 for q in Queued} | {"problems": 0, "read": 0}
+    agency = None
+    if into_queue:
+        with rt.database.unit_of_work() as uow:
+            agency = resolve_agency(uow, agency_code).code
+    batch: list[Candidate] = []
+    for item in candidates:
+        if isinstance(item, Problem):
+            tally["problems"] += 1
+            click.echo(f"passerelle: warning: {item.source}: {item.reason}", err=True)
+            continue
+        tally["read"] += 1
+        if agency is None:
+            banks = ",".join(sorted({m["bank"] for m in json.loads(item.findings.matches_json)}))
+            click.echo(f"{item.findings.score:>5}  {banks:<20}  {item.url or item.source}")
+            continue
+        batch.append(item)
+        if len(batch) >= IMPORT_BATCH:
+            _queue(rt, agency, batch, tally)
+    if agency is not None:
+        _queue(rt, agency, batch, tally)
+    line = f"{tally['read']} candidates read, {tally['problems']} unreadable"
+    if into_queue:
+        line += (
+            f"; queue: {tally['opened']} cases opened, {tally['seen_again']} seen again,"
+            f" {tally['already_recorded']} already imported"
+        )
+    click.echo(line, err=True)
+    if tally["problems"] and not tally["read"]:
+        raise InvalidInput(f"no readable candidate in {path}")
+
+
+def _queue(rt: Runtime, agency: str, batch: list[Candidate], tally: dict[str, int]) -> None:
+    with rt.database.unit_of_work(write=True) as uow:
+        for candidate in batch:
+            queued = queue_candidate(
+                uow,
+                agency_code=agency,
+                candidate=candidate,
+                actor="cli",
+                store=rt.store,
+                once_per_source=True,
+            )
+            tally[queued.value] += 1
+        uow.commit()
+    batch.clear()
