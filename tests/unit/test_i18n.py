@@ -33,6 +33,7 @@ def test_every_template_message_is_translated_to_french() -> None:
     french = load_catalog(Locale.FR)
     same_in_french = {
         "Action",
+        "Code",
         "Contact",
         "Source",
         "Score",

@@ -22,6 +22,7 @@ from passerelle.cli.context import (
     resolve_agency,
 )
 from passerelle.cli.crawl import import_command, spark_group
+from passerelle.cli.partners import agency_key_command, partner_group
 from passerelle.cli.scanning import extract_command, scan_command
 from passerelle.core.errors import InvalidInput, NotFound, PasserelleError
 from passerelle.db.migrate import upgrade
@@ -308,7 +309,13 @@ def jobs_run(rt: Runtime, once: bool, every: int) -> None:
     with fetcher_for(rt.settings) as fetcher:
         while True:
             retention = timedelta(days=rt.settings.retention_days)
-            for run in run_once(rt.database, fetcher, store=rt.store, retention=retention):
+            for run in run_once(
+                rt.database,
+                fetcher,
+                store=rt.store,
+                retention=retention,
+                secret=rt.settings.secret_key,
+            ):
                 state = f"error: {run.error}" if run.error else run.detail
                 click.echo(f"{run.kind}\t{run.agency_id}\t{state}")
             if once:
@@ -433,6 +440,8 @@ def demo(
 
 cli.add_command(bank_group)
 cli.add_command(spark_group)
+cli.add_command(partner_group)
+agency.add_command(agency_key_command)
 cli.add_command(import_command)
 cli.add_command(scan_command)
 cli.add_command(extract_command)

@@ -94,3 +94,6 @@ class NewEntry:
     labels: Labels
     note: str = ""
     source_value: str | None = None
+    # Partner entries: where they came from and when they expire.
+    provenance: str | None = None
+    expires_at: datetime | None = None

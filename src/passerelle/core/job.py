@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 RECHECK = "recheck"
 PURGE = "purge"
 FETCH_REPORTS = "fetch_reports"
+SYNC = "sync"  # pull the partners' feeds
 INTERVALS = {
+    SYNC: timedelta(minutes=15),
     RECHECK: timedelta(hours=1),
     PURGE: timedelta(days=1),
     FETCH_REPORTS: timedelta(minutes=10),

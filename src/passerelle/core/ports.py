@@ -13,10 +13,12 @@ from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin, NewEntry
 from passerelle.core.case import CaseDetail, CaseStatus, CaseSummary, QueueFilters
 from passerelle.core.complaint import Complaint
 from passerelle.core.decision import Decision, DecisionInput, Recommendation
+from passerelle.core.exchange import Agreement, AgreementStatus, EventKind, OutboxEvent, Partner
 from passerelle.core.identity import Agency, ApiToken, Credentials, Jurisdiction, Locale, Role, User
 from passerelle.core.job import Job
 from passerelle.core.referral import Host, Referral
 from passerelle.core.report import CaseFact, DecisionFact, ReferralFact
+from passerelle.core.taxonomy import Labels
 
 
 class AgencyRepo(Protocol):
@@ -90,8 +92,10 @@ class BankRepo(Protocol):
     ) -> Bank: ...
     def get_by_name(self, agency_id: str, name: str) -> Bank: ...
     def list(self, agency_id: str) -> builtins.list[Bank]: ...
-    def add_entries(self, bank_id: str, entries: builtins.list[NewEntry]) -> int:
-        """Insert the entries whose signal the bank does not hold yet; return how many."""
+    def add_entries(
+        self, bank_id: str, entries: builtins.list[NewEntry]
+    ) -> builtins.list[NewEntry]:
+        """Insert the entries whose signal the bank does not hold yet; return those."""
         ...
 
     def remove_entry(self, bank_id: str, signal_type: str, value: str) -> BankEntry: ...
@@ -315,6 +319,111 @@ class ContentStore(Protocol):
     def delete(self, sha256: str) -> bool: ...
 
 
+class ExchangeRepo(Protocol):
+    def active_key(self, agency_id: str) -> tuple[str, str] | None: ...
+    def add_key(self, agency_id: str, public_key: str, private_key: str) -> None: ...
+    def add_partner(
+        self,
+        *,
+        agency_id: str,
+        code: str,
+        name: str,
+        base_url: str | None,
+        public_key: str,
+        contact: str,
+    ) -> Partner: ...
+    def partners(self, agency_id: str) -> builtins.list[Partner]: ...
+    def all_partners(self) -> builtins.list[Partner]: ...
+    def get_partner(self, agency_id: str, partner_id: str) -> Partner: ...
+    def partner_by_code(self, agency_id: str, code: str) -> Partner | None: ...
+    def remove_partner(self, agency_id: str, partner_id: str) -> None: ...
+    def record_sync(
+        self,
+        partner_id: str,
+        *,
+        at: datetime,
+        outcome: str,
+        detail: str,
+        cursor: int | None = None,
+        imported: int = 0,
+        retracted: int = 0,
+        next_sync_at: datetime | None = None,
+    ) -> None: ...
+    def sync_log(self, partner_id: str, limit: int = 20) -> builtins.list[SyncRecord]: ...
+    def add_agreement(self, agreement: Agreement) -> None: ...
+    def agreements(
+        self, agency_id: str, partner_id: str | None = None
+    ) -> builtins.list[Agreement]: ...
+    def get_agreement(self, agency_id: str, agreement_id: str) -> Agreement: ...
+    def set_agreement_status(
+        self, agency_id: str, agreement_id: str, status: AgreementStatus, when: datetime
+    ) -> None: ...
+    def add_event(
+        self,
+        agency_id: str,
+        *,
+        kind: EventKind,
+        signal_type: str,
+        value: str,
+        labels: Labels,
+        decision: dict[str, object] | None,
+        when: datetime,
+    ) -> None: ...
+    def events_after(
+        self, agency_id: str, cursor: int, limit: int
+    ) -> builtins.list[OutboxEvent]: ...
+    def add_hold(
+        self, agency_id: str, case_id: str, *, reason: str, set_by: str, when: datetime
+    ) -> None: ...
+    def lift_holds(self, agency_id: str, case_id: str, when: datetime) -> int: ...
+    def case_holds(self, agency_id: str, case_id: str) -> builtins.list[ObservationHold]: ...
+    def add_partner_signal(
+        self,
+        agency_id: str,
+        partner_id: str,
+        *,
+        kind: str,
+        signal_type: str,
+        value: str,
+        at: datetime,
+    ) -> None: ...
+    def lift_partner_signal(
+        self, agency_id: str, partner_id: str, *, signal_type: str, value: str, at: datetime
+    ) -> None: ...
+    def partner_signals(
+        self, agency_id: str, signals: builtins.dict[str, str]
+    ) -> builtins.list[PartnerNotice]: ...
+    def purge_expired(self, agency_id: str, now: datetime) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRecord:
+    at: datetime
+    outcome: str
+    detail: str
+    imported: int
+    retracted: int
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationHold:
+    reason: str
+    set_by: str
+    set_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerNotice:
+    """A partner's word on one of our signals: held (leave it up) or referred, and when."""
+
+    partner_code: str
+    partner_name: str
+    contact: str
+    kind: str
+    signal_type: str
+    at: datetime
+
+
 class UnitOfWork(Protocol):
     """One transaction: every repository shares it; `commit` makes the change and its audit
     events durable together."""
@@ -345,6 +454,8 @@ class UnitOfWork(Protocol):
     def complaints(self) -> ComplaintRepo: ...
     @property
     def jobs(self) -> JobRepo: ...
+    @property
+    def exchange(self) -> ExchangeRepo: ...
 
     def commit(self) -> None: ...
     def rollback(self) -> None: ...

@@ -98,7 +98,10 @@ class SqlBankRepo:
         )
         return [_to_bank(r) for r in rows]
 
-    def add_entries(self, bank_id: str, entries: builtins.list[NewEntry]) -> int:
+    def add_entries(
+        self, bank_id: str, entries: builtins.list[NewEntry]
+    ) -> builtins.list[NewEntry]:
+        """Insert the entries the bank does not hold yet; return those."""
         fresh: dict[tuple[str, str], NewEntry] = {}
         for entry in entries:
             fresh.setdefault((entry.signal.type, entry.signal.value), entry)
@@ -125,12 +128,14 @@ class SqlBankRepo:
                 "tags_json": json.dumps(sorted(e.labels.tags)),
                 "note": e.note,
                 "added_at": now,
+                "expires_at": e.expires_at,
+                "provenance": e.provenance,
             }
             for e in fresh.values()
         ]
         if rows:
             self._s.execute(insert(BankEntryRow), rows)
-        return len(rows)
+        return builtins.list(fresh.values())
 
     def remove_entry(self, bank_id: str, signal_type: str, value: str) -> BankEntry:
         row = self._s.scalar(

@@ -23,6 +23,7 @@ from passerelle.core.identity import (
 from passerelle.db.bank_repo import SqlBankRepo
 from passerelle.db.complaint_repo import SqlComplaintRepo
 from passerelle.db.decision_repo import SqlDecisionRepo
+from passerelle.db.exchange_repo import SqlExchangeRepo
 from passerelle.db.job_repo import SqlJobRepo
 from passerelle.db.models import (
     AgencyRow,
@@ -381,6 +382,7 @@ class SqlUnitOfWork:
         self.reports = SqlReportRepo(session)
         self.complaints = SqlComplaintRepo(session)
         self.jobs = SqlJobRepo(session)
+        self.exchange = SqlExchangeRepo(session)
 
     def commit(self) -> None:
         self.session.commit()

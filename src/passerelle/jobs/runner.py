@@ -9,10 +9,13 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from passerelle.core.errors import ExternalServiceError, InvalidInput
+from passerelle.core.exchange import FeedPage, Partner
 from passerelle.core.ports import ContentStore, Fetch, Fetched, UnitOfWork
 from passerelle.db.session import Database
+from passerelle.exchange.client import pull_feed
+from passerelle.exchange.signing import open_private
 from passerelle.fetch.fetcher import SafeFetcher
-from passerelle.services.jobs import JobRun, run_due_jobs, schedule_defaults
+from passerelle.services.jobs import JobRun, Pull, no_pull, run_due_jobs, schedule_defaults
 
 
 def make_fetch(fetcher: SafeFetcher) -> Fetch:
@@ -29,12 +32,24 @@ def make_fetch(fetcher: SafeFetcher) -> Fetch:
     return fetch
 
 
+def make_pull(secret: str) -> Pull:
+    """The sync job's way to a partner: a feed page pulled with a request signed by our key,
+    its envelope verified with the partner's key."""
+
+    def pull(partner: Partner, subscriber: str, sealed_key: str, cursor: int) -> FeedPage:
+        key = open_private(sealed_key, secret)
+        return pull_feed(partner, key=key, subscriber=subscriber, cursor=cursor)
+
+    return pull
+
+
 def run_once(
     database: Database,
     fetcher: SafeFetcher,
     worker: str | None = None,
     store: ContentStore | None = None,
     retention: timedelta = timedelta(days=183),
+    secret: str | None = None,
 ) -> list[JobRun]:
     name = worker or f"{socket.gethostname()}:{time.monotonic_ns()}"
 
@@ -48,6 +63,11 @@ def run_once(
         uow.commit()
     return list(
         run_due_jobs(
-            open_uow, worker=name, fetch=make_fetch(fetcher), store=store, retention=retention
+            open_uow,
+            worker=name,
+            fetch=make_fetch(fetcher),
+            store=store,
+            retention=retention,
+            pull=make_pull(secret) if secret else no_pull,
         )
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from passerelle.core.audit import AuditEntry
 from passerelle.core.bank import (
@@ -18,6 +19,7 @@ from passerelle.core.bank import (
     parse_threshold,
 )
 from passerelle.core.errors import InvalidInput
+from passerelle.core.exchange import EventKind
 from passerelle.core.match import Matcher
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.signals import Signal, get_signal_type
@@ -62,11 +64,44 @@ def parse_entry(entry: EntryInput) -> tuple[Signal, str | None]:
     return kind.parse(entry.value), None
 
 
-def _insert(uow: UnitOfWork, bank_id: str, batch: list[NewEntry], report: ImportReport) -> None:
-    added = uow.banks.add_entries(bank_id, batch)
-    report.added += added
-    report.duplicates += len(batch) - added
+def _insert(
+    uow: UnitOfWork,
+    bank: Bank,
+    batch: list[NewEntry],
+    report: ImportReport,
+    decision: dict[str, object] | None = None,
+) -> None:
+    added = uow.banks.add_entries(bank.id, batch)
+    report.added += len(added)
+    report.duplicates += len(batch) - len(added)
     batch.clear()
+    if bank.kind is BankKind.POSITIVE and bank.origin is BankOrigin.OWN:
+        # The outbox: what the agreements may share with partners (the feed filters it).
+        now = datetime.now(UTC)
+        for entry in added:
+            uow.exchange.add_event(
+                bank.agency_id,
+                kind=EventKind.ADD,
+                signal_type=entry.signal.type,
+                value=entry.signal.value,
+                labels=entry.labels,
+                decision=decision,
+                when=now,
+            )
+
+
+def record_retraction(uow: UnitOfWork, bank: Bank, entry: BankEntry) -> None:
+    """A withdrawn entry of an own positive bank is withdrawn on the partners' side too."""
+    if bank.kind is BankKind.POSITIVE and bank.origin is BankOrigin.OWN:
+        uow.exchange.add_event(
+            bank.agency_id,
+            kind=EventKind.RETRACT,
+            signal_type=entry.signal.type,
+            value=entry.signal.value,
+            labels=entry.labels,
+            decision=None,
+            when=datetime.now(UTC),
+        )
 
 
 def create_bank(
@@ -119,8 +154,11 @@ def add_entries(
     entries: Iterable[EntryInput],
     actor: str,
     source: str = "manual",
+    decision: dict[str, object] | None = None,
 ) -> ImportReport:
-    """Add entries; a bad one is reported by its line and the others go on."""
+    """Add entries; a bad one is reported by its line and the others go on. `decision`
+    summarises the decision behind them (verdict, category, date; never the rationale), for
+    partners whose agreements share decisions."""
     agency = uow.agencies.get_by_code(agency_code)
     bank = uow.banks.get_by_name(agency.id, parse_bank_name(bank_name))
     report = ImportReport()
@@ -133,8 +171,8 @@ def add_entries(
             continue
         batch.append(NewEntry(signal, entry.labels, entry.note, source_value))
         if len(batch) >= INSERT_BATCH:
-            _insert(uow, bank.id, batch, report)
-    _insert(uow, bank.id, batch, report)
+            _insert(uow, bank, batch, report, decision)
+    _insert(uow, bank, batch, report, decision)
     if report.added:
         uow.audit.append(
             AuditEntry(
@@ -168,6 +206,7 @@ def remove_entry(
     bank = uow.banks.get_by_name(agency.id, parse_bank_name(bank_name))
     signal, _ = parse_entry(EntryInput(signal_type, value))
     removed = uow.banks.remove_entry(bank.id, signal.type, signal.value)
+    record_retraction(uow, bank, removed)
     uow.audit.append(
         AuditEntry(
             action="bank.entry_removed",

@@ -14,6 +14,7 @@ from passerelle.core.hostlink import check_host_link
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.referral import Referral
+from passerelle.services.banks import record_retraction
 
 HOST_ACTOR = "host"
 
@@ -129,9 +130,10 @@ def _withdraw(uow: UnitOfWork, viewer: User, case_id: str, bank_name: str | None
     for entry in added:
         kind, value = entry.signal.type, entry.signal.value
         try:
-            uow.banks.remove_entry(bank.id, kind, value)
+            removed = uow.banks.remove_entry(bank.id, kind, value)
         except NotFound:
             continue
+        record_retraction(uow, bank, removed)
         uow.audit.append(
             AuditEntry(
                 "bank.entry_removed",

@@ -10,13 +10,20 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from passerelle.core.audit import AuditEntry
 from passerelle.core.content import Content
-from passerelle.core.errors import InvalidInput, PasserelleError, PermissionDenied
+from passerelle.core.errors import (
+    ExternalServiceError,
+    InvalidInput,
+    PasserelleError,
+    PermissionDenied,
+)
+from passerelle.core.exchange import FeedPage, Partner
 from passerelle.core.identity import Permission, User
-from passerelle.core.job import FETCH_REPORTS, INTERVALS, LEASE, PURGE, RECHECK, Job
+from passerelle.core.job import FETCH_REPORTS, INTERVALS, LEASE, PURGE, RECHECK, SYNC, Job
 from passerelle.core.ports import ContentStore, Fetch, Fetched, UnitOfWork
 from passerelle.core.recheck import Observation, verdict
 from passerelle.scan import ScanOptions, fingerprint
 from passerelle.services.banks import load_matcher
+from passerelle.services.exchange import apply_feed, expire_partner_entries
 from passerelle.services.public import fetch_reported_pages
 
 UnitOfWorkFactory = Callable[[], AbstractContextManager[UnitOfWork]]
@@ -30,6 +37,16 @@ class JobRun:
     error: str | None
 
 
+# One verified page of a partner's feed: (partner, our code, our sealed key, cursor).
+Pull = Callable[[Partner, str, str, int], FeedPage]
+MAX_PAGES = 20  # per partner and run; the next run goes on from the cursor
+BACKOFF_START, BACKOFF_MAX = timedelta(minutes=1), timedelta(hours=6)
+
+
+def no_pull(partner: Partner, subscriber: str, key: str, cursor: int) -> FeedPage:
+    raise ExternalServiceError("no way to reach partners is configured")
+
+
 @dataclass(frozen=True, slots=True)
 class JobTools:
     """What the jobs need from the outside, wired by the runner."""
@@ -37,6 +54,7 @@ class JobTools:
     fetch: Fetch
     store: ContentStore | None = None
     retention: timedelta = timedelta(days=183)
+    pull: Pull = no_pull
 
 
 def schedule_defaults(uow: UnitOfWork, now: datetime | None = None) -> None:
@@ -45,6 +63,7 @@ def schedule_defaults(uow: UnitOfWork, now: datetime | None = None) -> None:
         uow.jobs.ensure(RECHECK, agency.id, moment)
         uow.jobs.ensure(PURGE, agency.id, moment)
         uow.jobs.ensure(FETCH_REPORTS, agency.id, moment)
+        uow.jobs.ensure(SYNC, agency.id, moment)
 
 
 def run_due_jobs(
@@ -55,8 +74,9 @@ def run_due_jobs(
     now: datetime | None = None,
     store: ContentStore | None = None,
     retention: timedelta = timedelta(days=183),
+    pull: Pull = no_pull,
 ) -> Iterator[JobRun]:
-    tools = JobTools(fetch, store, retention)
+    tools = JobTools(fetch, store, retention, pull)
     moment = now or datetime.now(UTC)
     with open_uow() as uow:
         due = uow.jobs.due(moment)
@@ -81,6 +101,8 @@ def run_due_jobs(
 def _run(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> str:
     if job.kind == PURGE:
         return _purge(uow, job, tools, now)
+    if job.kind == SYNC:
+        return _sync(uow, job.agency_id, tools, now)
     if job.kind == FETCH_REPORTS:
         agency = uow.agencies.get(job.agency_id)
         return fetch_reported_pages(
@@ -115,6 +137,58 @@ def _run(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> str:
                 )
             )
     return f"{len(targets)} checked, {offline} newly offline, {unknown} not reachable"
+
+
+def _sync(uow: UnitOfWork, agency_id: str, tools: JobTools, now: datetime) -> str:
+    """Pull each partner's feed from its cursor. A page that fails a check is refused whole
+    and logged; a partner that cannot be reached is tried again later, backing off."""
+    agency = uow.agencies.get(agency_id)
+    pulled = refused = unreachable = 0
+    for partner in uow.exchange.partners(agency_id):
+        flowing = [a for a in uow.exchange.agreements(agency_id, partner.id) if a.flowing(now)]
+        if not partner.base_url or not flowing:
+            continue
+        if partner.next_sync_at and partner.next_sync_at > now:
+            continue
+        key = uow.exchange.active_key(agency_id)
+        if key is None:
+            raise PasserelleError(f"{agency.code} has no signing key")
+        cursor = partner.cursor
+        for _ in range(MAX_PAGES):
+            try:
+                page = tools.pull(partner, agency.code, key[1], cursor)
+                outcome = apply_feed(uow, partner=partner, page=page, asked_cursor=cursor, now=now)
+            except ExternalServiceError as exc:
+                delay = min(BACKOFF_START * 2 ** min(partner.failures, 10), BACKOFF_MAX)
+                uow.exchange.record_sync(
+                    partner.id,
+                    at=now,
+                    outcome="unreachable",
+                    detail=f"{exc}; next try in {delay}",
+                    next_sync_at=now + delay,
+                )
+                unreachable += 1
+                break
+            except PasserelleError as exc:  # Refused, InvalidInput: a page we cannot accept
+                uow.exchange.record_sync(partner.id, at=now, outcome="refused", detail=str(exc))
+                refused += 1
+                break
+            uow.exchange.record_sync(
+                partner.id,
+                at=now,
+                outcome="ok",
+                cursor=page.next_cursor,
+                imported=outcome.imported,
+                retracted=outcome.retracted,
+                detail=f"{len(page.entries)} entries from cursor {cursor} to {page.next_cursor}",
+            )
+            pulled += 1
+            cursor = page.next_cursor
+            partner = uow.exchange.get_partner(agency_id, partner.id)
+            if not page.more:
+                break
+    expired = expire_partner_entries(uow, agency_id=agency_id, now=now)
+    return f"{pulled} pages pulled, {refused} refused, {unreachable} unreachable, {expired} expired"
 
 
 def _observe(url: str, answer: Fetched | None) -> Observation | None:

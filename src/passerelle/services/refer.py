@@ -28,6 +28,7 @@ from passerelle.core.referral import (
     parse_email,
     parse_kind,
 )
+from passerelle.services.exchange import announce_referral, check_referral_allowed
 
 TITLES = {
     ReferralKind.REFERRAL: (
@@ -184,12 +185,22 @@ def _terrorist_decision(uow: UnitOfWork, viewer: User, case_id: str) -> Decision
 
 
 def prepare_referral(
-    uow: UnitOfWork, *, viewer: User, case_id: str, kind: str, language: str = ""
+    uow: UnitOfWork,
+    *,
+    viewer: User,
+    case_id: str,
+    kind: str,
+    language: str = "",
+    override: str = "",
 ) -> Referral:
+    """Prepare a referral or an order from a case decided as terrorist content. Content
+    under observation (our hold or a partner's) is not referred unless an approver
+    overrides the hold with a written reason (`override`)."""
     if not viewer.can(Permission.REVIEW):
         raise PermissionDenied("only analysts and approvers prepare referrals")
     detail = uow.queue.get_case(viewer.agency_id, case_id)
     _terrorist_decision(uow, viewer, case_id)
+    check_referral_allowed(uow, viewer=viewer, case_id=case_id, override=override)
     agency = uow.agencies.get(viewer.agency_id)
     chosen = parse_kind(kind, agency.jurisdiction)
     url = detail.summary.url
@@ -265,6 +276,7 @@ def _record_sent(
 ) -> Referral:
     deadline = deadline_for(referral.kind, moment)
     uow.referrals.mark_sent(viewer.agency_id, referral.id, moment, deadline)
+    announce_referral(uow, agency_id=viewer.agency_id, case_id=referral.case_id, when=moment)
     _audit(
         uow,
         viewer,

@@ -49,6 +49,11 @@ def decide_case(
             entries=entries,
             actor=viewer.username,
             source=f"decision:{case_id}",
+            decision={
+                "verdict": decision.verdict.value,
+                "category": decision.category.value if decision.category else None,
+                "decided_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
         )
     recorded = uow.decisions.add(
         agency_id=agency.id, case_id=case_id, decided_by=viewer.username, decision=decision

@@ -23,6 +23,7 @@ from passerelle.web.i18n import Translator
 from passerelle.web.routes import (
     api,
     auth,
+    exchange,
     host,
     pages,
     public,
@@ -44,6 +45,8 @@ ROUTERS = (
     public.router,
     reports.router,
     host.router,
+    exchange.router,
+    exchange.api,
     api.router,
 )
 

@@ -99,7 +99,7 @@ def test_a_removed_page_is_seen_offline_and_a_live_one_is_not(
     referral = sent_referral(database, server + "/gone/page")
     fetcher = SafeFetcher(AddressGuard(parse_allow_list(["127.0.0.1/32"])))
     runs = {run.kind: run for run in run_once(database, fetcher)}
-    assert set(runs) == {"recheck", "purge", "fetch_reports"}
+    assert set(runs) == {"recheck", "purge", "fetch_reports", "sync"}
     run = runs["recheck"]
     assert run.error is None and run.detail == "1 checked, 1 newly offline, 0 not reachable"
     with database.unit_of_work() as uow:
@@ -183,11 +183,16 @@ def test_a_job_survives_a_restart_and_runs_once_at_a_time(
         thread.start()
     for thread in threads:
         thread.join()
-    assert sum(results) == 3  # each of the three jobs ran once, by whichever worker claimed it
+    assert sum(results) == 4  # each of the four jobs ran once, by whichever worker claimed it
     assert len(calls) == 1
     with restarted.unit_of_work() as uow:
         jobs = uow.jobs.all_jobs()
-    assert [(j.kind, j.runs) for j in jobs] == [("fetch_reports", 1), ("purge", 1), ("recheck", 1)]
+    assert [(j.kind, j.runs) for j in jobs] == [
+        ("fetch_reports", 1),
+        ("purge", 1),
+        ("recheck", 1),
+        ("sync", 1),
+    ]
     assert all(j.run_at > now for j in jobs)
 
 

@@ -5,17 +5,23 @@ parameter fails this test until its parameter is added to OBJECTS below."""
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from passerelle.core.exchange import Agreement, AgreementStatus, parse_terms
+from passerelle.core.ports import UnitOfWork
 from passerelle.db.models import AuditEventRow
 from passerelle.db.session import Database
+from passerelle.exchange.signing import new_key_pair
 from passerelle.services.auth import create_api_token
 from passerelle.services.complaints import host_acts
+from passerelle.services.exchange import add_partner
 from passerelle.storage.content_store import EncryptedContentStore
 from passerelle.web.app import ROUTERS
 from tests.conftest import log_in
@@ -79,9 +85,46 @@ def seed_objects(
                 "fmt": "json",
                 "complaint_id": complaint.id,
                 "host_id": uow.referrals.hosts(agency_id)[0].id,
+                **exchange_objects(uow, agency_id),
             }
         uow.commit()
     return Objects(own=ids["a"], other=ids["b"]), api_secret
+
+
+def exchange_objects(uow: UnitOfWork, agency_id: str) -> dict[str, str]:
+    """A partner (file drop) and an agreement proposed to it."""
+    partner = add_partner(
+        uow,
+        agency_id=agency_id,
+        actor="test",
+        code="partenaire",
+        name="Partenaire",
+        base_url="",
+        public_key=new_key_pair("cle")[0],
+        contact="",
+    )
+    now = datetime.now(UTC)
+    agreement = Agreement(
+        id=str(uuid.uuid4()),
+        agency_id=agency_id,
+        partner_id=partner.id,
+        role="receiver",
+        status=AgreementStatus.PROPOSED,
+        terms=parse_terms(
+            {
+                "purpose": "Un accord de test entre unités",
+                "categories": ["a"],
+                "signal_types": ["pdq"],
+                "retention_days": 30,
+                "valid_from": "2026-01-01",
+                "valid_until": "2027-01-01",
+            }
+        ),
+        created_at=now,
+        changed_at=now,
+    )
+    uow.exchange.add_agreement(agreement)
+    return {"partner_id": partner.id, "agreement_id": agreement.id, "action": "decline"}
 
 
 def path_params(route: APIRoute) -> set[str]:

@@ -14,6 +14,11 @@ from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.referral import ALLOWED
 from passerelle.services.complaints import decide_complaint
+from passerelle.services.exchange import (
+    deconfliction,
+    lift_observation_hold,
+    set_observation_hold,
+)
 from passerelle.services.jobs import parse_hold_end, set_legal_hold
 from passerelle.services.queue import (
     case_content,
@@ -109,6 +114,9 @@ def _case_context(
         "recommendations": uow.decisions.recommendations(agency.id, case_id),
         "complaints": uow.complaints.for_case(agency.id, case_id),
         "earlier": earlier_cases(uow, viewer=viewer, case_id=case_id),
+        "exchange": deconfliction(uow, agency_id=viewer.agency_id, case_id=case_id),
+        "can_observe": viewer.can(Permission.APPROVE_ORDER)
+        or viewer.can(Permission.MANAGE_PARTNERS),
         "text": case_text(uow, get_state(request).store, viewer=viewer, case_id=case_id),
         "hold_until": detail.summary.legal_hold_until,
         "can_hold": viewer.can(Permission.APPROVE_ORDER) or viewer.can(Permission.MANAGE_PARTNERS),
@@ -197,6 +205,28 @@ def assignment(
         assign_case(uow, viewer=viewer, case_id=case_id, assignee=assignee)
     except InvalidInput as exc:
         return _refuse(request, uow, viewer, case_id, {}, {"assignee": str(exc)})
+    uow.commit()
+    return redirect(request, request.url_for("case_detail", case_id=case_id).path)
+
+
+@router.post("/cases/{case_id}/observation", name="observation_hold")
+def observation(
+    request: Request,
+    viewer: Viewer,
+    uow: WriteUow,
+    case_id: str,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    lift: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    try:
+        if lift:
+            lift_observation_hold(uow, viewer=viewer, case_id=case_id)
+        else:
+            set_observation_hold(uow, viewer=viewer, case_id=case_id, reason=reason)
+    except InvalidInput as exc:
+        return _refuse(
+            request, uow, viewer, case_id, {"observe_reason": reason}, {"observe": str(exc)}
+        )
     uow.commit()
     return redirect(request, request.url_for("case_detail", case_id=case_id).path)
 

@@ -43,8 +43,11 @@ def prepare(
     case_id: str,
     kind: Annotated[str, Form(max_length=32)] = "",
     language: Annotated[str, Form(max_length=8)] = "",
+    override: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    referral = prepare_referral(uow, viewer=viewer, case_id=case_id, kind=kind, language=language)
+    referral = prepare_referral(
+        uow, viewer=viewer, case_id=case_id, kind=kind, language=language, override=override
+    )
     uow.commit()
     return redirect(request, request.url_for("referral_detail", referral_id=referral.id).path)
 

@@ -1,0 +1,104 @@
+"""`passerelle partner add|list|remove` and `passerelle agency key`: who the unit exchanges
+with, and the key it signs with."""
+
+from __future__ import annotations
+
+import click
+
+from passerelle.cli.context import Runtime, agency_option, needs_runtime, resolve_agency
+from passerelle.core.audit import AuditEntry
+from passerelle.exchange.signing import agency_key, rotate_key
+from passerelle.services import exchange
+
+
+@click.group("partner")
+def partner_group() -> None:
+    """Partner agencies (another Passerelle, or a file drop)."""
+
+
+@partner_group.command("add")
+@click.argument("code")
+@agency_option
+@click.option("--name", default="", help="The partner agency's name.")
+@click.option("--url", "base_url", default="", help="Its Passerelle's address (none: file drop).")
+@click.option("--key", "public_key", required=True, help="Its Ed25519 public key (base64).")
+@click.option("--contact", default="", help="How to reach its liaison officer.")
+@needs_runtime
+def partner_add(
+    rt: Runtime,
+    code: str,
+    agency_code: str | None,
+    name: str,
+    base_url: str,
+    public_key: str,
+    contact: str,
+) -> None:
+    """Add the partner CODE to the agency's partners."""
+    with rt.database.unit_of_work(write=True) as uow:
+        agency = resolve_agency(uow, agency_code)
+        partner = exchange.add_partner(
+            uow,
+            agency_id=agency.id,
+            actor="cli",
+            code=code,
+            name=name,
+            base_url=base_url,
+            public_key=public_key,
+            contact=contact,
+        )
+        uow.commit()
+    click.echo(f"partner {partner.code} added ({partner.base_url or 'file drop'})")
+
+
+@partner_group.command("list")
+@agency_option
+@needs_runtime
+def partner_list(rt: Runtime, agency_code: str | None) -> None:
+    with rt.database.unit_of_work() as uow:
+        agency = resolve_agency(uow, agency_code)
+        for partner in uow.exchange.partners(agency.id):
+            agreements = uow.exchange.agreements(agency.id, partner.id)
+            states = ",".join(a.status.value for a in agreements) or "no agreement"
+            status = partner.last_error or (
+                f"synced {partner.last_ok_at:%Y-%m-%d %H:%M}"
+                if partner.last_ok_at
+                else "never synced"
+            )
+            click.echo(f"{partner.code}\t{partner.base_url or 'file drop'}\t{states}\t{status}")
+
+
+@partner_group.command("remove")
+@click.argument("code")
+@agency_option
+@needs_runtime
+def partner_remove(rt: Runtime, code: str, agency_code: str | None) -> None:
+    """Remove a partner whose agreements are all ended."""
+    with rt.database.unit_of_work(write=True) as uow:
+        agency = resolve_agency(uow, agency_code)
+        partner = uow.exchange.partner_by_code(agency.id, code)
+        if partner is None:
+            raise click.UsageError(f"{code} is not a partner")
+        exchange.remove_partner(uow, agency_id=agency.id, actor="cli", partner_id=partner.id)
+        uow.commit()
+    click.echo(f"partner {code} removed")
+
+
+@click.command("key")
+@agency_option
+@click.option("--rotate", is_flag=True, help="Make a new key pair (give partners the new key).")
+@needs_runtime
+def agency_key_command(rt: Runtime, agency_code: str | None, rotate: bool) -> None:
+    """Print the agency's Ed25519 public key (created at first use)."""
+    with rt.database.unit_of_work(write=True) as uow:
+        agency = resolve_agency(uow, agency_code)
+        if rotate:
+            public = rotate_key(uow, agency.id, rt.settings.secret_key)
+            uow.audit.append(
+                AuditEntry(
+                    "agency.key_rotated", "cli", agency.id, "agency", agency.id, {"key": public}
+                )
+            )
+        else:
+            public, _ = agency_key(uow, agency.id, rt.settings.secret_key)
+        uow.commit()
+    click.echo(public)

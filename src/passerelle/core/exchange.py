@@ -1,0 +1,453 @@
+"""Cooperation between agencies: partners, agreements and what a feed may carry.
+
+Nothing flows outside an accepted, valid agreement: the publisher filters its outbox by the
+agreements it has with the subscriber, and the subscriber checks every entry again against its
+own copy of the same agreement before importing anything. Content never crosses, only
+signals, labels, a decision summary without its rationale, holds and referral dates."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from passerelle.core.errors import InvalidInput
+from passerelle.core.signals import parse_signal
+from passerelle.core.taxonomy import Category
+
+FEED_SCHEMA = "passerelle-feed/1"
+AGREEMENT_SCHEMA = "passerelle-agreement/1"
+ANSWER_SCHEMA = "passerelle-agreement-answer/1"
+FEED_PAGE = 500
+MAX_FEED_BYTES = 5 * 1024 * 1024
+_CODE = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
+_KEY = re.compile(r"^[A-Za-z0-9+/]{43}=$")  # 32 bytes, base64
+
+
+class AgreementStatus(enum.StrEnum):
+    PROPOSED = "proposed"
+    ACTIVE = "active"
+    DECLINED = "declined"
+    SUSPENDED = "suspended"
+    TERMINATED = "terminated"
+
+
+# Who may move an agreement from one status to another, and to what (either party may
+# suspend, resume or terminate; only the receiver accepts or declines).
+TRANSITIONS: dict[tuple[AgreementStatus, str], AgreementStatus] = {
+    (AgreementStatus.PROPOSED, "accept"): AgreementStatus.ACTIVE,
+    (AgreementStatus.PROPOSED, "decline"): AgreementStatus.DECLINED,
+    (AgreementStatus.ACTIVE, "suspend"): AgreementStatus.SUSPENDED,
+    (AgreementStatus.SUSPENDED, "resume"): AgreementStatus.ACTIVE,
+    (AgreementStatus.ACTIVE, "terminate"): AgreementStatus.TERMINATED,
+    (AgreementStatus.SUSPENDED, "terminate"): AgreementStatus.TERMINATED,
+}
+RECEIVER_ONLY = frozenset({"accept", "decline"})
+
+
+class Distribution(enum.StrEnum):
+    """MISP-like: this agreement only, or onward to the partner's own partners. An entry
+    passed on never widens: what arrives as `onward` leaves as `agreement`."""
+
+    AGREEMENT = "agreement"
+    ONWARD = "onward"
+
+
+class Tlp(enum.StrEnum):
+    CLEAR = "clear"
+    GREEN = "green"
+    AMBER = "amber"
+    AMBER_STRICT = "amber+strict"
+    RED = "red"
+
+
+class EventKind(enum.StrEnum):
+    ADD = "add"  # an entry of an own positive bank
+    RETRACT = "retract"  # the entry is withdrawn (a reinstatement, a removal)
+    HOLD = "hold"  # leave up, under observation
+    RELEASE = "release"  # the hold is lifted
+    REFERRED = "referred"  # the content was referred to its host
+
+
+SHAREABLE_SIGNALS = ("sha256", "md5", "pdq", "url", "text")
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    purpose: str
+    categories: frozenset[Category]
+    signal_types: frozenset[str]
+    share_decisions: bool
+    share_holds: bool
+    retention_days: int
+    distribution: Distribution
+    tlp: Tlp
+    valid_from: date
+    valid_until: date
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "purpose": self.purpose,
+            "categories": sorted(c.value for c in self.categories),
+            "signal_types": sorted(self.signal_types),
+            "share_decisions": self.share_decisions,
+            "share_holds": self.share_holds,
+            "retention_days": self.retention_days,
+            "distribution": self.distribution.value,
+            "tlp": self.tlp.value,
+            "valid_from": self.valid_from.isoformat(),
+            "valid_until": self.valid_until.isoformat(),
+        }
+
+    def in_force(self, now: datetime) -> bool:
+        start = datetime.combine(self.valid_from, time.min, tzinfo=UTC)
+        end = datetime.combine(self.valid_until, time.max, tzinfo=UTC)
+        return start <= now <= end
+
+
+def parse_terms(raw: Mapping[str, Any]) -> Terms:
+    """Terms as typed in the console, given on the command line or received from a partner;
+    each problem is an InvalidInput naming its field."""
+    purpose = str(raw.get("purpose") or "").strip()
+    if not 10 <= len(purpose) <= 2000:
+        raise InvalidInput("state the purpose (10 to 2000 characters)", field="purpose")
+    try:
+        categories = frozenset(Category(str(c)) for c in _list(raw.get("categories")))
+    except ValueError:
+        raise InvalidInput(
+            "categories are letters a to e (Art. 2(7))", field="categories"
+        ) from None
+    if not categories:
+        raise InvalidInput("choose at least one Art. 2(7) category", field="categories")
+    signal_types = frozenset(str(s) for s in _list(raw.get("signal_types")))
+    if not signal_types or not signal_types <= set(SHAREABLE_SIGNALS):
+        raise InvalidInput(
+            f"choose signal types among {', '.join(SHAREABLE_SIGNALS)}", field="signal_types"
+        )
+    try:
+        retention = int(raw.get("retention_days") or 0)
+    except (TypeError, ValueError):
+        retention = 0
+    if not 1 <= retention <= 3650:
+        raise InvalidInput("retention is 1 to 3650 days", field="retention_days")
+    try:
+        distribution = Distribution(str(raw.get("distribution") or "agreement"))
+    except ValueError:
+        raise InvalidInput("distribution is agreement or onward", field="distribution") from None
+    try:
+        tlp = Tlp(str(raw.get("tlp") or "amber").lower())
+    except ValueError:
+        choices = ", ".join(t.value for t in Tlp)
+        raise InvalidInput(f"TLP is one of {choices}", field="tlp") from None
+    start, end = (
+        _date(raw.get("valid_from"), "valid_from"),
+        _date(raw.get("valid_until"), "valid_until"),
+    )
+    if end < start:
+        raise InvalidInput("the agreement must end after it starts", field="valid_until")
+    return Terms(
+        purpose=purpose,
+        categories=categories,
+        signal_types=signal_types,
+        share_decisions=_flag(raw.get("share_decisions")),
+        share_holds=_flag(raw.get("share_holds")),
+        retention_days=retention,
+        distribution=distribution,
+        tlp=tlp,
+        valid_from=start,
+        valid_until=end,
+    )
+
+
+def _list(value: object) -> list[object]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, Iterable):
+        return list(value)
+    return [value]
+
+
+def _flag(value: object) -> bool:
+    return value is True or str(value).lower() in {"true", "1", "on", "yes"}
+
+
+def _date(value: object, name: str) -> date:
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInput("a date as YYYY-MM-DD", field=name) from None
+
+
+def parse_code(text: str) -> str:
+    code = text.strip().lower()
+    if not _CODE.match(code):
+        raise InvalidInput(f"not an agency code: {text!r}", field="code")
+    return code
+
+
+def parse_public_key(text: str) -> str:
+    key = text.strip()
+    if not _KEY.match(key):
+        raise InvalidInput("an Ed25519 public key is 44 base64 characters", field="public_key")
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class Partner:
+    id: str
+    agency_id: str
+    code: str
+    name: str
+    base_url: str | None
+    public_key: str
+    contact: str
+    cursor: int = 0
+    last_sync_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    last_error: str | None = None
+    failures: int = 0
+    next_sync_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    id: str
+    agency_id: str
+    partner_id: str
+    role: str  # "proposer" or "receiver"
+    status: AgreementStatus
+    terms: Terms
+    created_at: datetime
+    changed_at: datetime
+
+    def flowing(self, now: datetime) -> bool:
+        """Accepted, not suspended or ended, and inside its validity window."""
+        return self.status is AgreementStatus.ACTIVE and self.terms.in_force(now)
+
+
+def next_status(agreement: Agreement, action: str, *, by_receiver: bool) -> AgreementStatus:
+    if action in RECEIVER_ONLY and not by_receiver:
+        raise InvalidInput(f"only the agency that received the proposal can {action} it")
+    try:
+        return TRANSITIONS[(agreement.status, action)]
+    except KeyError:
+        raise InvalidInput(
+            f"{action}: not possible for an agreement that is {agreement.status.value}"
+        ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One shared change. `agreement` names the agreement that lets it flow."""
+
+    seq: int
+    kind: EventKind
+    signal_type: str
+    value: str
+    category: str | None
+    tier: str | None
+    tags: tuple[str, ...]
+    decision: dict[str, Any] | None
+    agreement: str
+    distribution: Distribution
+    tlp: Tlp
+    at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "kind": self.kind.value,
+            "signal_type": self.signal_type,
+            "value": self.value,
+            "category": self.category,
+            "tier": self.tier,
+            "tags": list(self.tags),
+            "decision": self.decision,
+            "agreement": self.agreement,
+            "distribution": self.distribution.value,
+            "tlp": self.tlp.value,
+            "at": self.at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    seq: int
+    agency_id: str
+    kind: EventKind
+    signal_type: str
+    value: str
+    category: str | None
+    tier: str | None
+    tags: tuple[str, ...]
+    decision: dict[str, Any] | None
+    at: datetime
+
+
+def admits(terms: Terms, kind: EventKind, signal_type: str, category: str | None) -> bool:
+    """May an event of this kind, type and category flow under these terms?"""
+    if signal_type not in terms.signal_types:
+        return False
+    if kind in (EventKind.HOLD, EventKind.RELEASE):
+        return terms.share_holds
+    if kind is EventKind.REFERRED:
+        return terms.share_decisions
+    return category is not None and Category(category) in terms.categories
+
+
+def feed_entries(
+    events: Iterable[OutboxEvent], agreements: Iterable[Agreement], now: datetime
+) -> list[FeedEntry]:
+    """The publisher's side: each event under the first flowing agreement that admits it;
+    decisions are summarised only where the agreement shares them."""
+    flowing = [a for a in agreements if a.flowing(now)]
+    found = []
+    for event in events:
+        for agreement in flowing:
+            terms = agreement.terms
+            if not admits(terms, event.kind, event.signal_type, event.category):
+                continue
+            found.append(
+                FeedEntry(
+                    seq=event.seq,
+                    kind=event.kind,
+                    signal_type=event.signal_type,
+                    value=event.value,
+                    category=event.category,
+                    tier=event.tier,
+                    tags=event.tags,
+                    decision=event.decision if terms.share_decisions else None,
+                    agreement=agreement.id,
+                    distribution=terms.distribution,
+                    tlp=terms.tlp,
+                    at=event.at,
+                )
+            )
+            break
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    publisher: str
+    subscriber: str
+    cursor: int
+    next_cursor: int
+    entries: tuple[FeedEntry, ...]
+    issued_at: datetime
+    more: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "schema": FEED_SCHEMA,
+            "publisher": self.publisher,
+            "subscriber": self.subscriber,
+            "cursor": self.cursor,
+            "next_cursor": self.next_cursor,
+            "more": self.more,
+            "issued_at": self.issued_at.isoformat(),
+            "entries": [e.as_dict() for e in self.entries],
+        }
+
+
+_ENTRY_KEYS = frozenset(FeedEntry.__dataclass_fields__)
+_PAGE_KEYS = frozenset(
+    {"schema", "publisher", "subscriber", "cursor", "next_cursor", "more", "issued_at", "entries"}
+)
+
+
+def parse_page(document: object) -> FeedPage:
+    """A feed page as received, checked field by field (a schema we do not know is refused)."""
+    if not isinstance(document, dict):
+        raise InvalidInput("the feed is not a JSON object")
+    if document.get("schema") != FEED_SCHEMA:
+        raise InvalidInput(f"unknown feed schema {document.get('schema')!r}")
+    if set(document) != _PAGE_KEYS:
+        raise InvalidInput(f"unexpected feed fields: {sorted(set(document) ^ _PAGE_KEYS)}")
+    try:
+        entries = tuple(_entry(item) for item in document["entries"])
+        return FeedPage(
+            publisher=parse_code(str(document["publisher"])),
+            subscriber=parse_code(str(document["subscriber"])),
+            cursor=int(document["cursor"]),
+            next_cursor=int(document["next_cursor"]),
+            entries=entries,
+            issued_at=datetime.fromisoformat(str(document["issued_at"])),
+            more=bool(document["more"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"malformed feed: {exc}") from None
+
+
+def _entry(item: object) -> FeedEntry:
+    if not isinstance(item, dict) or set(item) != _ENTRY_KEYS:
+        raise InvalidInput("malformed feed entry")
+    signal = parse_signal(str(item["signal_type"]), str(item["value"]))
+    category = item["category"]
+    if category is not None:
+        Category(str(category))
+    decision = item["decision"]
+    if decision is not None and not isinstance(decision, dict):
+        raise InvalidInput("malformed decision summary")
+    if decision and "rationale" in decision:
+        raise InvalidInput("a decision summary never carries the rationale")
+    return FeedEntry(
+        seq=int(item["seq"]),
+        kind=EventKind(str(item["kind"])),
+        signal_type=signal.type,
+        value=signal.value,
+        category=str(category) if category is not None else None,
+        tier=str(item["tier"]) if item["tier"] is not None else None,
+        tags=tuple(str(t) for t in item["tags"]),
+        decision=decision,
+        agreement=str(item["agreement"]),
+        distribution=Distribution(str(item["distribution"])),
+        tlp=Tlp(str(item["tlp"])),
+        at=datetime.fromisoformat(str(item["at"])),
+    )
+
+
+def check_page(
+    page: FeedPage,
+    *,
+    partner: Partner,
+    our_code: str,
+    asked_cursor: int,
+    agreements: Mapping[str, Agreement],
+    now: datetime,
+) -> list[str]:
+    """The subscriber's side: everything that makes a page unacceptable (then nothing of it
+    is imported). `agreements` are our copies, by id, of the agreements with this partner."""
+    problems = []
+    if page.publisher != partner.code:
+        problems.append(f"published by {page.publisher}, expected {partner.code}")
+    if page.subscriber != our_code:
+        problems.append(f"addressed to {page.subscriber}, not to {our_code}")
+    if page.cursor != asked_cursor:
+        problems.append(f"answers cursor {page.cursor}, asked {asked_cursor} (a replayed page?)")
+    if page.next_cursor < page.cursor:
+        problems.append("the cursor goes backwards")
+    for entry in page.entries:
+        agreement = agreements.get(entry.agreement)
+        if agreement is None:
+            problems.append(f"entry {entry.seq}: unknown agreement {entry.agreement}")
+            continue
+        if not agreement.flowing(now):
+            problems.append(f"entry {entry.seq}: agreement {entry.agreement} is not in force")
+            continue
+        if not admits(agreement.terms, entry.kind, entry.signal_type, entry.category):
+            problems.append(
+                f"entry {entry.seq}: {entry.signal_type}"
+                f" {'category ' + entry.category if entry.category else ''} is outside"
+                f" agreement {entry.agreement}"
+            )
+        if entry.decision is not None and not agreement.terms.share_decisions:
+            problems.append(f"entry {entry.seq}: decisions are not shared under this agreement")
+        if not page.cursor < entry.seq <= page.next_cursor:
+            problems.append(f"entry {entry.seq} is outside the page's cursors")
+    return problems

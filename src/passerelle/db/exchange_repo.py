@@ -1,0 +1,432 @@
+"""Keys, partners, agreements, the outbox, the sync log, holds and partners' notices."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from passerelle.core.errors import Conflict, NotFound
+from passerelle.core.exchange import (
+    Agreement,
+    AgreementStatus,
+    EventKind,
+    OutboxEvent,
+    Partner,
+    parse_terms,
+)
+from passerelle.core.ports import ObservationHold, PartnerNotice, SyncRecord
+from passerelle.core.taxonomy import Labels
+from passerelle.db.models import (
+    AgencyKeyRow,
+    AgreementRow,
+    BankEntryRow,
+    BankRow,
+    ExchangeEventRow,
+    ObservationHoldRow,
+    PartnerRow,
+    PartnerSignalRow,
+    SyncLogRow,
+)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _partner(row: PartnerRow) -> Partner:
+    return Partner(
+        id=row.id,
+        agency_id=row.agency_id,
+        code=row.code,
+        name=row.name,
+        base_url=row.base_url,
+        public_key=row.public_key,
+        contact=row.contact,
+        cursor=row.cursor,
+        last_sync_at=_aware(row.last_sync_at),
+        last_ok_at=_aware(row.last_ok_at),
+        last_error=row.last_error,
+        failures=row.failures,
+        next_sync_at=_aware(row.next_sync_at),
+    )
+
+
+def _agreement(row: AgreementRow) -> Agreement:
+    return Agreement(
+        id=row.id,
+        agency_id=row.agency_id,
+        partner_id=row.partner_id,
+        role=row.role,
+        status=AgreementStatus(row.status),
+        terms=parse_terms(json.loads(row.terms_json)),
+        created_at=_aware(row.created_at) or row.created_at,
+        changed_at=_aware(row.changed_at) or row.changed_at,
+    )
+
+
+class SqlExchangeRepo:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    # --- keys --------------------------------------------------------------------------------
+
+    def active_key(self, agency_id: str) -> tuple[str, str] | None:
+        row = self._s.scalar(
+            select(AgencyKeyRow)
+            .where(AgencyKeyRow.agency_id == agency_id, AgencyKeyRow.retired_at.is_(None))
+            .order_by(AgencyKeyRow.created_at.desc())
+        )
+        return (row.public_key, row.private_key) if row else None
+
+    def add_key(self, agency_id: str, public_key: str, private_key: str) -> None:
+        now = datetime.now(UTC)
+        self._s.execute(
+            update(AgencyKeyRow)
+            .where(AgencyKeyRow.agency_id == agency_id, AgencyKeyRow.retired_at.is_(None))
+            .values(retired_at=now)
+        )
+        self._s.add(
+            AgencyKeyRow(
+                id=str(uuid.uuid4()),
+                agency_id=agency_id,
+                public_key=public_key,
+                private_key=private_key,
+                created_at=now,
+            )
+        )
+        self._s.flush()
+
+    # --- partners ----------------------------------------------------------------------------
+
+    def add_partner(
+        self,
+        *,
+        agency_id: str,
+        code: str,
+        name: str,
+        base_url: str | None,
+        public_key: str,
+        contact: str,
+    ) -> Partner:
+        if self.partner_by_code(agency_id, code) is not None:
+            raise Conflict(f"{code} is already a partner")
+        row = PartnerRow(
+            id=str(uuid.uuid4()),
+            agency_id=agency_id,
+            code=code,
+            name=name,
+            base_url=base_url,
+            public_key=public_key,
+            contact=contact,
+            created_at=datetime.now(UTC),
+            cursor=0,
+            failures=0,
+        )
+        self._s.add(row)
+        self._s.flush()
+        return _partner(row)
+
+    def partners(self, agency_id: str) -> builtins.list[Partner]:
+        rows = self._s.scalars(
+            select(PartnerRow).where(PartnerRow.agency_id == agency_id).order_by(PartnerRow.code)
+        )
+        return [_partner(r) for r in rows]
+
+    def all_partners(self) -> builtins.list[Partner]:
+        return [_partner(r) for r in self._s.scalars(select(PartnerRow).order_by(PartnerRow.code))]
+
+    def _partner_row(self, agency_id: str, partner_id: str) -> PartnerRow:
+        row = self._s.get(PartnerRow, partner_id)
+        if row is None or row.agency_id != agency_id:
+            raise NotFound("partner not found")
+        return row
+
+    def get_partner(self, agency_id: str, partner_id: str) -> Partner:
+        return _partner(self._partner_row(agency_id, partner_id))
+
+    def partner_by_code(self, agency_id: str, code: str) -> Partner | None:
+        row = self._s.scalar(
+            select(PartnerRow).where(PartnerRow.agency_id == agency_id, PartnerRow.code == code)
+        )
+        return _partner(row) if row else None
+
+    def remove_partner(self, agency_id: str, partner_id: str) -> None:
+        row = self._partner_row(agency_id, partner_id)
+        live = self._s.scalar(
+            select(AgreementRow.id).where(
+                AgreementRow.partner_id == partner_id,
+                AgreementRow.status.in_(["proposed", "active", "suspended"]),
+            )
+        )
+        if live:
+            raise Conflict("terminate the agreements with this partner first")
+        for table in (SyncLogRow, PartnerSignalRow):
+            self._s.execute(delete(table).where(table.partner_id == partner_id))
+        self._s.execute(delete(AgreementRow).where(AgreementRow.partner_id == partner_id))
+        self._s.delete(row)
+        self._s.flush()
+
+    def record_sync(
+        self,
+        partner_id: str,
+        *,
+        at: datetime,
+        outcome: str,
+        detail: str,
+        cursor: int | None = None,
+        imported: int = 0,
+        retracted: int = 0,
+        next_sync_at: datetime | None = None,
+    ) -> None:
+        row = self._s.get(PartnerRow, partner_id)
+        if row is None:
+            raise NotFound("partner not found")
+        row.last_sync_at = at
+        row.next_sync_at = next_sync_at
+        if outcome == "ok":
+            row.last_ok_at, row.last_error, row.failures = at, None, 0
+            if cursor is not None:
+                row.cursor = cursor
+        else:
+            row.last_error = detail[:2000]
+            row.failures = (row.failures or 0) + (1 if outcome == "unreachable" else 0)
+        self._s.add(
+            SyncLogRow(
+                partner_id=partner_id,
+                at=at,
+                outcome=outcome,
+                detail=detail[:2000],
+                imported=imported,
+                retracted=retracted,
+            )
+        )
+        self._s.flush()
+
+    def sync_log(self, partner_id: str, limit: int = 20) -> builtins.list[SyncRecord]:
+        rows = self._s.scalars(
+            select(SyncLogRow)
+            .where(SyncLogRow.partner_id == partner_id)
+            .order_by(SyncLogRow.id.desc())
+            .limit(limit)
+        )
+        return [
+            SyncRecord(_aware(r.at) or r.at, r.outcome, r.detail, r.imported, r.retracted)
+            for r in rows
+        ]
+
+    # --- agreements --------------------------------------------------------------------------
+
+    def add_agreement(self, agreement: Agreement) -> None:
+        if self._s.get(AgreementRow, (agreement.id, agreement.agency_id)) is not None:
+            raise Conflict("this agreement is already known")
+        self._s.add(
+            AgreementRow(
+                id=agreement.id,
+                agency_id=agreement.agency_id,
+                partner_id=agreement.partner_id,
+                role=agreement.role,
+                status=agreement.status.value,
+                terms_json=json.dumps(agreement.terms.as_dict(), sort_keys=True),
+                created_at=agreement.created_at,
+                changed_at=agreement.changed_at,
+            )
+        )
+        self._s.flush()
+
+    def agreements(self, agency_id: str, partner_id: str | None = None) -> builtins.list[Agreement]:
+        query = select(AgreementRow).where(AgreementRow.agency_id == agency_id)
+        if partner_id is not None:
+            query = query.where(AgreementRow.partner_id == partner_id)
+        return [_agreement(r) for r in self._s.scalars(query.order_by(AgreementRow.created_at))]
+
+    def get_agreement(self, agency_id: str, agreement_id: str) -> Agreement:
+        row = self._s.get(AgreementRow, (agreement_id, agency_id))
+        if row is None:
+            raise NotFound("agreement not found")
+        return _agreement(row)
+
+    def set_agreement_status(
+        self, agency_id: str, agreement_id: str, status: AgreementStatus, when: datetime
+    ) -> None:
+        row = self._s.get(AgreementRow, (agreement_id, agency_id))
+        if row is None:
+            raise NotFound("agreement not found")
+        row.status, row.changed_at = status.value, when
+        self._s.flush()
+
+    # --- the outbox --------------------------------------------------------------------------
+
+    def add_event(
+        self,
+        agency_id: str,
+        *,
+        kind: EventKind,
+        signal_type: str,
+        value: str,
+        labels: Labels,
+        decision: dict[str, object] | None,
+        when: datetime,
+    ) -> None:
+        self._s.add(
+            ExchangeEventRow(
+                agency_id=agency_id,
+                kind=kind.value,
+                signal_type=signal_type,
+                value=value,
+                labels_json=json.dumps(labels.as_dict(), sort_keys=True),
+                decision_json=json.dumps(decision, sort_keys=True) if decision else None,
+                created_at=when,
+            )
+        )
+
+    def events_after(self, agency_id: str, cursor: int, limit: int) -> builtins.list[OutboxEvent]:
+        self._s.flush()
+        rows = self._s.scalars(
+            select(ExchangeEventRow)
+            .where(ExchangeEventRow.agency_id == agency_id, ExchangeEventRow.seq > cursor)
+            .order_by(ExchangeEventRow.seq)
+            .limit(limit)
+        )
+        found = []
+        for row in rows:
+            labels = json.loads(row.labels_json)
+            found.append(
+                OutboxEvent(
+                    seq=row.seq,
+                    agency_id=row.agency_id,
+                    kind=EventKind(row.kind),
+                    signal_type=row.signal_type,
+                    value=row.value,
+                    category=labels.get("category"),
+                    tier=labels.get("tier"),
+                    tags=tuple(labels.get("tags") or ()),
+                    decision=json.loads(row.decision_json) if row.decision_json else None,
+                    at=_aware(row.created_at) or row.created_at,
+                )
+            )
+        return found
+
+    # --- holds and partners' notices ---------------------------------------------------------
+
+    def add_hold(
+        self, agency_id: str, case_id: str, *, reason: str, set_by: str, when: datetime
+    ) -> None:
+        self._s.add(
+            ObservationHoldRow(
+                id=str(uuid.uuid4()),
+                agency_id=agency_id,
+                case_id=case_id,
+                reason=reason,
+                set_by=set_by,
+                set_at=when,
+            )
+        )
+        self._s.flush()
+
+    def lift_holds(self, agency_id: str, case_id: str, when: datetime) -> int:
+        result = self._s.execute(
+            update(ObservationHoldRow)
+            .where(
+                ObservationHoldRow.agency_id == agency_id,
+                ObservationHoldRow.case_id == case_id,
+                ObservationHoldRow.lifted_at.is_(None),
+            )
+            .values(lifted_at=when)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def case_holds(self, agency_id: str, case_id: str) -> builtins.list[ObservationHold]:
+        rows = self._s.scalars(
+            select(ObservationHoldRow).where(
+                ObservationHoldRow.agency_id == agency_id,
+                ObservationHoldRow.case_id == case_id,
+                ObservationHoldRow.lifted_at.is_(None),
+            )
+        )
+        return [ObservationHold(r.reason, r.set_by, _aware(r.set_at) or r.set_at) for r in rows]
+
+    def add_partner_signal(
+        self,
+        agency_id: str,
+        partner_id: str,
+        *,
+        kind: str,
+        signal_type: str,
+        value: str,
+        at: datetime,
+    ) -> None:
+        self._s.add(
+            PartnerSignalRow(
+                agency_id=agency_id,
+                partner_id=partner_id,
+                kind=kind,
+                signal_type=signal_type,
+                value=value,
+                at=at,
+            )
+        )
+
+    def lift_partner_signal(
+        self, agency_id: str, partner_id: str, *, signal_type: str, value: str, at: datetime
+    ) -> None:
+        self._s.execute(
+            update(PartnerSignalRow)
+            .where(
+                PartnerSignalRow.agency_id == agency_id,
+                PartnerSignalRow.partner_id == partner_id,
+                PartnerSignalRow.kind == "hold",
+                PartnerSignalRow.signal_type == signal_type,
+                PartnerSignalRow.value == value,
+                PartnerSignalRow.lifted_at.is_(None),
+            )
+            .values(lifted_at=at)
+        )
+
+    def partner_signals(
+        self, agency_id: str, signals: builtins.dict[str, str]
+    ) -> builtins.list[PartnerNotice]:
+        if not signals:
+            return []
+        same = [
+            (PartnerSignalRow.signal_type == kind) & (PartnerSignalRow.value == value)
+            for kind, value in signals.items()
+        ]
+        rows = self._s.execute(
+            select(PartnerSignalRow, PartnerRow)
+            .join(PartnerRow, PartnerRow.id == PartnerSignalRow.partner_id)
+            .where(
+                PartnerSignalRow.agency_id == agency_id,
+                PartnerSignalRow.lifted_at.is_(None),
+                or_(*same),
+            )
+            .order_by(PartnerSignalRow.at)
+        )
+        return [
+            PartnerNotice(
+                partner_code=partner.code,
+                partner_name=partner.name,
+                contact=partner.contact,
+                kind=notice.kind,
+                signal_type=notice.signal_type,
+                at=_aware(notice.at) or notice.at,
+            )
+            for notice, partner in rows
+        ]
+
+    def purge_expired(self, agency_id: str, now: datetime) -> int:
+        banks = select(BankRow.id).where(BankRow.agency_id == agency_id)
+        result = self._s.execute(
+            delete(BankEntryRow).where(
+                BankEntryRow.bank_id.in_(banks),
+                BankEntryRow.expires_at.is_not(None),
+                BankEntryRow.expires_at < now,
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,517 @@
+"""Cooperation between agencies: partners, agreements (proposed by one, accepted by the
+other), the feed each publishes, the import of a partner's feed into a partner bank, holds
+and what partners say about our content. Signing and transport are the adapters' work
+(`passerelle.exchange.signing`, the API routes, the sync job); everything here is checked
+against the agreements and audited."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from passerelle.core.audit import AuditEntry
+from passerelle.core.bank import Bank, BankKind, BankOrigin, NewEntry
+from passerelle.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from passerelle.core.exchange import (
+    AGREEMENT_SCHEMA,
+    ANSWER_SCHEMA,
+    FEED_PAGE,
+    Agreement,
+    AgreementStatus,
+    EventKind,
+    FeedPage,
+    Partner,
+    check_page,
+    feed_entries,
+    next_status,
+    parse_code,
+    parse_public_key,
+    parse_terms,
+)
+from passerelle.core.identity import Permission, User
+from passerelle.core.ports import ObservationHold, PartnerNotice, UnitOfWork
+from passerelle.core.signals import parse_signal
+from passerelle.core.taxonomy import Labels, parse_category, parse_tier
+
+SHARED_SIGNALS = ("sha256", "md5", "pdq", "url", "text")
+MIN_REASON = 20
+
+
+def _audit(
+    uow: UnitOfWork,
+    actor: str,
+    agency_id: str,
+    action: str,
+    kind: str,
+    object_id: str,
+    details: dict[str, Any],
+) -> None:
+    uow.audit.append(AuditEntry(action, actor, agency_id, kind, object_id, details))
+
+
+def _liaison(viewer: User) -> None:
+    if not viewer.can(Permission.MANAGE_PARTNERS):
+        raise PermissionDenied("only liaison officers manage partners and agreements")
+
+
+# --- partners ----------------------------------------------------------------------------------
+
+
+def parse_base_url(text: str) -> str | None:
+    value = text.strip().rstrip("/")
+    if not value:
+        return None  # a partner reached by file drop only
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput("the partner's address is an http(s) URL", field="base_url")
+    return value
+
+
+def add_partner(
+    uow: UnitOfWork,
+    *,
+    agency_id: str,
+    actor: str,
+    code: str,
+    name: str,
+    base_url: str,
+    public_key: str,
+    contact: str,
+) -> Partner:
+    partner = uow.exchange.add_partner(
+        agency_id=agency_id,
+        code=parse_code(code),
+        name=name.strip() or code,
+        base_url=parse_base_url(base_url),
+        public_key=parse_public_key(public_key),
+        contact=contact.strip(),
+    )
+    _audit(uow, actor, agency_id, "partner.added", "partner", partner.id, {"code": partner.code})
+    return partner
+
+
+def add_partner_as(uow: UnitOfWork, *, viewer: User, **fields: str) -> Partner:
+    _liaison(viewer)
+    return add_partner(uow, agency_id=viewer.agency_id, actor=viewer.username, **fields)
+
+
+def remove_partner(uow: UnitOfWork, *, agency_id: str, actor: str, partner_id: str) -> None:
+    partner = uow.exchange.get_partner(agency_id, partner_id)
+    uow.exchange.remove_partner(agency_id, partner_id)
+    _audit(uow, actor, agency_id, "partner.removed", "partner", partner_id, {"code": partner.code})
+
+
+# --- agreements --------------------------------------------------------------------------------
+
+
+def agreement_document(agreement: Agreement, *, sender: str, receiver: str) -> dict[str, Any]:
+    return {
+        "schema": AGREEMENT_SCHEMA,
+        "id": agreement.id,
+        "from": sender,
+        "to": receiver,
+        "terms": agreement.terms.as_dict(),
+        "issued_at": agreement.created_at.isoformat(),
+    }
+
+
+def answer_document(
+    agreement_id: str, *, sender: str, receiver: str, action: str, when: datetime
+) -> dict[str, Any]:
+    return {
+        "schema": ANSWER_SCHEMA,
+        "id": agreement_id,
+        "from": sender,
+        "to": receiver,
+        "action": action,
+        "at": when.isoformat(),
+    }
+
+
+def propose_agreement(
+    uow: UnitOfWork, *, viewer: User, partner_id: str, terms: dict[str, Any]
+) -> tuple[Agreement, dict[str, Any]]:
+    """Record a proposal; return it and the document to sign and send to the partner."""
+    _liaison(viewer)
+    partner = uow.exchange.get_partner(viewer.agency_id, partner_id)
+    now = datetime.now(UTC)
+    agreement = Agreement(
+        id=str(uuid.uuid4()),
+        agency_id=viewer.agency_id,
+        partner_id=partner.id,
+        role="proposer",
+        status=AgreementStatus.PROPOSED,
+        terms=parse_terms(terms),
+        created_at=now,
+        changed_at=now,
+    )
+    uow.exchange.add_agreement(agreement)
+    _audit(
+        uow,
+        viewer.username,
+        viewer.agency_id,
+        "agreement.proposed",
+        "agreement",
+        agreement.id,
+        {"partner": partner.code, "terms": agreement.terms.as_dict()},
+    )
+    agency = uow.agencies.get(viewer.agency_id)
+    return agreement, agreement_document(agreement, sender=agency.code, receiver=partner.code)
+
+
+def receive_proposal(uow: UnitOfWork, *, document: dict[str, Any]) -> Agreement:
+    """A proposal from a partner, its signature already verified against `from`'s key."""
+    if document.get("schema") != AGREEMENT_SCHEMA:
+        raise InvalidInput(f"unknown agreement schema {document.get('schema')!r}")
+    agency, partner = _parties(uow, document)
+    now = datetime.now(UTC)
+    agreement = Agreement(
+        id=str(uuid.UUID(str(document["id"]))),
+        agency_id=agency,
+        partner_id=partner.id,
+        role="receiver",
+        status=AgreementStatus.PROPOSED,
+        terms=parse_terms(document["terms"]),
+        created_at=now,
+        changed_at=now,
+    )
+    uow.exchange.add_agreement(agreement)
+    _audit(
+        uow,
+        partner.code,
+        agency,
+        "agreement.received",
+        "agreement",
+        agreement.id,
+        {"partner": partner.code, "terms": agreement.terms.as_dict()},
+    )
+    return agreement
+
+
+def _parties(uow: UnitOfWork, document: dict[str, Any]) -> tuple[str, Partner]:
+    """(our agency id, the sending partner) of a signed document."""
+    try:
+        agency = uow.agencies.get_by_code(str(document.get("to")))
+    except NotFound:
+        raise InvalidInput(f"no agency {document.get('to')!r} here") from None
+    partner = uow.exchange.partner_by_code(agency.id, str(document.get("from")))
+    if partner is None:
+        raise PermissionDenied(f"{document.get('from')!r} is not a partner of {agency.code}")
+    return agency.id, partner
+
+
+def sender_key(uow: UnitOfWork, document: dict[str, Any]) -> str:
+    """The public key a document claiming to come from `from` to `to` must verify with."""
+    _, partner = _parties(uow, document)
+    return partner.public_key
+
+
+def answer_agreement(
+    uow: UnitOfWork, *, viewer: User, agreement_id: str, action: str
+) -> tuple[Agreement, Partner, dict[str, Any]]:
+    """Accept, decline, suspend, resume or terminate; return the answer to sign and send."""
+    _liaison(viewer)
+    agreement = uow.exchange.get_agreement(viewer.agency_id, agreement_id)
+    status = next_status(agreement, action, by_receiver=agreement.role == "receiver")
+    now = datetime.now(UTC)
+    uow.exchange.set_agreement_status(viewer.agency_id, agreement_id, status, now)
+    partner = uow.exchange.get_partner(viewer.agency_id, agreement.partner_id)
+    _audit(
+        uow,
+        viewer.username,
+        viewer.agency_id,
+        f"agreement.{status.value}",
+        "agreement",
+        agreement_id,
+        {"partner": partner.code, "action": action},
+    )
+    agency = uow.agencies.get(viewer.agency_id)
+    document = answer_document(
+        agreement_id, sender=agency.code, receiver=partner.code, action=action, when=now
+    )
+    return uow.exchange.get_agreement(viewer.agency_id, agreement_id), partner, document
+
+
+def receive_answer(uow: UnitOfWork, *, document: dict[str, Any]) -> Agreement:
+    if document.get("schema") != ANSWER_SCHEMA:
+        raise InvalidInput(f"unknown answer schema {document.get('schema')!r}")
+    agency, partner = _parties(uow, document)
+    agreement = uow.exchange.get_agreement(agency, str(document.get("id")))
+    if agreement.partner_id != partner.id:
+        raise PermissionDenied("this agreement is not with the sender")
+    action = str(document.get("action"))
+    status = next_status(agreement, action, by_receiver=agreement.role == "proposer")
+    uow.exchange.set_agreement_status(agency, agreement.id, status, datetime.now(UTC))
+    _audit(
+        uow,
+        partner.code,
+        agency,
+        f"agreement.{status.value}",
+        "agreement",
+        agreement.id,
+        {"partner": partner.code, "action": action, "by": "partner"},
+    )
+    return uow.exchange.get_agreement(agency, agreement.id)
+
+
+# --- the feed ----------------------------------------------------------------------------------
+
+
+def build_feed(
+    uow: UnitOfWork, *, publisher_id: str, subscriber: Partner, cursor: int, now: datetime
+) -> FeedPage:
+    """What the agreements with `subscriber` let flow after `cursor`, one page."""
+    agency = uow.agencies.get(publisher_id)
+    agreements = uow.exchange.agreements(publisher_id, subscriber.id)
+    events = uow.exchange.events_after(publisher_id, max(cursor, 0), FEED_PAGE)
+    next_cursor = events[-1].seq if events else max(cursor, 0)
+    return FeedPage(
+        publisher=agency.code,
+        subscriber=subscriber.code,
+        cursor=cursor,
+        next_cursor=next_cursor,
+        entries=tuple(feed_entries(events, agreements, now)),
+        issued_at=now,
+        more=len(events) == FEED_PAGE,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    imported: int
+    retracted: int
+    notices: int
+
+
+def partner_bank_name(partner: Partner) -> str:
+    return f"partner-{partner.code}"
+
+
+def _partner_bank(uow: UnitOfWork, partner: Partner) -> Bank:
+    name = partner_bank_name(partner)
+    try:
+        return uow.banks.get_by_name(partner.agency_id, name)
+    except NotFound:
+        return uow.banks.add(
+            agency_id=partner.agency_id,
+            name=name,
+            kind=BankKind.POSITIVE,
+            origin=BankOrigin.PARTNER,
+            description=f"Shared by {partner.name} ({partner.code}) under agreement",
+            thresholds={},
+        )
+
+
+def apply_feed(
+    uow: UnitOfWork, *, partner: Partner, page: FeedPage, asked_cursor: int, now: datetime
+) -> SyncOutcome:
+    """Import a verified page into the partner bank; InvalidInput (nothing imported) when any
+    entry is outside our copy of the agreements."""
+    agency = uow.agencies.get(partner.agency_id)
+    agreements = {a.id: a for a in uow.exchange.agreements(agency.id, partner.id)}
+    problems = check_page(
+        page,
+        partner=partner,
+        our_code=agency.code,
+        asked_cursor=asked_cursor,
+        agreements=agreements,
+        now=now,
+    )
+    if problems:
+        raise InvalidInput("; ".join(problems[:5]) + (" …" if len(problems) > 5 else ""))
+    bank = _partner_bank(uow, partner)
+    imported = retracted = notices = 0
+    for entry in page.entries:
+        signal = parse_signal(entry.signal_type, entry.value)
+        if entry.kind is EventKind.ADD:
+            retention = agreements[entry.agreement].terms.retention_days
+            labels = Labels(
+                category=parse_category(entry.category) if entry.category else None,
+                tier=parse_tier(entry.tier) if entry.tier else None,
+                tags=frozenset(entry.tags) | {f"partner:{partner.code}"},
+            )
+            decided = (entry.decision or {}).get("decided_at")
+            added = uow.banks.add_entries(
+                bank.id,
+                [
+                    NewEntry(
+                        signal,
+                        labels,
+                        note=f"decided by {partner.code} on {decided}" if decided else "",
+                        provenance=f"{partner.code}, agreement {entry.agreement}, #{entry.seq}"
+                        f", TLP:{entry.tlp.value.upper()}, distribution {entry.distribution.value}",
+                        expires_at=now + timedelta(days=retention),
+                    )
+                ],
+            )
+            imported += len(added)
+        elif entry.kind is EventKind.RETRACT:
+            try:
+                uow.banks.remove_entry(bank.id, signal.type, signal.value)
+                retracted += 1
+            except NotFound:
+                pass
+        elif entry.kind is EventKind.RELEASE:
+            uow.exchange.lift_partner_signal(
+                agency.id, partner.id, signal_type=signal.type, value=signal.value, at=entry.at
+            )
+            notices += 1
+        else:
+            uow.exchange.add_partner_signal(
+                agency.id,
+                partner.id,
+                kind=entry.kind.value,
+                signal_type=signal.type,
+                value=signal.value,
+                at=entry.at,
+            )
+            notices += 1
+    if imported or retracted or notices:
+        _audit(
+            uow,
+            partner.code,
+            agency.id,
+            "exchange.imported",
+            "partner",
+            partner.id,
+            {
+                "cursor": page.next_cursor,
+                "imported": imported,
+                "retracted": retracted,
+                "notices": notices,
+            },
+        )
+    return SyncOutcome(imported, retracted, notices)
+
+
+def expire_partner_entries(uow: UnitOfWork, *, agency_id: str, now: datetime) -> int:
+    """Partner entries past the retention their agreement gives them go; audited."""
+    purged = uow.exchange.purge_expired(agency_id, now)
+    if purged:
+        _audit(uow, "job", agency_id, "exchange.expired", "agency", agency_id, {"entries": purged})
+    return purged
+
+
+# --- holds and deconfliction -------------------------------------------------------------------
+
+
+def _case_signals(uow: UnitOfWork, agency_id: str, case_id: str) -> dict[str, str]:
+    detail = uow.queue.get_case(agency_id, case_id)
+    return {k: v for k, v in detail.signals.items() if k in SHARED_SIGNALS}
+
+
+def set_observation_hold(uow: UnitOfWork, *, viewer: User, case_id: str, reason: str) -> None:
+    """ "Leave up, under observation": our referrals on it are blocked, and partners whose
+    agreements share holds learn that it is held (never why)."""
+    if not (viewer.can(Permission.APPROVE_ORDER) or viewer.can(Permission.MANAGE_PARTNERS)):
+        raise PermissionDenied("only approvers and liaison officers set observation holds")
+    text = reason.strip()
+    if len(text) < MIN_REASON:
+        raise InvalidInput(f"give the reason ({MIN_REASON} characters at least)", field="observe")
+    signals = _case_signals(uow, viewer.agency_id, case_id)
+    now = datetime.now(UTC)
+    uow.exchange.add_hold(viewer.agency_id, case_id, reason=text, set_by=viewer.username, when=now)
+    for kind, value in signals.items():
+        uow.exchange.add_event(
+            viewer.agency_id,
+            kind=EventKind.HOLD,
+            signal_type=kind,
+            value=value,
+            labels=Labels(),
+            decision=None,
+            when=now,
+        )
+    _audit(
+        uow,
+        viewer.username,
+        viewer.agency_id,
+        "case.observation_hold",
+        "case",
+        case_id,
+        {"reason": text},
+    )
+
+
+def lift_observation_hold(uow: UnitOfWork, *, viewer: User, case_id: str) -> None:
+    if not (viewer.can(Permission.APPROVE_ORDER) or viewer.can(Permission.MANAGE_PARTNERS)):
+        raise PermissionDenied("only approvers and liaison officers lift observation holds")
+    now = datetime.now(UTC)
+    if not uow.exchange.lift_holds(viewer.agency_id, case_id, now):
+        raise Conflict("no observation hold on this case")
+    for kind, value in _case_signals(uow, viewer.agency_id, case_id).items():
+        uow.exchange.add_event(
+            viewer.agency_id,
+            kind=EventKind.RELEASE,
+            signal_type=kind,
+            value=value,
+            labels=Labels(),
+            decision=None,
+            when=now,
+        )
+    _audit(uow, viewer.username, viewer.agency_id, "case.observation_lifted", "case", case_id, {})
+
+
+@dataclass(frozen=True, slots=True)
+class Deconfliction:
+    holds: list[ObservationHold]
+    partner_holds: list[PartnerNotice]
+    partner_referrals: list[PartnerNotice]
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.holds or self.partner_holds)
+
+
+def deconfliction(uow: UnitOfWork, *, agency_id: str, case_id: str) -> Deconfliction:
+    notices = uow.exchange.partner_signals(agency_id, _case_signals(uow, agency_id, case_id))
+    return Deconfliction(
+        holds=uow.exchange.case_holds(agency_id, case_id),
+        partner_holds=[n for n in notices if n.kind == "hold"],
+        partner_referrals=[n for n in notices if n.kind == "referred"],
+    )
+
+
+def check_referral_allowed(uow: UnitOfWork, *, viewer: User, case_id: str, override: str) -> None:
+    """A held case is not referred, unless an approver overrides with a written reason."""
+    state = deconfliction(uow, agency_id=viewer.agency_id, case_id=case_id)
+    if not state.blocked:
+        return
+    who = [
+        f"held by {n.partner_name} ({n.partner_code}) — contact its liaison"
+        for n in state.partner_holds
+    ]
+    who += ["held by this unit" for _ in state.holds[:1]]
+    if not override.strip():
+        raise Conflict("this content is under observation: " + "; ".join(who))
+    if not viewer.can(Permission.APPROVE_ORDER):
+        raise PermissionDenied("only an approver can override an observation hold")
+    if len(override.strip()) < MIN_REASON:
+        raise InvalidInput(
+            f"write why the hold is overridden ({MIN_REASON} characters at least)", field="override"
+        )
+    _audit(
+        uow,
+        viewer.username,
+        viewer.agency_id,
+        "referral.hold_overridden",
+        "case",
+        case_id,
+        {"reason": override.strip(), "holds": who},
+    )
+
+
+def announce_referral(uow: UnitOfWork, *, agency_id: str, case_id: str, when: datetime) -> None:
+    """Partners whose agreements share decisions learn that this content was referred."""
+    for kind, value in _case_signals(uow, agency_id, case_id).items():
+        uow.exchange.add_event(
+            agency_id,
+            kind=EventKind.REFERRED,
+            signal_type=kind,
+            value=value,
+            labels=Labels(),
+            decision={"referred_at": when.isoformat(timespec="seconds")},
+            when=when,
+        )

@@ -1,0 +1,273 @@
+"""The exchange between agencies: the signed endpoints partners call (feed, proposals,
+answers) and the liaison officers' pages (partners, agreements, sync status)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from starlette.responses import Response
+
+from passerelle.core.errors import (
+    Conflict,
+    ExternalServiceError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
+from passerelle.core.exchange import Partner
+from passerelle.core.identity import Permission, User
+from passerelle.core.ports import UnitOfWork
+from passerelle.core.taxonomy import Category
+from passerelle.exchange.client import push
+from passerelle.exchange.signing import Refused, agency_key, seal, unseal, verify_request
+from passerelle.services.exchange import (
+    SHARED_SIGNALS,
+    add_partner_as,
+    agreement_document,
+    answer_agreement,
+    build_feed,
+    propose_agreement,
+    receive_answer,
+    receive_proposal,
+    sender_key,
+)
+from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, render
+from passerelle.web.csrf import require_csrf
+from passerelle.web.htmx import redirect
+
+api = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
+MAX_DOCUMENT_BYTES = 256 * 1024
+
+
+def _json(document: bytes, status: int = 200) -> Response:
+    return Response(document, status_code=status, media_type="application/json")
+
+
+def _refusal(status: int, message: str) -> Response:
+    body = json.dumps({"error": {"code": "refused", "message": message}}).encode()
+    return _json(body, status)
+
+
+@api.get("/feed", summary="The signed feed of an agency for one partner")
+def feed(request: Request, uow: WriteUow, cursor: Annotated[int, Query(ge=0)] = 0) -> Response:
+    """Entries the agreements with the calling partner allow, after `cursor`. The request is
+    signed by the partner (`X-Passerelle-From`, `-To`, `-Date`, `-Signature`); the answer is
+    an envelope signed by the publisher."""
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    publisher_code = headers.get("x-passerelle-to", "")
+    try:
+        publisher = uow.agencies.get_by_code(publisher_code)
+    except NotFound:
+        return _refusal(404, f"no agency {publisher_code!r} here")
+    partner = uow.exchange.partner_by_code(publisher.id, headers.get("x-passerelle-from", ""))
+    if partner is None:
+        return _refusal(403, "not a partner of this agency")
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    now = datetime.now(UTC)
+    try:
+        verify_request(
+            headers,
+            target=target,
+            public_key=partner.public_key,
+            publisher=publisher.code,
+            now=now,
+        )
+    except Refused as exc:
+        return _refusal(401, str(exc))
+    page = build_feed(uow, publisher_id=publisher.id, subscriber=partner, cursor=cursor, now=now)
+    _, key = agency_key(uow, publisher.id, get_state(request).settings.secret_key)
+    uow.commit()  # a key created on first use
+    return _json(seal(page.as_dict(), key))
+
+
+async def _signed_document(request: Request, uow: UnitOfWork) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > MAX_DOCUMENT_BYTES:
+        raise Refused(f"the document is over {MAX_DOCUMENT_BYTES} bytes")
+    try:
+        claimed = json.loads(json.loads(body)["payload"])
+    except (ValueError, KeyError, TypeError):
+        raise Refused("not a signed envelope") from None
+    if not isinstance(claimed, dict):
+        raise Refused("not a signed envelope")
+    return unseal(body, sender_key(uow, claimed), max_bytes=MAX_DOCUMENT_BYTES)
+
+
+@api.post("/agreements", summary="Receive a partner's signed proposal of an agreement")
+async def proposal(request: Request, uow: WriteUow) -> Response:
+    try:
+        document = await _signed_document(request, uow)
+        agreement = receive_proposal(uow, document=document)
+    except Refused as exc:
+        return _refusal(401, str(exc))
+    uow.commit()
+    return _json(json.dumps({"id": agreement.id, "status": agreement.status.value}).encode(), 201)
+
+
+@api.post("/answers", summary="Receive a partner's signed answer (accept, suspend, …)")
+async def answer(request: Request, uow: WriteUow) -> Response:
+    try:
+        document = await _signed_document(request, uow)
+        agreement = receive_answer(uow, document=document)
+    except Refused as exc:
+        return _refusal(401, str(exc))
+    uow.commit()
+    return _json(json.dumps({"id": agreement.id, "status": agreement.status.value}).encode())
+
+
+# --- the liaison officers' pages -------------------------------------------------------------
+
+
+def _partners_page(
+    request: Request,
+    uow: UnitOfWork,
+    viewer: User,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    if not (viewer.can(Permission.MANAGE_PARTNERS) or viewer.can(Permission.READ_AUDIT)):
+        raise PermissionDenied("only liaison officers, controllers and administrators see partners")
+    partners = uow.exchange.partners(viewer.agency_id)
+    public_key, _ = agency_key(uow, viewer.agency_id, get_state(request).settings.secret_key)
+    context = {
+        "partners": [
+            {
+                "partner": p,
+                "agreements": uow.exchange.agreements(viewer.agency_id, p.id),
+                "log": uow.exchange.sync_log(p.id, limit=5),
+            }
+            for p in partners
+        ],
+        "public_key": public_key,
+        "agency": uow.agencies.get(viewer.agency_id),
+        "may_edit": viewer.can(Permission.MANAGE_PARTNERS),
+        "categories": [c.value for c in Category],
+        "signal_types": SHARED_SIGNALS,
+        "errors": errors or {},
+        "form": form or {},
+        "notice": notice,
+        "today": datetime.now(UTC).date().isoformat(),
+    }
+    return render(request, "pages/partners.html", context, status_code=status_code)
+
+
+@router.get("/partners", name="partners")
+def partners(request: Request, viewer: Viewer, uow: WriteUow) -> Response:
+    response = _partners_page(request, uow, viewer)
+    uow.commit()  # the agency's key, created on first view
+    return response
+
+
+@router.post("/partners", name="add_partner")
+def add(
+    request: Request,
+    viewer: Viewer,
+    uow: WriteUow,
+    code: Annotated[str, Form(max_length=32)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    base_url: Annotated[str, Form(max_length=500)] = "",
+    public_key: Annotated[str, Form(max_length=100)] = "",
+    contact: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    form = {
+        "code": code,
+        "name": name,
+        "base_url": base_url,
+        "public_key": public_key,
+        "contact": contact,
+    }
+    try:
+        add_partner_as(uow, viewer=viewer, **form)
+    except (InvalidInput, Conflict) as exc:
+        uow.rollback()
+        field = getattr(exc, "field", None) or "code"
+        return _partners_page(
+            request, uow, viewer, errors={field: str(exc)}, form=form, status_code=422
+        )
+    uow.commit()
+    return redirect(request, request.url_for("partners").path)
+
+
+def _deliver(
+    request: Request,
+    uow: UnitOfWork,
+    viewer: User,
+    partner: Partner,
+    path: str,
+    document: dict[str, Any],
+) -> str | None:
+    """Sign and send to the partner; the reason when it could not be delivered."""
+    _, key = agency_key(uow, viewer.agency_id, get_state(request).settings.secret_key)
+    try:
+        push(partner, path, seal(document, key))
+    except ExternalServiceError as exc:
+        return str(exc)
+    return None
+
+
+@router.post("/partners/{partner_id}/agreements", name="propose_agreement")
+async def propose(request: Request, viewer: Viewer, uow: WriteUow, partner_id: str) -> Response:
+    form = await request.form()
+    terms = {
+        "purpose": str(form.get("purpose") or ""),
+        "categories": [str(v) for v in form.getlist("categories")],
+        "signal_types": [str(v) for v in form.getlist("signal_types")],
+        "share_decisions": form.get("share_decisions"),
+        "share_holds": form.get("share_holds"),
+        "retention_days": str(form.get("retention_days") or ""),
+        "distribution": str(form.get("distribution") or ""),
+        "tlp": str(form.get("tlp") or ""),
+        "valid_from": str(form.get("valid_from") or ""),
+        "valid_until": str(form.get("valid_until") or ""),
+    }
+    try:
+        _, document = propose_agreement(uow, viewer=viewer, partner_id=partner_id, terms=terms)
+    except InvalidInput as exc:
+        uow.rollback()
+        errors = {f"{partner_id}.{exc.field or 'purpose'}": str(exc)}
+        return _partners_page(request, uow, viewer, errors=errors, status_code=422)
+    partner = uow.exchange.get_partner(viewer.agency_id, partner_id)
+    uow.commit()
+    problem = _deliver(request, uow, viewer, partner, "/api/v1/exchange/agreements", document)
+    notice = f"not delivered to {partner.code}: {problem}" if problem else None
+    return _partners_page(request, uow, viewer, notice=notice)
+
+
+@router.post("/agreements/{agreement_id}/{action}", name="answer_agreement")
+def act(
+    request: Request, viewer: Viewer, uow: WriteUow, agreement_id: str, action: str
+) -> Response:
+    if action not in ("accept", "decline", "suspend", "resume", "terminate"):
+        raise NotFound("no such action")
+    try:
+        _, partner, document = answer_agreement(
+            uow, viewer=viewer, agreement_id=agreement_id, action=action
+        )
+    except InvalidInput as exc:
+        uow.rollback()
+        return _partners_page(request, uow, viewer, notice=str(exc), status_code=422)
+    uow.commit()
+    problem = _deliver(request, uow, viewer, partner, "/api/v1/exchange/answers", document)
+    notice = f"not delivered to {partner.code}: {problem}" if problem else None
+    return _partners_page(request, uow, viewer, notice=notice)
+
+
+@router.get("/agreements/{agreement_id}/document", name="agreement_document")
+def document(request: Request, viewer: Viewer, uow: ReadUow, agreement_id: str) -> Response:
+    """The signed proposal, for a partner reached by file drop."""
+    if not viewer.can(Permission.MANAGE_PARTNERS):
+        raise PermissionDenied("only liaison officers export agreements")
+    agreement = uow.exchange.get_agreement(viewer.agency_id, agreement_id)
+    partner = uow.exchange.get_partner(viewer.agency_id, agreement.partner_id)
+    agency = uow.agencies.get(viewer.agency_id)
+    _, key = agency_key(uow, viewer.agency_id, get_state(request).settings.secret_key)
+    body = seal(agreement_document(agreement, sender=agency.code, receiver=partner.code), key)
+    headers = {"Content-Disposition": f'attachment; filename="agreement-{agreement_id}.json"'}
+    return Response(body, media_type="application/json", headers=headers)

@@ -1,0 +1,585 @@
+"""Two real Passerelle instances on two loopback ports, each with its own database: a French
+unit and a Québec unit agree, share, refuse tampered feeds, expire, retract and deconflict."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from passerelle.core.bank import EntryInput
+from passerelle.core.case import QueueFilters
+from passerelle.core.content import Content
+from passerelle.core.decision import parse_decision
+from passerelle.core.errors import Conflict
+from passerelle.core.signals.pdq import PDQ
+from passerelle.core.taxonomy import Category, Labels
+from passerelle.db.engine import make_engine
+from passerelle.db.migrate import upgrade
+from passerelle.db.session import Database
+from passerelle.exchange.signing import agency_key, seal, unseal
+from passerelle.fetch.fetcher import SafeFetcher
+from passerelle.jobs.runner import run_once
+from passerelle.scan import ScanOptions, scan
+from passerelle.services import refer
+from passerelle.services.banks import add_entries, create_bank, load_matcher
+from passerelle.services.exchange import (
+    add_partner,
+    expire_partner_entries,
+    set_observation_hold,
+)
+from passerelle.services.ingest import queue_result
+from passerelle.services.review import decide_case
+from tests.factories import DEFAULT_PASSWORD, make_agency, make_user
+from tests.shared import shared
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Instance:
+    code: str
+    url: str
+    database: Database
+    secret: str
+    process: subprocess.Popen[bytes]
+    log: Any
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    def client(self, username: str) -> httpx.Client:
+        client = httpx.Client(base_url=self.url, timeout=20)
+        self.clients.append(client)  # closed when the pair stops
+        page = client.get("/login")
+        token = _csrf(page.text)
+        response = client.post(
+            "/login",
+            data={
+                "username": username,
+                "password": DEFAULT_PASSWORD,
+                "csrf_token": token,
+                "next": "/",
+            },
+        )
+        assert response.status_code in (200, 303), response.text[:300]
+        return client
+
+
+def _csrf(html: str) -> str:
+    marker = 'name="csrf_token" value="'
+    start = html.index(marker) + len(marker)
+    return html[start : html.index('"', start)]
+
+
+def csrf_of(client: httpx.Client, path: str) -> str:
+    return _csrf(client.get(path).text)
+
+
+def start(tmp: Path, code: str, jurisdiction: str) -> Instance:
+    folder = tmp / code
+    folder.mkdir()
+    secret = f"secret-of-{code}-" + "x" * 40
+    url = f"sqlite:///{folder / 'passerelle.db'}"
+    database = Database(make_engine(url))
+    upgrade(database.engine)
+    with database.unit_of_work(write=True) as uow:
+        make_agency(uow, code=code, jurisdiction=jurisdiction)
+        for role in ("analyst", "approver", "liaison"):
+            make_user(uow, agency_code=code, username=f"{role}.{code}", roles=(role,))
+        agency = uow.agencies.get_by_code(code)
+        agency_key(uow, agency.id, secret)
+        uow.commit()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PASSERELLE_")}
+    env.update(
+        PASSERELLE_ENV="dev",
+        PASSERELLE_DATABASE_URL=url,
+        PASSERELLE_DATA_DIR=str(folder / "var"),
+        PASSERELLE_SECRET_KEY=secret,
+    )
+    log = (folder / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "passerelle.cli.main", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=folder,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        log.close()
+        pytest.fail((folder / "server.log").read_text())
+    return Instance(code, base, database, secret, process, log)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instance, Instance]]:
+    tmp = tmp_path_factory.mktemp("pair")
+    fr, qc = start(tmp, "unite-fr", "FR"), start(tmp, "unite-qc", "CA-QC")
+    for here, there in ((fr, qc), (qc, fr)):
+        with there.database.unit_of_work() as uow:
+            key = uow.exchange.active_key(uow.agencies.get_by_code(there.code).id)
+        assert key is not None
+        with here.database.unit_of_work(write=True) as uow:
+            add_partner(
+                uow,
+                agency_id=uow.agencies.get_by_code(here.code).id,
+                actor="test",
+                code=there.code,
+                name=f"Unité {there.code}",
+                base_url=there.url,
+                public_key=key[0],
+                contact=f"liaison@{there.code}.exemple",
+            )
+            uow.commit()
+    yield fr, qc
+    for instance in (fr, qc):
+        instance.process.terminate()
+        instance.process.wait(timeout=20)
+        instance.log.close()
+        for client in instance.clients:
+            client.close()
+        instance.database.dispose()
+
+
+def partner_id(instance: Instance, code: str) -> str:
+    with instance.database.unit_of_work() as uow:
+        partner = uow.exchange.partner_by_code(uow.agencies.get_by_code(instance.code).id, code)
+        assert partner is not None
+        return partner.id
+
+
+def agreement_statuses(instance: Instance) -> list[str]:
+    with instance.database.unit_of_work() as uow:
+        agency = uow.agencies.get_by_code(instance.code)
+        return [a.status.value for a in uow.exchange.agreements(agency.id)]
+
+
+def sync(instance: Instance) -> str:
+    """Run the sync job of `instance` now (as `passerelle jobs run --once` would)."""
+    with instance.database.unit_of_work(write=True) as uow:
+        uow.session.execute(
+            text("UPDATE jobs SET run_at = :t WHERE kind = 'sync'"),
+            {"t": datetime.now(UTC) - timedelta(seconds=1)},
+        )
+        uow.session.execute(text("UPDATE partners SET next_sync_at = NULL"))
+        uow.commit()
+    runs = [
+        r
+        for r in run_once(instance.database, SafeFetcher(), secret=instance.secret)
+        if r.kind == "sync"
+    ]
+    assert runs and runs[0].error is None, runs
+    return runs[0].detail
+
+
+def partner_bank(instance: Instance, code: str) -> dict[tuple[str, str], str | None]:
+    with instance.database.unit_of_work() as uow:
+        agency = uow.agencies.get_by_code(instance.code)
+        try:
+            bank = uow.banks.get_by_name(agency.id, f"partner-{code}")
+        except Exception:
+            return {}
+        return {
+            (e.signal.type, e.signal.value): (
+                e.labels.category.value if e.labels.category else None
+            )
+            for e in uow.banks.entries([bank.id])
+        }
+
+
+def last_log(instance: Instance) -> tuple[str, str]:
+    with instance.database.unit_of_work() as uow:
+        agency = uow.agencies.get_by_code(instance.code)
+        (partner,) = uow.exchange.partners(agency.id)
+        record = uow.exchange.sync_log(partner.id, limit=1)[0]
+        return record.outcome, record.detail
+
+
+IMAGE = "aaa-orig.jpg"
+
+
+def decide_image(instance: Instance, image: str, category: str, bank: str) -> str:
+    """Scan an image into the queue of `instance`, decide it as terrorist content of the
+    category, and add its signals to `bank`; return the case id."""
+    data = shared("pdq", "images", image).read_bytes()
+    with instance.database.unit_of_work(write=True) as uow:
+        agency = uow.agencies.get_by_code(instance.code)
+        with contextlib.suppress(Conflict):
+            create_bank(uow, agency_code=instance.code, name=bank, actor="test")
+        if not uow.referrals.hosts(agency.id):
+            refer.add_host(
+                uow,
+                agency_code=instance.code,
+                actor="test",
+                domain="exemple.test",
+                name="H",
+                email="abuse@exemple.test",
+                language="fr",
+            )
+        # the stand-in known content that makes the image open a case
+        with contextlib.suppress(Conflict):
+            create_bank(uow, agency_code=instance.code, name="amorce", actor="test")
+        add_entries(
+            uow,
+            agency_code=instance.code,
+            bank_name="amorce",
+            entries=[
+                EntryInput("pdq", PDQ.compute(data).value, Labels(category=Category(category)))
+            ],
+            actor="test",
+        )
+        matcher = load_matcher(uow, agency_code=instance.code, bank_names=["amorce"])
+        result = scan(
+            Content(source=image, data=data, url=f"https://exemple.test/{image}"),
+            matcher,
+            ScanOptions(keep_matched_content=True),
+        )
+        queue_result(uow, agency_code=instance.code, result=result, actor="test")
+        case = next(
+            c
+            for c in uow.queue.list_cases(agency.id, QueueFilters(status=None), limit=50)
+            if c.url == f"https://exemple.test/{image}"
+        )
+        author = uow.users.find_credentials(f"analyst.{instance.code}")
+        assert author is not None
+        decision = parse_decision(
+            verdict="terrorist",
+            category=category,
+            reason="",
+            exemption_checked=True,
+            rationale="Contenu de remplacement traité comme terroriste (test).",
+            legal_basis="fr_code_penal_421_2_5"
+            if instance.code.endswith("fr")
+            else "ca_criminal_code_83_221",
+            add_to_bank=bank,
+            jurisdiction=agency.jurisdiction,
+        )
+        decide_case(uow, viewer=author.user, case_id=case.id, decision=decision)
+        uow.commit()
+        return case.id
+
+
+TERMS = {
+    "purpose": "Retrait des contenus qui incitent au terrorisme (test)",
+    "categories": ["a"],
+    "signal_types": ["sha256", "md5", "pdq", "url"],
+    "share_decisions": "true",
+    "share_holds": "true",
+    "retention_days": "30",
+    "distribution": "agreement",
+    "tlp": "amber",
+    "valid_from": (datetime.now(UTC).date() - timedelta(days=1)).isoformat(),
+    "valid_until": (datetime.now(UTC).date() + timedelta(days=365)).isoformat(),
+}
+
+
+def ensure_agreement(fr: Instance, qc: Instance) -> None:
+    """The French liaison proposes, the Québec liaison accepts, through the consoles."""
+    if "active" in agreement_statuses(fr):
+        return
+    liaison_fr = fr.client(f"liaison.{fr.code}")
+    token = csrf_of(liaison_fr, "/partners")
+    response = liaison_fr.post(
+        f"/partners/{partner_id(fr, qc.code)}/agreements",
+        data={**TERMS, "csrf_token": token},
+    )
+    assert response.status_code == 200, response.text[:500]
+    assert "not delivered" not in response.text
+    assert agreement_statuses(fr) == ["proposed"]
+    assert agreement_statuses(qc) == ["proposed"]  # pushed, signed, verified, recorded
+    liaison_qc = qc.client(f"liaison.{qc.code}")
+    page = liaison_qc.get("/partners").text
+    assert "awaiting your answer" in page or "en attente de votre réponse" in page
+    with qc.database.unit_of_work() as uow:
+        (agreement,) = uow.exchange.agreements(uow.agencies.get_by_code(qc.code).id)
+    token = csrf_of(liaison_qc, "/partners")
+    accepted = liaison_qc.post(f"/agreements/{agreement.id}/accept", data={"csrf_token": token})
+    assert accepted.status_code == 200 and "not delivered" not in accepted.text
+    assert agreement_statuses(qc) == ["active"]
+    assert agreement_statuses(fr) == ["active"]
+
+
+def test_an_agreement_lets_decided_items_flow_and_only_those(
+    pair: tuple[Instance, Instance],
+) -> None:
+    fr, qc = pair
+    ensure_agreement(fr, qc)
+    decide_image(fr, IMAGE, "a", "decisions")  # inside the agreement
+    outside = decide_image(fr, "high-contrast.jpg", "d", "decisions-d")  # category (d): outside
+    assert outside
+    detail = sync(qc)
+    assert detail.startswith("1 pages pulled, 0 refused, 0 unreachable"), detail
+    shared_bank = partner_bank(qc, fr.code)
+    original = PDQ.compute(shared("pdq", "images", IMAGE).read_bytes()).value
+    assert ("pdq", original) in shared_bank
+    assert set(shared_bank.values()) == {"a"}  # nothing of category (d) crossed
+    other = PDQ.compute(shared("pdq", "images", "high-contrast.jpg").read_bytes()).value
+    assert ("pdq", other) not in shared_bank
+    # never the content, never the rationale: the feed as the partner sees it
+    with fr.database.unit_of_work() as uow:
+        events = uow.exchange.events_after(uow.agencies.get_by_code(fr.code).id, 0, 500)
+    assert events
+    # a near-duplicate scanned in Québec matches the French decision, as a partner match
+    with qc.database.unit_of_work() as uow:
+        matcher = load_matcher(uow, agency_code=qc.code)
+    data = shared("pdq", "images", "sharpen-a-lot.jpg").read_bytes()
+    result = scan(Content(source="x.jpg", data=data), matcher)
+    assert [
+        (m.bank, m.origin.value, m.labels.category.value if m.labels.category else None)
+        for m in result.matches
+    ] == [(f"partner-{fr.code}", "partner", "a")]
+    # the next pull brings nothing new (idempotent, from the cursor)
+    assert sync(qc).startswith("1 pages pulled")
+    assert partner_bank(qc, fr.code) == shared_bank
+    # expired entries disappear (the agreement gives them 30 days)
+    with qc.database.unit_of_work(write=True) as uow:
+        agency = uow.agencies.get_by_code(qc.code)
+        purged = expire_partner_entries(
+            uow, agency_id=agency.id, now=datetime.now(UTC) + timedelta(days=31)
+        )
+        uow.rollback()  # only measured here: the retraction test below needs them
+    assert purged == len(shared_bank)
+
+
+def test_a_withdrawn_entry_is_withdrawn_on_the_other_side(pair: tuple[Instance, Instance]) -> None:
+    fr, qc = pair
+    ensure_agreement(fr, qc)
+    decide_image(fr, "blur-a-lot.jpg", "a", "decisions")
+    sync(qc)
+    value = PDQ.compute(shared("pdq", "images", "blur-a-lot.jpg").read_bytes()).value
+    shared_before = partner_bank(qc, fr.code)
+    sha = [v for (t, v) in shared_before if t == "sha256"]
+    assert sha
+    from passerelle.services.banks import remove_entry
+
+    with fr.database.unit_of_work(write=True) as uow:
+        for kind, entry_value in [("sha256", s) for s in sha[-1:]]:
+            remove_entry(
+                uow,
+                agency_code=fr.code,
+                bank_name="decisions",
+                signal_type=kind,
+                value=entry_value,
+                actor="test",
+            )
+        uow.commit()
+    sync(qc)
+    assert ("sha256", sha[-1]) not in partner_bank(qc, fr.code)
+    assert value
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        ("changed byte", "the signature does not verify"),
+        ("wrong key", "the signature does not verify"),
+        ("unknown agreement", "unknown agreement 00000000"),
+        ("old cursor", "a replayed page"),
+        ("oversized", "over the limit"),
+        ("unknown schema", "unknown feed schema 'passerelle-feed/9'"),
+    ],
+)
+def test_a_tampered_feed_is_refused_and_nothing_is_imported(
+    pair: tuple[Instance, Instance], tamper: str, reason: str
+) -> None:
+    fr, qc = pair
+    ensure_agreement(fr, qc)
+    sync(qc)
+    with qc.database.unit_of_work() as uow:
+        before = uow.exchange.partners(uow.agencies.get_by_code(qc.code).id)[0].cursor
+    with fr.database.unit_of_work(write=True) as uow:  # something new to pull
+        fresh = hashlib.sha256(tamper.encode()).hexdigest()
+        add_entries(
+            uow,
+            agency_code=fr.code,
+            bank_name="decisions",
+            actor="test",
+            entries=[EntryInput("sha256", fresh, Labels(category=Category.INCITES))],
+        )
+        uow.commit()
+    bank_before = partner_bank(qc, fr.code)
+    with fr.database.unit_of_work() as uow:
+        sealed = uow.exchange.active_key(uow.agencies.get_by_code(fr.code).id)
+    assert sealed is not None
+    from passerelle.exchange.signing import new_key_pair, open_private
+
+    fr_key = open_private(sealed[1], fr.secret)
+    stranger = open_private(new_key_pair("autre")[1], "autre")
+
+    def mutate(body: bytes, path: str) -> bytes:
+        document = unseal(body, sealed[0], max_bytes=10**8)
+        if tamper == "changed byte":
+            envelope = json.loads(body)
+            envelope["payload"] = (
+                envelope["payload"].replace('"kind":"add"', '"kind":"adx"', 1)
+                if '"kind":"add"' in envelope["payload"]
+                else envelope["payload"][:-2] + " }"
+            )
+            return json.dumps(envelope).encode()
+        if tamper == "wrong key":
+            return seal(document, stranger)
+        if tamper == "unknown agreement":
+            for entry in document["entries"]:
+                entry["agreement"] = "00000000-0000-0000-0000-000000000000"
+            return seal(document, fr_key)
+        if tamper == "old cursor":
+            document["cursor"] = max(document["cursor"] - 1, 0) if document["cursor"] else 7
+            return seal(document, fr_key)
+        if tamper == "oversized":
+            return b" " * (5 * 1024 * 1024 + 1) + body
+        document["schema"] = "passerelle-feed/9"
+        return seal(document, fr_key)
+
+    with tampering_proxy(fr.url, mutate) as proxy:
+        point_partner(qc, fr.code, proxy)
+        try:
+            sync(qc)
+        finally:
+            point_partner(qc, fr.code, fr.url)
+    outcome, detail = last_log(qc)
+    assert outcome == "refused", (tamper, detail)
+    assert reason in detail
+    assert partner_bank(qc, fr.code) == bank_before  # nothing imported
+    with qc.database.unit_of_work() as uow:
+        assert uow.exchange.partners(uow.agencies.get_by_code(qc.code).id)[0].cursor == before
+    # the next good pull works
+    sync(qc)
+    assert last_log(qc)[0] == "ok"
+    assert len(partner_bank(qc, fr.code)) > len(bank_before)
+
+
+def test_a_partner_that_is_down_is_retried_later(pair: tuple[Instance, Instance]) -> None:
+    fr, qc = pair
+    ensure_agreement(fr, qc)
+    point_partner(qc, fr.code, f"http://127.0.0.1:{free_port()}")
+    try:
+        sync(qc)
+        outcome, detail = last_log(qc)
+        with qc.database.unit_of_work() as uow:
+            partner = uow.exchange.partners(uow.agencies.get_by_code(qc.code).id)[0]
+    finally:
+        point_partner(qc, fr.code, fr.url)
+    assert outcome == "unreachable" and "next try in" in detail
+    assert partner.next_sync_at is not None and partner.next_sync_at > datetime.now(UTC)
+    liaison = qc.client(f"liaison.{qc.code}")
+    assert "unreachable" in liaison.get("/partners").text
+
+
+def test_a_hold_in_france_blocks_a_referral_in_quebec(pair: tuple[Instance, Instance]) -> None:
+    fr, qc = pair
+    ensure_agreement(fr, qc)
+    image = "square-256x256.jpg"
+    fr_case = decide_image(fr, image, "a", "decisions")
+    with fr.database.unit_of_work(write=True) as uow:
+        approver = uow.users.find_credentials(f"approver.{fr.code}")
+        assert approver is not None
+        set_observation_hold(
+            uow,
+            viewer=approver.user,
+            case_id=fr_case,
+            reason="Compte sous observation judiciaire, ne pas signaler.",
+        )
+        uow.commit()
+    sync(qc)
+    qc_case = decide_image(qc, image, "a", "decisions-qc")
+    analyst = qc.client(f"analyst.{qc.code}")
+    page = analyst.get(f"/cases/{qc_case}").text
+    assert "contact" in page and fr.code in page
+    assert "Compte sous observation" not in page  # never the reason
+    token = csrf_of(analyst, f"/cases/{qc_case}")
+    blocked = analyst.post(
+        f"/cases/{qc_case}/referrals", data={"csrf_token": token, "kind": "referral"}
+    )
+    assert blocked.status_code == 409 and fr.code in blocked.text
+    approver_qc = qc.client(f"approver.{qc.code}")
+    token = csrf_of(approver_qc, f"/cases/{qc_case}")
+    overridden = approver_qc.post(
+        f"/cases/{qc_case}/referrals",
+        data={
+            "csrf_token": token,
+            "kind": "referral",
+            "override": "Menace imminente : retrait demandé malgré l'observation.",
+        },
+        follow_redirects=False,
+    )
+    assert overridden.status_code == 303
+    with qc.database.unit_of_work() as uow:
+        actions = [e.action for e in uow.audit.iter_all()]
+    assert "referral.hold_overridden" in actions
+
+
+def point_partner(instance: Instance, code: str, url: str) -> None:
+    with instance.database.unit_of_work(write=True) as uow:
+        uow.session.execute(
+            text("UPDATE partners SET base_url = :u WHERE code = :c"), {"u": url, "c": code}
+        )
+        uow.commit()
+
+
+class tampering_proxy:
+    """A server that forwards to `target` and changes the feed's answer with `mutate`."""
+
+    def __init__(self, target: str, mutate: Callable[[bytes, str], bytes]) -> None:
+        self.target, self.mutate = target, mutate
+
+    def __enter__(self) -> str:
+        target, mutate = self.target, self.mutate
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: object) -> None:
+                return
+
+            def do_GET(self) -> None:
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower().startswith("x-passerelle")
+                }
+                answer = httpx.get(target + self.path, headers=headers, timeout=20)
+                body = (
+                    mutate(answer.content, self.path)
+                    if answer.status_code == 200
+                    else answer.content
+                )
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
