@@ -15,6 +15,7 @@ from passerelle.core.content import Content
 from passerelle.core.errors import InvalidInput
 from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
 from passerelle.exchange.bankfile import BadLine, dump_csv, dump_pytx, read_csv, read_pytx
+from passerelle.exchange.stix import misp_event, read_misp_event, read_stix_bundle, stix_bundle
 from passerelle.scan import ScanOptions, fingerprint
 from passerelle.services import banks as bank_service
 
@@ -210,9 +211,10 @@ def bank_remove(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "pytx"]),
+    type=click.Choice(["csv", "pytx", "stix", "misp"]),
     default=None,
-    help="csv, or pytx (python-threatexchange: '<type> <value>' lines). Default: by suffix.",
+    help="csv, pytx (python-threatexchange: '<type> <value>' lines), stix (a STIX 2.1"
+    " bundle) or misp (a MISP event). Default: by suffix.",
 )
 @click.option("--signal-type", default=None, help="pytx files without a type column: this type.")
 @with_labels
@@ -235,11 +237,19 @@ def bank_import(
         raise InvalidInput(f"cannot read {path}: {exc}") from None
     chosen = fmt or ("csv" if path.suffix.lower() == ".csv" else "pytx")
     labels = _labels(category, tier, tags)
-    rows = read_csv(text) if chosen == "csv" else read_pytx(text, labels, signal_type)
     entries: list[EntryInput] = []
     bad: list[str] = []
-    for row in rows:
-        (bad.append(str(row)) if isinstance(row, BadLine) else entries.append(row))
+    if chosen in ("stix", "misp"):
+        try:
+            document = json.loads(text)
+        except ValueError as exc:
+            raise InvalidInput(f"{path} is not JSON: {exc}") from None
+        reader = read_stix_bundle if chosen == "stix" else read_misp_event
+        entries, bad = reader(document)
+    else:
+        rows = read_csv(text) if chosen == "csv" else read_pytx(text, labels, signal_type)
+        for row in rows:
+            (bad.append(str(row)) if isinstance(row, BadLine) else entries.append(row))
     with rt.database.unit_of_work(write=True) as uow:
         agency = resolve_agency(uow, agency_code)
         report = bank_service.add_entries(
@@ -265,10 +275,17 @@ def bank_import(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "pytx"]),
+    type=click.Choice(["csv", "pytx", "stix", "misp"]),
     default="csv",
     show_default=True,
-    help="csv or pytx (python-threatexchange).",
+    help="csv, pytx (python-threatexchange), stix (STIX 2.1 bundle) or misp (MISP event).",
+)
+@click.option(
+    "--tlp",
+    type=click.Choice(["clear", "green", "amber", "amber+strict", "red"]),
+    default="amber",
+    show_default=True,
+    help="The TLP marking of a stix or misp export.",
 )
 @click.option(
     "--output",
@@ -279,7 +296,7 @@ def bank_import(
 )
 @needs_runtime
 def bank_export(
-    rt: Runtime, name: str, agency_code: str | None, fmt: str, output: Path | None
+    rt: Runtime, name: str, agency_code: str | None, fmt: str, tlp: str, output: Path | None
 ) -> None:
     """Export a bank's entries."""
     with rt.database.unit_of_work() as uow:
@@ -289,8 +306,28 @@ def bank_export(
         )
     if fmt == "csv":
         text, skipped = dump_csv(entries), 0
-    else:
+    elif fmt == "pytx":
         text, skipped = dump_pytx(entries, sources)
+    elif fmt == "stix":
+        bundle = stix_bundle(
+            entries,
+            agency_code=agency.code,
+            agency_name=agency.name,
+            tlp=tlp,
+            source_values=sources,
+        )
+        text = json.dumps(bundle, ensure_ascii=False, indent=2) + "\n"
+        skipped = len(entries) - (len(bundle["objects"]) - 1)
+    else:
+        event = misp_event(
+            entries,
+            info=f"{agency.name}: {name}",
+            agency_name=agency.name,
+            tlp=tlp,
+            source_values=sources,
+        )
+        text = json.dumps(event, ensure_ascii=False, indent=2) + "\n"
+        skipped = len(entries) - len(event["Event"]["Attribute"])
     if output is None:
         click.echo(text, nl=False)
     else:

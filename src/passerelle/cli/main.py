@@ -25,7 +25,9 @@ from passerelle.cli.crawl import import_command, spark_group
 from passerelle.cli.partners import agency_key_command, partner_group
 from passerelle.cli.scanning import extract_command, scan_command
 from passerelle.core.errors import InvalidInput, NotFound, PasserelleError
+from passerelle.core.ports import UnitOfWork
 from passerelle.db.migrate import upgrade
+from passerelle.exchange.signing import agency_key
 from passerelle.services import admin, audit, auth, refer
 from passerelle.settings import load_settings
 
@@ -86,6 +88,7 @@ def agency_add(rt: Runtime, code: str, name: str, jurisdiction: str) -> None:
         created = admin.create_agency(
             uow, code=code, name=name, jurisdiction=jurisdiction, actor="cli"
         )
+        agency_key(uow, created.id, rt.settings.secret_key)  # its signing key, for partners
         uow.commit()
     click.echo(f"agency {created.code} created ({created.id})")
 
@@ -382,6 +385,27 @@ def serve(rt: Runtime, host: str | None, port: int | None) -> None:
     _serve(rt, host or rt.settings.host, port or rt.settings.port)
 
 
+def _seed_demo_partners(uow: UnitOfWork, secret: str, address: str) -> None:
+    """The two demo units are each other's partner, both on this instance (no agreement
+    yet: a liaison proposes one, the other accepts)."""
+    from passerelle.services.exchange import add_partner
+
+    units = [uow.agencies.get_by_code(code) for code in ("demo-fr", "demo-qc")]
+    keys = {unit.code: agency_key(uow, unit.id, secret)[0] for unit in units}
+    for here, there in (units, units[::-1]):
+        if uow.exchange.partner_by_code(here.id, there.code) is None:
+            add_partner(
+                uow,
+                agency_id=here.id,
+                actor="demo",
+                code=there.code,
+                name=there.name,
+                base_url=address,
+                public_key=keys[there.code],
+                contact=f"liaison.{there.code[-2:]}@demo.invalid",
+            )
+
+
 @cli.command()
 @click.option("--host", default=None, help="Address to listen on (default: settings).")
 @click.option("--port", default=None, type=int, help="Port (default: settings).")
@@ -425,8 +449,9 @@ def demo(
             except OSError as exc:
                 raise InvalidInput(f"cannot read the article {article}: {exc.strerror}") from None
         seed_demo_cases(uow, known=known, scanned=contents, store=rt.store, article=article_bytes)
+        address = f"http://{host or rt.settings.host}:{port or rt.settings.port}/"
+        _seed_demo_partners(uow, rt.settings.secret_key, address.rstrip("/"))
         uow.commit()
-    address = f"http://{host or rt.settings.host}:{port or rt.settings.port}/"
     click.echo(f"Passerelle demo: {address}")
     click.echo("Demo logins (password for all: " + logins[0].password + "):")
     for login in logins:

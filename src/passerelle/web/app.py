@@ -31,6 +31,7 @@ from passerelle.web.routes import (
     referrals,
     reports,
     system,
+    taxii,
 )
 from passerelle.web.views import role_label
 
@@ -47,6 +48,7 @@ ROUTERS = (
     host.router,
     exchange.router,
     exchange.api,
+    taxii.router,
     api.router,
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -86,7 +87,15 @@ def viewer(request: Request) -> User:
 def api_viewer(request: Request) -> User:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if scheme.lower() == "basic":
+        # TAXII clients speak Basic: the username, and an API token as the password.
+        try:
+            _, _, token = base64.b64decode(token.strip()).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise ApiAuthRequired from None
+    elif scheme.lower() != "bearer":
+        raise ApiAuthRequired
+    if not token.strip():
         raise ApiAuthRequired
     with get_state(request).database.unit_of_work() as uow:
         user = user_for_api_token(uow, token.strip())

@@ -45,7 +45,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith(("/api/", "/taxii2/"))
 
 
 def _error_response(request: Request, status: int, code: str, message: str) -> Response:

@@ -167,8 +167,9 @@ def test_demo_seeds_and_prints_the_logins(tmp_path: Path) -> None:
     again = CliRunner().invoke(cli, ["demo", "--no-serve", "--port", "8123"], env=env)
     assert again.output == first.output
     verify = CliRunner().invoke(cli, ["audit", "verify"], env=env)
-    # 2 agencies + 10 people, 2 demo banks and their entries, a demo host, 3 demo cases
-    assert verify.output.startswith("audit log intact: 20 events")
+    # 2 agencies + 10 people, 2 demo banks and their entries, a demo host, 3 demo cases,
+    # the two units as each other's partner
+    assert verify.output.startswith("audit log intact: 22 events")
 
 
 def _subprocess(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

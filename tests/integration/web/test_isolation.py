@@ -19,6 +19,7 @@ from passerelle.core.ports import UnitOfWork
 from passerelle.db.models import AuditEventRow
 from passerelle.db.session import Database
 from passerelle.exchange.signing import new_key_pair
+from passerelle.exchange.stix import NAMESPACE
 from passerelle.services.auth import create_api_token
 from passerelle.services.complaints import host_acts
 from passerelle.services.exchange import add_partner
@@ -124,7 +125,13 @@ def exchange_objects(uow: UnitOfWork, agency_id: str) -> dict[str, str]:
         changed_at=now,
     )
     uow.exchange.add_agreement(agreement)
-    return {"partner_id": partner.id, "agreement_id": agreement.id, "action": "decline"}
+    bank = uow.banks.get_by_name(agency_id, "connu")
+    return {
+        "partner_id": partner.id,
+        "agreement_id": agreement.id,
+        "action": "decline",
+        "collection_id": str(uuid.uuid5(NAMESPACE, f"collection:{bank.id}")),
+    }
 
 
 def path_params(route: APIRoute) -> set[str]:
@@ -176,7 +183,7 @@ def test_objects_of_another_agency_are_404(
     headers = {"Authorization": f"Bearer {api_secret}"}
     checked = 0
     for route in object_routes(client):
-        if route.path.startswith("/api/") != (surface == "api"):
+        if route.path.startswith(("/api/", "/taxii2/")) != (surface == "api"):
             continue
         for method in sorted(route.methods - {"HEAD"}):
             data = {"csrf_token": csrf} if method != "GET" else None

@@ -195,37 +195,51 @@ def add(
     return redirect(request, request.url_for("partners").path)
 
 
-def _deliver(
-    request: Request,
-    uow: UnitOfWork,
-    viewer: User,
-    partner: Partner,
-    path: str,
-    document: dict[str, Any],
-) -> str | None:
-    """Sign and send to the partner; the reason when it could not be delivered."""
+def _sign(request: Request, uow: UnitOfWork, viewer: User, document: dict[str, Any]) -> bytes:
     _, key = agency_key(uow, viewer.agency_id, get_state(request).settings.secret_key)
+    return seal(document, key)
+
+
+def _deliver(partner: Partner, path: str, body: bytes) -> str | None:
+    """Send to the partner, outside any transaction (the partner may be this very instance,
+    whose database it must write); the reason when it could not be delivered."""
     try:
-        push(partner, path, seal(document, key))
+        push(partner, path, body)
     except ExternalServiceError as exc:
         return str(exc)
     return None
 
 
 @router.post("/partners/{partner_id}/agreements", name="propose_agreement")
-async def propose(request: Request, viewer: Viewer, uow: WriteUow, partner_id: str) -> Response:
-    form = await request.form()
+def propose(
+    request: Request,
+    viewer: Viewer,
+    uow: WriteUow,
+    partner_id: str,
+    purpose: Annotated[str, Form(max_length=2000)] = "",
+    categories: Annotated[list[str] | None, Form()] = None,
+    signal_types: Annotated[list[str] | None, Form()] = None,
+    share_decisions: Annotated[str, Form(max_length=8)] = "",
+    share_holds: Annotated[str, Form(max_length=8)] = "",
+    retention_days: Annotated[str, Form(max_length=8)] = "",
+    distribution: Annotated[str, Form(max_length=16)] = "",
+    tlp: Annotated[str, Form(max_length=16)] = "",
+    valid_from: Annotated[str, Form(max_length=10)] = "",
+    valid_until: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    # A plain (threaded) handler: delivering to a partner on this very instance must not
+    # block the server that has to receive it.
     terms = {
-        "purpose": str(form.get("purpose") or ""),
-        "categories": [str(v) for v in form.getlist("categories")],
-        "signal_types": [str(v) for v in form.getlist("signal_types")],
-        "share_decisions": form.get("share_decisions"),
-        "share_holds": form.get("share_holds"),
-        "retention_days": str(form.get("retention_days") or ""),
-        "distribution": str(form.get("distribution") or ""),
-        "tlp": str(form.get("tlp") or ""),
-        "valid_from": str(form.get("valid_from") or ""),
-        "valid_until": str(form.get("valid_until") or ""),
+        "purpose": purpose,
+        "categories": categories or [],
+        "signal_types": signal_types or [],
+        "share_decisions": share_decisions,
+        "share_holds": share_holds,
+        "retention_days": retention_days,
+        "distribution": distribution,
+        "tlp": tlp,
+        "valid_from": valid_from,
+        "valid_until": valid_until,
     }
     try:
         _, document = propose_agreement(uow, viewer=viewer, partner_id=partner_id, terms=terms)
@@ -234,8 +248,9 @@ async def propose(request: Request, viewer: Viewer, uow: WriteUow, partner_id: s
         errors = {f"{partner_id}.{exc.field or 'purpose'}": str(exc)}
         return _partners_page(request, uow, viewer, errors=errors, status_code=422)
     partner = uow.exchange.get_partner(viewer.agency_id, partner_id)
+    body = _sign(request, uow, viewer, document)
     uow.commit()
-    problem = _deliver(request, uow, viewer, partner, "/api/v1/exchange/agreements", document)
+    problem = _deliver(partner, "/api/v1/exchange/agreements", body)
     notice = f"not delivered to {partner.code}: {problem}" if problem else None
     return _partners_page(request, uow, viewer, notice=notice)
 
@@ -253,8 +268,9 @@ def act(
     except InvalidInput as exc:
         uow.rollback()
         return _partners_page(request, uow, viewer, notice=str(exc), status_code=422)
+    body = _sign(request, uow, viewer, document)
     uow.commit()
-    problem = _deliver(request, uow, viewer, partner, "/api/v1/exchange/answers", document)
+    problem = _deliver(partner, "/api/v1/exchange/answers", body)
     notice = f"not delivered to {partner.code}: {problem}" if problem else None
     return _partners_page(request, uow, viewer, notice=notice)
 
