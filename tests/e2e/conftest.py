@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import require_or_skip
+from tests.servers import running_passerelle
 from tests.shared import shared
 
 CHROMIUM_FLAGS = [
@@ -28,56 +23,14 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder: Path = tmp_path_factory.mktemp("server")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PASSERELLE_")}
-    env.update(PASSERELLE_ENV="dev", PASSERELLE_DATA_DIR=str(folder / "var"))
-    log = (folder / "server.log").open("w")
-    process = subprocess.Popen(
-        # As `make run` starts it: with the seed article as a page reported by the public.
-        [
-            sys.executable,
-            "-m",
-            "passerelle.cli.main",
-            "demo",
-            "--port",
-            str(port),
-            "--article",
-            str(next(shared("seed").glob("*.txt"))),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=folder,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-        if process.poll() is not None:
-            break
-    else:
-        process.kill()
-        pytest.fail("the server did not become ready: " + (folder / "server.log").read_text())
-    if process.poll() is not None:
-        pytest.fail("the server stopped: " + (folder / "server.log").read_text())
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
+    # As `make run` starts it: with the seed article as a page reported by the public.
+    article = str(next(shared("seed").glob("*.txt")))
+    env = {"PASSERELLE_ENV": "dev", "PASSERELLE_DATA_DIR": str(folder / "var")}
+    with running_passerelle(folder, "demo", "--article", article, env=env) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,19 @@ with, and the key it signs with."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
 from passerelle.cli.context import Runtime, agency_option, needs_runtime, resolve_agency
 from passerelle.core.audit import AuditEntry
-from passerelle.exchange.signing import agency_key, rotate_key
+from passerelle.core.errors import InvalidInput
+from passerelle.core.exchange import AGREEMENT_SCHEMA
+from passerelle.exchange.signing import agency_key, rotate_key, unseal
 from passerelle.services import exchange
+
+MAX_DOCUMENT_BYTES = 256 * 1024
 
 
 @click.group("partner")
@@ -102,3 +109,28 @@ def agency_key_command(rt: Runtime, agency_code: str | None, rotate: bool) -> No
             public, _ = agency_key(uow, agency.id, rt.settings.secret_key)
         uow.commit()
     click.echo(public)
+
+
+@partner_group.command("receive")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@needs_runtime
+def partner_receive(rt: Runtime, path: Path) -> None:
+    """Take in a signed agreement or answer received by file drop (its signature checked
+    against the sending partner's key)."""
+    try:
+        body = path.read_bytes()
+        claimed = json.loads(json.loads(body)["payload"])
+        if not isinstance(claimed, dict):
+            raise TypeError("not an object")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput(f"{path} is not a signed Passerelle document") from None
+    with rt.database.unit_of_work(write=True) as uow:
+        document = unseal(body, exchange.sender_key(uow, claimed), max_bytes=MAX_DOCUMENT_BYTES)
+        if document.get("schema") == AGREEMENT_SCHEMA:
+            agreement = exchange.receive_proposal(uow, document=document)
+        else:
+            agreement = exchange.receive_answer(uow, document=document)
+        uow.commit()
+    click.echo(f"agreement {agreement.id} from {claimed.get('from')}: {agreement.status.value}")

@@ -22,13 +22,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from passerelle.core.errors import PasserelleError
+from passerelle.core.errors import InvalidInput, PasserelleError
 from passerelle.core.ports import UnitOfWork
 
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-class Refused(PasserelleError):
+class Refused(InvalidInput):
     """A signed document or request that cannot be trusted; the message says why."""
 
 

@@ -167,9 +167,15 @@ def receive_proposal(uow: UnitOfWork, *, document: dict[str, Any]) -> Agreement:
     if document.get("schema") != AGREEMENT_SCHEMA:
         raise InvalidInput(f"unknown agreement schema {document.get('schema')!r}")
     agency, partner = _parties(uow, document)
+    try:
+        agreement_id = str(uuid.UUID(str(document.get("id"))))
+    except ValueError:
+        raise InvalidInput("the agreement's id is not a UUID") from None
+    if not isinstance(document.get("terms"), dict):
+        raise InvalidInput("the proposal states no terms")
     now = datetime.now(UTC)
     agreement = Agreement(
-        id=str(uuid.UUID(str(document["id"]))),
+        id=agreement_id,
         agency_id=agency,
         partner_id=partner.id,
         role="receiver",

@@ -6,18 +6,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -47,16 +42,10 @@ from passerelle.services.exchange import (
 from passerelle.services.ingest import queue_result
 from passerelle.services.review import decide_case
 from tests.factories import DEFAULT_PASSWORD, make_agency, make_user
+from tests.servers import free_port, running_passerelle
 from tests.shared import shared
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -65,8 +54,6 @@ class Instance:
     url: str
     database: Database
     secret: str
-    process: subprocess.Popen[bytes]
-    log: Any
     clients: list[httpx.Client] = field(default_factory=list)
 
     def client(self, username: str) -> httpx.Client:
@@ -97,12 +84,13 @@ def csrf_of(client: httpx.Client, path: str) -> str:
     return _csrf(client.get(path).text)
 
 
-def start(tmp: Path, code: str, jurisdiction: str) -> Instance:
+def start(stack: ExitStack, tmp: Path, code: str, jurisdiction: str) -> Instance:
     folder = tmp / code
     folder.mkdir()
     secret = f"secret-of-{code}-" + "x" * 40
     url = f"sqlite:///{folder / 'passerelle.db'}"
     database = Database(make_engine(url))
+    stack.callback(database.dispose)
     upgrade(database.engine)
     with database.unit_of_work(write=True) as uow:
         make_agency(uow, code=code, jurisdiction=jurisdiction)
@@ -111,41 +99,21 @@ def start(tmp: Path, code: str, jurisdiction: str) -> Instance:
         agency = uow.agencies.get_by_code(code)
         agency_key(uow, agency.id, secret)
         uow.commit()
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PASSERELLE_")}
-    env.update(
-        PASSERELLE_ENV="dev",
-        PASSERELLE_DATABASE_URL=url,
-        PASSERELLE_DATA_DIR=str(folder / "var"),
-        PASSERELLE_SECRET_KEY=secret,
-    )
-    log = (folder / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "passerelle.cli.main", "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=folder,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        log.close()
-        pytest.fail((folder / "server.log").read_text())
-    return Instance(code, base, database, secret, process, log)
+    env = {
+        "PASSERELLE_ENV": "dev",
+        "PASSERELLE_DATABASE_URL": url,
+        "PASSERELLE_DATA_DIR": str(folder / "var"),
+        "PASSERELLE_SECRET_KEY": secret,
+    }
+    base = stack.enter_context(running_passerelle(folder, "serve", env=env))
+    return Instance(code, base, database, secret)
 
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instance, Instance]]:
     tmp = tmp_path_factory.mktemp("pair")
-    fr, qc = start(tmp, "unite-fr", "FR"), start(tmp, "unite-qc", "CA-QC")
+    stack = ExitStack()
+    fr, qc = start(stack, tmp, "unite-fr", "FR"), start(stack, tmp, "unite-qc", "CA-QC")
     for here, there in ((fr, qc), (qc, fr)):
         with there.database.unit_of_work() as uow:
             key = uow.exchange.active_key(uow.agencies.get_by_code(there.code).id)
@@ -162,14 +130,11 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instance, I
                 contact=f"liaison@{there.code}.exemple",
             )
             uow.commit()
-    yield fr, qc
-    for instance in (fr, qc):
-        instance.process.terminate()
-        instance.process.wait(timeout=20)
-        instance.log.close()
-        for client in instance.clients:
-            client.close()
-        instance.database.dispose()
+    with stack:
+        yield fr, qc
+        for instance in (fr, qc):
+            for client in instance.clients:
+                client.close()
 
 
 def partner_id(instance: Instance, code: str) -> str:

@@ -1,0 +1,95 @@
+"""`passerelle agency key`, `partner add|list|remove|receive`: keys, partners, file drop."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from passerelle.cli.main import cli
+from passerelle.db.engine import make_engine
+from passerelle.db.session import Database
+from passerelle.exchange.signing import agency_key, seal
+from passerelle.services.exchange import propose_agreement
+from passerelle.settings import load_settings
+from tests.factories import make_user
+
+TERMS = {
+    "purpose": "Échange par fichier entre unités",
+    "categories": ["a"],
+    "signal_types": ["pdq"],
+    "retention_days": "30",
+    "valid_from": "2026-01-01",
+    "valid_until": "2027-12-31",
+}
+
+
+class Cli:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+
+    def __call__(self, *args: str) -> Result:
+        return CliRunner().invoke(cli, list(args), env=self.env)
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Cli:
+    runner = Cli({"PASSERELLE_ENV": "dev", "PASSERELLE_DATA_DIR": str(tmp_path / "var")})
+    assert runner("db", "upgrade").exit_code == 0
+    for code, jurisdiction in (("unite-fr", "FR"), ("unite-qc", "CA-QC")):
+        assert (
+            runner("agency", "add", code, "--name", code, "--jurisdiction", jurisdiction).exit_code
+            == 0
+        )
+    return runner
+
+
+def key_of(run: Cli, code: str) -> str:
+    result = run("agency", "key", "--agency", code)
+    assert result.exit_code == 0
+    return result.output.strip()
+
+
+def test_keys_partners_and_a_proposal_by_file_drop(run: Cli, tmp_path: Path) -> None:
+    fr_key, qc_key = key_of(run, "unite-fr"), key_of(run, "unite-qc")
+    assert len(fr_key) == 44 and fr_key != qc_key
+    assert key_of(run, "unite-fr") == fr_key  # made once, at set-up
+    added = run("partner", "add", "unite-qc", "--agency", "unite-fr", "--key", qc_key)
+    assert added.output == "partner unite-qc added (file drop)\n"
+    assert run("partner", "add", "unite-fr", "--agency", "unite-qc", "--key", fr_key).exit_code == 0
+    again = run("partner", "add", "unite-qc", "--agency", "unite-fr", "--key", qc_key)
+    assert again.exit_code == 2 and "already a partner" in again.output
+    bad_key = run("partner", "add", "autre", "--agency", "unite-fr", "--key", "abc")
+    assert bad_key.exit_code == 2 and "Ed25519 public key" in bad_key.output
+
+    database = Database(make_engine(f"sqlite:///{tmp_path / 'var' / 'passerelle.db'}"))
+    try:
+        with database.unit_of_work(write=True) as uow:
+            liaison = make_user(
+                uow, agency_code="unite-fr", username="liaison.fr", roles=("liaison",)
+            )
+            partner = uow.exchange.partner_by_code(liaison.agency_id, "unite-qc")
+            assert partner is not None
+            _, document = propose_agreement(uow, viewer=liaison, partner_id=partner.id, terms=TERMS)
+            key = agency_key(uow, liaison.agency_id, load_settings(env="dev").secret_key)[1]
+            uow.commit()
+    finally:
+        database.dispose()
+    signed = tmp_path / "accord.json"
+    signed.write_bytes(seal(document, key))
+    received = run("partner", "receive", str(signed))
+    assert received.exit_code == 0, received.output
+    assert received.output.endswith("from unite-fr: proposed\n")
+    assert "unite-fr\tfile drop\tproposed" in run("partner", "list", "--agency", "unite-qc").output
+
+    tampered = json.loads(signed.read_bytes())
+    tampered["payload"] = tampered["payload"].replace("30", "99")
+    forged = tmp_path / "faux.json"
+    forged.write_text(json.dumps(tampered))
+    refused = run("partner", "receive", str(forged))
+    assert refused.exit_code == 2 and "does not verify" in refused.output
+
+    ended = run("partner", "remove", "unite-fr", "--agency", "unite-qc")
+    assert ended.exit_code == 2 and "terminate the agreements" in ended.output
