@@ -4,6 +4,7 @@ with, and the key it signs with."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -11,8 +12,8 @@ import click
 from passerelle.cli.context import Runtime, agency_option, needs_runtime, resolve_agency
 from passerelle.core.audit import AuditEntry
 from passerelle.core.errors import InvalidInput
-from passerelle.core.exchange import AGREEMENT_SCHEMA
-from passerelle.exchange.signing import agency_key, rotate_key, unseal
+from passerelle.core.exchange import AGREEMENT_SCHEMA, MAX_FEED_BYTES, parse_page
+from passerelle.exchange.signing import agency_key, rotate_key, seal, unseal
 from passerelle.services import exchange
 
 MAX_DOCUMENT_BYTES = 256 * 1024
@@ -134,3 +135,64 @@ def partner_receive(rt: Runtime, path: Path) -> None:
             agreement = exchange.receive_answer(uow, document=document)
         uow.commit()
     click.echo(f"agreement {agreement.id} from {claimed.get('from')}: {agreement.status.value}")
+
+
+@partner_group.command("export-feed")
+@click.argument("code")
+@agency_option
+@click.option(
+    "--cursor",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="The cursor the partner last reached (it says so on its partners page).",
+)
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@needs_runtime
+def export_feed(rt: Runtime, code: str, agency_code: str | None, cursor: int, output: Path) -> None:
+    """Write, signed, what the agreements with partner CODE let flow after CURSOR (for a
+    partner reached by file drop)."""
+    with rt.database.unit_of_work(write=True) as uow:
+        agency = resolve_agency(uow, agency_code)
+        partner = uow.exchange.partner_by_code(agency.id, code)
+        if partner is None:
+            raise InvalidInput(f"{code} is not a partner of {agency.code}")
+        page = exchange.build_feed(
+            uow, publisher_id=agency.id, subscriber=partner, cursor=cursor, now=datetime.now(UTC)
+        )
+        _, key = agency_key(uow, agency.id, rt.settings.secret_key)
+        uow.commit()
+    output.write_bytes(seal(page.as_dict(), key))
+    click.echo(f"{len(page.entries)} entries, cursor {cursor} to {page.next_cursor}, in {output}")
+
+
+@partner_group.command("import-feed")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@agency_option
+@needs_runtime
+def import_feed(rt: Runtime, path: Path, agency_code: str | None) -> None:
+    """Take in a signed feed received by file drop: checked as a pulled one, from our cursor."""
+    try:
+        body = path.read_bytes()
+        claimed = json.loads(json.loads(body)["payload"])
+        publisher = str(claimed["publisher"])
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput(f"{path} is not a signed Passerelle feed") from None
+    with rt.database.unit_of_work(write=True) as uow:
+        agency = resolve_agency(uow, agency_code)
+        partner = uow.exchange.partner_by_code(agency.id, publisher)
+        if partner is None:
+            raise InvalidInput(f"{publisher} is not a partner of {agency.code}")
+        now = datetime.now(UTC)
+        try:
+            page = parse_page(unseal(body, partner.public_key, max_bytes=MAX_FEED_BYTES))
+            outcome = exchange.take_page(uow, partner=partner, page=page, now=now)
+        except InvalidInput as exc:
+            uow.rollback()
+            uow.exchange.record_sync(partner.id, at=now, outcome="refused", detail=str(exc))
+            uow.commit()
+            raise
+        uow.commit()
+    click.echo(f"{outcome.imported} imported, {outcome.retracted} withdrawn from {publisher}")

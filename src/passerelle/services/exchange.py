@@ -393,6 +393,23 @@ def apply_feed(
     return SyncOutcome(imported, retracted, notices)
 
 
+def take_page(uow: UnitOfWork, *, partner: Partner, page: FeedPage, now: datetime) -> SyncOutcome:
+    """Apply a verified page from the partner's cursor and log it; InvalidInput (logged by
+    the caller as refused) when any check fails, and nothing is imported."""
+    cursor = partner.cursor
+    outcome = apply_feed(uow, partner=partner, page=page, asked_cursor=cursor, now=now)
+    uow.exchange.record_sync(
+        partner.id,
+        at=now,
+        outcome="ok",
+        cursor=page.next_cursor,
+        imported=outcome.imported,
+        retracted=outcome.retracted,
+        detail=f"{len(page.entries)} entries from cursor {cursor} to {page.next_cursor}",
+    )
+    return outcome
+
+
 def expire_partner_entries(uow: UnitOfWork, *, agency_id: str, now: datetime) -> int:
     """Partner entries past the retention their agreement gives them go; audited."""
     purged = uow.exchange.purge_expired(agency_id, now)

@@ -23,7 +23,7 @@ from passerelle.core.ports import ContentStore, Fetch, Fetched, UnitOfWork
 from passerelle.core.recheck import Observation, verdict
 from passerelle.scan import ScanOptions, fingerprint
 from passerelle.services.banks import load_matcher
-from passerelle.services.exchange import apply_feed, expire_partner_entries
+from passerelle.services.exchange import expire_partner_entries, take_page
 from passerelle.services.public import fetch_reported_pages
 
 UnitOfWorkFactory = Callable[[], AbstractContextManager[UnitOfWork]]
@@ -157,7 +157,7 @@ def _sync(uow: UnitOfWork, agency_id: str, tools: JobTools, now: datetime) -> st
         for _ in range(MAX_PAGES):
             try:
                 page = tools.pull(partner, agency.code, key[1], cursor)
-                outcome = apply_feed(uow, partner=partner, page=page, asked_cursor=cursor, now=now)
+                take_page(uow, partner=partner, page=page, now=now)
             except ExternalServiceError as exc:
                 delay = min(BACKOFF_START * 2 ** min(partner.failures, 10), BACKOFF_MAX)
                 uow.exchange.record_sync(
@@ -173,15 +173,6 @@ def _sync(uow: UnitOfWork, agency_id: str, tools: JobTools, now: datetime) -> st
                 uow.exchange.record_sync(partner.id, at=now, outcome="refused", detail=str(exc))
                 refused += 1
                 break
-            uow.exchange.record_sync(
-                partner.id,
-                at=now,
-                outcome="ok",
-                cursor=page.next_cursor,
-                imported=outcome.imported,
-                retracted=outcome.retracted,
-                detail=f"{len(page.entries)} entries from cursor {cursor} to {page.next_cursor}",
-            )
             pulled += 1
             cursor = page.next_cursor
             partner = uow.exchange.get_partner(agency_id, partner.id)

@@ -9,10 +9,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from passerelle.cli.main import cli
+from passerelle.core.bank import EntryInput
+from passerelle.core.taxonomy import Category, Labels
 from passerelle.db.engine import make_engine
 from passerelle.db.session import Database
 from passerelle.exchange.signing import agency_key, seal
-from passerelle.services.exchange import propose_agreement
+from passerelle.services.banks import add_entries, create_bank
+from passerelle.services.exchange import answer_agreement, propose_agreement
 from passerelle.settings import load_settings
 from tests.factories import make_user
 
@@ -93,3 +96,43 @@ def test_keys_partners_and_a_proposal_by_file_drop(run: Cli, tmp_path: Path) -> 
 
     ended = run("partner", "remove", "unite-fr", "--agency", "unite-qc")
     assert ended.exit_code == 2 and "terminate the agreements" in ended.output
+
+    # Québec accepts; the answer goes back by file too; then a feed, by file.
+    database = Database(make_engine(f"sqlite:///{tmp_path / 'var' / 'passerelle.db'}"))
+    secret = load_settings(env="dev").secret_key
+    try:
+        with database.unit_of_work(write=True) as uow:
+            liaison_qc = make_user(
+                uow, agency_code="unite-qc", username="liaison.qc", roles=("liaison",)
+            )
+            (agreement,) = uow.exchange.agreements(liaison_qc.agency_id)
+            _, _, answer = answer_agreement(
+                uow, viewer=liaison_qc, agreement_id=agreement.id, action="accept"
+            )
+            qc_key = agency_key(uow, liaison_qc.agency_id, secret)[1]
+            uow.commit()
+        with database.unit_of_work(write=True) as uow:
+            create_bank(uow, agency_code="unite-fr", name="connu", actor="test")
+            add_entries(
+                uow,
+                agency_code="unite-fr",
+                bank_name="connu",
+                actor="test",
+                entries=[
+                    EntryInput("pdq", "ab" * 32, Labels(category=Category.INCITES)),
+                    EntryInput("pdq", "cd" * 32, Labels(category=Category.THREATENS)),
+                ],
+            )
+            uow.commit()
+    finally:
+        database.dispose()
+    reply = tmp_path / "reponse.json"
+    reply.write_bytes(seal(answer, qc_key))
+    assert run("partner", "receive", str(reply)).output.endswith("from unite-qc: active\n")
+    feed = tmp_path / "flux.json"
+    exported = run("partner", "export-feed", "unite-qc", "--agency", "unite-fr", "-o", str(feed))
+    assert exported.exit_code == 0, exported.output
+    imported = run("partner", "import-feed", str(feed), "--agency", "unite-qc")
+    assert imported.output == "1 imported, 0 withdrawn from unite-fr\n"  # (e) stays home
+    replayed = run("partner", "import-feed", str(feed), "--agency", "unite-qc")
+    assert replayed.exit_code == 2 and "a replayed page" in replayed.output

@@ -548,3 +548,25 @@ class tampering_proxy:
     def __exit__(self, *_: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def test_a_referral_in_france_shows_on_the_same_content_in_quebec(
+    pair: tuple[Instance, Instance],
+) -> None:
+    fr, qc = pair
+    ensure_agreement(fr, qc)
+    image = "square-512x512.jpg"
+    fr_case = decide_image(fr, image, "a", "decisions")
+    with fr.database.unit_of_work(write=True) as uow:
+        analyst = uow.users.find_credentials(f"analyst.{fr.code}")
+        assert analyst is not None
+        referral = refer.prepare_referral(
+            uow, viewer=analyst.user, case_id=fr_case, kind="referral"
+        )
+        refer.mark_sent(uow, viewer=analyst.user, referral_id=referral.id)
+        uow.commit()
+    sync(qc)
+    qc_case = decide_image(qc, image, "a", "decisions-qc")
+    page = qc.client(f"analyst.{qc.code}").get(f"/cases/{qc_case}").text
+    today = datetime.now(UTC).date().isoformat()
+    assert f"Déjà signalé par le partenaire Unité {fr.code} le {today}" in page
