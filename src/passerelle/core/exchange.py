@@ -287,6 +287,17 @@ class OutboxEvent:
     tags: tuple[str, ...]
     decision: dict[str, Any] | None
     at: datetime
+    origin: str | None = None  # passed on from this partner ("onward"): never back to it
+    tlp_floor: Tlp | None = None  # the TLP it came with: never shared under a laxer one
+
+
+TLP_ORDER = (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED)
+
+
+def stricter(one: Tlp, other: Tlp | None) -> Tlp:
+    if other is None:
+        return one
+    return max(one, other, key=TLP_ORDER.index)
 
 
 def admits(terms: Terms, kind: EventKind, signal_type: str, category: str | None) -> bool:
@@ -301,13 +312,20 @@ def admits(terms: Terms, kind: EventKind, signal_type: str, category: str | None
 
 
 def feed_entries(
-    events: Iterable[OutboxEvent], agreements: Iterable[Agreement], now: datetime
+    events: Iterable[OutboxEvent],
+    agreements: Iterable[Agreement],
+    now: datetime,
+    subscriber: str | None = None,
 ) -> list[FeedEntry]:
     """The publisher's side: each event under the first flowing agreement that admits it;
-    decisions are summarised only where the agreement shares them."""
+    decisions are summarised only where the agreement shares them. An entry passed on from a
+    partner goes on as "this agreement only", under its TLP or a stricter one, and never back
+    to the partner it came from: it never widens."""
     flowing = [a for a in agreements if a.flowing(now)]
     found = []
     for event in events:
+        if event.origin is not None and event.origin == subscriber:
+            continue
         for agreement in flowing:
             terms = agreement.terms
             if not admits(terms, event.kind, event.signal_type, event.category):
@@ -323,8 +341,8 @@ def feed_entries(
                     tags=event.tags,
                     decision=event.decision if terms.share_decisions else None,
                     agreement=agreement.id,
-                    distribution=terms.distribution,
-                    tlp=terms.tlp,
+                    distribution=Distribution.AGREEMENT if event.origin else terms.distribution,
+                    tlp=stricter(terms.tlp, event.tlp_floor),
                     at=event.at,
                 )
             )

@@ -368,6 +368,8 @@ class ExchangeRepo(Protocol):
         labels: Labels,
         decision: dict[str, object] | None,
         when: datetime,
+        origin: str | None = None,
+        tlp_floor: str | None = None,
     ) -> None: ...
     def events_after(
         self, agency_id: str, cursor: int, limit: int

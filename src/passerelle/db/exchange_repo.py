@@ -17,6 +17,7 @@ from passerelle.core.exchange import (
     EventKind,
     OutboxEvent,
     Partner,
+    Tlp,
     parse_terms,
 )
 from passerelle.core.ports import ObservationHold, PartnerNotice, SyncRecord
@@ -273,6 +274,8 @@ class SqlExchangeRepo:
         labels: Labels,
         decision: dict[str, object] | None,
         when: datetime,
+        origin: str | None = None,
+        tlp_floor: str | None = None,
     ) -> None:
         self._s.add(
             ExchangeEventRow(
@@ -283,6 +286,8 @@ class SqlExchangeRepo:
                 labels_json=json.dumps(labels.as_dict(), sort_keys=True),
                 decision_json=json.dumps(decision, sort_keys=True) if decision else None,
                 created_at=when,
+                origin=origin,
+                tlp_floor=tlp_floor,
             )
         )
 
@@ -309,6 +314,8 @@ class SqlExchangeRepo:
                     tags=tuple(labels.get("tags") or ()),
                     decision=json.loads(row.decision_json) if row.decision_json else None,
                     at=_aware(row.created_at) or row.created_at,
+                    origin=row.origin,
+                    tlp_floor=Tlp(row.tlp_floor) if row.tlp_floor else None,
                 )
             )
         return found

@@ -381,6 +381,9 @@ class ExchangeEventRow(Base):
     labels_json: Mapped[str] = mapped_column(Text)
     decision_json: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Passed on from a partner (its code), under the TLP it came with or a stricter one.
+    origin: Mapped[str | None] = mapped_column(String(32))
+    tlp_floor: Mapped[str | None] = mapped_column(String(16))
 
 
 class SyncLogRow(Base):

@@ -21,7 +21,9 @@ from passerelle.core.exchange import (
     FEED_PAGE,
     Agreement,
     AgreementStatus,
+    Distribution,
     EventKind,
+    FeedEntry,
     FeedPage,
     Partner,
     check_page,
@@ -279,7 +281,7 @@ def build_feed(
         subscriber=subscriber.code,
         cursor=cursor,
         next_cursor=next_cursor,
-        entries=tuple(feed_entries(events, agreements, now)),
+        entries=tuple(feed_entries(events, agreements, now, subscriber.code)),
         issued_at=now,
         more=len(events) == FEED_PAGE,
     )
@@ -354,12 +356,17 @@ def apply_feed(
                 ],
             )
             imported += len(added)
+            if added and entry.distribution is Distribution.ONWARD:
+                _pass_on(uow, partner, entry, labels, now)
         elif entry.kind is EventKind.RETRACT:
             try:
                 uow.banks.remove_entry(bank.id, signal.type, signal.value)
                 retracted += 1
             except NotFound:
                 pass
+            else:
+                if entry.distribution is Distribution.ONWARD:
+                    _pass_on(uow, partner, entry, Labels(), now)
         elif entry.kind is EventKind.RELEASE:
             uow.exchange.lift_partner_signal(
                 agency.id, partner.id, signal_type=signal.type, value=signal.value, at=entry.at
@@ -391,6 +398,24 @@ def apply_feed(
             },
         )
     return SyncOutcome(imported, retracted, notices)
+
+
+def _pass_on(
+    uow: UnitOfWork, partner: Partner, entry: FeedEntry, labels: Labels, now: datetime
+) -> None:
+    """An entry shared "onward" goes into our outbox, for our other partners' agreements,
+    marked with where it came from and the TLP it came under (it never widens)."""
+    uow.exchange.add_event(
+        partner.agency_id,
+        kind=entry.kind,
+        signal_type=entry.signal_type,
+        value=entry.value,
+        labels=Labels(category=labels.category, tier=labels.tier, tags=frozenset(entry.tags)),
+        decision=None,
+        when=now,
+        origin=partner.code,
+        tlp_floor=entry.tlp.value,
+    )
 
 
 def take_page(uow: UnitOfWork, *, partner: Partner, page: FeedPage, now: datetime) -> SyncOutcome:
