@@ -245,7 +245,9 @@ def _queue(rt: Runtime, agency: str | None, results: list[ScanResult], tally: Ta
     with rt.database.unit_of_work(write=True) as uow:
         for result in results:
             tally.queued[
-                queue_result(uow, agency_code=agency, result=result, actor="cli").value
+                queue_result(
+                    uow, agency_code=agency, result=result, actor="cli", store=rt.store
+                ).value
             ] += 1
         uow.commit()
     results.clear()

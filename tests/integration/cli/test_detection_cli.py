@@ -242,6 +242,10 @@ def test_into_queue_is_idempotent(demo_bank: Cli, tmp_path: Path) -> None:
     second = demo_bank("scan", "--into-queue", str(folder))
     assert "queue: 0 cases opened, 13 seen again" in second.output
     assert demo_bank("audit", "verify").exit_code == 0
+    # the matched bytes are preserved, encrypted, for the analyst who will decide
+    content = tmp_path / "var" / "content"
+    assert len([f for f in content.rglob("*") if f.is_file()]) == 12
+    assert not any(b"JFIF" in f.read_bytes()[:64] for f in content.rglob("*") if f.is_file())
 
 
 def test_scanning_the_warcio_files_reports_each_broken_file_and_goes_on(demo_bank: Cli) -> None:
