@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -201,12 +202,15 @@ def assignment(
     case_id: str,
     assignee: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    try:
-        assign_case(uow, viewer=viewer, case_id=case_id, assignee=assignee)
-    except InvalidInput as exc:
-        return _refuse(request, uow, viewer, case_id, {}, {"assignee": str(exc)})
-    uow.commit()
-    return redirect(request, request.url_for("case_detail", case_id=case_id).path)
+    return _case_form(
+        request,
+        uow,
+        viewer,
+        case_id,
+        lambda: assign_case(uow, viewer=viewer, case_id=case_id, assignee=assignee),
+        problem="assignee",
+        kept={},
+    )
 
 
 @router.post("/cases/{case_id}/observation", name="observation_hold")
@@ -218,17 +222,15 @@ def observation(
     reason: Annotated[str, Form(max_length=2000)] = "",
     lift: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
-    try:
+    def act() -> None:
         if lift:
             lift_observation_hold(uow, viewer=viewer, case_id=case_id)
         else:
             set_observation_hold(uow, viewer=viewer, case_id=case_id, reason=reason)
-    except InvalidInput as exc:
-        return _refuse(
-            request, uow, viewer, case_id, {"observe_reason": reason}, {"observe": str(exc)}
-        )
-    uow.commit()
-    return redirect(request, request.url_for("case_detail", case_id=case_id).path)
+
+    return _case_form(
+        request, uow, viewer, case_id, act, problem="observe", kept={"observe_reason": reason}
+    )
 
 
 @router.post("/cases/{case_id}/recommendations", name="recommend")
@@ -239,14 +241,15 @@ def recommend(
     case_id: str,
     text: Annotated[str, Form(max_length=10_000)] = "",
 ) -> Response:
-    try:
-        recommend_lifting(uow, viewer=viewer, case_id=case_id, text=text)
-    except InvalidInput as exc:
-        return _refuse(
-            request, uow, viewer, case_id, {"recommendation": text}, {"recommendation": str(exc)}
-        )
-    uow.commit()
-    return redirect(request, request.url_for("case_detail", case_id=case_id).path)
+    return _case_form(
+        request,
+        uow,
+        viewer,
+        case_id,
+        lambda: recommend_lifting(uow, viewer=viewer, case_id=case_id, text=text),
+        problem="recommendation",
+        kept={"recommendation": text},
+    )
 
 
 @router.post("/cases/{case_id}/hold", name="legal_hold")
@@ -258,13 +261,13 @@ def legal_hold(
     until: Annotated[str, Form(max_length=10)] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    try:
+    def act() -> None:
         end = parse_hold_end(until)
         set_legal_hold(uow, viewer=viewer, case_id=case_id, until=end, reason=reason)
-    except InvalidInput as exc:
-        return _refuse(request, uow, viewer, case_id, {"hold_reason": reason}, {"hold": str(exc)})
-    uow.commit()
-    return redirect(request, request.url_for("case_detail", case_id=case_id).path)
+
+    return _case_form(
+        request, uow, viewer, case_id, act, problem="hold", kept={"hold_reason": reason}
+    )
 
 
 @router.post("/complaints/{complaint_id}/decision", name="decide_complaint")
@@ -277,21 +280,37 @@ def complaint_decision(
     rationale: Annotated[str, Form(max_length=10_000)] = "",
 ) -> Response:
     complaint = uow.complaints.get(viewer.agency_id, complaint_id)
-    try:
-        decide_complaint(
+    return _case_form(
+        request,
+        uow,
+        viewer,
+        complaint.case_id,
+        lambda: decide_complaint(
             uow, viewer=viewer, complaint_id=complaint_id, outcome=outcome, rationale=rationale
-        )
+        ),
+        problem="complaint",
+        kept={"complaint_rationale": rationale},
+    )
+
+
+def _case_form(
+    request: Request,
+    uow: UnitOfWork,
+    viewer: User,
+    case_id: str,
+    act: Callable[[], object],
+    *,
+    problem: str,
+    kept: dict[str, object],
+) -> Response:
+    """A form of the case page: do it and go back to the case, or, on bad input, show the
+    case page again with the problem next to its field and what was typed kept."""
+    try:
+        act()
     except InvalidInput as exc:
-        return _refuse(
-            request,
-            uow,
-            viewer,
-            complaint.case_id,
-            {"complaint_rationale": rationale},
-            {"complaint": str(exc)},
-        )
+        return _refuse(request, uow, viewer, case_id, kept, {problem: str(exc)})
     uow.commit()
-    return redirect(request, request.url_for("case_detail", case_id=complaint.case_id).path)
+    return redirect(request, request.url_for("case_detail", case_id=case_id).path)
 
 
 def _refuse(
