@@ -3,9 +3,9 @@ with, and the key it signs with."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -13,10 +13,16 @@ from passerelle.cli.context import Runtime, agency_option, needs_runtime, resolv
 from passerelle.core.audit import AuditEntry
 from passerelle.core.errors import InvalidInput
 from passerelle.core.exchange import AGREEMENT_SCHEMA, MAX_FEED_BYTES, parse_page
-from passerelle.exchange.signing import agency_key, rotate_key, seal, unseal
+from passerelle.exchange.signing import (
+    MAX_DOCUMENT_BYTES,
+    Refused,
+    agency_key,
+    claimed,
+    rotate_key,
+    seal,
+    unseal,
+)
 from passerelle.services import exchange
-
-MAX_DOCUMENT_BYTES = 256 * 1024
 
 
 @click.group("partner")
@@ -118,23 +124,15 @@ def agency_key_command(rt: Runtime, agency_code: str | None, rotate: bool) -> No
 def partner_receive(rt: Runtime, path: Path) -> None:
     """Take in a signed agreement or answer received by file drop (its signature checked
     against the sending partner's key)."""
-    try:
-        body = path.read_bytes()
-        claimed = json.loads(json.loads(body)["payload"])
-        if not isinstance(claimed, dict):
-            raise TypeError("not an object")
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
-    except (ValueError, KeyError, TypeError):
-        raise InvalidInput(f"{path} is not a signed Passerelle document") from None
+    body, sender = _read_signed(path, "document")
     with rt.database.unit_of_work(write=True) as uow:
-        document = unseal(body, exchange.sender_key(uow, claimed), max_bytes=MAX_DOCUMENT_BYTES)
+        document = unseal(body, exchange.sender_key(uow, sender), max_bytes=MAX_DOCUMENT_BYTES)
         if document.get("schema") == AGREEMENT_SCHEMA:
             agreement = exchange.receive_proposal(uow, document=document)
         else:
             agreement = exchange.receive_answer(uow, document=document)
         uow.commit()
-    click.echo(f"agreement {agreement.id} from {claimed.get('from')}: {agreement.status.value}")
+    click.echo(f"agreement {agreement.id} from {sender.get('from')}: {agreement.status.value}")
 
 
 @partner_group.command("export-feed")
@@ -172,14 +170,10 @@ def export_feed(rt: Runtime, code: str, agency_code: str | None, cursor: int, ou
 @needs_runtime
 def import_feed(rt: Runtime, path: Path, agency_code: str | None) -> None:
     """Take in a signed feed received by file drop: checked as a pulled one, from our cursor."""
-    try:
-        body = path.read_bytes()
-        claimed = json.loads(json.loads(body)["payload"])
-        publisher = str(claimed["publisher"])
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
-    except (ValueError, KeyError, TypeError):
-        raise InvalidInput(f"{path} is not a signed Passerelle feed") from None
+    body, said = _read_signed(path, "feed")
+    if "publisher" not in said:
+        raise InvalidInput(f"{path} is not a signed Passerelle feed")
+    publisher = str(said["publisher"])
     with rt.database.unit_of_work(write=True) as uow:
         agency = resolve_agency(uow, agency_code)
         partner = uow.exchange.partner_by_code(agency.id, publisher)
@@ -196,3 +190,15 @@ def import_feed(rt: Runtime, path: Path, agency_code: str | None) -> None:
             raise
         uow.commit()
     click.echo(f"{outcome.imported} imported, {outcome.retracted} withdrawn from {publisher}")
+
+
+def _read_signed(path: Path, what: str) -> tuple[bytes, dict[str, Any]]:
+    """A file received by file drop and what it claims (its signature is checked later)."""
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return body, claimed(body)
+    except Refused:
+        raise InvalidInput(f"{path} is not a signed Passerelle {what}") from None

@@ -26,6 +26,7 @@ from passerelle.core.errors import InvalidInput, PasserelleError
 from passerelle.core.ports import UnitOfWork
 
 CLOCK_SKEW = timedelta(minutes=5)
+MAX_DOCUMENT_BYTES = 256 * 1024  # an agreement or an answer
 
 
 class Refused(InvalidInput):
@@ -120,6 +121,18 @@ def unseal(body: bytes, public_key: str, *, max_bytes: int) -> dict[str, Any]:
         raise Refused(f"the signed payload is not JSON: {exc}") from None
     if not isinstance(document, dict):
         raise Refused("the signed payload is not a JSON object")
+    return document
+
+
+def claimed(body: bytes) -> dict[str, Any]:
+    """What an envelope says before its signature is checked: only to learn whose key must
+    verify it (`unseal` then decides whether to trust it)."""
+    try:
+        document = json.loads(json.loads(body)["payload"])
+    except (ValueError, KeyError, TypeError):
+        raise Refused("not a signed envelope") from None
+    if not isinstance(document, dict):
+        raise Refused("not a signed envelope")
     return document
 
 

@@ -93,6 +93,13 @@ def test_keys_partners_and_a_proposal_by_file_drop(run: Cli, tmp_path: Path) -> 
     forged.write_text(json.dumps(tampered))
     refused = run("partner", "receive", str(forged))
     assert refused.exit_code == 2 and "does not verify" in refused.output
+    garbage = tmp_path / "bonjour.json"
+    garbage.write_text("bonjour")
+    unreadable = run("partner", "receive", str(garbage))
+    assert unreadable.exit_code == 2
+    assert f"{garbage} is not a signed Passerelle document" in unreadable.output
+    not_a_feed = run("partner", "import-feed", str(signed), "--agency", "unite-qc")
+    assert not_a_feed.exit_code == 2 and "is not a signed Passerelle feed" in not_a_feed.output
 
     ended = run("partner", "remove", "unite-fr", "--agency", "unite-qc")
     assert ended.exit_code == 2 and "terminate the agreements" in ended.output

@@ -22,7 +22,15 @@ from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.taxonomy import Category
 from passerelle.exchange.client import push
-from passerelle.exchange.signing import Refused, agency_key, seal, unseal, verify_request
+from passerelle.exchange.signing import (
+    MAX_DOCUMENT_BYTES,
+    Refused,
+    agency_key,
+    claimed,
+    seal,
+    unseal,
+    verify_request,
+)
 from passerelle.services.exchange import (
     SHARED_SIGNALS,
     add_partner_as,
@@ -40,7 +48,6 @@ from passerelle.web.htmx import redirect
 
 api = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
-MAX_DOCUMENT_BYTES = 256 * 1024
 
 
 def _json(document: bytes, status: int = 200) -> Response:
@@ -86,15 +93,9 @@ def feed(request: Request, uow: WriteUow, cursor: Annotated[int, Query(ge=0)] = 
 
 async def _signed_document(request: Request, uow: UnitOfWork) -> dict[str, Any]:
     body = await request.body()
-    if len(body) > MAX_DOCUMENT_BYTES:
+    if len(body) > MAX_DOCUMENT_BYTES:  # before reading what it claims
         raise Refused(f"the document is over {MAX_DOCUMENT_BYTES} bytes")
-    try:
-        claimed = json.loads(json.loads(body)["payload"])
-    except (ValueError, KeyError, TypeError):
-        raise Refused("not a signed envelope") from None
-    if not isinstance(claimed, dict):
-        raise Refused("not a signed envelope")
-    return unseal(body, sender_key(uow, claimed), max_bytes=MAX_DOCUMENT_BYTES)
+    return unseal(body, sender_key(uow, claimed(body)), max_bytes=MAX_DOCUMENT_BYTES)
 
 
 @api.post("/agreements", summary="Receive a partner's signed proposal of an agreement")
