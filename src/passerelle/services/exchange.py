@@ -531,7 +531,8 @@ def check_referral_allowed(uow: UnitOfWork, *, viewer: User, case_id: str, overr
         f"held by {n.partner_name} ({n.partner_code}) — contact its liaison"
         for n in state.partner_holds
     ]
-    who += ["held by this unit" for _ in state.holds[:1]]
+    if state.holds:
+        who.append("held by this unit")
     if not override.strip():
         raise Conflict("this content is under observation: " + "; ".join(who))
     if not viewer.can(Permission.APPROVE_ORDER):

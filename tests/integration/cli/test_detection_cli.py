@@ -7,19 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from passerelle.cli.main import cli
 from passerelle.core.signals.pdq import PDQ
+from tests.cli_runner import Cli
 from tests.shared import PDQ_IMAGES, shared
-
-
-class Cli:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-
-    def __call__(self, *args: str, stdin: str | None = None) -> Result:
-        return CliRunner().invoke(cli, list(args), env=self.env, input=stdin)
 
 
 @pytest.fixture

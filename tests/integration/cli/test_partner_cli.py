@@ -6,9 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from passerelle.cli.main import cli
 from passerelle.core.bank import EntryInput
 from passerelle.core.taxonomy import Category, Labels
 from passerelle.db.engine import make_engine
@@ -17,6 +15,7 @@ from passerelle.exchange.signing import agency_key, seal
 from passerelle.services.banks import add_entries, create_bank
 from passerelle.services.exchange import answer_agreement, propose_agreement
 from passerelle.settings import load_settings
+from tests.cli_runner import Cli
 from tests.factories import make_user
 
 TERMS = {
@@ -27,14 +26,6 @@ TERMS = {
     "valid_from": "2026-01-01",
     "valid_until": "2027-12-31",
 }
-
-
-class Cli:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-
-    def __call__(self, *args: str) -> Result:
-        return CliRunner().invoke(cli, list(args), env=self.env)
 
 
 @pytest.fixture

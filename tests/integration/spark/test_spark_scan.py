@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from benchmarks.warcgen import write_warc
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from passerelle.cli.main import cli
 from passerelle.core.case import QueueFilters
@@ -19,18 +19,11 @@ from passerelle.db.session import Database
 from passerelle.exchange.candidates import read_candidates
 from passerelle.settings import load_settings
 from passerelle.storage.content_store import EncryptedContentStore, derive_content_key
+from tests.cli_runner import Cli
 from tests.conftest import require_or_skip
 from tests.shared import shared
 
 PAGES = ("aoc.media.archaisme.html", "arteradio.com-nuls.html")
-
-
-class Cli:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-
-    def __call__(self, *args: str) -> Result:
-        return CliRunner().invoke(cli, list(args), env=self.env, catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +35,10 @@ def java() -> None:
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory, java: None) -> tuple[Cli, Path]:
     folder = tmp_path_factory.mktemp("spark")
-    run = Cli({"PASSERELLE_ENV": "dev", "PASSERELLE_DATA_DIR": str(folder / "var")})
+    run = Cli(
+        {"PASSERELLE_ENV": "dev", "PASSERELLE_DATA_DIR": str(folder / "var")},
+        catch_exceptions=False,
+    )
     assert run("db", "upgrade").exit_code == 0
     assert run("agency", "add", "unite-fr", "--name", "U", "--jurisdiction", "FR").exit_code == 0
     assert run("bank", "create", "connu").exit_code == 0
