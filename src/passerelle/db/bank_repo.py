@@ -164,6 +164,16 @@ class SqlBankRepo:
         for row in self._s.execute(query).scalars():
             yield _to_entry(row)
 
+    def entries_page(
+        self, bank_id: str, *, added_after: datetime | None, offset: int, limit: int
+    ) -> builtins.list[BankEntry]:
+        """Entries in the order they were added (then by id), after a time, one page."""
+        query = select(BankEntryRow).where(BankEntryRow.bank_id == bank_id)
+        if added_after is not None:
+            query = query.where(BankEntryRow.added_at > added_after)
+        query = query.order_by(BankEntryRow.added_at, BankEntryRow.id).offset(offset).limit(limit)
+        return [_to_entry(row) for row in self._s.scalars(query)]
+
     def source_values(self, bank_id: str) -> builtins.dict[str, str]:
         rows = self._s.execute(
             select(BankEntryRow.value, BankEntryRow.source_value).where(

@@ -202,6 +202,8 @@ def test_taxii2_client_lists_collections_and_pages_through_objects(
     assert len({o["id"] for o in indicators}) == 6
     later = collection.get_objects(added_after="2999-01-01T00:00:00Z")
     assert later.get("objects", []) == []
+    since = collection.get_objects(added_after="2000-01-01T00:00:00Z")
+    assert [o["type"] for o in since["objects"]].count("indicator") == 6
     for o in indicators:
         result = validate_instance(o, ValidationOptions(strict=False))
         assert not result.errors

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin
+from passerelle.core.bank import Bank, BankKind, BankOrigin
 from passerelle.core.errors import InvalidInput, NotFound, PermissionDenied
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
@@ -118,16 +118,13 @@ def objects(
     agency = uow.agencies.get(viewer.agency_id)
     if after is not None and after.tzinfo is None:
         after = after.replace(tzinfo=UTC)
-    entries = sorted(
-        (e for e in uow.banks.entries([bank.id]) if after is None or _added(e) > after),
-        key=lambda e: (_added(e), e.id),
-    )
+    # One more than the page tells whether there is more.
+    fetched = uow.banks.entries_page(bank.id, added_after=after, offset=offset, limit=limit + 1)
+    page, more = fetched[:limit], len(fetched) > limit
     sources = uow.banks.source_values(bank.id)
-    page = entries[offset : offset + limit]
     found = indicators(page, agency_code=agency.code, tlp="amber", source_values=sources)
     if offset == 0 and found:
         found.insert(0, identity(agency.code, agency.name))
-    more = offset + limit < len(entries)
     body: dict[str, Any] = {"more": more, "objects": found}
     if more:
         body["next"] = str(offset + limit)
@@ -136,11 +133,6 @@ def objects(
         headers["X-TAXII-Date-Added-First"] = _stamp(page[0].added_at)
         headers["X-TAXII-Date-Added-Last"] = _stamp(page[-1].added_at)
     return _taxii(body, headers)
-
-
-def _added(entry: BankEntry) -> datetime:
-    moment = entry.added_at or datetime.min
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _stamp(moment: datetime | None) -> str:
