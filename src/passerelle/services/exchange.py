@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from passerelle.core.audit import AuditEntry
 from passerelle.core.bank import Bank, BankKind, BankOrigin, NewEntry
+from passerelle.core.case import CaseDetail
 from passerelle.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from passerelle.core.exchange import (
     AGREEMENT_SCHEMA,
@@ -446,9 +447,12 @@ def expire_partner_entries(uow: UnitOfWork, *, agency_id: str, now: datetime) ->
 # --- holds and deconfliction -------------------------------------------------------------------
 
 
+def _shared_signals(case: CaseDetail) -> dict[str, str]:
+    return {k: v for k, v in case.signals.items() if k in SHARED_SIGNALS}
+
+
 def _case_signals(uow: UnitOfWork, agency_id: str, case_id: str) -> dict[str, str]:
-    detail = uow.queue.get_case(agency_id, case_id)
-    return {k: v for k, v in detail.signals.items() if k in SHARED_SIGNALS}
+    return _shared_signals(uow.queue.get_case(agency_id, case_id))
 
 
 def set_observation_hold(uow: UnitOfWork, *, viewer: User, case_id: str, reason: str) -> None:
@@ -513,18 +517,22 @@ class Deconfliction:
         return bool(self.holds or self.partner_holds)
 
 
-def deconfliction(uow: UnitOfWork, *, agency_id: str, case_id: str) -> Deconfliction:
-    notices = uow.exchange.partner_signals(agency_id, _case_signals(uow, agency_id, case_id))
+def deconfliction(uow: UnitOfWork, *, agency_id: str, case: CaseDetail) -> Deconfliction:
+    """Holds (ours and partners') and partners' referrals on a case already read."""
+    notices = uow.exchange.partner_signals(agency_id, _shared_signals(case))
     return Deconfliction(
-        holds=uow.exchange.case_holds(agency_id, case_id),
+        holds=uow.exchange.case_holds(agency_id, case.summary.id),
         partner_holds=[n for n in notices if n.kind == "hold"],
         partner_referrals=[n for n in notices if n.kind == "referred"],
     )
 
 
-def check_referral_allowed(uow: UnitOfWork, *, viewer: User, case_id: str, override: str) -> None:
+def check_referral_allowed(
+    uow: UnitOfWork, *, viewer: User, case: CaseDetail, override: str
+) -> None:
     """A held case is not referred, unless an approver overrides with a written reason."""
-    state = deconfliction(uow, agency_id=viewer.agency_id, case_id=case_id)
+    case_id = case.summary.id
+    state = deconfliction(uow, agency_id=viewer.agency_id, case=case)
     if not state.blocked:
         return
     who = [

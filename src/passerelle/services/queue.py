@@ -71,12 +71,10 @@ class CaseText:
 MAX_SHOWN_TEXT = 200_000  # characters; longer texts are cut on the page, never silently matched
 
 
-def case_text(
-    uow: UnitOfWork, store: ContentStore, *, viewer: User, case_id: str
-) -> CaseText | None:
-    """The preserved text of a page or text case, with the passages that witness each text
-    match highlighted; None for images and videos or when nothing is preserved."""
-    detail, _ = get_case(uow, viewer=viewer, case_id=case_id)
+def case_text(store: ContentStore, detail: CaseDetail) -> CaseText | None:
+    """The preserved text of a page or text case (one `get_case` gave the viewer), with the
+    passages that witness each text match highlighted; None for images and videos or when
+    nothing is preserved."""
     try:
         data = store.get(detail.sha256)
     except NotFound:

@@ -200,7 +200,7 @@ def prepare_referral(
         raise PermissionDenied("only analysts and approvers prepare referrals")
     detail = uow.queue.get_case(viewer.agency_id, case_id)
     _terrorist_decision(uow, viewer, case_id)
-    check_referral_allowed(uow, viewer=viewer, case_id=case_id, override=override)
+    check_referral_allowed(uow, viewer=viewer, case=detail, override=override)
     agency = uow.agencies.get(viewer.agency_id)
     chosen = parse_kind(kind, agency.jurisdiction)
     url = detail.summary.url

@@ -115,10 +115,10 @@ def _case_context(
         "recommendations": uow.decisions.recommendations(agency.id, case_id),
         "complaints": uow.complaints.for_case(agency.id, case_id),
         "earlier": earlier_cases(uow, viewer=viewer, case_id=case_id),
-        "exchange": deconfliction(uow, agency_id=viewer.agency_id, case_id=case_id),
+        "exchange": deconfliction(uow, agency_id=viewer.agency_id, case=detail),
         "can_observe": viewer.can(Permission.APPROVE_ORDER)
         or viewer.can(Permission.MANAGE_PARTNERS),
-        "text": case_text(uow, get_state(request).store, viewer=viewer, case_id=case_id),
+        "text": case_text(get_state(request).store, detail),
         "hold_until": detail.summary.legal_hold_until,
         "can_hold": viewer.can(Permission.APPROVE_ORDER) or viewer.can(Permission.MANAGE_PARTNERS),
         "can_recommend": viewer.can(Permission.RECOMMEND),
