@@ -13,6 +13,28 @@ from passerelle.core.errors import InvalidInput
 DEFAULT_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105 - refused outside dev
 
 
+MIN_SECRET_CHARACTERS = 32
+MIN_DISTINCT_CHARACTERS = 10
+
+
+def secret_weakness(secret: str) -> str | None:
+    """Why a secret is too guessable to protect keys, links and the audit chain, or None.
+
+    Length alone does not make a secret: 32 spaces or "abab…" are long and guessed at once.
+    The rule is deliberately simple (no entropy estimate): no padding, enough characters,
+    enough different characters, and not one short unit repeated."""
+    if secret.strip() != secret or not secret.strip():
+        return "it starts or ends with spaces (or is only spaces)"
+    if len(secret) < MIN_SECRET_CHARACTERS:
+        return f"it has fewer than {MIN_SECRET_CHARACTERS} characters"
+    if len(set(secret)) < MIN_DISTINCT_CHARACTERS:
+        return f"it uses fewer than {MIN_DISTINCT_CHARACTERS} different characters"
+    for unit in range(1, len(secret) // 2 + 1):
+        if len(secret) % unit == 0 and secret[:unit] * (len(secret) // unit) == secret:
+            return "it repeats a short sequence"
+    return None
+
+
 class Settings(BaseSettings):
     """Every field is described: the descriptions are the configuration reference."""
 
@@ -33,7 +55,10 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         default=DEFAULT_SECRET_KEY,
         min_length=32,
-        description="Secret for CSRF tokens and signed links; at least 32 characters.",
+        description="Secret for CSRF tokens, signed links, the sealed agency keys, the content"
+        " store and the audit chain's key: at least 32 characters, at least 10 different ones,"
+        " no surrounding spaces, not a short sequence repeated (checked outside dev). Generate"
+        " one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`.",
     )
     host: str = Field(default="127.0.0.1", description="Address the console listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port the console listens on.")
@@ -124,6 +149,9 @@ class Settings(BaseSettings):
             raise ValueError(
                 "PASSERELLE_SECRET_KEY must be set outside dev (the default key is public)"
             )
+        weakness = secret_weakness(self.secret_key)
+        if self.env != "dev" and weakness is not None:
+            raise ValueError(f"PASSERELLE_SECRET_KEY is too weak: {weakness}")
         return self
 
     @property

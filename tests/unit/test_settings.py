@@ -31,10 +31,35 @@ def test_production_refuses_the_default_secret(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_production_with_a_secret_uses_secure_cookies(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PASSERELLE_SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("PASSERELLE_SECRET_KEY", "Vq3-xT9_pL2mZ8rK5wN1bY7cH4jF6dG0")
     settings = load_settings()
     assert settings.env == "production"
     assert settings.secure_cookies is True
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        (" " * 32, "it starts or ends with spaces (or is only spaces)"),
+        ("\t" * 40, "it starts or ends with spaces (or is only spaces)"),
+        (" Vq3-xT9_pL2mZ8rK5wN1bY7cH4jF6dG0", "it starts or ends with spaces (or is only spaces)"),
+        ("x" * 40, "it uses fewer than 10 different characters"),
+        ("0101010101010101010101010101010101", "it uses fewer than 10 different characters"),
+        ("abcdefghij" * 4, "it repeats a short sequence"),
+    ],
+)
+def test_production_refuses_a_weak_secret(
+    monkeypatch: pytest.MonkeyPatch, secret: str, reason: str
+) -> None:
+    monkeypatch.setenv("PASSERELLE_SECRET_KEY", secret)
+    with pytest.raises(InvalidInput) as caught:
+        load_settings()
+    assert str(caught.value) == f"PASSERELLE_SECRET_KEY is too weak: {reason}"
+
+
+def test_dev_tolerates_a_weak_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PASSERELLE_SECRET_KEY", " " * 32)
+    assert load_settings(env="dev").secret_key == " " * 32
 
 
 @pytest.mark.parametrize(

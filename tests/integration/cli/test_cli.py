@@ -144,7 +144,7 @@ def test_demo_refuses_outside_dev(tmp_path: Path) -> None:
         ["demo", "--no-serve"],
         env={
             "PASSERELLE_ENV": "test",
-            "PASSERELLE_SECRET_KEY": "k" * 40,
+            "PASSERELLE_SECRET_KEY": "demo-refused-outside-dev-0123456789",
             "PASSERELLE_DATA_DIR": str(tmp_path),
         },
     )

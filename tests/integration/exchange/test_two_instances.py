@@ -87,7 +87,7 @@ def csrf_of(client: httpx.Client, path: str) -> str:
 def start(stack: ExitStack, tmp: Path, code: str, jurisdiction: str) -> Instance:
     folder = tmp / code
     folder.mkdir()
-    secret = f"secret-of-{code}-" + "x" * 40
+    secret = f"secret-of-{code}-" + "0123456789abcdefghij" * 2
     url = f"sqlite:///{folder / 'passerelle.db'}"
     database = Database(make_engine(url))
     stack.callback(database.dispose)
