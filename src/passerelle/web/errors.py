@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 from urllib.parse import quote
 
@@ -48,13 +49,18 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/taxii2/"))
 
 
-def _error_response(request: Request, status: int, code: str, message: str) -> Response:
+def _error_response(
+    request: Request, status: int, code: str, message: str, reference: str | None = None
+) -> Response:
     if _is_api(request):
         body: dict[str, Any] = {"error": {"code": code, "message": message}}
+        if reference is not None:
+            body["error"]["reference"] = reference
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(body, status_code=status, headers=headers)
     template = "partials/_error.html" if is_htmx(request) else "pages/error.html"
-    response = render(request, template, {"status": status, "message": message}, status_code=status)
+    context = {"status": status, "message": message, "reference": reference}
+    response = render(request, template, context, status_code=status)
     if is_htmx(request):
         # htmx 2 does not swap error responses unless told where to put them.
         response.headers["HX-Retarget"] = "#flash"
@@ -62,12 +68,26 @@ def _error_response(request: Request, status: int, code: str, message: str) -> R
     return response
 
 
+def _internal_error(request: Request, exc: Exception) -> Response:
+    """An error nothing maps: logged with its traceback under a reference that the person
+    who met it can quote (the page and the JSON show the reference, never the details)."""
+    reference = secrets.token_hex(6)
+    logger.error(
+        "unexpected error %s on %s %s",
+        reference,
+        request.method,
+        request.url.path,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    return _error_response(request, 500, "error", "internal error", reference)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_passerelle_error(request: Request, exc: Exception) -> Response:
         for kind, status, code in _STATUS:
             if isinstance(exc, kind):
                 return _error_response(request, status, code, str(exc))
-        return _error_response(request, 500, "error", "internal error")
+        return _internal_error(request, exc)
 
     async def on_login_required(request: Request, exc: Exception) -> Response:
         target = request.url.path
@@ -100,8 +120,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error_response(request, 422, "invalid_input", problems)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        logger.exception("unexpected error on %s %s", request.method, request.url.path)
-        return _error_response(request, 500, "error", "internal error")
+        return _internal_error(request, exc)
 
     app.add_exception_handler(PasserelleError, on_passerelle_error)
     app.add_exception_handler(LoginRequired, on_login_required)
