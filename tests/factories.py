@@ -71,7 +71,7 @@ def make_cases(
 
 def make_referral(uow: UnitOfWork, *, agency_code: str, case_id: str, author: User) -> str:
     """Decide the case as terrorist content and prepare a referral to a directory host."""
-    from passerelle.core.decision import parse_decision
+    from passerelle.core.decision import LEGAL_BASES, parse_decision
     from passerelle.services import refer
     from passerelle.services.review import decide_case
 
@@ -92,7 +92,7 @@ def make_referral(uow: UnitOfWork, *, agency_code: str, case_id: str, author: Us
         reason="",
         exemption_checked=True,
         rationale="Appel explicite à commettre des attentats.",
-        legal_basis="fr_code_penal_421_2_5",
+        legal_basis=LEGAL_BASES[agency.jurisdiction][0],
         add_to_bank="",
         jurisdiction=agency.jurisdiction,
     )

@@ -96,3 +96,4 @@ class CaseDetail:
     matches: list[dict[str, Any]]
     reasons: list[Explanation]
     sightings: list[Sighting] = field(default_factory=list)
+    purged: bool = False  # its retention ended: the agency no longer has its content

@@ -125,6 +125,15 @@ class SqlJobRepo:
         row = self._s.get(ItemRow, item_id)
         if row is not None:
             row.purged_at = when
+            self._s.flush()
+
+    def is_content_kept(self, sha256: str) -> bool:
+        """Whether any item of any agency still refers to these bytes (not purged): the store
+        is shared, so the bytes go only with the last reference."""
+        kept = self._s.scalar(
+            select(ItemRow.id).where(ItemRow.sha256 == sha256, ItemRow.purged_at.is_(None)).limit(1)
+        )
+        return kept is not None
 
     def set_hold(self, agency_id: str, case_id: str, until: datetime | None) -> None:
         row = self._s.get(CaseRow, case_id)

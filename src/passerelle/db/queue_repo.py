@@ -239,6 +239,7 @@ class SqlQueueRepo:
             matches=json.loads(case.matches_json),
             reasons=load_explanations(case.reasons_json),
             sightings=[Sighting(s.source, s.url, s.origin, _aware(s.seen_at)) for s in sightings],
+            purged=item.purged_at is not None,
         )
 
     def assign(

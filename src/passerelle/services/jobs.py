@@ -195,14 +195,17 @@ def _observe(url: str, answer: Fetched | None) -> Observation | None:
 
 
 def _purge(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> str:
-    """Delete preserved content whose retention ended (offline for longer than the retention,
-    no legal hold running); each purge audited."""
+    """Purge the preserved content of items whose retention ended (offline for longer than the
+    retention, no legal hold running); each purge audited. The store is shared by every agency
+    and addressed by SHA-256: the bytes themselves are deleted only when no item of any agency
+    still keeps them (another agency's item, under a hold or not yet offline, keeps them)."""
     if tools.store is None:
         return "no content store: nothing purged"
     purged = 0
     for item_id, sha256 in uow.jobs.purgeable(job.agency_id, now - tools.retention, now):
-        tools.store.delete(sha256)
         uow.jobs.mark_purged(item_id, now)
+        if not uow.jobs.is_content_kept(sha256):
+            tools.store.delete(sha256)
         uow.audit.append(
             AuditEntry(
                 "content.purged",

@@ -54,6 +54,9 @@ def case_content(
 ) -> tuple[bytes, str]:
     """The preserved bytes of a case's item and their media type, for the viewer's agency."""
     detail, _ = get_case(uow, viewer=viewer, case_id=case_id)
+    if detail.purged:
+        # The bytes may still be in the shared store for another agency's item: never serve them.
+        raise NotFound("content purged: its retention ended")
     return store.get(detail.sha256), detail.summary.media_type
 
 
@@ -75,6 +78,8 @@ def case_text(store: ContentStore, detail: CaseDetail) -> CaseText | None:
     """The preserved text of a page or text case (one `get_case` gave the viewer), with the
     passages that witness each text match highlighted; None for images and videos or when
     nothing is preserved."""
+    if detail.purged:
+        return None
     try:
         data = store.get(detail.sha256)
     except NotFound:
