@@ -6,6 +6,7 @@ reads, and gives up after a short time."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
@@ -14,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from passerelle.core.errors import ExternalServiceError
 from passerelle.core.exchange import MAX_FEED_BYTES, FeedPage, Partner, parse_page
-from passerelle.exchange.signing import Refused, request_headers, unseal
+from passerelle.exchange.signing import Refused, open_private, request_headers, unseal
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
@@ -77,3 +78,14 @@ def pull_feed(
     except httpx.HTTPError as exc:
         raise ExternalServiceError(f"{partner.code} unreachable: {type(exc).__name__}") from None
     return parse_page(unseal(body, partner.public_key, max_bytes=MAX_FEED_BYTES))
+
+
+def make_pull(secret: str) -> Callable[[Partner, str, str, int], FeedPage]:
+    """A way to a partner for the sync: a feed page pulled with a request signed by our key
+    (opened from its sealed form with the instance secret), its envelope verified."""
+
+    def pull(partner: Partner, subscriber: str, sealed_key: str, cursor: int) -> FeedPage:
+        key = open_private(sealed_key, secret)
+        return pull_feed(partner, key=key, subscriber=subscriber, cursor=cursor)
+
+    return pull

@@ -9,13 +9,12 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from passerelle.core.errors import ExternalServiceError, InvalidInput
-from passerelle.core.exchange import FeedPage, Partner
 from passerelle.core.ports import ContentStore, Fetch, Fetched, UnitOfWork
 from passerelle.db.session import Database
-from passerelle.exchange.client import pull_feed
-from passerelle.exchange.signing import open_private
+from passerelle.exchange.client import make_pull
 from passerelle.fetch.fetcher import SafeFetcher
-from passerelle.services.jobs import JobRun, Pull, no_pull, run_due_jobs, schedule_defaults
+from passerelle.services.jobs import JobRun, run_due_jobs, schedule_defaults
+from passerelle.services.sync import no_pull
 
 
 def make_fetch(fetcher: SafeFetcher) -> Fetch:
@@ -30,17 +29,6 @@ def make_fetch(fetcher: SafeFetcher) -> Fetch:
         return Fetched(result.status, result.final_url, result.content.data)
 
     return fetch
-
-
-def make_pull(secret: str) -> Pull:
-    """The sync job's way to a partner: a feed page pulled with a request signed by our key,
-    its envelope verified with the partner's key."""
-
-    def pull(partner: Partner, subscriber: str, sealed_key: str, cursor: int) -> FeedPage:
-        key = open_private(sealed_key, secret)
-        return pull_feed(partner, key=key, subscriber=subscriber, cursor=cursor)
-
-    return pull
 
 
 def run_once(

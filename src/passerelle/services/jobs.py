@@ -11,20 +11,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from passerelle.core.audit import AuditEntry
 from passerelle.core.content import Content
 from passerelle.core.errors import (
-    ExternalServiceError,
     InvalidInput,
     PasserelleError,
     PermissionDenied,
 )
-from passerelle.core.exchange import FeedPage, Partner
 from passerelle.core.identity import Permission, User
 from passerelle.core.job import FETCH_REPORTS, INTERVALS, LEASE, PURGE, RECHECK, SYNC, Job
 from passerelle.core.ports import ContentStore, Fetch, Fetched, UnitOfWork
 from passerelle.core.recheck import Observation, verdict
 from passerelle.scan import ScanOptions, fingerprint
 from passerelle.services.banks import load_matcher
-from passerelle.services.exchange import expire_partner_entries, take_page
 from passerelle.services.public import fetch_reported_pages
+from passerelle.services.sync import Pull, no_pull, sync_agency
 
 UnitOfWorkFactory = Callable[[], AbstractContextManager[UnitOfWork]]
 
@@ -35,16 +33,6 @@ class JobRun:
     agency_id: str
     detail: str
     error: str | None
-
-
-# One verified page of a partner's feed: (partner, our code, our sealed key, cursor).
-Pull = Callable[[Partner, str, str, int], FeedPage]
-MAX_PAGES = 20  # per partner and run; the next run goes on from the cursor
-BACKOFF_START, BACKOFF_MAX = timedelta(minutes=1), timedelta(hours=6)
-
-
-def no_pull(partner: Partner, subscriber: str, key: str, cursor: int) -> FeedPage:
-    raise ExternalServiceError("no way to reach partners is configured")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +74,21 @@ def run_due_jobs(
             uow.commit()
         if not claimed:
             continue  # another worker has it
+        if job.kind == SYNC:  # network: outside any transaction, pages applied one by one
+            try:
+                detail, error = (
+                    sync_agency(open_uow, agency_id=job.agency_id, pull=tools.pull, now=moment),
+                    None,
+                )
+            except PasserelleError as exc:
+                detail, error = "failed", str(exc)
+            with open_uow() as uow:
+                uow.jobs.finish(
+                    job.id, next_run=moment + INTERVALS[job.kind], error=error, now=moment
+                )
+                uow.commit()
+            yield JobRun(job.kind, job.agency_id, detail, error)
+            continue
         with open_uow() as uow:
             try:
                 detail = _run(uow, job, tools, moment)
@@ -101,8 +104,6 @@ def run_due_jobs(
 def _run(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> str:
     if job.kind == PURGE:
         return _purge(uow, job, tools, now)
-    if job.kind == SYNC:
-        return _sync(uow, job.agency_id, tools, now)
     if job.kind == FETCH_REPORTS:
         agency = uow.agencies.get(job.agency_id)
         return fetch_reported_pages(
@@ -137,49 +138,6 @@ def _run(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> str:
                 )
             )
     return f"{len(targets)} checked, {offline} newly offline, {unknown} not reachable"
-
-
-def _sync(uow: UnitOfWork, agency_id: str, tools: JobTools, now: datetime) -> str:
-    """Pull each partner's feed from its cursor. A page that fails a check is refused whole
-    and logged; a partner that cannot be reached is tried again later, backing off."""
-    agency = uow.agencies.get(agency_id)
-    pulled = refused = unreachable = 0
-    for partner in uow.exchange.partners(agency_id):
-        flowing = [a for a in uow.exchange.agreements(agency_id, partner.id) if a.flowing(now)]
-        if not partner.base_url or not flowing:
-            continue
-        if partner.next_sync_at and partner.next_sync_at > now:
-            continue
-        key = uow.exchange.active_key(agency_id)
-        if key is None:
-            raise PasserelleError(f"{agency.code} has no signing key")
-        cursor = partner.cursor
-        for _ in range(MAX_PAGES):
-            try:
-                page = tools.pull(partner, agency.code, key[1], cursor)
-                take_page(uow, partner=partner, page=page, now=now)
-            except ExternalServiceError as exc:
-                delay = min(BACKOFF_START * 2 ** min(partner.failures, 10), BACKOFF_MAX)
-                uow.exchange.record_sync(
-                    partner.id,
-                    at=now,
-                    outcome="unreachable",
-                    detail=f"{exc}; next try in {delay}",
-                    next_sync_at=now + delay,
-                )
-                unreachable += 1
-                break
-            except PasserelleError as exc:  # Refused, InvalidInput: a page we cannot accept
-                uow.exchange.record_sync(partner.id, at=now, outcome="refused", detail=str(exc))
-                refused += 1
-                break
-            pulled += 1
-            cursor = page.next_cursor
-            partner = uow.exchange.get_partner(agency_id, partner.id)
-            if not page.more:
-                break
-    expired = expire_partner_entries(uow, agency_id=agency_id, now=now)
-    return f"{pulled} pages pulled, {refused} refused, {unreachable} unreachable, {expired} expired"
 
 
 def _observe(url: str, answer: Fetched | None) -> Observation | None:

@@ -21,7 +21,7 @@ from passerelle.core.exchange import Partner
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.taxonomy import Category
-from passerelle.exchange.client import push
+from passerelle.exchange.client import make_pull, push
 from passerelle.exchange.signing import (
     MAX_DOCUMENT_BYTES,
     Refused,
@@ -42,6 +42,7 @@ from passerelle.services.exchange import (
     receive_proposal,
     sender_key,
 )
+from passerelle.services.sync import sync_partner_now
 from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, render
 from passerelle.web.csrf import require_csrf
 from passerelle.web.htmx import redirect
@@ -131,6 +132,7 @@ def _partners_page(
     errors: dict[str, str] | None = None,
     form: dict[str, str] | None = None,
     notice: str | None = None,
+    synced: tuple[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     if not (viewer.can(Permission.MANAGE_PARTNERS) or viewer.can(Permission.READ_AUDIT)):
@@ -154,6 +156,7 @@ def _partners_page(
         "errors": errors or {},
         "form": form or {},
         "notice": notice,
+        "synced": synced,
         "today": datetime.now(UTC).date().isoformat(),
     }
     return render(request, "pages/partners.html", context, status_code=status_code)
@@ -163,6 +166,24 @@ def _partners_page(
 def partners(request: Request, viewer: Viewer, uow: WriteUow) -> Response:
     response = _partners_page(request, uow, viewer)
     uow.commit()  # the agency's key, created on first view
+    return response
+
+
+@router.post("/partners/{partner_id}/sync", name="sync_partner")
+def sync_now(request: Request, viewer: Viewer, partner_id: str) -> Response:
+    """A liaison pulls a partner's feed at once. A plain (threaded) handler holding no
+    transaction while it waits: the partner may be served by this very instance."""
+    state = get_state(request)
+    outcome = sync_partner_now(
+        lambda: state.database.unit_of_work(write=True),
+        viewer=viewer,
+        partner_id=partner_id,
+        pull=make_pull(state.settings.secret_key),
+        now=datetime.now(UTC),
+    )
+    with state.database.unit_of_work(write=True) as uow:
+        response = _partners_page(request, uow, viewer, synced=(partner_id, outcome))
+        uow.commit()
     return response
 
 

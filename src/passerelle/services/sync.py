@@ -1,0 +1,147 @@
+"""Pulling partners' feeds: the sync job and a liaison's "sync now".
+
+Each page is pulled outside any database transaction and applied in a transaction of its
+own: the partner may be served by this very instance (both demo units share one database),
+whose feed endpoint needs the database while we wait for its answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+
+from passerelle.core.audit import AuditEntry
+from passerelle.core.errors import ExternalServiceError, PasserelleError, PermissionDenied
+from passerelle.core.exchange import FeedPage, Partner
+from passerelle.core.identity import Permission, User
+from passerelle.core.ports import UnitOfWork
+from passerelle.services.exchange import expire_partner_entries, take_page
+
+UnitOfWorkFactory = Callable[[], AbstractContextManager[UnitOfWork]]
+# One verified page of a partner's feed: (partner, our code, our sealed key, cursor).
+Pull = Callable[[Partner, str, str, int], FeedPage]
+MAX_PAGES = 20  # per partner and run; the next run goes on from the cursor
+BACKOFF_START, BACKOFF_MAX = timedelta(minutes=1), timedelta(hours=6)
+
+
+def no_pull(partner: Partner, subscriber: str, key: str, cursor: int) -> FeedPage:
+    raise ExternalServiceError("no way to reach partners is configured")
+
+
+def sync_agency(open_uow: UnitOfWorkFactory, *, agency_id: str, pull: Pull, now: datetime) -> str:
+    """Pull each partner due from its cursor. A page that fails a check is refused whole and
+    logged; a partner that cannot be reached is tried again later, backing off."""
+    with open_uow() as uow:
+        partners = [
+            p
+            for p in _reachable(uow, agency_id, now)
+            if not (p.next_sync_at and p.next_sync_at > now)
+        ]
+    counts = {"pulled": 0, "refused": 0, "unreachable": 0}
+    for partner in partners:
+        outcome, pages = _pull_partner(open_uow, agency_id, partner, pull, now)
+        counts["pulled"] += pages
+        if outcome in counts:
+            counts[outcome] += 1
+    with open_uow() as uow:
+        expired = expire_partner_entries(uow, agency_id=agency_id, now=now)
+        uow.commit()
+    return (
+        f"{counts['pulled']} pages pulled, {counts['refused']} refused,"
+        f" {counts['unreachable']} unreachable, {expired} expired"
+    )
+
+
+def sync_partner_now(
+    open_uow: UnitOfWorkFactory, *, viewer: User, partner_id: str, pull: Pull, now: datetime
+) -> str:
+    """A liaison pulls one partner at once, whatever its back-off; the request is audited
+    and the outcome is in the partner's sync log. Returns "ok", "refused", "unreachable" or
+    "idle" (no agreement in force, or no address)."""
+    if not viewer.can(Permission.MANAGE_PARTNERS):
+        raise PermissionDenied("only liaison officers manage partners and agreements")
+    with open_uow() as uow:
+        partner = uow.exchange.get_partner(viewer.agency_id, partner_id)
+        uow.audit.append(
+            AuditEntry(
+                "partner.sync_requested",
+                viewer.username,
+                viewer.agency_id,
+                "partner",
+                partner.id,
+                {"code": partner.code},
+            )
+        )
+        uow.commit()
+        reachable = {p.id for p in _reachable(uow, viewer.agency_id, now)}
+    if partner.id not in reachable:
+        return "idle"
+    outcome, _ = _pull_partner(open_uow, viewer.agency_id, partner, pull, now)
+    return outcome
+
+
+def _reachable(uow: UnitOfWork, agency_id: str, now: datetime) -> list[Partner]:
+    """Partners with an address and an agreement in force."""
+    return [
+        p
+        for p in uow.exchange.partners(agency_id)
+        if p.base_url and any(a.flowing(now) for a in uow.exchange.agreements(agency_id, p.id))
+    ]
+
+
+def _pull_partner(
+    open_uow: UnitOfWorkFactory, agency_id: str, partner: Partner, pull: Pull, now: datetime
+) -> tuple[str, int]:
+    """Pull pages until the partner has no more (or MAX_PAGES); the outcome and the number of
+    pages taken in."""
+    with open_uow() as uow:
+        code = uow.agencies.get(agency_id).code
+        key = uow.exchange.active_key(agency_id)
+    if key is None:
+        raise PasserelleError(f"{code} has no signing key")
+    pages = 0
+    for _ in range(MAX_PAGES):
+        try:
+            page = pull(partner, code, key[1], partner.cursor)  # no transaction open here
+        except ExternalServiceError as exc:
+            _record_failure(open_uow, partner, now, exc)
+            return "unreachable", pages
+        except PasserelleError as exc:  # Refused, InvalidInput: a page we cannot accept
+            _record_refusal(open_uow, partner, now, exc)
+            return "refused", pages
+        with open_uow() as uow:
+            try:
+                take_page(uow, partner=partner, page=page, now=now)
+            except PasserelleError as exc:
+                uow.rollback()
+                _record_refusal(open_uow, partner, now, exc)
+                return "refused", pages
+            uow.commit()
+            partner = uow.exchange.get_partner(agency_id, partner.id)
+        pages += 1
+        if not page.more:
+            break
+    return "ok", pages
+
+
+def _record_failure(
+    open_uow: UnitOfWorkFactory, partner: Partner, now: datetime, exc: Exception
+) -> None:
+    delay = min(BACKOFF_START * 2 ** min(partner.failures, 10), BACKOFF_MAX)
+    with open_uow() as uow:
+        uow.exchange.record_sync(
+            partner.id,
+            at=now,
+            outcome="unreachable",
+            detail=f"{exc}; next try in {delay}",
+            next_sync_at=now + delay,
+        )
+        uow.commit()
+
+
+def _record_refusal(
+    open_uow: UnitOfWorkFactory, partner: Partner, now: datetime, exc: Exception
+) -> None:
+    with open_uow() as uow:
+        uow.exchange.record_sync(partner.id, at=now, outcome="refused", detail=str(exc))
+        uow.commit()
