@@ -32,3 +32,12 @@ PDQ_IMAGES = (
     "square-512x512",
 )
 """The stems of ../shared/data/pdq/images: the original photo first, then its 11 edits."""
+
+VIDEOS = (
+    "chair-19-sd-bar",
+    "chair-20-sd-bar",
+    "chair-22-sd-grey-bar",
+    "chair-orig-22-sd-bar",
+    "pattern-hd-no-bar",
+)
+"""The stems of ../shared/data/video/videos, each with its reference vPDQ in vpdq-hashes/."""

@@ -13,6 +13,7 @@ from passerelle.core.signals.digests import MD5, SHA256
 from passerelle.core.signals.pdq import PDQ
 from passerelle.core.signals.text import TEXT
 from passerelle.core.signals.url import URL
+from passerelle.core.signals.vpdq import VpdqFrame, to_signal
 
 SAMPLES: dict[str, list[Signal]] = {
     "sha256": [SHA256.compute(b"a"), SHA256.compute(b"b")],
@@ -25,13 +26,17 @@ SAMPLES: dict[str, list[Signal]] = {
         TEXT.compute("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu")
         or Signal("text", ""),
     ],
+    "vpdq": [
+        to_signal([VpdqFrame("f" * 64, 100, 0.0), VpdqFrame("f0" * 32, 90, 1.0)]),
+        to_signal([VpdqFrame("0" * 64, 100, 0.0)]),
+    ],
 }
 BAD_VALUES = ["", "zz", "g" * 64, "0" * 63, "not a value at all", "ff " * 30]
 
 
 def test_the_stored_names_never_change() -> None:
     # Names are stored in banks and exchanged with partners: renaming one breaks both.
-    assert sorted(SIGNAL_TYPES) == ["md5", "pdq", "sha256", "text", "url"]
+    assert sorted(SIGNAL_TYPES) == ["md5", "pdq", "sha256", "text", "url", "vpdq"]
 
 
 @pytest.mark.parametrize("name", sorted(SIGNAL_TYPES))

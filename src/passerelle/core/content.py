@@ -8,6 +8,18 @@ from dataclasses import dataclass
 IMAGE_TYPES = frozenset(
     {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"}
 )
+VIDEO_TYPES = frozenset(
+    {
+        "video/mp4",
+        "video/quicktime",
+        "video/webm",
+        "video/x-matroska",
+        "video/x-msvideo",
+        "video/x-flv",
+        "video/mpeg",
+        "video/mp2t",
+    }
+)
 HTML = "text/html"
 TEXT = "text/plain"
 URI_LIST = "text/uri-list"  # an item that is only an address (a public report not yet fetched)
@@ -37,7 +49,17 @@ def sniff_media_type(data: bytes) -> str:
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return "image/webp"
     if head[4:12] in (b"ftypisom", b"ftypmp42", b"ftypMSNV") or head[4:8] == b"ftyp":
-        return "video/mp4"
+        return "video/quicktime" if head[8:10] == b"qt" else "video/mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video/webm" if b"webm" in head[:64] else "video/x-matroska"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "video/x-msvideo"
+    if head.startswith(b"FLV\x01"):
+        return "video/x-flv"
+    if head.startswith(b"\x00\x00\x01\xba"):
+        return "video/mpeg"
+    if len(head) > 376 and head[0] == head[188] == head[376] == 0x47:
+        return "video/mp2t"
     for magic, offset, media_type in _MAGIC:
         if head[offset : offset + len(magic)] == magic:
             return media_type

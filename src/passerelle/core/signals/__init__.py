@@ -1,6 +1,7 @@
 """Signal types: fingerprints of content behind one protocol (see `base.SignalType`).
 
-Stored names follow python-threatexchange where it has one (`pdq`, `url`, `text`, `md5`)."""
+Stored names follow python-threatexchange where it has one (`pdq`, `url`, `text`, `md5`,
+`vpdq`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from passerelle.core.signals.digests import MD5, SHA256
 from passerelle.core.signals.pdq import PDQ
 from passerelle.core.signals.text import TEXT
 from passerelle.core.signals.url import URL
+from passerelle.core.signals.vpdq import VPDQ
 
-SIGNAL_TYPES: dict[str, SignalType] = {t.name: t for t in (SHA256, MD5, PDQ, URL, TEXT)}
+SIGNAL_TYPES: dict[str, SignalType] = {t.name: t for t in (SHA256, MD5, PDQ, URL, TEXT, VPDQ)}
 
 
 def get_signal_type(name: str) -> SignalType:

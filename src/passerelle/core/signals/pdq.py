@@ -73,7 +73,11 @@ class PdqType:
         rgb = to_rgb(image)
         if max(rgb.size) > MAX_SIDE:
             rgb.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BILINEAR)
-        pixels = np.asarray(rgb)
+        return self.compute_from_pixels(np.asarray(rgb))
+
+    def compute_from_pixels(self, pixels: np.ndarray) -> Signal:
+        """Hash 8-bit RGB pixels (height x width x 3) as they are: PDQ's float hashing of the
+        luminance, as Meta's reference does. Video frames come here at their decoded size."""
         bits, quality = pdqhash.compute(pixels)
         return Signal(self.name, bits_to_hex(bits), int(quality))
 

@@ -1,0 +1,83 @@
+"""Videos made in the tests with PyAV: synthetic ones (a scene per second, so that sampled
+frames differ) and clips re-encoded from the shared sample videos."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def scene(index: int, width: int, height: int) -> np.ndarray:
+    """A picture with structure (PDQ quality 100) that differs from one index to the next."""
+    rng = np.random.default_rng(index)
+    blocks = rng.integers(0, 256, size=(8, 8, 3), dtype=np.uint8)
+    big = np.kron(blocks, np.ones((height // 8 + 1, width // 8 + 1, 1), dtype=np.uint8))
+    return np.ascontiguousarray(big[:height, :width])
+
+
+def make_video(
+    seconds: float,
+    *,
+    fps: int = 10,
+    width: int = 64,
+    height: int = 48,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    container: str = "mp4",
+    bit_rate: int | None = None,
+) -> bytes:
+    out = io.BytesIO()
+    with av.open(out, mode="w", format=container) as box:
+        stream = box.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        for number in range(int(seconds * fps)):
+            picture = scene(number // fps, width, height)
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            for packet in stream.encode(frame):
+                box.mux(packet)
+        for packet in stream.encode():
+            box.mux(packet)
+    return out.getvalue()
+
+
+def cut_clip(path: Path, start: float, end: float, *, scale: float = 1.0) -> bytes:
+    """Frames of `path` from `start` to `end` seconds, re-encoded (H.264, optionally resized)."""
+    out = io.BytesIO()
+    with av.open(str(path)) as source, av.open(out, mode="w", format="mp4") as box:
+        video = source.streams.video[0]
+        rate = video.average_rate
+        stream = box.add_stream("libx264", rate=rate)
+        stream.width = int(video.codec_context.width * scale) // 2 * 2
+        stream.height = int(video.codec_context.height * scale) // 2 * 2
+        stream.pix_fmt = "yuv420p"
+        for number, frame in enumerate(source.decode(video)):
+            moment = number / float(rate)
+            if moment < start:
+                continue
+            if moment >= end:
+                break
+            resized = frame.reformat(width=stream.width, height=stream.height, format="yuv420p")
+            resized.pts = None
+            for packet in stream.encode(resized):
+                box.mux(packet)
+        for packet in stream.encode():
+            box.mux(packet)
+    return out.getvalue()
+
+
+def still_jpeg(path: Path, moment: float) -> bytes:
+    """The frame of `path` shown at `moment` seconds, saved as a JPEG."""
+    with av.open(str(path)) as source:
+        video = source.streams.video[0]
+        rate = float(video.average_rate)
+        for number, frame in enumerate(source.decode(video)):
+            if number / rate >= moment:
+                out = io.BytesIO()
+                frame.to_image().save(out, format="JPEG", quality=85)
+                return out.getvalue()
+    raise ValueError(f"{path} is shorter than {moment} s")
