@@ -157,7 +157,7 @@ def compare_videos(
         return 0.0, 0.0
     qc, cc = _codes(q), _codes(c)
     near = np.bitwise_count(qc[:, None, :] ^ cc[None, :, :]).sum(axis=2) <= distance
-    return 100.0 * near.any(axis=1).mean(), 100.0 * near.any(axis=0).mean()
+    return float(100.0 * near.any(axis=1).mean()), float(100.0 * near.any(axis=0).mean())
 
 
 @dataclass(frozen=True, slots=True)
