@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import tracemalloc
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -124,3 +126,33 @@ def test_images_over_the_pixel_limit_are_refused_before_decoding() -> None:
     huge = reencode(Image.new("L", (4000, 3000)), lambda im: im, "PNG")
     with pytest.raises(InvalidInput, match="image too large: 4000x3000 pixels"):
         PDQ.compute(huge, max_pixels=1_000_000)
+
+
+def tiff(array: np.ndarray) -> bytes:  # type: ignore[type-arg]
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="TIFF")
+    return buffer.getvalue()
+
+
+def test_images_over_the_decoded_size_are_refused_though_under_the_pixel_limit() -> None:
+    # 32-bit values: 4 bytes a pixel, more than the 3 bytes of 8-bit RGB the cap allows.
+    wide = tiff(np.zeros((100, 100), dtype=np.int32))
+    with pytest.raises(InvalidInput) as caught:
+        PDQ.compute(wide, max_pixels=10_000)
+    assert str(caught.value) == (
+        "image too large to decode: 100x100 pixels of mode I take 40,000 bytes (limit 30,000)"
+    )
+
+
+def test_a_16_bit_image_is_converted_in_about_its_own_size() -> None:
+    values = (np.arange(2000 * 2000, dtype=np.uint32) % 65536).astype(np.uint16)
+    data = tiff(values.reshape(2000, 2000))  # 4 million pixels, 8 MB decoded
+    tracemalloc.start()
+    try:
+        signal = PDQ.compute(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert signal.type == "pdq"
+    # Converting through float64 arrays of the whole image took 96 MB (24 bytes a pixel).
+    assert peak < 48_000_000

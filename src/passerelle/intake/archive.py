@@ -30,6 +30,7 @@ from passerelle.intake.httpbody import BodyError, decode_body
 
 PAYLOAD_TYPES = WarcRecordType.response | WarcRecordType.resource
 DEFAULT_MAX_RECORD_BYTES = 100 * 1024 * 1024
+MAX_ARC_HEADER = 64 * 1024  # one ARC record header line, URL included
 _ARC_DATE = re.compile(r"^\d{14}$")
 
 
@@ -47,7 +48,7 @@ def sniff_archive(path: Path) -> str:
     head = start[:64]
     if head[:2] == b"\x1f\x8b":
         try:
-            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(start)[:64]
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(start, 64)
         except zlib.error:
             raise ValueError("gzip header but no readable gzip data") from None
     if head.startswith(b"WARC/"):
@@ -148,7 +149,8 @@ def _iter_warc(path: Path, max_bytes: int, stats: ArchiveStats) -> Iterator[Cont
 
 def gzip_is_complete(path: Path, *, start: int = 0, chunk_size: int = 1 << 20) -> bool:
     """Whether every gzip member of the file ends properly (one extra decompression pass: the
-    reader stops quietly at a cut gzip stream, so this is how a cut is noticed)."""
+    reader stops quietly at a cut gzip stream, so this is how a cut is noticed). The output is
+    dropped as it comes, at most `chunk_size` bytes at a time, whatever the ratio."""
     decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
     inside_member = False
     with path.open("rb") as handle:
@@ -157,7 +159,10 @@ def gzip_is_complete(path: Path, *, start: int = 0, chunk_size: int = 1 << 20) -
             while chunk:
                 inside_member = True
                 try:
-                    decoder.decompress(chunk)
+                    data = chunk
+                    while data and not decoder.eof:
+                        decoder.decompress(data, chunk_size)
+                        data = decoder.unconsumed_tail
                 except zlib.error:
                     return False
                 if not decoder.eof:
@@ -273,9 +278,11 @@ def _iter_arc(path: Path, max_bytes: int, stats: ArchiveStats) -> Iterator[Conte
         with _open_arc(path) as handle:
             first = True
             while True:
-                line = handle.readline()
+                line = handle.readline(MAX_ARC_HEADER + 1)
                 if not line:
                     return
+                if len(line) > MAX_ARC_HEADER:
+                    raise ValueError(f"ARC record header line longer than {MAX_ARC_HEADER:,} bytes")
                 if not line.strip():
                     continue
                 url, date, length = _parse_arc_header(line)

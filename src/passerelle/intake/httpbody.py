@@ -1,17 +1,35 @@
-"""Decoding an HTTP body as archived: chunked transfer encoding, then gzip, deflate or brotli
-content encoding, with caps on the decoded size and the decompression ratio."""
+"""Decoding an HTTP body: chunked transfer encoding, then the content encodings (gzip,
+deflate, brotli, zstd, stacked as the header lists them), streamed under a cap.
+
+Decompression never produces more than the cap: each decoder is asked for a bounded amount of
+output at a time, so a bomb (a few kilobytes that expand to gigabytes) is refused after at most
+`limit` bytes were produced, never after decompressing it whole. Used for HTTP responses the
+fetcher reads and for the HTTP records of WARC archives."""
 
 from __future__ import annotations
 
+import io
 import zlib
+from collections.abc import Callable, Iterable, Iterator
 
 import brotli
+import zstandard
 
 MAX_RATIO = 200
+STEP = 64 * 1024  # output asked of a decoder at a time
+ZSTD_MAX_WINDOW = 8 * 1024 * 1024  # what browsers accept (RFC 8878 §3.1.1.1.2)
+ENCODINGS = ("gzip", "x-gzip", "deflate", "br", "zstd")
+
+
+Decode = Callable[[Iterable[bytes]], Iterator[bytes]]
 
 
 class BodyError(ValueError):
     """The body cannot be decoded within the limits."""
+
+
+class DecompressionBomb(BodyError):
+    """The decoded body would exceed the cap."""
 
 
 def dechunk(data: bytes) -> bytes:
@@ -36,41 +54,161 @@ def dechunk(data: bytes) -> bytes:
     return bytes(out)
 
 
-def _inflate(data: bytes, wbits: int, limit: int) -> bytes:
-    decoder = zlib.decompressobj(wbits)
-    try:
-        out = decoder.decompress(data, limit + 1)
-    except zlib.error as exc:
-        raise BodyError(f"cannot decompress: {exc}") from None
-    if len(out) > limit:
-        raise BodyError(f"decompressed body exceeds {limit:,} bytes")
-    return out
+def parse_encodings(header: str | None) -> list[str]:
+    """The content encodings in the order they were applied; BodyError for unknown ones."""
+    names = [part.strip().lower() for part in (header or "").split(",")]
+    names = [name for name in names if name and name != "identity"]
+    for name in names:
+        if name not in ENCODINGS:
+            raise BodyError(f"unknown content encoding {name!r}")
+    return names
+
+
+def iter_decoded(chunks: Iterable[bytes], encodings: list[str], limit: int) -> Iterator[bytes]:
+    """The decoded body, chunk by chunk; DecompressionBomb as soon as more than `limit` bytes
+    come out of any decoder, BodyError when the data is not what it claims."""
+    stream: Iterable[bytes] = chunks
+    for name in reversed(encodings):  # the last applied is the first undone
+        stream = _capped(_decoder(name)(stream), name, limit)
+    return iter(stream)
 
 
 def decode_body(
     raw: bytes, *, transfer_encoding: str | None, content_encoding: str | None, max_bytes: int
 ) -> bytes:
+    """A whole archived body decoded, at most `max_bytes` and `MAX_RATIO` times its size."""
     data = raw
     if transfer_encoding and "chunked" in transfer_encoding.lower():
         data = dechunk(data)
-    encoding = (content_encoding or "").strip().lower()
-    if encoding in ("", "identity"):
+    encodings = parse_encodings(content_encoding)
+    if not encodings:
         return data
     limit = min(max_bytes, max(len(data), 1) * MAX_RATIO)
-    if encoding in ("gzip", "x-gzip"):
-        return _inflate(data, 16 + zlib.MAX_WBITS, limit)
-    if encoding == "deflate":
-        try:
-            return _inflate(data, zlib.MAX_WBITS, limit)
-        except BodyError:
-            return _inflate(data, -zlib.MAX_WBITS, limit)  # raw deflate, as some servers send
-    if encoding == "br":
-        try:
-            decoder = brotli.Decompressor()
-            out = decoder.process(data)
-        except brotli.error as exc:
-            raise BodyError(f"cannot decompress brotli: {exc}") from None
-        if len(out) > limit:
-            raise BodyError(f"decompressed body exceeds {limit:,} bytes")
-        return bytes(out)
-    raise BodyError(f"unknown content encoding {content_encoding!r}")
+    return b"".join(iter_decoded([data], encodings, limit))
+
+
+def _capped(decoded: Iterable[bytes], name: str, limit: int) -> Iterator[bytes]:
+    total = 0
+    for piece in decoded:
+        total += len(piece)
+        if total > limit:
+            raise DecompressionBomb(
+                f"{name} body decompresses to more than {limit:,} bytes"
+                " (refused as a decompression bomb)"
+            )
+        yield piece
+
+
+def _decoder(name: str) -> Decode:
+    if name in ("gzip", "x-gzip"):
+        return _gunzip
+    if name == "deflate":
+        return _inflate_either
+    if name == "br":
+        return _unbrotli
+    return _unzstd
+
+
+def _zlib_steps(decoder: zlib._Decompress, data: bytes) -> Iterator[bytes]:
+    """Feed `data`, taking the output STEP bytes at a time."""
+    while data:
+        out = decoder.decompress(data, STEP)
+        data = decoder.unconsumed_tail
+        if out:
+            yield out
+        if decoder.eof:
+            return
+
+
+def _gunzip(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        for chunk in chunks:
+            data = chunk
+            while data:
+                yield from _zlib_steps(decoder, data)
+                # A second gzip member starts after the first (concatenated gzip).
+                data = decoder.unused_data if decoder.eof else b""
+                if data:
+                    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    except zlib.error as exc:
+        raise BodyError(f"cannot decompress gzip: {exc}") from None
+
+
+def _inflate_either(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """`deflate` is zlib-wrapped by the standard, raw deflate from some servers: the first
+    bytes tell which."""
+    source = iter(chunks)
+    first = b""
+    for chunk in source:
+        first += chunk
+        if len(first) >= 2:
+            break
+    wrapped = len(first) >= 2 and (first[0] & 0x0F) == 8 and int.from_bytes(first[:2]) % 31 == 0
+    decoder = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+    try:
+        for chunk in _prepend(first, source):
+            yield from _zlib_steps(decoder, chunk)
+    except zlib.error as exc:
+        raise BodyError(f"cannot decompress deflate: {exc}") from None
+
+
+def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest
+
+
+def _unbrotli(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    decoder = brotli.Decompressor()
+    try:
+        for chunk in chunks:
+            out = decoder.process(chunk, output_buffer_limit=STEP)
+            if out:
+                yield out
+            while not decoder.can_accept_more_data():
+                out = decoder.process(b"", output_buffer_limit=STEP)
+                if not out:
+                    break
+                yield out
+        while not decoder.is_finished():  # what the decoder still holds at the end
+            out = decoder.process(b"", output_buffer_limit=STEP)
+            if not out:
+                break
+            yield out
+    except brotli.error as exc:
+        raise BodyError(f"cannot decompress brotli: {exc}") from None
+
+
+class _ChunkFile(io.RawIOBase):
+    """A file over an iterator of chunks, for decoders that pull."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: object) -> int:
+        view = memoryview(buffer)  # type: ignore[arg-type]
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        size = min(len(view), len(self._pending))
+        view[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+def _unzstd(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    decoder = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
+    try:
+        source = io.BufferedReader(_ChunkFile(chunks))
+        with decoder.stream_reader(source, read_across_frames=True) as reader:
+            while out := reader.read(STEP):
+                yield out
+    except zstandard.ZstdError as exc:
+        raise BodyError(f"cannot decompress zstd: {exc}") from None

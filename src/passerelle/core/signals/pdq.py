@@ -13,10 +13,11 @@ import io
 import re
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pdqhash
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 
 from passerelle.core.errors import InvalidInput
 from passerelle.core.signals.base import Signal
@@ -24,12 +25,22 @@ from passerelle.core.signals.base import Signal
 MIN_MATCH_QUALITY = 50
 MAX_SIDE = 512
 DEFAULT_MAX_PIXELS = 50_000_000
+BYTES_PER_PIXEL_ALLOWED = 3  # the decoded size allowed: max_pixels of 8-bit RGB
+_BLOCK_VALUES = 1 << 18  # values converted at a time from 16 bits
 _HEX = re.compile(r"[0-9a-f]{64}")
 _SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 
 
+def decoded_bytes(image: Image.Image) -> int:
+    """The memory the decoded pixels take: pixels times the bytes of one pixel of its mode."""
+    mode = ImageMode.getmode(image.mode)
+    band = np.dtype(mode.typestr).itemsize if mode.typestr else 1
+    return image.size[0] * image.size[1] * band * len(mode.bands)
+
+
 def load_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Decode an image, refusing what is not one and what is too large to decode safely."""
+    """Decode an image, refusing what is not one and what is too large to decode safely:
+    more than `max_pixels`, or more decoded bytes than `max_pixels` 8-bit RGB pixels take."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -41,6 +52,12 @@ def load_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Im
                 )
             # JPEG: decode directly at a reduced scale (still at least MAX_SIDE a side).
             image.draft("RGB", (MAX_SIDE, MAX_SIDE))
+            size, limit = decoded_bytes(image), max_pixels * BYTES_PER_PIXEL_ALLOWED
+            if size > limit:
+                raise InvalidInput(
+                    f"image too large to decode: {image.size[0]}x{image.size[1]} pixels of mode"
+                    f" {image.mode} take {size:,} bytes (limit {limit:,})"
+                )
             image.load()
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InvalidInput("not a readable image (or a decompression bomb)") from None
@@ -53,14 +70,23 @@ def to_rgb(image: Image.Image) -> Image.Image:
     """EXIF orientation applied, then 8-bit RGB, whatever the mode of the file."""
     oriented = ImageOps.exif_transpose(image, in_place=True) or image
     if oriented.mode in _SIXTEEN_BIT_MODES:
-        # Pillow clips wide integer modes when converting to 8 bits; scale them instead.
-        values = np.asarray(oriented, dtype=np.float64)
-        top = 65535.0 if values.max(initial=0) > 255 else 255.0
-        grey = np.clip(values * (255.0 / top), 0, 255).round().astype(np.uint8)
-        oriented = Image.fromarray(grey, mode="L")
+        oriented = Image.fromarray(_scale_to_8_bits(np.asarray(oriented)), mode="L")
     if oriented.mode == "P" and "transparency" in oriented.info:
         oriented = oriented.convert("RGBA")
     return oriented.convert("RGB")
+
+
+def _scale_to_8_bits(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Pillow clips wide integer modes when converting to 8 bits; scale them instead, a block
+    of rows at a time, so that the conversion takes about the size of the image, not eight
+    times it (a 16-bit TIFF under the pixel cap otherwise took gigabytes in float64)."""
+    top = 65535.0 if values.max(initial=0) > 255 else 255.0
+    grey = np.empty(values.shape, dtype=np.uint8)
+    rows = max(1, _BLOCK_VALUES // max(1, values.shape[1] if values.ndim > 1 else 1))
+    for start in range(0, values.shape[0], rows):
+        block = values[start : start + rows].astype(np.float64)
+        grey[start : start + rows] = np.clip(block * (255.0 / top), 0, 255).round()
+    return grey
 
 
 @dataclass(frozen=True, slots=True)
