@@ -1,13 +1,24 @@
 """Fetching a URL safely: the address guard on every hop, redirects followed by hand and
 re-checked, the connection made to the checked address (no second DNS look-up that could
-answer differently), caps on size, time and redirects, and the real media type sniffed."""
+answer differently), caps on size, time and redirects, and the real media type sniffed.
+
+One deadline covers the whole fetch: name resolution (bounded in the guard), connection, TLS,
+every read of the headers and the body, for every redirect. httpx's own timeouts are per
+operation (a server sending one header line every few seconds never trips them), so the
+network streams under httpx clamp each operation to the time left.
+
+The body is read raw and decoded here (gzip, deflate, brotli, zstd) under the size cap, a
+bounded amount at a time: a decompression bomb is refused before it expands."""
 
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from passerelle import __version__
@@ -15,8 +26,12 @@ from passerelle.core.content import Content
 from passerelle.core.errors import ExternalServiceError, InvalidInput
 from passerelle.core.signals.url import canonicalize_url
 from passerelle.fetch.guard import AddressGuard
+from passerelle.intake.httpbody import BodyError, DecompressionBomb, iter_decoded, parse_encodings
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+ACCEPT_ENCODING = "gzip, deflate, br, zstd"
+# The monotonic time by which the fetch running in this thread must be over.
+_DEADLINE: ContextVar[float | None] = ContextVar("passerelle_fetch_deadline", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +49,86 @@ class FetchResult:
     redirects: tuple[str, ...]
 
 
+def time_left(timeout: float | None) -> float | None:
+    """`timeout` clamped to what is left before the current deadline; raises when none is."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.TimeoutException("the deadline of the fetch has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose every operation ends by the deadline of the fetch."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, time_left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, time_left(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return DeadlineStream(
+            self._inner.start_tls(ssl_context, server_hostname, time_left(timeout))
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's socket backend, its streams bounded by the deadline of the fetch."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(
+            host, port, time_left(timeout), local_address, socket_options
+        )
+        return DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("the fetcher connects to checked addresses only")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def deadline_transport() -> httpx.HTTPTransport:
+    """An httpx transport on the deadline backend. No connection is kept alive: each one was
+    made to an address checked for one host name (and, over TLS, verified for it)."""
+    transport = httpx.HTTPTransport()
+    transport._pool = httpcore.ConnectionPool(  # httpx takes no network backend of its own
+        ssl_context=httpx.create_ssl_context(),
+        max_keepalive_connections=0,
+        network_backend=DeadlineBackend(),
+    )
+    return transport
+
+
 class SafeFetcher:
     def __init__(
         self, guard: AddressGuard | None = None, limits: FetchLimits | None = None
@@ -41,9 +136,13 @@ class SafeFetcher:
         self.guard = guard or AddressGuard()
         self.limits = limits or FetchLimits()
         self._client = httpx.Client(
+            transport=deadline_transport(),
             follow_redirects=False,
             timeout=httpx.Timeout(self.limits.timeout_seconds),
-            headers={"User-Agent": f"Passerelle/{__version__} (referral unit; +content checks)"},
+            headers={
+                "User-Agent": f"Passerelle/{__version__} (referral unit; +content checks)",
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
             trust_env=False,
         )
 
@@ -58,6 +157,13 @@ class SafeFetcher:
 
     def fetch(self, url: str) -> FetchResult:
         deadline = time.monotonic() + self.limits.timeout_seconds
+        token = _DEADLINE.set(deadline)
+        try:
+            return self._follow(url, deadline)
+        finally:
+            _DEADLINE.reset(token)
+
+    def _follow(self, url: str, deadline: float) -> FetchResult:
         current = canonicalize_url(url)  # refuses what is not http(s)
         hops: list[str] = []
         for _ in range(self.limits.max_redirects + 1):
@@ -84,37 +190,54 @@ class SafeFetcher:
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        address = self.guard.resolve(host, port)[0]
+        left = deadline - time.monotonic()
+        address = self.guard.resolve(host, port, timeout=left)[0]
         pinned = url.replace(parts.netloc, _netloc(str(address), parts.port), 1)
         request = self._client.build_request(
             "GET", pinned, headers={"Host": parts.netloc}, extensions={"sni_hostname": host}
         )
         try:
             response = self._client.send(request, stream=True)
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, httpcore.TimeoutException):
             raise ExternalServiceError(f"timed out fetching {url}") from None
         except httpx.HTTPError as exc:
             raise ExternalServiceError(f"cannot fetch {url}: {exc}") from None
         try:
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > self.limits.max_bytes:
-                raise InvalidInput(
-                    f"{url} is too large: {int(declared):,} bytes (limit {self.limits.max_bytes:,})"
-                )
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > self.limits.max_bytes:
-                    raise InvalidInput(
-                        f"{url} is larger than the limit of {self.limits.max_bytes:,} bytes"
-                    )
-                if time.monotonic() > deadline:
-                    raise ExternalServiceError(f"timed out fetching {url}")
+            return response.status_code, response.headers, self._read_body(url, response)
+        except (httpx.TimeoutException, httpcore.TimeoutException):
+            raise ExternalServiceError(f"timed out fetching {url}") from None
         except httpx.HTTPError as exc:
             raise ExternalServiceError(f"cannot fetch {url}: {exc}") from None
         finally:
             response.close()
-        return response.status_code, response.headers, bytes(body)
+
+    def _read_body(self, url: str, response: httpx.Response) -> bytes:
+        cap = self.limits.max_bytes
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > cap:
+            raise InvalidInput(f"{url} is too large: {int(declared):,} bytes (limit {cap:,})")
+        try:
+            encodings = parse_encodings(response.headers.get("content-encoding"))
+        except BodyError as exc:
+            raise InvalidInput(f"{url}: {exc}") from None
+
+        def raw() -> Any:
+            received = 0
+            for chunk in response.iter_raw():  # still compressed: decoded below, capped
+                received += len(chunk)
+                if received > cap:
+                    raise InvalidInput(f"{url} is larger than the limit of {cap:,} bytes")
+                yield chunk
+
+        body = bytearray()
+        try:
+            for piece in iter_decoded(raw(), encodings, cap):
+                body += piece
+        except DecompressionBomb as exc:
+            raise InvalidInput(f"{url}: {exc}") from None
+        except BodyError as exc:
+            raise InvalidInput(f"{url}: body not decodable: {exc}") from None
+        return bytes(body)
 
 
 def _netloc(address: str, port: int | None) -> str:

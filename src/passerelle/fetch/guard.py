@@ -1,28 +1,54 @@
 """Which addresses Passerelle may fetch from: public ones only, for every DNS answer.
 
 Refused: private, loopback, link-local (which holds the cloud metadata address 169.254.169.254),
-multicast, unspecified, reserved and shared (CGNAT) ranges, in IPv4 and IPv6, including
-IPv4-mapped IPv6. An explicit allow-list (a setting) can open given networks, for tests that
-serve pages on 127.0.0.1."""
+multicast, unspecified, reserved and shared (CGNAT) ranges, in IPv4 and IPv6. An IPv6 address
+that carries an IPv4 one (IPv4-mapped, 6to4, NAT64, Teredo) is judged by the IPv4 it carries:
+`2002:7f00:1::` reaches 127.0.0.1 through a 6to4 relay. An explicit allow-list (a setting) can
+open given networks, for tests that serve pages on 127.0.0.1.
+
+Name resolution runs in a worker thread bounded by the time left to the caller, so a resolver
+that never answers cannot hold a fetch past its deadline."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from passerelle.core.errors import ExternalServiceError, InvalidInput
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 METADATA_ADDRESSES = frozenset({"169.254.169.254", "fd00:ec2::254", "100.100.100.200"})
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+DEFAULT_RESOLVE_SECONDS = 10.0
+# The answers of getaddrinfo for a host and port: (family, type, proto, name, sockaddr).
+Resolver = Callable[[str, int], Sequence[tuple[object, object, object, object, tuple[object, ...]]]]
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries, in the forms that route to them."""
+    found: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)  # (server, client)
+    if address in NAT64:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
 
 
 def describe_refusal(address: IPAddress) -> str | None:
     """Why an address may not be fetched from, or None if it may."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return describe_refusal(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        for inner in embedded_ipv4(address):
+            reason = describe_refusal(inner)
+            if reason:
+                return reason if inner == address.ipv4_mapped else f"{reason} (embeds {inner})"
     text = str(address)
     checks = (
         (text in METADATA_ADDRESSES, "a cloud metadata address"),
@@ -43,13 +69,25 @@ def parse_allow_list(entries: Sequence[str]) -> tuple[Network, ...]:
         try:
             networks.append(ipaddress.ip_network(entry.strip(), strict=False))
         except ValueError:
-            raise InvalidInput(f"fetch allow-list entry {entry!r} is not an IP network") from None
+            raise InvalidInput(f"allow-list entry {entry!r} is not an IP network") from None
     return tuple(networks)
+
+
+def parse_allow_setting(text: str) -> tuple[Network, ...]:
+    """A comma-separated allow-list as written in a setting."""
+    return parse_allow_list([n for n in text.split(",") if n.strip()])
+
+
+def _system_resolver(
+    host: str, port: int
+) -> Sequence[tuple[object, object, object, object, tuple[object, ...]]]:
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
 
 
 @dataclass(frozen=True, slots=True)
 class AddressGuard:
     allowed: tuple[Network, ...] = ()
+    resolver: Resolver = field(default=_system_resolver, compare=False)
 
     def check(self, address: IPAddress, host: str) -> None:
         if any(address in network for network in self.allowed):
@@ -58,8 +96,11 @@ class AddressGuard:
         if reason:
             raise InvalidInput(f"refused to fetch {host}: it resolves to {address}, {reason}")
 
-    def resolve(self, host: str, port: int) -> list[IPAddress]:
-        """Every address of `host`, each checked; refuse if any one is refused."""
+    def resolve(
+        self, host: str, port: int, *, timeout: float = DEFAULT_RESOLVE_SECONDS
+    ) -> list[IPAddress]:
+        """Every address of `host`, each checked; refuse if any one is refused. Gives up
+        (ExternalServiceError) after `timeout` seconds."""
         try:
             literal = ipaddress.ip_address(host.strip("[]"))
         except ValueError:
@@ -67,12 +108,8 @@ class AddressGuard:
         if literal is not None:
             self.check(literal, host)
             return [literal]
-        try:
-            answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
-            raise ExternalServiceError(f"cannot resolve {host}: {exc}") from None
         addresses: list[IPAddress] = []
-        for _family, _type, _proto, _name, sockaddr in answers:
+        for _family, _type, _proto, _name, sockaddr in self._answers(host, port, timeout):
             address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
             self.check(address, host)
             if address not in addresses:
@@ -80,3 +117,27 @@ class AddressGuard:
         if not addresses:
             raise ExternalServiceError(f"cannot resolve {host}: no address")
         return addresses
+
+    def _answers(
+        self, host: str, port: int, timeout: float
+    ) -> Sequence[tuple[object, object, object, object, tuple[object, ...]]]:
+        if timeout <= 0:
+            raise ExternalServiceError(f"timed out resolving {host}")
+        outcome: list[object] = []
+
+        def work() -> None:
+            try:
+                outcome.append(self.resolver(host, port))
+            except (OSError, UnicodeError) as exc:
+                outcome.append(exc)
+
+        # A daemon thread: a resolver that hangs is abandoned, never waited for at exit.
+        worker = threading.Thread(target=work, name=f"resolve {host}", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if not outcome:
+            raise ExternalServiceError(f"timed out resolving {host}")
+        answer = outcome[0]
+        if isinstance(answer, BaseException):
+            raise ExternalServiceError(f"cannot resolve {host}: {answer}")
+        return answer  # type: ignore[return-value]

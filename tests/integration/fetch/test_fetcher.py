@@ -6,10 +6,14 @@ import gzip
 import ipaddress
 import threading
 import time
-from collections.abc import Iterator
+import tracemalloc
+import zlib
+from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import brotli
 import pytest
+import zstandard
 
 from passerelle.core.content import sniff_media_type
 from passerelle.core.errors import ExternalServiceError, InvalidInput
@@ -18,6 +22,16 @@ from passerelle.fetch.guard import AddressGuard, describe_refusal, parse_allow_l
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 BOMB = gzip.compress(b"\x00" * 30_000_000)
+# 8 MB of zeros in each content encoding: a few kilobytes on the wire.
+ZEROS = b"\x00" * 8_000_000
+BOMBS = {
+    "gzip": gzip.compress(ZEROS),
+    "deflate": zlib.compress(ZEROS, 9),
+    "br": brotli.compress(ZEROS, quality=5),
+    "zstd": zstandard.ZstdCompressor().compress(ZEROS),
+}
+HEADER_LINES = 20  # the slow server sends one every HEADER_PAUSE seconds
+HEADER_PAUSE = 0.5
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -31,6 +45,18 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def send_slow_headers(self) -> None:
+        """Headers one line at a time, every HEADER_PAUSE seconds, then a body."""
+        try:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            for number in range(HEADER_LINES):
+                self.wfile.write(f"X-Slow-{number}: yes\r\n".encode())
+                self.wfile.flush()
+                time.sleep(HEADER_PAUSE)
+            self.wfile.write(b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
+        except OSError:
+            return  # the fetcher hung up, as it should
 
     def do_GET(self) -> None:
         routes = {
@@ -47,6 +73,13 @@ class Handler(BaseHTTPRequestHandler):
             "/big": lambda: self.send(200, b"x" * 3_000_000),
             "/bomb": lambda: self.send(200, BOMB, Content_Encoding="gzip"),
         }
+        if self.path.startswith("/bomb/"):
+            codec = self.path.rsplit("/", 1)[1]
+            self.send(200, BOMBS[codec], Content_Encoding=codec, Content_Type="text/plain")
+            return
+        if self.path == "/slow-headers":
+            self.send_slow_headers()
+            return
         if self.path == "/slow":
             time.sleep(2.5)
             self.send(200, b"late")
@@ -119,7 +152,7 @@ def test_size_and_decompression_limits(base_url: str) -> None:
     with fetcher(max_bytes=1_000_000) as client:
         with pytest.raises(InvalidInput, match="too large: 3,000,000 bytes"):
             client.fetch(base_url + "/big")
-        with pytest.raises(InvalidInput, match="larger than the limit"):
+        with pytest.raises(InvalidInput, match="decompresses to more than 1,000,000 bytes"):
             client.fetch(base_url + "/bomb")
 
 
@@ -129,6 +162,63 @@ def test_slow_servers_time_out(base_url: str) -> None:
         pytest.raises(ExternalServiceError, match="timed out"),
     ):
         client.fetch(base_url + "/slow")
+
+
+@pytest.mark.parametrize("codec", sorted(BOMBS))
+def test_a_decompression_bomb_is_refused_before_it_expands(base_url: str, codec: str) -> None:
+    tracemalloc.start()
+    try:
+        with (
+            fetcher(max_bytes=100_000) as client,
+            pytest.raises(InvalidInput) as caught,
+        ):
+            client.fetch(f"{base_url}/bomb/{codec}")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert str(caught.value) == (
+        f"{base_url}/bomb/{codec}: {codec} body decompresses to more than 100,000 bytes"
+        " (refused as a decompression bomb)"
+    )
+    # Decompressing the whole bomb would take 8 MB at least; streaming keeps far below it.
+    assert peak < 3_000_000
+
+
+@pytest.mark.parametrize("codec", sorted(BOMBS))
+def test_every_content_encoding_is_decoded(base_url: str, codec: str) -> None:
+    with fetcher(max_bytes=10_000_000) as client:
+        result = client.fetch(f"{base_url}/bomb/{codec}")
+    assert result.content.data == ZEROS
+
+
+def test_one_deadline_covers_headers_sent_slowly(base_url: str) -> None:
+    # Each header line comes well within any per-read timeout; only a deadline for the whole
+    # fetch stops it (the server would answer after HEADER_LINES * HEADER_PAUSE seconds).
+    with (
+        fetcher(timeout_seconds=1.5) as client,
+        pytest.raises(ExternalServiceError, match="timed out fetching"),
+    ):
+        client.fetch(base_url + "/slow-headers")
+
+
+def test_name_resolution_is_bounded_by_the_deadline() -> None:
+    answered = threading.Event()
+
+    def stuck_resolver(
+        host: str, port: int
+    ) -> Sequence[tuple[object, object, object, object, tuple[object, ...]]]:
+        answered.wait(30)  # a resolver that does not answer in time
+        return [(None, None, None, None, ("93.184.216.34", port))]
+
+    guard = AddressGuard(resolver=stuck_resolver)
+    try:
+        with (
+            SafeFetcher(guard, FetchLimits(timeout_seconds=0.5)) as client,
+            pytest.raises(ExternalServiceError, match=r"timed out resolving exemple\.test"),
+        ):
+            client.fetch("http://exemple.test/")
+    finally:
+        answered.set()
 
 
 def test_an_unresolvable_host_is_an_outside_failure() -> None:
@@ -156,6 +246,15 @@ def test_an_unresolvable_host_is_an_outside_failure() -> None:
         ("::ffff:127.0.0.1", "a loopback address"),
         ("100.64.0.1", "not a public address"),
         ("240.0.0.1", "a private address"),
+        ("2002:7f00:1::", "a loopback address (embeds 127.0.0.1)"),
+        ("2002:a9fe:a9fe::1", "a cloud metadata address (embeds 169.254.169.254)"),
+        ("2002:c0a8:101::", "a private address (embeds 192.168.1.1)"),
+        ("64:ff9b::7f00:1", "a loopback address (embeds 127.0.0.1)"),
+        ("64:ff9b::a9fe:a9fe", "a cloud metadata address (embeds 169.254.169.254)"),
+        ("::ffff:169.254.169.254", "a cloud metadata address"),
+        # Teredo: server 65.54.227.120, client 127.0.0.1 stored inverted (0x80ffffFE).
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", "a loopback address (embeds 127.0.0.1)"),
+        ("2002:5db8:d822::1", None),  # 6to4 of a public address
         ("93.184.216.34", None),
         ("2606:2800:220:1:248:1893:25c8:1946", None),
     ],
