@@ -61,8 +61,10 @@ def cut_clip(path: Path, start: float, end: float, *, scale: float = 1.0) -> byt
                 continue
             if moment >= end:
                 break
-            resized = frame.reformat(width=stream.width, height=stream.height, format="yuv420p")
-            resized.pts = None
+            picture = frame.to_ndarray(format="rgb24")
+            resized = av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(
+                width=stream.width, height=stream.height
+            )
             for packet in stream.encode(resized):
                 box.mux(packet)
         for packet in stream.encode():

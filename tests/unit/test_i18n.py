@@ -108,6 +108,7 @@ def test_every_reason_of_the_priority_score_is_translated_to_french() -> None:
 
     source = (Path(priority.__file__)).read_text(encoding="utf-8")
     templates = set(priority.TIER_REASONS.values()) | {priority.NO_MATCH, priority.SUPPRESSED}
+    templates |= {r + suffix for r in priority.VIDEO_REASONS for suffix in ("", " (partner)")}
     for found in re.findall(r'Explanation\(\s*"([^"]+)"( \+ partner)?', source):
         templates.add(found[0])
         if found[1]:

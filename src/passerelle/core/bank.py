@@ -10,6 +10,7 @@ from datetime import datetime
 
 from passerelle.core.errors import InvalidInput
 from passerelle.core.signals import Signal, get_signal_type
+from passerelle.core.signals.vpdq import QUERY_SHARE_KEY
 from passerelle.core.taxonomy import Labels
 
 _BANK_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -34,16 +35,22 @@ def parse_bank_name(text: str) -> str:
     return name
 
 
+def threshold_key(text: str) -> str:
+    """A key of a bank's thresholds: a signal type's name, or `vpdq_query` (the share of a
+    scanned video's frames that must match, in percent; upstream's default 0)."""
+    key = text.strip().lower()
+    return QUERY_SHARE_KEY if key == QUERY_SHARE_KEY else get_signal_type(key).name
+
+
 def parse_threshold(signal_type: str, text: str | float) -> float:
-    kind = get_signal_type(signal_type)
+    key = threshold_key(signal_type)
+    top = 100.0 if key == QUERY_SHARE_KEY else get_signal_type(key).max_threshold
     try:
         value = float(text)
     except (TypeError, ValueError):
-        raise InvalidInput(f"threshold for {kind.name} must be a number, got {text!r}") from None
-    if not 0 <= value <= kind.max_threshold:
-        raise InvalidInput(
-            f"threshold for {kind.name} must be between 0 and {kind.max_threshold:g}, got {value:g}"
-        )
+        raise InvalidInput(f"threshold for {key} must be a number, got {text!r}") from None
+    if not 0 <= value <= top:
+        raise InvalidInput(f"threshold for {key} must be between 0 and {top:g}, got {value:g}")
     return value
 
 
@@ -59,6 +66,8 @@ class Bank:
     created_at: datetime | None = None
 
     def threshold_for(self, signal_type: str) -> float:
+        if signal_type == QUERY_SHARE_KEY:
+            return self.thresholds.get(QUERY_SHARE_KEY, 0.0)
         if signal_type in self.thresholds:
             return self.thresholds[signal_type]
         return get_signal_type(signal_type).default_threshold

@@ -13,7 +13,14 @@ from passerelle.core.taxonomy import TIER_WEIGHT, Tier
 UNLABELLED_WEIGHT = 35
 PARTNER_FACTOR = 0.9
 SOURCE_BONUS = {"public": 5, "partner": 5}
-_TYPE_NAMES = {"sha256": "SHA-256", "md5": "MD5", "pdq": "PDQ", "url": "URL", "text": "text"}
+_TYPE_NAMES = {
+    "sha256": "SHA-256",
+    "md5": "MD5",
+    "pdq": "PDQ",
+    "url": "URL",
+    "text": "text",
+    "vpdq": "vPDQ",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +66,53 @@ def closeness(match: Match) -> float:
     return 1.0 - 0.25 * (match.distance / match.threshold)
 
 
+def timecode(seconds: float) -> str:
+    """0:07, 1:02:03: the way a video player shows a time."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+SEGMENT_MATCH = (
+    "segment %(start)s–%(end)s matches %(share)s %% of a banked video "
+    "(%(query_share)s %% of this one) in bank '%(bank)s'"
+)
+STILL_IN_VIDEO = (
+    "image matches the frame at %(at)s of a banked video (PDQ distance %(distance)s) "
+    "in bank '%(bank)s'"
+)
+FRAME_IS_IMAGE = (
+    "frame at %(at)s matches a banked image (PDQ distance %(distance)s) in bank '%(bank)s'"
+)
+VIDEO_REASONS = (SEGMENT_MATCH, STILL_IN_VIDEO, FRAME_IS_IMAGE)
+
+
+def _describe_video(match: Match, partner: str) -> Explanation:
+    video = match.video
+    assert video is not None  # the caller checked
+    first = video.segments[0]
+    params = {"bank": match.bank}
+    if video.compared_share is not None and video.query_share is not None:
+        params |= {
+            "start": timecode(first.query_start),
+            "end": timecode(first.query_end),
+            "share": f"{video.compared_share:.0f}",
+            "query_share": f"{video.query_share:.0f}",
+        }
+        return Explanation(SEGMENT_MATCH + partner, params)
+    params["distance"] = f"{match.distance:g}"
+    if match.signal_type == "vpdq":
+        params["at"] = timecode(first.banked_start)
+        return Explanation(STILL_IN_VIDEO + partner, params)
+    params["at"] = timecode(first.query_start)
+    return Explanation(FRAME_IS_IMAGE + partner, params)
+
+
 def _describe(match: Match) -> Explanation:
     partner = " (partner)" if match.origin is BankOrigin.PARTNER else ""
+    if match.video is not None and match.video.segments:
+        return _describe_video(match, partner)
     params = {"kind": _TYPE_NAMES.get(match.signal_type, match.signal_type), "bank": match.bank}
     if match.threshold <= 0 or match.distance == 0:
         return Explanation("exact %(kind)s match in bank '%(bank)s'" + partner, params)

@@ -17,6 +17,7 @@ from passerelle.core.bank import (
     NewEntry,
     parse_bank_name,
     parse_threshold,
+    threshold_key,
 )
 from passerelle.core.errors import InvalidInput
 from passerelle.core.exchange import EventKind
@@ -119,7 +120,7 @@ def create_bank(
         bank_kind = BankKind(kind.strip().lower())
     except ValueError:
         raise InvalidInput(f"bank kind must be positive or negative, got {kind!r}") from None
-    parsed = {get_signal_type(t).name: parse_threshold(t, v) for t, v in (thresholds or {}).items()}
+    parsed = {threshold_key(t): parse_threshold(t, v) for t, v in (thresholds or {}).items()}
     bank = uow.banks.add(
         agency_id=agency.id,
         name=parse_bank_name(name),

@@ -33,6 +33,7 @@ FRAME_DISTANCE = 31
 MIN_FRAME_QUALITY = 50
 DEFAULT_COMPARED_SHARE = 80.0
 DEFAULT_QUERY_SHARE = 0.0
+QUERY_SHARE_KEY = "vpdq_query"  # a bank's minimum share of the query matched, in percent
 MAX_FRAMES = 200_000
 _HEX = re.compile(r"[0-9a-f]{64}")
 
