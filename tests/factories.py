@@ -98,3 +98,59 @@ def make_referral(uow: UnitOfWork, *, agency_code: str, case_id: str, author: Us
     )
     decide_case(uow, viewer=author, case_id=case_id, decision=decision)
     return refer.prepare_referral(uow, viewer=author, case_id=case_id, kind="referral").id
+
+
+def make_queue(
+    uow: UnitOfWork,
+    *,
+    agency_code: str,
+    count: int,
+    tier: str = "promotional",
+    language: str = "fr",
+    prefix: str = "dossier",
+) -> list[str]:
+    """`count` matched items put in the queue through the ingest service, with scores
+    from 100 downwards (several cases share each score) and neutral addresses; returns
+    the case ids in the order of the queue (score descending, then opened)."""
+    import hashlib
+    import json
+
+    from passerelle.core.case import QueueFilters
+    from passerelle.core.ports import Candidate, ItemFindings
+    from passerelle.core.signals.url import URL
+    from passerelle.services.ingest import queue_candidate
+
+    for number in range(count):
+        url = f"https://exemple.test/{prefix}/{number}"
+        sha256 = hashlib.sha256(url.encode()).hexdigest()
+        match = {
+            "bank": "connu",
+            "distance": 0,
+            "labels": {"category": "a", "tags": [], "tier": tier},
+            "origin": "own",
+            "signal_type": "url",
+            "threshold": 0,
+            "value": URL.compute(url).value,
+        }
+        findings = ItemFindings(
+            sha256=sha256,
+            media_type="text/uri-list",
+            signals_json=json.dumps(
+                {
+                    "sha256": sha256,
+                    "md5": hashlib.md5(url.encode(), usedforsecurity=False).hexdigest(),
+                },
+                sort_keys=True,
+            ),
+            score=100 - number // 3,
+            reasons_json="[]",
+            matches_json=json.dumps([match], sort_keys=True),
+            language=language,
+            title=f"{prefix} {number}",
+        )
+        candidate = Candidate(
+            findings=findings, url_hash=URL.compute(url).value, url=url, source=url
+        )
+        queue_candidate(uow, agency_code=agency_code, candidate=candidate, actor="test")
+    agency = uow.agencies.get_by_code(agency_code)
+    return [c.id for c in uow.queue.list_cases(agency.id, QueueFilters(), limit=count + 100)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from passerelle.core.errors import InvalidInput
@@ -28,6 +28,92 @@ class QueueFilters:
     bank: str | None = None
     tier: str | None = None
     assigned_to: str | None = None  # a username: "assigned to me" in the console
+    opened_from: date | None = None  # opened on or after this day (UTC)
+    opened_to: date | None = None  # opened on or before this day (UTC)
+
+
+class QueueSort(enum.StrEnum):
+    """The orders of the queue. Each is total (the case id breaks ties), so that a page
+    starts exactly after the last case of the one before (keyset paging)."""
+
+    SCORE = "score"  # most urgent first; the oldest first among equal scores
+    SCORE_ASC = "score_asc"  # least urgent first (public reports, score 0): SCORE reversed
+    OPENED = "opened"  # newest first
+    OPENED_ASC = "opened_asc"  # oldest first
+    DEADLINE = "deadline"  # cases with a referral awaiting removal, the soonest deadline first
+
+
+PAGE_SIZES = (25, 50, 100, 200)
+DEFAULT_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class QueueKey:
+    """Where a case stands in an order: the values the order sorts by, then the case id."""
+
+    sort: QueueSort
+    moment: datetime  # opened, or the deadline for QueueSort.DEADLINE
+    case_id: str
+    score: int = 0
+
+    def dump(self) -> str:
+        stamp = self.moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        return f"{self.sort.value}~{self.score}~{stamp}~{self.case_id}"
+
+
+def parse_queue_key(text: str) -> QueueKey:
+    """A position in the queue as carried in a page link; refused when damaged."""
+    parts = text.split("~")
+    try:
+        sort, score, stamp, case_id = parts
+        moment = datetime.strptime(stamp, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC)
+        key = QueueKey(QueueSort(sort), moment, case_id, int(score))
+    except ValueError:
+        raise InvalidInput("this page link is damaged; start from the first page") from None
+    if not case_id or len(case_id) > 36:
+        raise InvalidInput("this page link is damaged; start from the first page")
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """Which page of an order: the first, the one after or before a key, or the last."""
+
+    sort: QueueSort = QueueSort.SCORE
+    size: int = DEFAULT_PAGE_SIZE
+    after: QueueKey | None = None
+    before: QueueKey | None = None
+    last: bool = False
+
+
+def parse_page_request(
+    *, sort: str = "", size: str = "", after: str = "", before: str = "", last: str = ""
+) -> PageRequest:
+    try:
+        chosen = QueueSort(sort or QueueSort.SCORE.value)
+    except ValueError:
+        raise InvalidInput(f"unknown order {sort!r}", field="sort") from None
+    try:
+        count = int(size) if size else DEFAULT_PAGE_SIZE
+    except ValueError:
+        count = 0
+    if count not in PAGE_SIZES:
+        raise InvalidInput(f"a page holds {', '.join(map(str, PAGE_SIZES))} cases", field="size")
+    after_key = parse_queue_key(after) if after else None
+    before_key = parse_queue_key(before) if before else None
+    for key in (after_key, before_key):
+        if key is not None and key.sort is not chosen:
+            raise InvalidInput("this page link is damaged; start from the first page")
+    return PageRequest(chosen, count, after_key, before_key, bool(last))
+
+
+def _parse_day(text: str, field_name: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput("dates must be YYYY-MM-DD", field=field_name) from None
 
 
 def parse_queue_filters(
@@ -38,6 +124,8 @@ def parse_queue_filters(
     bank: str = "",
     tier: str = "",
     assigned_to: str = "",
+    opened_from: str = "",
+    opened_to: str = "",
 ) -> QueueFilters:
     """Filters as typed in the queue's form; an empty value means "any"."""
     chosen_status: CaseStatus | None = None
@@ -52,6 +140,9 @@ def parse_queue_filters(
         raise InvalidInput(f"unknown language {language!r}", field="language")
     if len(bank) > 64 or len(tier) > 32:
         raise InvalidInput("filter value too long")
+    first, last = _parse_day(opened_from, "from"), _parse_day(opened_to, "to")
+    if first and last and last < first:
+        raise InvalidInput("the end of the period is before its start", field="to")
     return QueueFilters(
         status=chosen_status,
         source=source or None,
@@ -59,6 +150,8 @@ def parse_queue_filters(
         bank=bank or None,
         tier=tier or None,
         assigned_to=assigned_to or None,
+        opened_from=first,
+        opened_to=last,
     )
 
 

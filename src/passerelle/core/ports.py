@@ -10,7 +10,15 @@ from typing import Protocol
 
 from passerelle.core.audit import AuditEntry, AuditEvent
 from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin, NewEntry
-from passerelle.core.case import CaseDetail, CaseStatus, CaseSummary, QueueFilters
+from passerelle.core.case import (
+    CaseDetail,
+    CaseStatus,
+    CaseSummary,
+    PageRequest,
+    QueueFilters,
+    QueueKey,
+    QueueSort,
+)
 from passerelle.core.complaint import Complaint
 from passerelle.core.decision import Decision, DecisionInput, Recommendation
 from passerelle.core.exchange import Agreement, AgreementStatus, EventKind, OutboxEvent, Partner
@@ -187,9 +195,15 @@ class QueueRepo(Protocol):
         self, agency_id: str, case_id: str, *, when: datetime, found: ItemFindings | None
     ) -> None: ...
     def list_cases(
-        self, agency_id: str, filters: QueueFilters, *, limit: int, offset: int = 0
+        self, agency_id: str, filters: QueueFilters, *, limit: int
     ) -> builtins.list[CaseSummary]: ...
-    def count_filtered(self, agency_id: str, filters: QueueFilters) -> int: ...
+    def count_filtered(
+        self, agency_id: str, filters: QueueFilters, sort: QueueSort = QueueSort.SCORE
+    ) -> int: ...
+    def page_cases(
+        self, agency_id: str, filters: QueueFilters, page: PageRequest
+    ) -> tuple[builtins.list[CaseSummary], builtins.list[QueueKey], int]: ...
+    def key_of(self, agency_id: str, case_id: str, sort: QueueSort) -> QueueKey | None: ...
     def get_case(self, agency_id: str, case_id: str) -> CaseDetail: ...
     def set_status(self, agency_id: str, case_id: str, status: CaseStatus) -> None: ...
     def related_cases(

@@ -8,10 +8,12 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -173,6 +175,20 @@ class SightingRow(Base):
 
 class CaseRow(Base):
     __tablename__ = "cases"
+    # The orders of the queue (migration 0016): a page is read from an index, never sorted.
+    __table_args__ = (
+        Index(
+            "ix_cases_queue_status_score",
+            "agency_id",
+            "status",
+            text("score DESC"),
+            "created_at",
+            "id",
+        ),
+        Index("ix_cases_queue_status_opened", "agency_id", "status", "created_at", "id"),
+        Index("ix_cases_queue_score", "agency_id", text("score DESC"), "created_at", "id"),
+        Index("ix_cases_queue_opened", "agency_id", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)

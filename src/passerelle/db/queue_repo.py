@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from passerelle.core.case import CaseDetail, CaseStatus, CaseSummary, QueueFilters, Sighting
+from passerelle.core.case import (
+    CaseDetail,
+    CaseStatus,
+    CaseSummary,
+    PageRequest,
+    QueueFilters,
+    QueueKey,
+    QueueSort,
+    Sighting,
+)
 from passerelle.core.content import URI_LIST
 from passerelle.core.errors import NotFound
 from passerelle.core.ports import ItemFindings, QueuedItem
 from passerelle.core.priority import Explanation
 from passerelle.core.signals.pdq import PDQ, hamming
-from passerelle.db.models import CaseRow, ItemRow, SightingRow
+from passerelle.db.models import CaseRow, ItemRow, ReferralRow, SightingRow
+
+AnySelect = Select[*tuple[Any, ...]]
 
 
 def load_explanations(text: str) -> list[Explanation]:
@@ -178,9 +190,7 @@ class SqlQueueRepo:
         return int(count or 0)
 
     @staticmethod
-    def _filtered(
-        query: Select[CaseRow, ItemRow], agency_id: str, filters: QueueFilters
-    ) -> Select[CaseRow, ItemRow]:
+    def _filtered(query: AnySelect, agency_id: str, filters: QueueFilters) -> AnySelect:
         query = query.where(CaseRow.agency_id == agency_id)
         if filters.status is not None:
             query = query.where(CaseRow.status == filters.status.value)
@@ -190,6 +200,13 @@ class SqlQueueRepo:
             query = query.where(CaseRow.language == filters.language)
         if filters.assigned_to:
             query = query.where(CaseRow.assigned_to == filters.assigned_to)
+        if filters.opened_from:
+            query = query.where(
+                CaseRow.created_at >= datetime.combine(filters.opened_from, time.min, UTC)
+            )
+        if filters.opened_to:
+            end = datetime.combine(filters.opened_to + timedelta(days=1), time.min, UTC)
+            query = query.where(CaseRow.created_at < end)
         # Matches are stored as canonical JSON (sorted keys): these patterns are exact.
         if filters.bank:
             query = query.where(
@@ -201,22 +218,71 @@ class SqlQueueRepo:
             )
         return query
 
-    def list_cases(
-        self, agency_id: str, filters: QueueFilters, *, limit: int, offset: int = 0
-    ) -> list[CaseSummary]:
+    def list_cases(self, agency_id: str, filters: QueueFilters, *, limit: int) -> list[CaseSummary]:
+        """The first `limit` cases of the queue, most urgent first."""
         query = select(CaseRow, ItemRow).join(ItemRow, ItemRow.id == CaseRow.item_id)
         query = self._filtered(query, agency_id, filters)
-        query = (
-            query.order_by(CaseRow.score.desc(), CaseRow.created_at, CaseRow.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        return [_summary(case, item) for case, item in self._s.execute(query)]
+        query = query.order_by(CaseRow.score.desc(), CaseRow.created_at, CaseRow.id).limit(limit)
+        return [_summary(row[0], row[1]) for row in self._s.execute(query)]
 
-    def count_filtered(self, agency_id: str, filters: QueueFilters) -> int:
-        query = select(CaseRow, ItemRow).join(ItemRow, ItemRow.id == CaseRow.item_id)
-        inner = self._filtered(query, agency_id, filters).subquery()
-        return int(self._s.scalar(select(func.count()).select_from(inner)) or 0)
+    def count_filtered(
+        self, agency_id: str, filters: QueueFilters, sort: QueueSort = QueueSort.SCORE
+    ) -> int:
+        """How many cases the filters keep (for the deadline order: those with a deadline).
+        Counted on the cases' indexes alone: the items are joined only for no filter."""
+        query = self._filtered(select(func.count(CaseRow.id)), agency_id, filters)
+        if sort is QueueSort.DEADLINE:
+            live = self._deadlines(agency_id)
+            query = query.join(live, live.c.case_id == CaseRow.id)
+        return int(self._s.scalar(query) or 0)
+
+    def page_cases(
+        self, agency_id: str, filters: QueueFilters, page: PageRequest
+    ) -> tuple[list[CaseSummary], list[QueueKey], int]:
+        """One page of the queue in the page's order, by keyset: the cases after (or before)
+        a key, read through the index of that order however deep the page is. Returns the
+        cases, their keys and how many filtered cases come before the first one."""
+        order = _Order(page.sort, self._deadlines(agency_id))
+        query = order.select(self._filtered(order.base(), agency_id, filters))
+        backwards = page.before is not None or page.last
+        if page.after is not None:
+            query = query.where(order.after(page.after))
+        if page.before is not None:
+            query = query.where(order.before(page.before))
+        query = query.order_by(*(order.reversed() if backwards else order.columns()))
+        rows = list(self._s.execute(query.limit(page.size)))
+        if backwards:
+            rows.reverse()
+        cases = [_summary(row[0], row[1]) for row in rows]
+        keys = [order.key_of(row) for row in rows]
+        if not keys:
+            return cases, keys, 0
+        ahead = self._filtered(order.base(count=True), agency_id, filters)
+        before = int(self._s.scalar(ahead.where(order.before(keys[0]))) or 0)
+        return cases, keys, before
+
+    def key_of(self, agency_id: str, case_id: str, sort: QueueSort) -> QueueKey | None:
+        """Where a case stands in an order (None: not in it, such as a case without a
+        deadline in the deadline order)."""
+        order = _Order(sort, self._deadlines(agency_id))
+        row = self._s.execute(
+            order.select(order.base()).where(CaseRow.id == case_id, CaseRow.agency_id == agency_id)
+        ).first()
+        return order.key_of(row) if row is not None else None
+
+    def _deadlines(self, agency_id: str) -> Any:
+        """The soonest deadline of each case whose referral awaits removal."""
+        return (
+            select(ReferralRow.case_id, func.min(ReferralRow.deadline_at).label("deadline"))
+            .where(
+                ReferralRow.agency_id == agency_id,
+                ReferralRow.deadline_at.is_not(None),
+                ReferralRow.offline_at.is_(None),
+                ReferralRow.removal_declared_at.is_(None),
+            )
+            .group_by(ReferralRow.case_id)
+            .subquery()
+        )
 
     def get_case(self, agency_id: str, case_id: str) -> CaseDetail:
         found = self._s.execute(
@@ -299,3 +365,88 @@ class SqlQueueRepo:
                     related[row.id] = (row.created_at, distance)
         ordered = sorted(related.items(), key=lambda pair: (pair[1][0], pair[0]))
         return [(other, distance) for other, (_, distance) in ordered]
+
+
+class _Order:
+    """One order of the queue as SQL: its columns, and the conditions "after" and "before"
+    a key, written so that the index of the order gives their range."""
+
+    def __init__(self, sort: QueueSort, deadlines: Any) -> None:
+        self.sort = sort
+        self._live = deadlines
+
+    def base(self, *, count: bool = False) -> AnySelect:
+        query: AnySelect
+        if count:
+            query = select(func.count(CaseRow.id))
+        else:
+            query = select(CaseRow, ItemRow).join(ItemRow, ItemRow.id == CaseRow.item_id)
+        if self.sort is QueueSort.DEADLINE:
+            query = query.join(self._live, self._live.c.case_id == CaseRow.id)
+        return query
+
+    def select(self, query: AnySelect) -> AnySelect:
+        if self.sort is QueueSort.DEADLINE:
+            return query.add_columns(self._live.c.deadline)
+        return query
+
+    def columns(self) -> list[Any]:
+        created, ident = CaseRow.created_at, CaseRow.id
+        match self.sort:
+            case QueueSort.SCORE:
+                return [CaseRow.score.desc(), created, ident]
+            case QueueSort.SCORE_ASC:  # the queue read from its end
+                return [CaseRow.score, created.desc(), ident.desc()]
+            case QueueSort.OPENED:
+                return [created.desc(), ident.desc()]
+            case QueueSort.OPENED_ASC:
+                return [created, ident]
+            case QueueSort.DEADLINE:
+                return [self._live.c.deadline, ident]
+
+    def reversed(self) -> list[Any]:
+        created, ident = CaseRow.created_at, CaseRow.id
+        match self.sort:
+            case QueueSort.SCORE:
+                return [CaseRow.score, created.desc(), ident.desc()]
+            case QueueSort.SCORE_ASC:
+                return [CaseRow.score.desc(), created, ident]
+            case QueueSort.OPENED:
+                return [created, ident]
+            case QueueSort.OPENED_ASC:
+                return [created.desc(), ident.desc()]
+            case QueueSort.DEADLINE:
+                return [self._live.c.deadline.desc(), ident.desc()]
+
+    def after(self, key: QueueKey) -> ColumnElement[bool]:
+        return self._beyond(key, forward=True)
+
+    def before(self, key: QueueKey) -> ColumnElement[bool]:
+        return self._beyond(key, forward=False)
+
+    def _beyond(self, key: QueueKey, *, forward: bool) -> ColumnElement[bool]:
+        moment = tuple_(CaseRow.created_at, CaseRow.id)
+        mark = tuple_(key.moment, key.case_id)
+        match self.sort:
+            case QueueSort.SCORE | QueueSort.SCORE_ASC:
+                # Score descending, then opened ascending (or all of it reversed): the score
+                # bounds the index range, the rest sorts out the cases of the key's own score.
+                if forward == (self.sort is QueueSort.SCORE):
+                    return and_(
+                        CaseRow.score <= key.score, or_(CaseRow.score < key.score, moment > mark)
+                    )
+                return and_(
+                    CaseRow.score >= key.score, or_(CaseRow.score > key.score, moment < mark)
+                )
+            case QueueSort.OPENED:
+                return moment < mark if forward else moment > mark
+            case QueueSort.OPENED_ASC:
+                return moment > mark if forward else moment < mark
+            case QueueSort.DEADLINE:
+                due = tuple_(self._live.c.deadline, CaseRow.id)
+                return due > mark if forward else due < mark
+
+    def key_of(self, row: Any) -> QueueKey:
+        case: CaseRow = row[0]
+        moment = row[2] if self.sort is QueueSort.DEADLINE else case.created_at
+        return QueueKey(self.sort, _aware(moment), case.id, case.score)

@@ -5,21 +5,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from passerelle.core.audit import AuditEvent
-from passerelle.core.case import CaseDetail, CaseSummary, QueueFilters
+from passerelle.core.case import (
+    CaseDetail,
+    CaseSummary,
+    PageRequest,
+    QueueFilters,
+    QueueKey,
+    QueueSort,
+)
 from passerelle.core.errors import NotFound, PermissionDenied
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import ContentStore, UnitOfWork
 from passerelle.core.signals.text import TEXT, witness_spans
 from passerelle.scan import compared_text
 
-PAGE = 50
-
 
 @dataclass(frozen=True, slots=True)
 class QueuePage:
+    """One page of the queue: its cases, where they stand among the `total` the filters
+    keep (`first` is the position of the first, from 1), and the keys of the pages around."""
+
     cases: list[CaseSummary]
     total: int
-    offset: int
+    first: int
+    request: PageRequest
+    next_key: QueueKey | None
+    previous_key: QueueKey | None
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.cases) - 1 if self.cases else 0
 
 
 def _require_reader(viewer: User) -> None:
@@ -29,16 +44,47 @@ def _require_reader(viewer: User) -> None:
 
 
 def list_queue(
-    uow: UnitOfWork, *, viewer: User, filters: QueueFilters, offset: int = 0
+    uow: UnitOfWork, *, viewer: User, filters: QueueFilters, page: PageRequest | None = None
 ) -> QueuePage:
+    """A page of the queue, by keyset: as fast at the ten-thousandth page as at the first."""
     _require_reader(viewer)
-    cases = uow.queue.list_cases(viewer.agency_id, filters, limit=PAGE, offset=offset)
-    return QueuePage(cases, uow.queue.count_filtered(viewer.agency_id, filters), offset)
+    wanted = page or PageRequest()
+    total = uow.queue.count_filtered(viewer.agency_id, filters, wanted.sort)
+    cases, keys, before = uow.queue.page_cases(viewer.agency_id, filters, wanted)
+    if not cases and (wanted.after or wanted.before):
+        # Past either end (the cases moved on since the link was made): the first page.
+        wanted = PageRequest(wanted.sort, wanted.size)
+        cases, keys, before = uow.queue.page_cases(viewer.agency_id, filters, wanted)
+    first = before + 1 if cases else 0
+    more_after = bool(cases) and before + len(cases) < total
+    return QueuePage(
+        cases=cases,
+        total=total,
+        first=first,
+        request=wanted,
+        next_key=keys[-1] if more_after else None,
+        previous_key=keys[0] if cases and before > 0 else None,
+    )
 
 
-def count_queue(uow: UnitOfWork, *, viewer: User, filters: QueueFilters) -> int:
+def count_queue(
+    uow: UnitOfWork, *, viewer: User, filters: QueueFilters, sort: QueueSort = QueueSort.SCORE
+) -> int:
     _require_reader(viewer)
-    return uow.queue.count_filtered(viewer.agency_id, filters)
+    return uow.queue.count_filtered(viewer.agency_id, filters, sort)
+
+
+def next_case(
+    uow: UnitOfWork, *, viewer: User, filters: QueueFilters, sort: QueueSort, after: str
+) -> str | None:
+    """The case that follows `after` in this order and these filters (the first of the
+    queue when `after` is not in the order); None when the queue holds no further case."""
+    _require_reader(viewer)
+    key = uow.queue.key_of(viewer.agency_id, after, sort)
+    request = PageRequest(sort=sort, size=1, after=key)
+    cases, _, _ = uow.queue.page_cases(viewer.agency_id, filters, request)
+    following = [c.id for c in cases if c.id != after]
+    return following[0] if following else None
 
 
 def get_case(uow: UnitOfWork, *, viewer: User, case_id: str) -> tuple[CaseDetail, list[AuditEvent]]:

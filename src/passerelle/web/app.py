@@ -33,7 +33,7 @@ from passerelle.web.routes import (
     system,
     taxii,
 )
-from passerelle.web.views import role_label
+from passerelle.web.views import number, role_label
 
 HERE = Path(__file__).parent
 # Every router of the app; the isolation test enumerates their routes.
@@ -74,6 +74,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     templates.env.globals["app_version"] = __version__
     templates.env.globals["url_for"] = _path_for
     templates.env.filters["role_label"] = role_label
+    templates.env.filters["number"] = number
     store = EncryptedContentStore(settings.content_dir, derive_content_key(settings.secret_key))
     mailer = (
         SmtpMailer(

@@ -69,6 +69,13 @@ ROLE_LABELS = {
 }
 
 
+def number(value: int, locale: str) -> str:
+    """A whole number as its readers write it: 100 000 in French (a narrow no-break space
+    between thousands), 100,000 in English (a Jinja filter: `total|number(locale)`)."""
+    grouped = f"{value:,}"
+    return grouped.replace(",", "\u202f") if locale == "fr" else grouped
+
+
 def role_label(role: str, gettext: Callable[[str], str]) -> str:
     """A role's name in the reader's language (a Jinja filter: `roles|map('role_label', _)`)."""
     return gettext(ROLE_LABELS.get(role, role))

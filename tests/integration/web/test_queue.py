@@ -81,7 +81,7 @@ def test_filters_and_the_live_count(
     [
         ("?status=gone", "unknown status"),
         ("?source=rumeur", "unknown source"),
-        ("?offset=-1", "offset"),
+        ("?size=-1", "a page holds"),
     ],
 )
 def test_bad_filters_are_422(

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.responses import Response
 
-from passerelle.core.case import QueueFilters, parse_queue_filters
+from passerelle.core.case import (
+    DEFAULT_PAGE_SIZE,
+    PAGE_SIZES,
+    PageRequest,
+    QueueFilters,
+    QueueSort,
+    parse_page_request,
+    parse_queue_filters,
+)
 from passerelle.core.decision import LEGAL_BASES, DecisionErrors, parse_decision
 from passerelle.core.errors import InvalidInput
 from passerelle.core.identity import Permission, User
@@ -28,6 +37,7 @@ from passerelle.services.queue import (
     earlier_cases,
     get_case,
     list_queue,
+    next_case,
 )
 from passerelle.services.review import (
     assign_case,
@@ -44,6 +54,8 @@ from passerelle.web.views import audit_row, case_detail_view, case_row, decision
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
 
 Text = Annotated[str, Query(max_length=64)]
+Key = Annotated[str, Query(max_length=120)]
+QUEUE_COOKIE = "passerelle_queue"  # the filters and order of the queue last shown
 
 
 def queue_filters(
@@ -54,6 +66,8 @@ def queue_filters(
     bank: Text = "",
     tier: Text = "",
     mine: Text = "",
+    opened_from: Annotated[str, Query(alias="from", max_length=10)] = "",
+    opened_to: Annotated[str, Query(alias="to", max_length=10)] = "",
 ) -> QueueFilters:
     return parse_queue_filters(
         status=status,
@@ -62,34 +76,114 @@ def queue_filters(
         bank=bank,
         tier=tier,
         assigned_to=viewer.username if mine else "",
+        opened_from=opened_from,
+        opened_to=opened_to,
     )
 
 
 Filters = Annotated[QueueFilters, Depends(queue_filters)]
 
 
+def page_request(
+    sort: Text = "",
+    size: Annotated[str, Query(max_length=4)] = "",
+    after: Key = "",
+    before: Key = "",
+    last: Annotated[str, Query(max_length=1)] = "",
+) -> PageRequest:
+    return parse_page_request(sort=sort, size=size, after=after, before=before, last=last)
+
+
+Page = Annotated[PageRequest, Depends(page_request)]
+
+
+def filter_query(filters: QueueFilters, page: PageRequest) -> str:
+    """The filters, order and page size as a link's query (what every page link keeps)."""
+    params = {
+        "status": filters.status.value if filters.status else "any",
+        "source": filters.source or "",
+        "language": filters.language or "",
+        "bank": filters.bank or "",
+        "tier": filters.tier or "",
+        "mine": "1" if filters.assigned_to else "",
+        "from": filters.opened_from.isoformat() if filters.opened_from else "",
+        "to": filters.opened_to.isoformat() if filters.opened_to else "",
+        "sort": page.sort.value if page.sort is not QueueSort.SCORE else "",
+        "size": str(page.size) if page.size != DEFAULT_PAGE_SIZE else "",
+    }
+    return urlencode({name: value for name, value in params.items() if value})
+
+
 @router.get("/queue", name="queue")
-def queue(
+def queue(request: Request, viewer: Viewer, uow: ReadUow, filters: Filters, page: Page) -> Response:
+    shown = list_queue(uow, viewer=viewer, filters=filters, page=page)
+    kept = filter_query(filters, page)
+    context = {
+        "cases": [case_row(c, gettext_of(request)) for c in shown.cases],
+        "page": shown,
+        "total": shown.total,
+        "filters": filters,
+        "sort": page.sort.value,
+        "sorts": [s.value for s in QueueSort],
+        "size": page.size,
+        "sizes": PAGE_SIZES,
+        "query": kept,
+        "next_query": kept + "&after=" + shown.next_key.dump() if shown.next_key else None,
+        "previous_query": kept + "&before=" + shown.previous_key.dump()
+        if shown.previous_key
+        else None,
+    }
+    response = render(request, "pages/queue.html", context)
+    remember_queue(request, response, kept)
+    return response
+
+
+def remember_queue(request: Request, response: Response, kept: str) -> None:
+    """Keep the queue's filters and order for "next case" after a decision."""
+    response.set_cookie(
+        QUEUE_COOKIE,
+        kept,
+        httponly=True,
+        samesite="strict",
+        secure=get_state(request).settings.secure_cookies,
+        path="/",
+    )
+
+
+@router.get("/queue/next", name="next_case")
+def queue_next(
     request: Request,
     viewer: Viewer,
     uow: ReadUow,
-    filters: Filters,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    after: Annotated[str, Query(max_length=36)] = "",
 ) -> Response:
-    page = list_queue(uow, viewer=viewer, filters=filters, offset=offset)
-    context = {
-        "cases": [case_row(c, gettext_of(request)) for c in page.cases],
-        "total": page.total,
-        "offset": page.offset,
-        "filters": filters,
-        "query": request.url.query,
-    }
-    return render(request, "pages/queue.html", context)
+    """The case after `after` in the queue as last shown to this person (its filters and
+    order), or the queue itself when no case follows."""
+    kept = parse_qs(request.cookies.get(QUEUE_COOKIE, ""))
+    value = {name: values[-1][:64] for name, values in kept.items()}
+    filters = parse_queue_filters(
+        status=value.get("status", "open"),
+        source=value.get("source", ""),
+        language=value.get("language", ""),
+        bank=value.get("bank", ""),
+        tier=value.get("tier", ""),
+        assigned_to=viewer.username if value.get("mine") else "",
+        opened_from=value.get("from", ""),
+        opened_to=value.get("to", ""),
+    )
+    sort = parse_page_request(sort=value.get("sort", "")).sort
+    found = next_case(uow, viewer=viewer, filters=filters, sort=sort, after=after)
+    if found is None:
+        target = request.url_for("queue").path + ("?" + urlencode(value) if value else "")
+        return redirect(request, target)
+    return redirect(request, request.url_for("case_detail", case_id=found).path)
 
 
 @router.get("/queue/count", name="queue_count")
-def queue_count(request: Request, viewer: Viewer, uow: ReadUow, filters: Filters) -> Response:
-    total = count_queue(uow, viewer=viewer, filters=filters)
+def queue_count(
+    request: Request, viewer: Viewer, uow: ReadUow, filters: Filters, page: Page
+) -> Response:
+    total = count_queue(uow, viewer=viewer, filters=filters, sort=page.sort)
     return render(request, "partials/_queue_count.html", {"total": total})
 
 
