@@ -15,7 +15,7 @@ down_revision = "0015"
 branch_labels = None
 depends_on = None
 
-INDEXES = {
+INDEXES: dict[str, list[str | sa.TextClause]] = {
     "ix_cases_queue_status_score": [
         "agency_id",
         "status",
