@@ -24,7 +24,7 @@ from passerelle.cli.context import (
 from passerelle.cli.crawl import import_command, spark_group
 from passerelle.cli.partners import agency_key_command, partner_group
 from passerelle.cli.scanning import extract_command, scan_command
-from passerelle.core.errors import InvalidInput, NotFound, PasserelleError
+from passerelle.core.errors import DatabaseUnavailable, InvalidInput, NotFound, PasserelleError
 from passerelle.core.ports import UnitOfWork
 from passerelle.db.migrate import upgrade
 from passerelle.exchange.signing import agency_key
@@ -312,13 +312,20 @@ def jobs_run(rt: Runtime, once: bool, every: int) -> None:
     with fetcher_for(rt.settings) as fetcher:
         while True:
             retention = timedelta(days=rt.settings.retention_days)
-            for run in run_once(
-                rt.database,
-                fetcher,
-                store=rt.store,
-                retention=retention,
-                secret=rt.settings.secret_key,
-            ):
+            try:
+                runs = run_once(
+                    rt.database,
+                    fetcher,
+                    store=rt.store,
+                    retention=retention,
+                    secret=rt.settings.secret_key,
+                )
+            except DatabaseUnavailable as exc:
+                if once:
+                    raise
+                click.echo(f"jobs: {exc}; next look in {every} s", err=True)
+                runs = []
+            for run in runs:
                 state = f"error: {run.error}" if run.error else run.detail
                 click.echo(f"{run.kind}\t{run.agency_id}\t{state}")
             if once:

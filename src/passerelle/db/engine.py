@@ -13,14 +13,18 @@ from passerelle.core.errors import DatabaseUnavailable, InvalidInput
 WRITE_OPTION = "passerelle_write"
 
 
-def make_engine(url: str) -> Engine:
-    """Create the engine for `url`; SQLite gets WAL and a folder, PostgreSQL psycopg 3."""
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> Engine:
+    """Create the engine for `url`; SQLite gets WAL and a folder, PostgreSQL psycopg 3.
+    `busy_timeout`: how long a SQLite writer waits for another one's write lock."""
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise InvalidInput(f"PASSERELLE_DATABASE_URL is not a database URL: {url!r}") from None
     if parsed.get_backend_name() == "sqlite":
-        return _make_sqlite_engine(parsed.database)
+        return _make_sqlite_engine(parsed.database, busy_timeout)
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -31,10 +35,12 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def _make_sqlite_engine(database: str | None) -> Engine:
+def _make_sqlite_engine(database: str | None, busy_timeout: float) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(f"sqlite:///{database or ':memory:'}", connect_args={"timeout": 30})
+    engine = create_engine(
+        f"sqlite:///{database or ':memory:'}", connect_args={"timeout": busy_timeout}
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -44,7 +50,7 @@ def _make_sqlite_engine(database: str | None) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

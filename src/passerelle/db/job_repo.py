@@ -66,9 +66,29 @@ class SqlJobRepo:
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
-    def finish(self, job_id: str, *, next_run: datetime, error: str | None, now: datetime) -> None:
+    def renew(self, job_id: str, worker: str, until: datetime) -> bool:
+        """Extend `worker`'s lease on a job; False if the lease was lost (it ran out and
+        another worker claimed the job)."""
+        result = self._s.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id, JobRow.locked_by == worker)
+            .values(locked_until=until)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def finish(
+        self,
+        job_id: str,
+        *,
+        next_run: datetime,
+        error: str | None,
+        now: datetime,
+        worker: str | None = None,
+    ) -> None:
+        """Release the job and schedule its next run; with `worker`, only if that worker
+        still holds it."""
         row = self._s.get(JobRow, job_id)
-        if row is None:
+        if row is None or (worker is not None and row.locked_by != worker):
             return
         row.locked_by, row.locked_until = None, None
         row.run_at, row.last_error, row.last_run_at = next_run, error, now

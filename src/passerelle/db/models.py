@@ -160,6 +160,9 @@ class ItemRow(Base):
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A public report's page: when it was fetched, or found gone (fetched once).
     fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Failed tries to fetch it (no answer, 5xx), and when to try again (backing off).
+    fetch_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    fetch_retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SightingRow(Base):

@@ -145,10 +145,13 @@ class SqlQueueRepo:
         self._s.flush()
         return row.id
 
-    def reports_to_fetch(self, agency_id: str) -> list[tuple[str, str, str]]:
-        """(case id, item id, address) of public reports whose page was never fetched."""
-        rows = self._s.execute(
-            select(CaseRow.id, ItemRow.id, ItemRow.url)
+    def reports_to_fetch(
+        self, agency_id: str, now: datetime | None = None
+    ) -> list[tuple[str, str, int]]:
+        """(case id, address, failed tries) of public reports whose page was never fetched;
+        with `now`, only those not backing off after a failure."""
+        query = (
+            select(CaseRow.id, ItemRow.url, ItemRow.fetch_failures)
             .join(ItemRow, ItemRow.id == CaseRow.item_id)
             .where(
                 CaseRow.agency_id == agency_id,
@@ -159,7 +162,22 @@ class SqlQueueRepo:
             )
             .order_by(CaseRow.created_at)
         )
-        return [(case_id, item_id, str(url)) for case_id, item_id, url in rows]
+        if now is not None:
+            query = query.where(
+                or_(ItemRow.fetch_retry_at.is_(None), ItemRow.fetch_retry_at <= now)
+            )
+        rows = self._s.execute(query)
+        return [(case_id, str(url), failures or 0) for case_id, url, failures in rows]
+
+    def record_fetch_failure(self, agency_id: str, case_id: str, *, retry_at: datetime) -> None:
+        """Count a failed try to fetch a report's page, next tried at `retry_at`."""
+        case = self._s.get(CaseRow, case_id)
+        if case is None or case.agency_id != agency_id:
+            raise NotFound("case not found")
+        item = self._s.get(ItemRow, case.item_id)
+        assert item is not None
+        item.fetch_failures, item.fetch_retry_at = (item.fetch_failures or 0) + 1, retry_at
+        self._s.flush()
 
     def record_fetch(
         self, agency_id: str, case_id: str, *, when: datetime, found: ItemFindings | None

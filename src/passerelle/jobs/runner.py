@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from passerelle.core.errors import ExternalServiceError, InvalidInput
+from sqlalchemy.exc import OperationalError
+
+from passerelle.core.errors import DatabaseUnavailable, ExternalServiceError, InvalidInput
 from passerelle.core.ports import ContentStore, Fetch, Fetched, UnitOfWork
 from passerelle.db.session import Database
 from passerelle.exchange.client import make_pull
@@ -46,16 +48,35 @@ def run_once(
         with database.unit_of_work(write=True) as uow:
             yield uow
 
-    with database.unit_of_work(write=True) as uow:
-        schedule_defaults(uow)
-        uow.commit()
-    return list(
-        run_due_jobs(
-            open_uow,
-            worker=name,
-            fetch=make_fetch(fetcher),
-            store=store,
-            retention=retention,
-            pull=make_pull(secret) if secret else no_pull,
+    @contextmanager
+    def open_read() -> Iterator[UnitOfWork]:
+        with database.unit_of_work() as uow:
+            yield uow
+
+    try:
+        with database.unit_of_work(write=True) as uow:
+            schedule_defaults(uow)
+            uow.commit()
+        return list(
+            run_due_jobs(
+                open_uow,
+                worker=name,
+                fetch=make_fetch(fetcher),
+                store=store,
+                retention=retention,
+                pull=make_pull(secret) if secret else no_pull,
+                open_read=open_read,
+            )
         )
-    )
+    except OperationalError as exc:
+        if not is_busy(exc):
+            raise
+        raise DatabaseUnavailable(
+            "the database stayed busy with another writer past the wait limit;"
+            " the due jobs are left for the next round"
+        ) from None
+
+
+def is_busy(exc: OperationalError) -> bool:
+    """Whether SQLite refused because another connection held the write lock too long."""
+    return "database is locked" in str(exc.orig) or "database is busy" in str(exc.orig)

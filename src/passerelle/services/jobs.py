@@ -20,7 +20,6 @@ from passerelle.core.job import FETCH_REPORTS, INTERVALS, LEASE, PURGE, RECHECK,
 from passerelle.core.ports import ContentStore, Fetch, Fetched, UnitOfWork
 from passerelle.core.recheck import Observation, verdict
 from passerelle.scan import ScanOptions, fingerprint
-from passerelle.services.banks import load_matcher
 from passerelle.services.public import fetch_reported_pages
 from passerelle.services.sync import Pull, no_pull, sync_agency
 
@@ -54,6 +53,23 @@ def schedule_defaults(uow: UnitOfWork, now: datetime | None = None) -> None:
         uow.jobs.ensure(SYNC, agency.id, moment)
 
 
+class LeaseLost(PasserelleError):
+    """The job's lease ran out and another worker claimed it: this worker stops."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A worker's hold on a claimed job, renewed in each short transaction of the job so that
+    a long job (many slow pages) keeps it while no transaction stays open."""
+
+    job_id: str
+    worker: str
+
+    def renew(self, uow: UnitOfWork) -> None:
+        if not uow.jobs.renew(self.job_id, self.worker, datetime.now(UTC) + LEASE):
+            raise LeaseLost(f"job {self.job_id} was taken over by another worker")
+
+
 def run_due_jobs(
     open_uow: UnitOfWorkFactory,
     *,
@@ -63,80 +79,108 @@ def run_due_jobs(
     store: ContentStore | None = None,
     retention: timedelta = timedelta(days=183),
     pull: Pull = no_pull,
+    open_read: UnitOfWorkFactory | None = None,
 ) -> Iterator[JobRun]:
+    """Run each due job this worker can claim. Transactions stay short and no network work
+    happens inside one: a job is claimed (a lease) in one transaction, its pages are fetched
+    with none open, each result is written in its own (renewing the lease), and the job is
+    released in a last one. `open_read`, if given, opens the transactions that only read."""
     tools = JobTools(fetch, store, retention, pull)
+    reading = open_read or open_uow
     moment = now or datetime.now(UTC)
-    with open_uow() as uow:
+    with reading() as uow:
         due = uow.jobs.due(moment)
     for job in due:
         with open_uow() as uow:
-            claimed = uow.jobs.claim(job.id, worker, moment, moment + LEASE)
+            claimed = uow.jobs.claim(job.id, worker, moment, max(moment, datetime.now(UTC)) + LEASE)
             uow.commit()
         if not claimed:
             continue  # another worker has it
-        if job.kind == SYNC:  # network: outside any transaction, pages applied one by one
-            try:
-                detail, error = (
-                    sync_agency(open_uow, agency_id=job.agency_id, pull=tools.pull, now=moment),
-                    None,
-                )
-            except PasserelleError as exc:
-                detail, error = "failed", str(exc)
-            with open_uow() as uow:
-                uow.jobs.finish(
-                    job.id, next_run=moment + INTERVALS[job.kind], error=error, now=moment
-                )
-                uow.commit()
-            yield JobRun(job.kind, job.agency_id, detail, error)
+        lease = Lease(job.id, worker)
+        try:
+            detail, error = _run(open_uow, reading, job, tools, moment, lease), None
+        except LeaseLost as exc:
+            yield JobRun(job.kind, job.agency_id, "stopped", str(exc))
             continue
+        except PasserelleError as exc:
+            detail, error = "failed", str(exc)
         with open_uow() as uow:
-            try:
-                detail = _run(uow, job, tools, moment)
-                error = None
-            except PasserelleError as exc:
-                uow.rollback()
-                detail, error = "failed", str(exc)
-            uow.jobs.finish(job.id, next_run=moment + INTERVALS[job.kind], error=error, now=moment)
+            uow.jobs.finish(
+                job.id,
+                next_run=moment + INTERVALS[job.kind],
+                error=error,
+                now=moment,
+                worker=worker,
+            )
             uow.commit()
         yield JobRun(job.kind, job.agency_id, detail, error)
 
 
-def _run(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> str:
-    if job.kind == PURGE:
-        return _purge(uow, job, tools, now)
+def _run(
+    open_uow: UnitOfWorkFactory,
+    reading: UnitOfWorkFactory,
+    job: Job,
+    tools: JobTools,
+    now: datetime,
+    lease: Lease,
+) -> str:
+    if job.kind == SYNC:  # pages pulled outside any transaction, applied one by one
+        return sync_agency(open_uow, agency_id=job.agency_id, pull=tools.pull, now=now)
     if job.kind == FETCH_REPORTS:
-        agency = uow.agencies.get(job.agency_id)
         return fetch_reported_pages(
-            uow,
-            agency_id=agency.id,
+            open_uow,
+            agency_id=job.agency_id,
             fetch=tools.fetch,
-            matcher=load_matcher(uow, agency_code=agency.code),
             store=tools.store,
             now=now,
+            open_read=reading,
+            each=lease.renew,
         )
-    if job.kind != RECHECK:
-        raise PasserelleError(f"unknown job kind {job.kind!r}")
+    if job.kind == RECHECK:
+        return _recheck(open_uow, reading, job, tools, now, lease)
+    if job.kind == PURGE:  # local work only: one transaction
+        with open_uow() as uow:
+            detail = _purge(uow, job, tools, now)
+            uow.commit()
+        return detail
+    raise PasserelleError(f"unknown job kind {job.kind!r}")
+
+
+def _recheck(
+    open_uow: UnitOfWorkFactory,
+    reading: UnitOfWorkFactory,
+    job: Job,
+    tools: JobTools,
+    now: datetime,
+    lease: Lease,
+) -> str:
+    """Fetch each referred address again (no transaction open) and record what it shows,
+    each in a short transaction of its own."""
+    with reading() as uow:
+        targets = uow.jobs.referrals_to_recheck(job.agency_id)
     offline = unknown = 0
-    targets = uow.jobs.referrals_to_recheck(job.agency_id)
     for referral_id, url, expected in targets:
         result = verdict(url, expected, _observe(url, tools.fetch(url)))
-        if result is None:
-            unknown += 1
-            continue
-        online, detail = result
-        uow.jobs.record_check(referral_id, when=now, online=online, detail=detail)
-        if not online:
-            offline += 1
-            uow.audit.append(
-                AuditEntry(
-                    "referral.offline_seen",
-                    "job",
-                    job.agency_id,
-                    "referral",
-                    referral_id,
-                    {"detail": detail},
-                )
-            )
+        with open_uow() as uow:
+            lease.renew(uow)
+            if result is None:
+                unknown += 1
+            else:
+                online, detail = result
+                uow.jobs.record_check(referral_id, when=now, online=online, detail=detail)
+                if not online:
+                    offline += 1
+                    uow.audit.append(
+                        AuditEntry(
+                            "referral.offline_seen",
+                            "job",
+                            job.agency_id,
+                            "referral",
+                            referral_id,
+                            {"detail": detail},
+                        )
+                    )
+            uow.commit()
     return f"{len(targets)} checked, {offline} newly offline, {unknown} not reachable"
 
 

@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
 from passerelle.core.audit import AuditEntry
 from passerelle.core.content import URI_LIST, Content
 from passerelle.core.errors import InvalidInput, RateLimited
 from passerelle.core.match import Matcher
-from passerelle.core.ports import ContentStore, Fetch, UnitOfWork
+from passerelle.core.ports import ContentStore, Fetch, Fetched, UnitOfWork
 from passerelle.core.priority import prioritise
 from passerelle.core.signals.url import URL, canonicalize_url
 from passerelle.core.taxonomy import parse_category
-from passerelle.scan import ScanOptions, scan
+from passerelle.scan import ScanOptions, ScanResult, scan
+from passerelle.services.banks import load_matcher
 from passerelle.services.ingest import findings_of
 
 WINDOW = timedelta(hours=1)
@@ -122,42 +125,83 @@ def submit_public_report(
     return reference
 
 
+FETCH_BACKOFF_START, FETCH_BACKOFF_MAX = timedelta(minutes=10), timedelta(days=1)
+UnitOfWorkFactory = Callable[[], AbstractContextManager[UnitOfWork]]
+
+
 def fetch_reported_pages(
-    uow: UnitOfWork,
+    open_uow: UnitOfWorkFactory,
     *,
     agency_id: str,
     fetch: Fetch,
-    matcher: Matcher,
     store: ContentStore | None,
     now: datetime,
+    open_read: UnitOfWorkFactory | None = None,
+    each: Callable[[UnitOfWork], None] = lambda uow: None,
 ) -> str:
     """Fetch, once, the page of each public report not fetched yet, and put it on its case.
     A page that answers 4xx is recorded as unavailable; a 5xx or no answer is tried again
-    at the next run."""
-    fetched = unavailable = unreachable = 0
-    for case_id, _, url in uow.queue.reports_to_fetch(agency_id):
-        answer = fetch(url)
-        if answer is None or answer.status >= 500:
-            unreachable += 1
-            continue
-        if not 200 <= answer.status < 300:
-            uow.queue.record_fetch(agency_id, case_id, when=now, found=None)
-            _audit_case(uow, "case.page_unavailable", agency_id, case_id, {"status": answer.status})
-            unavailable += 1
-            continue
-        page = Content(source=url, data=answer.data, url=url, origin="public")
-        attach_page(
-            uow,
-            agency_id=agency_id,
-            case_id=case_id,
-            content=page,
-            matcher=matcher,
-            store=store,
-            actor="job",
-            now=now,
-        )
-        fetched += 1
-    return f"{fetched} fetched, {unavailable} unavailable, {unreachable} not reachable"
+    later, backing off (10 minutes, then twice as long each time, at most a day).
+
+    No transaction is open while a page is fetched or scanned: the list is read first, then
+    each answer is written in a short transaction of its own (in which `each` runs too, for
+    the job to renew its lease)."""
+    with (open_read or open_uow)() as uow:
+        agency = uow.agencies.get(agency_id)
+        matcher = load_matcher(uow, agency_code=agency.code)
+        targets = uow.queue.reports_to_fetch(agency_id, now)
+    counts = {"fetched": 0, "unavailable": 0, "unreachable": 0}
+    for case_id, url, failures in targets:
+        answer = fetch(url)  # network: no transaction open
+        page = None
+        if answer is not None and 200 <= answer.status < 300:
+            content = Content(source=url, data=answer.data, url=url, origin="public")
+            page = (content, scan(content, matcher, ScanOptions(language="always")))
+        with open_uow() as uow:
+            each(uow)
+            outcome = _record_answer(uow, agency_id, case_id, failures, answer, page, store, now)
+            uow.commit()
+        counts[outcome] += 1
+    return (
+        f"{counts['fetched']} fetched, {counts['unavailable']} unavailable,"
+        f" {counts['unreachable']} not reachable"
+    )
+
+
+def fetch_delay(failures: int) -> timedelta:
+    """How long to wait before fetching again a page that failed `failures + 1` times."""
+    return min(FETCH_BACKOFF_START * (1 << min(failures, 10)), FETCH_BACKOFF_MAX)
+
+
+def _record_answer(
+    uow: UnitOfWork,
+    agency_id: str,
+    case_id: str,
+    failures: int,
+    answer: Fetched | None,
+    page: tuple[Content, ScanResult] | None,
+    store: ContentStore | None,
+    now: datetime,
+) -> str:
+    if answer is None or answer.status >= 500:
+        uow.queue.record_fetch_failure(agency_id, case_id, retry_at=now + fetch_delay(failures))
+        return "unreachable"
+    if page is None:
+        uow.queue.record_fetch(agency_id, case_id, when=now, found=None)
+        _audit_case(uow, "case.page_unavailable", agency_id, case_id, {"status": answer.status})
+        return "unavailable"
+    content, result = page
+    attach_scanned(
+        uow,
+        agency_id=agency_id,
+        case_id=case_id,
+        content=content,
+        result=result,
+        store=store,
+        actor="job",
+        now=now,
+    )
+    return "fetched"
 
 
 def attach_page(
@@ -175,6 +219,30 @@ def attach_page(
     decides, and let the case show it: its text, its matches, its priority. When the agency
     already has that very content on another case, the report becomes a sighting there."""
     result = scan(content, matcher, ScanOptions(language="always"))
+    attach_scanned(
+        uow,
+        agency_id=agency_id,
+        case_id=case_id,
+        content=content,
+        result=result,
+        store=store,
+        actor=actor,
+        now=now,
+    )
+
+
+def attach_scanned(
+    uow: UnitOfWork,
+    *,
+    agency_id: str,
+    case_id: str,
+    content: Content,
+    result: ScanResult,
+    store: ContentStore | None,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Put a page already scanned on its case (see `attach_page`)."""
     other = uow.queue.find_item(agency_id, result.sha256, None)
     if other is not None and other.case_id != case_id:
         uow.queue.record_fetch(agency_id, case_id, when=now, found=None)

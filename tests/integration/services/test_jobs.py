@@ -314,7 +314,7 @@ def test_a_reported_page_that_is_gone_is_recorded_and_one_that_fails_is_retried(
     assert runs["fetch_reports"].detail == "0 fetched, 1 unavailable, 1 not reachable"
     with sqlite_database.unit_of_work() as uow:
         agency_id = uow.agencies.get_by_code("unite").id
-        assert [url for _, _, url in uow.queue.reports_to_fetch(agency_id)] == [server + "/broken"]
+        assert [url for _, url, _ in uow.queue.reports_to_fetch(agency_id)] == [server + "/broken"]
         actions = [e.action for e in uow.audit.list_for_object(agency_id, "case", gone)]
         assert uow.queue.get_case(agency_id, gone).summary.media_type == "text/uri-list"
     assert actions[-1] == "case.page_unavailable"
