@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +31,8 @@ from passerelle.core.referral import (
     parse_kind,
 )
 from passerelle.services.exchange import announce_referral, check_referral_allowed
+
+UnitOfWorkFactory = Callable[[], AbstractContextManager[UnitOfWork]]
 
 TITLES = {
     ReferralKind.REFERRAL: (
@@ -295,7 +299,7 @@ class SendOutcome:
 
 
 def send_referral(
-    uow: UnitOfWork,
+    open_uow: UnitOfWorkFactory,
     *,
     viewer: User,
     referral_id: str,
@@ -304,12 +308,15 @@ def send_referral(
     now: datetime | None = None,
 ) -> SendOutcome:
     """Send the notice by e-mail to the host. A refusing or unreachable server leaves the
-    referral "send failed" with the reason, and it can be sent again."""
-    referral = _sendable(uow, viewer, referral_id)
-    if mailer is None:
-        raise InvalidInput("no mail server is configured (PASSERELLE_SMTP_HOST)")
-    host = uow.referrals.get_host(viewer.agency_id, referral.host_id)
-    notice = render_notice(uow, viewer=viewer, referral_id=referral_id, host_link=host_link)
+    referral "send failed" with the reason, and it can be sent again. The notice is prepared
+    in one transaction, sent with none open (a slow mail server must not hold up the
+    database), and the outcome recorded in another."""
+    with open_uow() as uow:
+        referral = _sendable(uow, viewer, referral_id)
+        if mailer is None:
+            raise InvalidInput("no mail server is configured (PASSERELLE_SMTP_HOST)")
+        host = uow.referrals.get_host(viewer.agency_id, referral.host_id)
+        notice = render_notice(uow, viewer=viewer, referral_id=referral_id, host_link=host_link)
     body = json.dumps(notice.data, ensure_ascii=False, sort_keys=True, indent=2).encode("utf-8")
     try:
         message_id = mailer.send(
@@ -320,12 +327,20 @@ def send_referral(
             attachment=(f"notice-{referral.id}.json", body),
         )
     except ExternalServiceError as exc:
-        uow.referrals.send_failed(viewer.agency_id, referral.id, str(exc))
-        _audit(uow, viewer, "referral.send_failed", "referral", referral.id, {"error": str(exc)})
-        return SendOutcome(uow.referrals.get(viewer.agency_id, referral.id), str(exc))
+        with open_uow() as uow:
+            uow.referrals.send_failed(viewer.agency_id, referral.id, str(exc))
+            _audit(
+                uow, viewer, "referral.send_failed", "referral", referral.id, {"error": str(exc)}
+            )
+            uow.commit()
+            return SendOutcome(uow.referrals.get(viewer.agency_id, referral.id), str(exc))
     moment = now or datetime.now(UTC)
     details = {"channel": "smtp", "to": host.email, "message_id": message_id}
-    return SendOutcome(_record_sent(uow, viewer, referral, moment, details), None)
+    with open_uow() as uow:
+        referral = _sendable(uow, viewer, referral_id)  # not sent by someone else meanwhile
+        outcome = SendOutcome(_record_sent(uow, viewer, referral, moment, details), None)
+        uow.commit()
+    return outcome
 
 
 @dataclass(frozen=True, slots=True)

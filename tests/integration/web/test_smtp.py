@@ -3,9 +3,11 @@ one that is not there."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
+import threading
 from collections.abc import Iterator
 from email.message import Message
 
@@ -13,8 +15,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
+from passerelle.db.engine import make_engine
 from passerelle.db.session import Database
 from passerelle.services import refer
+from passerelle.services.public import submit_public_report
 from passerelle.settings import Settings
 from passerelle.web.app import create_app
 from tests.conftest import log_in
@@ -137,3 +141,62 @@ def test_without_a_mail_server_sending_is_not_offered(client: TestClient, referr
     response = client.post(f"/referrals/{referral_id}/send", data={"csrf_token": token})
     assert response.status_code == 422 and "PASSERELLE_SMTP_HOST" in response.text
     _ = refer  # the service under test, used through the routes
+
+
+class SlowSink(Sink):
+    """A mail server that keeps the message waiting until `release` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        self.arrived.set()
+        await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 30)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_slow_mail_server_does_not_hold_up_other_writes(
+    settings: Settings, sqlite_database: Database, sqlite_url: str, referral_id: str
+) -> None:
+    handler = SlowSink()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    # Another writer that waits at most one second for the write lock.
+    writer = Database(make_engine(sqlite_url, busy_timeout=1.0))
+    responses: list[int] = []
+    try:
+        with mail_client(settings, sqlite_database, controller.port) as client:
+            token = log_in(client, "analyst.a")
+            sending = threading.Thread(
+                target=lambda: responses.append(
+                    client.post(
+                        f"/referrals/{referral_id}/send",
+                        data={"csrf_token": token},
+                        follow_redirects=False,
+                    ).status_code
+                )
+            )
+            sending.start()
+            try:
+                assert handler.arrived.wait(30), "the notice never reached the mail server"
+                with writer.unit_of_work(write=True) as uow:  # while the server holds the mail
+                    reference = submit_public_report(
+                        uow,
+                        agency_code="agency-a",
+                        url="https://exemple.test/signale",
+                        category="",
+                        description="",
+                        source_hash="h",
+                        per_hour=10,
+                    )
+                    uow.commit()
+            finally:
+                handler.release.set()
+                sending.join(30)
+    finally:
+        controller.stop()
+        writer.dispose()
+    assert reference.startswith("PSL-")
+    assert responses == [303] and len(handler.messages) == 1

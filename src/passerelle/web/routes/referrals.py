@@ -102,16 +102,21 @@ def approve(request: Request, viewer: Viewer, uow: WriteUow, referral_id: str) -
 
 
 @router.post("/referrals/{referral_id}/send", name="send_referral")
-def send(request: Request, viewer: Viewer, uow: WriteUow, referral_id: str) -> Response:
-    mailer = get_state(request).mailer
-    link = host_link(get_state(request).settings, referral_id)
+def send(request: Request, viewer: Viewer, referral_id: str) -> Response:
+    state = get_state(request)
+    link = host_link(state.settings, referral_id)
+    # No transaction stays open while the mail server answers: the service opens its own.
     outcome = send_referral(
-        uow, viewer=viewer, referral_id=referral_id, mailer=mailer, host_link=link
+        lambda: state.database.unit_of_work(write=True),
+        viewer=viewer,
+        referral_id=referral_id,
+        mailer=state.mailer,
+        host_link=link,
     )
-    uow.commit()  # a failure is recorded too, so that it shows and can be retried
-    if outcome.error:
-        context = _context(request, uow, viewer, referral_id) | {"send_error": outcome.error}
-        return render(request, "pages/referral.html", context, status_code=502)
+    if outcome.error:  # recorded too, so that it shows and can be retried
+        with state.database.unit_of_work() as uow:
+            context = _context(request, uow, viewer, referral_id) | {"send_error": outcome.error}
+            return render(request, "pages/referral.html", context, status_code=502)
     return redirect(request, request.url_for("referral_detail", referral_id=referral_id).path)
 
 
