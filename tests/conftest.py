@@ -77,7 +77,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 def _migrated(url: str) -> Iterator[Database]:
-    database = Database(make_engine(url))
+    database = Database(make_engine(url), secret=TEST_SECRET)
     upgrade(database.engine)
     yield database
     database.dispose()

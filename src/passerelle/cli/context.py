@@ -53,7 +53,10 @@ class Runtime:
     @property
     def database(self) -> Database:
         if self._database is None:
-            self._database = Database(make_engine(self.settings.effective_database_url))
+            self._database = Database(
+                make_engine(self.settings.effective_database_url),
+                secret=self.settings.secret_key,
+            )
         return self._database
 
     @property

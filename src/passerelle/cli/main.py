@@ -10,10 +10,10 @@ from typing import Any
 
 import click
 
+from passerelle.cli.audit import audit_group
 from passerelle.cli.banks import bank_group
 from passerelle.cli.context import (
     EXIT_BAD_INPUT,
-    EXIT_FAILURE,
     Runtime,
     agency_option,
     exit_code_for,
@@ -28,7 +28,7 @@ from passerelle.core.errors import DatabaseUnavailable, InvalidInput, NotFound, 
 from passerelle.core.ports import UnitOfWork
 from passerelle.db.migrate import upgrade
 from passerelle.exchange.signing import agency_key
-from passerelle.services import admin, audit, auth, refer
+from passerelle.services import admin, auth, refer
 from passerelle.settings import load_settings
 
 
@@ -64,8 +64,12 @@ def db() -> None:
 @db.command("upgrade")
 @needs_runtime
 def db_upgrade(rt: Runtime) -> None:
-    """Apply every pending migration (SQLite or PostgreSQL)."""
+    """Apply every pending migration (SQLite or PostgreSQL); the audit chain is keyed from
+    here on (events written before are sealed as they are)."""
     upgrade(rt.database.engine)
+    with rt.database.unit_of_work(write=True) as uow:
+        uow.audit.ensure_keyed()
+        uow.commit()
     click.echo("database is up to date")
 
 
@@ -345,27 +349,6 @@ def jobs_list(rt: Runtime) -> None:
         click.echo(f"{job.kind}\t{job.agency_id}\tnext {following}\tlast {last}\truns {job.runs}")
 
 
-# --- audit ------------------------------------------------------------------------------------
-
-
-@cli.group("audit")
-def audit_group() -> None:
-    """The hash-chained audit log."""
-
-
-@audit_group.command("verify")
-@needs_runtime
-def audit_verify(rt: Runtime) -> None:
-    """Check the whole chain; exit 1 and name the first broken event if it is not intact."""
-    with rt.database.unit_of_work() as uow:
-        report = audit.verify_log(uow)
-        _, head_hash = uow.audit.head()
-    if report.is_intact:
-        click.echo(f"audit log intact: {report.checked} events, head {head_hash[:16]}")
-        return
-    fail(f"audit log broken at event #{report.broken_seq}: {report.reason}", EXIT_FAILURE)
-
-
 # --- serving ----------------------------------------------------------------------------------
 
 
@@ -470,6 +453,7 @@ def demo(
         _serve(rt, host or rt.settings.host, port or rt.settings.port)
 
 
+cli.add_command(audit_group)
 cli.add_command(bank_group)
 cli.add_command(spark_group)
 cli.add_command(partner_group)

@@ -1,13 +1,25 @@
-"""The hash-chained audit log: what an event is, how its hash is computed, how a chain is checked.
+"""The chained audit log: what an event is, how its MAC is computed, how a chain is checked.
 
-Each event carries the hash of the one before it. Changing, deleting or inserting a row breaks
+Each event carries the MAC of the one before it. Changing, deleting or inserting a row breaks
 the chain at that row; `verify_chain` names the first event where it breaks. The head (last
-sequence number and hash) is stored apart, so that deleting the newest events is detected too.
+sequence number and MAC) is stored apart, so that deleting the newest events is detected too.
+
+Two versions of the link exist. Version 1 (events written before keyed chaining) is a plain
+SHA-256 of the event: anyone with write access to the database could rewrite an event and
+recompute every later hash. Version 2 is an HMAC-SHA256 under a key the database does not
+give away (a random key per *epoch*, stored only sealed under the instance secret; a new
+epoch starts when the secret is rotated). A chain is a prefix of version 1 events — pinned by
+a *legacy seal* (its last sequence number and hash, sealed under the same secret) — followed
+by version 2 events only: a version 1 event after the seal, or with no seal, is refused, so a
+forged unkeyed tail is never accepted. A head kept outside the database (`AuditHead`, printed
+by `passerelle audit head`, witnessed by partners) also catches truncation and rewriting by
+someone who holds the key.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -18,6 +30,9 @@ from typing import Any
 from passerelle.core.errors import InvalidInput
 
 GENESIS_HASH = "0" * 64
+MAC_PLAIN = 1  # SHA-256 of the event: the events written before keyed chaining
+MAC_KEYED = 2  # HMAC-SHA256 under the epoch's key
+_HEAD = re.compile(r"^(\d{1,18}):([0-9a-f]{64})$")
 _ACTION = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")
 
 
@@ -61,6 +76,7 @@ class AuditEvent:
     details_json: str
     prev_hash: str
     hash: str
+    mac_version: int = MAC_PLAIN
 
     @property
     def details(self) -> dict[str, Any]:
@@ -102,8 +118,31 @@ def compute_event_hash(
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def chain_event(entry: AuditEntry, *, seq: int, prev_hash: str, moment: datetime) -> AuditEvent:
-    """Build the stored form of `entry` as the event after `prev_hash`."""
+def _fields(event: AuditEvent) -> list[Any]:
+    return [
+        event.seq,
+        event.occurred_at,
+        event.action,
+        event.actor,
+        event.agency_id,
+        event.object_type,
+        event.object_id,
+        event.details_json,
+        event.prev_hash,
+    ]
+
+
+def compute_event_mac(event: AuditEvent, key: bytes) -> str:
+    """Version 2: HMAC-SHA256 of the version number and every field but the MAC itself."""
+    payload = json.dumps([MAC_KEYED, *_fields(event)], separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(key, payload.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def chain_event(
+    entry: AuditEntry, *, seq: int, prev_hash: str, moment: datetime, key: bytes | None
+) -> AuditEvent:
+    """Build the stored form of `entry` as the event after `prev_hash`: keyed (version 2)
+    with `key`; `None` only rebuilds a version 1 event (legacy chains and their tests)."""
     parse_action(entry.action)
     occurred_at = format_time(moment)
     unsealed = AuditEvent(
@@ -117,8 +156,11 @@ def chain_event(entry: AuditEntry, *, seq: int, prev_hash: str, moment: datetime
         details_json=dump_details(entry.details),
         prev_hash=prev_hash,
         hash="",
+        mac_version=MAC_PLAIN if key is None else MAC_KEYED,
     )
-    return replace(unsealed, hash=hash_of(unsealed))
+    if key is None:
+        return replace(unsealed, hash=hash_of(unsealed))
+    return replace(unsealed, hash=compute_event_mac(unsealed, key))
 
 
 def hash_of(event: AuditEvent) -> str:
@@ -137,6 +179,80 @@ def hash_of(event: AuditEvent) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyEpoch:
+    """A MAC key and the first event it chains (the keys are random, 32 bytes)."""
+
+    epoch: int
+    from_seq: int
+    key: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class LegacySeal:
+    """The unkeyed prefix of a chain: it ends at event `until`, whose hash is `hash`."""
+
+    until: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditKeyring:
+    """Every MAC key of the log, unsealed, and the seal of its unkeyed prefix if it has one."""
+
+    epochs: tuple[KeyEpoch, ...]
+    legacy: LegacySeal | None = None
+
+    def key_for(self, seq: int) -> KeyEpoch | None:
+        found = None
+        for epoch in sorted(self.epochs, key=lambda e: e.from_seq):
+            if epoch.from_seq <= seq:
+                found = epoch
+        return found
+
+    @property
+    def current(self) -> KeyEpoch | None:
+        return max(self.epochs, key=lambda e: e.epoch, default=None)
+
+    def problem(self) -> str | None:
+        """What makes the keyring itself inconsistent (epochs out of order, a gap after the
+        legacy prefix), or None."""
+        ordered = sorted(self.epochs, key=lambda e: e.epoch)
+        if [e.epoch for e in ordered] != list(range(1, len(ordered) + 1)):
+            return "the audit key epochs are not numbered 1, 2, 3…"
+        starts = [e.from_seq for e in ordered]
+        if starts != sorted(set(starts)):
+            return "the audit key epochs do not follow each other"
+        if ordered:
+            first = self.legacy.until + 1 if self.legacy else 1
+            if ordered[0].from_seq != first:
+                return (
+                    f"keyed chaining starts at event #{ordered[0].from_seq}, but the sealed"
+                    f" unkeyed prefix ends at #{first - 1}"
+                )
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditHead:
+    """The newest event's number and MAC, in a form to paste and keep outside the database."""
+
+    seq: int
+    mac: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.mac}"
+
+
+def parse_head(text: str) -> AuditHead:
+    found = _HEAD.match(text.strip().lower())
+    if found is None:
+        raise InvalidInput(
+            f"an audit head is <event number>:<64 hexadecimal characters>, got {text.strip()!r}"
+        )
+    return AuditHead(int(found.group(1)), found.group(2))
+
+
+@dataclass(frozen=True, slots=True)
 class ChainReport:
     """The outcome of a verification: how many events were checked, and the first break."""
 
@@ -149,8 +265,43 @@ class ChainReport:
         return self.broken_seq is None
 
 
-def verify_chain(events: Iterable[AuditEvent], *, head_seq: int, head_hash: str) -> ChainReport:
-    """Walk the events in sequence order; report the first one that breaks the chain."""
+def _link_problem(event: AuditEvent, keyring: AuditKeyring) -> str | None:
+    """Why this event's MAC (or legacy hash) is wrong, or None."""
+    epoch = keyring.key_for(event.seq)
+    if epoch is not None:
+        if event.mac_version != MAC_KEYED:
+            return f"event #{event.seq} is not keyed although keyed chaining started before it"
+        if not hmac.compare_digest(compute_event_mac(event, epoch.key), event.hash):
+            return f"event #{event.seq} was altered (its MAC does not match)"
+        return None
+    legacy = keyring.legacy
+    if legacy is None or event.seq > legacy.until:
+        return (
+            f"event #{event.seq} is not keyed and no sealed unkeyed prefix covers it"
+            " (rewritten without the key?)"
+        )
+    if event.mac_version != MAC_PLAIN:
+        return f"event #{event.seq} claims a keyed MAC inside the unkeyed prefix"
+    if hash_of(event) != event.hash:
+        return f"event #{event.seq} was altered (its hash does not match)"
+    if event.seq == legacy.until and event.hash != legacy.hash:
+        return f"event #{event.seq} does not match the seal of the unkeyed prefix"
+    return None
+
+
+def verify_chain(
+    events: Iterable[AuditEvent],
+    *,
+    head_seq: int,
+    head_hash: str,
+    keyring: AuditKeyring,
+    anchor: AuditHead | None = None,
+) -> ChainReport:
+    """Walk the events in sequence order; report the first one that breaks the chain. With
+    `anchor` (a head kept elsewhere), the chain must still hold that event with that MAC."""
+    problem = keyring.problem()
+    if problem is not None:
+        return ChainReport(0, 1, problem)
     expected_prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
@@ -168,7 +319,6 @@ def verify_chain(events: Iterable[AuditEvent], *, head_seq: int, head_hash: str)
                 f"event #{event.seq} was added outside Passerelle"
                 f" (the head says the log ends at #{head_seq})",
             )
-        recomputed = hash_of(event)
         if event.prev_hash != expected_prev:
             return ChainReport(
                 checked,
@@ -176,9 +326,14 @@ def verify_chain(events: Iterable[AuditEvent], *, head_seq: int, head_hash: str)
                 f"event #{event.seq} does not follow event #{event.seq - 1}"
                 " (a row was inserted, deleted or rewritten before it)",
             )
-        if recomputed != event.hash:
+        problem = _link_problem(event, keyring)
+        if problem is not None:
+            return ChainReport(checked, event.seq, problem)
+        if anchor is not None and event.seq == anchor.seq and event.hash != anchor.mac:
             return ChainReport(
-                checked, event.seq, f"event #{event.seq} was altered (its hash does not match)"
+                checked,
+                event.seq,
+                f"event #{event.seq} differs from the head kept outside (rewritten)",
             )
         expected_prev = event.hash
         expected_seq += 1
@@ -193,4 +348,17 @@ def verify_chain(events: Iterable[AuditEvent], *, head_seq: int, head_hash: str)
         )
     if last_seq > 0 and expected_prev != head_hash:
         return ChainReport(checked, last_seq, f"event #{last_seq} does not match the stored head")
+    if keyring.legacy is not None and last_seq < keyring.legacy.until:
+        return ChainReport(
+            checked,
+            last_seq + 1,
+            f"the log ends at #{last_seq}, inside its sealed unkeyed prefix"
+            f" (#{keyring.legacy.until}): truncated",
+        )
+    if anchor is not None and last_seq < anchor.seq:
+        return ChainReport(
+            checked,
+            last_seq + 1,
+            f"the log ends at #{last_seq}, before the head kept outside (#{anchor.seq}): truncated",
+        )
     return ChainReport(checked)

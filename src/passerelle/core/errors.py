@@ -39,3 +39,8 @@ class ExternalServiceError(PasserelleError):
 
 class DatabaseUnavailable(PasserelleError):
     """The database could not be reached or is not at the expected schema."""
+
+
+class WrongSecret(PasserelleError):
+    """PASSERELLE_SECRET_KEY does not open what this instance sealed with its secret (the agency
+    keys, the audit chain's keys, preserved content): it was changed without a rotation."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from passerelle.core.audit import AuditEntry, AuditEvent
+from passerelle.core.audit import AuditEntry, AuditEvent, AuditHead, AuditKeyring
 from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin, NewEntry
 from passerelle.core.case import (
     CaseDetail,
@@ -77,6 +77,22 @@ class ApiTokenRepo(Protocol):
 class AuditLog(Protocol):
     def append(self, entry: AuditEntry) -> AuditEvent: ...
     def head(self) -> tuple[int, str]: ...
+    def anchor(self) -> AuditHead:
+        """The head in the form to keep outside the database."""
+        ...
+
+    def keyring(self) -> AuditKeyring:
+        """Every MAC key, opened with the instance secret (WrongSecret if it does not)."""
+        ...
+
+    def ensure_keyed(self) -> None:
+        """Start keyed chaining if it has not started, sealing the unkeyed prefix."""
+        ...
+
+    def rotate(self, new_secret: str) -> int:
+        """Re-seal the MAC keys under a new secret and open a new epoch; its number."""
+        ...
+
     def iter_all(self) -> Iterator[AuditEvent]: ...
     def list_for_agency(
         self, agency_id: str, *, limit: int, before_seq: int | None = None

@@ -58,6 +58,7 @@ class TransparencyReport:
     share_offline: float | None = None
     hours_to_removal_median: float | None = None
     hours_to_removal_p90: float | None = None
+    audit_head: str | None = None  # the audit log's head when the report was made
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -77,6 +78,7 @@ class TransparencyReport:
             "share_offline": self.share_offline,
             "hours_to_removal_median": self.hours_to_removal_median,
             "hours_to_removal_p90": self.hours_to_removal_p90,
+            "audit_head": self.audit_head,
         }
 
     def rows(self) -> list[tuple[str, str, int]]:

@@ -95,6 +95,7 @@ class AuditEventRow(Base):
     details_json: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    mac_version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
 class AuditHeadRow(Base):
@@ -105,6 +106,28 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditKeyRow(Base):
+    """A MAC key of the audit chain, sealed under the instance secret, and the first event it
+    chains; epoch 0 holds the seal of the unkeyed prefix (events written before keying)."""
+
+    __tablename__ = "audit_keys"
+
+    epoch: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    from_seq: Mapped[int] = mapped_column(Integer)
+    sealed: Mapped[str] = mapped_column(Text)
+
+
+class ExchangeNonceRow(Base):
+    """A nonce of a signed document or request seen from a partner, kept until it is stale."""
+
+    __tablename__ = "exchange_nonces"
+
+    agency_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    partner_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class BankRow(Base):
@@ -370,6 +393,8 @@ class PartnerRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     next_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    witnessed_head: Mapped[str | None] = mapped_column(String(90))
+    witnessed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AgreementRow(Base):

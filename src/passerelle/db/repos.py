@@ -9,7 +9,16 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from passerelle.core.audit import GENESIS_HASH, AuditEntry, AuditEvent, chain_event
+from passerelle.core.audit import (
+    GENESIS_HASH,
+    AuditEntry,
+    AuditEvent,
+    AuditHead,
+    AuditKeyring,
+    KeyEpoch,
+    LegacySeal,
+    chain_event,
+)
 from passerelle.core.errors import Conflict, NotFound
 from passerelle.core.identity import (
     Agency,
@@ -20,6 +29,7 @@ from passerelle.core.identity import (
     Role,
     User,
 )
+from passerelle.db import audit_keys
 from passerelle.db.bank_repo import SqlBankRepo
 from passerelle.db.complaint_repo import SqlComplaintRepo
 from passerelle.db.decision_repo import SqlDecisionRepo
@@ -30,6 +40,7 @@ from passerelle.db.models import (
     ApiTokenRow,
     AuditEventRow,
     AuditHeadRow,
+    AuditKeyRow,
     LoginSessionRow,
     UserRoleRow,
     UserRow,
@@ -290,21 +301,71 @@ def _to_event(row: AuditEventRow) -> AuditEvent:
         details_json=row.details_json,
         prev_hash=row.prev_hash,
         hash=row.hash,
+        mac_version=row.mac_version,
     )
 
 
 class SqlAuditLog:
-    """Appends under a lock on the head row, so that concurrent writers form one chain."""
+    """Appends under a lock on the head row, so that concurrent writers form one chain; each
+    event is keyed with the current epoch's MAC key, opened with the instance secret."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, secret: str) -> None:
         self._s = session
+        self._secret = secret
+        self._current: KeyEpoch | None = None
 
-    def append(self, entry: AuditEntry) -> AuditEvent:
+    def _locked_head(self) -> AuditHeadRow:
         head = self._s.scalar(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update())
         if head is None:
             head = AuditHeadRow(id=1, seq=0, hash=GENESIS_HASH)
             self._s.add(head)
-        event = chain_event(entry, seq=head.seq + 1, prev_hash=head.hash, moment=_now())
+            self._s.flush()
+        return head
+
+    def _epoch_rows(self) -> list[AuditKeyRow]:
+        return list(
+            self._s.scalars(
+                select(AuditKeyRow)
+                .where(AuditKeyRow.epoch > audit_keys.LEGACY_EPOCH)
+                .order_by(AuditKeyRow.epoch)
+            )
+        )
+
+    def _add_epoch(self, epoch: int, from_seq: int, secret: str) -> KeyEpoch:
+        key = audit_keys.new_mac_key()
+        sealed = audit_keys.seal_epoch_key(secret, epoch=epoch, from_seq=from_seq, key=key)
+        self._s.add(AuditKeyRow(epoch=epoch, from_seq=from_seq, sealed=sealed))
+        self._s.flush()
+        return KeyEpoch(epoch, from_seq, key)
+
+    def _current_epoch(self, head: AuditHeadRow) -> KeyEpoch:
+        if self._current is not None:
+            return self._current
+        rows = self._epoch_rows()
+        if rows:
+            row = rows[-1]
+            key = audit_keys.open_epoch_key(
+                self._secret, epoch=row.epoch, from_seq=row.from_seq, sealed=row.sealed
+            )
+            self._current = KeyEpoch(row.epoch, row.from_seq, key)
+            return self._current
+        # The first keyed event: seal the unkeyed prefix written before, if there is one.
+        if head.seq > 0 and self._s.get(AuditKeyRow, audit_keys.LEGACY_EPOCH) is None:
+            sealed = audit_keys.seal_legacy(self._secret, LegacySeal(head.seq, head.hash))
+            self._s.add(AuditKeyRow(epoch=audit_keys.LEGACY_EPOCH, from_seq=1, sealed=sealed))
+        self._current = self._add_epoch(1, head.seq + 1, self._secret)
+        return self._current
+
+    def ensure_keyed(self) -> None:
+        """Start keyed chaining now if it has not started (sealing the unkeyed prefix)."""
+        self._current_epoch(self._locked_head())
+
+    def append(self, entry: AuditEntry) -> AuditEvent:
+        head = self._locked_head()
+        epoch = self._current_epoch(head)
+        event = chain_event(
+            entry, seq=head.seq + 1, prev_hash=head.hash, moment=_now(), key=epoch.key
+        )
         self._s.add(
             AuditEventRow(
                 seq=event.seq,
@@ -317,6 +378,7 @@ class SqlAuditLog:
                 details_json=event.details_json,
                 prev_hash=event.prev_hash,
                 hash=event.hash,
+                mac_version=event.mac_version,
             )
         )
         head.seq, head.hash = event.seq, event.hash
@@ -328,6 +390,48 @@ class SqlAuditLog:
         if head is None:
             return 0, GENESIS_HASH
         return head.seq, head.hash
+
+    def keyring(self) -> AuditKeyring:
+        """Every MAC key, opened with the secret (WrongSecret if it does not open them)."""
+        epochs = tuple(
+            KeyEpoch(
+                row.epoch,
+                row.from_seq,
+                audit_keys.open_epoch_key(
+                    self._secret, epoch=row.epoch, from_seq=row.from_seq, sealed=row.sealed
+                ),
+            )
+            for row in self._epoch_rows()
+        )
+        legacy_row = self._s.get(AuditKeyRow, audit_keys.LEGACY_EPOCH)
+        legacy = audit_keys.open_legacy(self._secret, legacy_row.sealed) if legacy_row else None
+        return AuditKeyring(epochs, legacy)
+
+    def anchor(self) -> AuditHead:
+        seq, mac = self.head()
+        return AuditHead(seq, mac)
+
+    def rotate(self, new_secret: str) -> int:
+        """Re-seal every MAC key under `new_secret` and open a new epoch (with a new key) for
+        the events from the next one on; returns the new epoch's number. The caller appends
+        the rotation event, the first of the new epoch."""
+        keyring = self.keyring()
+        head = self._locked_head()
+        for row in self._s.scalars(select(AuditKeyRow)):
+            if row.epoch == audit_keys.LEGACY_EPOCH and keyring.legacy is not None:
+                row.sealed = audit_keys.seal_legacy(new_secret, keyring.legacy)
+            for epoch in keyring.epochs:
+                if epoch.epoch == row.epoch:
+                    row.sealed = audit_keys.seal_epoch_key(
+                        new_secret, epoch=epoch.epoch, from_seq=epoch.from_seq, key=epoch.key
+                    )
+        if keyring.current is None and head.seq > 0 and keyring.legacy is None:
+            sealed = audit_keys.seal_legacy(new_secret, LegacySeal(head.seq, head.hash))
+            self._s.add(AuditKeyRow(epoch=audit_keys.LEGACY_EPOCH, from_seq=1, sealed=sealed))
+        number = (keyring.current.epoch if keyring.current else 0) + 1
+        self._secret = new_secret
+        self._current = self._add_epoch(number, head.seq + 1, new_secret)
+        return number
 
     def iter_all(self) -> Iterator[AuditEvent]:
         result = self._s.execute(
@@ -367,13 +471,13 @@ class SqlAuditLog:
 class SqlUnitOfWork:
     """One session, one transaction. Use as a context manager; `commit` is explicit."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, secret: str) -> None:
         self.session = session
         self.agencies = SqlAgencyRepo(session)
         self.users = SqlUserRepo(session)
         self.login_sessions = SqlLoginSessionRepo(session)
         self.api_tokens = SqlApiTokenRepo(session)
-        self.audit = SqlAuditLog(session)
+        self.audit = SqlAuditLog(session, secret)
         self.banks = SqlBankRepo(session)
         self.queue = SqlQueueRepo(session)
         self.decisions = SqlDecisionRepo(session)

@@ -10,13 +10,17 @@ from sqlalchemy.orm import Session
 
 from passerelle.db.engine import WRITE_OPTION
 from passerelle.db.repos import SqlUnitOfWork
+from passerelle.settings import DEFAULT_SECRET_KEY
 
 
 class Database:
     """The engine and the way to open a unit of work on it; built at the entry points."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, secret: str = DEFAULT_SECRET_KEY) -> None:
+        """`secret` (PASSERELLE_SECRET_KEY) opens the audit chain's MAC keys; the entry points
+        pass the settings' one (the default is the public dev key, for tests and tools)."""
         self.engine = engine
+        self.secret = secret
 
     @contextmanager
     def unit_of_work(self, *, write: bool = False) -> Iterator[SqlUnitOfWork]:
@@ -26,7 +30,7 @@ class Database:
             if write:
                 connection = connection.execution_options(**{WRITE_OPTION: True})
             with Session(bind=connection, expire_on_commit=False) as session:
-                uow = SqlUnitOfWork(session)
+                uow = SqlUnitOfWork(session, self.secret)
                 try:
                     yield uow
                 finally:

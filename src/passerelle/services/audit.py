@@ -1,16 +1,30 @@
-"""Reading and verifying the audit log."""
+"""Reading and verifying the audit log, and the head to keep outside the database."""
 
 from __future__ import annotations
 
-from passerelle.core.audit import AuditEvent, ChainReport, verify_chain
+from passerelle.core.audit import AuditEvent, AuditHead, ChainReport, verify_chain
 from passerelle.core.errors import PermissionDenied
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
 
 
-def verify_log(uow: UnitOfWork) -> ChainReport:
+def verify_log(uow: UnitOfWork, *, anchor: AuditHead | None = None) -> ChainReport:
+    """Check every event's link and MAC (the keys opened with the instance secret); with
+    `anchor`, a head kept elsewhere, check the log still holds it (not truncated, not
+    rewritten even by someone holding the key)."""
     head_seq, head_hash = uow.audit.head()
-    return verify_chain(uow.audit.iter_all(), head_seq=head_seq, head_hash=head_hash)
+    return verify_chain(
+        uow.audit.iter_all(),
+        head_seq=head_seq,
+        head_hash=head_hash,
+        keyring=uow.audit.keyring(),
+        anchor=anchor,
+    )
+
+
+def current_head(uow: UnitOfWork) -> AuditHead:
+    """The newest event's number and MAC: print it, publish it, give it to partners."""
+    return uow.audit.anchor()
 
 
 def _require_reader(viewer: User) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from passerelle.core.errors import InvalidInput
@@ -30,7 +31,7 @@ def transparency_report(
     lower, upper = period_bounds(start, end)
     agency = viewer.agency_id
     complaints, reinstatements = uow.reports.complaints(agency, lower, upper)
-    return compute_report(
+    report = compute_report(
         start=start,
         end=end,
         cases=uow.reports.cases(agency, lower, upper),
@@ -40,3 +41,5 @@ def transparency_report(
         complaints=complaints,
         reinstatements=reinstatements,
     )
+    # Published with the figures, the head lets readers hold the log to what it said then.
+    return replace(report, audit_head=str(uow.audit.anchor()))

@@ -69,7 +69,9 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    db = database or Database(make_engine(settings.effective_database_url))
+    db = database or Database(
+        make_engine(settings.effective_database_url), secret=settings.secret_key
+    )
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals["app_version"] = __version__
     templates.env.globals["url_for"] = _path_for

@@ -1,9 +1,11 @@
 """Someone with write access to the database changes, deletes or inserts audit rows behind
 Passerelle's back (after dropping the append-only triggers); `passerelle audit verify` names the
-first broken event each time."""
+first broken event each time. Recomputing the chain needs the key, which the database does not
+give; someone holding it is still caught by a head kept outside (`audit verify --head`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -12,7 +14,15 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import Connection, text
 
+from passerelle.core.audit import (
+    GENESIS_HASH,
+    MAC_PLAIN,
+    AuditEvent,
+    compute_event_mac,
+    hash_of,
+)
 from passerelle.db.session import Database
+from tests.conftest import TEST_SECRET
 from tests.factories import make_agency, make_user
 
 
@@ -24,16 +34,25 @@ def drop_append_only_guard(conn: Connection) -> None:
         conn.execute(text("DROP TRIGGER audit_events_no_change ON audit_events"))
 
 
-def run_verify(url: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PASSERELLE_ENV="dev", PASSERELLE_DATABASE_URL=url)
+def run_cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(
+        os.environ,
+        PASSERELLE_ENV="test",
+        PASSERELLE_SECRET_KEY=TEST_SECRET,
+        PASSERELLE_DATABASE_URL=url,
+    )
     return subprocess.run(
-        [sys.executable, "-m", "passerelle.cli.main", "audit", "verify"],
+        [sys.executable, "-m", "passerelle.cli.main", "audit", *args],
         capture_output=True,
         text=True,
         env=env,
         timeout=60,
         check=False,
     )
+
+
+def run_verify(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(url, "verify", *args)
 
 
 def alter_row(conn: Connection) -> None:
@@ -78,7 +97,7 @@ def insert_row_in_the_middle(conn: Connection) -> None:
 @pytest.mark.parametrize(
     ("tamper", "expected"),
     [
-        (alter_row, "audit log broken at event #3: event #3 was altered (its hash does not match)"),
+        (alter_row, "audit log broken at event #3: event #3 was altered (its MAC does not match)"),
         (delete_row, "audit log broken at event #3: event #3 is missing (deleted)"),
         (
             delete_last_row,
@@ -119,3 +138,121 @@ def test_verify_names_the_first_broken_event(
     assert broken.returncode == 1
     assert broken.stdout == ""
     assert broken.stderr == f"passerelle: error: {expected}\n"
+
+
+def _seed(database: Database) -> str:
+    with database.unit_of_work(write=True) as uow:
+        make_agency(uow)
+        for i in range(5):
+            make_user(uow, username=f"personne{i}")
+        uow.commit()
+    return database.engine.url.render_as_string(hide_password=False)
+
+
+def _events(database: Database) -> list[AuditEvent]:
+    with database.unit_of_work() as uow:
+        return list(uow.audit.iter_all())
+
+
+def _rewrite_from(conn: Connection, events: list[AuditEvent], seq: int, seal) -> None:  # type: ignore[no-untyped-def]
+    """Change event `seq` and recompute its link and every later one, then the head."""
+    prev = events[seq - 2].hash if seq > 1 else GENESIS_HASH
+    for event in events[seq - 1 :]:
+        changed = dataclasses.replace(event, prev_hash=prev)
+        if event.seq == seq:
+            changed = dataclasses.replace(changed, actor="quelqu-un")
+        changed = seal(changed)
+        conn.execute(
+            text(
+                "UPDATE audit_events SET actor = :actor, prev_hash = :prev, hash = :hash,"
+                " mac_version = :version WHERE seq = :seq"
+            ),
+            {
+                "actor": changed.actor,
+                "prev": changed.prev_hash,
+                "hash": changed.hash,
+                "version": changed.mac_version,
+                "seq": changed.seq,
+            },
+        )
+        prev = changed.hash
+    conn.execute(text("UPDATE audit_head SET hash = :hash"), {"hash": prev})
+
+
+def test_a_chain_recomputed_without_the_key_is_refused(database: Database) -> None:
+    url = _seed(database)
+    events = _events(database)
+    with database.engine.begin() as conn:
+        drop_append_only_guard(conn)
+        _rewrite_from(
+            conn,
+            events,
+            3,
+            lambda e: dataclasses.replace(e, mac_version=MAC_PLAIN, hash=hash_of(e)),
+        )
+    broken = run_verify(url)
+    assert broken.returncode == 1
+    assert broken.stderr == (
+        "passerelle: error: audit log broken at event #3: event #3 is not keyed although"
+        " keyed chaining started before it\n"
+    )
+    # Deleting the key rows as well does not help: nothing seals an unkeyed prefix.
+    with database.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_keys"))
+    again = run_verify(url)
+    assert again.returncode == 1
+    assert again.stderr == (
+        "passerelle: error: audit log broken at event #1: event #1 is not keyed and no sealed"
+        " unkeyed prefix covers it (rewritten without the key?)\n"
+    )
+
+
+def test_a_chain_rewritten_with_the_key_is_caught_only_by_a_head_kept_outside(
+    database: Database,
+) -> None:
+    url = _seed(database)
+    printed = run_cli(url, "head")
+    assert printed.returncode == 0, printed.stderr
+    kept = printed.stdout.strip()
+    events = _events(database)
+    assert kept == f"6:{events[-1].hash}"
+    with database.unit_of_work() as uow:
+        key = uow.audit.keyring().epochs[0].key  # an insider who also holds the secret
+    with database.engine.begin() as conn:
+        drop_append_only_guard(conn)
+        _rewrite_from(
+            conn, events, 3, lambda e: dataclasses.replace(e, hash=compute_event_mac(e, key))
+        )
+
+    alone = run_verify(url)
+    assert alone.returncode == 0, alone.stderr
+    against = run_verify(url, "--head", kept)
+    assert against.returncode == 1
+    assert against.stderr == (
+        "passerelle: error: audit log broken at event #6: event #6 differs from the head kept"
+        " outside (rewritten)\n"
+    )
+
+
+def test_a_truncated_log_is_caught_by_a_head_kept_outside(database: Database) -> None:
+    url = _seed(database)
+    kept = run_cli(url, "head").stdout.strip()
+    assert run_verify(url, "--head", kept).stdout.startswith(
+        f"audit log intact: 6 events, head {kept}, holds the head kept outside (#6)"
+    )
+    events = _events(database)
+    with database.engine.begin() as conn:
+        drop_append_only_guard(conn)
+        conn.execute(text("DELETE FROM audit_events WHERE seq > 4"))
+        conn.execute(text("UPDATE audit_head SET seq = 4, hash = :h"), {"h": events[3].hash})
+
+    assert run_verify(url).returncode == 0  # the database alone cannot tell
+    truncated = run_verify(url, "--head", kept)
+    assert truncated.returncode == 1
+    assert truncated.stderr == (
+        "passerelle: error: audit log broken at event #5: the log ends at #4, before the head"
+        " kept outside (#6): truncated\n"
+    )
+    bad = run_verify(url, "--head", "six")
+    assert bad.returncode == 2
+    assert "an audit head is <event number>:<64 hexadecimal characters>" in bad.stderr

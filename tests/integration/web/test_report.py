@@ -64,3 +64,19 @@ def test_exports(client: TestClient, records: None) -> None:
 def test_bad_periods_are_422(client: TestClient, records: None, query: str) -> None:
     log_in(client, "analyst.a")
     assert client.get("/reports" + query).status_code == 422
+
+
+def test_the_report_publishes_the_audit_head(
+    client: TestClient, records: None, sqlite_database: Database
+) -> None:
+    with sqlite_database.unit_of_work() as uow:
+        head = str(uow.audit.anchor())
+    log_in(client, "controller.a")  # the login is audited too: the head moves on
+    with sqlite_database.unit_of_work() as uow:
+        head = str(uow.audit.anchor())
+    assert head.split(":")[0] != "0"
+    page = client.get("/reports")
+    assert f"<code>{head}</code>" in page.text
+    assert "Tête du journal d&#39;audit au moment de ce rapport" in page.text
+    assert json.loads(client.get("/reports/export.json").text)["audit_head"] == head
+    assert f"audit,head,{head}" in client.get("/reports/export.csv").text.splitlines()

@@ -71,4 +71,5 @@ def export(viewer: Viewer, uow: ReadUow, fmt: str, start: Day = "", end: Day = "
     for key in ("share_offline", "hours_to_removal_median", "hours_to_removal_p90"):
         value = getattr(report, key)
         writer.writerow(("removal", key, "" if value is None else value))
+    writer.writerow(("audit", "head", report.audit_head or ""))
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)

@@ -1,0 +1,53 @@
+"""`passerelle audit`: verify the keyed chain, and print its head to keep outside."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from passerelle.cli.context import EXIT_FAILURE, Runtime, fail, needs_runtime
+from passerelle.core.audit import parse_head
+from passerelle.services import audit
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The keyed, chained audit log."""
+
+
+@audit_group.command("verify")
+@click.option(
+    "--head",
+    "anchored",
+    default=None,
+    help="A head printed earlier by `passerelle audit head` and kept elsewhere"
+    " (<event number>:<MAC>): the log must still hold it.",
+)
+@needs_runtime
+def audit_verify(rt: Runtime, anchored: str | None) -> None:
+    """Check the whole chain (links and MACs); exit 1 and name the first broken event if it
+    is not intact."""
+    anchor = parse_head(anchored) if anchored is not None else None
+    with rt.database.unit_of_work() as uow:
+        report = audit.verify_log(uow, anchor=anchor)
+        head = audit.current_head(uow)
+    if report.is_intact:
+        against = f", holds the head kept outside (#{anchor.seq})" if anchor else ""
+        click.echo(f"audit log intact: {report.checked} events, head {head}{against}")
+        return
+    fail(f"audit log broken at event #{report.broken_seq}: {report.reason}", EXIT_FAILURE)
+
+
+@audit_group.command("head")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of the text.")
+@needs_runtime
+def audit_head(rt: Runtime, as_json: bool) -> None:
+    """Print the newest event's number and MAC, to keep outside the database (paste it into
+    `passerelle audit verify --head` later)."""
+    with rt.database.unit_of_work() as uow:
+        head = audit.current_head(uow)
+    if as_json:
+        click.echo(json.dumps({"seq": head.seq, "mac": head.mac, "head": str(head)}))
+    else:
+        click.echo(str(head))
