@@ -6,8 +6,8 @@ Existing events keep version 1 (plain SHA-256); `passerelle db upgrade` seals th
 next events are keyed. Columns are added in place (no table copy): the append-only triggers
 of audit_events stay.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0018
+Revises: 0017
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
