@@ -16,9 +16,9 @@ def test_upgrade_reaches_head_and_is_idempotent(database: Database) -> None:
     assert is_at_head(database.engine)
     upgrade(database.engine)
     assert is_at_head(database.engine)
-    assert head_revision() == "0017"
+    assert head_revision() == "0018"
     tables = set(inspect(database.engine).get_table_names())
-    assert {"agencies", "users", "user_roles", "audit_events", "audit_head"} <= tables
+    assert {"agencies", "users", "user_roles", "audit_events", "audit_head", "audit_keys"} <= tables
 
 
 def test_no_table_has_a_column_about_persons_behind_content(database: Database) -> None:
