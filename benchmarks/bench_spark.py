@@ -20,6 +20,7 @@ from pathlib import Path
 from benchmarks.warcgen import SHARED, write_warc
 from passerelle.batch import scan_all
 from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin
+from passerelle.core.match import Matcher
 from passerelle.core.signals.pdq import PDQ
 from passerelle.core.signals.text import TEXT
 from passerelle.core.taxonomy import Category, Labels, Tier
@@ -49,9 +50,8 @@ def run_cli_pipeline(
     items = (item for path in files for item in iter_archive(path))
     start = time.perf_counter()
     read = matched = 0
-    for result in scan_all(
-        items, banks=bank_list, entries=entries, options=options, workers=workers
-    ):
+    matcher = Matcher.build(bank_list, entries)
+    for result in scan_all(items, matcher=matcher, options=options, workers=workers):
         if isinstance(result, ScanResult):
             read += 1
             matched += bool(result.matches)

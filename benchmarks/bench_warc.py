@@ -18,6 +18,7 @@ from warcio.archiveiterator import ArchiveIterator as WarcioIterator
 from benchmarks.warcgen import write_warc
 from passerelle.batch import scan_all
 from passerelle.core.extract.language import detect_language
+from passerelle.core.match import Matcher
 from passerelle.intake.archive import iter_archive
 from passerelle.scan import ScanOptions, ScanResult
 
@@ -26,8 +27,9 @@ def run_passerelle(path: Path, workers: int = 1) -> tuple[int, float]:
     detect_language("préchauffage du modèle de langue")  # loaded once per process, as in the CLI
     start = time.perf_counter()
     count = 0
+    matcher = Matcher.build([], [])
     for result in scan_all(
-        iter_archive(path), banks=[], entries=[], options=ScanOptions(), workers=workers
+        iter_archive(path), matcher=matcher, options=ScanOptions(), workers=workers
     ):
         count += isinstance(result, ScanResult)
     return count, time.perf_counter() - start

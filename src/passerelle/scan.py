@@ -7,6 +7,7 @@ their main content, extracted by the fast path. Analyst-quality extraction is no
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -16,7 +17,7 @@ from passerelle.core.content import HTML, IMAGE_TYPES, TEXT, Content, decode_tex
 from passerelle.core.errors import InvalidInput
 from passerelle.core.extract.html import fingerprint_text
 from passerelle.core.extract.language import detect_language
-from passerelle.core.match import Match, Matcher
+from passerelle.core.match import Match, Matcher, MatchOutcome
 from passerelle.core.priority import Explanation, prioritise
 from passerelle.core.signals import Signal
 from passerelle.core.signals.digests import MD5, SHA256
@@ -149,9 +150,26 @@ def _title(tree: HTMLTree) -> str | None:
 
 
 def scan(content: Content, matcher: Matcher, options: ScanOptions | None = None) -> ScanResult:
+    return scan_many([content], matcher, options)[0]
+
+
+def scan_many(
+    contents: Sequence[Content], matcher: Matcher, options: ScanOptions | None = None
+) -> list[ScanResult]:
+    """`scan` of several items, their signals matched in one batch per signal type (faster
+    per item than one at a time: the index answers a batch with one vectorised search)."""
     chosen = options or ScanOptions()
-    found = fingerprint(content, chosen)
-    outcome = matcher.match(found.signals)
+    found = [fingerprint(content, chosen) for content in contents]
+    outcomes = matcher.match_many([f.signals for f in found])
+    return [
+        _result(content, print_, outcome, chosen)
+        for content, print_, outcome in zip(contents, found, outcomes, strict=True)
+    ]
+
+
+def _result(
+    content: Content, found: Fingerprint, outcome: MatchOutcome, chosen: ScanOptions
+) -> ScanResult:
     priority = prioritise(outcome, source=content.origin)
     if outcome.matches and found.text is None and found.media_type in (HTML, TEXT):
         # The fast path skipped the text of a page that matched on another signal: the

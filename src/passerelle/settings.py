@@ -165,6 +165,11 @@ class Settings(BaseSettings):
         return self.data_dir / "content"
 
     @property
+    def index_dir(self) -> Path:
+        """The match indexes, one folder per agency (rebuilt from the database when lost)."""
+        return self.data_dir / "index"
+
+    @property
     def secure_cookies(self) -> bool:
         if self.cookie_secure is not None:
             return self.cookie_secure

@@ -22,10 +22,11 @@ from passerelle.cli.context import (
     needs_runtime,
     resolve_agency,
 )
-from passerelle.core.bank import Bank, BankEntry
+from passerelle.core.bank import parse_bank_name
 from passerelle.core.content import HTML, Content, decode_text, sniff_media_type
 from passerelle.core.errors import InvalidInput, PasserelleError
 from passerelle.core.extract.html import extract_document, extract_plain
+from passerelle.core.match import Matcher
 from passerelle.core.signals.url import canonicalize_url
 from passerelle.fetch.fetcher import FetchLimits, SafeFetcher
 from passerelle.fetch.guard import AddressGuard, parse_allow_list
@@ -33,8 +34,8 @@ from passerelle.intake import Problem
 from passerelle.intake.archive import ArchiveStats, is_archive, iter_archive, sniff_archive
 from passerelle.intake.files import iter_files, read_file
 from passerelle.scan import Language, ScanOptions, ScanResult
-from passerelle.services.banks import load_banks
 from passerelle.services.ingest import Queued, queue_result
+from passerelle.services.matchers import open_matcher
 from passerelle.settings import Settings
 
 QUEUE_BATCH = 200
@@ -159,7 +160,7 @@ def scan_command(
 ) -> None:
     """Scan files, folders, URLs and WARC/ARC archives against the banks."""
     planned = plan_inputs(inputs)
-    banks, entries, agency = _banks(rt, agency_code, list(bank_names), into_queue)
+    matcher, agency = _matcher(rt, agency_code, list(bank_names), into_queue)
     options = ScanOptions(
         max_pixels=rt.settings.scan_max_pixels,
         language=cast(Language, language),
@@ -180,9 +181,7 @@ def scan_command(
     pending: list[ScanResult] = []
     with progress if show_progress else _nothing():
         items = read_inputs(planned, rt.settings, tally, progress if show_progress else None)
-        for result in scan_all(
-            items, banks=banks, entries=entries, options=options, workers=workers
-        ):
+        for result in scan_all(items, matcher=matcher, options=options, workers=workers):
             if isinstance(result, Problem):
                 _report_problem(result, tally, as_json)
                 continue
@@ -213,15 +212,25 @@ class _nothing:
         return None
 
 
-def _banks(
+def _matcher(
     rt: Runtime, agency_code: str | None, bank_names: list[str], into_queue: bool
-) -> tuple[list[Bank], list[BankEntry], str | None]:
+) -> tuple[Matcher, str | None]:
+    """The matcher of the agency's index on disk (brought up to date, or built once when
+    missing), restricted to the banks named."""
     with rt.database.unit_of_work() as uow:
         if not agency_code and not bank_names and not into_queue and not uow.agencies.list():
-            return [], [], None
+            return Matcher.build([], []), None
         agency = resolve_agency(uow, agency_code)
-        banks, entries = load_banks(uow, agency_code=agency.code, bank_names=bank_names or None)
-    return banks, entries, agency.code
+        bank_ids = [
+            uow.banks.get_by_name(agency.id, parse_bank_name(name)).id for name in bank_names
+        ]
+        matcher = open_matcher(
+            uow,
+            agency_id=agency.id,
+            index_root=rt.settings.index_dir,
+            bank_ids=bank_ids or None,
+        )
+    return matcher, agency.code
 
 
 def _report_problem(problem: Problem, tally: Tally, as_json: bool) -> None:

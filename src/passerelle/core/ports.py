@@ -23,6 +23,7 @@ from passerelle.core.complaint import Complaint
 from passerelle.core.decision import Decision, DecisionInput, Recommendation
 from passerelle.core.exchange import Agreement, AgreementStatus, EventKind, OutboxEvent, Partner
 from passerelle.core.identity import Agency, ApiToken, Credentials, Jurisdiction, Locale, Role, User
+from passerelle.core.index.entry import IndexEntry
 from passerelle.core.job import Job
 from passerelle.core.referral import Host, Referral
 from passerelle.core.report import CaseFact, DecisionFact, ReferralFact
@@ -129,6 +130,17 @@ class BankRepo(Protocol):
     ) -> builtins.list[BankEntry]: ...
     def source_values(self, bank_id: str) -> dict[str, str]: ...
     def count_entries(self, bank_id: str) -> int: ...
+    def generation(self) -> int:
+        """The bank generation: bumped in the transaction of every change to banks."""
+        ...
+
+    def index_entries(self, agency_id: str, *, after: int, upto: int) -> Iterator[IndexEntry]:
+        """The agency's entries added in a generation in (after, upto]."""
+        ...
+
+    def removed_entries(self, agency_id: str, *, after: int, upto: int) -> builtins.list[str]:
+        """Ids of the agency's entries withdrawn in a generation in (after, upto]."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,15 +7,50 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin, NewEntry
 from passerelle.core.errors import Conflict, NotFound
+from passerelle.core.index.entry import IndexEntry
 from passerelle.core.signals import Signal
 from passerelle.core.taxonomy import Category, Labels, Tier
-from passerelle.db.models import BankEntryRow, BankRow
+from passerelle.db.models import BankEntryRow, BankGenerationRow, BankRemovalRow, BankRow
+
+INDEX_BATCH = 20_000
+
+
+def bump_generation(session: Session) -> int:
+    """The next bank generation, taken in the caller's transaction (its row stays locked
+    until the transaction ends, so generations commit in order)."""
+    session.flush()
+    session.execute(
+        update(BankGenerationRow)
+        .where(BankGenerationRow.id == 1)
+        .values(generation=BankGenerationRow.generation + 1)
+    )
+    return int(
+        session.scalar(select(BankGenerationRow.generation).where(BankGenerationRow.id == 1)) or 0
+    )
+
+
+def withdraw_entries(session: Session, agency_id: str, chosen: Select[Any]) -> int:
+    """Delete the entries whose ids `chosen` selects, recording each withdrawal for the match
+    indexes, in one bank generation. Returns how many went."""
+    ids = builtins.list(session.scalars(chosen))
+    if not ids:
+        return 0
+    generation = bump_generation(session)
+    for chunk in range(0, len(ids), 500):
+        part = ids[chunk : chunk + 500]
+        session.execute(
+            insert(BankRemovalRow),
+            [{"entry_id": i, "agency_id": agency_id, "generation": generation} for i in part],
+        )
+        session.execute(delete(BankEntryRow).where(BankEntryRow.id.in_(part)))
+    return len(ids)
 
 
 def _chunks(
@@ -82,6 +117,7 @@ class SqlBankRepo:
         )
         self._s.add(row)
         self._s.flush()
+        bump_generation(self._s)
         return _to_bank(row)
 
     def get_by_name(self, agency_id: str, name: str) -> Bank:
@@ -115,6 +151,7 @@ class SqlBankRepo:
             for signal_type, value in held:
                 fresh.pop((signal_type, value), None)
         now = datetime.now(UTC)
+        generation = bump_generation(self._s) if fresh else 0
         rows = [
             {
                 "id": str(uuid.uuid4()),
@@ -130,6 +167,7 @@ class SqlBankRepo:
                 "added_at": now,
                 "expires_at": e.expires_at,
                 "provenance": e.provenance,
+                "generation": generation,
             }
             for e in fresh.values()
         ]
@@ -148,8 +186,11 @@ class SqlBankRepo:
         if row is None:
             raise NotFound(f"no {signal_type} entry {value[:16]}… in this bank")
         entry = _to_entry(row)
-        self._s.delete(row)
-        self._s.flush()
+        agency_id = self._s.scalar(select(BankRow.agency_id).where(BankRow.id == bank_id))
+        withdraw_entries(
+            self._s, str(agency_id), select(BankEntryRow.id).where(BankEntryRow.id == row.id)
+        )
+        self._s.expunge(row)
         return entry
 
     def entries(self, bank_ids: builtins.list[str]) -> Iterator[BankEntry]:
@@ -187,3 +228,58 @@ class SqlBankRepo:
             select(func.count()).select_from(BankEntryRow).where(BankEntryRow.bank_id == bank_id)
         )
         return int(count or 0)
+
+    # --- what the match indexes read ---------------------------------------------------------
+
+    def generation(self) -> int:
+        """The current bank generation (one row read)."""
+        return int(
+            self._s.scalar(select(BankGenerationRow.generation).where(BankGenerationRow.id == 1))
+            or 0
+        )
+
+    def index_entries(self, agency_id: str, *, after: int, upto: int) -> Iterator[IndexEntry]:
+        """Every entry of the agency's banks added in a generation in (after, upto], as the
+        match index keeps it; read as plain rows, without the ORM."""
+        query = (
+            select(
+                BankEntryRow.id,
+                BankEntryRow.bank_id,
+                BankEntryRow.signal_type,
+                BankEntryRow.value,
+                BankEntryRow.quality,
+                BankEntryRow.category,
+                BankEntryRow.tier,
+                BankEntryRow.tags_json,
+            )
+            .join(BankRow, BankRow.id == BankEntryRow.bank_id)
+            .where(
+                BankRow.agency_id == agency_id,
+                BankEntryRow.generation > after,
+                BankEntryRow.generation <= upto,
+            )
+            .execution_options(yield_per=INDEX_BATCH)
+        )
+        labels: dict[tuple[str | None, str | None, str], Labels] = {}
+        for entry_id, bank_id, kind, value, quality, category, tier, tags in self._s.execute(query):
+            key = (category, tier, tags)
+            label = labels.get(key)
+            if label is None:
+                label = labels[key] = Labels(
+                    category=Category(category) if category else None,
+                    tier=Tier(tier) if tier else None,
+                    tags=frozenset(json.loads(tags)),
+                )
+            yield IndexEntry(entry_id, bank_id, Signal(kind, value, quality), label)
+
+    def removed_entries(self, agency_id: str, *, after: int, upto: int) -> builtins.list[str]:
+        """Ids of the agency's entries withdrawn in a generation in (after, upto]."""
+        return builtins.list(
+            self._s.scalars(
+                select(BankRemovalRow.entry_id).where(
+                    BankRemovalRow.agency_id == agency_id,
+                    BankRemovalRow.generation > after,
+                    BankRemovalRow.generation <= upto,
+                )
+            )
+        )

@@ -22,6 +22,7 @@ from passerelle.core.exchange import (
 )
 from passerelle.core.ports import ObservationHold, PartnerNotice, SyncRecord
 from passerelle.core.taxonomy import Labels
+from passerelle.db.bank_repo import withdraw_entries
 from passerelle.db.models import (
     AgencyKeyRow,
     AgreementRow,
@@ -429,11 +430,9 @@ class SqlExchangeRepo:
 
     def purge_expired(self, agency_id: str, now: datetime) -> int:
         banks = select(BankRow.id).where(BankRow.agency_id == agency_id)
-        result = self._s.execute(
-            delete(BankEntryRow).where(
-                BankEntryRow.bank_id.in_(banks),
-                BankEntryRow.expires_at.is_not(None),
-                BankEntryRow.expires_at < now,
-            )
+        expired = select(BankEntryRow.id).where(
+            BankEntryRow.bank_id.in_(banks),
+            BankEntryRow.expires_at.is_not(None),
+            BankEntryRow.expires_at < now,
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return withdraw_entries(self._s, agency_id, expired)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -164,6 +165,29 @@ class BankEntryRow(Base):
     # Partner entries: where they came from (partner, agreement) and when they go.
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     provenance: Mapped[str | None] = mapped_column(Text)
+    # The bank generation of the transaction that added it (see BankGenerationRow).
+    generation: Mapped[int] = mapped_column(BigInteger, index=True, server_default="0")
+
+
+class BankGenerationRow(Base):
+    """One row: bumped in the same transaction as every change to a bank or its entries, so
+    that a match index on disk knows whether it reflects the database."""
+
+    __tablename__ = "bank_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger)
+
+
+class BankRemovalRow(Base):
+    """An entry withdrawn (removed, retracted, expired), for the indexes that still hold it."""
+
+    __tablename__ = "bank_removals"
+    __table_args__ = (Index("ix_bank_removals_agency_generation", "agency_id", "generation"),)
+
+    entry_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(String(36))
+    generation: Mapped[int] = mapped_column(BigInteger)
 
 
 class ItemRow(Base):

@@ -69,7 +69,7 @@ def submit_public_report(
         )
         case_id = known.case_id
     else:
-        outcome = (matcher or Matcher()).match([signal])
+        outcome = (matcher or Matcher.build([], [])).match([signal])
         priority = prioritise(outcome, source="public")
         item_id = uow.queue.add_item(
             agency_id=agency.id,

@@ -132,20 +132,20 @@ class InMemoryFrameIndex:
             owner = int(hit_owners[group[0]])
             q_matched = len(np.unique(q_rows[group]))
             b_matched = len(np.unique(b_rows[group]))
-            pairs = _best_pairs(q_times[q_rows[group]], times[b_rows[group]], dists[group])
+            pairs = best_pairs(q_times[q_rows[group]], times[b_rows[group]], dists[group])
             hits.append(
                 VideoHit(
                     owner=owner,
                     query_share=100.0 * q_matched / len(query),
                     compared_share=100.0 * b_matched / self._unique[owner],
-                    segments=_segments(pairs),
+                    segments=segments_of(pairs),
                     best_distance=int(dists[group].min()),
                 )
             )
         return hits
 
 
-def _best_pairs(
+def best_pairs(
     q_times: np.ndarray, b_times: np.ndarray, dists: np.ndarray
 ) -> list[tuple[float, float]]:
     """For each matched query time, the banked time of its closest frame, in query order."""
@@ -157,7 +157,7 @@ def _best_pairs(
     return pairs
 
 
-def _segments(pairs: list[tuple[float, float]], gap: float = 3.0) -> tuple[Segment, ...]:
+def segments_of(pairs: list[tuple[float, float]], gap: float = 3.0) -> tuple[Segment, ...]:
     """Runs of matched frames that advance together in both videos (a jump of more than
     `gap` seconds in either, or backwards in the banked video, starts a new segment)."""
     segments: list[Segment] = []

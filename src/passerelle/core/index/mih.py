@@ -6,11 +6,14 @@ of the query has, by the pigeonhole principle, at least one sub-hash within
 finds every candidate, whose exact distance is then computed. Queries are answered in batches,
 vectorised end to end. New hashes go to a small unsorted buffer searched by brute force and
 merged into the sorted tables when it grows, so adding never rebuilds the whole index at once.
+The tables are plain arrays (`MihTables`), so that the persisted index (`store.py`) opens them
+memory-mapped, without sorting anything again. `MihIndex` is the in-memory index over them.
 Persists as a NumPy archive of the codes and keys (no pickle)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
@@ -22,6 +25,8 @@ TABLES = 16
 SUB_BITS = 16
 WORDS = 4  # 256 bits as four 64-bit words
 MIN_BUFFER = 4096
+# Query-by-code comparisons held at once by a brute-force search (bounds its memory).
+BRUTE_BLOCK = 1 << 20
 
 
 def codes_of(values: Sequence[str]) -> np.ndarray:
@@ -49,17 +54,104 @@ def _distances(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return counts
 
 
+@dataclass(frozen=True, slots=True)
+class MihTables:
+    """The sorted sub-hash tables of a set of codes: bucket b (table t, sub-hash value v,
+    b = t << 16 | v) holds the codes `positions[starts[b]:starts[b + 1]]`; `prefix` holds the
+    first 128 bits of those codes in the same order, read contiguously."""
+
+    starts: np.ndarray  # int64, (16 << 16) + 1
+    positions: np.ndarray  # int32, 16 n
+    prefix: np.ndarray  # uint64, (16 n, 2)
+
+
+def build_tables(codes: np.ndarray) -> MihTables:
+    subs = _sub_hashes(codes)  # (n, 16)
+    tagged = (np.arange(TABLES, dtype=np.int64)[None, :] << SUB_BITS) | subs
+    flat = tagged.ravel()  # element i*16+t holds (t << 16 | sub-hash t of code i)
+    order = np.argsort(flat, kind="stable")
+    positions = (order // TABLES).astype(np.int32)
+    counts = np.bincount(flat, minlength=TABLES << SUB_BITS)
+    starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return MihTables(starts=starts, positions=positions, prefix=codes[positions, :2])
+
+
+def flip_masks(radius: int) -> np.ndarray:
+    return _flip_masks(radius // TABLES)
+
+
+def search_tables(
+    codes: np.ndarray, tables: MihTables, queries: np.ndarray, limit: int, masks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(query row, code row, distance) of every code within `limit` of a query, each pair once.
+    `masks` must come from `flip_masks(r)` with r >= limit."""
+    empty = np.empty(0, dtype=np.int64)
+    if not len(codes) or not len(queries):
+        return empty, empty, empty
+    q_index, slots = _probe(tables.starts, queries, masks)
+    near = _distances(tables.prefix[slots], queries[q_index, :2]) <= limit
+    q_index, positions = q_index[near], tables.positions[slots[near]].astype(np.int64)
+    d = _distances(codes[positions], queries[q_index])
+    keep = d <= limit
+    # A true neighbour is reached through several sub-hashes: keep each pair once.
+    size = len(codes)
+    unique = np.unique(q_index[keep] * size + positions[keep])
+    rows, found = unique // size, unique % size
+    return rows, found, _distances(codes[found], queries[rows])
+
+
+def brute_search(
+    codes: np.ndarray, queries: np.ndarray, limit: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The same answer by comparing every code, in blocks that bound memory."""
+    rows: list[np.ndarray] = []
+    found: list[np.ndarray] = []
+    dists: list[np.ndarray] = []
+    if len(codes) and len(queries):
+        step = max(1, BRUTE_BLOCK // len(codes))
+        for first in range(0, len(queries), step):
+            block = queries[first : first + step]
+            d = np.bitwise_count(block[:, None, :] ^ codes[None, :, :]).sum(axis=2, dtype=np.int64)
+            q, c = np.nonzero(d <= limit)
+            rows.append(q + first)
+            found.append(c)
+            dists.append(d[q, c])
+    if not rows:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty
+    return (
+        np.concatenate(rows).astype(np.int64),
+        np.concatenate(found).astype(np.int64),
+        np.concatenate(dists),
+    )
+
+
+def _probe(
+    starts: np.ndarray, queries: np.ndarray, masks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(query index, slot in bucket order) of every stored hash sharing a probed sub-hash
+    (with repeats: a hash sharing several sub-hashes is listed once per table)."""
+    tables = np.arange(TABLES, dtype=np.int64)[None, :, None] << SUB_BITS
+    subs = _sub_hashes(queries)
+    probes = (tables | (subs[:, :, None] ^ masks[None, None, :])).ravel()
+    low = starts[probes]
+    counts = starts[probes + 1] - low
+    total = int(counts.sum())
+    per_query = TABLES * len(masks)
+    query_of_probe = np.repeat(np.arange(len(queries), dtype=np.int64), per_query)
+    offsets = np.repeat(low - (np.cumsum(counts) - counts), counts)
+    return np.repeat(query_of_probe, counts), offsets + np.arange(total)
+
+
 class MihIndex:
     def __init__(self, *, radius: int = 31) -> None:
         if not 0 <= radius <= 63:
             raise InvalidInput(f"PDQ radius must be 0-63, got {radius}")
         self.radius = radius
-        self._masks = _flip_masks(radius // TABLES)
+        self._masks = flip_masks(radius)
         self._codes = np.empty((0, WORDS), dtype=np.uint64)
         self._keys = np.empty(0, dtype=np.int64)
-        self._starts = np.zeros((TABLES << SUB_BITS) + 1, dtype=np.int64)
-        self._positions = np.empty(0, dtype=np.int32)
-        self._prefix = np.empty((0, 2), dtype=np.uint64)
+        self._tables = build_tables(self._codes)
         self._buffer_codes: list[np.ndarray] = []
         self._buffer_keys: list[np.ndarray] = []
         self._buffered = 0
@@ -70,7 +162,8 @@ class MihIndex:
     @property
     def nbytes(self) -> int:
         """Memory held by the index's arrays (about 360 MB per million hashes)."""
-        arrays = (self._codes, self._keys, self._starts, self._positions, self._prefix)
+        t = self._tables
+        arrays = (self._codes, self._keys, t.starts, t.positions, t.prefix)
         return sum(a.nbytes for a in arrays)
 
     def add(self, values: Sequence[str], keys: Sequence[int]) -> None:
@@ -89,20 +182,7 @@ class MihIndex:
         self._codes = np.vstack([self._codes, *self._buffer_codes])
         self._keys = np.concatenate([self._keys, *self._buffer_keys])
         self._buffer_codes, self._buffer_keys, self._buffered = [], [], 0
-        # One sorted array for all tables: (table << 16 | sub-hash), so that a whole batch of
-        # probes is answered by two binary searches.
-        subs = _sub_hashes(self._codes)  # (n, 16)
-        tagged = (np.arange(TABLES, dtype=np.int64)[None, :] << SUB_BITS) | subs
-        flat = tagged.ravel()  # element i*16+t holds (t << 16 | sub-hash t of code i)
-        order = np.argsort(flat, kind="stable")
-        self._positions = (order // TABLES).astype(np.int32)
-        # Bucket boundaries by direct address: bucket b is _positions[_starts[b]:_starts[b+1]].
-        counts = np.bincount(flat, minlength=TABLES << SUB_BITS)
-        self._starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        # The first 128 bits of each code, laid out in bucket order: candidates of one bucket
-        # are read contiguously, and a partial distance above the radius rules one out
-        # before its whole code is fetched from a random place in memory.
-        self._prefix = self._codes[self._positions, :2]
+        self._tables = build_tables(self._codes)
 
     def query(
         self, values: Sequence[str], radius: int | None = None
@@ -112,48 +192,18 @@ class MihIndex:
         if limit > self.radius:
             raise InvalidInput(f"this index guarantees recall up to radius {self.radius}")
         queries = codes_of(values)
-        pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        if len(self._keys):
-            q_index, slots = self._candidates(queries)
-            near = _distances(self._prefix[slots], queries[q_index, :2]) <= limit
-            q_index, positions = q_index[near], self._positions[slots[near]]
-            d = _distances(self._codes[positions], queries[q_index])
-            keep = d <= limit
-            # A true neighbour is reached through several sub-hashes: keep each pair once.
-            unique = np.unique(q_index[keep] * len(self._keys) + positions[keep])
-            rows, found = unique // len(self._keys), unique % len(self._keys)
-            d_found = _distances(self._codes[found], queries[rows])
-            pairs.append((rows, self._keys[found], d_found))
+        pairs = [search_tables(self._codes, self._tables, queries, limit, self._masks)]
+        pairs[0] = (pairs[0][0], self._keys[pairs[0][1]], pairs[0][2])
         if self._buffered:
-            codes = np.vstack(self._buffer_codes)
-            keys = np.concatenate(self._buffer_keys)
-            for query in range(len(queries)):
-                d = _distances(codes, queries[query][None, :])
-                keep = d <= limit
-                pairs.append((np.full(int(keep.sum()), query, dtype=np.int64), keys[keep], d[keep]))
+            rows, found, dists = brute_search(np.vstack(self._buffer_codes), queries, limit)
+            pairs.append((rows, np.concatenate(self._buffer_keys)[found], dists))
         results: list[list[tuple[int, int]]] = [[] for _ in values]
-        if not pairs:
-            return results
         for rows, keys_found, dists in pairs:
             for row, key, distance in zip(
                 rows.tolist(), keys_found.tolist(), dists.tolist(), strict=True
             ):
                 results[row].append((key, distance))
         return results
-
-    def _candidates(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(query index, slot in bucket order) of every stored hash sharing a probed
-        sub-hash (with repeats: a hash sharing several sub-hashes is listed once per table)."""
-        tables = np.arange(TABLES, dtype=np.int64)[None, :, None] << SUB_BITS
-        subs = _sub_hashes(queries)
-        probes = (tables | (subs[:, :, None] ^ self._masks[None, None, :])).ravel()
-        low = self._starts[probes]
-        counts = self._starts[probes + 1] - low
-        total = int(counts.sum())
-        per_query = TABLES * len(self._masks)
-        query_of_probe = np.repeat(np.arange(len(queries), dtype=np.int64), per_query)
-        offsets = np.repeat(low - (np.cumsum(counts) - counts), counts)
-        return np.repeat(query_of_probe, counts), offsets + np.arange(total)
 
     def dump(self, path: Path) -> None:
         self.compact()

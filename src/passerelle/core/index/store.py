@@ -1,0 +1,827 @@
+"""The match index of an agency's banks as arrays: built in memory, or written to a directory
+and opened memory-mapped (no parsing, no ORM, never pickle), following the database by a
+generation counter.
+
+A directory holds:
+
+    header.json     format and version, the generation it reflects, the banks, the label
+                    table, the PDQ radius, the segments and the tombstones with each file's
+                    size and CRC-32, and a CRC-32 of the header itself
+    seg-<token>/    one segment of entries as NumPy `.npy` arrays: the base (PDQ multi-index
+                    tables sorted once, when written) and deltas (entries added since)
+    dead-<token>.npy  tombstones: rows withdrawn since the base was written, sorted
+    lock            held (flock) by the one process that writes
+
+Every write is copy-on-write: new files under new names, then `header.json` replaced
+atomically, then the files no header names any more removed; a reader never sees half an
+update. A delta grows until it is worth merging (`needs_compaction`), then every live row is
+written again as one base. A file of the wrong size or checksum makes the whole index
+unusable (`UnusableIndex`): the caller rebuilds it from the database, never trusts it.
+
+PDQ rows carry an owner (the entry they belong to) and a time: an image entry has one row
+at time NaN; a video entry has one row per kept frame, at the frame's time in seconds."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import math
+import os
+import secrets
+import shutil
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from passerelle.core.bank import Bank, BankKind, BankOrigin
+from passerelle.core.errors import InvalidInput, PasserelleError
+from passerelle.core.index.entry import Frame, IndexEntry
+from passerelle.core.index.mih import (
+    WORDS,
+    MihTables,
+    brute_search,
+    build_tables,
+    flip_masks,
+    search_tables,
+)
+from passerelle.core.signals.text import NUM_PERM, hex_to_signature, signature_to_hex
+from passerelle.core.taxonomy import Category, Labels, Tier
+
+FORMAT = "passerelle-match-index"
+VERSION = 1
+HEADER = "header.json"
+ID_WIDTH = 36
+VALUE_WIDTH = 64
+# A segment with fewer PDQ rows is searched by brute force (faster than probing tables).
+TABLES_FROM = 4096
+MAX_DELTAS = 8
+EXACT_TYPES = frozenset({"sha256", "md5", "url"})
+NO_TIME = math.nan
+
+_CHUNK = 1 << 22
+
+
+__all__ = ["Frame", "IndexEntry", "MatchIndex", "UnusableIndex"]
+
+
+class UnusableIndex(PasserelleError):
+    """The index directory is missing, of another format, or damaged: rebuild it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A stored entry found by a query: query row, global entry row, distance, frame time."""
+
+    query: int
+    row: int
+    distance: float
+    at: float = NO_TIME
+
+
+def _codes(values: Sequence[str]) -> np.ndarray:
+    if not values:
+        return np.empty((0, WORDS), dtype=np.uint64)
+    return np.frombuffer(bytes.fromhex("".join(values)), dtype="<u8").reshape(-1, WORDS).copy()
+
+
+def _hex_of_code(code: np.ndarray) -> str:
+    return np.ascontiguousarray(code, dtype="<u8").tobytes().hex()
+
+
+@dataclass(slots=True)
+class Columns:
+    """The arrays of one segment (in memory or memory-mapped)."""
+
+    entry_ids: np.ndarray  # S36
+    bank: np.ndarray  # uint16: slot in the header's banks
+    label: np.ndarray  # uint32: slot in the header's label table
+    kind: np.ndarray  # uint8: slot in the header's signal types
+    value: np.ndarray  # S64: the value (text values come back from text_sigs)
+    pdq_codes: np.ndarray  # uint64 (m, 4)
+    pdq_row: np.ndarray  # int64 (m,): the entry the hash belongs to
+    pdq_at: np.ndarray  # float64 (m,): frame time, NaN for an image
+    text_sigs: np.ndarray  # uint32 (k, 128)
+    text_row: np.ndarray  # int64 (k,)
+    long_row: np.ndarray  # int64: rows whose value is longer than VALUE_WIDTH (a video's)
+    long_end: np.ndarray  # int64: where each of those values ends in `long_values`
+    long_values: np.ndarray  # uint8: those values, UTF-8, one after the other
+    exact: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    tables: MihTables | None = None
+
+    def __len__(self) -> int:
+        return len(self.entry_ids)
+
+
+_ARRAYS = (
+    "entry_ids",
+    "bank",
+    "label",
+    "kind",
+    "value",
+    "pdq_codes",
+    "pdq_row",
+    "pdq_at",
+    "text_sigs",
+    "text_row",
+    "long_row",
+    "long_end",
+    "long_values",
+)
+
+
+@dataclass(slots=True)
+class Catalogue:
+    """The small tables the rows point into (banks, labels, signal types), append-only so
+    that the slots of rows already written never move."""
+
+    banks: list[Bank] = field(default_factory=list)
+    labels: list[Labels] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    _bank_slot: dict[str, int] = field(default_factory=dict)
+    _label_slot: dict[Labels, int] = field(default_factory=dict)
+    _kind_slot: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._bank_slot = {b.id: i for i, b in enumerate(self.banks)}
+        self._label_slot = {label: i for i, label in enumerate(self.labels)}
+        self._kind_slot = {k: i for i, k in enumerate(self.kinds)}
+
+    def set_banks(self, banks: Iterable[Bank]) -> None:
+        """Take the current banks: known ones are updated in place, new ones appended."""
+        for bank in banks:
+            slot = self._bank_slot.get(bank.id)
+            if slot is None:
+                self._bank_slot[bank.id] = len(self.banks)
+                self.banks.append(bank)
+            else:
+                self.banks[slot] = bank
+
+    def bank_slot(self, bank_id: str) -> int:
+        return self._bank_slot[bank_id]
+
+    def label_slot(self, labels: Labels) -> int:
+        slot = self._label_slot.get(labels)
+        if slot is None:
+            slot = self._label_slot[labels] = len(self.labels)
+            self.labels.append(labels)
+        return slot
+
+    def kind_slot(self, kind: str) -> int:
+        slot = self._kind_slot.get(kind)
+        if slot is None:
+            slot = self._kind_slot[kind] = len(self.kinds)
+            self.kinds.append(kind)
+        return slot
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "banks": [
+                {
+                    "id": b.id,
+                    "agency_id": b.agency_id,
+                    "name": b.name,
+                    "kind": b.kind.value,
+                    "origin": b.origin.value,
+                    "thresholds": b.thresholds,
+                }
+                for b in self.banks
+            ],
+            "labels": [
+                [
+                    label.category.value if label.category else None,
+                    label.tier.value if label.tier else None,
+                    sorted(label.tags),
+                ]
+                for label in self.labels
+            ],
+            "kinds": self.kinds,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Catalogue:
+        banks = [
+            Bank(
+                id=b["id"],
+                agency_id=b["agency_id"],
+                name=b["name"],
+                kind=BankKind(b["kind"]),
+                origin=BankOrigin(b["origin"]),
+                description="",
+                thresholds={k: float(v) for k, v in b["thresholds"].items()},
+            )
+            for b in data["banks"]  # type: ignore[attr-defined]
+        ]
+        labels = [
+            Labels(
+                category=Category(c) if c else None,
+                tier=Tier(t) if t else None,
+                tags=frozenset(tags),
+            )
+            for c, t, tags in data["labels"]  # type: ignore[attr-defined]
+        ]
+        return cls(banks=banks, labels=labels, kinds=list(data["kinds"]))  # type: ignore[call-overload]
+
+
+def build_columns(entries: Iterable[IndexEntry], catalogue: Catalogue) -> Columns:
+    """The arrays of a segment holding `entries` (no multi-index tables yet)."""
+    ids: list[str] = []
+    banks: list[int] = []
+    labels: list[int] = []
+    kinds: list[int] = []
+    values: list[str] = []
+    pdq_values: list[str] = []
+    pdq_rows: list[int] = []
+    pdq_at: list[float] = []
+    text_values: list[str] = []
+    text_rows: list[int] = []
+    long_rows: list[int] = []
+    long_values: list[bytes] = []
+    exact: dict[str, tuple[list[str], list[int]]] = {}
+    for row, entry in enumerate(entries):
+        kind = entry.signal.type
+        ids.append(entry.entry_id)
+        banks.append(catalogue.bank_slot(entry.bank_id))
+        labels.append(catalogue.label_slot(entry.labels))
+        kinds.append(catalogue.kind_slot(kind))
+        if kind == "text":
+            values.append("")
+            text_values.append(entry.signal.value)
+            text_rows.append(row)
+        elif len(entry.signal.value) > VALUE_WIDTH:
+            values.append("")
+            long_rows.append(row)
+            long_values.append(entry.signal.value.encode())
+        else:
+            values.append(entry.signal.value)
+        if kind == "pdq":
+            pdq_values.append(entry.signal.value)
+            pdq_rows.append(row)
+            pdq_at.append(NO_TIME)
+        elif kind in EXACT_TYPES:
+            keys, rows = exact.setdefault(kind, ([], []))
+            keys.append(entry.signal.value)
+            rows.append(row)
+        for frame in entry.frames:
+            pdq_values.append(frame.pdq)
+            pdq_rows.append(row)
+            pdq_at.append(frame.at)
+    sigs = (
+        np.frombuffer(bytes.fromhex("".join(text_values)), dtype=">u4")
+        .reshape(-1, NUM_PERM)
+        .astype(np.uint32)
+        if text_values
+        else np.empty((0, NUM_PERM), dtype=np.uint32)
+    )
+    return Columns(
+        entry_ids=np.array(ids, dtype=f"S{ID_WIDTH}"),
+        bank=np.array(banks, dtype=np.uint16),
+        label=np.array(labels, dtype=np.uint32),
+        kind=np.array(kinds, dtype=np.uint8),
+        value=np.array(values, dtype=f"S{VALUE_WIDTH}"),
+        pdq_codes=_codes(pdq_values),
+        pdq_row=np.array(pdq_rows, dtype=np.int64),
+        pdq_at=np.array(pdq_at, dtype=np.float64),
+        text_sigs=sigs,
+        text_row=np.array(text_rows, dtype=np.int64),
+        long_row=np.array(long_rows, dtype=np.int64),
+        long_end=np.cumsum([len(v) for v in long_values], dtype=np.int64),
+        long_values=np.frombuffer(b"".join(long_values), dtype=np.uint8),
+        exact={
+            k: _sorted_exact(np.array(v, dtype="S64"), np.array(r)) for k, (v, r) in exact.items()
+        },
+    )
+
+
+def _sorted_exact(keys: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(keys, kind="stable")
+    return keys[order], rows[order].astype(np.int64)
+
+
+def merge_columns(parts: Sequence[tuple[Columns, np.ndarray]]) -> Columns:
+    """One segment of the rows of several, each with the mask of its rows to keep."""
+    renumbered: list[np.ndarray] = []
+    offset = 0
+    for columns, keep in parts:
+        new_rows = np.full(len(columns), -1, dtype=np.int64)
+        new_rows[keep] = np.arange(offset, offset + int(keep.sum()))
+        offset += int(keep.sum())
+        renumbered.append(new_rows)
+
+    def rows_of(select: str, rows: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        picked: list[np.ndarray] = []
+        mapped: list[np.ndarray] = []
+        for (columns, _), new_rows in zip(parts, renumbered, strict=True):
+            target = new_rows[getattr(columns, rows)] if len(getattr(columns, rows)) else None
+            if target is None:
+                continue
+            alive = target >= 0
+            picked.append(np.asarray(getattr(columns, select))[alive])
+            mapped.append(target[alive])
+        return picked, mapped
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([np.asarray(getattr(c, name))[keep] for c, keep in parts])
+
+    pdq_codes, pdq_row = rows_of("pdq_codes", "pdq_row")
+    pdq_at, _ = rows_of("pdq_at", "pdq_row")
+    text_sigs, text_row = rows_of("text_sigs", "text_row")
+    long_row: list[int] = []
+    long_parts: list[bytes] = []
+    for (columns, _), new_rows in zip(parts, renumbered, strict=True):
+        ends = np.asarray(columns.long_end)
+        data = np.asarray(columns.long_values).tobytes()
+        for i, row in enumerate(np.asarray(columns.long_row).tolist()):
+            if new_rows[row] >= 0:
+                long_row.append(int(new_rows[row]))
+                long_parts.append(data[int(ends[i - 1]) if i else 0 : int(ends[i])])
+    exact: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for kind in sorted({k for c, _ in parts for k in c.exact}):
+        keys: list[np.ndarray] = []
+        rows: list[np.ndarray] = []
+        for (columns, _), new_rows in zip(parts, renumbered, strict=True):
+            if kind in columns.exact:
+                k, r = columns.exact[kind]
+                target = new_rows[r]
+                keys.append(np.asarray(k)[target >= 0])
+                rows.append(target[target >= 0])
+        exact[kind] = _sorted_exact(np.concatenate(keys), np.concatenate(rows))
+    return Columns(
+        entry_ids=cat("entry_ids"),
+        bank=cat("bank"),
+        label=cat("label"),
+        kind=cat("kind"),
+        value=cat("value"),
+        pdq_codes=np.concatenate(pdq_codes) if pdq_codes else np.empty((0, WORDS), np.uint64),
+        pdq_row=np.concatenate(pdq_row) if pdq_row else np.empty(0, np.int64),
+        pdq_at=np.concatenate(pdq_at) if pdq_at else np.empty(0, np.float64),
+        text_sigs=np.concatenate(text_sigs) if text_sigs else np.empty((0, NUM_PERM), np.uint32),
+        text_row=np.concatenate(text_row) if text_row else np.empty(0, np.int64),
+        long_row=np.array(long_row, dtype=np.int64),
+        long_end=np.cumsum([len(v) for v in long_parts], dtype=np.int64),
+        long_values=np.frombuffer(b"".join(long_parts), dtype=np.uint8),
+        exact=exact,
+    )
+
+
+def with_tables(columns: Columns) -> Columns:
+    if len(columns.pdq_codes) >= TABLES_FROM:
+        columns.tables = build_tables(np.ascontiguousarray(columns.pdq_codes))
+    return columns
+
+
+class MatchIndex:
+    """Every entry of a set of banks, searchable by signal type, in segments of arrays; rows
+    are numbered across segments (base first) and withdrawn rows are tombstones."""
+
+    def __init__(
+        self,
+        *,
+        catalogue: Catalogue,
+        segments: list[Columns],
+        dead: np.ndarray,
+        generation: int,
+        radius: int,
+        path: Path | None = None,
+        segment_names: list[str] | None = None,
+        dead_name: str | None = None,
+    ) -> None:
+        self.catalogue = catalogue
+        self.segments = segments
+        self.dead = dead
+        self.generation = generation
+        self.radius = radius
+        self.path = path
+        self.segment_names = segment_names or [""] * len(segments)
+        self.dead_name = dead_name
+        self._masks = flip_masks(radius)
+        self._offsets = np.cumsum([0, *(len(s) for s in segments)]).astype(np.int64)
+
+    # --- building -----------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls, banks: Sequence[Bank], entries: Iterable[IndexEntry], *, generation: int = 0
+    ) -> MatchIndex:
+        catalogue = Catalogue()
+        catalogue.set_banks(banks)
+        columns = with_tables(build_columns(entries, catalogue))
+        return cls(
+            catalogue=catalogue,
+            segments=[columns],
+            dead=np.empty(0, dtype=np.int64),
+            generation=generation,
+            radius=radius_for(banks),
+        )
+
+    def __len__(self) -> int:
+        return int(self._offsets[-1]) - len(self.dead)
+
+    @property
+    def rows(self) -> int:
+        return int(self._offsets[-1])
+
+    def with_changes(
+        self,
+        *,
+        banks: Sequence[Bank],
+        added: Iterable[IndexEntry],
+        removed: Iterable[str],
+        generation: int,
+    ) -> MatchIndex:
+        """A new index: this one with `added` entries and without the entries of ids
+        `removed` (unknown ids are ignored). Same catalogue object, extended."""
+        self.catalogue.set_banks(banks)
+        delta = build_columns(added, self.catalogue)
+        wanted = np.array(sorted(set(removed)), dtype=f"S{ID_WIDTH}")
+        dead = self.dead
+        if len(wanted):
+            found = [self.dead]
+            for offset, segment in zip(self._offsets, self.segments, strict=False):
+                hit = np.nonzero(np.isin(segment.entry_ids, wanted))[0]
+                found.append(hit.astype(np.int64) + offset)
+            dead = np.unique(np.concatenate(found))
+        segments = [*self.segments, with_tables(delta)] if len(delta) else list(self.segments)
+        radius = max(self.radius, radius_for(self.catalogue.banks))
+        changed = MatchIndex(
+            catalogue=self.catalogue,
+            segments=segments,
+            dead=dead,
+            generation=generation,
+            radius=radius,
+            path=self.path,
+            segment_names=[*self.segment_names, *([""] if len(delta) else [])],
+            dead_name=self.dead_name if dead is self.dead else None,
+        )
+        if radius != self.radius or changed.needs_compaction():
+            return changed.compacted()
+        return changed
+
+    def needs_compaction(self) -> bool:
+        base = len(self.segments[0]) if self.segments else 0
+        delta = self.rows - base
+        return (
+            len(self.segments) > MAX_DELTAS + 1
+            or delta > max(TABLES_FROM, min(base // 8, 100_000))
+            or len(self.dead) > max(TABLES_FROM, base // 8)
+        )
+
+    def compacted(self) -> MatchIndex:
+        """The same entries as one base segment, without tombstones."""
+        parts = []
+        for offset, segment in zip(self._offsets, self.segments, strict=False):
+            keep = np.ones(len(segment), dtype=bool)
+            dead = self.dead[(self.dead >= offset) & (self.dead < offset + len(segment))]
+            keep[dead - offset] = False
+            parts.append((segment, keep))
+        base = with_tables(merge_columns(parts))
+        return MatchIndex(
+            catalogue=self.catalogue,
+            segments=[base],
+            dead=np.empty(0, dtype=np.int64),
+            generation=self.generation,
+            radius=max(self.radius, radius_for(self.catalogue.banks)),
+            path=self.path,
+            segment_names=[""],
+        )
+
+    # --- reading rows -------------------------------------------------------------------
+
+    def _locate(self, row: int) -> tuple[Columns, int]:
+        segment = int(np.searchsorted(self._offsets, row, side="right")) - 1
+        return self.segments[segment], row - int(self._offsets[segment])
+
+    def entry_id(self, row: int) -> str:
+        columns, local = self._locate(row)
+        return bytes(columns.entry_ids[local]).decode("ascii")
+
+    def bank(self, row: int) -> Bank:
+        columns, local = self._locate(row)
+        return self.catalogue.banks[int(columns.bank[local])]
+
+    def labels(self, row: int) -> Labels:
+        columns, local = self._locate(row)
+        return self.catalogue.labels[int(columns.label[local])]
+
+    def signal_type(self, row: int) -> str:
+        columns, local = self._locate(row)
+        return self.catalogue.kinds[int(columns.kind[local])]
+
+    def value(self, row: int) -> str:
+        columns, local = self._locate(row)
+        if self.catalogue.kinds[int(columns.kind[local])] == "text":
+            position = int(np.searchsorted(columns.text_row, local))
+            return signature_to_hex(columns.text_sigs[position])
+        position = int(np.searchsorted(columns.long_row, local))
+        if position < len(columns.long_row) and int(columns.long_row[position]) == local:
+            start = int(columns.long_end[position - 1]) if position else 0
+            end = int(columns.long_end[position])
+            return np.asarray(columns.long_values[start:end]).tobytes().decode()
+        return bytes(columns.value[local]).decode("ascii")
+
+    def frame_count(self, row: int) -> int:
+        """How many PDQ rows (frames of a video) the entry of `row` has."""
+        columns, local = self._locate(row)
+        owners = columns.pdq_row
+        return int(np.searchsorted(owners, local, "right") - np.searchsorted(owners, local))
+
+    def entries(self) -> Iterator[tuple[str, str, str, str, Labels]]:
+        """(entry id, bank id, signal type, value, labels) of every live row."""
+        dead = set(self.dead.tolist())
+        for row in range(self.rows):
+            if row not in dead:
+                yield (
+                    self.entry_id(row),
+                    self.bank(row).id,
+                    self.signal_type(row),
+                    self.value(row),
+                    self.labels(row),
+                )
+
+    def _alive(self, rows: np.ndarray) -> np.ndarray:
+        if not len(self.dead) or not len(rows):
+            return np.ones(len(rows), dtype=bool)
+        at = np.searchsorted(self.dead, rows)
+        at[at >= len(self.dead)] = 0
+        return np.asarray(self.dead[at] != rows)
+
+    # --- queries ------------------------------------------------------------------------
+
+    def query_pdq(self, values: Sequence[str], limit: int | None = None) -> list[Hit]:
+        """Every live PDQ row (image or frame) within `limit` bits of each query hash."""
+        bound = self.radius if limit is None else limit
+        if bound > self.radius:
+            raise InvalidInput(f"this index guarantees recall up to radius {self.radius}")
+        queries = _codes(values)
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        for offset, segment in zip(self._offsets, self.segments, strict=False):
+            codes = segment.pdq_codes
+            if segment.tables is not None:
+                q, c, d = search_tables(codes, segment.tables, queries, bound, self._masks)
+            else:
+                q, c, d = brute_search(np.asarray(codes), queries, bound)
+            if len(q):
+                found.append((q, segment.pdq_row[c] + offset, d, segment.pdq_at[c]))
+        return self._hits(found)
+
+    def query_exact(self, signal_type: str, values: Sequence[str]) -> list[Hit]:
+        asked = np.array(values, dtype="S64")
+        found = []
+        for offset, segment in zip(self._offsets, self.segments, strict=False):
+            if signal_type not in segment.exact or not len(asked):
+                continue
+            keys, rows = segment.exact[signal_type]
+            low = np.searchsorted(keys, asked, side="left")
+            high = np.searchsorted(keys, asked, side="right")
+            counts = high - low
+            if not counts.any():
+                continue
+            q = np.repeat(np.arange(len(asked)), counts)
+            slots = np.repeat(low - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())
+            r = rows[slots] + offset
+            found.append((q, r, np.zeros(len(q)), np.full(len(q), NO_TIME)))
+        return self._hits(found)
+
+    def query_text(self, values: Sequence[str], limit: float) -> list[Hit]:
+        """Estimated Jaccard distance of every text entry to each query (exact, vectorised)."""
+        found = []
+        for offset, segment in zip(self._offsets, self.segments, strict=False):
+            if not len(segment.text_row):
+                continue
+            sigs = np.asarray(segment.text_sigs)
+            for query, value in enumerate(values):
+                asked = hex_to_signature(value)
+                d = 1.0 - np.count_nonzero(sigs == asked[None, :], axis=1) / NUM_PERM
+                near = np.nonzero(d <= limit)[0]
+                if len(near):
+                    found.append(
+                        (
+                            np.full(len(near), query),
+                            segment.text_row[near] + offset,
+                            d[near],
+                            np.full(len(near), NO_TIME),
+                        )
+                    )
+        return self._hits(found)
+
+    def _hits(
+        self, found: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+    ) -> list[Hit]:
+        hits: list[Hit] = []
+        for q, rows, d, at in found:
+            alive = self._alive(rows)
+            for qq, rr, dd, aa in zip(
+                q[alive].tolist(),
+                rows[alive].tolist(),
+                d[alive].tolist(),
+                at[alive].tolist(),
+                strict=True,
+            ):
+                hits.append(Hit(int(qq), int(rr), float(dd), float(aa)))
+        return hits
+
+
+def radius_for(banks: Iterable[Bank]) -> int:
+    return int(max([b.threshold_for("pdq") for b in banks] or [31]) // 1)
+
+
+# --- files ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Hold the directory's write lock (one writer at a time, across processes)."""
+    path.mkdir(parents=True, exist_ok=True)
+    with open(path / "lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _crc(path: Path) -> int:
+    crc = 0
+    with open(path, "rb", buffering=0) as file:
+        while chunk := file.read(_CHUNK):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _save(folder: Path, name: str, array: np.ndarray) -> dict[str, int]:
+    target = folder / f"{name}.npy"
+    np.save(target, np.ascontiguousarray(array), allow_pickle=False)
+    return {"size": target.stat().st_size, "crc32": _crc(target)}
+
+
+def _segment_arrays(columns: Columns) -> dict[str, np.ndarray]:
+    arrays = {name: np.asarray(getattr(columns, name)) for name in _ARRAYS}
+    for kind, (keys, rows) in columns.exact.items():
+        arrays[f"exact_{kind}_keys"] = np.asarray(keys)
+        arrays[f"exact_{kind}_rows"] = np.asarray(rows)
+    if columns.tables is not None:
+        arrays["mih_starts"] = np.asarray(columns.tables.starts)
+        arrays["mih_positions"] = np.asarray(columns.tables.positions)
+        arrays["mih_prefix"] = np.asarray(columns.tables.prefix)
+    return arrays
+
+
+def _write_segment(path: Path, columns: Columns) -> tuple[str, dict[str, object]]:
+    name = f"seg-{secrets.token_hex(8)}"
+    folder = path / name
+    folder.mkdir()
+    files = {key: _save(folder, key, value) for key, value in _segment_arrays(columns).items()}
+    _fsync_dir(folder)
+    return name, {"rows": len(columns), "files": files}
+
+
+def _fsync_dir(folder: Path) -> None:
+    for file in folder.iterdir():
+        with open(file, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def save(index: MatchIndex, path: Path) -> MatchIndex:
+    """Write what of `index` is not on disk yet under `path`, then the header; the caller
+    holds `writing(path)`. Returns the index as it now stands on disk (memory-mapped)."""
+    previous = _read_header_or_none(path)
+    known: dict[str, dict[str, object]] = {}
+    if previous is not None:
+        for entry in previous["segments"]:  # type: ignore[attr-defined]
+            known[entry["name"]] = entry
+    segments = []
+    for name, columns in zip(index.segment_names, index.segments, strict=True):
+        if name and name in known and index.path == path:
+            segments.append(known[name])
+        else:
+            new_name, meta = _write_segment(path, columns)
+            segments.append({"name": new_name, **meta})
+    dead: dict[str, object] | None = None
+    if len(index.dead):
+        if index.dead_name and previous and previous.get("dead", {}) and index.path == path:
+            dead = previous["dead"]  # type: ignore[assignment]
+        else:
+            name = f"dead-{secrets.token_hex(8)}"
+            dead = {"name": name, **_save(path, name, index.dead)}
+    header: dict[str, object] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "generation": index.generation,
+        "radius": index.radius,
+        **index.catalogue.as_json(),
+        "segments": segments,
+        "dead": dead,
+    }
+    body = json.dumps(header, sort_keys=True)
+    header["checksum"] = zlib.crc32(body.encode())
+    temporary = path / f"{HEADER}.{secrets.token_hex(4)}"
+    temporary.write_text(json.dumps(header, sort_keys=True), encoding="utf-8")
+    with open(temporary, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, path / HEADER)
+    _remove_unreferenced(path, header)
+    return open_index(path, verify=False)
+
+
+def _remove_unreferenced(path: Path, header: dict[str, object]) -> None:
+    names = {s["name"] for s in header["segments"]}  # type: ignore[attr-defined]
+    dead = header.get("dead")
+    if isinstance(dead, dict):
+        names.add(f"{dead['name']}.npy")
+    for item in path.iterdir():
+        if item.name in {HEADER, "lock"} or item.name in names:
+            continue
+        if item.is_dir() and item.name.startswith("seg-"):
+            shutil.rmtree(item, ignore_errors=True)
+        elif item.name.startswith(("dead-", f"{HEADER}.")):
+            item.unlink(missing_ok=True)
+
+
+def _read_header_or_none(path: Path) -> dict[str, object] | None:
+    try:
+        return read_header(path)
+    except UnusableIndex:
+        return None
+
+
+def read_header(path: Path) -> dict[str, object]:
+    """The header of the index at `path`, checked (format, version, checksum)."""
+    try:
+        header = json.loads((path / HEADER).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UnusableIndex(f"no index at {path}") from None
+    except (OSError, ValueError) as exc:
+        raise UnusableIndex(f"unreadable index header at {path}: {exc}") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise UnusableIndex(f"{path / HEADER} is not a match index")
+    if header.get("version") != VERSION:
+        raise UnusableIndex(f"index version {header.get('version')} is not {VERSION}")
+    checksum = header.pop("checksum", None)
+    if checksum != zlib.crc32(json.dumps(header, sort_keys=True).encode()):
+        raise UnusableIndex(f"{path / HEADER}: checksum mismatch")
+    return header
+
+
+def _load(target: Path, meta: dict[str, int], verify: bool = True) -> np.ndarray:
+    try:
+        size = target.stat().st_size
+    except FileNotFoundError:
+        raise UnusableIndex(f"{target} is missing") from None
+    if size != meta["size"]:
+        raise UnusableIndex(f"{target}: {size} bytes, expected {meta['size']}")
+    if verify and _crc(target) != meta["crc32"]:
+        raise UnusableIndex(f"{target}: checksum mismatch")
+    try:
+        array: np.ndarray = np.load(target, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise UnusableIndex(f"{target}: {exc}") from None
+    return array
+
+
+def _open_segment(folder: Path, files: dict[str, dict[str, int]], verify: bool) -> Columns:
+    arrays = {name: _load(folder / f"{name}.npy", meta, verify) for name, meta in files.items()}
+    missing = [name for name in _ARRAYS if name not in arrays]
+    if missing:
+        raise UnusableIndex(f"{folder}: missing {', '.join(missing)}")
+    exact = {
+        name[len("exact_") : -len("_keys")]: (arrays[name], arrays[name[:-5] + "_rows"])
+        for name in arrays
+        if name.startswith("exact_") and name.endswith("_keys")
+    }
+    tables = None
+    if "mih_starts" in arrays:
+        tables = MihTables(arrays["mih_starts"], arrays["mih_positions"], arrays["mih_prefix"])
+    return Columns(**{n: arrays[n] for n in _ARRAYS}, exact=exact, tables=tables)
+
+
+def open_index(path: Path, *, verify: bool = True) -> MatchIndex:
+    """The index at `path`, memory-mapped; `UnusableIndex` when missing or damaged (every
+    file's size is checked, and its CRC-32 unless `verify` is off for files just written)."""
+    header = read_header(path)
+    try:
+        catalogue = Catalogue.from_json(header)
+        segments = [
+            _open_segment(path / s["name"], s["files"], verify)
+            for s in header["segments"]  # type: ignore[attr-defined]
+        ]
+        dead_meta = header.get("dead")
+        dead = (
+            _load(path / f"{dead_meta['name']}.npy", dead_meta, verify)
+            if isinstance(dead_meta, dict)
+            else np.empty(0, dtype=np.int64)
+        )
+        return MatchIndex(
+            catalogue=catalogue,
+            segments=segments,
+            dead=dead,
+            generation=int(header["generation"]),  # type: ignore[call-overload]
+            radius=int(header["radius"]),  # type: ignore[call-overload]
+            path=path,
+            segment_names=[s["name"] for s in header["segments"]],  # type: ignore[attr-defined]
+            dead_name=dead_meta["name"] if isinstance(dead_meta, dict) else None,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UnusableIndex(f"{path}: malformed header ({exc})") from None
