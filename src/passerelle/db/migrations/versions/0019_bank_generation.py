@@ -3,8 +3,8 @@ bank or its entries, the generation at which each entry was added, and the entri
 (with the generation of their withdrawal), so that a match index on disk knows whether it is
 current and catches up with what changed since, instead of being rebuilt.
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018"
-down_revision = "0017"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
