@@ -2,7 +2,8 @@
 console, the jobs and Spark call. Fingerprint, match, prioritise; nothing else, no I/O.
 
 What is computed depends on the real media type: every item gets `sha256` and `md5`; an item
-with an address gets `url`; an image gets `pdq`; HTML and text get `text` (near-duplicate) on
+with an address gets `url`; an image gets `pdq`; a video gets `vpdq` (within the caps of
+`ScanOptions.video`); HTML and text get `text` (near-duplicate) on
 their main content, extracted by the fast path. Analyst-quality extraction is not done here."""
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ from typing import Literal
 
 from resiliparse.parse.html import HTMLTree
 
-from passerelle.core.content import HTML, IMAGE_TYPES, TEXT, Content, decode_text, sniff_media_type
+from passerelle.core.content import (
+    HTML,
+    IMAGE_TYPES,
+    TEXT,
+    VIDEO_TYPES,
+    Content,
+    decode_text,
+    sniff_media_type,
+)
 from passerelle.core.errors import InvalidInput
 from passerelle.core.extract.html import fingerprint_text
 from passerelle.core.extract.language import detect_language
@@ -24,6 +33,7 @@ from passerelle.core.signals.digests import MD5, SHA256
 from passerelle.core.signals.pdq import DEFAULT_MAX_PIXELS, PDQ
 from passerelle.core.signals.text import TEXT as TEXT_SIGNAL
 from passerelle.core.signals.url import URL
+from passerelle.core.video import VideoLimits, hash_video
 
 Language = Literal["matched", "always", "never"]
 
@@ -39,6 +49,7 @@ class ScanOptions:
     # hold), so that no image is decoded and no page parsed for a signal nothing can match.
     # `sha256` is always computed (it names the item). None computes every type.
     signal_types: frozenset[str] | None = None
+    video: VideoLimits = field(default_factory=VideoLimits)
 
     def wants(self, signal_type: str) -> bool:
         return self.signal_types is None or signal_type in self.signal_types
@@ -115,6 +126,14 @@ def fingerprint(content: Content, options: ScanOptions) -> Fingerprint:
             signals.append(PDQ.compute(content.data, max_pixels=options.max_pixels))
         except InvalidInput as exc:
             warnings.append(f"no pdq signal: {exc}")
+    elif media_type in VIDEO_TYPES and options.wants("vpdq"):
+        try:
+            hashed = hash_video(content.data, options.video)
+        except InvalidInput as exc:
+            warnings.append(f"no vpdq signal: {exc}")
+        else:
+            signals.append(hashed.signal)
+            warnings.extend(hashed.warnings)
     elif media_type in (HTML, TEXT) and options.wants("text"):
         _read_text(found, content.data)
         text_signal = TEXT_SIGNAL.compute(found.text or "")

@@ -9,6 +9,7 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from passerelle.core.errors import InvalidInput
+from passerelle.core.video import VideoLimits
 
 DEFAULT_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105 - refused outside dev
 
@@ -99,6 +100,21 @@ class Settings(BaseSettings):
     scan_max_bytes: int = Field(
         default=200 * 1024 * 1024, ge=1, description="Largest file or archive record scanned."
     )
+    video_seconds_per_frame: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="vPDQ hashes one video frame every this many seconds (0: every frame).",
+    )
+    video_max_seconds: float = Field(
+        default=4 * 3600.0, gt=0, description="Only this many seconds of a video are hashed."
+    )
+    video_max_frames: int = Field(
+        default=20_000, ge=1, description="Only this many frames of a video are hashed."
+    )
+    video_max_frame_pixels: int = Field(
+        default=4096 * 4096, ge=1, description="Videos with larger frames are refused, in pixels."
+    )
 
     retention_days: int = Field(
         default=183,
@@ -153,6 +169,14 @@ class Settings(BaseSettings):
         if self.env != "dev" and weakness is not None:
             raise ValueError(f"PASSERELLE_SECRET_KEY is too weak: {weakness}")
         return self
+
+    def video_limits(self) -> VideoLimits:
+        return VideoLimits(
+            seconds_per_frame=self.video_seconds_per_frame,
+            max_seconds=self.video_max_seconds,
+            max_frames=self.video_max_frames,
+            max_frame_pixels=self.video_max_frame_pixels,
+        )
 
     @property
     def effective_database_url(self) -> str:

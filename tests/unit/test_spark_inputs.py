@@ -83,3 +83,13 @@ def test_a_worker_builds_one_matcher_per_job_never_mixing_two_jobs() -> None:
     assert list(job._MATCHERS) == ["job-2"]
     assert second.match([SHA256.compute(b"deux")]).matches
     assert not second.match([SHA256.compute(b"un")]).matches
+
+
+def test_the_fast_path_hashes_videos_when_images_are_banked_and_images_when_videos_are() -> None:
+    from passerelle.core.signals.pdq import PDQ
+    from passerelle.core.signals.vpdq import VpdqFrame, to_signal
+
+    image = BankEntry("i", "b", PDQ.parse("f" * 64), Labels())
+    video = BankEntry("v", "b", to_signal([VpdqFrame("f" * 64, 100, 0.0)]), Labels())
+    for banked in (image, video):
+        assert {"pdq", "vpdq"} <= job_options([banked]).signal_types  # type: ignore[operator]

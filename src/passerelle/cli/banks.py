@@ -11,7 +11,7 @@ import click
 
 from passerelle.cli.context import Runtime, agency_option, fail, needs_runtime, resolve_agency
 from passerelle.core.bank import EntryInput
-from passerelle.core.content import Content
+from passerelle.core.content import VIDEO_TYPES, Content
 from passerelle.core.errors import InvalidInput
 from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
 from passerelle.exchange.bankfile import BadLine, dump_csv, dump_pytx, read_csv, read_pytx
@@ -119,14 +119,17 @@ def bank_list(rt: Runtime, agency_code: str | None, as_json: bool) -> None:
             click.echo(f"{bank.name}\t{bank.kind.value}\t{count} entries\t{bank.description}")
 
 
-def _file_entries(path: Path, labels: Labels, note: str) -> list[EntryInput]:
-    """The signals a scan computes for a file (sha256, md5, and pdq for an image or the text
-    fingerprint for a page), each as an entry: what the bank holds is what a scan compares."""
+def _file_entries(path: Path, labels: Labels, note: str, options: ScanOptions) -> list[EntryInput]:
+    """The signals a scan computes for a file (sha256, md5, and pdq for an image, vpdq for a
+    video or the text fingerprint for a page), each as an entry: what the bank holds is what
+    a scan compares. A video whose frames cannot be hashed is refused, with the reason."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
-    found = fingerprint(Content(source=str(path), data=data), ScanOptions())
+    found = fingerprint(Content(source=str(path), data=data), options)
+    if found.media_type in VIDEO_TYPES and not any(s.type == "vpdq" for s in found.signals):
+        raise InvalidInput(f"{path}: " + "; ".join(found.warnings))
     return [
         EntryInput(s.type, s.value, labels, note, quality=s.quality)
         for s in found.signals
@@ -144,7 +147,7 @@ def _file_entries(path: Path, labels: Labels, note: str) -> list[EntryInput]:
     "file_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="Add the sha256, md5 and (for an image) pdq of this file.",
+    help="Add the sha256, md5 and (for an image) pdq or (for a video) vpdq of this file.",
 )
 @with_labels
 @click.option("--note", default="", help="Free note kept with the entry.")
@@ -164,7 +167,10 @@ def bank_add(
     """Add a signal, or the signals of a file, to a bank."""
     labels = _labels(category, tier, tags)
     if file_path is not None:
-        entries = _file_entries(file_path, labels, note)
+        options = ScanOptions(
+            max_pixels=rt.settings.scan_max_pixels, video=rt.settings.video_limits()
+        )
+        entries = _file_entries(file_path, labels, note, options)
     elif signal_type and value is not None:
         entries = [EntryInput(signal_type, value, labels, note)]
     else:

@@ -163,6 +163,7 @@ def scan_command(
     matcher, agency = _matcher(rt, agency_code, list(bank_names), into_queue)
     options = ScanOptions(
         max_pixels=rt.settings.scan_max_pixels,
+        video=rt.settings.video_limits(),
         language=cast(Language, language),
         keep_matched_content=into_queue,
     )

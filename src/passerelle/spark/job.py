@@ -68,6 +68,8 @@ def job_options(entries: Sequence[BankEntry], *, full: bool = False) -> ScanOpti
     if full:
         return ScanOptions(keep_matched_content=True)
     wanted = {e.signal.type for e in entries} | {"url"}
+    if wanted & {"pdq", "vpdq"}:
+        wanted |= {"pdq", "vpdq"}  # video frames match banked images, and images banked frames
     return ScanOptions(keep_matched_content=True, signal_types=frozenset(wanted))
 
 
