@@ -3,16 +3,16 @@ PostgreSQL's indexes: a B-tree row holds at most a few kilobytes, so the unique 
 and the look-up of partner signals index the MD5 of the value instead of the value itself.
 SQLite has no such limit and keeps its indexes.
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0019"
-down_revision = "0018"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
