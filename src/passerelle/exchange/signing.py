@@ -104,7 +104,7 @@ def unseal(body: bytes, public_key: str, *, max_bytes: int) -> dict[str, Any]:
     if len(body) > max_bytes:
         raise Refused(f"the document is {len(body)} bytes, over the limit of {max_bytes}")
     try:
-        envelope = json.loads(body)
+        envelope = _loads(body)
         payload, signature = envelope["payload"], envelope["signature"]
         if set(envelope) != {"payload", "signature"} or not isinstance(payload, str):
             raise ValueError("unexpected envelope fields")
@@ -116,7 +116,7 @@ def unseal(body: bytes, public_key: str, *, max_bytes: int) -> dict[str, Any]:
     except InvalidSignature:
         raise Refused("the signature does not verify with the partner's key") from None
     try:
-        document = json.loads(payload)
+        document = _loads(payload)
     except ValueError as exc:
         raise Refused(f"the signed payload is not JSON: {exc}") from None
     if not isinstance(document, dict):
@@ -124,11 +124,20 @@ def unseal(body: bytes, public_key: str, *, max_bytes: int) -> dict[str, Any]:
     return document
 
 
+def _loads(text: str | bytes) -> Any:
+    """JSON from a partner, or anyone posing as one: nesting deep enough to exhaust the
+    parser's stack is bad input like any other (ValueError), never a crash."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
+
+
 def claimed(body: bytes) -> dict[str, Any]:
     """What an envelope says before its signature is checked: only to learn whose key must
     verify it (`unseal` then decides whether to trust it)."""
     try:
-        document = json.loads(json.loads(body)["payload"])
+        document = _loads(_loads(body)["payload"])
     except (ValueError, KeyError, TypeError):
         raise Refused("not a signed envelope") from None
     if not isinstance(document, dict):

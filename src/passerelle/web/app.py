@@ -18,8 +18,10 @@ from passerelle.mail.smtp import SmtpMailer
 from passerelle.settings import Settings
 from passerelle.storage.content_store import EncryptedContentStore, derive_content_key
 from passerelle.web.context import AppState
-from passerelle.web.errors import install_error_handlers
+from passerelle.web.errors import install_error_handlers, reject_too_large
+from passerelle.web.headers import SecurityHeaders
 from passerelle.web.i18n import Translator
+from passerelle.web.limits import BodyLimit, BodyLimits
 from passerelle.web.routes import (
     api,
     auth,
@@ -107,18 +109,8 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response: Response = await call_next(request)
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline';"
-            " script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'",
-        )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
-
+    # The last added is the outermost: headers go on every answer, the 413s included.
+    app.add_middleware(BodyLimit, limits=BodyLimits(), reject=reject_too_large)
+    app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     return app

@@ -158,6 +158,7 @@ def render(
         "viewer": optional_viewer(request),
         "csrf_token": csrf_token_for(csrf_seed(request), state.settings.secret_key),
         "env": state.settings.env,
+        "csp_nonce": getattr(request.state, "csp_nonce", ""),  # for a <script nonce=…>
     }
     full.update(context or {})
     response = state.templates.TemplateResponse(request, template, full, status_code=status_code)

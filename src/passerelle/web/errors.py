@@ -25,6 +25,7 @@ from passerelle.core.errors import (
 )
 from passerelle.web.context import ApiAuthRequired, LoginRequired, render
 from passerelle.web.htmx import is_htmx
+from passerelle.web.limits import BodyTooLarge
 
 
 class CsrfFailed(Exception):
@@ -82,6 +83,13 @@ def _internal_error(request: Request, exc: Exception) -> Response:
     return _error_response(request, 500, "error", "internal error", reference)
 
 
+async def reject_too_large(request: Request, exc: BodyTooLarge) -> Response:
+    """The 413 of a body announced over its limit, answered before anything is read."""
+    response = _error_response(request, 413, "too_large", str(exc.detail))
+    response.headers["Connection"] = "close"
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_passerelle_error(request: Request, exc: Exception) -> Response:
         for kind, status, code in _STATUS:
@@ -108,8 +116,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
-        return _error_response(request, exc.status_code, code, str(exc.detail))
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status_code, "error"
+        )
+        response = _error_response(request, exc.status_code, code, str(exc.detail))
+        if exc.status_code == 413:
+            response.headers["Connection"] = "close"  # the rest of the body is not read
+        return response
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

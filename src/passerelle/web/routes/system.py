@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from passerelle.core.errors import DatabaseUnavailable
 from passerelle.db.engine import check_connection
 from passerelle.db.migrate import is_at_head
-from passerelle.web.context import get_state
+from passerelle.web.context import get_state, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,15 +35,6 @@ def readyz(request: Request) -> Response:
 
 
 @router.get("/api/docs", name="api_docs")
-def api_docs(request: Request) -> HTMLResponse:
-    return get_swagger_ui_html(
-        openapi_url=request.url_for("openapi").path,
-        title="Passerelle API",
-        swagger_js_url=request.url_for(
-            "static", path="vendor/swagger-ui/swagger-ui-bundle.js"
-        ).path,
-        swagger_css_url=request.url_for("static", path="vendor/swagger-ui/swagger-ui.css").path,
-        swagger_favicon_url=request.url_for(
-            "static", path="vendor/swagger-ui/favicon-32x32.png"
-        ).path,
-    )
+def api_docs(request: Request) -> Response:
+    """Swagger UI from the vendored files, started by a script file (no inline script)."""
+    return render(request, "pages/api_docs.html")
