@@ -94,6 +94,6 @@ def test_a_proposal_must_be_signed_by_a_partner(
     bad_terms = client.post("/api/v1/exchange/agreements", content=seal(document, key))  # type: ignore[arg-type]
     assert bad_terms.status_code == 422
     huge = client.post("/api/v1/exchange/answers", content=b" " * (300 * 1024))
-    assert huge.status_code == 401 and "over" in huge.text
+    assert huge.status_code == 413 and "over" in huge.text  # refused while it streams in
     with sqlite_database.unit_of_work() as uow:
         assert uow.exchange.agreements(agencies["a"]) == []
