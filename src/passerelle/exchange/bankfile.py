@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from passerelle.core.bank import BankEntry, EntryInput
 from passerelle.core.errors import InvalidInput
+from passerelle.core.spreadsheet import csv_writer, restore_cell
 from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
 
 CSV_COLUMNS = ("signal_type", "value", "category", "tier", "tags", "note", "quality")
@@ -62,7 +63,7 @@ def read_csv(text: str) -> Iterator[EntryInput | BadLine]:
         )
         return
     for number, raw in enumerate(reader, start=2):
-        row = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+        row = {k.strip(): restore_cell((v or "").strip()) for k, v in raw.items() if k is not None}
         if None in raw:
             yield BadLine(number, "more fields than the header names")
             continue
@@ -105,7 +106,7 @@ def read_pytx(
 
 def dump_csv(entries: list[BankEntry]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for entry in entries:
         labels = entry.labels

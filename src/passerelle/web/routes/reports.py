@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from datetime import UTC, date, datetime
@@ -13,6 +12,7 @@ from starlette.responses import Response
 
 from passerelle.core.errors import NotFound
 from passerelle.core.report import TransparencyReport
+from passerelle.core.spreadsheet import csv_writer
 from passerelle.services.report import parse_period, transparency_report
 from passerelle.web.context import ReadUow, Viewer, render
 from passerelle.web.csrf import require_csrf
@@ -65,7 +65,7 @@ def export(viewer: Viewer, uow: ReadUow, fmt: str, start: Day = "", end: Day = "
         body = json.dumps(report.as_dict(), sort_keys=True, indent=2)
         return Response(body, media_type="application/json", headers=headers)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer)
     writer.writerow(["section", "key", "count"])
     writer.writerows(report.rows())
     for key in ("share_offline", "hours_to_removal_median", "hours_to_removal_p90"):
