@@ -50,9 +50,26 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/taxii2/"))
 
 
+def _taxii_error(status: int, code: str, message: str, reference: str | None) -> Response:
+    """The error message resource of TAXII 2.1 (section 3.6.1), which TAXII clients read."""
+    body: dict[str, Any] = {
+        "title": message,
+        "http_status": str(status),
+        "error_code": code,
+    }
+    if reference is not None:
+        body["error_id"] = reference
+    headers = {"WWW-Authenticate": 'Basic realm="taxii", Bearer'} if status == 401 else None
+    return JSONResponse(
+        body, status_code=status, headers=headers, media_type="application/taxii+json;version=2.1"
+    )
+
+
 def _error_response(
     request: Request, status: int, code: str, message: str, reference: str | None = None
 ) -> Response:
+    if request.url.path.startswith("/taxii2/"):
+        return _taxii_error(status, code, message, reference)
     if _is_api(request):
         body: dict[str, Any] = {"error": {"code": code, "message": message}}
         if reference is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from passerelle.core.audit import AuditEvent
@@ -13,6 +13,7 @@ from passerelle.core.identity import Agency, User
 from passerelle.services.admin import get_agency_user, get_own_agency, list_agency_users
 from passerelle.services.audit import get_agency_event, list_agency_events
 from passerelle.web.context import ApiViewer, ReadUow
+from passerelle.web.params import MAX_SQL_INTEGER
 
 router = APIRouter(prefix="/api/v1", tags=["v1"])
 
@@ -128,7 +129,7 @@ def audit_events(
     viewer: ApiViewer,
     uow: ReadUow,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_SQL_INTEGER)] = None,
 ) -> list[AuditEventOut]:
     """Your agency's audit events, newest first (controllers and admins)."""
     events = list_agency_events(uow, viewer=viewer, limit=limit, before_seq=before)
@@ -136,5 +137,7 @@ def audit_events(
 
 
 @router.get("/audit/events/{seq}", responses=ERRORS)
-def audit_event(viewer: ApiViewer, uow: ReadUow, seq: int) -> AuditEventOut:
+def audit_event(
+    viewer: ApiViewer, uow: ReadUow, seq: Annotated[int, Path(ge=1, le=MAX_SQL_INTEGER)]
+) -> AuditEventOut:
     return AuditEventOut.of(get_agency_event(uow, viewer=viewer, seq=seq))

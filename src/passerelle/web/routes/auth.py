@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.responses import Response
 
 from passerelle.core.errors import AuthenticationFailed
@@ -24,7 +24,9 @@ def _next_or_home(target: str | None) -> str:
 
 
 @router.get("/login", name="login_form")
-def login_form(request: Request, next: str | None = None) -> Response:
+def login_form(
+    request: Request, next: Annotated[str | None, Query(max_length=2000)] = None
+) -> Response:
     if optional_viewer(request) is not None:
         return redirect(request, _next_or_home(next))
     return render(request, "pages/login.html", {"next": _next_or_home(next), "failed": False})

@@ -46,6 +46,7 @@ from passerelle.services.sync import sync_partner_now
 from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, render
 from passerelle.web.csrf import require_csrf
 from passerelle.web.htmx import redirect
+from passerelle.web.params import MAX_SQL_INTEGER
 
 api = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
@@ -61,7 +62,9 @@ def _refusal(status: int, message: str) -> Response:
 
 
 @api.get("/feed", summary="The signed feed of an agency for one partner")
-def feed(request: Request, uow: WriteUow, cursor: Annotated[int, Query(ge=0)] = 0) -> Response:
+def feed(
+    request: Request, uow: WriteUow, cursor: Annotated[int, Query(ge=0, le=MAX_SQL_INTEGER)] = 0
+) -> Response:
     """Entries the agreements with the calling partner allow, after `cursor`. The request is
     signed by the partner (`X-Passerelle-From`, `-To`, `-Date`, `-Signature`); the answer is
     an envelope signed by the publisher."""
@@ -239,8 +242,8 @@ def propose(
     uow: WriteUow,
     partner_id: str,
     purpose: Annotated[str, Form(max_length=2000)] = "",
-    categories: Annotated[list[str] | None, Form()] = None,
-    signal_types: Annotated[list[str] | None, Form()] = None,
+    categories: Annotated[list[str] | None, Form(max_length=16)] = None,
+    signal_types: Annotated[list[str] | None, Form(max_length=16)] = None,
     share_decisions: Annotated[str, Form(max_length=8)] = "",
     share_holds: Annotated[str, Form(max_length=8)] = "",
     retention_days: Annotated[str, Form(max_length=8)] = "",

@@ -11,6 +11,7 @@ from passerelle.core.errors import InvalidInput
 from passerelle.services.complaints import host_acts, open_host_link
 from passerelle.web.context import ReadUow, WriteUow, get_state, render
 from passerelle.web.csrf import require_csrf
+from passerelle.web.params import MAX_TIMESTAMP
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
 
@@ -35,7 +36,7 @@ def host_page(
     request: Request,
     uow: ReadUow,
     referral_id: str,
-    e: Annotated[int, Query()] = 0,
+    e: Annotated[int, Query(ge=0, le=MAX_TIMESTAMP)] = 0,
     s: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     secret = get_state(request).settings.secret_key
@@ -48,7 +49,7 @@ def host_action(
     request: Request,
     uow: WriteUow,
     referral_id: str,
-    e: Annotated[int, Form()] = 0,
+    e: Annotated[int, Form(ge=0, le=MAX_TIMESTAMP)] = 0,
     s: Annotated[str, Form(max_length=64)] = "",
     action: Annotated[str, Form(max_length=16)] = "",
     text: Annotated[str, Form(max_length=10_000)] = "",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from starlette.responses import Response
 
 from passerelle.core.case import QueueFilters
@@ -15,6 +15,7 @@ from passerelle.services.auth import create_api_token, revoke_api_token
 from passerelle.web.context import ReadUow, Viewer, WriteUow, render
 from passerelle.web.csrf import require_csrf
 from passerelle.web.htmx import redirect
+from passerelle.web.params import MAX_SQL_INTEGER
 from passerelle.web.views import audit_row, user_view
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
@@ -38,7 +39,7 @@ def audit_log(
     request: Request,
     viewer: Viewer,
     uow: ReadUow,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_SQL_INTEGER)] = None,
 ) -> Response:
     events = list_agency_events(uow, viewer=viewer, limit=AUDIT_PAGE, before_seq=before)
     older = events[-1].seq if len(events) == AUDIT_PAGE else None
@@ -50,7 +51,12 @@ def audit_log(
 
 
 @router.get("/audit/{seq}", name="audit_event")
-def audit_event(request: Request, viewer: Viewer, uow: ReadUow, seq: int) -> Response:
+def audit_event(
+    request: Request,
+    viewer: Viewer,
+    uow: ReadUow,
+    seq: Annotated[int, Path(ge=1, le=MAX_SQL_INTEGER)],
+) -> Response:
     event = get_agency_event(uow, viewer=viewer, seq=seq)
     return render(request, "pages/audit_event.html", {"event": audit_row(event)})
 

@@ -18,6 +18,7 @@ from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
 from passerelle.exchange.stix import NAMESPACE, identity, indicators
 from passerelle.web.context import ApiViewer, ReadUow
+from passerelle.web.params import MAX_SQL_INTEGER
 
 # Described by the TAXII 2.1 specification, not in our OpenAPI document.
 router = APIRouter(prefix="/taxii2", include_in_schema=False)
@@ -111,10 +112,7 @@ def objects(
             after = datetime.fromisoformat(added_after.replace("Z", "+00:00"))
         except ValueError:
             raise InvalidInput("added_after is a timestamp such as 2026-11-29T00:00:00Z") from None
-    try:
-        offset = int(next_page or 0)
-    except ValueError:
-        raise InvalidInput("next is the token of a previous answer") from None
+    offset = _offset(next_page)
     agency = uow.agencies.get(viewer.agency_id)
     if after is not None and after.tzinfo is None:
         after = after.replace(tzinfo=UTC)
@@ -133,6 +131,15 @@ def objects(
         headers["X-TAXII-Date-Added-First"] = _stamp(page[0].added_at)
         headers["X-TAXII-Date-Added-Last"] = _stamp(page[-1].added_at)
     return _taxii(body, headers)
+
+
+def _offset(token: str | None) -> int:
+    """The position a `next` token of ours stands for; anything else is bad input."""
+    if not token:
+        return 0
+    if not token.isascii() or not token.isdigit() or int(token) > MAX_SQL_INTEGER:
+        raise InvalidInput("next is the token of a previous answer")
+    return int(token)
 
 
 def _stamp(moment: datetime | None) -> str:
