@@ -9,11 +9,11 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from passerelle.core.job import Job
-from passerelle.db.models import CaseRow, ItemRow, JobRow, RecheckRow, ReferralRow
+from passerelle.db.models import CaseRow, ItemKeyRow, ItemRow, JobRow, RecheckRow, ReferralRow
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -145,6 +145,10 @@ class SqlJobRepo:
         row = self._s.get(ItemRow, item_id)
         if row is not None:
             row.purged_at = when
+            # The search index of its text goes with the content.
+            self._s.execute(
+                delete(ItemKeyRow).where(ItemKeyRow.item_id == item_id, ItemKeyRow.kind == "word")
+            )
             self._s.flush()
 
     def is_content_kept(self, sha256: str) -> bool:

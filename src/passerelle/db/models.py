@@ -212,6 +212,19 @@ class ItemRow(Base):
     fetch_retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class ItemKeyRow(Base):
+    """The search index of items: an MD5, the 16 band keys of a PDQ hash (near duplicates
+    by multi-index), keyed digests of the words of a preserved text. The primary key is the
+    look-up: (agency, kind, value) gives the items."""
+
+    __tablename__ = "item_keys"
+
+    agency_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), primary_key=True, index=True)
+
+
 class SightingRow(Base):
     __tablename__ = "sightings"
 
@@ -254,6 +267,8 @@ class CaseRow(Base):
     legal_hold_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     assigned_to: Mapped[str | None] = mapped_column(String(64), index=True)
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The most urgent tier among the matches (the transparency report counts by it in SQL).
+    top_tier: Mapped[str | None] = mapped_column(String(32))
 
 
 class DecisionRow(Base):

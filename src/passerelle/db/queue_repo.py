@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from passerelle.core.case import (
@@ -24,14 +25,29 @@ from passerelle.core.content import URI_LIST
 from passerelle.core.errors import NotFound
 from passerelle.core.ports import ItemFindings, QueuedItem
 from passerelle.core.priority import Explanation
+from passerelle.core.search import pdq_band_keys, pdq_probe_keys
 from passerelle.core.signals.pdq import PDQ, hamming
-from passerelle.db.models import CaseRow, ItemRow, ReferralRow, SightingRow
+from passerelle.core.taxonomy import TIER_WEIGHT, Tier
+from passerelle.db.models import (
+    CaseRow,
+    ItemKeyRow,
+    ItemRow,
+    PublicReportRow,
+    ReferralRow,
+    SightingRow,
+)
 
 AnySelect = Select[*tuple[Any, ...]]
 
 
 def load_explanations(text: str) -> list[Explanation]:
     return [Explanation(r["template"], r.get("params", {})) for r in json.loads(text)]
+
+
+def _top_tier(matches_json: str) -> str | None:
+    """The most urgent tier among a case's matches (None without a tier)."""
+    tiers = [Tier(m["labels"]["tier"]) for m in json.loads(matches_json) if m["labels"].get("tier")]
+    return max(tiers, key=lambda t: TIER_WEIGHT[t]).value if tiers else None
 
 
 def _aware(moment: datetime) -> datetime:
@@ -99,6 +115,7 @@ class SqlQueueRepo:
         )
         self._s.add(row)
         self._s.flush()
+        self._index_signals(agency_id, row.id, signals_json)
         return row.id
 
     def add_sighting(self, item_id: str, *, source: str, url: str | None, origin: str) -> None:
@@ -140,6 +157,7 @@ class SqlQueueRepo:
             language=language,
             title=title,
             created_at=datetime.now(UTC),
+            top_tier=_top_tier(matches_json),
         )
         self._s.add(row)
         self._s.flush()
@@ -199,7 +217,118 @@ class SqlQueueRepo:
             found.matches_json,
         )
         case.language, case.title = found.language, found.title
+        case.top_tier = _top_tier(found.matches_json)
         self._s.flush()
+        self._index_signals(agency_id, item.id, found.signals_json)
+
+    def _index_signals(self, agency_id: str, item_id: str, signals_json: str) -> None:
+        """Keep the item's MD5 and PDQ band keys in the search index (replaced when the
+        item's signals change: a reported page once fetched)."""
+        self._s.execute(
+            delete(ItemKeyRow).where(
+                ItemKeyRow.item_id == item_id, ItemKeyRow.kind.in_(("md5", "pdq"))
+            )
+        )
+        signals = json.loads(signals_json)
+        keys = [("md5", signals["md5"])] if signals.get("md5") else []
+        if signals.get("pdq"):
+            keys.extend(("pdq", key) for key in pdq_band_keys(signals["pdq"]))
+        self._add_keys(agency_id, item_id, keys)
+
+    def _add_keys(self, agency_id: str, item_id: str, keys: list[tuple[str, str]]) -> None:
+        if keys:
+            self._s.execute(
+                insert(ItemKeyRow),
+                [
+                    {"agency_id": agency_id, "kind": kind, "value": value, "item_id": item_id}
+                    for kind, value in dict.fromkeys(keys)
+                ],
+            )
+
+    def index_words(self, agency_id: str, case_id: str, tokens: Sequence[str]) -> None:
+        """The case's preserved text, as keyed digests of its words, in the search index."""
+        item_id = self._s.scalar(
+            select(CaseRow.item_id).where(CaseRow.id == case_id, CaseRow.agency_id == agency_id)
+        )
+        if item_id is None:
+            raise NotFound("case not found")
+        self._s.execute(
+            delete(ItemKeyRow).where(ItemKeyRow.item_id == item_id, ItemKeyRow.kind == "word")
+        )
+        self._add_keys(agency_id, item_id, [("word", token) for token in tokens])
+
+    def search_keys(
+        self, agency_id: str, kind: str, values: Sequence[str], *, after: str, limit: int
+    ) -> list[str]:
+        """Items holding every one of these keys (an MD5, word digests), in item order after
+        `after`: one range of the primary key per value, however many items there are."""
+        query = (
+            select(ItemKeyRow.item_id)
+            .where(
+                ItemKeyRow.agency_id == agency_id,
+                ItemKeyRow.kind == kind,
+                ItemKeyRow.value.in_(list(dict.fromkeys(values))),
+                ItemKeyRow.item_id > after,
+            )
+            .group_by(ItemKeyRow.item_id)
+            .having(func.count() == len(set(values)))
+            .order_by(ItemKeyRow.item_id)
+            .limit(limit)
+        )
+        return list(self._s.scalars(query))
+
+    def items_where(
+        self, agency_id: str, *, sha256: str | None = None, url_hash: str | None = None
+    ) -> list[str]:
+        """Items of the agency with this SHA-256 or canonical address (a handful at most)."""
+        query = select(ItemRow.id).where(ItemRow.agency_id == agency_id)
+        if sha256 is not None:
+            query = query.where(ItemRow.sha256 == sha256)
+        if url_hash is not None:
+            query = query.where(ItemRow.url_hash == url_hash)
+        return list(self._s.scalars(query.order_by(ItemRow.id).limit(1000)))
+
+    def near_items(self, agency_id: str, pdq: str, radius: int) -> list[tuple[str, int]]:
+        """(item id, distance) of the agency's images whose PDQ hash is within `radius` of
+        `pdq`: the band keys give the candidates, whose exact distance is then computed."""
+        candidates = select(ItemKeyRow.item_id).where(
+            ItemKeyRow.agency_id == agency_id,
+            ItemKeyRow.kind == "pdq",
+            ItemKeyRow.value.in_(pdq_probe_keys(pdq, radius)),
+        )
+        rows = self._s.execute(
+            select(ItemRow.id, ItemRow.signals_json).where(ItemRow.id.in_(candidates.distinct()))
+        )
+        found = []
+        for item_id, signals_json in rows:
+            theirs = json.loads(signals_json).get("pdq")
+            if theirs:
+                distance = hamming(pdq, theirs)
+                if distance <= radius:
+                    found.append((item_id, distance))
+        return sorted(found, key=lambda pair: (pair[1], pair[0]))
+
+    def case_for_reference(self, agency_id: str, reference: str) -> str | None:
+        """The case a public report of the agency opened or joined."""
+        return self._s.scalar(
+            select(PublicReportRow.case_id).where(
+                PublicReportRow.reference == reference, PublicReportRow.agency_id == agency_id
+            )
+        )
+
+    def cases_of_items(
+        self, agency_id: str, item_ids: Sequence[str]
+    ) -> list[tuple[str, CaseSummary]]:
+        """(item id, case) of these items, in the order of the items given."""
+        if not item_ids:
+            return []
+        rows = self._s.execute(
+            select(CaseRow, ItemRow)
+            .join(ItemRow, ItemRow.id == CaseRow.item_id)
+            .where(CaseRow.agency_id == agency_id, CaseRow.item_id.in_(list(item_ids)))
+        )
+        by_item = {row[1].id: _summary(row[0], row[1]) for row in rows}
+        return [(item, by_item[item]) for item in item_ids if item in by_item]
 
     def count_cases(self, agency_id: str) -> int:
         count = self._s.scalar(
@@ -358,29 +487,32 @@ class SqlQueueRepo:
         same = [ItemRow.sha256 == found.sha256]
         if found.url_hash:
             same.append(ItemRow.url_hash == found.url_hash)
-        for kind in ("md5", "pdq"):
-            if kind in signals:
-                same.append(ItemRow.signals_json.contains(json.dumps({kind: signals[kind]})[1:-1]))
+        if "md5" in signals:
+            same.append(
+                ItemRow.id.in_(
+                    select(ItemKeyRow.item_id).where(
+                        ItemKeyRow.agency_id == agency_id,
+                        ItemKeyRow.kind == "md5",
+                        ItemKeyRow.value == signals["md5"],
+                    )
+                )
+            )
         others = select(CaseRow.id, CaseRow.created_at).join(ItemRow, ItemRow.id == CaseRow.item_id)
         others = others.where(CaseRow.agency_id == agency_id, CaseRow.id != case_id)
         related: dict[str, tuple[datetime, int | None]] = {
             row.id: (row.created_at, None) for row in self._s.execute(others.where(or_(*same)))
         }
         if "pdq" in signals:
-            # Near duplicates: every other image of the agency, compared in Python. A queue
-            # holds thousands of images, not millions; a bank-sized index is not needed here.
-            images = self._s.execute(
-                others.add_columns(ItemRow.signals_json).where(
-                    ItemRow.signals_json.contains('"pdq":')
+            # Near duplicates through the PDQ band keys: candidates only, never every image.
+            near = dict(self.near_items(agency_id, signals["pdq"], int(PDQ.default_threshold)))
+            if near:
+                rows = self._s.execute(
+                    others.add_columns(CaseRow.item_id).where(CaseRow.item_id.in_(list(near)))
                 )
-            )
-            for row in images:
-                theirs = json.loads(row.signals_json).get("pdq")
-                if row.id in related or not theirs:
-                    continue
-                distance = hamming(signals["pdq"], theirs)
-                if distance <= PDQ.default_threshold:
-                    related[row.id] = (row.created_at, distance)
+                for row in rows:
+                    if row.id not in related:
+                        # The very same PDQ hash is the same content, as the same SHA-256.
+                        related[row.id] = (row.created_at, near[row.item_id] or None)
         ordered = sorted(related.items(), key=lambda pair: (pair[1][0], pair[0]))
         return [(other, distance) for other, (_, distance) in ordered]
 

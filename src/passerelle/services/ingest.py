@@ -9,6 +9,7 @@ import json
 from passerelle.core.audit import AuditEntry
 from passerelle.core.ports import Candidate, ContentStore, ItemFindings, UnitOfWork
 from passerelle.scan import ScanResult
+from passerelle.services.search import index_preserved_text
 
 
 class Queued(enum.StrEnum):
@@ -103,6 +104,11 @@ def queue_candidate(
         language=found.language,
         title=found.title,
     )
+    if store is not None and candidate.content is not None:
+        # Search: the preserved text's words, as keyed digests (purged with the content).
+        index_preserved_text(
+            uow, store, agency_id=agency.id, case_id=case_id, data=candidate.content
+        )
     uow.audit.append(
         AuditEntry(
             action="case.opened",

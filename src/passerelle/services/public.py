@@ -22,6 +22,7 @@ from passerelle.core.taxonomy import parse_category
 from passerelle.scan import ScanOptions, ScanResult, scan
 from passerelle.services.banks import load_matcher
 from passerelle.services.ingest import findings_of
+from passerelle.services.search import index_preserved_text
 
 WINDOW = timedelta(hours=1)
 MAX_DESCRIPTION = 2000
@@ -258,9 +259,10 @@ def attach_scanned(
             actor=actor,
         )
         return
+    uow.queue.record_fetch(agency_id, case_id, when=now, found=findings_of(result))
     if store is not None:
         store.put(content.data)
-    uow.queue.record_fetch(agency_id, case_id, when=now, found=findings_of(result))
+        index_preserved_text(uow, store, agency_id=agency_id, case_id=case_id, data=content.data)
     _audit_case(
         uow,
         "case.page_fetched",

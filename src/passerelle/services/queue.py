@@ -37,7 +37,7 @@ class QueuePage:
         return self.first + len(self.cases) - 1 if self.cases else 0
 
 
-def _require_reader(viewer: User) -> None:
+def require_reader(viewer: User) -> None:
     # Analysts and approvers review; controllers read everything of their agency.
     if not (viewer.can(Permission.REVIEW) or viewer.can(Permission.READ_AUDIT)):
         raise PermissionDenied("only analysts, approvers and controllers read the queue")
@@ -47,7 +47,7 @@ def list_queue(
     uow: UnitOfWork, *, viewer: User, filters: QueueFilters, page: PageRequest | None = None
 ) -> QueuePage:
     """A page of the queue, by keyset: as fast at the ten-thousandth page as at the first."""
-    _require_reader(viewer)
+    require_reader(viewer)
     wanted = page or PageRequest()
     total = uow.queue.count_filtered(viewer.agency_id, filters, wanted.sort)
     cases, keys, before = uow.queue.page_cases(viewer.agency_id, filters, wanted)
@@ -70,7 +70,7 @@ def list_queue(
 def count_queue(
     uow: UnitOfWork, *, viewer: User, filters: QueueFilters, sort: QueueSort = QueueSort.SCORE
 ) -> int:
-    _require_reader(viewer)
+    require_reader(viewer)
     return uow.queue.count_filtered(viewer.agency_id, filters, sort)
 
 
@@ -79,7 +79,7 @@ def next_case(
 ) -> str | None:
     """The case that follows `after` in this order and these filters (the first of the
     queue when `after` is not in the order); None when the queue holds no further case."""
-    _require_reader(viewer)
+    require_reader(viewer)
     key = uow.queue.key_of(viewer.agency_id, after, sort)
     request = PageRequest(sort=sort, size=1, after=key)
     cases, _, _ = uow.queue.page_cases(viewer.agency_id, filters, request)
@@ -89,7 +89,7 @@ def next_case(
 
 def get_case(uow: UnitOfWork, *, viewer: User, case_id: str) -> tuple[CaseDetail, list[AuditEvent]]:
     """A case of the viewer's agency and its history; any other case is not found."""
-    _require_reader(viewer)
+    require_reader(viewer)
     detail = uow.queue.get_case(viewer.agency_id, case_id)
     history = uow.audit.list_for_object(viewer.agency_id, "case", case_id)
     return detail, history
@@ -167,7 +167,7 @@ class EarlierCase:
 def earlier_cases(uow: UnitOfWork, *, viewer: User, case_id: str) -> list[EarlierCase]:
     """Deconfliction: other cases on the same or nearly the same content, with their
     decisions and referrals."""
-    _require_reader(viewer)
+    require_reader(viewer)
     found = []
     for other, distance in uow.queue.related_cases(viewer.agency_id, case_id):
         decisions = uow.decisions.list_for_case(viewer.agency_id, other)

@@ -7,8 +7,10 @@ derived from the instance's secret with HKDF (or given directly). Partners never
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -38,6 +40,15 @@ class EncryptedContentStore:
             raise InvalidInput("the content key must be 32 bytes")
         self._root = root
         self._aead = AESGCM(key)
+        self._word_key = hmac.new(key, b"passerelle search words v1", hashlib.sha256).digest()
+
+    def blind_words(self, words: Sequence[str]) -> list[str]:
+        """Keyed digests of words, for the search index of preserved texts: the index finds
+        a word typed in the search box but does not hold the words of the content."""
+        return [
+            hmac.new(self._word_key, word.encode("utf-8"), hashlib.sha256).hexdigest()[:24]
+            for word in words
+        ]
 
     def _path(self, sha256: str) -> Path:
         if not _SHA256.match(sha256):

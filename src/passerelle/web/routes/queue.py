@@ -46,6 +46,7 @@ from passerelle.services.review import (
     recommend_lifting,
     reviewers,
 )
+from passerelle.services.search import PAGE, search_cases
 from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, gettext_of, render
 from passerelle.web.csrf import require_csrf
 from passerelle.web.htmx import redirect
@@ -177,6 +178,36 @@ def queue_next(
         target = request.url_for("queue").path + ("?" + urlencode(value) if value else "")
         return redirect(request, target)
     return redirect(request, request.url_for("case_detail", case_id=found).path)
+
+
+@router.get("/search", name="search")
+def search(
+    request: Request,
+    viewer: Viewer,
+    uow: ReadUow,
+    q: Annotated[str, Query(max_length=2000)] = "",
+    after: Annotated[str, Query(max_length=36)] = "",
+    first: Annotated[int, Query(ge=1, le=10_000_000)] = 1,
+) -> Response:
+    """The header's search box: a hash, an address, a reference or words."""
+    if not q.strip():
+        return render(request, "pages/search.html", {"q": "", "results": None})
+    found = search_cases(
+        uow, get_state(request).store, viewer=viewer, text=q, after=after, first=first
+    )
+    gettext = gettext_of(request)
+    context = {
+        "q": found.query.text,
+        "results": found,
+        "kind": found.query.kind.value,
+        "cases": [case_row(c, gettext) for c in found.cases],
+        "next_query": urlencode(
+            {"q": found.query.text, "after": found.next_after, "first": found.first + PAGE}
+        )
+        if found.next_after
+        else None,
+    }
+    return render(request, "pages/search.html", context)
 
 
 @router.get("/queue/count", name="queue_count")
