@@ -140,7 +140,7 @@ def _file_entries(path: Path, labels: Labels, note: str, options: ScanOptions) -
 @bank_group.command("add")
 @click.argument("name")
 @agency_option
-@click.option("--type", "signal_type", default=None, help="sha256, md5, pdq, url or text.")
+@click.option("--type", "signal_type", default=None, help="sha256, md5, pdq, url, text or vpdq.")
 @click.option("--value", default=None, help="The signal (for text: the text itself).")
 @click.option(
     "--file",
@@ -189,7 +189,7 @@ def bank_add(
 @bank_group.command("remove")
 @click.argument("name")
 @agency_option
-@click.option("--type", "signal_type", required=True, help="sha256, md5, pdq, url or text.")
+@click.option("--type", "signal_type", required=True, help="sha256, md5, pdq, url, text or vpdq.")
 @click.option("--value", required=True, help="The signal to remove.")
 @needs_runtime
 def bank_remove(

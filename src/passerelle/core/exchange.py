@@ -72,7 +72,7 @@ class EventKind(enum.StrEnum):
     REFERRED = "referred"  # the content was referred to its host
 
 
-SHAREABLE_SIGNALS = ("sha256", "md5", "pdq", "url", "text")
+SHAREABLE_SIGNALS = ("sha256", "md5", "pdq", "url", "text", "vpdq")
 
 
 @dataclass(frozen=True, slots=True)

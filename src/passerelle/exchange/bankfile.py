@@ -3,7 +3,8 @@
 - CSV: a header row, then `signal_type,value,category,tier,tags,note,quality` (tags separated
   by `;`). Unknown columns are refused by name, so that a typo never drops a label silently.
 - python-threatexchange (`LocalFileSignalExchangeAPI`): one signal a line, `<type> <value>`;
-  its type names are mapped (`video_md5` → `md5`, `raw_text` → `text`). It carries no labels:
+  its type names are mapped (`video_md5` → `md5`, `raw_text` → `text`); a `vpdq` line carries
+  the JSON list of `"pdq,quality,timestamp"` frames of its vPDQ extension. It carries no labels:
   those given on the command line apply to every line."""
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ PYTX_TO_OURS = {
     "raw_text": "text",
     "sha256": "sha256",
     "text": "text",
+    "vpdq": "vpdq",
 }
-OURS_TO_PYTX = {"pdq": "pdq", "url": "url"}
+OURS_TO_PYTX = {"pdq": "pdq", "url": "url", "vpdq": "vpdq"}
 
 
 class BadLine(InvalidInput):

@@ -3,7 +3,11 @@
 STIX: SHA-256 and MD5 as standard file hashes, PDQ as the custom hash key `x_pdq`, URLs as
 `url:value` (when the canonical address is known; a bank holds it for entries added as
 URLs). MISP: an event whose attributes are `sha256`, `md5`, `url`, and PDQ as a `text`
-attribute commented `pdq`; the distribution level maps "this agreement only" to "this
+attribute commented `pdq`. A video's vPDQ (custom in both, documented in the README) takes the
+form of python-threatexchange: the JSON list of `"pdq,quality,timestamp"` frames, as the
+custom hash key `x_vpdq` in STIX (quotes and backslashes escaped as the pattern grammar asks)
+and as a `text` attribute commented `vpdq` in MISP. The distribution level maps "this
+agreement only" to "this
 community only" (1) and "onward" to "connected communities" (2). Text fingerprints (MinHash)
 have no standard form and are left out of both."""
 
@@ -33,6 +37,7 @@ _PATTERNS = [
     (re.compile(r"^\[file:hashes\.MD5 = '([0-9a-f]{32})'\]$"), "md5"),
     (re.compile(r"^\[file:hashes\.'x_pdq' = '([0-9a-f]{64})'\]$"), "pdq"),
     (re.compile(r"^\[url:value = '((?:[^'\\]|\\.)+)'\]$"), "url"),
+    (re.compile(r"^\[file:hashes\.'x_vpdq' = '((?:[^'\\]|\\.)+)'\]$"), "vpdq"),
 ]
 
 
@@ -48,10 +53,16 @@ def _pattern(entry: BankEntry, source_values: dict[str, str]) -> str | None:
         return f"[file:hashes.MD5 = '{value}']"
     if kind == "pdq":
         return f"[file:hashes.'x_pdq' = '{value}']"
+    if kind == "vpdq":
+        return f"[file:hashes.'x_vpdq' = '{_quoted(value)}']"
     if kind == "url" and value in source_values:
         address = source_values[value].replace("\\", "\\\\").replace("'", "\\'")
         return f"[url:value = '{address}']"
     return None
+
+
+def _quoted(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def identity_id(agency_code: str) -> str:
@@ -138,7 +149,7 @@ def read_stix_bundle(document: object) -> tuple[list[EntryInput], list[str]]:
             match = expression.match(pattern)
             if match:
                 value = match.group(1)
-                if kind == "url":
+                if kind in ("url", "vpdq"):
                     value = re.sub(r"\\(.)", r"\1", value)
                 try:
                     labels = Labels(
@@ -180,8 +191,8 @@ def misp_event(
             if value not in addresses:
                 continue
             value, category = addresses[value], "Network activity"
-        elif kind == "pdq":
-            kind, category, comment = "text", "Payload delivery", "pdq"
+        elif kind in ("pdq", "vpdq"):
+            kind, category, comment = "text", "Payload delivery", kind
         elif kind in ("sha256", "md5"):
             category = "Payload delivery"
         else:
@@ -229,9 +240,9 @@ def read_misp_event(document: object) -> tuple[list[EntryInput], list[str]]:
     entries, problems = [], []
     for number, attribute in enumerate(document["Event"].get("Attribute") or []):
         kind, value = str(attribute.get("type")), str(attribute.get("value") or "")
-        if kind == "text" and attribute.get("comment") == "pdq":
-            kind = "pdq"
-        if kind not in ("sha256", "md5", "url", "pdq"):
+        if kind == "text" and attribute.get("comment") in ("pdq", "vpdq"):
+            kind = str(attribute["comment"])
+        if kind not in ("sha256", "md5", "url", "pdq", "vpdq"):
             problems.append(f"attribute {number}: type {kind} is not a signal")
             continue
         category = None

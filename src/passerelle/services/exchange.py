@@ -39,7 +39,7 @@ from passerelle.core.ports import ObservationHold, PartnerNotice, UnitOfWork
 from passerelle.core.signals import parse_signal
 from passerelle.core.taxonomy import Labels, parse_category, parse_tier
 
-SHARED_SIGNALS = ("sha256", "md5", "pdq", "url", "text")
+SHARED_SIGNALS = ("sha256", "md5", "pdq", "url", "text", "vpdq")
 MIN_REASON = 20
 
 

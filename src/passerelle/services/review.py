@@ -15,7 +15,7 @@ from passerelle.core.ports import UnitOfWork
 from passerelle.core.taxonomy import Labels
 from passerelle.services.banks import add_entries
 
-BANKABLE = ("sha256", "md5", "pdq", "url", "text")
+BANKABLE = ("sha256", "md5", "pdq", "url", "text", "vpdq")
 
 
 def decide_case(
