@@ -3,8 +3,8 @@ near duplicates, keyed digests of preserved words), filled for the items already
 each case's most urgent tier (`cases.top_tier`), so that the transparency report counts in
 SQL instead of reading every case's matches.
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
-down_revision = "0019"
+revision = "0021"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
