@@ -23,6 +23,7 @@ from passerelle.core.case import QueueFilters
 from passerelle.core.content import Content
 from passerelle.core.decision import parse_decision
 from passerelle.core.errors import Conflict
+from passerelle.core.match import Matcher
 from passerelle.core.signals.pdq import PDQ
 from passerelle.core.taxonomy import Category, Labels
 from passerelle.db.engine import make_engine
@@ -44,6 +45,7 @@ from passerelle.services.review import decide_case
 from tests.factories import DEFAULT_PASSWORD, make_agency, make_user
 from tests.servers import free_port, running_passerelle
 from tests.shared import shared
+from tests.videos import cut_clip
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -89,7 +91,7 @@ def start(stack: ExitStack, tmp: Path, code: str, jurisdiction: str) -> Instance
     folder.mkdir()
     secret = f"secret-of-{code}-" + "0123456789abcdefghij" * 2
     url = f"sqlite:///{folder / 'passerelle.db'}"
-    database = Database(make_engine(url))
+    database = Database(make_engine(url), secret=secret)
     stack.callback(database.dispose)
     upgrade(database.engine)
     with database.unit_of_work(write=True) as uow:
@@ -194,10 +196,14 @@ def last_log(instance: Instance) -> tuple[str, str]:
 IMAGE = "aaa-orig.jpg"
 
 
-def decide_image(instance: Instance, image: str, category: str, bank: str) -> str:
-    """Scan an image into the queue of `instance`, decide it as terrorist content of the
-    category, and add its signals to `bank`; return the case id."""
-    data = shared("pdq", "images", image).read_bytes()
+def decide_image(
+    instance: Instance, image: str, category: str, bank: str, data: bytes | None = None
+) -> str:
+    """Scan an image (or a video: `data`) into the queue of `instance`, decide it as
+    terrorist content of the category, and add its signals to `bank`; return the case id."""
+    data = data if data is not None else shared("pdq", "images", image).read_bytes()
+    found = scan(Content(source=image, data=data), Matcher.build([], []))
+    primer = next(s for s in found.signals if s.type in ("pdq", "vpdq"))
     with instance.database.unit_of_work(write=True) as uow:
         agency = uow.agencies.get_by_code(instance.code)
         with contextlib.suppress(Conflict):
@@ -219,9 +225,7 @@ def decide_image(instance: Instance, image: str, category: str, bank: str) -> st
             uow,
             agency_code=instance.code,
             bank_name="amorce",
-            entries=[
-                EntryInput("pdq", PDQ.compute(data).value, Labels(category=Category(category)))
-            ],
+            entries=[EntryInput(primer.type, primer.value, Labels(category=Category(category)))],
             actor="test",
         )
         matcher = load_matcher(uow, agency_code=instance.code, bank_names=["amorce"])
@@ -258,7 +262,7 @@ def decide_image(instance: Instance, image: str, category: str, bank: str) -> st
 TERMS = {
     "purpose": "Retrait des contenus qui incitent au terrorisme (test)",
     "categories": ["a"],
-    "signal_types": ["sha256", "md5", "pdq", "url"],
+    "signal_types": ["sha256", "md5", "pdq", "url", "vpdq"],
     "share_decisions": "true",
     "share_holds": "true",
     "retention_days": "30",
@@ -570,3 +574,22 @@ def test_a_referral_in_france_shows_on_the_same_content_in_quebec(
     page = qc.client(f"analyst.{qc.code}").get(f"/cases/{qc_case}").text
     today = datetime.now(UTC).date().isoformat()
     assert f"Déjà signalé par le partenaire Unité {fr.code} le {today}" in page
+
+
+def test_a_video_decided_in_france_matches_a_re_encoded_copy_in_quebec(
+    pair: tuple[Instance, Instance],
+) -> None:
+    fr, qc = pair
+    ensure_agreement(fr, qc)
+    video = shared("video", "videos", "chair-orig-22-sd-bar.mp4")
+    decide_image(fr, "chaise.mp4", "a", "decisions", data=video.read_bytes())
+    sync(qc)
+    shared_bank = partner_bank(qc, fr.code)
+    assert [kind for kind, _ in shared_bank if kind == "vpdq"] == ["vpdq"]
+    with qc.database.unit_of_work() as uow:
+        matcher = load_matcher(uow, agency_code=qc.code)
+    copy = cut_clip(video, 0.0, 30.0, scale=0.5)  # the whole video, re-encoded at half size
+    result = scan(Content(source="copie.mp4", data=copy), matcher)
+    (match,) = [m for m in result.matches if m.signal_type == "vpdq"]
+    assert (match.bank, match.origin.value) == (f"partner-{fr.code}", "partner")
+    assert match.video is not None and match.video.compared_share >= 80
