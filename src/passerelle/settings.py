@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     fetch_max_redirects: int = Field(
         default=5, ge=0, le=20, description="Redirects the fetcher follows, each one re-checked."
     )
+    exchange_window_seconds: int = Field(
+        default=300,
+        ge=30,
+        le=3600,
+        description="How old (or how far ahead) a partner's signed document or request may be;"
+        " older ones, and any whose nonce was seen already, are refused as replays. Documents"
+        " received by file drop (`partner receive`) may be up to 7 days old.",
+    )
     scan_max_pixels: int = Field(
         default=50_000_000, ge=1, description="Largest image decoded for PDQ, in pixels."
     )

@@ -108,7 +108,8 @@ def test_the_feed_carries_only_what_the_agreement_admits() -> None:
 
 def page(**change: object) -> FeedPage:
     entries = tuple(feed_entries([event(1, "a")], [agreement()], NOW))
-    return replace(FeedPage("fr", "qc", 0, 1, entries, NOW), **change)  # type: ignore[arg-type]
+    signed = FeedPage("fr", "qc", 0, 1, entries, NOW, nonce="ab" * 16, audit_head="7:" + "cd" * 32)
+    return replace(signed, **change)  # type: ignore[arg-type]
 
 
 def test_a_page_is_checked_against_our_copy_of_the_agreements() -> None:
@@ -141,6 +142,10 @@ def test_a_page_is_checked_against_our_copy_of_the_agreements() -> None:
         ({**page().as_dict(), "extra": 1}, "unexpected feed fields"),
         ({**page().as_dict(), "cursor": "x"}, "malformed feed"),
         ({**page().as_dict(), "entries": [{"seq": 1}]}, "malformed feed entry"),
+        ({**page().as_dict(), "nonce": "0"}, "nonce is 32 lowercase hexadecimal"),
+        ({**page().as_dict(), "audit_head": "7"}, "audit head is not"),
+        ({**page().as_dict(), "issued_at": "2026-12-01T10:00:00"}, "has no time zone"),
+        ({**page().as_dict(), "schema": "passerelle-feed/1"}, "carry no time and nonce"),
     ],
 )
 def test_a_broken_page_is_named(broken: object, message: str) -> None:

@@ -24,10 +24,12 @@ from passerelle.cli.context import (
 from passerelle.cli.crawl import import_command, spark_group
 from passerelle.cli.partners import agency_key_command, partner_group
 from passerelle.cli.scanning import extract_command, scan_command
+from passerelle.cli.secret import secret_group
 from passerelle.core.errors import DatabaseUnavailable, InvalidInput, NotFound, PasserelleError
 from passerelle.core.ports import UnitOfWork
 from passerelle.db.migrate import upgrade
 from passerelle.exchange.signing import agency_key
+from passerelle.secret import check_secret
 from passerelle.services import admin, auth, refer
 from passerelle.settings import load_settings
 
@@ -313,6 +315,7 @@ def jobs_run(rt: Runtime, once: bool, every: int) -> None:
     from passerelle.cli.scanning import fetcher_for
     from passerelle.jobs.runner import run_once
 
+    check_secret(rt.database, rt.settings.secret_key)
     with fetcher_for(rt.settings) as fetcher:
         while True:
             retention = timedelta(days=rt.settings.retention_days)
@@ -372,6 +375,7 @@ def serve(rt: Runtime, host: str | None, port: int | None) -> None:
     from passerelle.db.engine import check_connection
 
     check_connection(rt.database.engine)
+    check_secret(rt.database, rt.settings.secret_key)  # refuse before serving any 500
     _serve(rt, host or rt.settings.host, port or rt.settings.port)
 
 
@@ -454,6 +458,7 @@ def demo(
 
 
 cli.add_command(audit_group)
+cli.add_command(secret_group)
 cli.add_command(bank_group)
 cli.add_command(spark_group)
 cli.add_command(partner_group)

@@ -12,7 +12,7 @@ import click
 from passerelle.cli.context import Runtime, agency_option, needs_runtime, resolve_agency
 from passerelle.core.audit import AuditEntry
 from passerelle.core.errors import InvalidInput
-from passerelle.core.exchange import AGREEMENT_SCHEMA, MAX_FEED_BYTES, parse_page
+from passerelle.core.exchange import AGREEMENT_SCHEMA, MAX_FEED_BYTES, Replayed, parse_page
 from passerelle.exchange.signing import (
     MAX_DOCUMENT_BYTES,
     Refused,
@@ -125,12 +125,19 @@ def partner_receive(rt: Runtime, path: Path) -> None:
     """Take in a signed agreement or answer received by file drop (its signature checked
     against the sending partner's key)."""
     body, sender = _read_signed(path, "document")
+    window = exchange.FILE_DROP_WINDOW
     with rt.database.unit_of_work(write=True) as uow:
         document = unseal(body, exchange.sender_key(uow, sender), max_bytes=MAX_DOCUMENT_BYTES)
-        if document.get("schema") == AGREEMENT_SCHEMA:
-            agreement = exchange.receive_proposal(uow, document=document)
-        else:
-            agreement = exchange.receive_answer(uow, document=document)
+        try:
+            if document.get("schema") == AGREEMENT_SCHEMA:
+                agreement = exchange.receive_proposal(uow, document=document, window=window)
+            else:
+                agreement = exchange.receive_answer(uow, document=document, window=window)
+        except Replayed as exc:
+            uow.rollback()
+            exchange.record_replay(uow, exc)
+            uow.commit()
+            raise
         uow.commit()
     click.echo(f"agreement {agreement.id} from {sender.get('from')}: {agreement.status.value}")
 

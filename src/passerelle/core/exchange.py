@@ -11,20 +11,77 @@ import enum
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from passerelle.core.errors import InvalidInput
 from passerelle.core.signals import parse_signal
 from passerelle.core.taxonomy import Category
 
-FEED_SCHEMA = "passerelle-feed/1"
-AGREEMENT_SCHEMA = "passerelle-agreement/1"
-ANSWER_SCHEMA = "passerelle-agreement-answer/1"
+# Version 2 of every signed document carries `issued_at` and a random `nonce` (replay
+# protection) and a feed page the publisher's audit head; version 1 documents carry neither
+# and are refused by name (partners upgrade together).
+FEED_SCHEMA = "passerelle-feed/2"
+AGREEMENT_SCHEMA = "passerelle-agreement/2"
+ANSWER_SCHEMA = "passerelle-agreement-answer/2"
+RETIRED_SCHEMAS = frozenset(
+    {"passerelle-feed/1", "passerelle-agreement/1", "passerelle-agreement-answer/1"}
+)
+_NONCE = re.compile(r"^[0-9a-f]{32}$")
 FEED_PAGE = 500
 MAX_FEED_BYTES = 5 * 1024 * 1024
 _CODE = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 _KEY = re.compile(r"^[A-Za-z0-9+/]{43}=$")  # 32 bytes, base64
+
+
+class Replayed(InvalidInput):
+    """A document or request correctly signed by a partner but stale or already seen: refused,
+    and the refusal is audited for the agency it was addressed to."""
+
+    def __init__(self, message: str, *, agency_id: str, partner: str, nonce: str) -> None:
+        super().__init__(message)
+        self.agency_id = agency_id
+        self.partner = partner
+        self.nonce = nonce
+
+
+def refuse_retired(schema: object) -> None:
+    if isinstance(schema, str) and schema in RETIRED_SCHEMAS:
+        raise InvalidInput(
+            f"{schema} documents carry no time and nonce and are refused (replay protection);"
+            " the partner must upgrade Passerelle"
+        )
+
+
+def parse_nonce(value: object) -> str:
+    text = str(value or "")
+    if not _NONCE.match(text):
+        raise InvalidInput("a signed document's nonce is 32 lowercase hexadecimal characters")
+    return text
+
+
+def parse_issued_at(value: object) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInput("a signed document's time is not an ISO-8601 date and time") from None
+    if moment.tzinfo is None:
+        raise InvalidInput("a signed document's time has no time zone")
+    return moment
+
+
+def staleness(issued_at: datetime, now: datetime, window: timedelta) -> str | None:
+    """Why a document issued at `issued_at` is not fresh at `now`, or None."""
+    if issued_at < now - window:
+        return f"it was issued at {issued_at.isoformat()}, more than {_span(window)} ago"
+    if issued_at > now + window:
+        return f"it claims to be issued at {issued_at.isoformat()}, in the future"
+    return None
+
+
+def _span(window: timedelta) -> str:
+    seconds = int(window.total_seconds())
+    return f"{seconds // 60} minutes" if seconds % 60 == 0 else f"{seconds} seconds"
 
 
 class AgreementStatus(enum.StrEnum):
@@ -212,6 +269,8 @@ class Partner:
     last_error: str | None = None
     failures: int = 0
     next_sync_at: datetime | None = None
+    witnessed_head: str | None = None  # the partner's audit head, from its last feed page
+    witnessed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,10 +418,14 @@ class FeedPage:
     entries: tuple[FeedEntry, ...]
     issued_at: datetime
     more: bool = False
+    nonce: str = ""
+    audit_head: str = ""  # the publisher's audit head: partners witness it
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "schema": FEED_SCHEMA,
+            "nonce": self.nonce,
+            "audit_head": self.audit_head,
             "publisher": self.publisher,
             "subscriber": self.subscriber,
             "cursor": self.cursor,
@@ -375,27 +438,45 @@ class FeedPage:
 
 _ENTRY_KEYS = frozenset(FeedEntry.__dataclass_fields__)
 _PAGE_KEYS = frozenset(
-    {"schema", "publisher", "subscriber", "cursor", "next_cursor", "more", "issued_at", "entries"}
+    {
+        "schema",
+        "nonce",
+        "audit_head",
+        "publisher",
+        "subscriber",
+        "cursor",
+        "next_cursor",
+        "more",
+        "issued_at",
+        "entries",
+    }
 )
+_HEAD = re.compile(r"^\d{1,18}:[0-9a-f]{64}$")
 
 
 def parse_page(document: object) -> FeedPage:
     """A feed page as received, checked field by field (a schema we do not know is refused)."""
     if not isinstance(document, dict):
         raise InvalidInput("the feed is not a JSON object")
+    refuse_retired(document.get("schema"))
     if document.get("schema") != FEED_SCHEMA:
         raise InvalidInput(f"unknown feed schema {document.get('schema')!r}")
     if set(document) != _PAGE_KEYS:
         raise InvalidInput(f"unexpected feed fields: {sorted(set(document) ^ _PAGE_KEYS)}")
     try:
         entries = tuple(_entry(item) for item in document["entries"])
+        head = str(document["audit_head"])
+        if not _HEAD.match(head):
+            raise InvalidInput("the feed's audit head is not <event number>:<MAC>")
         return FeedPage(
+            nonce=parse_nonce(document["nonce"]),
+            audit_head=head,
             publisher=parse_code(str(document["publisher"])),
             subscriber=parse_code(str(document["subscriber"])),
             cursor=int(document["cursor"]),
             next_cursor=int(document["next_cursor"]),
             entries=entries,
-            issued_at=datetime.fromisoformat(str(document["issued_at"])),
+            issued_at=parse_issued_at(document["issued_at"]),
             more=bool(document["more"]),
         )
     except (KeyError, TypeError, ValueError) as exc:

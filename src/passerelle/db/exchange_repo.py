@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from passerelle.core.errors import Conflict, NotFound
@@ -29,6 +30,7 @@ from passerelle.db.models import (
     BankEntryRow,
     BankRow,
     ExchangeEventRow,
+    ExchangeNonceRow,
     ObservationHoldRow,
     PartnerRow,
     PartnerSignalRow,
@@ -57,6 +59,8 @@ def _partner(row: PartnerRow) -> Partner:
         last_error=row.last_error,
         failures=row.failures,
         next_sync_at=_aware(row.next_sync_at),
+        witnessed_head=row.witnessed_head,
+        witnessed_at=_aware(row.witnessed_at),
     )
 
 
@@ -103,6 +107,18 @@ class SqlExchangeRepo:
                 created_at=now,
             )
         )
+        self._s.flush()
+
+    def sealed_keys(self) -> builtins.list[tuple[str, str]]:
+        """(id, sealed private key) of every agency key, retired ones included."""
+        rows = self._s.scalars(select(AgencyKeyRow).order_by(AgencyKeyRow.created_at))
+        return [(row.id, row.private_key) for row in rows]
+
+    def replace_sealed_key(self, key_id: str, sealed: str) -> None:
+        row = self._s.get(AgencyKeyRow, key_id)
+        if row is None:
+            raise NotFound("agency key not found")
+        row.private_key = sealed
         self._s.flush()
 
     # --- partners ----------------------------------------------------------------------------
@@ -210,6 +226,35 @@ class SqlExchangeRepo:
             )
         )
         self._s.flush()
+
+    def record_witnessed_head(self, partner_id: str, head: str, at: datetime) -> None:
+        row = self._s.get(PartnerRow, partner_id)
+        if row is None:
+            raise NotFound("partner not found")
+        row.witnessed_head, row.witnessed_at = head, at
+        self._s.flush()
+
+    # --- replay protection -------------------------------------------------------------------
+
+    def remember_nonce(self, agency_id: str, partner_id: str, nonce: str, at: datetime) -> bool:
+        """Record a nonce; False when it was already there (in a savepoint, so that two
+        deliveries of the same document at once are told apart by the primary key)."""
+        if self._s.get(ExchangeNonceRow, (agency_id, partner_id, nonce)) is not None:
+            return False
+        try:
+            with self._s.begin_nested():
+                self._s.add(
+                    ExchangeNonceRow(
+                        agency_id=agency_id, partner_id=partner_id, nonce=nonce, seen_at=at
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def forget_nonces(self, before: datetime) -> int:
+        result = self._s.execute(delete(ExchangeNonceRow).where(ExchangeNonceRow.seen_at < before))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def sync_log(self, partner_id: str, limit: int = 20) -> builtins.list[SyncRecord]:
         rows = self._s.scalars(

@@ -2,7 +2,9 @@
 with the instance secret), signed envelopes (feeds, agreements) and signed requests.
 
 An envelope is `{"payload": "<canonical JSON text>", "signature": "<base64>"}`: the signature
-covers the exact bytes of the payload text, so a changed byte anywhere is refused."""
+covers the exact bytes of the payload text, so a changed byte anywhere is refused. Every signed
+document and request carries its time and a random nonce (`new_nonce`); the services refuse a
+stale or already seen one (replay)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import base64
 import binascii
 import json
 import os
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,15 +25,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from passerelle.core.errors import InvalidInput, PasserelleError
+from passerelle.core.errors import InvalidInput, WrongSecret
 from passerelle.core.ports import UnitOfWork
 
-CLOCK_SKEW = timedelta(minutes=5)
+CLOCK_SKEW = timedelta(minutes=5)  # the default of PASSERELLE_EXCHANGE_WINDOW_SECONDS
 MAX_DOCUMENT_BYTES = 256 * 1024  # an agreement or an answer
 
 
 class Refused(InvalidInput):
     """A signed document or request that cannot be trusted; the message says why."""
+
+
+def new_nonce() -> str:
+    """128 random bits, lowercase hex: what makes each signed document and request unique."""
+    return secrets.token_hex(16)
 
 
 def _sealing_key(secret: str) -> AESGCM:
@@ -61,8 +69,22 @@ def open_private(sealed: str, secret: str) -> Ed25519PrivateKey:
     try:
         raw = _sealing_key(secret).decrypt(data[:12], data[12:], b"ed25519")
     except InvalidTag:
-        raise PasserelleError("the agency's signing key does not open with this secret") from None
+        raise WrongSecret(
+            "PASSERELLE_SECRET_KEY does not open the agency's signing key (the secret was"
+            " changed without `passerelle secret rotate`)"
+        ) from None
     return Ed25519PrivateKey.from_private_bytes(raw)
+
+
+def reseal_private(sealed: str, old_secret: str, new_secret: str) -> str:
+    """The same private key, sealed under `new_secret` (for `passerelle secret rotate`)."""
+    raw = open_private(sealed, old_secret).private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    nonce = os.urandom(12)
+    return base64.b64encode(
+        nonce + _sealing_key(new_secret).encrypt(nonce, raw, b"ed25519")
+    ).decode()
 
 
 def agency_key(uow: UnitOfWork, agency_id: str, secret: str) -> tuple[str, Ed25519PrivateKey]:
@@ -105,20 +127,22 @@ def unseal(body: bytes, public_key: str, *, max_bytes: int) -> dict[str, Any]:
         raise Refused(f"the document is {len(body)} bytes, over the limit of {max_bytes}")
     try:
         envelope = _loads(body)
-        payload, signature = envelope["payload"], envelope["signature"]
-        if set(envelope) != {"payload", "signature"} or not isinstance(payload, str):
+        if not isinstance(envelope, dict) or set(envelope) != {"payload", "signature"}:
             raise ValueError("unexpected envelope fields")
+        payload, signature = envelope["payload"], envelope["signature"]
+        if not isinstance(payload, str) or not isinstance(signature, str):
+            raise ValueError("the payload and the signature are strings")
         raw_signature = base64.b64decode(signature, validate=True)
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-        raise Refused(f"not a signed envelope: {exc}") from None
+    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError) as exc:
+        raise Refused(f"not a signed envelope: {type(exc).__name__}: {exc}"[:300]) from None
     try:
         _public(public_key).verify(raw_signature, payload.encode("utf-8"))
     except InvalidSignature:
         raise Refused("the signature does not verify with the partner's key") from None
     try:
         document = _loads(payload)
-    except ValueError as exc:
-        raise Refused(f"the signed payload is not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise Refused(f"the signed payload is not JSON: {exc}"[:300]) from None
     if not isinstance(document, dict):
         raise Refused("the signed payload is not a JSON object")
     return document
@@ -138,7 +162,7 @@ def claimed(body: bytes) -> dict[str, Any]:
     verify it (`unseal` then decides whether to trust it)."""
     try:
         document = _loads(_loads(body)["payload"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise Refused("not a signed envelope") from None
     if not isinstance(document, dict):
         raise Refused("not a signed envelope")
@@ -149,20 +173,30 @@ def request_headers(
     key: Ed25519PrivateKey, *, subscriber: str, publisher: str, target: str, now: datetime
 ) -> dict[str, str]:
     """Headers that prove a request comes from `subscriber` (who signs `target`, the path
-    and query, with the time and the publisher it is addressed to)."""
+    and query, with the time, a fresh nonce and the publisher it is addressed to)."""
     when = now.astimezone(UTC).isoformat(timespec="seconds")
-    message = f"GET\n{target}\n{when}\n{subscriber}\n{publisher}".encode()
+    nonce = new_nonce()
+    message = f"GET\n{target}\n{when}\n{nonce}\n{subscriber}\n{publisher}".encode()
     return {
         "X-Passerelle-From": subscriber,
         "X-Passerelle-To": publisher,
         "X-Passerelle-Date": when,
+        "X-Passerelle-Nonce": nonce,
         "X-Passerelle-Signature": base64.b64encode(key.sign(message)).decode(),
     }
 
 
 def verify_request(
-    headers: dict[str, str], *, target: str, public_key: str, publisher: str, now: datetime
-) -> None:
+    headers: dict[str, str],
+    *,
+    target: str,
+    public_key: str,
+    publisher: str,
+    now: datetime,
+    window: timedelta = CLOCK_SKEW,
+) -> tuple[datetime, str]:
+    """(the time, the nonce) of a request signed by `public_key`; the caller refuses a nonce
+    it has already seen."""
     try:
         when = headers["x-passerelle-date"]
         moment = datetime.fromisoformat(when)
@@ -170,10 +204,15 @@ def verify_request(
         subscriber = headers["x-passerelle-from"]
     except (KeyError, ValueError, binascii.Error):
         raise Refused("the request is not signed") from None
-    if moment.tzinfo is None or abs(now - moment) > CLOCK_SKEW:
-        raise Refused("the request's date is more than 5 minutes away from ours")
-    message = f"GET\n{target}\n{when}\n{subscriber}\n{publisher}".encode()
+    nonce = headers.get("x-passerelle-nonce", "")
+    if len(nonce) != 32 or any(c not in "0123456789abcdef" for c in nonce):
+        raise Refused("the request carries no nonce (the partner must upgrade Passerelle)")
+    if moment.tzinfo is None or abs(now - moment) > window:
+        minutes = int(window.total_seconds() // 60)
+        raise Refused(f"the request's date is more than {minutes} minutes away from ours")
+    message = f"GET\n{target}\n{when}\n{nonce}\n{subscriber}\n{publisher}".encode()
     try:
         _public(public_key).verify(signature, message)
     except InvalidSignature:
         raise Refused("the request's signature does not verify") from None
+    return moment, nonce

@@ -6,6 +6,7 @@ against the agreements and audited."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,12 +28,17 @@ from passerelle.core.exchange import (
     FeedEntry,
     FeedPage,
     Partner,
+    Replayed,
     check_page,
     feed_entries,
     next_status,
     parse_code,
+    parse_issued_at,
+    parse_nonce,
     parse_public_key,
     parse_terms,
+    refuse_retired,
+    staleness,
 )
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import ObservationHold, PartnerNotice, UnitOfWork
@@ -41,6 +47,9 @@ from passerelle.core.taxonomy import Labels, parse_category, parse_tier
 
 SHARED_SIGNALS = ("sha256", "md5", "pdq", "url", "text", "vpdq")
 MIN_REASON = 20
+DOCUMENT_WINDOW = timedelta(minutes=5)  # PASSERELLE_EXCHANGE_WINDOW_SECONDS
+FILE_DROP_WINDOW = timedelta(days=7)  # a document carried by hand may take days
+NONCE_MEMORY = 2 * FILE_DROP_WINDOW  # seen nonces are kept until no window admits them
 
 
 def _audit(
@@ -111,13 +120,16 @@ def remove_partner(uow: UnitOfWork, *, agency_id: str, actor: str, partner_id: s
 
 
 def agreement_document(agreement: Agreement, *, sender: str, receiver: str) -> dict[str, Any]:
+    """The proposal to sign and send, issued now with a fresh nonce (sent again, it is a new
+    document: a captured copy cannot be replayed)."""
     return {
         "schema": AGREEMENT_SCHEMA,
         "id": agreement.id,
         "from": sender,
         "to": receiver,
         "terms": agreement.terms.as_dict(),
-        "issued_at": agreement.created_at.isoformat(),
+        "issued_at": datetime.now(UTC).isoformat(),
+        "nonce": secrets.token_hex(16),
     }
 
 
@@ -131,7 +143,68 @@ def answer_document(
         "to": receiver,
         "action": action,
         "at": when.isoformat(),
+        "issued_at": datetime.now(UTC).isoformat(),
+        "nonce": secrets.token_hex(16),
     }
+
+
+def admit_signed(
+    uow: UnitOfWork,
+    *,
+    agency_id: str,
+    partner: Partner,
+    issued_at: datetime,
+    nonce: str,
+    now: datetime,
+    window: timedelta = DOCUMENT_WINDOW,
+) -> None:
+    """Refuse (Replayed) what a partner signed too long ago, or sent already; remember the
+    nonce, and forget those no window admits any more."""
+    reason = staleness(issued_at, now, window)
+    if reason is not None:
+        raise Replayed(
+            f"refused: a stale signed document or request ({reason}; replayed?)",
+            agency_id=agency_id,
+            partner=partner.code,
+            nonce=nonce,
+        )
+    if not uow.exchange.remember_nonce(agency_id, partner.id, nonce, now):
+        raise Replayed(
+            "refused: this signed document or request was already received (its nonce was"
+            " seen): a replay",
+            agency_id=agency_id,
+            partner=partner.code,
+            nonce=nonce,
+        )
+    uow.exchange.forget_nonces(now - NONCE_MEMORY)
+
+
+def _admit_document(
+    uow: UnitOfWork, document: dict[str, Any], agency_id: str, partner: Partner, window: timedelta
+) -> None:
+    admit_signed(
+        uow,
+        agency_id=agency_id,
+        partner=partner,
+        issued_at=parse_issued_at(document.get("issued_at")),
+        nonce=parse_nonce(document.get("nonce")),
+        now=datetime.now(UTC),
+        window=window,
+    )
+
+
+def record_replay(uow: UnitOfWork, refusal: Replayed) -> None:
+    """Audit a refused replay, in a transaction of its own (nothing else was changed)."""
+    partner = uow.exchange.partner_by_code(refusal.agency_id, refusal.partner)
+    _audit(
+        uow,
+        refusal.partner,
+        refusal.agency_id,
+        "exchange.replay_refused",
+        "partner",
+        partner.id if partner else refusal.partner,
+        {"partner": refusal.partner, "nonce": refusal.nonce, "reason": str(refusal)},
+    )
 
 
 def propose_agreement(
@@ -165,11 +238,16 @@ def propose_agreement(
     return agreement, agreement_document(agreement, sender=agency.code, receiver=partner.code)
 
 
-def receive_proposal(uow: UnitOfWork, *, document: dict[str, Any]) -> Agreement:
-    """A proposal from a partner, its signature already verified against `from`'s key."""
+def receive_proposal(
+    uow: UnitOfWork, *, document: dict[str, Any], window: timedelta = DOCUMENT_WINDOW
+) -> Agreement:
+    """A proposal from a partner, its signature already verified against `from`'s key;
+    Replayed when stale or seen before."""
+    refuse_retired(document.get("schema"))
     if document.get("schema") != AGREEMENT_SCHEMA:
         raise InvalidInput(f"unknown agreement schema {document.get('schema')!r}")
     agency, partner = _parties(uow, document)
+    _admit_document(uow, document, agency, partner, window)
     try:
         agreement_id = str(uuid.UUID(str(document.get("id"))))
     except ValueError:
@@ -244,10 +322,16 @@ def answer_agreement(
     return uow.exchange.get_agreement(viewer.agency_id, agreement_id), partner, document
 
 
-def receive_answer(uow: UnitOfWork, *, document: dict[str, Any]) -> Agreement:
+def receive_answer(
+    uow: UnitOfWork, *, document: dict[str, Any], window: timedelta = DOCUMENT_WINDOW
+) -> Agreement:
+    """An answer (accept, suspend, …) from a partner, its signature already verified;
+    Replayed when stale or seen before, and then nothing changes."""
+    refuse_retired(document.get("schema"))
     if document.get("schema") != ANSWER_SCHEMA:
         raise InvalidInput(f"unknown answer schema {document.get('schema')!r}")
     agency, partner = _parties(uow, document)
+    _admit_document(uow, document, agency, partner, window)
     agreement = uow.exchange.get_agreement(agency, str(document.get("id")))
     if agreement.partner_id != partner.id:
         raise PermissionDenied("this agreement is not with the sender")
@@ -285,6 +369,8 @@ def build_feed(
         entries=tuple(feed_entries(events, agreements, now, subscriber.code)),
         issued_at=now,
         more=len(events) == FEED_PAGE,
+        nonce=secrets.token_hex(16),
+        audit_head=str(uow.audit.anchor()),
     )
 
 
@@ -424,6 +510,9 @@ def take_page(uow: UnitOfWork, *, partner: Partner, page: FeedPage, now: datetim
     the caller as refused) when any check fails, and nothing is imported."""
     cursor = partner.cursor
     outcome = apply_feed(uow, partner=partner, page=page, asked_cursor=cursor, now=now)
+    # The publisher's audit head, as it signed it: kept so that the partner's log can be held
+    # to it later (a head that goes backwards or changes says its log was rewritten).
+    uow.exchange.record_witnessed_head(partner.id, page.audit_head, now)
     uow.exchange.record_sync(
         partner.id,
         at=now,

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -82,6 +82,34 @@ class EncryptedContentStore:
         except InvalidTag:
             raise ContentDamaged(f"preserved content {sha256[:12]}… does not decrypt") from None
         return data
+
+    def stored(self) -> Iterator[str]:
+        """The SHA-256 of every stored item (for re-encryption under a new secret)."""
+        for path in sorted(self._root.glob("??/??/*")):
+            if _SHA256.match(path.name):
+                yield path.name
+
+    def opens(self, sha256: str) -> bool:
+        """Does the stored item decrypt with this store's key?"""
+        try:
+            self.get(sha256)
+        except ContentDamaged:
+            return False
+        return True
+
+    def reencrypt_from(self, old: EncryptedContentStore, sha256: str) -> bool:
+        """Re-encrypt one item sealed with `old`'s key under this store's key, atomically;
+        False when it already opens with this key (a rotation run again goes on where it
+        stopped). ContentDamaged when it opens with neither."""
+        if self.opens(sha256):
+            return False
+        data = old.get(sha256)
+        path = self._path(sha256)
+        nonce = os.urandom(NONCE_BYTES)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_bytes(nonce + self._aead.encrypt(nonce, data, sha256.encode("ascii")))
+        temporary.replace(path)
+        return True
 
     def has(self, sha256: str) -> bool:
         return self._path(sha256).exists()

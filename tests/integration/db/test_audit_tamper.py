@@ -22,7 +22,6 @@ from passerelle.core.audit import (
     hash_of,
 )
 from passerelle.db.session import Database
-from tests.conftest import TEST_SECRET
 from tests.factories import make_agency, make_user
 
 
@@ -37,8 +36,7 @@ def drop_append_only_guard(conn: Connection) -> None:
 def run_cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(
         os.environ,
-        PASSERELLE_ENV="test",
-        PASSERELLE_SECRET_KEY=TEST_SECRET,
+        PASSERELLE_ENV="dev",  # the key the fixture's database seals the audit keys with
         PASSERELLE_DATABASE_URL=url,
     )
     return subprocess.run(
@@ -46,7 +44,7 @@ def run_cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         env=env,
-        timeout=60,
+        timeout=300,  # a hang guard only: the shared test machine can be slow to start Python
         check=False,
     )
 

@@ -37,7 +37,7 @@ def shared_instance(
     secret = "secret-of-one-instance-" + "x" * 40
     url = f"sqlite:///{folder / 'passerelle.db'}"
     with ExitStack() as stack:
-        database = Database(make_engine(url))
+        database = Database(make_engine(url), secret=secret)
         stack.callback(database.dispose)
         upgrade(database.engine)
         with database.unit_of_work(write=True) as uow:

@@ -4,7 +4,7 @@ answers) and the liaison officers' pages (partners, agreements, sync status)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -17,7 +17,7 @@ from passerelle.core.errors import (
     NotFound,
     PermissionDenied,
 )
-from passerelle.core.exchange import Partner
+from passerelle.core.exchange import Partner, Replayed
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.taxonomy import Category
@@ -34,12 +34,14 @@ from passerelle.exchange.signing import (
 from passerelle.services.exchange import (
     SHARED_SIGNALS,
     add_partner_as,
+    admit_signed,
     agreement_document,
     answer_agreement,
     build_feed,
     propose_agreement,
     receive_answer,
     receive_proposal,
+    record_replay,
     sender_key,
 )
 from passerelle.services.sync import sync_partner_now
@@ -56,9 +58,21 @@ def _json(document: bytes, status: int = 200) -> Response:
     return Response(document, status_code=status, media_type="application/json")
 
 
-def _refusal(status: int, message: str) -> Response:
-    body = json.dumps({"error": {"code": "refused", "message": message}}).encode()
+def _refusal(status: int, message: str, code: str = "refused") -> Response:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
     return _json(body, status)
+
+
+def _window(request: Request) -> timedelta:
+    return timedelta(seconds=get_state(request).settings.exchange_window_seconds)
+
+
+def _replayed(uow: UnitOfWork, refusal: Replayed) -> Response:
+    """Nothing of the replayed document is kept; its refusal is audited."""
+    uow.rollback()
+    record_replay(uow, refusal)
+    uow.commit()
+    return _refusal(409, str(refusal), "replayed")
 
 
 @api.get("/feed", summary="The signed feed of an agency for one partner")
@@ -66,8 +80,9 @@ def feed(
     request: Request, uow: WriteUow, cursor: Annotated[int, Query(ge=0, le=MAX_SQL_INTEGER)] = 0
 ) -> Response:
     """Entries the agreements with the calling partner allow, after `cursor`. The request is
-    signed by the partner (`X-Passerelle-From`, `-To`, `-Date`, `-Signature`); the answer is
-    an envelope signed by the publisher."""
+    signed by the partner (`X-Passerelle-From`, `-To`, `-Date`, `-Nonce`, `-Signature`); a
+    stale or replayed request is refused (409, audited); the answer is an envelope signed by
+    the publisher, with its audit head."""
     headers = {k.lower(): v for k, v in request.headers.items()}
     publisher_code = headers.get("x-passerelle-to", "")
     try:
@@ -80,15 +95,27 @@ def feed(
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     now = datetime.now(UTC)
     try:
-        verify_request(
+        moment, nonce = verify_request(
             headers,
             target=target,
             public_key=partner.public_key,
             publisher=publisher.code,
             now=now,
+            window=_window(request),
+        )
+        admit_signed(
+            uow,
+            agency_id=publisher.id,
+            partner=partner,
+            issued_at=moment,
+            nonce=nonce,
+            now=now,
+            window=_window(request),
         )
     except Refused as exc:
         return _refusal(401, str(exc))
+    except Replayed as exc:
+        return _replayed(uow, exc)
     page = build_feed(uow, publisher_id=publisher.id, subscriber=partner, cursor=cursor, now=now)
     _, key = agency_key(uow, publisher.id, get_state(request).settings.secret_key)
     uow.commit()  # a key created on first use
@@ -106,9 +133,11 @@ async def _signed_document(request: Request, uow: UnitOfWork) -> dict[str, Any]:
 async def proposal(request: Request, uow: WriteUow) -> Response:
     try:
         document = await _signed_document(request, uow)
-        agreement = receive_proposal(uow, document=document)
+        agreement = receive_proposal(uow, document=document, window=_window(request))
     except Refused as exc:
         return _refusal(401, str(exc))
+    except Replayed as exc:
+        return _replayed(uow, exc)
     uow.commit()
     return _json(json.dumps({"id": agreement.id, "status": agreement.status.value}).encode(), 201)
 
@@ -117,9 +146,11 @@ async def proposal(request: Request, uow: WriteUow) -> Response:
 async def answer(request: Request, uow: WriteUow) -> Response:
     try:
         document = await _signed_document(request, uow)
-        agreement = receive_answer(uow, document=document)
+        agreement = receive_answer(uow, document=document, window=_window(request))
     except Refused as exc:
         return _refusal(401, str(exc))
+    except Replayed as exc:
+        return _replayed(uow, exc)
     uow.commit()
     return _json(json.dumps({"id": agreement.id, "status": agreement.status.value}).encode())
 

@@ -6,9 +6,10 @@ from fastapi import APIRouter, Request
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import JSONResponse, Response
 
-from passerelle.core.errors import DatabaseUnavailable
+from passerelle.core.errors import DatabaseUnavailable, WrongSecret
 from passerelle.db.engine import check_connection
 from passerelle.db.migrate import is_at_head
+from passerelle.secret import check_secret
 from passerelle.web.context import get_state, render
 
 router = APIRouter(include_in_schema=False)
@@ -22,7 +23,8 @@ def healthz() -> Response:
 
 @router.get("/readyz", name="readyz")
 def readyz(request: Request) -> Response:
-    """The database answers and its schema is at the code's migration head."""
+    """The database answers, its schema is at the code's migration head, and the secret
+    opens the instance's keys."""
     engine = get_state(request).database.engine
     try:
         check_connection(engine)
@@ -31,6 +33,13 @@ def readyz(request: Request) -> Response:
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
     if not ready:
         return JSONResponse({"status": "unavailable", "database": "not migrated"}, status_code=503)
+    try:
+        check_secret(get_state(request).database, get_state(request).settings.secret_key)
+    except WrongSecret:
+        return JSONResponse(
+            {"status": "unavailable", "secret": "PASSERELLE_SECRET_KEY does not open the keys"},
+            status_code=503,
+        )
     return JSONResponse({"status": "ready"})
 
 
