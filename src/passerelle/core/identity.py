@@ -19,6 +19,11 @@ class Role(enum.StrEnum):
 
 
 class Permission(enum.StrEnum):
+    # Exposure to the material is limited to those whose work needs it (DESIGN §3): the
+    # queue, cases and preserved content for reviewers and the controller; referrals (no
+    # content, the address and the grounds) for them and the liaison officers.
+    READ_CASES = "read_cases"
+    READ_REFERRALS = "read_referrals"
     REVIEW = "review"
     APPROVE_ORDER = "approve_order"
     READ_AUDIT = "read_audit"
@@ -30,17 +35,35 @@ class Permission(enum.StrEnum):
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.ANALYST: frozenset({Permission.REVIEW, Permission.MANAGE_BANKS}),
+    Role.ANALYST: frozenset(
+        {
+            Permission.READ_CASES,
+            Permission.READ_REFERRALS,
+            Permission.REVIEW,
+            Permission.MANAGE_BANKS,
+        }
+    ),
     Role.APPROVER: frozenset(
         {
+            Permission.READ_CASES,
+            Permission.READ_REFERRALS,
             Permission.REVIEW,
             Permission.MANAGE_BANKS,
             Permission.APPROVE_ORDER,
             Permission.MANAGE_HOSTS,
         }
     ),
-    Role.CONTROLLER: frozenset({Permission.READ_AUDIT, Permission.RECOMMEND}),
-    Role.LIAISON: frozenset({Permission.MANAGE_PARTNERS, Permission.MANAGE_HOSTS}),
+    Role.CONTROLLER: frozenset(
+        {
+            Permission.READ_CASES,
+            Permission.READ_REFERRALS,
+            Permission.READ_AUDIT,
+            Permission.RECOMMEND,
+        }
+    ),
+    Role.LIAISON: frozenset(
+        {Permission.READ_REFERRALS, Permission.MANAGE_PARTNERS, Permission.MANAGE_HOSTS}
+    ),
     Role.ADMIN: frozenset(
         {
             Permission.MANAGE_USERS,

@@ -38,9 +38,10 @@ class QueuePage:
 
 
 def require_reader(viewer: User) -> None:
-    # Analysts and approvers review; controllers read everything of their agency.
-    if not (viewer.can(Permission.REVIEW) or viewer.can(Permission.READ_AUDIT)):
-        raise PermissionDenied("only analysts, approvers and controllers read the queue")
+    # Analysts and approvers review; controllers read everything of their agency; nobody
+    # else sees the material (administrators keep people, settings and banks).
+    if not viewer.can(Permission.READ_CASES):
+        raise PermissionDenied("only analysts, approvers and controllers read cases")
 
 
 def list_queue(

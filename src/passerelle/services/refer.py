@@ -353,6 +353,8 @@ class Notice:
 def render_notice(
     uow: UnitOfWork, *, viewer: User, referral_id: str, host_link: str = ""
 ) -> Notice:
+    if not viewer.can(Permission.READ_REFERRALS):
+        raise PermissionDenied("only reviewers, controllers and liaison officers read referrals")
     referral = uow.referrals.get(viewer.agency_id, referral_id)
     host = uow.referrals.get_host(viewer.agency_id, referral.host_id)
     agency = uow.agencies.get(viewer.agency_id)
