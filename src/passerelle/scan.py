@@ -25,7 +25,6 @@ from passerelle.core.content import (
 )
 from passerelle.core.errors import InvalidInput
 from passerelle.core.extract.html import fingerprint_text
-from passerelle.core.extract.language import detect_language
 from passerelle.core.match import Match, Matcher, MatchOutcome
 from passerelle.core.priority import Explanation, prioritise
 from passerelle.core.signals import Signal
@@ -197,6 +196,8 @@ def _result(
     language = None
     wanted = chosen.language == "always" or (chosen.language == "matched" and outcome.matches)
     if found.text and wanted:
+        from passerelle.core.extract.language import detect_language  # loaded when needed
+
         language = detect_language(found.text).language
     return ScanResult(
         source=content.source,

@@ -124,6 +124,12 @@ class Settings(BaseSettings):
         default=4096 * 4096, ge=1, description="Videos with larger frames are refused, in pixels."
     )
 
+    match_max_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        ge=1,
+        description="Largest file sent to POST /api/v1/match (larger ones get 413).",
+    )
+
     retention_days: int = Field(
         default=183,
         ge=1,

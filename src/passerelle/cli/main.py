@@ -1,44 +1,114 @@
 """`passerelle`: a thin CLI over the services. Exit codes: 0 ok, 1 failure, 2 bad input,
-3 an outside service failed."""
+3 an outside service failed.
+
+The command starts at once: each subcommand lives in its own module, imported only when it
+runs (the web stack, the database, NumPy, Spark and the language models load only for the
+commands that need them); `--help` reads the short help from `COMMANDS` below."""
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
+import importlib
 from typing import Any
 
 import click
 
-from passerelle.cli.audit import audit_group
-from passerelle.cli.banks import bank_group
-from passerelle.cli.context import (
-    EXIT_BAD_INPUT,
-    Runtime,
-    agency_option,
-    exit_code_for,
-    fail,
-    needs_runtime,
-    resolve_agency,
-)
-from passerelle.cli.crawl import import_command, spark_group
-from passerelle.cli.partners import agency_key_command, partner_group
-from passerelle.cli.scanning import extract_command, scan_command
-from passerelle.cli.secret import secret_group
-from passerelle.core.errors import DatabaseUnavailable, InvalidInput, NotFound, PasserelleError
-from passerelle.core.ports import UnitOfWork
-from passerelle.db.migrate import upgrade
-from passerelle.exchange.signing import agency_key
-from passerelle.secret import check_secret
-from passerelle.services import admin, auth, refer
-from passerelle.settings import load_settings
+from passerelle.core.errors import PasserelleError
+
+# name: (module, attribute, short help as the command's docstring says it)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "agency": ("passerelle.cli.admin", "agency", "Agencies (tenants)."),
+    "audit": ("passerelle.cli.audit", "audit_group", "The keyed, chained audit log."),
+    "bank": (
+        "passerelle.cli.banks",
+        "bank_group",
+        "Banks of signals with labels (positive, or negative: known benign).",
+    ),
+    "db": ("passerelle.cli.admin", "db", "The database schema."),
+    "demo": (
+        "passerelle.cli.admin",
+        "demo",
+        "Seed the fictional demo agencies and people, then serve the console (dev only).",
+    ),
+    "extract": (
+        "passerelle.cli.scanning",
+        "extract_command",
+        "Print the main text of a page or file, as an analyst would read it.",
+    ),
+    "host": (
+        "passerelle.cli.admin",
+        "host",
+        "The directory of hosting providers (where notices go).",
+    ),
+    "import": (
+        "passerelle.cli.crawl",
+        "import_command",
+        "Read the candidates of a crawl scan (Parquet); with --into-queue, queue them.",
+    ),
+    "jobs": (
+        "passerelle.cli.admin",
+        "jobs_group",
+        "Persisted jobs (URL re-checks), run outside the web server.",
+    ),
+    "partner": (
+        "passerelle.cli.partners",
+        "partner_group",
+        "Partner agencies (another Passerelle, or a file drop).",
+    ),
+    "scan": (
+        "passerelle.cli.scanning",
+        "scan_command",
+        "Scan files, folders, URLs and WARC/ARC archives against the banks.",
+    ),
+    "secret": (
+        "passerelle.cli.secret",
+        "secret_group",
+        "The instance secret (PASSERELLE_SECRET_KEY).",
+    ),
+    "serve": ("passerelle.cli.admin", "serve", "Serve the console and the API."),
+    "spark": (
+        "passerelle.cli.crawl",
+        "spark_group",
+        "Crawl-scale scans on Spark (extra `spark`): WARC files in, candidates out.",
+    ),
+    "user": ("passerelle.cli.admin", "user", "People and their roles."),
+}
+
+
+def load_command(name: str) -> click.Command:
+    module, attribute, _ = COMMANDS[name]
+    command = getattr(importlib.import_module(module), attribute)
+    assert isinstance(command, click.Command)  # the registry names commands only
+    return command
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit - 3].rsplit(" ", 1)[0].rstrip(" ,;:") + "..."
 
 
 class PasserelleGroup(click.Group):
+    """The root group: subcommands loaded on demand, Passerelle errors turned into a message
+    and an exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return load_command(cmd_name) if cmd_name in COMMANDS else None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [(name, _shorten(text, limit)) for name, (_, _, text) in sorted(COMMANDS.items())]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except PasserelleError as exc:
+            from passerelle.cli.context import exit_code_for, fail
+
             fail(str(exc), exit_code_for(exc))
 
 
@@ -47,425 +117,16 @@ class PasserelleGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Passerelle: find terrorist content, have a human decide, refer it, share it."""
+    from passerelle.cli.context import EXIT_BAD_INPUT, Runtime, fail
+    from passerelle.core.errors import InvalidInput
+    from passerelle.settings import load_settings
+
     try:
         runtime = Runtime(load_settings())
     except InvalidInput as exc:
         fail(f"bad settings: {exc}", EXIT_BAD_INPUT)
     ctx.obj = runtime
     ctx.call_on_close(runtime.close)
-
-
-# --- database ---------------------------------------------------------------------------------
-
-
-@cli.group()
-def db() -> None:
-    """The database schema."""
-
-
-@db.command("upgrade")
-@needs_runtime
-def db_upgrade(rt: Runtime) -> None:
-    """Apply every pending migration (SQLite or PostgreSQL); the audit chain is keyed from
-    here on (events written before are sealed as they are)."""
-    upgrade(rt.database.engine)
-    with rt.database.unit_of_work(write=True) as uow:
-        uow.audit.ensure_keyed()
-        uow.commit()
-    click.echo("database is up to date")
-
-
-# --- agencies ---------------------------------------------------------------------------------
-
-
-@cli.group()
-def agency() -> None:
-    """Agencies (tenants)."""
-
-
-@agency.command("add")
-@click.argument("code")
-@click.option("--name", required=True, help="Full name, shown in the console.")
-@click.option("--jurisdiction", required=True, help="FR or CA-QC.")
-@needs_runtime
-def agency_add(rt: Runtime, code: str, name: str, jurisdiction: str) -> None:
-    """Create an agency with a short CODE (e.g. unite-fr)."""
-    with rt.database.unit_of_work(write=True) as uow:
-        created = admin.create_agency(
-            uow, code=code, name=name, jurisdiction=jurisdiction, actor="cli"
-        )
-        agency_key(uow, created.id, rt.settings.secret_key)  # its signing key, for partners
-        uow.commit()
-    click.echo(f"agency {created.code} created ({created.id})")
-
-
-@agency.command("list")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@needs_runtime
-def agency_list(rt: Runtime, as_json: bool) -> None:
-    """List agencies."""
-    with rt.database.unit_of_work() as uow:
-        agencies = uow.agencies.list()
-    for item in agencies:
-        if as_json:
-            row = {
-                "id": item.id,
-                "code": item.code,
-                "name": item.name,
-                "jurisdiction": item.jurisdiction.value,
-            }
-            click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
-        else:
-            click.echo(f"{item.code}\t{item.jurisdiction.value}\t{item.name}")
-
-
-# --- users ------------------------------------------------------------------------------------
-
-
-def _read_password(prompt: bool, password_stdin: bool) -> str:
-    if password_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    if prompt:
-        value: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-        return value
-    fail("give the password with --password-stdin or answer the prompt", EXIT_BAD_INPUT)
-
-
-@cli.group()
-def user() -> None:
-    """People and their roles."""
-
-
-@user.command("add")
-@click.argument("username")
-@click.option("--agency", "agency_code", required=True, help="Agency code.")
-@click.option(
-    "--role",
-    "roles",
-    multiple=True,
-    required=True,
-    help="analyst, approver, controller, liaison or admin (repeatable).",
-)
-@click.option("--name", "display_name", default="", help="Name shown in the console.")
-@click.option("--locale", default="fr", show_default=True, help="fr or en.")
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@needs_runtime
-def user_add(
-    rt: Runtime,
-    username: str,
-    agency_code: str,
-    roles: tuple[str, ...],
-    display_name: str,
-    locale: str,
-    password_stdin: bool,
-) -> None:
-    """Create a user in an agency."""
-    password = _read_password(not password_stdin, password_stdin)
-    with rt.database.unit_of_work(write=True) as uow:
-        created = admin.create_user(
-            uow,
-            agency_code=agency_code,
-            username=username,
-            password=password,
-            roles=roles,
-            display_name=display_name,
-            locale=locale,
-            actor="cli",
-        )
-        uow.commit()
-    click.echo(f"user {created.username} created ({', '.join(sorted(created.roles))})")
-
-
-@user.command("list")
-@click.option("--agency", "agency_code", default=None, help="Only this agency.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@needs_runtime
-def user_list(rt: Runtime, agency_code: str | None, as_json: bool) -> None:
-    """List users."""
-    with rt.database.unit_of_work() as uow:
-        agencies = {a.id: a.code for a in uow.agencies.list()}
-        if agency_code:
-            users = uow.users.list_in_agency(uow.agencies.get_by_code(agency_code).id)
-        else:
-            users = uow.users.list_all()
-    for item in users:
-        roles = sorted(r.value for r in item.roles)
-        state = "active" if item.is_active else "disabled"
-        if as_json:
-            row = {
-                "username": item.username,
-                "agency": agencies[item.agency_id],
-                "roles": roles,
-                "active": item.is_active,
-                "locale": item.locale.value,
-            }
-            click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
-        else:
-            click.echo(f"{item.username}\t{agencies[item.agency_id]}\t{','.join(roles)}\t{state}")
-
-
-@user.command("disable")
-@click.argument("username")
-@needs_runtime
-def user_disable(rt: Runtime, username: str) -> None:
-    """Disable a user and end their sessions."""
-    with rt.database.unit_of_work(write=True) as uow:
-        admin.disable_user(uow, username=username, actor="cli")
-        uow.commit()
-    click.echo(f"user {username} disabled")
-
-
-@user.command("set-password")
-@click.argument("username")
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@needs_runtime
-def user_set_password(rt: Runtime, username: str, password_stdin: bool) -> None:
-    """Set a user's password, unlock the account and end their sessions."""
-    password = _read_password(not password_stdin, password_stdin)
-    with rt.database.unit_of_work(write=True) as uow:
-        admin.set_password(uow, username=username, password=password, actor="cli")
-        uow.commit()
-    click.echo(f"password of {username} set")
-
-
-@user.command("token")
-@click.argument("username")
-@click.option("--name", required=True, help="What the token is for.")
-@needs_runtime
-def user_token(rt: Runtime, username: str, name: str) -> None:
-    """Create an API token for a user and print it once."""
-    with rt.database.unit_of_work(write=True) as uow:
-        credentials = uow.users.find_credentials(username)
-        if credentials is None:
-            raise NotFound(f"no user named {username!r}")
-        _, secret = auth.create_api_token(uow, user=credentials.user, name=name)
-        uow.commit()
-    click.echo(secret)
-
-
-# --- hosting providers -----------------------------------------------------------------------
-
-
-@cli.group()
-def host() -> None:
-    """The directory of hosting providers (where notices go)."""
-
-
-@host.command("add")
-@click.argument("domain")
-@agency_option
-@click.option("--email", required=True, help="Contact address for notices.")
-@click.option("--name", default="", help="Name of the provider.")
-@click.option("--language", default="fr", show_default=True, help="Language of notices: fr or en.")
-@needs_runtime
-def host_add(
-    rt: Runtime, domain: str, agency_code: str | None, email: str, name: str, language: str
-) -> None:
-    """Add a hosting provider for DOMAIN (and its subdomains)."""
-    with rt.database.unit_of_work(write=True) as uow:
-        agency = resolve_agency(uow, agency_code)
-        added = refer.add_host(
-            uow,
-            agency_code=agency.code,
-            actor="cli",
-            domain=domain,
-            name=name,
-            email=email,
-            language=language,
-        )
-        uow.commit()
-    click.echo(f"host {added.domain} added ({added.email}, {added.language})")
-
-
-@host.command("list")
-@agency_option
-@needs_runtime
-def host_list(rt: Runtime, agency_code: str | None) -> None:
-    """List the directory."""
-    with rt.database.unit_of_work() as uow:
-        agency = resolve_agency(uow, agency_code)
-        hosts = uow.referrals.hosts(agency.id)
-    for item in hosts:
-        click.echo(f"{item.domain}\t{item.email}\t{item.language}\t{item.name}")
-
-
-# --- jobs ----------------------------------------------------------------------------------
-
-
-@cli.group("jobs")
-def jobs_group() -> None:
-    """Persisted jobs (URL re-checks), run outside the web server."""
-
-
-@jobs_group.command("run")
-@click.option("--once", is_flag=True, help="Run the due jobs once and stop (for cron).")
-@click.option(
-    "--every",
-    default=60,
-    show_default=True,
-    type=click.IntRange(5, 3600),
-    help="Seconds between two looks for due jobs.",
-)
-@needs_runtime
-def jobs_run(rt: Runtime, once: bool, every: int) -> None:
-    """Run due jobs; several runners may share one database: a job never runs twice at once."""
-    import time
-    from datetime import timedelta
-
-    from passerelle.cli.scanning import fetcher_for
-    from passerelle.jobs.runner import run_once
-
-    check_secret(rt.database, rt.settings.secret_key)
-    with fetcher_for(rt.settings) as fetcher:
-        while True:
-            retention = timedelta(days=rt.settings.retention_days)
-            try:
-                runs = run_once(
-                    rt.database,
-                    fetcher,
-                    store=rt.store,
-                    retention=retention,
-                    secret=rt.settings.secret_key,
-                )
-            except DatabaseUnavailable as exc:
-                if once:
-                    raise
-                click.echo(f"jobs: {exc}; next look in {every} s", err=True)
-                runs = []
-            for run in runs:
-                state = f"error: {run.error}" if run.error else run.detail
-                click.echo(f"{run.kind}\t{run.agency_id}\t{state}")
-            if once:
-                return
-            time.sleep(every)
-
-
-@jobs_group.command("list")
-@needs_runtime
-def jobs_list(rt: Runtime) -> None:
-    """List the persisted jobs and when they run next."""
-    with rt.database.unit_of_work() as uow:
-        jobs = uow.jobs.all_jobs()
-    for job in jobs:
-        last = job.last_run_at.strftime("%Y-%m-%d %H:%M") if job.last_run_at else "never"
-        following = f"{job.run_at:%Y-%m-%d %H:%M}"
-        click.echo(f"{job.kind}\t{job.agency_id}\tnext {following}\tlast {last}\truns {job.runs}")
-
-
-# --- serving ----------------------------------------------------------------------------------
-
-
-def _serve(rt: Runtime, host: str, port: int) -> None:
-    import uvicorn
-
-    from passerelle.web.app import create_app
-
-    # Links in notices name the address actually served unless one is configured.
-    rt.settings = rt.settings.model_copy(update={"host": host, "port": port})
-    app = create_app(rt.settings, rt.database)
-    uvicorn.run(app, host=host, port=port, log_level="info")
-
-
-@cli.command()
-@click.option("--host", default=None, help="Address to listen on (default: settings).")
-@click.option("--port", default=None, type=int, help="Port (default: settings).")
-@needs_runtime
-def serve(rt: Runtime, host: str | None, port: int | None) -> None:
-    """Serve the console and the API."""
-    from passerelle.db.engine import check_connection
-
-    check_connection(rt.database.engine)
-    check_secret(rt.database, rt.settings.secret_key)  # refuse before serving any 500
-    _serve(rt, host or rt.settings.host, port or rt.settings.port)
-
-
-def _seed_demo_partners(uow: UnitOfWork, secret: str, address: str) -> None:
-    """The two demo units are each other's partner, both on this instance (no agreement
-    yet: a liaison proposes one, the other accepts)."""
-    from passerelle.services.exchange import add_partner
-
-    units = [uow.agencies.get_by_code(code) for code in ("demo-fr", "demo-qc")]
-    keys = {unit.code: agency_key(uow, unit.id, secret)[0] for unit in units}
-    for here, there in (units, units[::-1]):
-        if uow.exchange.partner_by_code(here.id, there.code) is None:
-            add_partner(
-                uow,
-                agency_id=here.id,
-                actor="demo",
-                code=there.code,
-                name=there.name,
-                base_url=address,
-                public_key=keys[there.code],
-                contact=f"liaison.{there.code[-2:]}@demo.invalid",
-            )
-
-
-@cli.command()
-@click.option("--host", default=None, help="Address to listen on (default: settings).")
-@click.option("--port", default=None, type=int, help="Port (default: settings).")
-@click.option("--no-serve", is_flag=True, help="Seed the demo data and stop.")
-@click.option(
-    "--article",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="A news article (text or HTML) to add as a page reported by the public.",
-)
-@needs_runtime
-def demo(
-    rt: Runtime, host: str | None, port: int | None, no_serve: bool, article: Path | None
-) -> None:
-    """Seed the fictional demo agencies and people, then serve the console (dev only)."""
-    from importlib import resources
-
-    from passerelle.core.content import Content
-    from passerelle.services.demo import seed_demo, seed_demo_cases
-
-    if rt.settings.env != "dev":
-        raise InvalidInput("the demo runs only with PASSERELLE_ENV=dev")
-    upgrade(rt.database.engine)
-    with rt.database.unit_of_work(write=True) as uow:
-        logins = seed_demo(uow)
-        folder = resources.files("passerelle") / "demo_content"
-        images = sorted(
-            (p for p in folder.iterdir() if p.name.endswith(".jpg")), key=lambda p: p.name
-        )
-        contents = [
-            Content(
-                source=f"demo:{p.name}", data=p.read_bytes(), url=f"https://demo.invalid/{p.name}"
-            )
-            for p in images
-        ]
-        known = (folder / "stand-in-original.jpg").read_bytes()
-        article_bytes = None
-        if article is not None:
-            try:
-                article_bytes = article.read_bytes()
-            except OSError as exc:
-                raise InvalidInput(f"cannot read the article {article}: {exc.strerror}") from None
-        seed_demo_cases(uow, known=known, scanned=contents, store=rt.store, article=article_bytes)
-        address = f"http://{host or rt.settings.host}:{port or rt.settings.port}/"
-        _seed_demo_partners(uow, rt.settings.secret_key, address.rstrip("/"))
-        uow.commit()
-    click.echo(f"Passerelle demo: {address}")
-    click.echo("Demo logins (password for all: " + logins[0].password + "):")
-    for login in logins:
-        click.echo(f"  {login.username:<22} {', '.join(login.roles):<12} {login.agency}")
-    if not no_serve:
-        if not rt.settings.public_agency:  # the demo opens the public form to the French unit
-            rt.settings = rt.settings.model_copy(update={"public_agency": "demo-fr"})
-        click.echo(f"Public report form: {address}signaler (fr), {address}report (en)")
-        _serve(rt, host or rt.settings.host, port or rt.settings.port)
-
-
-cli.add_command(audit_group)
-cli.add_command(secret_group)
-cli.add_command(bank_group)
-cli.add_command(spark_group)
-cli.add_command(partner_group)
-agency.add_command(agency_key_command)
-cli.add_command(import_command)
-cli.add_command(scan_command)
-cli.add_command(extract_command)
 
 
 def main() -> None:

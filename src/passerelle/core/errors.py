@@ -13,6 +13,10 @@ class InvalidInput(PasserelleError):
         self.field = field
 
 
+class TooLarge(InvalidInput):
+    """The input is over a size limit (a request body, an upload): HTTP 413."""
+
+
 class NotFound(PasserelleError):
     """The object does not exist, or is not visible to the caller (same answer on purpose)."""
 

@@ -15,6 +15,7 @@ from passerelle import __version__
 from passerelle.db.engine import make_engine
 from passerelle.db.session import Database
 from passerelle.mail.smtp import SmtpMailer
+from passerelle.services.matchers import MatcherCache
 from passerelle.settings import Settings
 from passerelle.storage.content_store import EncryptedContentStore, derive_content_key
 from passerelle.web.context import AppState
@@ -99,6 +100,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         templates=templates,
         store=store,
         mailer=mailer,
+        matchers=MatcherCache(settings.index_dir),
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -16,6 +16,7 @@ from passerelle.core.ports import ContentStore, Mailer
 from passerelle.db.repos import SqlUnitOfWork
 from passerelle.db.session import Database
 from passerelle.services.auth import user_for_api_token, user_for_session
+from passerelle.services.matchers import MatcherCache
 from passerelle.settings import Settings
 from passerelle.web.i18n import Translator
 from passerelle.web.security import (
@@ -35,6 +36,7 @@ class AppState:
     templates: Jinja2Templates
     store: ContentStore
     mailer: Mailer | None
+    matchers: MatcherCache
 
 
 class LoginRequired(Exception):

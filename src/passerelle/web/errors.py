@@ -22,6 +22,7 @@ from passerelle.core.errors import (
     PasserelleError,
     PermissionDenied,
     RateLimited,
+    TooLarge,
 )
 from passerelle.web.context import ApiAuthRequired, LoginRequired, render
 from passerelle.web.htmx import is_htmx
@@ -35,6 +36,7 @@ class CsrfFailed(Exception):
 logger = logging.getLogger("passerelle.web")
 
 _STATUS: list[tuple[type[Exception], int, str]] = [
+    (TooLarge, 413, "too_large"),
     (InvalidInput, 422, "invalid_input"),
     (NotFound, 404, "not_found"),
     (Conflict, 409, "conflict"),

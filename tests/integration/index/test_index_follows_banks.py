@@ -292,3 +292,64 @@ def test_text_entries_keep_their_value(database: Database, tmp_path: Path) -> No
     found = Matcher(open_index(path)).match([signal]).matches
     assert [(m.signal_type, m.value, m.distance) for m in found] == [("text", signal.value, 0.0)]
     assert np.asarray(open_index(path).segments[0].text_sigs).shape == (1, 128)
+
+
+def _writer(url: str, path: str, agency_id: str, seed: int) -> None:
+    """One process: adds and withdraws entries and brings the index up to date, in turns."""
+    from passerelle.db.engine import make_engine
+    from tests.conftest import TEST_SECRET
+
+    database = Database(make_engine(url), secret=TEST_SECRET)
+    rng = random.Random(seed)
+    for _ in range(12):
+        with database.unit_of_work(write=True) as uow:
+            banks.add_entries(
+                uow,
+                agency_code=CODE,
+                bank_name="connu",
+                entries=[EntryInput("pdq", f"{rng.getrandbits(256):064x}") for _ in range(5)],
+                actor=f"writer-{seed}",
+            )
+            uow.commit()
+        with database.unit_of_work(write=True) as uow:
+            _, entries, _ = banks.export_entries(uow, agency_code=CODE, bank_name="connu")
+            chosen = rng.choice([e for e in entries if e.signal.type == "pdq"])
+            banks.remove_entry(
+                uow,
+                agency_code=CODE,
+                bank_name="connu",
+                signal_type="pdq",
+                value=chosen.signal.value,
+                actor=f"writer-{seed}",
+            )
+            uow.commit()
+        with database.unit_of_work() as uow:
+            current_index(uow, agency_id=agency_id, path=Path(path))
+    database.dispose()
+
+
+def test_two_processes_changing_banks_at_once_leave_a_consistent_index(
+    database_url: str, database: Database, tmp_path: Path
+) -> None:
+    import multiprocessing
+
+    agency_id, path, _ = _setup(database, tmp_path)
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_writer, args=(database_url, str(path), agency_id, seed))
+        for seed in (1, 2)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=600)
+        assert worker.exitcode == 0
+    on_disk = open_index(path)
+    with database.unit_of_work() as uow:
+        fresh = rebuilt(uow, agency_id)
+        current = current_index(uow, agency_id=agency_id, path=path)
+    assert current.generation == fresh.generation
+    assert contents(current) == contents(fresh)
+    # What the last writer left on disk is a state of the banks, caught up without a rebuild.
+    assert on_disk.generation <= fresh.generation
+    assert len(fresh) == 200 + 2 * 12 * 4

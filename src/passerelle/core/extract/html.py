@@ -12,13 +12,9 @@ import warnings
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
-import trafilatura
-from htmldate import find_date
 from lxml import html as lxml_html
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
-
-from passerelle.core.extract.language import detect_language
 
 MAX_IMAGE_URLS = 200
 _MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)\s*")
@@ -84,6 +80,8 @@ def page_date(html: str, url: str | None) -> str | None:
     the extensive search costs 100 ms and found one more date in 13 on extraction-fr)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        from htmldate import find_date  # loaded by the analyst's view only
+
         found = find_date(html, url=url, extensive_search=False, original_date=True)
     return str(found) if found else None
 
@@ -91,6 +89,10 @@ def page_date(html: str, url: str | None) -> str | None:
 def extract_document(html: str, *, url: str | None = None) -> Document:
     """The analyst's view of a page. Falls back to the fast extractor when trafilatura finds
     no main text, so that a page is never shown empty when it has words."""
+    import trafilatura  # loaded by the analyst's view only, never by scans
+
+    from passerelle.core.extract.language import detect_language
+
     with warnings.catch_warnings():
         # trafilatura on lxml 6 warns about element truth-testing; not ours to fix.
         warnings.simplefilter("ignore", FutureWarning)
@@ -115,6 +117,8 @@ def extract_document(html: str, *, url: str | None = None) -> Document:
 
 
 def extract_plain(text: str) -> Document:
+    from passerelle.core.extract.language import detect_language
+
     return Document(
         text=text.strip(), title=None, date=None, language=detect_language(text).language
     )

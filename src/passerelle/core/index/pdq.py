@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
 
 from passerelle.core.errors import InvalidInput
 from passerelle.core.index.mih import MihIndex
+
+if TYPE_CHECKING:
+    import faiss
 
 BITS = 256
 FLAT_LIMIT = 50_000
@@ -33,6 +36,8 @@ class PdqIndex:
     """Hashes with integer keys; `query` returns every key within `radius` (inclusive)."""
 
     def __init__(self, *, multi_hash: bool = False, radius: int = 31) -> None:
+        import faiss  # loaded by the commands that build a flat index, not at start-up
+
         self.radius = radius
         self._flat: faiss.IndexBinary | None = None if multi_hash else faiss.IndexBinaryFlat(BITS)
         self._mih: MihIndex | None = MihIndex(radius=radius) if multi_hash else None
@@ -104,6 +109,8 @@ class PdqIndex:
             self._mih.dump(target)
             return target
         assert self._flat is not None
+        import faiss
+
         target = path.with_suffix(".faiss")
         faiss.write_index_binary(self._flat, str(target))
         np.save(target.with_suffix(".keys.npy"), np.asarray(self._keys, dtype=np.int64))
@@ -116,6 +123,8 @@ class PdqIndex:
             loaded = cls(multi_hash=True, radius=mih.radius)
             loaded._mih = mih
             return loaded
+        import faiss
+
         flat = faiss.read_index_binary(str(path))
         keys = np.load(path.with_suffix(".keys.npy"), allow_pickle=False).tolist()
         if len(keys) != flat.ntotal:

@@ -772,11 +772,11 @@ def _load(target: Path, meta: dict[str, int], verify: bool = True) -> np.ndarray
         raise UnusableIndex(f"{target} is missing") from None
     if size != meta["size"]:
         raise UnusableIndex(f"{target}: {size} bytes, expected {meta['size']}")
-    if verify and _crc(target) != meta["crc32"]:
-        raise UnusableIndex(f"{target}: checksum mismatch")
     try:
+        if verify and _crc(target) != meta["crc32"]:
+            raise UnusableIndex(f"{target}: checksum mismatch")
         array: np.ndarray = np.load(target, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # removed by a writer meanwhile, or unreadable
         raise UnusableIndex(f"{target}: {exc}") from None
     return array
 
@@ -799,8 +799,19 @@ def _open_segment(folder: Path, files: dict[str, dict[str, int]], verify: bool) 
 
 def open_index(path: Path, *, verify: bool = True) -> MatchIndex:
     """The index at `path`, memory-mapped; `UnusableIndex` when missing or damaged (every
-    file's size is checked, and its CRC-32 unless `verify` is off for files just written)."""
-    header = read_header(path)
+    file's size is checked, and its CRC-32 unless `verify` is off for files just written).
+    A writer may replace the index while it is being opened: then the new one is opened."""
+    for _ in range(5):
+        header = read_header(path)
+        try:
+            return _open_with(path, header, verify)
+        except UnusableIndex:
+            if _read_header_or_none(path) == header:
+                raise  # the same header: the damage is real
+    return _open_with(path, read_header(path), verify)
+
+
+def _open_with(path: Path, header: dict[str, object], verify: bool) -> MatchIndex:
     try:
         catalogue = Catalogue.from_json(header)
         segments = [

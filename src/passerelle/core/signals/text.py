@@ -18,9 +18,9 @@ import unicodedata
 import zlib
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import MinHash
 
 from passerelle.core.errors import InvalidInput
 from passerelle.core.signals.base import Signal
@@ -68,6 +68,17 @@ def _shingles_in_order(words: list[str]) -> np.ndarray:
     return _mix(combined)
 
 
+if TYPE_CHECKING:
+    from datasketch import MinHash
+
+
+def _minhash(**options: object) -> MinHash:
+    # datasketch (and SciPy behind it) loads on the first text fingerprint, not at start-up.
+    from datasketch import MinHash
+
+    return MinHash(**options)
+
+
 def _identity(value: int) -> int:
     return value
 
@@ -75,7 +86,7 @@ def _identity(value: int) -> int:
 @cache
 def _permutations() -> np.ndarray:
     # Drawing the permutations costs more than hashing a page: draw them once per process.
-    permutations: np.ndarray = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME).permutations
+    permutations: np.ndarray = _minhash(num_perm=NUM_PERM, seed=1, scheme=SCHEME).permutations
     return permutations
 
 
@@ -83,7 +94,7 @@ def minhash_of(text: str) -> MinHash | None:
     words = normalise_text(text)
     if len(words) < MIN_WORDS:
         return None
-    sketch = MinHash(
+    sketch = _minhash(
         num_perm=NUM_PERM, scheme=SCHEME, hashfunc=_identity, permutations=_permutations()
     )
     sketch.update_batch(shingle_hashes(words).tolist())
@@ -112,7 +123,7 @@ def _permuted(values: np.ndarray) -> np.ndarray:
     """Each shingle hash under the 128 permutations (one row per hash), by datasketch itself."""
     rows = []
     for value in values.tolist():
-        one = MinHash(
+        one = _minhash(
             num_perm=NUM_PERM, scheme=SCHEME, hashfunc=_identity, permutations=_permutations()
         )
         one.update_batch([value])

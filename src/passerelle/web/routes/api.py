@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from passerelle.core.audit import AuditEvent
+from passerelle.core.errors import InvalidInput, TooLarge
 from passerelle.core.identity import Agency, User
+from passerelle.core.match import Match
+from passerelle.core.ports import UnitOfWork
+from passerelle.core.signals import Signal
+from passerelle.scan import ScanOptions
 from passerelle.services.admin import get_agency_user, get_own_agency, list_agency_users
 from passerelle.services.audit import get_agency_event, list_agency_events
-from passerelle.web.context import ApiViewer, ReadUow
+from passerelle.services.lookup import MAX_SIGNALS, Asked, look_up, look_up_file, parse_asked
+from passerelle.web.context import ApiViewer, ReadUow, get_state
 from passerelle.web.params import MAX_SQL_INTEGER
 
 router = APIRouter(prefix="/api/v1", tags=["v1"])
@@ -141,3 +149,165 @@ def audit_event(
     viewer: ApiViewer, uow: ReadUow, seq: Annotated[int, Path(ge=1, le=MAX_SQL_INTEGER)]
 ) -> AuditEventOut:
     return AuditEventOut.of(get_agency_event(uow, viewer=viewer, seq=seq))
+
+
+# --- looking signals up in the banks ------------------------------------------------------
+
+# A JSON request of MAX_SIGNALS signals (text fingerprints are 1,024 characters) fits here.
+MAX_JSON_BYTES = 2 * 1024 * 1024
+
+
+class SignalIn(BaseModel):
+    type: str = Field(description="sha256, md5, pdq, url, text or vpdq")
+    value: str = Field(
+        description="Lower-case hex for digests and PDQ; an address or its hash for url; the"
+        " text itself or its fingerprint for text"
+    )
+
+
+class MatchRequest(BaseModel):
+    signals: list[SignalIn] = Field(description=f"At most {MAX_SIGNALS} signals")
+
+
+class MatchOut(BaseModel):
+    bank: str
+    bank_kind: str = Field(description="positive, or negative (known benign)")
+    origin: str = Field(description="own, or partner")
+    signal_type: str
+    value: str = Field(description="The bank entry's value")
+    distance: float
+    threshold: float
+    labels: dict[str, object]
+    video: dict[str, object] | None = None
+
+    @classmethod
+    def of(cls, match: Match) -> MatchOut:
+        return cls(
+            bank=match.bank,
+            bank_kind=match.bank_kind.value,
+            origin=match.origin.value,
+            signal_type=match.signal_type,
+            value=match.value,
+            distance=match.distance,
+            threshold=match.threshold,
+            labels=match.labels.as_dict(),
+            video=match.video.as_dict() if match.video else None,
+        )
+
+
+class SignalAnswer(BaseModel):
+    type: str
+    value: str
+    matches: list[MatchOut] = Field(description="Positive banks that match")
+    suppressed: list[MatchOut] = Field(
+        description="Positive matches cancelled by a negative bank of the same signal type"
+    )
+    benign: list[MatchOut] = Field(description="Negative (known-benign) banks that match")
+
+
+class MatchResponse(BaseModel):
+    results: list[SignalAnswer] = Field(description="One per signal, in the order sent")
+
+
+_MATCH_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    k: v for k, v in MatchRequest.model_json_schema().items() if k != "$defs"
+                }
+                | {
+                    "properties": {
+                        "signals": {
+                            "type": "array",
+                            "maxItems": MAX_SIGNALS,
+                            "items": SignalIn.model_json_schema(),
+                        }
+                    }
+                }
+            },
+            "application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"},
+                "description": "A file (image, page, text): its signals are computed and looked up",
+            },
+        },
+    }
+}
+
+
+async def _read_capped(request: Request, limit: int, what: str) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"{what} is over the limit of {limit:,} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"{what} is over the limit of {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_request(body: bytes) -> list[Signal]:
+    try:
+        parsed = MatchRequest.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise InvalidInput(f"{where}: {first['msg']}", field="signals") from None
+    return parse_asked([Asked(s.type, s.value) for s in parsed.signals])
+
+
+@router.post(
+    "/match",
+    responses={
+        **ERRORS,
+        413: {"model": ErrorOut, "description": "Body or file over the size limit"},
+    },
+    openapi_extra=_MATCH_BODY,
+)
+async def match(request: Request, viewer: ApiViewer) -> MatchResponse:
+    """Which banks of your agency match: send signals (JSON, up to 1,000 at once, answered in
+    one batch) or one file (`application/octet-stream`, its signals computed as a scan
+    does). Each signal gets the matching banks with distances, thresholds and labels.
+    Analysts and approvers; each call is audited by its counts, never its content."""
+    state = get_state(request)
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    def open_read() -> AbstractContextManager[UnitOfWork]:
+        return state.database.unit_of_work()
+
+    def open_write() -> AbstractContextManager[UnitOfWork]:
+        return state.database.unit_of_work(write=True)
+
+    if kind == "application/json":
+        signals = _parse_request(await _read_capped(request, MAX_JSON_BYTES, "the request"))
+        answers = await run_in_threadpool(
+            look_up, open_read, open_write, state.matchers, viewer=viewer, signals=signals
+        )
+    else:
+        data = await _read_capped(request, state.settings.match_max_bytes, "the file")
+        options = ScanOptions(max_pixels=state.settings.scan_max_pixels)
+        answers = await run_in_threadpool(
+            look_up_file,
+            open_read,
+            open_write,
+            state.matchers,
+            viewer=viewer,
+            data=data,
+            options=options,
+        )
+    return MatchResponse(
+        results=[
+            SignalAnswer(
+                type=answer.signal.type,
+                value=answer.signal.value,
+                matches=[MatchOut.of(m) for m in answer.outcome.matches],
+                suppressed=[MatchOut.of(m) for m in answer.outcome.suppressed],
+                benign=[MatchOut.of(m) for m in answer.outcome.benign],
+            )
+            for answer in answers
+        ]
+    )

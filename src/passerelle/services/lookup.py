@@ -1,0 +1,122 @@
+"""Looking signals up in an agency's banks for API clients: many signals (or one file's) in
+one call, answered from the matcher kept in memory, audited by counts and never by content
+(one event per call: how many signals of each type, how many matched)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+from passerelle.core.audit import AuditEntry
+from passerelle.core.content import Content
+from passerelle.core.errors import InvalidInput, PermissionDenied
+from passerelle.core.identity import Permission, User
+from passerelle.core.match import Match, Matcher, MatchOutcome
+from passerelle.core.ports import UnitOfWork
+from passerelle.core.signals import Signal, get_signal_type
+from passerelle.scan import ScanOptions, fingerprint
+from passerelle.services.matchers import MatcherCache
+
+MAX_SIGNALS = 1000
+
+UnitOfWorkFactory = Callable[[], AbstractContextManager[UnitOfWork]]
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """One signal to look up, as sent (the type and value are checked by `parse_asked`)."""
+
+    signal_type: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    signal: Signal
+    outcome: MatchOutcome
+
+
+def parse_asked(asked: Sequence[Asked]) -> list[Signal]:
+    """The signals of a request; `InvalidInput` naming the first bad one (by its position)."""
+    if not asked:
+        raise InvalidInput("no signal to look up: send at least one", field="signals")
+    if len(asked) > MAX_SIGNALS:
+        raise InvalidInput(
+            f"too many signals: {len(asked)}, at most {MAX_SIGNALS} per request", field="signals"
+        )
+    signals = []
+    for position, item in enumerate(asked):
+        try:
+            # A url signal is an address (canonicalised and hashed) or the hash itself.
+            signals.append(get_signal_type(item.signal_type).parse(item.value))
+        except InvalidInput as exc:
+            raise InvalidInput(f"signals[{position}]: {exc}", field="signals") from None
+    return signals
+
+
+def _check(viewer: User) -> None:
+    if not viewer.can(Permission.REVIEW):
+        raise PermissionDenied("only analysts and approvers look signals up")
+
+
+def look_up(
+    open_read: UnitOfWorkFactory,
+    open_write: UnitOfWorkFactory,
+    matchers: MatcherCache,
+    *,
+    viewer: User,
+    signals: Sequence[Signal],
+    source: str = "signals",
+) -> list[Answer]:
+    """Every signal against the viewer's agency's banks (one batch per signal type)."""
+    _check(viewer)
+    matcher: Matcher = matchers.matcher(viewer.agency_id, open_read)
+    outcomes = matcher.match_many([[signal] for signal in signals])
+    answers = [Answer(s, o) for s, o in zip(signals, outcomes, strict=True)]
+    counts = Counter(signal.type for signal in signals)
+    with open_write() as uow:
+        uow.audit.append(
+            AuditEntry(
+                action="match.looked_up",
+                actor=viewer.username,
+                agency_id=viewer.agency_id,
+                object_type="agency",
+                object_id=viewer.agency_id,
+                details={
+                    "source": source,
+                    "signals": len(signals),
+                    "by_type": dict(sorted(counts.items())),
+                    "matched": sum(bool(a.outcome.matches) for a in answers),
+                    "generation": matcher.generation,
+                },
+            )
+        )
+        uow.commit()
+    return answers
+
+
+def look_up_file(
+    open_read: UnitOfWorkFactory,
+    open_write: UnitOfWorkFactory,
+    matchers: MatcherCache,
+    *,
+    viewer: User,
+    data: bytes,
+    options: ScanOptions,
+) -> list[Answer]:
+    """The signals of a file (as a scan computes them) looked up like sent ones."""
+    _check(viewer)
+    if not data:
+        raise InvalidInput("the file is empty", field="file")
+    found = fingerprint(Content(source="upload", data=data), options)
+    return look_up(
+        open_read, open_write, matchers, viewer=viewer, signals=found.signals, source="file"
+    )
+
+
+def match_as_dict(match: Match) -> dict[str, object]:
+    found = match.as_dict()
+    found["bank_kind"] = match.bank_kind.value
+    return found
