@@ -112,7 +112,8 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         app.include_router(router)
 
     # The last added is the outermost: headers go on every answer, the 413s included.
-    app.add_middleware(BodyLimit, limits=BodyLimits(), reject=reject_too_large)
+    limits = BodyLimits(match=max(settings.match_max_bytes, api.MAX_JSON_BYTES))
+    app.add_middleware(BodyLimit, limits=limits, reject=reject_too_large)
     app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     return app

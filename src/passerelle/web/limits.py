@@ -29,10 +29,13 @@ class BodyLimits:
     public: int = 64 * KIB  # the public report form and the host's link: no login
     form: int = 1 * MIB  # console forms
     upload: int = 50 * MIB  # files sent to the console (multipart)
+    match: int = 20 * MIB  # POST /api/v1/match: signals, or one file (PASSERELLE_MATCH_MAX_BYTES)
 
     def limit_for(self, path: str, content_type: str) -> int:
         if path.startswith("/api/v1/exchange/"):
             return self.exchange
+        if path == "/api/v1/match":
+            return self.match
         if path.startswith(("/api/", "/taxii2/")):
             return self.api
         if path == "/login":

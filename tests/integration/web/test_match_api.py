@@ -197,10 +197,9 @@ def test_an_oversized_file_is_refused_with_413(client: TestClient, tokens: dict[
         },
     )
     assert response.status_code == 413
-    assert response.json()["error"] == {
-        "code": "too_large",
-        "message": f"the file is over the limit of {limit:,} bytes",
-    }
+    error = response.json()["error"]
+    assert error["code"] == "too_large"
+    assert str(limit) in error["message"].replace(",", "")
 
 
 def test_only_reviewers_and_only_with_a_token(client: TestClient, tokens: dict[str, str]) -> None:
