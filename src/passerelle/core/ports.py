@@ -28,6 +28,7 @@ from passerelle.core.job import Job
 from passerelle.core.referral import Host, Referral
 from passerelle.core.report import CaseFact, DecisionFact, ReferralFact
 from passerelle.core.taxonomy import Labels
+from passerelle.core.work import ReferralFilters, WorkList
 
 
 class AgencyRepo(Protocol):
@@ -507,6 +508,27 @@ class PartnerNotice:
     at: datetime
 
 
+class WorkRepo(Protocol):
+    """What waits for someone (the dashboard), and the referrals list."""
+
+    def awaiting_approval(self, agency_id: str, viewer: str) -> WorkList: ...
+    def deadlines(self, agency_id: str, until: datetime) -> WorkList: ...
+    def complaints(self, agency_id: str) -> WorkList: ...
+    def recommendations(self, agency_id: str) -> WorkList: ...
+    def failed_sendings(self, agency_id: str) -> WorkList: ...
+    def assigned(self, agency_id: str, username: str) -> WorkList: ...
+    def proposals(self, agency_id: str) -> WorkList: ...
+    def referrals(
+        self,
+        agency_id: str,
+        filters: ReferralFilters,
+        *,
+        now: datetime,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> tuple[int, builtins.list[tuple[Referral, str]]]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: every repository shares it; `commit` makes the change and its audit
     events durable together."""
@@ -525,6 +547,8 @@ class UnitOfWork(Protocol):
     def banks(self) -> BankRepo: ...
     @property
     def queue(self) -> QueueRepo: ...
+    @property
+    def work(self) -> WorkRepo: ...
     @property
     def decisions(self) -> DecisionRepo: ...
     @property

@@ -49,6 +49,7 @@ from passerelle.db.public_repo import SqlPublicReportRepo
 from passerelle.db.queue_repo import SqlQueueRepo
 from passerelle.db.referral_repo import SqlReferralRepo
 from passerelle.db.report_repo import SqlReportRepo
+from passerelle.db.work_repo import SqlWorkRepo
 
 
 def _now() -> datetime:
@@ -480,6 +481,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(session, secret)
         self.banks = SqlBankRepo(session)
         self.queue = SqlQueueRepo(session)
+        self.work = SqlWorkRepo(session)
         self.decisions = SqlDecisionRepo(session)
         self.referrals = SqlReferralRepo(session)
         self.public_reports = SqlPublicReportRepo(session)

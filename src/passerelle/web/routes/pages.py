@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from starlette.responses import Response
 
-from passerelle.core.case import QueueFilters
 from passerelle.services.admin import get_agency_user, list_agency_users, set_media_protection
 from passerelle.services.audit import get_agency_event, list_agency_events
 from passerelle.services.auth import create_api_token, revoke_api_token
@@ -21,17 +19,6 @@ from passerelle.web.views import audit_row, user_view
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
 
 AUDIT_PAGE = 100
-
-
-@router.get("/", name="dashboard")
-def dashboard(request: Request, viewer: Viewer, uow: ReadUow) -> Response:
-    agency = uow.agencies.get(viewer.agency_id)
-    context = {
-        "agency": agency,
-        "open_cases": uow.queue.count_filtered(agency.id, QueueFilters()),
-        "overdue": uow.referrals.overdue(agency.id, datetime.now(UTC)),
-    }
-    return render(request, "pages/dashboard.html", context)
 
 
 @router.get("/audit", name="audit_log")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import parse_qs, urlencode
 
@@ -23,6 +24,7 @@ from passerelle.core.errors import InvalidInput
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.referral import ALLOWED
+from passerelle.core.work import parse_referral_filters
 from passerelle.services.complaints import decide_complaint
 from passerelle.services.exchange import (
     deconfliction,
@@ -47,6 +49,7 @@ from passerelle.services.review import (
     reviewers,
 )
 from passerelle.services.search import PAGE, search_cases
+from passerelle.services.work import list_referrals, work_lists
 from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, gettext_of, render
 from passerelle.web.csrf import require_csrf
 from passerelle.web.htmx import redirect
@@ -178,6 +181,50 @@ def queue_next(
         target = request.url_for("queue").path + ("?" + urlencode(value) if value else "")
         return redirect(request, target)
     return redirect(request, request.url_for("case_detail", case_id=found).path)
+
+
+@router.get("/", name="dashboard")
+def dashboard(request: Request, viewer: Viewer, uow: ReadUow) -> Response:
+    """What waits for this person, by role, with links; and the queue's count."""
+    agency = uow.agencies.get(viewer.agency_id)
+    now = datetime.now(UTC)
+    context = {
+        "agency": agency,
+        "open_cases": uow.queue.count_filtered(agency.id, QueueFilters()),
+        "overdue": uow.referrals.overdue(agency.id, now),
+        "work": work_lists(uow, viewer=viewer, now=now),
+        "now": now,
+    }
+    return render(request, "pages/dashboard.html", context)
+
+
+@router.get("/referrals", name="referrals")
+def referrals(
+    request: Request,
+    viewer: Viewer,
+    uow: ReadUow,
+    kind: Text = "",
+    state: Text = "",
+    host: Annotated[str, Query(max_length=253)] = "",
+    overdue: Annotated[str, Query(max_length=1)] = "",
+    before: Key = "",
+) -> Response:
+    """The unit's referrals, newest first, by kind, state, host or overdue."""
+    filters = parse_referral_filters(kind=kind, status=state, host=host, overdue=overdue)
+    now = datetime.now(UTC)
+    found = list_referrals(uow, viewer=viewer, filters=filters, before=before, now=now)
+    kept = {"kind": kind, "state": state, "host": host, "overdue": overdue}
+    query = urlencode({name: value for name, value in kept.items() if value})
+    context = {
+        "page": found,
+        "filters": filters,
+        "hosts": sorted(h.domain for h in uow.referrals.hosts(viewer.agency_id)),
+        "now": now,
+        "next_query": (query + "&" if query else "") + urlencode({"before": found.next_key})
+        if found.next_key
+        else None,
+    }
+    return render(request, "pages/referrals.html", context)
 
 
 @router.get("/search", name="search")

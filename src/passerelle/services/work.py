@@ -1,0 +1,66 @@
+"""What waits for each person, by role: the dashboard's lists and the referrals list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from passerelle.core.errors import InvalidInput
+from passerelle.core.identity import Permission, User
+from passerelle.core.ports import UnitOfWork
+from passerelle.core.referral import Referral
+from passerelle.core.work import ReferralFilters, WorkList
+from passerelle.services.queue import require_reader
+
+DEADLINE_HOURS = 6  # deadlines passing within these hours are listed (and those passed)
+REFERRALS_PAGE = 50
+
+
+def work_lists(uow: UnitOfWork, *, viewer: User, now: datetime) -> list[WorkList]:
+    """The lists of the dashboard this person acts on, most pressing first."""
+    agency = viewer.agency_id
+    reviews = viewer.can(Permission.REVIEW)
+    found: list[WorkList] = []
+    if viewer.can(Permission.APPROVE_ORDER):
+        found.append(uow.work.awaiting_approval(agency, viewer.username))
+    if reviews or viewer.can(Permission.READ_AUDIT):
+        found.append(uow.work.deadlines(agency, now + timedelta(hours=DEADLINE_HOURS)))
+    if reviews:
+        found.append(uow.work.failed_sendings(agency))
+        found.append(uow.work.complaints(agency))
+        found.append(uow.work.recommendations(agency))
+        found.append(uow.work.assigned(agency, viewer.username))
+    if viewer.can(Permission.MANAGE_PARTNERS):
+        found.append(uow.work.proposals(agency))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralPage:
+    total: int
+    referrals: list[tuple[Referral, str]]  # with the host's domain
+    next_key: str | None
+
+
+def _parse_key(text: str) -> tuple[datetime, str]:
+    moment, _, ident = text.partition("~")
+    try:
+        return datetime.fromisoformat(moment), ident[:36]
+    except ValueError:
+        raise InvalidInput("this page link is damaged; start from the first page") from None
+
+
+def list_referrals(
+    uow: UnitOfWork, *, viewer: User, filters: ReferralFilters, before: str, now: datetime
+) -> ReferralPage:
+    """A page of the agency's referrals, newest first, by keyset."""
+    require_reader(viewer)
+    key = _parse_key(before) if before else None
+    total, rows = uow.work.referrals(
+        viewer.agency_id, filters, now=now, before=key, limit=REFERRALS_PAGE + 1
+    )
+    more = len(rows) > REFERRALS_PAGE
+    rows = rows[:REFERRALS_PAGE]
+    last = rows[-1][0] if rows else None
+    next_key = f"{last.created_at.isoformat()}~{last.id}" if more and last else None
+    return ReferralPage(total, rows, next_key)
