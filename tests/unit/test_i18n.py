@@ -45,6 +45,7 @@ def test_every_template_message_is_translated_to_french() -> None:
         "%(n)d cases",
         "%(n)d cases await a decision",
         "%(n)d referrals are past their deadline",
+        "%(n)s referrals",
     }
     missing = sorted(m for m in template_messages() - same_in_french if french.gettext(m) == m)
     assert missing == []
