@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TextIO
 
 import click
 
@@ -14,7 +16,7 @@ from passerelle.core.bank import EntryInput
 from passerelle.core.content import VIDEO_TYPES, Content
 from passerelle.core.errors import InvalidInput
 from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
-from passerelle.exchange.bankfile import BadLine, dump_csv, dump_pytx, read_csv, read_pytx
+from passerelle.exchange.bankfile import BadLine, read_csv, read_pytx, write_csv, write_pytx
 from passerelle.exchange.stix import misp_event, read_misp_event, read_stix_bundle, stix_bundle
 from passerelle.scan import ScanOptions, fingerprint
 from passerelle.services import banks as bank_service
@@ -236,43 +238,127 @@ def bank_import(
     tier: str | None,
     tags: tuple[str, ...],
 ) -> None:
-    """Import entries; bad lines are reported and the good ones kept."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {path}: {exc}") from None
+    """Import entries; bad lines are reported and the good ones kept. CSV and pytx files are
+    read as they come and written in chunks, one transaction each (a progress bar on a
+    terminal): memory stays flat whatever the size of the file."""
     chosen = fmt or ("csv" if path.suffix.lower() == ".csv" else "pytx")
     labels = _labels(category, tier, tags)
-    entries: list[EntryInput] = []
-    bad: list[str] = []
+    with rt.database.unit_of_work() as uow:
+        agency_code = resolve_agency(uow, agency_code).code
+    tally = ImportTally()
     if chosen in ("stix", "misp"):
         try:
-            document = json.loads(text)
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read {path}: {exc}") from None
         except ValueError as exc:
             raise InvalidInput(f"{path} is not JSON: {exc}") from None
         reader = read_stix_bundle if chosen == "stix" else read_misp_event
         entries, bad = reader(document)
+        tally.refused(path, bad)
+        _import_chunk(rt, agency_code, name, path, entries, tally)
     else:
-        rows = read_csv(text) if chosen == "csv" else read_pytx(text, labels, signal_type)
+        try:
+            with path.open(encoding="utf-8", newline="") as handle:
+                _import_stream(
+                    rt, agency_code, name, path, handle, chosen, labels, signal_type, tally
+                )
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read {path}: {exc}") from None
+    click.echo(f"{tally.added} added, {tally.duplicates} already there, {tally.failed} refused")
+    if tally.failed and not tally.added and not tally.duplicates:
+        sys.exit(2)
+
+
+IMPORT_CHUNK = 10_000
+
+
+class ImportTally:
+    def __init__(self) -> None:
+        self.added = self.duplicates = self.failed = 0
+
+    def refused(self, path: Path, messages: list[str]) -> None:
+        for message in messages:
+            click.echo(f"passerelle: {path}: {message}", err=True)
+        self.failed += len(messages)
+
+
+def _import_stream(
+    rt: Runtime,
+    agency_code: str,
+    name: str,
+    path: Path,
+    handle: TextIO,
+    chosen: str,
+    labels: Labels,
+    signal_type: str | None,
+    tally: ImportTally,
+) -> None:
+    size = max(1, path.stat().st_size)
+    progress = _progress() if sys.stderr.isatty() else None
+    task = progress.add_task(f"import {path.name}", total=size) if progress else None
+    read = 0
+
+    def lines() -> Iterator[str]:
+        nonlocal read
+        for line in handle:
+            read += len(line)
+            yield line
+
+    rows = read_csv(lines()) if chosen == "csv" else read_pytx(lines(), labels, signal_type)
+    chunk: list[EntryInput] = []
+    with progress if progress is not None else contextlib.nullcontext():
         for row in rows:
-            (bad.append(str(row)) if isinstance(row, BadLine) else entries.append(row))
+            if isinstance(row, BadLine):
+                tally.refused(path, [str(row)])
+                continue
+            chunk.append(row)
+            if len(chunk) >= IMPORT_CHUNK:
+                _import_chunk(rt, agency_code, name, path, chunk, tally)
+                chunk = []
+                if progress is not None and task is not None:
+                    progress.update(task, completed=min(read, size))
+        _import_chunk(rt, agency_code, name, path, chunk, tally)
+
+
+def _import_chunk(
+    rt: Runtime,
+    agency_code: str,
+    name: str,
+    path: Path,
+    entries: list[EntryInput],
+    tally: ImportTally,
+) -> None:
+    if not entries:
+        return
     with rt.database.unit_of_work(write=True) as uow:
-        agency = resolve_agency(uow, agency_code)
         report = bank_service.add_entries(
             uow,
-            agency_code=agency.code,
+            agency_code=agency_code,
             bank_name=name,
             entries=entries,
             actor=ACTOR,
             source=f"import:{path.name}",
         )
         uow.commit()
-    for message in [*bad, *report.errors]:
-        click.echo(f"passerelle: {path}: {message}", err=True)
-    failed = len(bad) + report.error_count
-    click.echo(f"{report.added} added, {report.duplicates} already there, {failed} refused")
-    if failed and not report.added and not report.duplicates:
-        sys.exit(2)
+    tally.refused(path, report.errors)
+    tally.failed += report.error_count - len(report.errors)
+    tally.added += report.added
+    tally.duplicates += report.duplicates
+
+
+def _progress() -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
 
 
 @bank_group.command("export")
@@ -304,17 +390,17 @@ def bank_import(
 def bank_export(
     rt: Runtime, name: str, agency_code: str | None, fmt: str, tlp: str, output: Path | None
 ) -> None:
-    """Export a bank's entries."""
+    """Export a bank's entries (CSV and pytx are written as they are read: memory stays flat
+    whatever the size of the bank)."""
+    if fmt in ("csv", "pytx"):
+        _export_stream(rt, name, agency_code, fmt, output)
+        return
     with rt.database.unit_of_work() as uow:
         agency = resolve_agency(uow, agency_code)
         _, entries, sources = bank_service.export_entries(
             uow, agency_code=agency.code, bank_name=name
         )
-    if fmt == "csv":
-        text, skipped = dump_csv(entries), 0
-    elif fmt == "pytx":
-        text, skipped = dump_pytx(entries, sources)
-    elif fmt == "stix":
+    if fmt == "stix":
         bundle = stix_bundle(
             entries,
             agency_code=agency.code,
@@ -339,6 +425,31 @@ def bank_export(
     else:
         try:
             output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}", 1)
+    if skipped:
+        click.echo(f"passerelle: {skipped} entries have no {fmt} form and were left out", err=True)
+
+
+def _export_stream(
+    rt: Runtime, name: str, agency_code: str | None, fmt: str, output: Path | None
+) -> None:
+    skipped = 0
+    with rt.database.unit_of_work() as uow:
+        agency = resolve_agency(uow, agency_code)
+        _, entries, sources = bank_service.stream_entries(
+            uow, agency_code=agency.code, bank_name=name
+        )
+        try:
+            with (
+                contextlib.nullcontext(sys.stdout)
+                if output is None
+                else output.open("w", encoding="utf-8", newline="")
+            ) as out:
+                if fmt == "csv":
+                    write_csv(entries, out)
+                else:
+                    _, skipped = write_pytx(entries, sources, out)
         except OSError as exc:
             fail(f"cannot write {output}: {exc.strerror or exc}", 1)
     if skipped:

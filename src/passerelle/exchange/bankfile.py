@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import TextIO
 
 from passerelle.core.bank import BankEntry, EntryInput
 from passerelle.core.errors import InvalidInput
@@ -50,8 +51,10 @@ def _labels_from(row: dict[str, str]) -> Labels:
     )
 
 
-def read_csv(text: str) -> Iterator[EntryInput | BadLine]:
-    reader = csv.DictReader(io.StringIO(text))
+def read_csv(text: str | Iterable[str]) -> Iterator[EntryInput | BadLine]:
+    """Entries of a CSV file, given whole or as its lines (read as they come: a file of any
+    size is never held in memory)."""
+    reader = csv.DictReader(io.StringIO(text) if isinstance(text, str) else text)
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
         yield BadLine(1, "empty file: a header row is needed")
@@ -86,9 +89,10 @@ def read_csv(text: str) -> Iterator[EntryInput | BadLine]:
 
 
 def read_pytx(
-    text: str, labels: Labels, default_type: str | None = None
+    text: str | Iterable[str], labels: Labels, default_type: str | None = None
 ) -> Iterator[EntryInput | BadLine]:
-    for number, raw in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines() if isinstance(text, str) else text
+    for number, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -106,11 +110,19 @@ def read_pytx(
         yield EntryInput(signal_type=ours, value=value.strip(), labels=labels, line=number)
 
 
-def dump_csv(entries: list[BankEntry]) -> str:
+def dump_csv(entries: Iterable[BankEntry]) -> str:
     buffer = io.StringIO()
-    writer = csv_writer(buffer)
+    write_csv(entries, buffer)
+    return buffer.getvalue()
+
+
+def write_csv(entries: Iterable[BankEntry], out: TextIO) -> int:
+    """Write the CSV form of `entries` as they come; returns how many were written."""
+    count = 0
+    writer = csv_writer(out)
     writer.writerow(CSV_COLUMNS)
     for entry in entries:
+        count += 1
         labels = entry.labels
         writer.writerow(
             [
@@ -123,14 +135,22 @@ def dump_csv(entries: list[BankEntry]) -> str:
                 "" if entry.signal.quality is None else entry.signal.quality,
             ]
         )
-    return buffer.getvalue()
+    return count
 
 
-def dump_pytx(entries: list[BankEntry], source_values: dict[str, str]) -> tuple[str, int]:
+def dump_pytx(entries: Iterable[BankEntry], source_values: dict[str, str]) -> tuple[str, int]:
     """The lines python-threatexchange can read, and how many entries it has no form for
     (digests other than its own, text fingerprints, URLs whose address is not kept)."""
-    lines: list[str] = []
-    skipped = 0
+    buffer = io.StringIO()
+    _, skipped = write_pytx(entries, source_values, buffer)
+    return buffer.getvalue(), skipped
+
+
+def write_pytx(
+    entries: Iterable[BankEntry], source_values: dict[str, str], out: TextIO
+) -> tuple[int, int]:
+    """Write the pytx lines of `entries` as they come: (written, skipped)."""
+    written = skipped = 0
     for entry in entries:
         kind = OURS_TO_PYTX.get(entry.signal.type)
         value = entry.signal.value
@@ -139,5 +159,6 @@ def dump_pytx(entries: list[BankEntry], source_values: dict[str, str]) -> tuple[
         if kind is None or not value:
             skipped += 1
             continue
-        lines.append(f"{kind} {value}")
-    return "".join(line + "\n" for line in lines), skipped
+        out.write(f"{kind} {value}\n")
+        written += 1
+    return written, skipped

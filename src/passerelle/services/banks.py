@@ -3,7 +3,7 @@ them. Every change writes its audit event in the same transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -228,6 +228,16 @@ def export_entries(
     agency = uow.agencies.get_by_code(agency_code)
     bank = uow.banks.get_by_name(agency.id, parse_bank_name(bank_name))
     return bank, list(uow.banks.entries([bank.id])), uow.banks.source_values(bank.id)
+
+
+def stream_entries(
+    uow: UnitOfWork, *, agency_code: str, bank_name: str
+) -> tuple[Bank, Iterator[BankEntry], dict[str, str]]:
+    """`export_entries` with the entries read in batches as they are consumed (inside the
+    unit of work): an export of any size holds one batch in memory."""
+    agency = uow.agencies.get_by_code(agency_code)
+    bank = uow.banks.get_by_name(agency.id, parse_bank_name(bank_name))
+    return bank, uow.banks.entries([bank.id]), uow.banks.source_values(bank.id)
 
 
 def load_banks(
