@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from passerelle.core.exchange import AgreementStatus, parse_page
 from passerelle.db.session import Database
-from passerelle.exchange.signing import agency_key, new_nonce, seal
+from passerelle.exchange.signing import agency_key, new_nonce, request_headers, seal
 from passerelle.services import exchange
 from tests.conftest import TEST_SECRET, log_in
 
@@ -182,3 +182,27 @@ def test_a_feed_page_carries_the_publishers_audit_head_and_the_partner_keeps_it(
     log_in(client, "liaison.b")
     shown = client.get("/partners").text
     assert f'data-testid="witnessed-head"><code>{head}</code>' in shown
+
+
+def test_a_feed_request_sent_twice_is_refused_the_second_time(
+    client: TestClient, sqlite_database: Database, agencies: dict[str, str]
+) -> None:
+    keys = _pair(sqlite_database, agencies)
+    headers = request_headers(
+        keys["b"],
+        subscriber="agency-b",
+        publisher="agency-a",
+        target="/api/v1/exchange/feed?cursor=0",
+        now=datetime.now(UTC),
+    )
+    first = client.get("/api/v1/exchange/feed?cursor=0", headers=headers)
+    assert first.status_code == 200, first.text
+    again = client.get("/api/v1/exchange/feed?cursor=0", headers=headers)
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "replayed"
+    assert [e["nonce"] for e in _replay_events(sqlite_database, agencies["a"])] == [
+        headers["X-Passerelle-Nonce"]
+    ]
+    unsigned_nonce = dict(headers, **{"X-Passerelle-Nonce": new_nonce()})
+    forged = client.get("/api/v1/exchange/feed?cursor=0", headers=unsigned_nonce)
+    assert forged.status_code == 401  # the nonce is signed: changing it breaks the signature
