@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -95,7 +95,7 @@ class AuditLog(Protocol):
         """Re-seal the MAC keys under a new secret and open a new epoch; its number."""
         ...
 
-    def iter_all(self) -> Iterator[AuditEvent]: ...
+    def iter_all(self) -> Generator[AuditEvent, None, None]: ...
     def list_for_agency(
         self, agency_id: str, *, limit: int, before_seq: int | None = None
     ) -> list[AuditEvent]: ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
@@ -434,12 +434,15 @@ class SqlAuditLog:
         self._current = self._add_epoch(number, head.seq + 1, new_secret)
         return number
 
-    def iter_all(self) -> Iterator[AuditEvent]:
+    def iter_all(self) -> Generator[AuditEvent, None, None]:
         result = self._s.execute(
             select(AuditEventRow).order_by(AuditEventRow.seq).execution_options(yield_per=1000)
         )
-        for row in result.scalars():
-            yield _to_event(row)
+        try:
+            for row in result.scalars():
+                yield _to_event(row)
+        finally:
+            result.close()  # a verification that stops at a broken event leaves no cursor open
 
     def list_for_agency(
         self, agency_id: str, *, limit: int, before_seq: int | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+
 from passerelle.core.audit import AuditEvent, AuditHead, ChainReport, verify_chain
 from passerelle.core.errors import PermissionDenied
 from passerelle.core.identity import Permission, User
@@ -13,13 +15,11 @@ def verify_log(uow: UnitOfWork, *, anchor: AuditHead | None = None) -> ChainRepo
     `anchor`, a head kept elsewhere, check the log still holds it (not truncated, not
     rewritten even by someone holding the key)."""
     head_seq, head_hash = uow.audit.head()
-    return verify_chain(
-        uow.audit.iter_all(),
-        head_seq=head_seq,
-        head_hash=head_hash,
-        keyring=uow.audit.keyring(),
-        anchor=anchor,
-    )
+    keyring = uow.audit.keyring()
+    with closing(uow.audit.iter_all()) as events:
+        return verify_chain(
+            events, head_seq=head_seq, head_hash=head_hash, keyring=keyring, anchor=anchor
+        )
 
 
 def current_head(uow: UnitOfWork) -> AuditHead:
