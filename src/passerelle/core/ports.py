@@ -26,7 +26,7 @@ from passerelle.core.identity import Agency, ApiToken, Credentials, Jurisdiction
 from passerelle.core.index.entry import IndexEntry
 from passerelle.core.job import Job
 from passerelle.core.referral import Host, Referral
-from passerelle.core.report import CaseFact, DecisionFact, ReferralFact
+from passerelle.core.report import ReportFigures
 from passerelle.core.taxonomy import Labels
 from passerelle.core.work import ReferralFilters, WorkList
 
@@ -307,13 +307,7 @@ class PublicReportRepo(Protocol):
 
 
 class ReportRepo(Protocol):
-    def cases(self, agency_id: str, start: datetime, end: datetime) -> builtins.list[CaseFact]: ...
-    def decisions(
-        self, agency_id: str, start: datetime, end: datetime
-    ) -> builtins.list[DecisionFact]: ...
-    def referrals(
-        self, agency_id: str, start: datetime, end: datetime
-    ) -> builtins.list[ReferralFact]: ...
+    def figures(self, agency_id: str, start: datetime, end: datetime) -> ReportFigures: ...
     def recommendations(self, agency_id: str, start: datetime, end: datetime) -> int: ...
     def complaints(self, agency_id: str, start: datetime, end: datetime) -> tuple[int, int]: ...
 

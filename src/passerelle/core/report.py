@@ -103,6 +103,23 @@ class TransparencyReport:
         return lines
 
 
+@dataclass(frozen=True, slots=True)
+class ReportFigures:
+    """The counts a report is made of, as the database sums them: cases by source and by
+    tier, final decisions by (verdict, category, reason), referrals by kind, the number sent,
+    and the hours to removal of those found gone."""
+
+    cases_by_source: dict[str, int]
+    cases_by_tier: dict[str, int]
+    finals: dict[tuple[Verdict, str | None, Reason | None], int]
+    referrals_by_kind: dict[str, int]
+    referrals_sent: int
+    hours_to_removal: list[float]
+    recommendations: int = 0
+    complaints: int = 0
+    reinstatements: int = 0
+
+
 def compute_report(
     *,
     start: date,
@@ -120,28 +137,51 @@ def compute_report(
     last: dict[str, DecisionFact] = {}
     for decision in decisions:
         last[decision.case_id] = decision
-    finals = list(last.values())
-    sent = sum(1 for r in referrals if r.sent)
-    removed = [r.hours_to_removal for r in referrals if r.sent and r.hours_to_removal is not None]
-    terrorist = Counter(d.category or "?" for d in finals if d.verdict is Verdict.TERRORIST)
-    other = Counter(
-        d.reason.value if d.reason else "?" for d in finals if d.verdict is Verdict.NOT_TERRORIST
-    )
-    return TransparencyReport(
-        start=start,
-        end=end,
-        cases=len(cases),
+    figures = ReportFigures(
         cases_by_source=dict(Counter(c.source for c in cases)),
         cases_by_tier=dict(Counter(c.tier or "none" for c in cases)),
-        decisions=len(finals),
-        terrorist_by_category=dict(terrorist),
-        not_terrorist_by_reason=dict(other),
-        exemptions=sum(1 for d in finals if d.reason in EXEMPTIONS),
+        finals=dict(Counter((d.verdict, d.category, d.reason) for d in last.values())),
         referrals_by_kind=dict(Counter(r.kind for r in referrals)),
-        referrals_sent=sent,
+        referrals_sent=sum(1 for r in referrals if r.sent),
+        hours_to_removal=[
+            r.hours_to_removal for r in referrals if r.sent and r.hours_to_removal is not None
+        ],
         recommendations=recommendations,
         complaints=complaints,
         reinstatements=reinstatements,
+    )
+    return report_from_figures(start=start, end=end, figures=figures)
+
+
+def report_from_figures(*, start: date, end: date, figures: ReportFigures) -> TransparencyReport:
+    """The report of a period from the counts of its records (see `compute_report`)."""
+    terrorist: Counter[str] = Counter()
+    other: Counter[str] = Counter()
+    exemptions = 0
+    for (verdict, category, reason), count in figures.finals.items():
+        if verdict is Verdict.TERRORIST:
+            terrorist[category or "?"] += count
+        elif verdict is Verdict.NOT_TERRORIST:
+            other[reason.value if reason else "?"] += count
+        if reason in EXEMPTIONS:
+            exemptions += count
+    sent = figures.referrals_sent
+    removed = figures.hours_to_removal
+    return TransparencyReport(
+        start=start,
+        end=end,
+        cases=sum(figures.cases_by_source.values()),
+        cases_by_source=dict(figures.cases_by_source),
+        cases_by_tier=dict(figures.cases_by_tier),
+        decisions=sum(figures.finals.values()),
+        terrorist_by_category=dict(terrorist),
+        not_terrorist_by_reason=dict(other),
+        exemptions=exemptions,
+        referrals_by_kind=dict(figures.referrals_by_kind),
+        referrals_sent=sent,
+        recommendations=figures.recommendations,
+        complaints=figures.complaints,
+        reinstatements=figures.reinstatements,
         share_offline=round(len(removed) / sent, 4) if sent else None,
         hours_to_removal_median=percentile(removed, 50),
         hours_to_removal_p90=percentile(removed, 90),

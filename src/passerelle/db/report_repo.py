@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from passerelle.core.decision import Reason, Verdict
-from passerelle.core.report import CaseFact, DecisionFact, ReferralFact
-from passerelle.core.taxonomy import TIER_WEIGHT, Tier
+from passerelle.core.report import ReportFigures
 from passerelle.db.models import (
     CaseRow,
     ComplaintRow,
@@ -20,59 +18,100 @@ from passerelle.db.models import (
 )
 
 
-def _top_tier(matches_json: str) -> str | None:
-    tiers = [Tier(m["labels"]["tier"]) for m in json.loads(matches_json) if m["labels"].get("tier")]
-    return max(tiers, key=lambda t: TIER_WEIGHT[t]).value if tiers else None
+def _aware(moment: datetime | None) -> datetime:
+    if moment is None:  # the query keeps only rows where it is set
+        raise ValueError("a time is missing")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class SqlReportRepo:
     def __init__(self, session: Session) -> None:
         self._s = session
 
-    def cases(self, agency_id: str, start: datetime, end: datetime) -> list[CaseFact]:
-        rows = self._s.execute(
-            select(CaseRow.id, CaseRow.source, CaseRow.matches_json).where(
-                CaseRow.agency_id == agency_id,
-                CaseRow.created_at >= start,
-                CaseRow.created_at < end,
-            )
+    def figures(self, agency_id: str, start: datetime, end: datetime) -> ReportFigures:
+        """The counts of the period, summed by the database: nothing is read case by case."""
+        opened = (
+            CaseRow.agency_id == agency_id,
+            CaseRow.created_at >= start,
+            CaseRow.created_at < end,
         )
-        return [CaseFact(case_id, source, _top_tier(matches)) for case_id, source, matches in rows]
-
-    def decisions(self, agency_id: str, start: datetime, end: datetime) -> list[DecisionFact]:
-        rows = self._s.execute(
+        by_source = {
+            source: count
+            for source, count in self._s.execute(
+                select(CaseRow.source, func.count()).where(*opened).group_by(CaseRow.source)
+            )
+        }
+        by_tier = {
+            tier or "none": count
+            for tier, count in self._s.execute(
+                select(CaseRow.top_tier, func.count()).where(*opened).group_by(CaseRow.top_tier)
+            )
+        }
+        # A case decided twice in the period counts by its last decision.
+        ranked = (
             select(
-                DecisionRow.case_id, DecisionRow.verdict, DecisionRow.category, DecisionRow.reason
+                DecisionRow.verdict,
+                DecisionRow.category,
+                DecisionRow.reason,
+                func.row_number()
+                .over(
+                    partition_by=DecisionRow.case_id,
+                    order_by=(DecisionRow.decided_at.desc(), DecisionRow.id.desc()),
+                )
+                .label("rank"),
             )
             .where(
                 DecisionRow.agency_id == agency_id,
                 DecisionRow.decided_at >= start,
                 DecisionRow.decided_at < end,
             )
-            .order_by(DecisionRow.decided_at)
+            .subquery()
         )
-        return [
-            DecisionFact(case_id, Verdict(verdict), category, Reason(reason) if reason else None)
-            for case_id, verdict, category, reason in rows
-        ]
-
-    def referrals(self, agency_id: str, start: datetime, end: datetime) -> list[ReferralFact]:
-        rows = self._s.execute(
-            select(
-                ReferralRow.case_id, ReferralRow.kind, ReferralRow.sent_at, ReferralRow.offline_at
-            ).where(
-                ReferralRow.agency_id == agency_id,
-                ReferralRow.created_at >= start,
-                ReferralRow.created_at < end,
+        finals = {
+            (Verdict(verdict), category, Reason(reason) if reason else None): count
+            for verdict, category, reason, count in self._s.execute(
+                select(ranked.c.verdict, ranked.c.category, ranked.c.reason, func.count())
+                .where(ranked.c.rank == 1)
+                .group_by(ranked.c.verdict, ranked.c.category, ranked.c.reason)
             )
+        }
+        made = (
+            ReferralRow.agency_id == agency_id,
+            ReferralRow.created_at >= start,
+            ReferralRow.created_at < end,
         )
-        facts = []
-        for case_id, kind, sent_at, offline_at in rows:
-            hours = None
-            if sent_at is not None and offline_at is not None:
-                hours = (offline_at - sent_at).total_seconds() / 3600
-            facts.append(ReferralFact(case_id, kind, sent_at is not None, hours))
-        return facts
+        by_kind = {
+            kind: count
+            for kind, count in self._s.execute(
+                select(ReferralRow.kind, func.count()).where(*made).group_by(ReferralRow.kind)
+            )
+        }
+        sent = self._s.scalar(
+            select(func.count())
+            .select_from(ReferralRow)
+            .where(*made, ReferralRow.sent_at.is_not(None))
+        )
+        # Only the referrals found gone are read (two times each), for the percentiles.
+        hours = [
+            (_aware(offline) - _aware(sent_at)).total_seconds() / 3600
+            for sent_at, offline in self._s.execute(
+                select(ReferralRow.sent_at, ReferralRow.offline_at).where(
+                    *made, ReferralRow.sent_at.is_not(None), ReferralRow.offline_at.is_not(None)
+                )
+            )
+        ]
+        complaints, reinstatements = self.complaints(agency_id, start, end)
+        return ReportFigures(
+            cases_by_source=by_source,
+            cases_by_tier=by_tier,
+            finals=finals,
+            referrals_by_kind=by_kind,
+            referrals_sent=int(sent or 0),
+            hours_to_removal=hours,
+            recommendations=self.recommendations(agency_id, start, end),
+            complaints=complaints,
+            reinstatements=reinstatements,
+        )
 
     def complaints(self, agency_id: str, start: datetime, end: datetime) -> tuple[int, int]:
         """(complaints received, reinstatements decided) in the period."""

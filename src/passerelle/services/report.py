@@ -8,7 +8,7 @@ from datetime import date
 from passerelle.core.errors import InvalidInput
 from passerelle.core.identity import User
 from passerelle.core.ports import UnitOfWork
-from passerelle.core.report import TransparencyReport, compute_report, period_bounds
+from passerelle.core.report import TransparencyReport, period_bounds, report_from_figures
 
 MAX_DAYS = 3660
 
@@ -30,16 +30,7 @@ def transparency_report(
 ) -> TransparencyReport:
     lower, upper = period_bounds(start, end)
     agency = viewer.agency_id
-    complaints, reinstatements = uow.reports.complaints(agency, lower, upper)
-    report = compute_report(
-        start=start,
-        end=end,
-        cases=uow.reports.cases(agency, lower, upper),
-        decisions=uow.reports.decisions(agency, lower, upper),
-        referrals=uow.reports.referrals(agency, lower, upper),
-        recommendations=uow.reports.recommendations(agency, lower, upper),
-        complaints=complaints,
-        reinstatements=reinstatements,
-    )
+    figures = uow.reports.figures(agency, lower, upper)
+    report = report_from_figures(start=start, end=end, figures=figures)
     # Published with the figures, the head lets readers hold the log to what it said then.
     return replace(report, audit_head=str(uow.audit.anchor()))
