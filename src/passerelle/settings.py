@@ -85,6 +85,13 @@ class Settings(BaseSettings):
         description="Comma-separated IP networks the fetcher may reach although they are not"
         " public (for tests serving pages on 127.0.0.1). Empty in production.",
     )
+    partner_allow: str = Field(
+        default="",
+        description="Comma-separated IP networks where partners' Passerelles may be reached"
+        " although they are not public (a partner on the same private network; the demo and"
+        " tests on 127.0.0.1). Set by the instance's administrator only; empty: partners must"
+        " be on public addresses, checked like every fetched address.",
+    )
     fetch_max_bytes: int = Field(
         default=20 * 1024 * 1024, ge=1024, description="Largest body the fetcher reads, in bytes."
     )

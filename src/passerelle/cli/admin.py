@@ -283,6 +283,7 @@ def jobs_run(rt: Runtime, once: bool, every: int) -> None:
     from datetime import timedelta
 
     from passerelle.cli.scanning import fetcher_for
+    from passerelle.fetch.guard import AddressGuard, parse_allow_setting
     from passerelle.jobs.runner import run_once
 
     check_secret(rt.database, rt.settings.secret_key)
@@ -296,6 +297,7 @@ def jobs_run(rt: Runtime, once: bool, every: int) -> None:
                     store=rt.store,
                     retention=retention,
                     secret=rt.settings.secret_key,
+                    partner_guard=AddressGuard(parse_allow_setting(rt.settings.partner_allow)),
                 )
             except DatabaseUnavailable as exc:
                 if once:
@@ -349,9 +351,14 @@ def serve(rt: Runtime, host: str | None, port: int | None) -> None:
     _serve(rt, host or rt.settings.host, port or rt.settings.port)
 
 
+# The demo's two units are partners served by this very instance, on the loopback network.
+DEMO_PARTNER_ALLOW = "127.0.0.0/8,::1/128"
+
+
 def _seed_demo_partners(uow: UnitOfWork, secret: str, address: str) -> None:
     """The two demo units are each other's partner, both on this instance (no agreement
     yet: a liaison proposes one, the other accepts)."""
+    from passerelle.fetch.guard import parse_allow_setting
     from passerelle.services.exchange import add_partner
 
     units = [uow.agencies.get_by_code(code) for code in ("demo-fr", "demo-qc")]
@@ -367,6 +374,7 @@ def _seed_demo_partners(uow: UnitOfWork, secret: str, address: str) -> None:
                 base_url=address,
                 public_key=keys[there.code],
                 contact=f"liaison.{there.code[-2:]}@demo.invalid",
+                allowed=parse_allow_setting(DEMO_PARTNER_ALLOW),
             )
 
 
@@ -423,6 +431,8 @@ def demo(
     if not no_serve:
         if not rt.settings.public_agency:  # the demo opens the public form to the French unit
             rt.settings = rt.settings.model_copy(update={"public_agency": "demo-fr"})
+        if not rt.settings.partner_allow:  # its two units reach each other on this machine
+            rt.settings = rt.settings.model_copy(update={"partner_allow": DEMO_PARTNER_ALLOW})
         click.echo(f"Public report form: {address}signaler (fr), {address}report (en)")
         _serve(rt, host or rt.settings.host, port or rt.settings.port)
 

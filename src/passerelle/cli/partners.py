@@ -22,6 +22,7 @@ from passerelle.exchange.signing import (
     seal,
     unseal,
 )
+from passerelle.fetch.guard import parse_allow_setting
 from passerelle.services import exchange
 
 
@@ -59,6 +60,7 @@ def partner_add(
             base_url=base_url,
             public_key=public_key,
             contact=contact,
+            allowed=parse_allow_setting(rt.settings.partner_allow),
         )
         uow.commit()
     click.echo(f"partner {partner.code} added ({partner.base_url or 'file drop'})")

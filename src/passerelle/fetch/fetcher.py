@@ -13,6 +13,8 @@ bounded amount at a time: a decompression bomb is refused before it expands."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +27,7 @@ from passerelle import __version__
 from passerelle.core.content import Content
 from passerelle.core.errors import ExternalServiceError, InvalidInput
 from passerelle.core.signals.url import canonicalize_url
-from passerelle.fetch.guard import AddressGuard
+from passerelle.fetch.guard import DEFAULT_RESOLVE_SECONDS, AddressGuard
 from passerelle.intake.httpbody import BodyError, DecompressionBomb, iter_decoded, parse_encodings
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -156,12 +158,8 @@ class SafeFetcher:
         self.close()
 
     def fetch(self, url: str) -> FetchResult:
-        deadline = time.monotonic() + self.limits.timeout_seconds
-        token = _DEADLINE.set(deadline)
-        try:
-            return self._follow(url, deadline)
-        finally:
-            _DEADLINE.reset(token)
+        with deadline(self.limits.timeout_seconds) as end:
+            return self._follow(url, end)
 
     def _follow(self, url: str, deadline: float) -> FetchResult:
         current = canonicalize_url(url)  # refuses what is not http(s)
@@ -187,15 +185,7 @@ class SafeFetcher:
         )
 
     def _get_once(self, url: str, deadline: float) -> tuple[int, httpx.Headers, bytes]:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        left = deadline - time.monotonic()
-        address = self.guard.resolve(host, port, timeout=left)[0]
-        pinned = url.replace(parts.netloc, _netloc(str(address), parts.port), 1)
-        request = self._client.build_request(
-            "GET", pinned, headers={"Host": parts.netloc}, extensions={"sni_hostname": host}
-        )
+        request = pinned_request(self._client, "GET", url, self.guard)
         try:
             response = self._client.send(request, stream=True)
         except (httpx.TimeoutException, httpcore.TimeoutException):
@@ -238,6 +228,37 @@ class SafeFetcher:
         except BodyError as exc:
             raise InvalidInput(f"{url}: body not decodable: {exc}") from None
         return bytes(body)
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[float]:
+    """Let every network operation of this thread (resolution, connection, each read and
+    write) end within `seconds` from now; yields the monotonic time of the deadline."""
+    end = time.monotonic() + seconds
+    token = _DEADLINE.set(end)
+    try:
+        yield end
+    finally:
+        _DEADLINE.reset(token)
+
+
+def pinned_request(
+    client: httpx.Client, method: str, url: str, guard: AddressGuard, **options: Any
+) -> httpx.Request:
+    """A request to the address `guard` checked for the URL's host (resolved within the time
+    left), naming the host in `Host` and TLS SNI: no second look-up can answer differently.
+    InvalidInput for a refused address, ExternalServiceError when it cannot be resolved."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    end = _DEADLINE.get()
+    left = DEFAULT_RESOLVE_SECONDS if end is None else end - time.monotonic()
+    address = guard.resolve(host, port, timeout=left)[0]
+    pinned = url.replace(parts.netloc, _netloc(str(address), parts.port), 1)
+    headers = {"Host": parts.netloc} | dict(options.pop("headers", None) or {})
+    return client.build_request(
+        method, pinned, headers=headers, extensions={"sni_hostname": host}, **options
+    )
 
 
 def _netloc(address: str, port: int | None) -> str:

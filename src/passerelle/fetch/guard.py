@@ -1,10 +1,10 @@
 """Which addresses Passerelle may fetch from: public ones only, for every DNS answer.
 
-Refused: private, loopback, link-local (which holds the cloud metadata address 169.254.169.254),
-multicast, unspecified, reserved and shared (CGNAT) ranges, in IPv4 and IPv6. An IPv6 address
-that carries an IPv4 one (IPv4-mapped, 6to4, NAT64, Teredo) is judged by the IPv4 it carries:
-`2002:7f00:1::` reaches 127.0.0.1 through a 6to4 relay. An explicit allow-list (a setting) can
-open given networks, for tests that serve pages on 127.0.0.1.
+Refused (see `core.address`): private, loopback, link-local (which holds the cloud metadata
+address 169.254.169.254), multicast, unspecified, reserved and shared (CGNAT) ranges, in IPv4
+and IPv6, and IPv6 forms that carry such an IPv4 address (IPv4-mapped, 6to4, NAT64, Teredo).
+An explicit allow-list (a setting) can open given networks, for tests that serve pages on
+127.0.0.1.
 
 Name resolution runs in a worker thread bounded by the time left to the caller, so a resolver
 that never answers cannot hold a fetch past its deadline."""
@@ -17,50 +17,27 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from passerelle.core.address import (
+    METADATA_ADDRESSES,
+    IPAddress,
+    Network,
+    describe_refusal,
+    embedded_ipv4,
+)
 from passerelle.core.errors import ExternalServiceError, InvalidInput
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-METADATA_ADDRESSES = frozenset({"169.254.169.254", "fd00:ec2::254", "100.100.100.200"})
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
+__all__ = [
+    "METADATA_ADDRESSES",
+    "AddressGuard",
+    "describe_refusal",
+    "embedded_ipv4",
+    "parse_allow_list",
+    "parse_allow_setting",
+]
+
 DEFAULT_RESOLVE_SECONDS = 10.0
 # The answers of getaddrinfo for a host and port: (family, type, proto, name, sockaddr).
 Resolver = Callable[[str, int], Sequence[tuple[object, object, object, object, tuple[object, ...]]]]
-
-
-def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
-    """The IPv4 addresses an IPv6 address carries, in the forms that route to them."""
-    found: list[ipaddress.IPv4Address] = []
-    if address.ipv4_mapped is not None:
-        found.append(address.ipv4_mapped)
-    if address.sixtofour is not None:
-        found.append(address.sixtofour)
-    if address.teredo is not None:
-        found.extend(address.teredo)  # (server, client)
-    if address in NAT64:
-        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-    return found
-
-
-def describe_refusal(address: IPAddress) -> str | None:
-    """Why an address may not be fetched from, or None if it may."""
-    if isinstance(address, ipaddress.IPv6Address):
-        for inner in embedded_ipv4(address):
-            reason = describe_refusal(inner)
-            if reason:
-                return reason if inner == address.ipv4_mapped else f"{reason} (embeds {inner})"
-    text = str(address)
-    checks = (
-        (text in METADATA_ADDRESSES, "a cloud metadata address"),
-        (address.is_loopback, "a loopback address"),
-        (address.is_link_local, "a link-local address"),
-        (address.is_multicast, "a multicast address"),
-        (address.is_unspecified, "the unspecified address"),
-        (address.is_private, "a private address"),
-        (address.is_reserved, "a reserved address"),
-        (not address.is_global, "not a public address"),
-    )
-    return next((reason for failed, reason in checks if failed), None)
 
 
 def parse_allow_list(entries: Sequence[str]) -> tuple[Network, ...]:

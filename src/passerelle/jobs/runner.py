@@ -15,6 +15,7 @@ from passerelle.core.ports import ContentStore, Fetch, Fetched, UnitOfWork
 from passerelle.db.session import Database
 from passerelle.exchange.client import make_pull
 from passerelle.fetch.fetcher import SafeFetcher
+from passerelle.fetch.guard import AddressGuard
 from passerelle.services.jobs import JobRun, run_due_jobs, schedule_defaults
 from passerelle.services.sync import no_pull
 
@@ -40,7 +41,10 @@ def run_once(
     store: ContentStore | None = None,
     retention: timedelta = timedelta(days=183),
     secret: str | None = None,
+    partner_guard: AddressGuard | None = None,
 ) -> list[JobRun]:
+    """Schedule and run the due jobs once. Partners are reached through `partner_guard`
+    (public addresses only unless its allow-list opens a network)."""
     name = worker or f"{socket.gethostname()}:{time.monotonic_ns()}"
 
     @contextmanager
@@ -64,7 +68,7 @@ def run_once(
                 fetch=make_fetch(fetcher),
                 store=store,
                 retention=retention,
-                pull=make_pull(secret) if secret else no_pull,
+                pull=make_pull(secret, partner_guard) if secret else no_pull,
                 open_read=open_read,
             )
         )

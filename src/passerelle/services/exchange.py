@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from passerelle.core.address import Network, describe_host_refusal
 from passerelle.core.audit import AuditEntry
 from passerelle.core.bank import Bank, BankKind, BankOrigin, NewEntry
 from passerelle.core.case import CaseDetail
@@ -72,13 +74,23 @@ def _liaison(viewer: User) -> None:
 # --- partners ----------------------------------------------------------------------------------
 
 
-def parse_base_url(text: str) -> str | None:
+def parse_base_url(text: str, allowed: Sequence[Network] = ()) -> str | None:
+    """A partner's address: an http(s) URL whose host, as typed, is not a private, loopback or
+    local one unless its network is in `allowed` (the administrator's allow-list); a name is
+    checked again each time it is resolved."""
     value = text.strip().rstrip("/")
     if not value:
         return None  # a partner reached by file drop only
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput("the partner's address is an http(s) URL", field="base_url")
+    refusal = describe_host_refusal(parts.hostname, allowed)
+    if refusal is not None:
+        raise InvalidInput(
+            f"the partner's address is {refusal}; only an administrator can allow such a"
+            " network (PASSERELLE_PARTNER_ALLOW)",
+            field="base_url",
+        )
     return value
 
 
@@ -92,12 +104,13 @@ def add_partner(
     base_url: str,
     public_key: str,
     contact: str,
+    allowed: Sequence[Network] = (),
 ) -> Partner:
     partner = uow.exchange.add_partner(
         agency_id=agency_id,
         code=parse_code(code),
         name=name.strip() or code,
-        base_url=parse_base_url(base_url),
+        base_url=parse_base_url(base_url, allowed),
         public_key=parse_public_key(public_key),
         contact=contact.strip(),
     )
@@ -105,9 +118,13 @@ def add_partner(
     return partner
 
 
-def add_partner_as(uow: UnitOfWork, *, viewer: User, **fields: str) -> Partner:
+def add_partner_as(
+    uow: UnitOfWork, *, viewer: User, allowed: Sequence[Network] = (), **fields: str
+) -> Partner:
     _liaison(viewer)
-    return add_partner(uow, agency_id=viewer.agency_id, actor=viewer.username, **fields)
+    return add_partner(
+        uow, agency_id=viewer.agency_id, actor=viewer.username, allowed=allowed, **fields
+    )
 
 
 def remove_partner(uow: UnitOfWork, *, agency_id: str, actor: str, partner_id: str) -> None:

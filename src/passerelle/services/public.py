@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
+from passerelle.core.address import Network, describe_host_refusal
 from passerelle.core.audit import AuditEntry
 from passerelle.core.content import URI_LIST, Content
 from passerelle.core.errors import InvalidInput, RateLimited
@@ -25,6 +27,11 @@ from passerelle.services.ingest import findings_of
 from passerelle.services.search import index_preserved_text
 
 WINDOW = timedelta(hours=1)
+# A message id: the form shows it in the reporter's language.
+NOT_PUBLIC = (
+    "This address does not lead to the public web (a local or private network):"
+    " please report only public pages."
+)
 MAX_DESCRIPTION = 2000
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -44,13 +51,19 @@ def submit_public_report(
     per_hour: int,
     matcher: Matcher | None = None,
     now: datetime | None = None,
+    allowed: Sequence[Network] = (),
 ) -> str:
-    """Record a report and return its reference for the acknowledgement."""
+    """Record a report and return its reference for the acknowledgement. An address that does
+    not lead to the public web (a private or loopback IP, `localhost`) is refused, unless its
+    network is in `allowed` (the fetcher's allow-list)."""
     moment = now or datetime.now(UTC)
     try:
         canonical = canonicalize_url(url)
     except InvalidInput as exc:
         raise InvalidInput(str(exc), field="url") from None
+    # Judged as typed, never resolved here: the fetcher checks every DNS answer later.
+    if describe_host_refusal(urlsplit(canonical).hostname or "", allowed) is not None:
+        raise InvalidInput(NOT_PUBLIC, field="url")
     chosen = parse_category(category).value if category.strip() else None
     text = description.strip()
     if len(text) > MAX_DESCRIPTION:

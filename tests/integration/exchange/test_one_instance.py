@@ -16,6 +16,7 @@ from passerelle.exchange.signing import agency_key
 from passerelle.services.exchange import add_partner
 from tests.factories import make_agency, make_user
 from tests.integration.exchange.test_two_instances import (
+    LOOPBACK,
     Instance,
     csrf_of,
     decide_image,
@@ -52,6 +53,7 @@ def shared_instance(
             "PASSERELLE_DATABASE_URL": url,
             "PASSERELLE_DATA_DIR": str(folder / "var"),
             "PASSERELLE_SECRET_KEY": secret,
+            "PASSERELLE_PARTNER_ALLOW": "127.0.0.1/32",  # the partners of the test are local
         }
         base = stack.enter_context(running_passerelle(folder, "serve", env=env))
         fr = Instance("seul-fr", base, database, secret)
@@ -69,6 +71,7 @@ def shared_instance(
                     base_url=base,
                     public_key=key[0],
                     contact=f"liaison@{there.code}.exemple",
+                    allowed=LOOPBACK,
                 )
             uow.commit()
         yield fr, qc

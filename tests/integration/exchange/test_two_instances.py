@@ -31,6 +31,7 @@ from passerelle.db.migrate import upgrade
 from passerelle.db.session import Database
 from passerelle.exchange.signing import agency_key, seal, unseal
 from passerelle.fetch.fetcher import SafeFetcher
+from passerelle.fetch.guard import AddressGuard, parse_allow_list
 from passerelle.jobs.runner import run_once
 from passerelle.scan import ScanOptions, scan
 from passerelle.services import refer
@@ -48,6 +49,7 @@ from tests.shared import shared
 from tests.videos import cut_clip
 
 ROOT = Path(__file__).resolve().parents[3]
+LOOPBACK = parse_allow_list(["127.0.0.1/32"])  # the partners of these tests are local
 
 
 @dataclass
@@ -106,6 +108,7 @@ def start(stack: ExitStack, tmp: Path, code: str, jurisdiction: str) -> Instance
         "PASSERELLE_DATABASE_URL": url,
         "PASSERELLE_DATA_DIR": str(folder / "var"),
         "PASSERELLE_SECRET_KEY": secret,
+        "PASSERELLE_PARTNER_ALLOW": "127.0.0.1/32",  # the partners of the test are local
     }
     base = stack.enter_context(running_passerelle(folder, "serve", env=env))
     return Instance(code, base, database, secret)
@@ -130,6 +133,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instance, I
                 base_url=there.url,
                 public_key=key[0],
                 contact=f"liaison@{there.code}.exemple",
+                allowed=LOOPBACK,
             )
             uow.commit()
     with stack:
@@ -163,7 +167,12 @@ def sync(instance: Instance) -> str:
         uow.commit()
     runs = [
         r
-        for r in run_once(instance.database, SafeFetcher(), secret=instance.secret)
+        for r in run_once(
+            instance.database,
+            SafeFetcher(),
+            secret=instance.secret,
+            partner_guard=AddressGuard(LOOPBACK),
+        )
         if r.kind == "sync"
     ]
     assert runs and runs[0].error is None, runs
@@ -284,7 +293,7 @@ def ensure_agreement(fr: Instance, qc: Instance) -> None:
         data={**TERMS, "csrf_token": token},
     )
     assert response.status_code == 200, response.text[:500]
-    assert "not delivered" not in response.text
+    assert 'data-testid="exchange-notice"' not in response.text  # delivered
     assert agreement_statuses(fr) == ["proposed"]
     assert agreement_statuses(qc) == ["proposed"]  # pushed, signed, verified, recorded
     liaison_qc = qc.client(f"liaison.{qc.code}")

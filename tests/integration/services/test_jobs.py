@@ -262,6 +262,7 @@ def report(database: Database, url: str) -> str:
             description="Une page signalée par le public.",
             source_hash="h",
             per_hour=10,
+            allowed=parse_allow_list(["127.0.0.1/32"]),
         )
         uow.commit()
         (case,) = uow.queue.list_cases(
@@ -308,6 +309,7 @@ def test_a_reported_page_that_is_gone_is_recorded_and_one_that_fails_is_retried(
             description="",
             source_hash="h",
             per_hour=10,
+            allowed=parse_allow_list(["127.0.0.1/32"]),
         )
         uow.commit()
     runs = {run.kind: run for run in run_once(sqlite_database, fetcher)}

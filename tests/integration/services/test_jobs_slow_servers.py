@@ -95,6 +95,7 @@ def report(database: Database, url: str, number: int) -> str:
             description=f"Signalement {number}",
             source_hash=f"source-{number}",
             per_hour=100,
+            allowed=parse_allow_list(["127.0.0.1/32"]),
         )
         uow.commit()
     return reference

@@ -102,3 +102,36 @@ def test_nothing_identifies_the_person(public: TestClient, sqlite_database: Data
     with sqlite_database.unit_of_work() as uow:
         (source_hash,) = uow.session.scalars(select(PublicReportRow.source_hash)).all()
     assert source_hash and "testclient" not in source_hash and len(source_hash) == 32
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/page",
+        "http://localhost:8000/admin",
+        "http://intranet.local/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.5/",
+        "http://[::1]/",
+        "http://[2002:7f00:1::]/",  # 127.0.0.1 through 6to4
+        "http://2130706433/",  # 127.0.0.1 as one number
+        "http://0x7f.1/",
+    ],
+)
+def test_an_address_off_the_public_web_is_refused_in_the_reporters_language(
+    public: TestClient, sqlite_database: Database, url: str
+) -> None:
+    french = report(public, url=url)
+    assert french.status_code == 422
+    assert (
+        "Cette adresse ne mène pas au Web public (réseau local ou privé)\u00a0: ne signalez que"
+        " des pages publiques." in french.text
+    )
+    english = report(public, "/report", url=url)
+    assert english.status_code == 422
+    assert (
+        "This address does not lead to the public web (a local or private network):"
+        " please report only public pages." in english.text
+    )
+    with sqlite_database.unit_of_work() as uow:
+        assert uow.session.scalars(select(PublicReportRow)).all() == []

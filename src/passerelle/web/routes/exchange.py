@@ -21,7 +21,14 @@ from passerelle.core.exchange import Partner, Replayed
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.taxonomy import Category
-from passerelle.exchange.client import make_pull, push
+from passerelle.exchange.client import (
+    ADDRESS,
+    ANSWERED,
+    UNREACHABLE,
+    PartnerError,
+    make_pull,
+    push,
+)
 from passerelle.exchange.signing import (
     MAX_DOCUMENT_BYTES,
     Refused,
@@ -31,6 +38,7 @@ from passerelle.exchange.signing import (
     unseal,
     verify_request,
 )
+from passerelle.fetch.guard import AddressGuard, parse_allow_setting
 from passerelle.services.exchange import (
     SHARED_SIGNALS,
     add_partner_as,
@@ -45,7 +53,7 @@ from passerelle.services.exchange import (
     sender_key,
 )
 from passerelle.services.sync import sync_partner_now
-from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, render
+from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, gettext_of, render
 from passerelle.web.csrf import require_csrf
 from passerelle.web.htmx import redirect
 from passerelle.web.params import MAX_SQL_INTEGER
@@ -212,7 +220,7 @@ def sync_now(request: Request, viewer: Viewer, partner_id: str) -> Response:
         lambda: state.database.unit_of_work(write=True),
         viewer=viewer,
         partner_id=partner_id,
-        pull=make_pull(state.settings.secret_key),
+        pull=make_pull(state.settings.secret_key, _partner_guard(request)),
         now=datetime.now(UTC),
     )
     with state.database.unit_of_work(write=True) as uow:
@@ -240,7 +248,7 @@ def add(
         "contact": contact,
     }
     try:
-        add_partner_as(uow, viewer=viewer, **form)
+        add_partner_as(uow, viewer=viewer, allowed=_partner_guard(request).allowed, **form)
     except (InvalidInput, Conflict) as exc:
         uow.rollback()
         field = getattr(exc, "field", None) or "code"
@@ -256,13 +264,36 @@ def _sign(request: Request, uow: UnitOfWork, viewer: User, document: dict[str, A
     return seal(document, key)
 
 
-def _deliver(partner: Partner, path: str, body: bytes) -> str | None:
+def _partner_guard(request: Request) -> AddressGuard:
+    """Partners' addresses are checked like fetched ones, with the administrator's list."""
+    return AddressGuard(parse_allow_setting(get_state(request).settings.partner_allow))
+
+
+# Why a document was not delivered, as message ids translated for the page (what the partner
+# wrote back is logged by the client, never shown).
+_NOT_DELIVERED = {
+    UNREACHABLE: "the partner could not be reached",
+    ANSWERED: "the partner refused it (HTTP %(status)s)",
+    ADDRESS: "its address is not allowed (not public, and not in PASSERELLE_PARTNER_ALLOW)",
+}
+
+
+def _deliver(request: Request, partner: Partner, path: str, body: bytes) -> str | None:
     """Send to the partner, outside any transaction (the partner may be this very instance,
-    whose database it must write); the reason when it could not be delivered."""
+    whose database it must write); a translated notice when it could not be delivered."""
     try:
-        push(partner, path, body)
-    except ExternalServiceError as exc:
-        return str(exc)
+        push(partner, path, body, guard=_partner_guard(request))
+    except PartnerError as exc:
+        translate = gettext_of(request)
+        reason = translate(_NOT_DELIVERED[exc.reason]) % {"status": exc.status}
+        return translate("Not delivered to %(partner)s: %(reason)s") % {
+            "partner": partner.code,
+            "reason": reason,
+        }
+    except ExternalServiceError:
+        return gettext_of(request)("Not delivered to %(partner)s: it has no address") % {
+            "partner": partner.code
+        }
     return None
 
 
@@ -306,8 +337,7 @@ def propose(
     partner = uow.exchange.get_partner(viewer.agency_id, partner_id)
     body = _sign(request, uow, viewer, document)
     uow.commit()
-    problem = _deliver(partner, "/api/v1/exchange/agreements", body)
-    notice = f"not delivered to {partner.code}: {problem}" if problem else None
+    notice = _deliver(request, partner, "/api/v1/exchange/agreements", body)
     return _partners_page(request, uow, viewer, notice=notice)
 
 
@@ -326,8 +356,7 @@ def act(
         return _partners_page(request, uow, viewer, notice=str(exc), status_code=422)
     body = _sign(request, uow, viewer, document)
     uow.commit()
-    problem = _deliver(partner, "/api/v1/exchange/answers", body)
-    notice = f"not delivered to {partner.code}: {problem}" if problem else None
+    notice = _deliver(request, partner, "/api/v1/exchange/answers", body)
     return _partners_page(request, uow, viewer, notice=notice)
 
 

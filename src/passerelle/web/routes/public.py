@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
 from passerelle.core.errors import InvalidInput, NotFound
+from passerelle.fetch.guard import parse_allow_setting
 from passerelle.services.public import submit_public_report
 from passerelle.web.context import WriteUow, get_state, render
 from passerelle.web.csrf import require_csrf
@@ -71,6 +72,7 @@ def _submit(
             description=description,
             source_hash=_source_hash(request),
             per_hour=settings.public_reports_per_hour,
+            allowed=parse_allow_setting(settings.fetch_allow),
         )
     except InvalidInput as exc:
         submitted = {"url": url, "category": category, "description": description}
