@@ -112,7 +112,7 @@ def passerelle(folder: Path, log_name: str, *args: str, env: dict[str, str]) -> 
 
 
 def wait_ready(url: str, folder: Path) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # a busy machine starts Python slowly
     while time.monotonic() < deadline:
         try:
             if httpx.get(url + "/readyz", timeout=1).status_code == 200:
@@ -131,7 +131,7 @@ class Seeded:
 def seed(url: str, slow: str, count: int, slow_reports: int) -> Seeded:
     """The agency, its analyst, the host of the referred addresses, `count` cases to decide,
     `count` decided cases to refer, and reports pointing at the slow server for the jobs."""
-    database = Database(make_engine(url))
+    database = Database(make_engine(url), secret=SECRET)
     upgrade(database.engine)
     with database.unit_of_work(write=True) as uow:
         agency = create_agency(uow, code=AGENCY, name="Unité du banc d'essai", jurisdiction="FR")

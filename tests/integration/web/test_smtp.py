@@ -164,7 +164,7 @@ def test_a_slow_mail_server_does_not_hold_up_other_writes(
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
     # Another writer that waits at most one second for the write lock.
-    writer = Database(make_engine(sqlite_url, busy_timeout=1.0))
+    writer = Database(make_engine(sqlite_url, busy_timeout=1.0), secret=sqlite_database.secret)
     responses: list[int] = []
     try:
         with mail_client(settings, sqlite_database, controller.port) as client:
