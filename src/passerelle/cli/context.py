@@ -19,7 +19,6 @@ from passerelle.core.errors import (
 from passerelle.core.identity import Agency
 from passerelle.core.ports import UnitOfWork
 from passerelle.db.engine import make_engine
-from passerelle.db.migrate import is_at_head
 from passerelle.db.session import Database
 from passerelle.settings import Settings
 from passerelle.storage.content_store import EncryptedContentStore, derive_content_key
@@ -67,6 +66,8 @@ class Runtime:
 
     def database_is_current(self) -> bool:
         try:
+            from passerelle.db.migrate import is_at_head  # Alembic, on this error path only
+
             return is_at_head(self.database.engine)
         except (OperationalError, ProgrammingError):
             return False

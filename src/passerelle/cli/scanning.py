@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import click
 from rich.console import Console
@@ -28,8 +29,6 @@ from passerelle.core.errors import InvalidInput, PasserelleError
 from passerelle.core.extract.html import extract_document, extract_plain
 from passerelle.core.match import Matcher
 from passerelle.core.signals.url import canonicalize_url
-from passerelle.fetch.fetcher import FetchLimits, SafeFetcher
-from passerelle.fetch.guard import AddressGuard, parse_allow_list
 from passerelle.intake import Problem
 from passerelle.intake.archive import ArchiveStats, is_archive, iter_archive, sniff_archive
 from passerelle.intake.files import iter_files, read_file
@@ -37,6 +36,9 @@ from passerelle.scan import Language, ScanOptions, ScanResult
 from passerelle.services.ingest import Queued, queue_result
 from passerelle.services.matchers import open_matcher
 from passerelle.settings import Settings
+
+if TYPE_CHECKING:
+    from passerelle.fetch.fetcher import SafeFetcher
 
 QUEUE_BATCH = 200
 
@@ -78,6 +80,9 @@ def _looks_archived(path: Path) -> bool:
 
 
 def fetcher_for(settings: Settings) -> SafeFetcher:
+    from passerelle.fetch.fetcher import FetchLimits, SafeFetcher
+    from passerelle.fetch.guard import AddressGuard, parse_allow_list
+
     allowed = parse_allow_list([n for n in settings.fetch_allow.split(",") if n.strip()])
     limits = FetchLimits(
         max_bytes=settings.fetch_max_bytes,
@@ -101,10 +106,13 @@ def read_inputs(
     planned: list[Input], settings: Settings, tally: Tally, progress: Progress | None
 ) -> Iterator[Content | Problem]:
     task = progress.add_task("scan", total=len(planned)) if progress else None
-    with fetcher_for(settings) as fetcher:
+    # The web client loads only when an address is to be fetched.
+    wants_web = any(item.kind == "url" for item in planned)
+    with fetcher_for(settings) if wants_web else contextlib.nullcontext() as fetcher:
         for item in planned:
             if item.kind == "url":
                 try:
+                    assert fetcher is not None  # opened above for addresses
                     yield fetcher.fetch(item.value).content
                 except PasserelleError as exc:
                     yield Problem(item.value, str(exc))
