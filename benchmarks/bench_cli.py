@@ -18,8 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from passerelle.core.signals.pdq import PDQ
 from tests.shared import shared
+
+from passerelle.core.signals.pdq import PDQ
 
 BIN = Path(sys.executable).parent
 IMAGE = shared("pdq", "images", "aaa-orig.jpg")
