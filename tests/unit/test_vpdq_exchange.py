@@ -15,7 +15,8 @@ from passerelle.core.signals import parse_signal
 from passerelle.core.signals.vpdq import VpdqFrame, to_signal
 from passerelle.core.taxonomy import Labels, Tier, parse_category
 from passerelle.exchange.bankfile import dump_pytx, read_pytx
-from passerelle.exchange.stix import misp_event, read_misp_event, read_stix_bundle, stix_bundle
+from passerelle.exchange.misp import misp_event, read_misp_event
+from passerelle.exchange.stix import read_stix_bundle, stix_bundle
 
 VIDEO = to_signal(
     [VpdqFrame("ab" * 32, 100, 0.0), VpdqFrame("cd" * 32, 87, 1.0), VpdqFrame("0f" * 32, 40, 2.0)]

@@ -15,13 +15,26 @@ from passerelle.cli.context import Runtime, agency_option, fail, needs_runtime, 
 from passerelle.core.bank import EntryInput
 from passerelle.core.content import VIDEO_TYPES, Content
 from passerelle.core.errors import InvalidInput
+from passerelle.core.marking import TLP_ORDER, Tlp, parse_tlp
 from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
-from passerelle.exchange.bankfile import BadLine, read_csv, read_pytx, write_csv, write_pytx
-from passerelle.exchange.stix import misp_event, read_misp_event, read_stix_bundle, stix_bundle
+from passerelle.exchange.bankfile import (
+    BadLine,
+    detect_format,
+    read_csv,
+    read_pytx,
+    read_pytx_csv,
+    write_csv,
+    write_pytx,
+)
+from passerelle.exchange.bankformats import READ_FORMATS, WRITE_FORMATS, write_entries
+from passerelle.exchange.misp import read_misp_event
+from passerelle.exchange.stix import read_stix_bundle
 from passerelle.scan import ScanOptions, fingerprint
 from passerelle.services import banks as bank_service
 
 ACTOR = "cli"
+TLP_CHOICES = [t.value for t in TLP_ORDER]
+SNIFF_BYTES = 64 * 1024
 
 
 def _labels(category: str | None, tier: str | None, tags: tuple[str, ...]) -> Labels:
@@ -219,12 +232,20 @@ def bank_remove(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "pytx", "stix", "misp"]),
+    type=click.Choice(list(READ_FORMATS)),
     default=None,
-    help="csv, pytx (python-threatexchange: '<type> <value>' lines), stix (a STIX 2.1"
-    " bundle) or misp (a MISP event). Default: by suffix.",
+    help="csv, pytx (python-threatexchange: '<type> <value>' lines), pytx-csv (pytx's"
+    " 'dataset --csv'), stix (a STIX 2.1 bundle) or misp (a MISP event). Default: told from"
+    " the content.",
 )
 @click.option("--signal-type", default=None, help="pytx files without a type column: this type.")
+@click.option(
+    "--tlp",
+    type=click.Choice(TLP_CHOICES),
+    default=None,
+    help="Mark the entries at least this strictly (entries the file marks keep their marking"
+    " if stricter); without it, unmarked entries stay the unit's own (AMBER when shared).",
+)
 @with_labels
 @needs_runtime
 def bank_import(
@@ -234,6 +255,7 @@ def bank_import(
     agency_code: str | None,
     fmt: str | None,
     signal_type: str | None,
+    tlp: str | None,
     category: str | None,
     tier: str | None,
     tags: tuple[str, ...],
@@ -241,11 +263,11 @@ def bank_import(
     """Import entries; bad lines are reported and the good ones kept. CSV and pytx files are
     read as they come and written in chunks, one transaction each (a progress bar on a
     terminal): memory stays flat whatever the size of the file."""
-    chosen = fmt or ("csv" if path.suffix.lower() == ".csv" else "pytx")
+    chosen = fmt or _sniff(path)
     labels = _labels(category, tier, tags)
     with rt.database.unit_of_work() as uow:
         agency_code = resolve_agency(uow, agency_code).code
-    tally = ImportTally()
+    tally = ImportTally(parse_tlp(tlp) if tlp else None)
     if chosen in ("stix", "misp"):
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
@@ -273,9 +295,27 @@ def bank_import(
 IMPORT_CHUNK = 10_000
 
 
+def _sniff(path: Path) -> str:
+    """The format of a file, told from its first bytes (and its name for a CSV)."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
+    if head.lstrip("\ufeff \t\r\n").startswith(("{", "[")):
+        try:
+            return detect_format(path.read_text(encoding="utf-8"), path.suffix)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read {path}: {exc}") from None
+        except InvalidInput as exc:
+            raise InvalidInput(f"{path}: {exc}") from None
+    return detect_format(head, path.suffix)
+
+
 class ImportTally:
-    def __init__(self) -> None:
+    def __init__(self, tlp: Tlp | None = None) -> None:
         self.added = self.duplicates = self.failed = 0
+        self.tlp = tlp
 
     def refused(self, path: Path, messages: list[str]) -> None:
         for message in messages:
@@ -305,7 +345,12 @@ def _import_stream(
             read += len(line)
             yield line
 
-    rows = read_csv(lines()) if chosen == "csv" else read_pytx(lines(), labels, signal_type)
+    if chosen == "csv":
+        rows = read_csv(lines())
+    elif chosen == "pytx-csv":
+        rows = read_pytx_csv(lines(), labels)
+    else:
+        rows = read_pytx(lines(), labels, signal_type)
     chunk: list[EntryInput] = []
     with progress if progress is not None else contextlib.nullcontext():
         for row in rows:
@@ -339,6 +384,7 @@ def _import_chunk(
             entries=entries,
             actor=ACTOR,
             source=f"import:{path.name}",
+            tlp=tally.tlp,
         )
         uow.commit()
     tally.refused(path, report.errors)
@@ -367,17 +413,18 @@ def _progress() -> Any:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "pytx", "stix", "misp"]),
+    type=click.Choice(list(WRITE_FORMATS)),
     default="csv",
     show_default=True,
     help="csv, pytx (python-threatexchange), stix (STIX 2.1 bundle) or misp (MISP event).",
 )
 @click.option(
     "--tlp",
-    type=click.Choice(["clear", "green", "amber", "amber+strict", "red"]),
-    default="amber",
-    show_default=True,
-    help="The TLP marking of a stix or misp export.",
+    type=click.Choice(TLP_CHOICES),
+    default=None,
+    help="Mark every entry at least this strictly (each keeps its own marking if stricter;"
+    " never a laxer one). A pytx file carries no marking: it holds only entries marked at most"
+    " this (default amber).",
 )
 @click.option(
     "--output",
@@ -388,38 +435,33 @@ def _progress() -> Any:
 )
 @needs_runtime
 def bank_export(
-    rt: Runtime, name: str, agency_code: str | None, fmt: str, tlp: str, output: Path | None
+    rt: Runtime,
+    name: str,
+    agency_code: str | None,
+    fmt: str,
+    tlp: str | None,
+    output: Path | None,
 ) -> None:
     """Export a bank's entries (CSV and pytx are written as they are read: memory stays flat
     whatever the size of the bank)."""
+    floor = parse_tlp(tlp) if tlp else None
     if fmt in ("csv", "pytx"):
-        _export_stream(rt, name, agency_code, fmt, output)
+        _export_stream(rt, name, agency_code, fmt, output, floor)
         return
     with rt.database.unit_of_work() as uow:
         agency = resolve_agency(uow, agency_code)
         _, entries, sources = bank_service.export_entries(
             uow, agency_code=agency.code, bank_name=name
         )
-    if fmt == "stix":
-        bundle = stix_bundle(
-            entries,
-            agency_code=agency.code,
-            agency_name=agency.name,
-            tlp=tlp,
-            source_values=sources,
-        )
-        text = json.dumps(bundle, ensure_ascii=False, indent=2) + "\n"
-        skipped = len(entries) - (len(bundle["objects"]) - 1)
-    else:
-        event = misp_event(
-            entries,
-            info=f"{agency.name}: {name}",
-            agency_name=agency.name,
-            tlp=tlp,
-            source_values=sources,
-        )
-        text = json.dumps(event, ensure_ascii=False, indent=2) + "\n"
-        skipped = len(entries) - len(event["Event"]["Attribute"])
+    text, skipped = write_entries(
+        fmt,
+        entries,
+        sources=sources,
+        agency_code=agency.code,
+        agency_name=agency.name,
+        title=f"{agency.name}: {name}",
+        tlp=floor,
+    )
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -432,7 +474,12 @@ def bank_export(
 
 
 def _export_stream(
-    rt: Runtime, name: str, agency_code: str | None, fmt: str, output: Path | None
+    rt: Runtime,
+    name: str,
+    agency_code: str | None,
+    fmt: str,
+    output: Path | None,
+    floor: Tlp | None,
 ) -> None:
     skipped = 0
     with rt.database.unit_of_work() as uow:
@@ -447,10 +494,14 @@ def _export_stream(
                 else output.open("w", encoding="utf-8", newline="")
             ) as out:
                 if fmt == "csv":
-                    write_csv(entries, out)
+                    write_csv(entries, out, floor)
                 else:
-                    _, skipped = write_pytx(entries, sources, out)
+                    _, skipped = write_pytx(entries, sources, out, floor or Tlp.AMBER)
         except OSError as exc:
             fail(f"cannot write {output}: {exc.strerror or exc}", 1)
     if skipped:
-        click.echo(f"passerelle: {skipped} entries have no {fmt} form and were left out", err=True)
+        click.echo(
+            f"passerelle: {skipped} entries have no {fmt} form or are marked stricter than the"
+            " file and were left out",
+            err=True,
+        )

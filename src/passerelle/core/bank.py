@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from passerelle.core.errors import InvalidInput
+from passerelle.core.marking import Distribution, Tlp
 from passerelle.core.signals import Signal, get_signal_type
 from passerelle.core.signals.vpdq import QUERY_SHARE_KEY
 from passerelle.core.taxonomy import Labels
@@ -81,6 +82,10 @@ class BankEntry:
     labels: Labels
     note: str = ""
     added_at: datetime | None = None
+    # The strictest marking it was received or decided under (None: the unit's own, not
+    # marked: each channel marks it), and how far it may travel (None: the agreements decide).
+    tlp: Tlp | None = None
+    distribution: Distribution | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,9 @@ class EntryInput:
     note: str = ""
     quality: int | None = None
     line: int = 0
+    # The marking the file gave it, if any (else the one the importer names).
+    tlp: Tlp | None = None
+    distribution: Distribution | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,3 +114,5 @@ class NewEntry:
     # Partner entries: where they came from and when they expire.
     provenance: str | None = None
     expires_at: datetime | None = None
+    tlp: Tlp | None = None
+    distribution: Distribution | None = None

@@ -17,6 +17,10 @@ class TooLarge(InvalidInput):
     """The input is over a size limit (a request body, an upload): HTTP 413."""
 
 
+class NotAcceptable(InvalidInput):
+    """The client accepts none of the media types the answer could be written in."""
+
+
 class NotFound(PasserelleError):
     """The object does not exist, or is not visible to the caller (same answer on purpose)."""
 

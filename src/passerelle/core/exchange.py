@@ -15,6 +15,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from passerelle.core.errors import InvalidInput
+
+# Re-exported: the exchange speaks of distributions and markings.
+from passerelle.core.marking import NEVER_SHARED, stricter
+from passerelle.core.marking import Distribution as Distribution
+from passerelle.core.marking import Tlp as Tlp
 from passerelle.core.signals import parse_signal
 from passerelle.core.taxonomy import Category
 
@@ -103,22 +108,6 @@ TRANSITIONS: dict[tuple[AgreementStatus, str], AgreementStatus] = {
     (AgreementStatus.SUSPENDED, "terminate"): AgreementStatus.TERMINATED,
 }
 RECEIVER_ONLY = frozenset({"accept", "decline"})
-
-
-class Distribution(enum.StrEnum):
-    """MISP-like: this agreement only, or onward to the partner's own partners. An entry
-    passed on never widens: what arrives as `onward` leaves as `agreement`."""
-
-    AGREEMENT = "agreement"
-    ONWARD = "onward"
-
-
-class Tlp(enum.StrEnum):
-    CLEAR = "clear"
-    GREEN = "green"
-    AMBER = "amber"
-    AMBER_STRICT = "amber+strict"
-    RED = "red"
 
 
 class EventKind(enum.StrEnum):
@@ -350,15 +339,6 @@ class OutboxEvent:
     tlp_floor: Tlp | None = None  # the TLP it came with: never shared under a laxer one
 
 
-TLP_ORDER = (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED)
-
-
-def stricter(one: Tlp, other: Tlp | None) -> Tlp:
-    if other is None:
-        return one
-    return max(one, other, key=TLP_ORDER.index)
-
-
 def admits(terms: Terms, kind: EventKind, signal_type: str, category: str | None) -> bool:
     """May an event of this kind, type and category flow under these terms?"""
     if signal_type not in terms.signal_types:
@@ -385,6 +365,8 @@ def feed_entries(
     for event in events:
         if event.origin is not None and event.origin == subscriber:
             continue
+        if event.tlp_floor in NEVER_SHARED:
+            continue  # TLP:RED stays with the unit that holds it
         for agreement in flowing:
             terms = agreement.terms
             if not admits(terms, event.kind, event.signal_type, event.category):

@@ -127,8 +127,22 @@ class BankRepo(Protocol):
     def remove_entry(self, bank_id: str, signal_type: str, value: str) -> BankEntry: ...
     def entries(self, bank_ids: builtins.list[str]) -> Iterator[BankEntry]: ...
     def entries_page(
-        self, bank_id: str, *, added_after: datetime | None, offset: int, limit: int
-    ) -> builtins.list[BankEntry]: ...
+        self,
+        bank_id: str,
+        *,
+        added_after: datetime | None,
+        offset: int,
+        limit: int,
+        withheld: frozenset[str] = frozenset(),
+    ) -> builtins.list[BankEntry]:
+        """Entries in the order they were added, after a time, one page; none marked with a
+        TLP of `withheld`."""
+        ...
+
+    def get_entry(self, bank_id: str, entry_id: str) -> BankEntry:
+        """One entry by its id; NotFound when the bank holds no such entry."""
+        ...
+
     def source_values(self, bank_id: str) -> dict[str, str]: ...
     def count_entries(self, bank_id: str) -> int: ...
     def generation(self) -> int:

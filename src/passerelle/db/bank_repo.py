@@ -6,15 +6,17 @@ import builtins
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin, NewEntry
 from passerelle.core.errors import Conflict, NotFound
 from passerelle.core.index.entry import IndexEntry
+from passerelle.core.marking import Distribution, Tlp, narrower, stricter
 from passerelle.core.signals import Signal
 from passerelle.core.taxonomy import Category, Labels, Tier
 from passerelle.db.models import BankEntryRow, BankGenerationRow, BankRemovalRow, BankRow
@@ -85,7 +87,14 @@ def _to_entry(row: BankEntryRow) -> BankEntry:
         ),
         note=row.note,
         added_at=row.added_at,
+        tlp=Tlp(row.tlp) if row.tlp else None,
+        distribution=Distribution(row.distribution) if row.distribution else None,
     )
+
+
+def _stricter(one: Tlp | None, other: Tlp | None) -> Tlp | None:
+    """Of two markings of one entry, the stricter (unmarked yields to a marking)."""
+    return other if one is None else stricter(one, other)
 
 
 class SqlBankRepo:
@@ -137,19 +146,38 @@ class SqlBankRepo:
     def add_entries(
         self, bank_id: str, entries: builtins.list[NewEntry]
     ) -> builtins.list[NewEntry]:
-        """Insert the entries the bank does not hold yet; return those."""
+        """Insert the entries the bank does not hold yet; return those. An entry held already
+        that arrives again under a stricter marking (or a narrower distribution) takes it:
+        the strictest marking wins."""
         fresh: dict[tuple[str, str], NewEntry] = {}
         for entry in entries:
-            fresh.setdefault((entry.signal.type, entry.signal.value), entry)
+            key = (entry.signal.type, entry.signal.value)
+            seen = fresh.get(key)
+            if seen is None:
+                fresh[key] = entry
+            elif seen.tlp != entry.tlp or seen.distribution != entry.distribution:
+                fresh[key] = replace(
+                    seen,
+                    tlp=_stricter(seen.tlp, entry.tlp),
+                    distribution=narrower(seen.distribution, entry.distribution),
+                )
         for chunk in _chunks(builtins.list(fresh), 500):
             held = self._s.execute(
-                select(BankEntryRow.signal_type, BankEntryRow.value).where(
+                select(
+                    BankEntryRow.id,
+                    BankEntryRow.signal_type,
+                    BankEntryRow.value,
+                    BankEntryRow.tlp,
+                    BankEntryRow.distribution,
+                ).where(
                     BankEntryRow.bank_id == bank_id,
                     BankEntryRow.value.in_([value for _, value in chunk]),
                 )
             )
-            for signal_type, value in held:
-                fresh.pop((signal_type, value), None)
+            for row_id, signal_type, value, tlp, distribution in held:
+                incoming = fresh.pop((signal_type, value), None)
+                if incoming is not None:
+                    self._tighten(row_id, Tlp(tlp) if tlp else None, distribution, incoming)
         now = datetime.now(UTC)
         generation = bump_generation(self._s) if fresh else 0
         rows = [
@@ -168,12 +196,31 @@ class SqlBankRepo:
                 "expires_at": e.expires_at,
                 "provenance": e.provenance,
                 "generation": generation,
+                "tlp": e.tlp.value if e.tlp else None,
+                "distribution": e.distribution.value if e.distribution else None,
             }
             for e in fresh.values()
         ]
         if rows:
             self._s.execute(insert(BankEntryRow), rows)
         return builtins.list(fresh.values())
+
+    def _tighten(
+        self, row_id: str, tlp: Tlp | None, distribution: str | None, incoming: NewEntry
+    ) -> None:
+        held = Distribution(distribution) if distribution else None
+        tighter_tlp = _stricter(tlp, incoming.tlp)
+        # An own entry (no distribution) stays own; a received one only ever narrows.
+        narrow = narrower(held, incoming.distribution) if held is not None else None
+        if tighter_tlp is not tlp or narrow is not held:
+            self._s.execute(
+                update(BankEntryRow)
+                .where(BankEntryRow.id == row_id)
+                .values(
+                    tlp=tighter_tlp.value if tighter_tlp else None,
+                    distribution=narrow.value if narrow else None,
+                )
+            )
 
     def remove_entry(self, bank_id: str, signal_type: str, value: str) -> BankEntry:
         row = self._s.scalar(
@@ -206,14 +253,31 @@ class SqlBankRepo:
             yield _to_entry(row)
 
     def entries_page(
-        self, bank_id: str, *, added_after: datetime | None, offset: int, limit: int
+        self,
+        bank_id: str,
+        *,
+        added_after: datetime | None,
+        offset: int,
+        limit: int,
+        withheld: frozenset[str] = frozenset(),
     ) -> builtins.list[BankEntry]:
         """Entries in the order they were added (then by id), after a time, one page."""
         query = select(BankEntryRow).where(BankEntryRow.bank_id == bank_id)
+        if withheld:
+            unmarked = BankEntryRow.tlp.is_(None)  # NULL NOT IN (…) would drop them
+            query = query.where(or_(unmarked, BankEntryRow.tlp.not_in(sorted(withheld))))
         if added_after is not None:
             query = query.where(BankEntryRow.added_at > added_after)
         query = query.order_by(BankEntryRow.added_at, BankEntryRow.id).offset(offset).limit(limit)
         return [_to_entry(row) for row in self._s.scalars(query)]
+
+    def get_entry(self, bank_id: str, entry_id: str) -> BankEntry:
+        row = self._s.scalar(
+            select(BankEntryRow).where(BankEntryRow.bank_id == bank_id, BankEntryRow.id == entry_id)
+        )
+        if row is None:
+            raise NotFound("no such entry in this bank")
+        return _to_entry(row)
 
     def source_values(self, bank_id: str) -> builtins.dict[str, str]:
         rows = self._s.execute(

@@ -167,6 +167,10 @@ class BankEntryRow(Base):
     provenance: Mapped[str | None] = mapped_column(Text)
     # The bank generation of the transaction that added it (see BankGenerationRow).
     generation: Mapped[int] = mapped_column(BigInteger, index=True, server_default="0")
+    # TLP 2.0 marking, never widened (NULL: the unit's own, each channel marks it), and
+    # distribution (agreement, onward; NULL: the agreements decide).
+    tlp: Mapped[str | None] = mapped_column(String(16))
+    distribution: Mapped[str | None] = mapped_column(String(16))
 
 
 class BankGenerationRow(Base):

@@ -1,36 +1,80 @@
-"""Bank entries in CSV and in python-threatexchange's file format.
+"""Bank entries in CSV and in python-threatexchange's formats, and the format of a file told
+from its content.
 
-- CSV: a header row, then `signal_type,value,category,tier,tags,note,quality` (tags separated
-  by `;`). Unknown columns are refused by name, so that a typo never drops a label silently.
-- python-threatexchange (`LocalFileSignalExchangeAPI`): one signal a line, `<type> <value>`;
-  its type names are mapped (`video_md5` → `md5`, `raw_text` → `text`); a `vpdq` line carries
-  the JSON list of `"pdq,quality,timestamp"` frames of its vPDQ extension. It carries no labels:
-  those given on the command line apply to every line."""
+- CSV: a header row, then `signal_type,value,category,tier,tags,note,quality,tlp,distribution`
+  (tags separated by `;`; the last three optional). Unknown columns are refused by name, so
+  that a typo never drops a label silently. Written through the one CSV writer that
+  neutralises formulas (`core.spreadsheet`), read back through its `restore_cell`.
+- python-threatexchange (`LocalFileSignalExchangeAPI`): one signal a line, `<type> <value>`, a
+  newline after the last. Its whole vocabulary is mapped or refused with the reason: `pdq`,
+  `video_md5` (→ `md5`), `video_sha256` (→ `sha256`), `url`, `raw_text` (fingerprinted as
+  `text`), `vpdq`, `pdq_ocr` (its PDQ part); `url_md5`, `trend_query`, `text_tlsh` have no
+  Passerelle form. Addresses are written both as given and in canonical form, since pytx
+  compares raw strings. Such a file carries no labels nor marking: those given on the command
+  line apply to every line, and an export leaves out what is marked stricter than the file.
+- pytx's `dataset --csv` output (`signal_type,signal_str,collab,category,tags`) is read too."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import TextIO
 
 from passerelle.core.bank import BankEntry, EntryInput
 from passerelle.core.errors import InvalidInput
+from passerelle.core.marking import (
+    DEFAULT_TLP,
+    Distribution,
+    Tlp,
+    effective,
+    is_laxer,
+    parse_tlp,
+)
+from passerelle.core.signals.url import canonicalize_url
 from passerelle.core.spreadsheet import csv_writer, restore_cell
 from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
 
-CSV_COLUMNS = ("signal_type", "value", "category", "tier", "tags", "note", "quality")
+CSV_COLUMNS = (
+    "signal_type",
+    "value",
+    "category",
+    "tier",
+    "tags",
+    "note",
+    "quality",
+    "tlp",
+    "distribution",
+)
+PYTX_CSV_COLUMNS = ("signal_type", "signal_str", "collab", "category", "tags")
 PYTX_TO_OURS = {
     "pdq": "pdq",
     "url": "url",
     "video_md5": "md5",
+    "video_sha256": "sha256",
     "md5": "md5",
-    "raw_text": "text",
     "sha256": "sha256",
+    "raw_text": "text",
     "text": "text",
     "vpdq": "vpdq",
+    "pdq_ocr": "pdq",
 }
-OURS_TO_PYTX = {"pdq": "pdq", "url": "url", "vpdq": "vpdq"}
+PYTX_REFUSED = {
+    "url_md5": "an MD5 of an address as typed: Passerelle keeps addresses by their canonical"
+    " form and cannot recover the address from its MD5",
+    "trend_query": "a search query over text, not a fingerprint of content",
+    "text_tlsh": "a TLSH of text: Passerelle fingerprints text with MinHash; import the text"
+    " itself as raw_text",
+}
+OURS_TO_PYTX = {
+    "pdq": "pdq",
+    "url": "url",
+    "md5": "video_md5",
+    "sha256": "video_sha256",
+    "vpdq": "vpdq",
+}
 
 
 class BadLine(InvalidInput):
@@ -39,6 +83,17 @@ class BadLine(InvalidInput):
     def __init__(self, line: int, message: str) -> None:
         super().__init__(f"line {line}: {message}")
         self.line = line
+
+
+def _marking_from(row: dict[str, str]) -> tuple[Tlp | None, Distribution | None]:
+    tlp = row.get("tlp", "").strip()
+    distribution = row.get("distribution", "").strip().lower()
+    if distribution and distribution not in ("agreement", "onward"):
+        raise InvalidInput(f"distribution is agreement or onward, got {distribution!r}")
+    return (
+        parse_tlp(tlp) if tlp else None,
+        Distribution(distribution) if distribution else None,
+    )
 
 
 def _labels_from(row: dict[str, str]) -> Labels:
@@ -74,6 +129,7 @@ def read_csv(text: str | Iterable[str]) -> Iterator[EntryInput | BadLine]:
             continue
         try:
             quality = int(row["quality"]) if row.get("quality") else None
+            tlp, distribution = _marking_from(row)
             yield EntryInput(
                 signal_type=row.get("signal_type", ""),
                 value=row.get("value", ""),
@@ -81,6 +137,8 @@ def read_csv(text: str | Iterable[str]) -> Iterator[EntryInput | BadLine]:
                 note=row.get("note", ""),
                 quality=quality,
                 line=number,
+                tlp=tlp,
+                distribution=distribution,
             )
         except ValueError:
             yield BadLine(number, f"quality must be a whole number, got {row.get('quality')!r}")
@@ -100,24 +158,59 @@ def read_pytx(
             kind, value = default_type, line
         else:
             kind, _, value = line.partition(" ")
-        ours = PYTX_TO_OURS.get(kind.strip().lower())
-        if ours is None:
-            yield BadLine(number, f"unknown signal type {kind!r}")
-            continue
-        if not value.strip():
-            yield BadLine(number, "no value after the signal type")
-            continue
-        yield EntryInput(signal_type=ours, value=value.strip(), labels=labels, line=number)
+        found = _pytx_entry(number, kind, value, labels)
+        if found is not None:
+            yield found
 
 
-def dump_csv(entries: Iterable[BankEntry]) -> str:
+def _pytx_entry(number: int, kind: str, value: str, labels: Labels) -> EntryInput | BadLine:
+    name = kind.strip().lower()
+    if name in PYTX_REFUSED:
+        return BadLine(number, f"signal type {name} is not imported: {PYTX_REFUSED[name]}")
+    ours = PYTX_TO_OURS.get(name)
+    if ours is None:
+        known = ", ".join(sorted({*PYTX_TO_OURS, *PYTX_REFUSED}))
+        return BadLine(number, f"unknown signal type {kind!r} (python-threatexchange's: {known})")
+    value = value.strip()
+    if not value:
+        return BadLine(number, "no value after the signal type")
+    if name == "pdq_ocr":
+        value = value.partition(",")[0].strip()  # "<pdq>,<text read in the image>"
+    return EntryInput(signal_type=ours, value=value, labels=labels, line=number)
+
+
+def read_pytx_csv(text: str | Iterable[str], labels: Labels) -> Iterator[EntryInput | BadLine]:
+    """The output of pytx's `dataset --csv`: its opinions' tags become tags; a signal pytx
+    holds as benign (NEGATIVE_CLASS) belongs in a negative bank and is refused here."""
+    reader = csv.DictReader(io.StringIO(text) if isinstance(text, str) else text)
+    for number, row in enumerate(reader, start=2):
+        category = (row.get("category") or "").strip().upper()
+        if category == "NEGATIVE_CLASS":
+            yield BadLine(number, "pytx marks this signal benign (NEGATIVE_CLASS): not imported")
+            continue
+        try:
+            tags = parse_tags((row.get("tags") or "").split())
+        except InvalidInput as exc:
+            yield BadLine(number, str(exc))
+            continue
+        merged = Labels(labels.category, labels.tier, labels.tags | tags)
+        found = _pytx_entry(
+            number, row.get("signal_type") or "", row.get("signal_str") or "", merged
+        )
+        if isinstance(found, EntryInput) and row.get("collab"):
+            found = replace(found, note=f"pytx collaboration {row['collab']}")
+        yield found
+
+
+def dump_csv(entries: Iterable[BankEntry], floor: Tlp | None = None) -> str:
     buffer = io.StringIO()
-    write_csv(entries, buffer)
+    write_csv(entries, buffer, floor)
     return buffer.getvalue()
 
 
-def write_csv(entries: Iterable[BankEntry], out: TextIO) -> int:
-    """Write the CSV form of `entries` as they come; returns how many were written."""
+def write_csv(entries: Iterable[BankEntry], out: TextIO, floor: Tlp | None = None) -> int:
+    """Write every entry as it comes, with its marking (its own, or the stricter `floor`
+    asked for); returns how many were written."""
     count = 0
     writer = csv_writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -133,32 +226,82 @@ def write_csv(entries: Iterable[BankEntry], out: TextIO) -> int:
                 ";".join(sorted(labels.tags)),
                 entry.note,
                 "" if entry.signal.quality is None else entry.signal.quality,
+                effective(entry.tlp, floor).value,
+                entry.distribution.value if entry.distribution else "",
             ]
         )
     return count
 
 
-def dump_pytx(entries: Iterable[BankEntry], source_values: dict[str, str]) -> tuple[str, int]:
-    """The lines python-threatexchange can read, and how many entries it has no form for
-    (digests other than its own, text fingerprints, URLs whose address is not kept)."""
+def dump_pytx(
+    entries: Iterable[BankEntry], source_values: dict[str, str], marking: Tlp = DEFAULT_TLP
+) -> tuple[str, int]:
     buffer = io.StringIO()
-    _, skipped = write_pytx(entries, source_values, buffer)
+    _, skipped = write_pytx(entries, source_values, buffer, marking)
     return buffer.getvalue(), skipped
 
 
 def write_pytx(
-    entries: Iterable[BankEntry], source_values: dict[str, str], out: TextIO
+    entries: Iterable[BankEntry],
+    source_values: dict[str, str],
+    out: TextIO,
+    marking: Tlp = DEFAULT_TLP,
 ) -> tuple[int, int]:
-    """Write the pytx lines of `entries` as they come: (written, skipped)."""
+    """Write the lines python-threatexchange can read as they come: (written, left out).
+    Left out: entries it has no form for (text fingerprints, URLs whose address is not kept)
+    and those marked stricter than `marking`, the marking the person gives the file (it
+    carries none itself). Addresses are written as given and in canonical form; every line
+    ends with a newline."""
     written = skipped = 0
     for entry in entries:
         kind = OURS_TO_PYTX.get(entry.signal.type)
-        value = entry.signal.value
+        values = [entry.signal.value]
         if kind == "url":
-            value = source_values.get(value, "")
-        if kind is None or not value:
+            address = source_values.get(entry.signal.value, "")
+            values = _address_forms(address) if address else []
+        if kind is None or not values or (entry.tlp and is_laxer(marking, entry.tlp)):
             skipped += 1
             continue
-        out.write(f"{kind} {value}\n")
+        for value in values:
+            out.write(f"{kind} {value}\n")
         written += 1
     return written, skipped
+
+
+def _address_forms(address: str) -> list[str]:
+    try:
+        canonical = canonicalize_url(address)
+    except InvalidInput:
+        return [address]
+    return [address] if canonical == address else [address, canonical]
+
+
+def detect_format(text: str, suffix: str = "") -> str:
+    """csv, pytx-csv, pytx, stix or misp, told from the content (a `.csv` name settles a
+    header of no known kind, so that the CSV reader names what is wrong with it);
+    InvalidInput when it is JSON of no known kind."""
+    head = text.lstrip("\ufeff \t\r\n")
+    if head.startswith(("{", "[")):
+        try:
+            document = json.loads(head)
+        except ValueError as exc:
+            raise InvalidInput(f"the file looks like JSON but is not: {exc}") from None
+        if isinstance(document, dict) and document.get("type") == "bundle":
+            return "stix"
+        if isinstance(document, dict) and str(document.get("format", "")).startswith(
+            "passerelle-banks/"
+        ):
+            raise InvalidInput(
+                "this is a banks file for a Spark scan (passerelle spark export-banks),"
+                " not a list of entries to import"
+            )
+        if isinstance(document, (dict, list)):
+            return "misp"
+        raise InvalidInput("JSON of no known kind: a STIX 2.1 bundle or a MISP event is needed")
+    first = head.partition("\n")[0].strip().lower()
+    columns = [c.strip() for c in first.split(",")]
+    if columns[:2] == ["signal_type", "signal_str"]:
+        return "pytx-csv"
+    if ("signal_type" in columns and "value" in columns) or suffix.lower() == ".csv":
+        return "csv"
+    return "pytx"

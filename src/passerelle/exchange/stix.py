@@ -1,15 +1,20 @@
-"""STIX 2.1 and MISP: bank entries as indicators and attributes, both ways.
+"""STIX 2.1: bank entries as indicators, and indicators, files and URLs read back.
 
-STIX: SHA-256 and MD5 as standard file hashes, PDQ as the custom hash key `x_pdq`, URLs as
-`url:value` (when the canonical address is known; a bank holds it for entries added as
-URLs). MISP: an event whose attributes are `sha256`, `md5`, `url`, and PDQ as a `text`
-attribute commented `pdq`. A video's vPDQ (custom in both, documented in the README) takes the
-form of python-threatexchange: the JSON list of `"pdq,quality,timestamp"` frames, as the
-custom hash key `x_vpdq` in STIX (quotes and backslashes escaped as the pattern grammar asks)
-and as a `text` attribute commented `vpdq` in MISP. The distribution level maps "this
-agreement only" to "this
-community only" (1) and "onward" to "connected communities" (2). Text fingerprints (MinHash)
-have no standard form and are left out of both."""
+Written so that strict validators and the `stix2` library accept it without custom content:
+- SHA-256 and MD5 as standard file hashes; PDQ as the hash key `PDQ` (an algorithm name outside
+  the STIX vocabulary, which the specification allows; the same name misp-stix and OpenCTI keep
+  as they find it); URLs as `url:value`, the address as it was given; a video's vPDQ as the
+  hash key `x_vpdq` holding python-threatexchange's JSON list of `"pdq,quality,timestamp"`
+  frames (quotes and backslashes escaped as the pattern grammar asks).
+- Passerelle's labels (Art. 2(7) category, tier, signal type) in a registered property
+  extension (`extension-definition` object in the bundle), tags as `labels`.
+- Every indicator marked with a TLP 2.0 marking definition (FIRST's official ids): its own
+  marking, or the stricter one asked for; never a laxer one.
+
+Read back: indicators whose patterns are parsed with the STIX pattern grammar (`stix2-patterns`):
+every hash of `AND`/`OR` expressions and of `IN` lists, any case of hex, any spacing;
+standalone `file` and `url` objects; misp-stix's `x-misp-attribute` objects; markings of TLP
+1.0 and 2.0 by id, by definition or by name. Each object refused is named by its id, with why."""
 
 from __future__ import annotations
 
@@ -20,89 +25,172 @@ from datetime import UTC, datetime
 from typing import Any
 
 from passerelle.core.bank import BankEntry, EntryInput
-from passerelle.core.taxonomy import Labels, parse_category, parse_tier
+from passerelle.core.errors import InvalidInput
+from passerelle.core.marking import Tlp, effective, parse_tlp, stricter
+from passerelle.core.signals.url import canonicalize_url
+from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
+from passerelle.exchange.misp import attribute_signal
+from passerelle.exchange.stixpattern import hash_kind, pattern_signals
 
 NAMESPACE = uuid.UUID("6f1f5c3e-4a57-4f5e-9b0c-2f7a0c9e1d11")
-# The TLP 1.0 marking definitions of the STIX 2.1 specification (their ids are fixed).
-TLP_MARKINGS = {
-    "clear": ("marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9", "white"),
-    "green": ("marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da", "green"),
-    "amber": ("marking-definition--f88d31f6-486f-44da-b317-01333bde0b82", "amber"),
-    "amber+strict": ("marking-definition--f88d31f6-486f-44da-b317-01333bde0b82", "amber"),
-    "red": ("marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed", "red"),
+
+
+def stable_uuid(name: str) -> uuid.UUID:
+    """A UUID derived from a name but in version 4 form, as STIX wants for its objects'
+    ids (strict validators refuse version 5): the same name always gives the same id."""
+    return uuid.UUID(bytes=uuid.uuid5(NAMESPACE, name).bytes, version=4)
+
+
+EXTENSION_ID = f"extension-definition--{stable_uuid('passerelle-labels/1')}"
+# FIRST's TLP 2.0 marking definitions, as the STIX community publishes them.
+TLP2_EXTENSION = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
+TLP2_IDS = {
+    Tlp.CLEAR: "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+    Tlp.GREEN: "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+    Tlp.AMBER: "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+    Tlp.AMBER_STRICT: "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+    Tlp.RED: "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
 }
-MISP_DISTRIBUTION = {"agreement": 1, "onward": 2}
-_PATTERNS = [
-    (re.compile(r"^\[file:hashes\.'SHA-256' = '([0-9a-f]{64})'\]$"), "sha256"),
-    (re.compile(r"^\[file:hashes\.MD5 = '([0-9a-f]{32})'\]$"), "md5"),
-    (re.compile(r"^\[file:hashes\.'x_pdq' = '([0-9a-f]{64})'\]$"), "pdq"),
-    (re.compile(r"^\[url:value = '((?:[^'\\]|\\.)+)'\]$"), "url"),
-    (re.compile(r"^\[file:hashes\.'x_vpdq' = '((?:[^'\\]|\\.)+)'\]$"), "vpdq"),
-]
+# The TLP 1.0 marking definitions of the STIX 2.1 specification, read as TLP 2.0.
+TLP1_IDS = {
+    "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9": Tlp.CLEAR,
+    "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da": Tlp.GREEN,
+    "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82": Tlp.AMBER,
+    "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed": Tlp.RED,
+}
+KNOWN_MARKINGS = {**TLP1_IDS, **{v: k for k, v in TLP2_IDS.items()}}
+WRITTEN_KEYS = {"sha256": "'SHA-256'", "md5": "MD5", "pdq": "PDQ", "vpdq": "'x_vpdq'"}
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_CREATED = "2026-01-01T00:00:00.000Z"
+_NAMES = {
+    "sha256": "SHA-256",
+    "md5": "MD5",
+    "pdq": "PDQ perceptual hash",
+    "url": "address",
+    "vpdq": "vPDQ video fingerprint",
+}
 
 
 def _stamp(moment: datetime | None) -> str:
     return (moment or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _pattern(entry: BankEntry, source_values: dict[str, str]) -> str | None:
     kind, value = entry.signal.type, entry.signal.value
-    if kind == "sha256":
-        return f"[file:hashes.'SHA-256' = '{value}']"
-    if kind == "md5":
-        return f"[file:hashes.MD5 = '{value}']"
-    if kind == "pdq":
-        return f"[file:hashes.'x_pdq' = '{value}']"
-    if kind == "vpdq":
-        return f"[file:hashes.'x_vpdq' = '{_quoted(value)}']"
+    if kind in WRITTEN_KEYS:
+        # A video's vPDQ is pytx's JSON list of frames: quoted as the pattern grammar asks.
+        return f"[file:hashes.{WRITTEN_KEYS[kind]} = {_quote(value)}]"
     if kind == "url" and value in source_values:
-        address = source_values[value].replace("\\", "\\\\").replace("'", "\\'")
-        return f"[url:value = '{address}']"
+        return f"[url:value = {_quote(source_values[value])}]"
     return None
 
 
-def _quoted(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")
-
-
 def identity_id(agency_code: str) -> str:
-    return f"identity--{uuid.uuid5(NAMESPACE, 'agency:' + agency_code)}"
+    return f"identity--{stable_uuid('agency:' + agency_code)}"
+
+
+def indicator_id(entry: BankEntry) -> str:
+    """The entry's own id: stable while the entry lives, and found back from the indicator
+    (TAXII's object by id)."""
+    try:
+        return f"indicator--{uuid.UUID(entry.id)}"
+    except ValueError:  # entries made outside a database (a banks file) may name theirs
+        return f"indicator--{stable_uuid('entry:' + entry.id)}"
+
+
+def entry_id_of(indicator: str) -> str | None:
+    """The entry id an indicator id names, if it is one of ours in form."""
+    kind, _, rest = indicator.partition("--")
+    try:
+        return str(uuid.UUID(rest)) if kind == "indicator" else None
+    except ValueError:
+        return None
+
+
+def marking_of(entry: BankEntry, floor: Tlp | None) -> Tlp:
+    """The marking an entry leaves under: its own, or the floor asked for if stricter."""
+    return effective(entry.tlp, floor)
+
+
+def marking_definition(tlp: Tlp) -> dict[str, Any]:
+    return {
+        "type": "marking-definition",
+        "spec_version": "2.1",
+        "id": TLP2_IDS[tlp],
+        "created": "2022-10-01T00:00:00.000Z",
+        "name": f"TLP:{tlp.value.upper()}",
+        "extensions": {
+            TLP2_EXTENSION: {"extension_type": "property-extension", "tlp_2_0": tlp.value}
+        },
+    }
+
+
+def extension_definition(agency_code: str) -> dict[str, Any]:
+    return {
+        "type": "extension-definition",
+        "spec_version": "2.1",
+        "id": EXTENSION_ID,
+        "created_by_ref": identity_id(agency_code),
+        "created": _CREATED,
+        "modified": _CREATED,
+        "name": "Passerelle labels",
+        "description": "The labels a referral unit gives known terrorist content: the"
+        " category of Art. 2(7) of Regulation (EU) 2021/784 (a-e), the tier, the signal type.",
+        "schema": "Properties: category (one of a, b, c, d, e), tier (a word), signal_type"
+        " (sha256, md5, pdq, url, vpdq). Documented in Passerelle's README.",
+        "version": "1.0.0",
+        "extension_types": ["property-extension"],
+    }
 
 
 def indicators(
     entries: Iterable[BankEntry],
     *,
     agency_code: str,
-    tlp: str,
+    tlp: Tlp | None = None,
     source_values: dict[str, str],
 ) -> list[dict[str, Any]]:
-    marking = TLP_MARKINGS[tlp][0]
+    """Indicators of the entries that have a STIX form, each under its own marking or the
+    stricter `tlp` asked for."""
     found = []
     for entry in entries:
         pattern = _pattern(entry, source_values)
         if pattern is None:
             continue
         stamp = _stamp(entry.added_at)
-        name = f"{agency_code}:{entry.signal.type}:{entry.signal.value}"
+        labels = entry.labels
+        properties: dict[str, Any] = {
+            "extension_type": "property-extension",
+            "signal_type": entry.signal.type,
+        }
+        if labels.category:
+            properties["category"] = labels.category.value
+        if labels.tier:
+            properties["tier"] = labels.tier.value
+        what = _NAMES.get(entry.signal.type, entry.signal.type)
         indicator: dict[str, Any] = {
             "type": "indicator",
             "spec_version": "2.1",
-            "id": f"indicator--{uuid.uuid5(NAMESPACE, name)}",
+            "id": indicator_id(entry),
             "created": stamp,
             "modified": stamp,
             "created_by_ref": identity_id(agency_code),
-            "name": f"{entry.signal.type} of known terrorist content",
+            "name": f"{what} of known terrorist content",
+            "description": f"The {what} of content that a referral unit decided is terrorist"
+            " content"
+            + (f" (Art. 2(7) category {labels.category.value})." if labels.category else "."),
             "indicator_types": ["malicious-activity"],
             "pattern": pattern,
             "pattern_type": "stix",
+            "pattern_version": "2.1",
             "valid_from": stamp,
-            "object_marking_refs": [marking],
+            "object_marking_refs": [TLP2_IDS[marking_of(entry, tlp)]],
+            "extensions": {EXTENSION_ID: properties},
         }
-        labels = entry.labels
-        if labels.category:
-            indicator["x_passerelle_category"] = labels.category.value
-        if labels.tier:
-            indicator["x_passerelle_tier"] = labels.tier.value
         if labels.tags:
             indicator["labels"] = sorted(labels.tags)
         found.append(indicator)
@@ -114,11 +202,21 @@ def identity(agency_code: str, agency_name: str) -> dict[str, Any]:
         "type": "identity",
         "spec_version": "2.1",
         "id": identity_id(agency_code),
-        "created": "2026-01-01T00:00:00.000Z",
-        "modified": "2026-01-01T00:00:00.000Z",
+        "created": _CREATED,
+        "modified": _CREATED,
         "name": agency_name,
+        "description": "An internet referral unit using Passerelle.",
         "identity_class": "organization",
     }
+
+
+def supporting_objects(
+    found: Sequence[dict[str, Any]], *, agency_code: str, agency_name: str
+) -> list[dict[str, Any]]:
+    """The identity, the extension definition and the markings the indicators refer to."""
+    used = {ref for item in found for ref in item.get("object_marking_refs", [])}
+    markings = [marking_definition(t) for t, ref in TLP2_IDS.items() if ref in used]
+    return [identity(agency_code, agency_name), extension_definition(agency_code), *markings]
 
 
 def stix_bundle(
@@ -126,129 +224,186 @@ def stix_bundle(
     *,
     agency_code: str,
     agency_name: str,
-    tlp: str = "amber",
+    tlp: Tlp | None = None,
     source_values: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    objects = [identity(agency_code, agency_name)]
-    objects += indicators(
-        entries, agency_code=agency_code, tlp=tlp, source_values=source_values or {}
+    found = indicators(entries, agency_code=agency_code, tlp=tlp, source_values=source_values or {})
+    objects = [*supporting_objects(found, agency_code=agency_code, agency_name=agency_name)]
+    return {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objects + found}
+
+
+# Reading ------------------------------------------------------------------------------------
+
+
+def _marking_of_definition(item: dict[str, Any]) -> Tlp | None:
+    known = KNOWN_MARKINGS.get(str(item.get("id")))
+    if known is not None:
+        return known
+    for extension in (item.get("extensions") or {}).values():
+        if isinstance(extension, dict) and extension.get("tlp_2_0"):
+            return parse_tlp(str(extension["tlp_2_0"]))
+    definition = item.get("definition")
+    if item.get("definition_type") == "tlp" and isinstance(definition, dict):
+        return parse_tlp(str(definition.get("tlp", "")))
+    name = str(item.get("name") or "")
+    if name.upper().startswith("TLP:"):
+        return parse_tlp(name)
+    return None
+
+
+def _markings(objects: list[Any]) -> dict[str, Tlp]:
+    found = dict(KNOWN_MARKINGS)
+    for item in objects:
+        if isinstance(item, dict) and item.get("type") == "marking-definition":
+            try:
+                marking = _marking_of_definition(item)
+            except InvalidInput:
+                continue
+            if marking is not None:
+                found[str(item.get("id"))] = marking
+    return found
+
+
+def _marking(item: dict[str, Any], known: dict[str, Tlp]) -> Tlp | None:
+    """The strictest TLP among an object's markings (None when it has none)."""
+    found: Tlp | None = None
+    for ref in item.get("object_marking_refs") or []:
+        marking = known.get(str(ref))
+        if marking is not None:
+            found = stricter(marking, found)
+    return found
+
+
+def kept_tags(values: list[str]) -> tuple[frozenset[str], list[str]]:
+    """The tags that are valid Passerelle tags, and a word on each one left out."""
+    kept: set[str] = set()
+    left: list[str] = []
+    for value in values:
+        try:
+            kept |= parse_tags([value])
+        except InvalidInput as exc:
+            left.append(f"tag left out: {exc}")
+    return frozenset(kept), left
+
+
+def _labels(item: dict[str, Any], extension: dict[str, Any]) -> tuple[Labels, list[str]]:
+    category = extension.get("category") or item.get("x_passerelle_category")
+    tier = extension.get("tier") or item.get("x_passerelle_tier")
+    tags, left = kept_tags(
+        [
+            str(t)
+            for t in item.get("labels") or []
+            if not str(t).startswith(("misp:", "tlp:")) and str(t) != "malicious-activity"
+        ]
     )
-    return {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objects}
+    labels = Labels(
+        category=parse_category(str(category)) if category else None,
+        tier=parse_tier(str(tier)) if tier else None,
+        tags=tags,
+    )
+    return labels, left
+
+
+def _entry(kind: str, value: str, **fields: Any) -> EntryInput:
+    if kind in ("sha256", "md5", "pdq") and _HEX.match(value):
+        value = value.lower()
+    return EntryInput(kind, value.strip(), **fields)
+
+
+def _from_indicator(
+    item: dict[str, Any], number: int, marking: Tlp | None
+) -> tuple[list[EntryInput], list[str]]:
+    ident = str(item.get("id") or f"object {number}")
+    if item.get("pattern_type", "stix") != "stix":
+        return [], [f"{ident}: pattern type {item.get('pattern_type')!r} is not STIX"]
+    try:
+        signals, ignored = pattern_signals(str(item.get("pattern") or ""))
+        extension = (item.get("extensions") or {}).get(EXTENSION_ID) or {}
+        labels, left = _labels(item, extension if isinstance(extension, dict) else {})
+    except InvalidInput as exc:
+        return [], [f"{ident}: {exc}"]
+    problems = [f"{ident}: {', '.join(ignored)} is not a signal Passerelle matches"] * bool(
+        ignored and not signals
+    )
+    problems += [f"{ident}: {word}" for word in left]
+    entries = [
+        _entry(kind, value, labels=labels, note=ident, line=number + 1, tlp=marking)
+        for kind, value in signals
+    ]
+    return entries, problems
+
+
+def _from_observable(
+    item: dict[str, Any], number: int, marking: Tlp | None
+) -> tuple[list[EntryInput], list[str]]:
+    ident = str(item.get("id") or f"object {number}")
+    entries: list[EntryInput] = []
+    if item["type"] == "url":
+        value = str(item.get("value") or "")
+        if not value:
+            return [], [f"{ident}: a url object without a value"]
+        return [_entry("url", value, note=ident, line=number + 1, tlp=marking)], []
+    for name, value in (item.get("hashes") or {}).items():
+        kind = hash_kind(str(name))
+        if kind is not None:
+            entries.append(_entry(kind, str(value), note=ident, line=number + 1, tlp=marking))
+    if not entries:
+        return [], [f"{ident}: a file object with no hash Passerelle matches"]
+    return entries, []
+
+
+def _from_misp_attribute(
+    item: dict[str, Any], number: int, marking: Tlp | None
+) -> tuple[list[EntryInput], list[str]]:
+    """misp-stix writes MISP attributes it has no STIX form for as `x-misp-attribute`."""
+    ident = str(item.get("id") or f"object {number}")
+    attribute = {
+        "type": item.get("x_misp_type"),
+        "value": item.get("x_misp_value"),
+        "comment": item.get("x_misp_comment", ""),
+        "Tag": [{"name": str(label)} for label in item.get("labels") or []],
+    }
+    try:
+        kind, value = attribute_signal(attribute)
+    except InvalidInput as exc:
+        return [], [f"{ident}: {exc}"]
+    return [_entry(kind, value, note=ident, line=number + 1, tlp=marking)], []
 
 
 def read_stix_bundle(document: object) -> tuple[list[EntryInput], list[str]]:
-    """Entries from the indicators of a bundle we can read; problems name the others."""
+    """Entries from the objects of a bundle Passerelle can match; problems name the others
+    by their id."""
     if not isinstance(document, dict) or document.get("type") != "bundle":
-        return [], ["not a STIX bundle"]
-    entries, problems = [], []
-    for number, item in enumerate(document.get("objects") or []):
-        if not isinstance(item, dict) or item.get("type") != "indicator":
-            continue
-        pattern = str(item.get("pattern") or "")
-        for expression, kind in _PATTERNS:
-            match = expression.match(pattern)
-            if match:
-                value = match.group(1)
-                if kind in ("url", "vpdq"):
-                    value = re.sub(r"\\(.)", r"\1", value)
-                try:
-                    labels = Labels(
-                        category=parse_category(item["x_passerelle_category"])
-                        if item.get("x_passerelle_category")
-                        else None,
-                        tier=parse_tier(item["x_passerelle_tier"])
-                        if item.get("x_passerelle_tier")
-                        else None,
-                        tags=frozenset(str(t) for t in item.get("labels") or []),
-                    )
-                except Exception as exc:
-                    problems.append(f"object {number}: {exc}")
-                    break
-                entries.append(
-                    EntryInput(kind, value, labels, note=str(item.get("id", "")), line=number + 1)
-                )
-                break
-        else:
-            problems.append(f"object {number}: pattern not understood: {pattern[:80]!r}")
-    return entries, problems
-
-
-def misp_event(
-    entries: Sequence[BankEntry],
-    *,
-    info: str,
-    agency_name: str,
-    distribution: str = "agreement",
-    tlp: str = "amber",
-    source_values: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    addresses = source_values or {}
-    attributes = []
-    for entry in entries:
-        kind, value = entry.signal.type, entry.signal.value
-        comment = ""
-        if kind == "url":
-            if value not in addresses:
-                continue
-            value, category = addresses[value], "Network activity"
-        elif kind in ("pdq", "vpdq"):
-            kind, category, comment = "text", "Payload delivery", kind
-        elif kind in ("sha256", "md5"):
-            category = "Payload delivery"
-        else:
-            continue
-        tags = (
-            [{"name": f'passerelle:category="{entry.labels.category.value}"'}]
-            if entry.labels.category
-            else []
-        )
-        attributes.append(
-            {
-                "uuid": str(
-                    uuid.uuid5(NAMESPACE, f"misp:{entry.signal.type}:{entry.signal.value}")
-                ),
-                "type": kind,
-                "category": category,
-                "value": value,
-                "to_ids": True,
-                "comment": comment,
-                "distribution": 5,  # inherit the event's
-                "Tag": tags,
-            }
-        )
-    return {
-        "Event": {
-            "uuid": str(uuid.uuid4()),
-            "info": info,
-            "date": datetime.now(UTC).date().isoformat(),
-            "threat_level_id": 1,
-            "analysis": 2,
-            "distribution": MISP_DISTRIBUTION[distribution],
-            "published": False,
-            "Orgc": {"name": agency_name},
-            "Tag": [
-                {"name": f"tlp:{TLP_MARKINGS[tlp][1] if tlp != 'amber+strict' else 'amber+strict'}"}
-            ],
-            "Attribute": attributes,
-        }
+        return [], ["not a STIX bundle (no 'type': 'bundle')"]
+    objects = document.get("objects") or []
+    if not isinstance(objects, list):
+        return [], ["the bundle's objects are not a list"]
+    known = _markings(objects)
+    entries: list[EntryInput] = []
+    problems: list[str] = []
+    readers = {
+        "indicator": _from_indicator,
+        "file": _from_observable,
+        "url": _from_observable,
+        "x-misp-attribute": _from_misp_attribute,
     }
-
-
-def read_misp_event(document: object) -> tuple[list[EntryInput], list[str]]:
-    if not isinstance(document, dict) or not isinstance(document.get("Event"), dict):
-        return [], ["not a MISP event"]
-    entries, problems = [], []
-    for number, attribute in enumerate(document["Event"].get("Attribute") or []):
-        kind, value = str(attribute.get("type")), str(attribute.get("value") or "")
-        if kind == "text" and attribute.get("comment") in ("pdq", "vpdq"):
-            kind = str(attribute["comment"])
-        if kind not in ("sha256", "md5", "url", "pdq", "vpdq"):
-            problems.append(f"attribute {number}: type {kind} is not a signal")
+    for number, item in enumerate(objects):
+        if not isinstance(item, dict):
+            problems.append(f"object {number}: not a JSON object")
             continue
-        category = None
-        for tag in attribute.get("Tag") or []:
-            found = re.match(r'^passerelle:category="([a-e])"$', str(tag.get("name")))
-            if found:
-                category = parse_category(found.group(1))
-        entries.append(EntryInput(kind, value, Labels(category=category), line=number + 1))
+        reader = readers.get(str(item.get("type")))
+        if reader is None:
+            continue
+        found, refused = reader(item, number, _marking(item, known))
+        entries += found
+        problems += refused
     return entries, problems
+
+
+def canonical_and_raw(address: str) -> list[str]:
+    """The address as given and its canonical form, once each."""
+    try:
+        canonical = canonicalize_url(address)
+    except InvalidInput:
+        return [address]
+    return [address] if canonical == address else [address, canonical]

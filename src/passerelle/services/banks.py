@@ -21,12 +21,13 @@ from passerelle.core.bank import (
 )
 from passerelle.core.errors import InvalidInput
 from passerelle.core.exchange import EventKind
+from passerelle.core.marking import Tlp, stricter
 from passerelle.core.match import Matcher
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.signals import Signal, get_signal_type
 from passerelle.core.signals.pdq import PDQ
 from passerelle.core.signals.text import TEXT
-from passerelle.core.signals.url import URL, canonicalize_url
+from passerelle.core.signals.url import URL
 
 MAX_ERRORS_KEPT = 100
 INSERT_BATCH = 5000
@@ -47,13 +48,12 @@ class ImportReport:
 
 def parse_entry(entry: EntryInput) -> tuple[Signal, str | None]:
     """The signal an input stands for, and the human-readable value to keep beside it (the
-    canonical URL for a `url` signal). Raw text becomes its near-duplicate fingerprint."""
+    address as given for a `url` signal: exports carry it and its canonical form). Raw text
+    becomes its near-duplicate fingerprint."""
     kind = get_signal_type(entry.signal_type)
     if kind.name == "url":
         signal = URL.parse(entry.value)
-        source = (
-            None if signal.value == entry.value.strip().lower() else canonicalize_url(entry.value)
-        )
+        source = None if signal.value == entry.value.strip().lower() else entry.value.strip()
         return signal, source
     if kind.name == "text" and len(entry.value.strip()) != 1024:
         computed = TEXT.compute(entry.value)
@@ -88,6 +88,7 @@ def _insert(
                 labels=entry.labels,
                 decision=decision,
                 when=now,
+                tlp_floor=entry.tlp.value if entry.tlp else None,
             )
 
 
@@ -156,10 +157,13 @@ def add_entries(
     actor: str,
     source: str = "manual",
     decision: dict[str, object] | None = None,
+    tlp: Tlp | None = None,
 ) -> ImportReport:
     """Add entries; a bad one is reported by its line and the others go on. `decision`
     summarises the decision behind them (verdict, category, date; never the rationale), for
-    partners whose agreements share decisions."""
+    partners whose agreements share decisions. An entry keeps the marking it came with; `tlp`,
+    when given, marks it at least that strictly (the stricter of the two wins); an entry
+    with neither stays unmarked (the unit's own: each channel marks it)."""
     agency = uow.agencies.get_by_code(agency_code)
     bank = uow.banks.get_by_name(agency.id, parse_bank_name(bank_name))
     report = ImportReport()
@@ -170,7 +174,16 @@ def add_entries(
         except InvalidInput as exc:
             report.fail(f"line {entry.line}: {exc}" if entry.line else str(exc))
             continue
-        batch.append(NewEntry(signal, entry.labels, entry.note, source_value))
+        batch.append(
+            NewEntry(
+                signal,
+                entry.labels,
+                entry.note,
+                source_value,
+                tlp=entry.tlp if tlp is None else stricter(tlp, entry.tlp),
+                distribution=entry.distribution,
+            )
+        )
         if len(batch) >= INSERT_BATCH:
             _insert(uow, bank, batch, report, decision)
     _insert(uow, bank, batch, report, decision)

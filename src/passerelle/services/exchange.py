@@ -456,6 +456,8 @@ def apply_feed(
                         provenance=f"{partner.code}, agreement {entry.agreement}, #{entry.seq}"
                         f", TLP:{entry.tlp.value.upper()}, distribution {entry.distribution.value}",
                         expires_at=now + timedelta(days=retention),
+                        tlp=entry.tlp,
+                        distribution=entry.distribution,
                     )
                 ],
             )

@@ -18,6 +18,7 @@ from passerelle.core.errors import (
     DatabaseUnavailable,
     ExternalServiceError,
     InvalidInput,
+    NotAcceptable,
     NotFound,
     PasserelleError,
     PermissionDenied,
@@ -37,6 +38,7 @@ logger = logging.getLogger("passerelle.web")
 
 _STATUS: list[tuple[type[Exception], int, str]] = [
     (TooLarge, 413, "too_large"),
+    (NotAcceptable, 406, "not_acceptable"),
     (InvalidInput, 422, "invalid_input"),
     (NotFound, 404, "not_found"),
     (Conflict, 409, "conflict"),
@@ -52,8 +54,13 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/taxii2/"))
 
 
+TAXII_MEDIA = "application/taxii+json;version=2.1"
+
+
 def _taxii_error(status: int, code: str, message: str, reference: str | None) -> Response:
-    """The error message resource of TAXII 2.1 (section 3.6.1), which TAXII clients read."""
+    """The error message resource of TAXII 2.1 (section 3.6.1), which TAXII clients read; a
+    request TAXII finds malformed is its 400, not a 422."""
+    status = 400 if status == 422 else status
     body: dict[str, Any] = {
         "title": message,
         "http_status": str(status),
@@ -62,9 +69,7 @@ def _taxii_error(status: int, code: str, message: str, reference: str | None) ->
     if reference is not None:
         body["error_id"] = reference
     headers = {"WWW-Authenticate": 'Basic realm="taxii", Bearer'} if status == 401 else None
-    return JSONResponse(
-        body, status_code=status, headers=headers, media_type="application/taxii+json;version=2.1"
-    )
+    return JSONResponse(body, status_code=status, headers=headers, media_type=TAXII_MEDIA)
 
 
 def _error_response(

@@ -126,7 +126,9 @@ def exchange_objects(uow: UnitOfWork, agency_id: str) -> dict[str, str]:
     )
     uow.exchange.add_agreement(agreement)
     bank = uow.banks.get_by_name(agency_id, "connu")
+    entry = next(iter(uow.banks.entries([bank.id])))
     return {
+        "object_id": f"indicator--{entry.id}",
         "partner_id": partner.id,
         "agreement_id": agreement.id,
         "action": "decline",
