@@ -27,7 +27,6 @@ from passerelle.services.auth import create_api_token
 from passerelle.services.banks import add_entries, create_bank
 from passerelle.settings import Settings
 from passerelle.web.app import create_app
-from tests.conftest import TEST_SECRET
 from tests.shared import shared
 
 LABELS = Labels(category=Category.INCITES, tier=Tier.PROMOTIONAL, tags=frozenset({"stand-in"}))
@@ -54,7 +53,6 @@ def fill_bank(database: Database, code: str, name: str = "connu") -> None:
 def cli_env(tmp_path: Path, sqlite_url: str, sqlite_database: Database) -> dict[str, str]:
     return {
         "PASSERELLE_ENV": "dev",
-        "PASSERELLE_SECRET_KEY": TEST_SECRET,  # the secret the database's keys are sealed with
         "PASSERELLE_DATABASE_URL": sqlite_url,
         "PASSERELLE_DATA_DIR": str(tmp_path / "var"),
     }
