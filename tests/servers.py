@@ -39,7 +39,8 @@ def running_passerelle(folder: Path, *args: str, env: dict[str, str]) -> Iterato
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
+            # Generous: a loaded CI machine takes long to build the demo (Argon2 for each login).
+            deadline = time.monotonic() + 180
             while time.monotonic() < deadline and process.poll() is None:
                 try:
                     if httpx.get(url + "/readyz", timeout=1).status_code == 200:

@@ -173,6 +173,19 @@ class Credentials:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginThrottle:
+    """Failed logins of one account name from one source (a keyed hash of the address):
+    the count, the lock it earned, and the audit window that aggregates them."""
+
+    username: str
+    source: str
+    failures: int = 0
+    locked_until: datetime | None = None
+    window_start: datetime | None = None
+    window_failures: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ApiToken:
     id: str
     user_id: str

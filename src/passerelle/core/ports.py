@@ -22,7 +22,16 @@ from passerelle.core.case import (
 from passerelle.core.complaint import Complaint
 from passerelle.core.decision import Decision, DecisionInput, Recommendation
 from passerelle.core.exchange import Agreement, AgreementStatus, EventKind, OutboxEvent, Partner
-from passerelle.core.identity import Agency, ApiToken, Credentials, Jurisdiction, Locale, Role, User
+from passerelle.core.identity import (
+    Agency,
+    ApiToken,
+    Credentials,
+    Jurisdiction,
+    Locale,
+    LoginThrottle,
+    Role,
+    User,
+)
 from passerelle.core.index.entry import IndexEntry
 from passerelle.core.job import Job
 from passerelle.core.referral import Host, Referral
@@ -60,6 +69,10 @@ class UserRepo(Protocol):
     def set_reveal_media(self, user_id: str, reveal: bool) -> None: ...
     def record_login_failure(self, user_id: str, locked_until: datetime | None) -> int: ...
     def reset_login_failures(self, user_id: str) -> None: ...
+    def throttle(self, username: str, source: str) -> LoginThrottle: ...
+    def save_throttle(self, throttle: LoginThrottle) -> None: ...
+    def clear_throttles(self, username: str, source: str | None = None) -> None: ...
+    def locked_until(self, username: str, now: datetime) -> datetime | None: ...
 
 
 class LoginSessionRepo(Protocol):

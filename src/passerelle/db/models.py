@@ -53,6 +53,19 @@ class UserRow(Base):
     )
 
 
+class LoginThrottleRow(Base):
+    """Failed logins of one account name from one source (keyed hash of the address)."""
+
+    __tablename__ = "login_throttles"
+
+    username: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class UserRoleRow(Base):
     __tablename__ = "user_roles"
 

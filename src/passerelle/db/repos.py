@@ -26,6 +26,7 @@ from passerelle.core.identity import (
     Credentials,
     Jurisdiction,
     Locale,
+    LoginThrottle,
     Role,
     User,
 )
@@ -42,6 +43,7 @@ from passerelle.db.models import (
     AuditHeadRow,
     AuditKeyRow,
     LoginSessionRow,
+    LoginThrottleRow,
     UserRoleRow,
     UserRow,
 )
@@ -215,6 +217,47 @@ class SqlUserRepo:
         row = self._row(user_id)
         row.failed_logins = 0
         row.locked_until = None
+
+    def throttle(self, username: str, source: str) -> LoginThrottle:
+        row = self._s.get(LoginThrottleRow, (username, source))
+        if row is None:
+            return LoginThrottle(username=username, source=source)
+        return LoginThrottle(
+            username=row.username,
+            source=row.source,
+            failures=row.failures,
+            locked_until=_aware(row.locked_until),
+            window_start=_aware(row.window_start),
+            window_failures=row.window_failures,
+        )
+
+    def save_throttle(self, throttle: LoginThrottle) -> None:
+        row = self._s.get(LoginThrottleRow, (throttle.username, throttle.source))
+        if row is None:
+            row = LoginThrottleRow(username=throttle.username, source=throttle.source)
+            self._s.add(row)
+        row.failures = throttle.failures
+        row.locked_until = throttle.locked_until
+        row.window_start = throttle.window_start
+        row.window_failures = throttle.window_failures
+        self._s.flush()
+
+    def clear_throttles(self, username: str, source: str | None = None) -> None:
+        query = delete(LoginThrottleRow).where(LoginThrottleRow.username == username)
+        if source is not None:
+            query = query.where(LoginThrottleRow.source == source)
+        self._s.execute(query)
+
+    def locked_until(self, username: str, now: datetime) -> datetime | None:
+        """The end of the latest lock on this account from any source, if one runs."""
+        rows = self._s.scalars(
+            select(LoginThrottleRow.locked_until).where(
+                LoginThrottleRow.username == username,
+                LoginThrottleRow.locked_until.is_not(None),
+            )
+        )
+        ends = [end for end in (_aware(r) for r in rows) if end is not None and end > now]
+        return max(ends, default=None)
 
 
 class SqlLoginSessionRepo:

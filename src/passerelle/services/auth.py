@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from passerelle.core.audit import AuditEntry
@@ -23,8 +25,10 @@ TOKEN_PREFIX = "psl_"  # noqa: S105 - a public prefix, not a secret
 @dataclass(frozen=True, slots=True)
 class LoginPolicy:
     max_failures: int
-    lockout: timedelta
+    lockout: timedelta  # the first lock; each further failure after a lock doubles it
     session_lifetime: timedelta
+    max_lockout: timedelta = timedelta(hours=24)
+    audit_window: timedelta = timedelta(minutes=15)  # one audit event per account and source
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,52 +38,69 @@ class LoginResult:
     expires_at: datetime
 
 
+class AccountLocked(AuthenticationFailed):
+    """Too many failed logins for this account from this source: refused until `until`,
+    whatever the password (none is checked while locked)."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__("account locked")
+        self.until = until
+
+
+OpenUow = Callable[..., AbstractContextManager[UnitOfWork]]
+
+
 def hash_token(token: str) -> str:
     """Tokens are long random strings: SHA-256 is enough to keep them unusable at rest."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def log_in(
-    uow: UnitOfWork,
+    open_uow: OpenUow,
     *,
     username: str,
     password: str,
+    source: str,
     policy: LoginPolicy,
     now: datetime | None = None,
 ) -> LoginResult:
+    """Read the account, check the password outside any transaction (Argon2 is slow on
+    purpose), then record the outcome in a short one. Failures count per account name and
+    source (a keyed hash of the client's address): guessing from one place locks that place
+    out, never the account's owner elsewhere."""
     moment = now or datetime.now(UTC)
     try:
-        name = parse_username(username)
+        name: str | None = parse_username(username)
     except InvalidInput:
-        burn_verification(password)
-        raise AuthenticationFailed("login failed") from None
-    credentials = uow.users.find_credentials(name)
+        name = None
+    key = name or username.strip().lower()[:200]
+    with open_uow() as uow:
+        credentials = uow.users.find_credentials(name) if name else None
+        throttle = uow.users.throttle(key, source)
+    if throttle.locked_until is not None and throttle.locked_until > moment:
+        raise AccountLocked(throttle.locked_until)
     if credentials is None:
         burn_verification(password)
-        raise AuthenticationFailed("login failed")
-    user = credentials.user
-    locked = credentials.locked_until is not None and credentials.locked_until > moment
-    password_ok = verify_password(credentials.password_hash, password)
-    if locked or not user.is_active or not password_ok:
-        reason = "locked" if locked else ("disabled" if not user.is_active else "bad_password")
-        locked_until = None
-        if reason == "bad_password" and credentials.failed_logins + 1 >= policy.max_failures:
-            locked_until = moment + policy.lockout
-        if reason == "bad_password":
-            uow.users.record_login_failure(user.id, locked_until)
-        uow.audit.append(
-            AuditEntry(
-                action="user.login_failed",
-                actor=user.username,
-                agency_id=user.agency_id,
-                object_type="user",
-                object_id=user.id,
-                details={"reason": reason, "locked": locked_until is not None},
-            )
+        password_ok = False
+    else:
+        password_ok = verify_password(credentials.password_hash, password)
+    with open_uow(write=True) as uow:
+        if credentials is not None and password_ok and credentials.user.is_active:
+            result = _open_session(uow, credentials.user, key, source, policy, moment)
+            uow.commit()
+            return result
+        reason = "bad_password" if credentials is None or not password_ok else "disabled"
+        _count_failure(
+            uow, credentials.user if credentials else None, key, source, reason, policy, moment
         )
         uow.commit()
-        raise AuthenticationFailed("login failed")
-    uow.users.reset_login_failures(user.id)
+    raise AuthenticationFailed("login failed")
+
+
+def _open_session(
+    uow: UnitOfWork, user: User, key: str, source: str, policy: LoginPolicy, moment: datetime
+) -> LoginResult:
+    uow.users.clear_throttles(key, source)
     token = secrets.token_urlsafe(32)
     expires_at = moment + policy.session_lifetime
     uow.login_sessions.add(user_id=user.id, token_hash=hash_token(token), expires_at=expires_at)
@@ -93,6 +114,59 @@ def log_in(
         )
     )
     return LoginResult(user=user, session_token=token, expires_at=expires_at)
+
+
+def _count_failure(
+    uow: UnitOfWork,
+    user: User | None,
+    key: str,
+    source: str,
+    reason: str,
+    policy: LoginPolicy,
+    moment: datetime,
+) -> None:
+    """One more failure for (account, source): a lock that doubles past the threshold, and
+    one audit event per window for the account (with the count of the window before)."""
+    throttle = uow.users.throttle(key, source)  # read again inside the write
+    failures = throttle.failures + 1
+    locked_until = None
+    if failures >= policy.max_failures:
+        doublings = min(failures - policy.max_failures, 20)
+        locked_until = moment + min(policy.lockout * 2**doublings, policy.max_lockout)
+    new_window = throttle.window_start is None or moment - throttle.window_start >= (
+        policy.audit_window
+    )
+    uow.users.save_throttle(
+        replace(
+            throttle,
+            failures=failures,
+            locked_until=locked_until,
+            window_start=moment if new_window else throttle.window_start,
+            window_failures=1 if new_window else throttle.window_failures + 1,
+        )
+    )
+    if user is None or not (new_window or locked_until is not None):
+        return  # an unknown name has no agency to account to; a window is audited once
+    uow.audit.append(
+        AuditEntry(
+            action="user.login_failed",
+            actor=user.username,
+            agency_id=user.agency_id,
+            object_type="user",
+            object_id=user.id,
+            details={
+                "reason": reason,
+                "source": source[:12],
+                "failures": failures,
+                "previous_window_failures": 0
+                if throttle.window_start is None
+                else (throttle.window_failures),
+                "locked_until": locked_until.isoformat(timespec="seconds")
+                if locked_until
+                else None,
+            },
+        )
+    )
 
 
 def log_out(uow: UnitOfWork, *, user: User, session_token: str) -> None:

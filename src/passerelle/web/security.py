@@ -30,6 +30,12 @@ def is_valid_csrf(seed: str | None, token: str | None, secret_key: str) -> bool:
     return hmac.compare_digest(csrf_token_for(seed, secret_key), token)
 
 
+def client_source(address: str, secret_key: str) -> str:
+    """A keyed hash of a client's address: enough to count attempts per source, never the
+    address itself."""
+    return hmac.new(secret_key.encode(), address.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def is_safe_redirect(target: str) -> bool:
     """Only local paths: `/queue`, never `//evil.example` or `https://…`."""
     return target.startswith("/") and not target.startswith("//") and "\\" not in target

@@ -27,14 +27,21 @@ def seeded(database: Database) -> Database:
     return database
 
 
-def attempt(database: Database, username: str, password: str, now: datetime = NOW) -> str:
-    with database.unit_of_work(write=True) as uow:
-        try:
-            result = auth.log_in(uow, username=username, password=password, policy=POLICY, now=now)
-        except AuthenticationFailed as exc:
-            return f"failed: {exc}"
-        uow.commit()
-        return result.session_token
+def attempt(
+    database: Database, username: str, password: str, now: datetime = NOW, source: str = "ici"
+) -> str:
+    try:
+        result = auth.log_in(
+            database.unit_of_work,
+            username=username,
+            password=password,
+            source=source,
+            policy=POLICY,
+            now=now,
+        )
+    except AuthenticationFailed as exc:
+        return f"failed: {exc}"
+    return result.session_token
 
 
 def actions(database: Database) -> list[str]:
@@ -59,18 +66,54 @@ def test_every_failure_says_the_same_thing(seeded: Database, username: str, pass
     assert attempt(seeded, username, password) == "failed: login failed"
 
 
-def test_repeated_failures_lock_the_account(seeded: Database) -> None:
+def test_repeated_failures_lock_the_account_from_that_source_only(seeded: Database) -> None:
     for _ in range(3):
-        assert attempt(seeded, "analyste", "wrong password!").startswith("failed")
-    # Locked: even the right password fails, with the same message.
-    assert attempt(seeded, "analyste", DEFAULT_PASSWORD) == "failed: login failed"
-    assert actions(seeded)[-1] == "user.login_failed"
-    with seeded.unit_of_work() as uow:
-        last = list(uow.audit.iter_all())[-1]
-    assert last.details == {"reason": "locked", "locked": False}
-    # After the lock-out time the right password works again.
+        assert attempt(seeded, "analyste", "wrong password!") == "failed: login failed"
+    # Locked from here: the right password is told so (with the time), and not checked.
+    assert attempt(seeded, "analyste", DEFAULT_PASSWORD) == "failed: account locked"
+    with pytest.raises(auth.AccountLocked) as locked:
+        auth.log_in(
+            seeded.unit_of_work,
+            username="analyste",
+            password=DEFAULT_PASSWORD,
+            source="ici",
+            policy=POLICY,
+            now=NOW,
+        )
+    assert locked.value.until == NOW + timedelta(minutes=15)
+    # From elsewhere the owner logs in: nobody locks an account for everyone.
+    assert not attempt(seeded, "analyste", DEFAULT_PASSWORD, source="ailleurs").startswith("fail")
+    # After the lock-out time the right password works again here too.
     later = NOW + timedelta(minutes=16)
     assert not attempt(seeded, "analyste", DEFAULT_PASSWORD, now=later).startswith("failed")
+
+
+def test_the_lock_doubles_with_each_failure_after_it(seeded: Database) -> None:
+    moment = NOW
+    ends = []
+    for _ in range(5):
+        attempt(seeded, "analyste", "wrong password!", now=moment)
+        with seeded.unit_of_work() as uow:
+            until = uow.users.locked_until("analyste", moment)
+        if until is not None:
+            ends.append(until - moment)
+            moment = until + timedelta(seconds=1)
+    assert ends == [timedelta(minutes=15), timedelta(minutes=30), timedelta(minutes=60)]
+
+
+def test_failed_logins_are_audited_once_per_window(seeded: Database) -> None:
+    for second in range(2):  # under the threshold, in one window
+        attempt(seeded, "analyste", "wrong password!", now=NOW + timedelta(seconds=second))
+    for n in range(2):  # more sources, same window: each its own count
+        attempt(seeded, "analyste", "wrong password!", source=f"s{n}")
+    assert actions(seeded).count("user.login_failed") == 3
+    later = NOW + timedelta(minutes=20)
+    attempt(seeded, "analyste", "wrong password!", now=later)
+    with seeded.unit_of_work() as uow:
+        last = list(uow.audit.iter_all())[-1]
+    assert last.action == "user.login_failed"
+    assert last.details["previous_window_failures"] == 2
+    assert last.details["locked_until"] == (later + timedelta(minutes=15)).isoformat()
 
 
 def test_a_disabled_user_cannot_log_in_and_loses_sessions(seeded: Database) -> None:

@@ -123,11 +123,13 @@ def test_logins_and_reports_are_written_while_a_job_waits_on_a_slow_server(
             # The job is now inside the fetch, as long as the server is held.
             references = [report(writers, f"https://exemple.test/{n}", n) for n in range(1, 6)]
             for _ in range(3):
-                with writers.unit_of_work(write=True) as uow:
-                    login = log_in(
-                        uow, username="analyste", password=DEFAULT_PASSWORD, policy=POLICY
-                    )
-                    uow.commit()
+                login = log_in(
+                    writers.unit_of_work,
+                    username="analyste",
+                    password=DEFAULT_PASSWORD,
+                    source="test",
+                    policy=POLICY,
+                )
                 assert login.user.username == "analyste"
         finally:
             slow_server.release.set()

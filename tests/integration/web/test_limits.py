@@ -114,14 +114,15 @@ def settings_public(client: TestClient, agencies: dict[str, str]) -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder: Path = tmp_path_factory.mktemp("limits")
     url = f"sqlite:///{folder / 'passerelle.db'}"
-    database = Database(make_engine(url))
+    secret = "limits-secret-0123456789-abcdefghijklmnopq"
+    database = Database(make_engine(url), secret=secret)
     upgrade(database.engine)
     database.dispose()
     env = {
         "PASSERELLE_ENV": "dev",
         "PASSERELLE_DATABASE_URL": url,
         "PASSERELLE_DATA_DIR": str(folder / "var"),
-        "PASSERELLE_SECRET_KEY": "limits-" + "x" * 40,
+        "PASSERELLE_SECRET_KEY": secret,
     }
     with running_passerelle(folder, "serve", env=env) as base:
         yield base

@@ -10,11 +10,16 @@ from starlette.responses import Response
 
 from passerelle.core.errors import AuthenticationFailed
 from passerelle.services.admin import parse_locale, set_user_locale
-from passerelle.services.auth import LoginPolicy, log_in, log_out
+from passerelle.services.auth import AccountLocked, LoginPolicy, log_in, log_out
 from passerelle.web.context import WriteUow, get_state, optional_viewer, render
 from passerelle.web.csrf import require_csrf
 from passerelle.web.htmx import redirect
-from passerelle.web.security import LOCALE_COOKIE, SESSION_COOKIE, is_safe_redirect
+from passerelle.web.security import (
+    LOCALE_COOKIE,
+    SESSION_COOKIE,
+    client_source,
+    is_safe_redirect,
+)
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
 
@@ -35,7 +40,6 @@ def login_form(
 @router.post("/login", name="login")
 def login(
     request: Request,
-    uow: WriteUow,
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",
@@ -46,12 +50,25 @@ def login(
         lockout=timedelta(minutes=settings.login_lockout_minutes),
         session_lifetime=timedelta(hours=settings.session_hours),
     )
+    address = request.client.host if request.client else "unknown"
     try:
-        result = log_in(uow, username=username, password=password, policy=policy)
-    except AuthenticationFailed:
-        context = {"next": _next_or_home(next), "failed": True, "username": username}
+        result = log_in(
+            get_state(request).database.unit_of_work,
+            username=username,
+            password=password,
+            source=client_source(address, settings.secret_key),
+            policy=policy,
+        )
+    except AuthenticationFailed as exc:
+        context = {
+            "next": _next_or_home(next),
+            "failed": True,
+            "username": username,
+            "locked_until": exc.until.strftime("%Y-%m-%d %H:%M UTC")
+            if isinstance(exc, AccountLocked)
+            else None,
+        }
         return render(request, "pages/login.html", context, status_code=401)
-    uow.commit()
     response = redirect(request, _next_or_home(next))
     response.set_cookie(
         SESSION_COOKIE,
