@@ -8,7 +8,13 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 
 from passerelle.db.session import Database
-from passerelle.exchange.signing import new_key_pair, open_private, request_headers, seal
+from passerelle.exchange.signing import (
+    new_key_pair,
+    new_nonce,
+    open_private,
+    request_headers,
+    seal,
+)
 from passerelle.services.exchange import add_partner
 
 
@@ -79,12 +85,13 @@ def test_a_proposal_must_be_signed_by_a_partner(
 ) -> None:
     _, key = partner_of_a(sqlite_database, agencies)
     document = {
-        "schema": "passerelle-agreement/1",
+        "schema": "passerelle-agreement/2",
         "id": "not-a-uuid",
         "from": "partenaire",
         "to": "agency-a",
         "terms": {},
-        "issued_at": "2026-11-29T00:00:00+00:00",
+        "issued_at": datetime.now(UTC).isoformat(),
+        "nonce": new_nonce(),
     }
     garbage = client.post("/api/v1/exchange/agreements", content=b"bonjour")
     assert garbage.status_code == 401 and "not a signed envelope" in garbage.text
@@ -93,6 +100,7 @@ def test_a_proposal_must_be_signed_by_a_partner(
     assert stranger.status_code == 403
     bad_terms = client.post("/api/v1/exchange/agreements", content=seal(document, key))  # type: ignore[arg-type]
     assert bad_terms.status_code == 422
+    assert "the agreement's id is not a UUID" in bad_terms.text
     huge = client.post("/api/v1/exchange/answers", content=b" " * (300 * 1024))
     assert huge.status_code == 413 and "over" in huge.text  # refused while it streams in
     with sqlite_database.unit_of_work() as uow:
