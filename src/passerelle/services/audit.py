@@ -32,6 +32,12 @@ def _require_reader(viewer: User) -> None:
         raise PermissionDenied("only controllers and admins read the audit log")
 
 
+def read_head(uow: UnitOfWork, *, viewer: User) -> AuditHead:
+    """The head, for those who read the audit log (to keep it outside the instance)."""
+    _require_reader(viewer)
+    return current_head(uow)
+
+
 def list_agency_events(
     uow: UnitOfWork, *, viewer: User, limit: int = 100, before_seq: int | None = None
 ) -> list[AuditEvent]:

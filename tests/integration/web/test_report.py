@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from passerelle.db.session import Database
 from passerelle.services import refer
+from passerelle.services.auth import create_api_token
 from tests.conftest import log_in
 from tests.factories import make_cases, make_referral
 from tests.shared import shared
@@ -80,3 +81,26 @@ def test_the_report_publishes_the_audit_head(
     assert "Tête du journal d&#39;audit au moment de ce rapport" in page.text
     assert json.loads(client.get("/reports/export.json").text)["audit_head"] == head
     assert f"audit,head,{head}" in client.get("/reports/export.csv").text.splitlines()
+
+
+def test_the_api_gives_the_audit_head_to_those_who_read_the_log(
+    client: TestClient, sqlite_database: Database, agencies: dict[str, str]
+) -> None:
+    tokens = {}
+    with sqlite_database.unit_of_work(write=True) as uow:
+        for username in ("controller.a", "analyst.a"):
+            found = uow.users.find_credentials(username)
+            assert found is not None
+            tokens[username] = create_api_token(uow, user=found.user, name="tête")[1]
+        uow.commit()
+    with sqlite_database.unit_of_work() as uow:
+        head = uow.audit.anchor()
+    answer = client.get(
+        "/api/v1/audit/head", headers={"Authorization": f"Bearer {tokens['controller.a']}"}
+    )
+    assert answer.status_code == 200
+    assert answer.json() == {"seq": head.seq, "mac": head.mac, "head": str(head)}
+    refused = client.get(
+        "/api/v1/audit/head", headers={"Authorization": f"Bearer {tokens['analyst.a']}"}
+    )
+    assert refused.status_code == 403

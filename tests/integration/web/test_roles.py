@@ -106,6 +106,7 @@ MATRIX: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/api/v1/users/{user_id}"): AUDITORS,
     ("GET", "/api/v1/audit/events"): AUDITORS,
     ("GET", "/api/v1/audit/events/{seq}"): AUDITORS,
+    ("GET", "/api/v1/audit/head"): AUDITORS,
 }
 
 

@@ -18,7 +18,7 @@ from passerelle.core.ports import UnitOfWork
 from passerelle.core.signals import Signal
 from passerelle.scan import ScanOptions
 from passerelle.services.admin import get_agency_user, get_own_agency, list_agency_users
-from passerelle.services.audit import get_agency_event, list_agency_events
+from passerelle.services.audit import get_agency_event, list_agency_events, read_head
 from passerelle.services.lookup import MAX_SIGNALS, Asked, look_up, look_up_file, parse_asked
 from passerelle.web.context import ApiViewer, ReadUow, get_state
 from passerelle.web.params import MAX_SQL_INTEGER
@@ -149,6 +149,19 @@ def audit_event(
     viewer: ApiViewer, uow: ReadUow, seq: Annotated[int, Path(ge=1, le=MAX_SQL_INTEGER)]
 ) -> AuditEventOut:
     return AuditEventOut.of(get_agency_event(uow, viewer=viewer, seq=seq))
+
+
+class AuditHeadOut(BaseModel):
+    seq: int = Field(description="Number of the newest event of the instance's audit log")
+    mac: str = Field(description="Its MAC (HMAC-SHA256, hex)")
+    head: str = Field(description="Both as `seq:mac`, for `passerelle audit verify --head`")
+
+
+@router.get("/audit/head", responses=ERRORS)
+def audit_head(viewer: ApiViewer, uow: ReadUow) -> AuditHeadOut:
+    """The audit log's head, to keep outside the instance (controllers and admins)."""
+    head = read_head(uow, viewer=viewer)
+    return AuditHeadOut(seq=head.seq, mac=head.mac, head=str(head))
 
 
 # --- looking signals up in the banks ------------------------------------------------------
