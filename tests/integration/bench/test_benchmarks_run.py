@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[3]
         ("benchmarks.bench_pdq", "3000", r"pdq_3000: \d+\.\d\dx vs pytx PDQIndex"),
         ("benchmarks.bench_cli", "300", r"cli_scan_300: \d+\.\d\dx vs pytx match"),
         ("benchmarks.bench_match_api", "300", r"match_api_p95_1: \d+\.\d ms \(aim: under 20 ms\)"),
+        ("benchmarks.bench_queue", "300", r"queue_p95_ms: \d+"),
         ("benchmarks.bench_warc", "30", r"warc_scan: \d+\.\d\dx vs warcio\+trafilatura"),
         ("benchmarks.bench_video", "40", r"vpdq_match: \d+\.\d\dx vs loop"),
         ("benchmarks.bench_spark", "40", r"spark_local_2: \d+\.\d\dx vs passerelle scan"),
