@@ -294,3 +294,15 @@ def test_the_hash_covers_every_field(actor: str, details: dict[str, object]) -> 
         assert compute_event_mac(dataclasses.replace(keyed, **{name: changed[name]}), KEY) != (
             keyed.hash
         )
+
+
+def test_a_log_cut_before_its_newest_key_epoch_is_refused() -> None:
+    second = bytes(range(32, 64))
+    events = build_chain(3)
+    events = build_chain(2, key=second, after=events)
+    keyring = AuditKeyring((KeyEpoch(1, 1, KEY), KeyEpoch(2, 4, second)))
+    assert verify(events[:3], keyring=keyring) == (None, "")  # the rotation's first event stays
+    assert verify(events[:2], keyring=keyring) == (
+        3,
+        "the log ends at #2, but a key epoch starts at #4: truncated",
+    )

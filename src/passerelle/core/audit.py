@@ -355,6 +355,13 @@ def verify_chain(
             f"the log ends at #{last_seq}, inside its sealed unkeyed prefix"
             f" (#{keyring.legacy.until}): truncated",
         )
+    latest = max((e.from_seq for e in keyring.epochs), default=1)
+    if latest > last_seq + 1:
+        return ChainReport(
+            checked,
+            last_seq + 1,
+            f"the log ends at #{last_seq}, but a key epoch starts at #{latest}: truncated",
+        )
     if anchor is not None and last_seq < anchor.seq:
         return ChainReport(
             checked,
