@@ -83,3 +83,29 @@ def still_jpeg(path: Path, moment: float) -> bytes:
                 frame.to_image().save(out, format="JPEG", quality=85)
                 return out.getvalue()
     raise ValueError(f"{path} is shorter than {moment} s")
+
+
+def join_clips(parts: list[tuple[Path, float, float]], *, width: int, height: int) -> bytes:
+    """Stretches of several videos, one after the other, re-encoded at one size and rate."""
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4") as box:
+        stream = box.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for path, start, end in parts:
+            with av.open(str(path)) as source:
+                video = source.streams.video[0]
+                rate = float(video.average_rate)
+                for number, frame in enumerate(source.decode(video)):
+                    if number / rate < start:
+                        continue
+                    if number / rate >= end:
+                        break
+                    picture = frame.to_ndarray(format="rgb24")
+                    resized = av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(
+                        width=width, height=height
+                    )
+                    for packet in stream.encode(resized):
+                        box.mux(packet)
+        for packet in stream.encode():
+            box.mux(packet)
+    return out.getvalue()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import av
 import av.error
+from PIL import Image
 
 from passerelle.core.errors import InvalidInput
 from passerelle.core.signals.base import Signal
@@ -129,3 +130,42 @@ def _hash_stream(
 def _reason(exc: Exception) -> str:
     text = getattr(exc, "strerror", None) or str(exc)
     return str(text).strip() or type(exc).__name__
+
+
+def frame_at(
+    data: bytes, seconds: float, *, max_side: int = 240, limits: VideoLimits | None = None
+) -> bytes:
+    """The frame shown at `seconds` into the video, as a small JPEG (the thumbnails of the
+    matched frames on the case page, made on request from the preserved content)."""
+    chosen = limits or VideoLimits()
+    if not data:
+        raise InvalidInput("empty video file")
+    if not 0 <= seconds <= chosen.max_seconds:
+        raise InvalidInput(f"no frame at {seconds:g} s")
+    try:
+        container = av.open(io.BytesIO(data), mode="r")
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise InvalidInput(f"not a readable video: {_reason(exc)}") from None
+    with container:
+        if not container.streams.video:
+            raise InvalidInput("no video stream in the file (audio only?)")
+        stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if width * height > chosen.max_frame_pixels:
+            raise InvalidInput(f"video frames too large: {width}x{height} pixels")
+        chosen_frame = None
+        try:
+            for frame in container.decode(stream):
+                chosen_frame = frame
+                if frame.time is not None and frame.time + 1e-3 >= seconds:
+                    break
+        except (av.error.FFmpegError, ValueError) as exc:
+            if chosen_frame is None:
+                raise InvalidInput(f"damaged video: {_reason(exc)}") from None
+        if chosen_frame is None:
+            raise InvalidInput("video has no decodable frame")
+        image = Image.fromarray(chosen_frame.to_ndarray(format="rgb24"))
+    image.thumbnail((max_side, max_side))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=80)
+    return out.getvalue()

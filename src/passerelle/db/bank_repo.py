@@ -17,6 +17,7 @@ from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin, NewEntry
 from passerelle.core.errors import Conflict, NotFound
 from passerelle.core.index.entry import IndexEntry
 from passerelle.core.marking import Distribution, Tlp, narrower, stricter
+from passerelle.core.match import index_entry
 from passerelle.core.signals import Signal
 from passerelle.core.taxonomy import Category, Labels, Tier
 from passerelle.db.models import BankEntryRow, BankGenerationRow, BankRemovalRow, BankRow
@@ -334,7 +335,8 @@ class SqlBankRepo:
                     tier=Tier(tier) if tier else None,
                     tags=frozenset(json.loads(tags)),
                 )
-            yield IndexEntry(entry_id, bank_id, Signal(kind, value, quality), label)
+            # A video entry carries its frames (built as the matcher builds them).
+            yield index_entry(entry_id, bank_id, Signal(kind, value, quality), label)
 
     def removed_entries(self, agency_id: str, *, after: int, upto: int) -> builtins.list[str]:
         """Ids of the agency's entries withdrawn in a generation in (after, upto]."""

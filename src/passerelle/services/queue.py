@@ -13,10 +13,11 @@ from passerelle.core.case import (
     QueueKey,
     QueueSort,
 )
-from passerelle.core.errors import NotFound, PermissionDenied
+from passerelle.core.errors import InvalidInput, NotFound, PermissionDenied
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import ContentStore, UnitOfWork
 from passerelle.core.signals.text import TEXT, witness_spans
+from passerelle.core.video import frame_at
 from passerelle.scan import compared_text
 
 
@@ -105,6 +106,17 @@ def case_content(
         # The bytes may still be in the shared store for another agency's item: never serve them.
         raise NotFound("content purged: its retention ended")
     return store.get(detail.sha256), detail.summary.media_type
+
+
+def case_frame(
+    uow: UnitOfWork, store: ContentStore, *, viewer: User, case_id: str, seconds: float
+) -> bytes:
+    """A thumbnail (JPEG) of the frame at `seconds` of a case's preserved video, made from
+    the encrypted content on request and never kept."""
+    data, media_type = case_content(uow, store, viewer=viewer, case_id=case_id)
+    if not media_type.startswith("video/"):
+        raise InvalidInput("this case holds no video")
+    return frame_at(data, seconds)
 
 
 @dataclass(frozen=True, slots=True)

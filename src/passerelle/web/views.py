@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from passerelle.core.audit import AuditEvent
 from passerelle.core.case import CaseDetail, CaseSummary
 from passerelle.core.decision import Decision
 from passerelle.core.identity import User
-from passerelle.core.priority import Explanation
+from passerelle.core.priority import Explanation, timecode
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,32 @@ def case_row(case: CaseSummary, gettext: Callable[[str], str]) -> CaseRowView:
 
 
 @dataclass(frozen=True, slots=True)
+class SegmentView:
+    """One matched stretch: where it starts in the case's video (seconds; None when the case
+    is an image matching a frame of a banked video), and how it reads ("0:12–0:47 ↔
+    0:06–0:41": this video against the banked one)."""
+
+    at: float | None
+    label: str
+
+
+def segment_views(match: dict[str, Any]) -> list[SegmentView]:
+    video = match.get("video") or {}
+    views = []
+    for segment in video.get("segments", []):
+        start, end = float(segment["query_start"]), float(segment["query_end"])
+        banked = (float(segment["banked_start"]), float(segment["banked_end"]))
+        if match["signal_type"] == "vpdq" and video.get("query_share") is None:
+            views.append(SegmentView(None, f"↔ {timecode(banked[0])}"))
+            continue
+        label = timecode(start) if start == end else f"{timecode(start)}–{timecode(end)}"
+        if match["signal_type"] == "vpdq":
+            label += f" ↔ {timecode(banked[0])}–{timecode(banked[1])}"
+        views.append(SegmentView(start, label))
+    return views
+
+
+@dataclass(frozen=True, slots=True)
 class MatchView:
     bank: str
     origin: str
@@ -131,6 +158,7 @@ class MatchView:
     category: str
     tier: str
     tags: str
+    segments: list[SegmentView] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +184,7 @@ def case_detail_view(detail: CaseDetail, gettext: Callable[[str], str]) -> CaseD
             category=m["labels"].get("category") or "",
             tier=m["labels"].get("tier") or "",
             tags=", ".join(m["labels"].get("tags", [])),
+            segments=segment_views(m),
         )
         for m in detail.matches
     ]

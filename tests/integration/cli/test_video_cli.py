@@ -147,3 +147,16 @@ def test_a_long_video_s_vpdq_is_banked_once(run: Cli) -> None:
     assert first.output == "1 added, 0 already in bank videos\n"
     again = run("bank", "add", "videos", "--type", "vpdq", "--value", value)
     assert again.output == "0 added, 1 already in bank videos\n"
+
+
+def test_a_video_banked_after_the_index_was_written_is_matched(run: Cli, tmp_path: Path) -> None:
+    # The first scan writes the match index; the next bank entry reaches it as a delta,
+    # which must carry the video's frames like a full build does.
+    pattern = tmp_path / "pattern.mp4"
+    pattern.write_bytes(cut_clip(video_path("pattern-hd-no-bar"), 0.0, 30.0, scale=0.5))
+    assert lines(run("scan", "--json", str(pattern)).output)[0]["matches"] == []
+    assert run("bank", "create", "later").exit_code == 0
+    added = run("bank", "add", "later", "--file", str(video_path("pattern-hd-no-bar")))
+    assert added.exit_code == 0
+    (item,) = lines(run("scan", "--json", str(pattern)).output)
+    assert [m["bank"] for m in item["matches"]] == ["later"]  # type: ignore[index]

@@ -34,6 +34,7 @@ from passerelle.services.exchange import (
 from passerelle.services.jobs import parse_hold_end, set_legal_hold
 from passerelle.services.queue import (
     case_content,
+    case_frame,
     case_text,
     count_queue,
     earlier_cases,
@@ -319,7 +320,50 @@ def content(request: Request, viewer: Viewer, uow: ReadUow, case_id: str) -> Res
     shown = (
         media_type if media_type.startswith(("image/", "video/")) else "application/octet-stream"
     )
-    return Response(content=data, media_type=shown, headers=headers)
+    headers["Accept-Ranges"] = "bytes"
+    wanted = byte_range(request.headers.get("range"), len(data))
+    if wanted is None:
+        return Response(content=data, media_type=shown, headers=headers)
+    # A part of the bytes: what a video player asks for to seek (a matched segment).
+    start, end = wanted
+    headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+    return Response(
+        content=data[start : end + 1], status_code=206, media_type=shown, headers=headers
+    )
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The one range of `bytes=START-END` (or `START-`, `-SUFFIX`) within `size`, or None to
+    send everything (no header, several ranges, or one that cannot be satisfied)."""
+    if not header or not header.startswith("bytes=") or "," in header or not size:
+        return None
+    first, _, last = header[6:].strip().partition("-")
+    if not (first.isdigit() or last.isdigit()) or not all(p.isdigit() for p in (first, last) if p):
+        return None
+    if not first:
+        start, end = max(0, size - int(last)), size - 1
+    else:
+        start, end = int(first), min(int(last), size - 1) if last else size - 1
+    return (start, end) if start <= end else None
+
+
+@router.get("/cases/{case_id}/frame", name="case_frame")
+def frame(
+    request: Request,
+    viewer: Viewer,
+    uow: ReadUow,
+    case_id: str,
+    at: Annotated[float, Query(ge=0, le=86_400)] = 0.0,
+) -> Response:
+    """A thumbnail of one frame of the case's preserved video (the strip of matched frames),
+    with the same protections as the content itself."""
+    data = case_frame(uow, get_state(request).store, viewer=viewer, case_id=case_id, seconds=at)
+    headers = {
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return Response(content=data, media_type="image/jpeg", headers=headers)
 
 
 @router.post("/cases/{case_id}/decision", name="decide_case")
