@@ -268,6 +268,7 @@ class CaseRow(Base):
         Index("ix_cases_queue_status_opened", "agency_id", "status", "created_at", "id"),
         Index("ix_cases_queue_score", "agency_id", text("score DESC"), "created_at", "id"),
         Index("ix_cases_queue_opened", "agency_id", "created_at", "id"),
+        Index("ix_cases_queue_tier", "agency_id", "status", "top_tier"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

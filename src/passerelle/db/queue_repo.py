@@ -360,9 +360,8 @@ class SqlQueueRepo:
                 CaseRow.matches_json.contains(json.dumps({"bank": filters.bank})[1:-1])
             )
         if filters.tier:
-            query = query.where(
-                CaseRow.matches_json.contains(json.dumps({"tier": filters.tier})[1:-1])
-            )
+            # The case's most urgent tier, from an index (not a scan of every case's matches).
+            query = query.where(CaseRow.top_tier == filters.tier)
         return query
 
     def list_cases(self, agency_id: str, filters: QueueFilters, *, limit: int) -> list[CaseSummary]:
