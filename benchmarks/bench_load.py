@@ -53,6 +53,9 @@ READ_KINDS = ("queue", "case")
 # --- the slow outside server ------------------------------------------------------------------
 
 
+FETCHING = threading.Event()  # set when the jobs runner is inside a slow fetch
+
+
 class SlowHandler(BaseHTTPRequestHandler):
     """Headers one line every half second, for as long as the client listens."""
 
@@ -60,6 +63,7 @@ class SlowHandler(BaseHTTPRequestHandler):
         return
 
     def do_GET(self) -> None:
+        FETCHING.set()
         try:
             self.wfile.write(b"HTTP/1.1 200 OK\r\n")
             for number in range(10_000):
@@ -336,6 +340,7 @@ class Outcome:
 def run_load(
     database_url: str, seconds: float, writers: int, readers: int, with_jobs: bool
 ) -> Outcome:
+    FETCHING.clear()
     with tempfile.TemporaryDirectory(prefix="bench-load-") as name, slow_server() as slow:
         folder = Path(name)
         per_kind = max(20, int(seconds * 20))
@@ -362,7 +367,11 @@ def run_load(
                 stack.enter_context(
                     passerelle(folder, "jobs.log", "jobs", "run", "--every", "5", env=env)
                 )
-                time.sleep(3)  # the runner is inside its first slow fetch
+                # The load starts once the runner has started up and is inside a slow fetch.
+                if not FETCHING.wait(300):
+                    raise SystemExit(
+                        "the jobs runner never fetched:\n" + (folder / "jobs.log").read_text()
+                    )
             tally = Tally()
             pools = {"decision": seeded.open_cases[:], "referral": seeded.decided_cases[:]}
             stop = [0.0]
@@ -444,7 +453,6 @@ def main() -> None:
         postgres = os.environ.get("PASSERELLE_TEST_POSTGRES_URL")
         if postgres:
             engines.append(("postgresql", lambda: postgres_database(postgres)))
-        last = None
         for engine_name, make in engines:
             with make() as url:  # type: ignore[operator]
                 ours = run_load(url, options.seconds, options.writers, options.readers, True)
@@ -453,12 +461,9 @@ def main() -> None:
                 with make() as url:  # type: ignore[operator]
                     peer = run_load(url, options.seconds, options.writers, options.readers, False)
             report(engine_name, ours, peer)
-            last = (engine_name, ours, peer)
-    if last is not None:
-        engine_name, ours, peer = last
-        if peer is not None and peer.writes_per_second:
-            ratio = ours.writes_per_second / peer.writes_per_second
-            print(f"load_{engine_name}: {ratio:.2f}x writes/s vs no jobs runner")
+            if peer is not None and peer.writes_per_second:
+                ratio = ours.writes_per_second / peer.writes_per_second
+                print(f"load_{engine_name}: {ratio:.2f}x writes/s vs no jobs runner")
 
 
 @contextmanager
