@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from passerelle.core.bank import Bank, BankEntry
+from passerelle.core.content import Content
 from passerelle.core.errors import InvalidInput
 from passerelle.core.match import Matcher
 from passerelle.exchange.candidates import candidate_row
 from passerelle.intake import Problem
 from passerelle.intake.archive import iter_archive
-from passerelle.scan import ScanOptions, scan
+from passerelle.scan import ScanOptions, scan, scan_many
 
 if TYPE_CHECKING:
     from pyspark import Broadcast
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 # drawn for each job: Python workers outlive a Spark context, and broadcast ids start again
 # from 0 in the next one (keying by them mixed up two jobs' banks, measured).
 _MATCHERS: dict[str, Matcher] = {}
+# Records whose signals are matched together (one index search per signal type).
+MATCH_BATCH = 32
 Shared = tuple[str, list[Bank], list[BankEntry]]
 
 
@@ -141,23 +144,44 @@ def _matcher(shared: Broadcast[Shared]) -> Matcher:
 
 
 def scan_file(path: str, matcher: Matcher, options: ScanOptions) -> Iterator[tuple[Any, ...]]:
-    """Every record of one archive through `scan`: ("candidate", row) for each match,
-    ("problem", source, reason, fatal) for each bad record or file, then ("count", path,
-    records read)."""
+    """Every record of one archive through `scan` (records matched in batches of
+    `MATCH_BATCH`: one index search per signal type and batch): ("candidate", row) for each
+    match, ("problem", source, reason, fatal) for each bad record or file, then ("count",
+    path, records read)."""
     read = 0
+    batch: list[Content] = []
     for item in iter_archive(Path(path)):
         if isinstance(item, Problem):
             yield ("problem", item.source, item.reason, item.fatal)
             continue
         read += 1
-        try:
-            result = scan(item, matcher, options)
-        except Exception as exc:
-            yield ("problem", item.source, f"{type(exc).__name__}: {exc}", True)
-            continue
+        batch.append(item)
+        if len(batch) >= MATCH_BATCH:
+            yield from _scan_batch(batch, matcher, options)
+            batch = []
+    yield from _scan_batch(batch, matcher, options)
+    yield ("count", path, read)
+
+
+def _scan_batch(
+    batch: list[Content], matcher: Matcher, options: ScanOptions
+) -> Iterator[tuple[Any, ...]]:
+    try:
+        results = scan_many(batch, matcher, options)
+    except Exception:
+        # One bad record spoils the batch: scan each alone, so that only it is counted bad.
+        for item in batch:
+            try:
+                result = scan(item, matcher, options)
+            except Exception as exc:
+                yield ("problem", item.source, f"{type(exc).__name__}: {exc}", True)
+                continue
+            if result.matches:
+                yield ("candidate", candidate_row(result))
+        return
+    for result in results:
         if result.matches:
             yield ("candidate", candidate_row(result))
-    yield ("count", path, read)
 
 
 def _local_task(
