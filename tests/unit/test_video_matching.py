@@ -11,8 +11,7 @@ import pytest
 
 from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin, parse_threshold
 from passerelle.core.errors import InvalidInput
-from passerelle.core.index.frames import InMemoryFrameIndex
-from passerelle.core.match import Matcher, MatchOutcome
+from passerelle.core.match import Matcher, MatchOutcome, video_candidates
 from passerelle.core.priority import prioritise
 from passerelle.core.signals import Signal
 from passerelle.core.signals.pdq import PDQ
@@ -56,23 +55,29 @@ def test_the_index_gives_upstream_s_shares_for_every_banked_video() -> None:
         [VpdqFrame(random_hex(rng), rng.choice([30, 100, 100]), float(t)) for t in range(40)]
         for _ in range(30)
     ]
-    index = InMemoryFrameIndex()
-    for owner, frames in enumerate(banked):
-        index.add_video(owner, frames)
+    videos = {str(owner): to_signal(frames) for owner, frames in enumerate(banked)}
+    matcher = Matcher.build(
+        [bank()], [BankEntry(k, "connu", s, Labels()) for k, s in videos.items()]
+    )
     # The query takes near copies (0-40 bits away) of frames of three videos, and noise.
     source = banked[3][:25] + banked[11][10:20] + banked[20][::2]
     query = [
         VpdqFrame(flip(f.pdq, rng.randint(0, 40), rng), 100, float(t)) for t, f in enumerate(source)
     ] + [VpdqFrame(random_hex(rng), 100, 99.0)]
-    hits = {h.owner: (h.query_share, h.compared_share) for h in index.query_video(query)}
+    hits = {
+        row: (video.query_share, video.compared_share)
+        for row, _, video in video_candidates(to_signal(query), matcher.index)
+        if video is not None and video.query_share is not None
+    }
     expected = {}
     for owner, frames in enumerate(banked):
         shares = compare_videos(query, frames)
         if shares != (0.0, 0.0):
             expected[owner] = shares
-    assert set(hits) == set(expected) and {3, 11, 20} <= set(hits)
+    owners = {matcher.index.entry_id(row): shares for row, shares in hits.items()}
+    assert set(owners) == {str(o) for o in expected} and {"3", "11", "20"} <= set(owners)
     for owner, shares in expected.items():
-        assert hits[owner] == pytest.approx(shares)
+        assert owners[str(owner)] == pytest.approx(shares)
 
 
 def test_grey_and_original_chair_22_match_both_ways_at_one_frame_a_second() -> None:
