@@ -243,3 +243,33 @@ def test_an_import_of_something_else_is_refused(workspace: tuple[Cli, Path]) -> 
     result = CliRunner().invoke(cli, ["import", str(not_parquet), "--into-queue"], env=run.env)
     assert result.exit_code == 2
     assert "is not a Parquet data set" in result.output
+
+
+def test_the_job_finds_videos_in_warc_records(workspace: tuple[Cli, Path]) -> None:
+    run, folder = workspace
+    original = shared("video", "videos", "chair-orig-22-sd-bar.mp4")
+    assert run("bank", "create", "videos").exit_code == 0
+    assert run("bank", "add", "videos", "--file", str(original)).exit_code == 0
+    inputs = folder / "video-inputs"
+    inputs.mkdir()
+    body = shared("video", "videos", "chair-22-sd-grey-bar.mp4").read_bytes()
+    http = f"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {len(body)}\r\n\r\n"
+    block = http.encode() + body
+    head = (
+        "WARC/1.0\r\nWARC-Type: response\r\n"
+        "WARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-0000000000aa>\r\n"
+        "WARC-Date: 2026-01-01T00:00:00Z\r\n"
+        "WARC-Target-URI: https://exemple.test/grise.mp4\r\n"
+        "Content-Type: application/http; msgtype=response\r\n"
+        f"Content-Length: {len(block)}\r\n\r\n"
+    )
+    (inputs / "videos.warc").write_bytes(head.encode() + block + b"\r\n\r\n")
+    expected, _ = cli_matches(run, inputs)
+    result = run(
+        "spark", "scan", str(inputs / "*.warc"), "-o", str(folder / "v-fast"),
+        "--bank", "videos", "--master", "local[1]",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    found = job_matches(folder / "v-fast")
+    assert [m[:2] for _, matches in found.values() for m in matches] == [("videos", "vpdq")]
+    assert found == {k: v for k, v in expected.items() if any(m[0] == "videos" for m in v[1])}
