@@ -200,6 +200,11 @@ class SqlUserRepo:
     def set_active(self, user_id: str, active: bool) -> None:
         self._row(user_id).is_active = active
 
+    def set_roles(self, user_id: str, roles: frozenset[Role]) -> None:
+        row = self._row(user_id)
+        row.roles = [UserRoleRow(role=role.value) for role in sorted(roles)]
+        self._s.flush()
+
     def set_locale(self, user_id: str, locale: Locale) -> None:
         self._row(user_id).locale = locale.value
 

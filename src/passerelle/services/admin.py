@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from passerelle.core.audit import AuditEntry
 from passerelle.core.errors import InvalidInput, NotFound, PermissionDenied
 from passerelle.core.identity import (
@@ -9,6 +11,7 @@ from passerelle.core.identity import (
     Jurisdiction,
     Locale,
     Permission,
+    Role,
     User,
     check_password_policy,
     parse_agency_code,
@@ -191,3 +194,98 @@ def get_own_agency(uow: UnitOfWork, *, viewer: User, agency_id: str) -> Agency:
     if agency_id != viewer.agency_id:
         raise NotFound("agency not found")
     return uow.agencies.get(agency_id)
+
+
+# --- people in the console, for the agency's administrators ----------------------------------
+
+
+def _require_admin(viewer: User) -> None:
+    if not viewer.can(Permission.MANAGE_USERS):
+        raise PermissionDenied("only administrators manage people")
+
+
+def _person(uow: UnitOfWork, viewer: User, user_id: str) -> User:
+    """A person of the administrator's agency; anyone else is not found."""
+    _require_admin(viewer)
+    return uow.users.get_in_agency(viewer.agency_id, user_id)
+
+
+def add_person(
+    uow: UnitOfWork,
+    *,
+    viewer: User,
+    username: str,
+    display_name: str,
+    roles: list[str],
+    password: str,
+) -> User:
+    _require_admin(viewer)
+    agency = uow.agencies.get(viewer.agency_id)
+    return create_user(
+        uow,
+        agency_code=agency.code,
+        username=username,
+        password=password,
+        roles=roles,
+        display_name=display_name,
+        actor=viewer.username,
+    )
+
+
+def change_roles(uow: UnitOfWork, *, viewer: User, user_id: str, roles: list[str]) -> User:
+    person = _person(uow, viewer, user_id)
+    chosen = parse_roles(roles)
+    if person.id == viewer.id and Role.ADMIN not in chosen:
+        raise InvalidInput("you cannot remove your own administrator role", field="roles")
+    uow.users.set_roles(person.id, chosen)
+    uow.audit.append(
+        AuditEntry(
+            action="user.roles_changed",
+            actor=viewer.username,
+            agency_id=person.agency_id,
+            object_type="user",
+            object_id=person.id,
+            details={
+                "username": person.username,
+                "before": sorted(r.value for r in person.roles),
+                "after": sorted(r.value for r in chosen),
+            },
+        )
+    )
+    return uow.users.get(person.id)
+
+
+def deactivate_person(uow: UnitOfWork, *, viewer: User, user_id: str) -> User:
+    person = _person(uow, viewer, user_id)
+    if person.id == viewer.id:
+        raise InvalidInput("you cannot deactivate yourself", field="active")
+    return disable_user(uow, username=person.username, actor=viewer.username)
+
+
+def reset_password(uow: UnitOfWork, *, viewer: User, user_id: str, password: str) -> User:
+    person = _person(uow, viewer, user_id)
+    return set_password(uow, username=person.username, password=password, actor=viewer.username)
+
+
+def unlock_person(uow: UnitOfWork, *, viewer: User, user_id: str) -> User:
+    """End every lock on the account, from every source (audited)."""
+    person = _person(uow, viewer, user_id)
+    uow.users.clear_throttles(person.username)
+    uow.audit.append(
+        AuditEntry(
+            action="user.unlocked",
+            actor=viewer.username,
+            agency_id=person.agency_id,
+            object_type="user",
+            object_id=person.id,
+            details={"username": person.username},
+        )
+    )
+    return person
+
+
+def person_locked_until(
+    uow: UnitOfWork, *, viewer: User, user_id: str, now: datetime
+) -> datetime | None:
+    """When the person's account stops being locked from some source (administrators)."""
+    return uow.users.locked_until(_person(uow, viewer, user_id).username, now)

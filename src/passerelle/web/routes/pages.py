@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from starlette.responses import Response
 
-from passerelle.services.admin import get_agency_user, list_agency_users, set_media_protection
+from passerelle.core.errors import Conflict, InvalidInput
+from passerelle.core.identity import Permission, Role, User
+from passerelle.core.ports import UnitOfWork
+from passerelle.services.admin import (
+    add_person,
+    change_roles,
+    deactivate_person,
+    get_agency_user,
+    list_agency_users,
+    person_locked_until,
+    reset_password,
+    set_media_protection,
+    unlock_person,
+)
 from passerelle.services.audit import get_agency_event, list_agency_events
 from passerelle.services.auth import create_api_token, revoke_api_token
 from passerelle.web.context import ReadUow, Viewer, WriteUow, render
@@ -48,16 +63,175 @@ def audit_event(
     return render(request, "pages/audit_event.html", {"event": audit_row(event)})
 
 
+# Message ids, translated in the pages: what to fix in a people form.
+_PEOPLE_PROBLEMS = {
+    "username": "Choose a username: 2 to 64 lower-case letters, digits, '.', '_' or '-'.",
+    "password": "The password needs at least 12 characters.",
+    "roles": "Choose at least one role (an administrator keeps their own).",
+    "active": "You cannot deactivate yourself.",
+}
+
+
+def _people_page(
+    request: Request,
+    uow: UnitOfWork,
+    viewer: User,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, object] | None = None,
+    status_code: int = 200,
+) -> Response:
+    users = list_agency_users(uow, viewer=viewer)
+    context = {
+        "people": [user_view(u) for u in users],
+        "may_manage": viewer.can(Permission.MANAGE_USERS),
+        "all_roles": [r.value for r in Role],
+        "errors": errors or {},
+        "form": form or {},
+    }
+    return render(request, "pages/people.html", context, status_code=status_code)
+
+
 @router.get("/people", name="people")
 def people(request: Request, viewer: Viewer, uow: ReadUow) -> Response:
-    users = list_agency_users(uow, viewer=viewer)
-    return render(request, "pages/people.html", {"people": [user_view(u) for u in users]})
+    return _people_page(request, uow, viewer)
+
+
+@router.post("/people", name="add_person")
+def add_person_form(
+    request: Request,
+    viewer: Viewer,
+    uow: WriteUow,
+    username: Annotated[str, Form(max_length=64)] = "",
+    display_name: Annotated[str, Form(max_length=200)] = "",
+    roles: Annotated[list[str] | None, Form(max_length=8)] = None,
+    password: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    form: dict[str, object] = {
+        "username": username,
+        "display_name": display_name,
+        "roles": roles or [],
+    }
+    try:
+        added = add_person(
+            uow,
+            viewer=viewer,
+            username=username,
+            display_name=display_name,
+            roles=roles or [],
+            password=password,
+        )
+    except (InvalidInput, Conflict) as exc:
+        uow.rollback()
+        field = getattr(exc, "field", None) or "username"
+        problem = _PEOPLE_PROBLEMS.get(field, "This username is already taken.")
+        if isinstance(exc, Conflict):
+            problem = "This username is already taken."
+        return _people_page(
+            request, uow, viewer, errors={field: problem}, form=form, status_code=422
+        )
+    uow.commit()
+    return redirect(request, request.url_for("person", user_id=added.id).path)
+
+
+def _person_page(
+    request: Request,
+    uow: UnitOfWork,
+    viewer: User,
+    user_id: str,
+    *,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    user = get_agency_user(uow, viewer=viewer, user_id=user_id)
+    may_manage = viewer.can(Permission.MANAGE_USERS)
+    locked = (
+        person_locked_until(uow, viewer=viewer, user_id=user_id, now=datetime.now(UTC))
+        if may_manage
+        else None
+    )
+    context = {
+        "person": user_view(user),
+        "may_manage": may_manage,
+        "is_self": user.id == viewer.id,
+        "locked_until": locked.strftime("%Y-%m-%d %H:%M UTC") if locked else None,
+        "all_roles": [r.value for r in Role],
+        "errors": errors or {},
+    }
+    return render(request, "pages/person.html", context, status_code=status_code)
 
 
 @router.get("/people/{user_id}", name="person")
 def person(request: Request, viewer: Viewer, uow: ReadUow, user_id: str) -> Response:
-    user = get_agency_user(uow, viewer=viewer, user_id=user_id)
-    return render(request, "pages/person.html", {"person": user_view(user)})
+    return _person_page(request, uow, viewer, user_id)
+
+
+def _person_form(
+    request: Request, uow: UnitOfWork, viewer: User, user_id: str, act: Callable[[], object]
+) -> Response:
+    """An administrator's action on a person: done and back to the person's page, or the
+    page again with the problem."""
+    try:
+        act()
+    except InvalidInput as exc:
+        uow.rollback()
+        field = exc.field or "roles"
+        errors = {field: _PEOPLE_PROBLEMS.get(field, str(exc))}
+        return _person_page(request, uow, viewer, user_id, errors=errors, status_code=422)
+    uow.commit()
+    return redirect(request, request.url_for("person", user_id=user_id).path)
+
+
+@router.post("/people/{user_id}/roles", name="change_roles")
+def roles_form(
+    request: Request,
+    viewer: Viewer,
+    uow: WriteUow,
+    user_id: str,
+    roles: Annotated[list[str] | None, Form(max_length=8)] = None,
+) -> Response:
+    return _person_form(
+        request,
+        uow,
+        viewer,
+        user_id,
+        lambda: change_roles(uow, viewer=viewer, user_id=user_id, roles=roles or []),
+    )
+
+
+@router.post("/people/{user_id}/deactivate", name="deactivate_person")
+def deactivate_form(request: Request, viewer: Viewer, uow: WriteUow, user_id: str) -> Response:
+    return _person_form(
+        request,
+        uow,
+        viewer,
+        user_id,
+        lambda: deactivate_person(uow, viewer=viewer, user_id=user_id),
+    )
+
+
+@router.post("/people/{user_id}/password", name="reset_password")
+def password_form(
+    request: Request,
+    viewer: Viewer,
+    uow: WriteUow,
+    user_id: str,
+    password: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    return _person_form(
+        request,
+        uow,
+        viewer,
+        user_id,
+        lambda: reset_password(uow, viewer=viewer, user_id=user_id, password=password),
+    )
+
+
+@router.post("/people/{user_id}/unlock", name="unlock_person")
+def unlock_form(request: Request, viewer: Viewer, uow: WriteUow, user_id: str) -> Response:
+    return _person_form(
+        request, uow, viewer, user_id, lambda: unlock_person(uow, viewer=viewer, user_id=user_id)
+    )
 
 
 @router.get("/account", name="account")
