@@ -144,6 +144,13 @@ class Settings(BaseSettings):
         description="Days preserved content is kept after the item went offline (6 months by"
         " default); a legal hold extends it.",
     )
+    content_grace_seconds: int = Field(
+        default=900,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="Age after which preserved content that no item refers to (left by a"
+        " crashed write) is swept away; younger files may belong to a write still running.",
+    )
     public_url: str = Field(
         default="",
         description="Address of this instance as hosting providers reach it: the signed links"

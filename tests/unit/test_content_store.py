@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import time
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
@@ -58,3 +61,55 @@ def test_bad_addresses(tmp_path: Path) -> None:
         box.get("../../etc/passwd")
     with pytest.raises(InvalidInput, match="32 bytes"):
         EncryptedContentStore(tmp_path, b"short")
+
+
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def _age(path: Path, seconds: float) -> None:
+    moment = time.time() - seconds
+    os.utime(path, (moment, moment))
+
+
+def test_staged_content_appears_only_once_published(tmp_path: Path) -> None:
+    box = store(tmp_path)
+    staged = box.stage(DATA)
+    assert staged.sha256 == hashlib.sha256(DATA).hexdigest()
+    assert not box.has(staged.sha256)  # not readable under its name before the commit
+    box.publish(staged)
+    assert box.get(staged.sha256) == DATA
+    assert _files(tmp_path) == {str(Path(staged.sha256[:2], staged.sha256[2:4], staged.sha256))}
+    again = box.stage(DATA)
+    box.publish(again)  # already there: the copy is dropped
+    discarded = box.stage(b"jamais valide")
+    box.discard(discarded)
+    assert len(_files(tmp_path)) == 1
+
+
+def test_a_sweep_publishes_what_committed_and_deletes_old_orphans_only(tmp_path: Path) -> None:
+    box = store(tmp_path)
+    committed = box.stage(b"la transaction a abouti")  # crash after the commit
+    abandoned = box.stage(b"la transaction n'a pas abouti")  # crash before it
+    running = box.stage(b"une ecriture en cours")  # a write still running
+    orphan = box.put(b"ecrit avant un commit qui n'a jamais eu lieu")
+    referred = box.put(b"un contenu qu'un element garde")
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and running.name not in path.name:
+            _age(path, 3600)
+    kept = {committed.sha256, referred}
+    asked: list[str] = []
+
+    def is_kept(sha256s: Collection[str]) -> set[str]:
+        asked.extend(sha256s)
+        return kept & set(sha256s)
+
+    swept = box.sweep(is_kept, grace_seconds=600, staged_only=True)
+    assert (swept.published, swept.deleted) == (1, 1)
+    assert box.has(committed.sha256) and box.has(orphan)  # the stored tree was not walked
+    swept = box.sweep(is_kept, grace_seconds=600)
+    assert (swept.published, swept.deleted) == (0, 1)
+    assert box.has(committed.sha256) and box.has(referred) and not box.has(orphan)
+    assert not box.has(abandoned.sha256)
+    box.publish(running)  # the running write was left alone
+    assert box.get(running.sha256) == b"une ecriture en cours"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -63,6 +64,10 @@ class Runtime:
         return EncryptedContentStore(
             self.settings.content_dir, derive_content_key(self.settings.secret_key)
         )
+
+    def write_uow(self) -> AbstractContextManager[UnitOfWork]:
+        """A unit of work that writes (for the services that open their own transactions)."""
+        return self.database.unit_of_work(write=True)
 
     def database_is_current(self) -> bool:
         try:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from passerelle.cli.context import Runtime, agency_option, needs_runtime, resolve_agency
+from passerelle.cli.scanning import prepare_queueing
 from passerelle.core.bank import Bank, BankEntry
 from passerelle.core.errors import InvalidInput
 from passerelle.core.ports import Candidate
@@ -16,7 +17,7 @@ from passerelle.exchange.bankbundle import dump_bundle
 from passerelle.exchange.candidates import read_candidates
 from passerelle.intake import Problem
 from passerelle.services.banks import load_banks
-from passerelle.services.ingest import Queued, queue_candidate
+from passerelle.services.ingest import Queued, queue_batch
 
 IMPORT_BATCH = 200
 
@@ -106,6 +107,7 @@ def import_command(rt: Runtime, path: Path, agency_code: str | None, into_queue:
     if into_queue:
         with rt.database.unit_of_work() as uow:
             agency = resolve_agency(uow, agency_code).code
+        prepare_queueing(rt)
     batch: list[Candidate] = []
     for item in candidates:
         if isinstance(item, Problem):
@@ -134,16 +136,9 @@ def import_command(rt: Runtime, path: Path, agency_code: str | None, into_queue:
 
 
 def _queue(rt: Runtime, agency: str, batch: list[Candidate], tally: dict[str, int]) -> None:
-    with rt.database.unit_of_work(write=True) as uow:
-        for candidate in batch:
-            queued = queue_candidate(
-                uow,
-                agency_code=agency,
-                candidate=candidate,
-                actor="cli",
-                store=rt.store,
-                once_per_source=True,
-            )
-            tally[queued.value] += 1
-        uow.commit()
+    """One transaction per batch; the content is published after the commit."""
+    for queued in queue_batch(
+        rt.write_uow, agency_code=agency, candidates=batch, actor="cli", store=rt.store
+    ):
+        tally[queued.value] += 1
     batch.clear()

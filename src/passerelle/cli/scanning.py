@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from passerelle.intake import Problem
 from passerelle.intake.archive import ArchiveStats, is_archive, iter_archive, sniff_archive
 from passerelle.intake.files import iter_files, read_file
 from passerelle.scan import Language, ScanOptions, ScanResult
-from passerelle.services.ingest import Queued, queue_result
+from passerelle.services.ingest import Queued, candidate_of, queue_batch, sweep_content
 from passerelle.services.matchers import open_matcher
 from passerelle.settings import Settings
 
@@ -175,6 +176,8 @@ def scan_command(
         language=cast(Language, language),
         keep_matched_content=into_queue,
     )
+    if into_queue:
+        prepare_queueing(rt)
     tally = Tally()
     show_progress = sys.stderr.isatty()
     progress = Progress(
@@ -258,17 +261,36 @@ def _report_problem(problem: Problem, tally: Tally, as_json: bool) -> None:
 
 
 def _queue(rt: Runtime, agency: str | None, results: list[ScanResult], tally: Tally) -> None:
+    """One transaction per batch; the content is published after the commit."""
     if not results or agency is None:
         return
-    with rt.database.unit_of_work(write=True) as uow:
-        for result in results:
-            tally.queued[
-                queue_result(
-                    uow, agency_code=agency, result=result, actor="cli", store=rt.store
-                ).value
-            ] += 1
-        uow.commit()
+    outcomes = queue_batch(
+        rt.write_uow,
+        agency_code=agency,
+        candidates=[candidate_of(r) for r in results],
+        actor="cli",
+        store=rt.store,
+    )
+    for outcome in outcomes:
+        tally.queued[outcome.value] += 1
     results.clear()
+
+
+def prepare_queueing(rt: Runtime) -> None:
+    """Before writing into the queue: finish what a crashed run left in the content store,
+    and keep FAISS to one thread (one item at a time: OpenMP threads only spin on a small
+    machine)."""
+    sweep_content(
+        rt.write_uow, rt.store, grace_seconds=rt.settings.content_grace_seconds, staged_only=True
+    )
+    single_threaded_faiss()
+
+
+def single_threaded_faiss() -> None:
+    os.environ["OMP_NUM_THREADS"] = "1"  # scanning processes spawned from here start with it
+    import faiss
+
+    faiss.omp_set_num_threads(1)
 
 
 def _summary(tally: Tally, into_queue: bool) -> None:
@@ -279,7 +301,8 @@ def _summary(tally: Tally, into_queue: bool) -> None:
     if into_queue:
         line += (
             f"; queue: {tally.queued['opened']} cases opened,"
-            f" {tally.queued['seen_again']} seen again"
+            f" {tally.queued['seen_again']} seen again,"
+            f" {tally.queued['already_recorded']} already recorded"
         )
     click.echo(line, err=True)
 

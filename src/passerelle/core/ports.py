@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -229,8 +229,7 @@ class QueueRepo(Protocol):
         media_type: str,
         signals_json: str,
     ) -> str: ...
-    def add_sighting(self, item_id: str, *, source: str, url: str | None, origin: str) -> None: ...
-    def has_sighting(self, item_id: str, source: str) -> bool: ...
+    def add_sighting(self, item_id: str, *, source: str, url: str | None, origin: str) -> bool: ...
     def open_case(
         self,
         *,
@@ -394,6 +393,7 @@ class JobRepo(Protocol):
     ) -> builtins.list[tuple[str, str]]: ...
     def mark_purged(self, item_id: str, when: datetime) -> None: ...
     def is_content_kept(self, sha256: str) -> bool: ...
+    def kept_content(self, sha256s: Collection[str]) -> builtins.set[str]: ...
     def set_hold(self, agency_id: str, case_id: str, until: datetime | None) -> None: ...
 
 
@@ -401,6 +401,22 @@ class Mailer(Protocol):
     def send(
         self, *, to: str, subject: str, text: str, html: str, attachment: tuple[str, bytes] | None
     ) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StagedContent:
+    """Content written under a temporary name, published once its transaction committed."""
+
+    sha256: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Swept:
+    """What a sweep of the content store did."""
+
+    published: int = 0  # staged by a write that committed, then stopped before publishing
+    deleted: int = 0  # staged or stored, but no item refers to it
 
 
 class ContentStore(Protocol):
@@ -413,6 +429,17 @@ class ContentStore(Protocol):
     def blind_words(self, words: Sequence[str]) -> builtins.list[str]:
         """Keyed digests of words (the search index of preserved texts holds no word)."""
         ...
+
+    def stage(self, data: bytes) -> StagedContent: ...
+    def publish(self, staged: StagedContent) -> None: ...
+    def discard(self, staged: StagedContent) -> None: ...
+    def sweep(
+        self,
+        kept: Callable[[Collection[str]], builtins.set[str]],
+        *,
+        grace_seconds: float,
+        staged_only: bool = False,
+    ) -> Swept: ...
 
 
 class ExchangeRepo(Protocol):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, or_, select, update
@@ -158,6 +159,17 @@ class SqlJobRepo:
             select(ItemRow.id).where(ItemRow.sha256 == sha256, ItemRow.purged_at.is_(None)).limit(1)
         )
         return kept is not None
+
+    def kept_content(self, sha256s: Collection[str]) -> set[str]:
+        """Those of `sha256s` that some item of any agency still refers to (not purged)."""
+        if not sha256s:
+            return set()
+        rows = self._s.scalars(
+            select(ItemRow.sha256)
+            .where(ItemRow.sha256.in_(list(sha256s)), ItemRow.purged_at.is_(None))
+            .distinct()
+        )
+        return set(rows)
 
     def set_hold(self, agency_id: str, case_id: str, until: datetime | None) -> None:
         row = self._s.get(CaseRow, case_id)

@@ -211,12 +211,16 @@ class ItemRow(Base):
     """One piece of content known to an agency, keyed by its SHA-256."""
 
     __tablename__ = "items"
-    __table_args__ = (UniqueConstraint("agency_id", "sha256", name="uq_items_agency_sha256"),)
+    __table_args__ = (
+        UniqueConstraint("agency_id", "sha256", name="uq_items_agency_sha256"),
+        Index("ix_items_agency_url_hash", "agency_id", "url_hash"),
+        Index("ix_items_sha256", "sha256"),  # the content store is shared by every agency
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
     sha256: Mapped[str] = mapped_column(String(64))
-    url_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    url_hash: Mapped[str | None] = mapped_column(String(64))
     url: Mapped[str | None] = mapped_column(Text)
     media_type: Mapped[str] = mapped_column(String(100))
     signals_json: Mapped[str] = mapped_column(Text)
@@ -243,12 +247,17 @@ class ItemKeyRow(Base):
 
 
 class SightingRow(Base):
+    """Where an item was seen: once per item, source and address (`seen_key` hashes the two,
+    so that a scan run again records nothing new)."""
+
     __tablename__ = "sightings"
+    __table_args__ = (UniqueConstraint("item_id", "seen_key", name="uq_sightings_item_seen"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), index=True)
     source: Mapped[str] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
+    seen_key: Mapped[str] = mapped_column(String(64))
     origin: Mapped[str] = mapped_column(String(16))
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Sequence
@@ -9,6 +10,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from passerelle.core.case import (
@@ -50,6 +53,12 @@ def _top_tier(matches_json: str) -> str | None:
     return max(tiers, key=lambda t: TIER_WEIGHT[t]).value if tiers else None
 
 
+def sighting_key(source: str, url: str | None) -> str:
+    """What makes a sighting one: the source and the address it was seen at (hashed, so that
+    long addresses fit a unique index on every engine)."""
+    return hashlib.sha256(f"{source}\x00{url or ''}".encode()).hexdigest()
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -80,18 +89,27 @@ class SqlQueueRepo:
         self._s = session
 
     def find_item(self, agency_id: str, sha256: str, url_hash: str | None) -> QueuedItem | None:
-        same = ItemRow.sha256 == sha256
+        """The agency's item with these bytes or at this canonical address (the first seen
+        when both exist). Two lookups, each on its own index: an `OR` of the two makes the
+        planners scan every item of the agency."""
+        found = self._s.execute(
+            select(ItemRow.id, ItemRow.first_seen_at).where(
+                ItemRow.agency_id == agency_id, ItemRow.sha256 == sha256
+            )
+        ).first()
         if url_hash:
-            same = or_(same, ItemRow.url_hash == url_hash)
-        item = self._s.scalar(
-            select(ItemRow)
-            .where(ItemRow.agency_id == agency_id, same)
-            .order_by(ItemRow.first_seen_at)
-        )
-        if item is None:
+            by_url = self._s.execute(
+                select(ItemRow.id, ItemRow.first_seen_at)
+                .where(ItemRow.agency_id == agency_id, ItemRow.url_hash == url_hash)
+                .order_by(ItemRow.first_seen_at)
+                .limit(1)
+            ).first()
+            if by_url is not None and (found is None or _aware(by_url[1]) < _aware(found[1])):
+                found = by_url
+        if found is None:
             return None
-        case_id = self._s.scalar(select(CaseRow.id).where(CaseRow.item_id == item.id))
-        return QueuedItem(item_id=item.id, case_id=case_id)
+        case_id = self._s.scalar(select(CaseRow.id).where(CaseRow.item_id == found[0]).limit(1))
+        return QueuedItem(item_id=found[0], case_id=case_id)
 
     def add_item(
         self,
@@ -118,20 +136,26 @@ class SqlQueueRepo:
         self._index_signals(agency_id, row.id, signals_json)
         return row.id
 
-    def add_sighting(self, item_id: str, *, source: str, url: str | None, origin: str) -> None:
-        self._s.add(
-            SightingRow(
-                item_id=item_id, source=source, url=url, origin=origin, seen_at=datetime.now(UTC)
-            )
+    def add_sighting(self, item_id: str, *, source: str, url: str | None, origin: str) -> bool:
+        """Record where an item was seen; False when this source and address were already
+        recorded for it (a scan or an import run again adds nothing)."""
+        values = {
+            "item_id": item_id,
+            "source": source,
+            "url": url,
+            "origin": origin,
+            "seen_at": datetime.now(UTC),
+            "seen_key": sighting_key(source, url),
+        }
+        postgres = self._s.get_bind().dialect.name == "postgresql"
+        dialect_insert = postgresql_insert if postgres else sqlite_insert
+        statement = (
+            dialect_insert(SightingRow)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["item_id", "seen_key"])
+            .returning(SightingRow.id)
         )
-
-    def has_sighting(self, item_id: str, source: str) -> bool:
-        found = self._s.scalar(
-            select(SightingRow.id).where(
-                SightingRow.item_id == item_id, SightingRow.source == source
-            )
-        )
-        return found is not None
+        return self._s.scalar(statement) is not None
 
     def open_case(
         self,

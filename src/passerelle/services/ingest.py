@@ -1,15 +1,33 @@
 """Putting scan results into the review queue, idempotently: an item is keyed by its SHA-256
-and its canonical URL; seeing it again adds a sighting, never a second case."""
+and its canonical URL; seeing it again adds a sighting (once per source and address), never a
+second case.
+
+Many candidates go in by batches, one transaction each (`queue_batch`): their content is
+staged before the transaction and published after its commit, so that a crash at any point
+leaves neither a case without its content for long (`sweep_content` publishes what committed)
+nor content that no case refers to (it sweeps away what did not)."""
 
 from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 
 from passerelle.core.audit import AuditEntry
-from passerelle.core.ports import Candidate, ContentStore, ItemFindings, UnitOfWork
+from passerelle.core.ports import (
+    Candidate,
+    ContentStore,
+    ItemFindings,
+    StagedContent,
+    Swept,
+    UnitOfWork,
+)
 from passerelle.scan import ScanResult
 from passerelle.services.search import index_preserved_text
+
+UnitOfWorkFactory = Callable[[], AbstractContextManager[UnitOfWork]]
+Preserve = Callable[[bytes], object]
 
 
 class Queued(enum.StrEnum):
@@ -35,6 +53,17 @@ def findings_of(result: ScanResult) -> ItemFindings:
     )
 
 
+def candidate_of(result: ScanResult) -> Candidate:
+    url_signal = result.signal("url")
+    return Candidate(
+        findings=findings_of(result),
+        url_hash=url_signal.value if url_signal else None,
+        url=result.url,
+        source=result.source,
+        content=result.content,
+    )
+
+
 def queue_result(
     uow: UnitOfWork,
     *,
@@ -47,16 +76,8 @@ def queue_result(
     store, the matched bytes are preserved (encrypted) for the analyst and the record."""
     if not result.matches:
         return Queued.NOT_QUEUED
-    url_signal = result.signal("url")
-    candidate = Candidate(
-        findings=findings_of(result),
-        url_hash=url_signal.value if url_signal else None,
-        url=result.url,
-        source=result.source,
-        content=result.content,
-    )
     return queue_candidate(
-        uow, agency_code=agency_code, candidate=candidate, actor=actor, store=store
+        uow, agency_code=agency_code, candidate=candidate_of(result), actor=actor, store=store
     )
 
 
@@ -67,24 +88,33 @@ def queue_candidate(
     candidate: Candidate,
     actor: str,
     store: ContentStore | None = None,
-    once_per_source: bool = False,
 ) -> Queued:
-    """Open a case for a matched item, or record a sighting of one the agency knows. With
-    `once_per_source`, a sighting from the same source is recorded once (an import run twice
-    adds nothing)."""
+    """Open a case for a matched item, or record a sighting of one the agency knows (a
+    sighting from the same source and address is recorded once: a run repeated adds
+    nothing). The content is written at once: for many, `queue_batch` is crash-safe."""
     agency = uow.agencies.get_by_code(agency_code)
+    preserve = store.put if store is not None else None
+    return _queue_one(uow, agency.id, candidate, actor, store, preserve)
+
+
+def _queue_one(
+    uow: UnitOfWork,
+    agency_id: str,
+    candidate: Candidate,
+    actor: str,
+    store: ContentStore | None,
+    preserve: Preserve | None,
+) -> Queued:
     found = candidate.findings
-    known = uow.queue.find_item(agency.id, found.sha256, candidate.url_hash)
     origin = "scan"
+    known = uow.queue.find_item(agency_id, found.sha256, candidate.url_hash)
     if known is not None:
-        if once_per_source and uow.queue.has_sighting(known.item_id, candidate.source):
-            return Queued.ALREADY_RECORDED
-        uow.queue.add_sighting(
+        added = uow.queue.add_sighting(
             known.item_id, source=candidate.source, url=candidate.url, origin=origin
         )
-        return Queued.SEEN_AGAIN
+        return Queued.SEEN_AGAIN if added else Queued.ALREADY_RECORDED
     item_id = uow.queue.add_item(
-        agency_id=agency.id,
+        agency_id=agency_id,
         sha256=found.sha256,
         url_hash=candidate.url_hash,
         url=candidate.url,
@@ -92,10 +122,10 @@ def queue_candidate(
         signals_json=found.signals_json,
     )
     uow.queue.add_sighting(item_id, source=candidate.source, url=candidate.url, origin=origin)
-    if store is not None and candidate.content is not None:
-        store.put(candidate.content)
+    if preserve is not None and candidate.content is not None:
+        preserve(candidate.content)
     case_id = uow.queue.open_case(
-        agency_id=agency.id,
+        agency_id=agency_id,
         item_id=item_id,
         source=origin,
         score=found.score,
@@ -107,16 +137,64 @@ def queue_candidate(
     if store is not None and candidate.content is not None:
         # Search: the preserved text's words, as keyed digests (purged with the content).
         index_preserved_text(
-            uow, store, agency_id=agency.id, case_id=case_id, data=candidate.content
+            uow, store, agency_id=agency_id, case_id=case_id, data=candidate.content
         )
     uow.audit.append(
         AuditEntry(
             action="case.opened",
             actor=actor,
-            agency_id=agency.id,
+            agency_id=agency_id,
             object_type="case",
             object_id=case_id,
             details={"sha256": found.sha256, "score": found.score, "source": origin},
         )
     )
     return Queued.OPENED
+
+
+def queue_batch(
+    open_uow: UnitOfWorkFactory,
+    *,
+    agency_code: str,
+    candidates: Sequence[Candidate],
+    actor: str,
+    store: ContentStore | None = None,
+) -> list[Queued]:
+    """Queue many candidates in one transaction. New content is staged during it and
+    published only after the commit (discarded if it fails), so that a crash leaves no stored
+    file that no item refers to."""
+    staged: list[StagedContent] = []
+    preserve: Preserve | None = None
+    if store is not None:
+        stage = store.stage
+        preserve = lambda data: staged.append(stage(data))  # noqa: E731
+    try:
+        with open_uow() as uow:
+            agency = uow.agencies.get_by_code(agency_code)
+            outcomes = [_queue_one(uow, agency.id, c, actor, store, preserve) for c in candidates]
+            uow.commit()
+    except BaseException:
+        if store is not None:
+            for each in staged:
+                store.discard(each)
+        raise
+    if store is not None:
+        for each in staged:
+            store.publish(each)
+    return outcomes
+
+
+def sweep_content(
+    open_uow: UnitOfWorkFactory,
+    store: ContentStore,
+    *,
+    grace_seconds: float,
+    staged_only: bool = False,
+) -> Swept:
+    """Bring the content store back in step with the database after a crash: publish staged
+    content whose transaction committed, delete files that no item refers to (older than
+    `grace_seconds`)."""
+    with open_uow() as uow:
+        return store.sweep(
+            uow.jobs.kept_content, grace_seconds=grace_seconds, staged_only=staged_only
+        )

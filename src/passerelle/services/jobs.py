@@ -24,6 +24,7 @@ from passerelle.services.public import fetch_reported_pages
 from passerelle.services.sync import Pull, no_pull, sync_agency
 
 UnitOfWorkFactory = Callable[[], AbstractContextManager[UnitOfWork]]
+ORPHAN_GRACE = timedelta(days=1)  # stray files younger than this may be a write in progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +220,11 @@ def _purge(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> str:
             )
         )
         purged += 1
-    return f"{purged} purged"
+    # Files left by a crashed write (staged, or stored with no item): a day is far longer
+    # than any write in progress takes.
+    swept = tools.store.sweep(uow.jobs.kept_content, grace_seconds=ORPHAN_GRACE.total_seconds())
+    cleaned = swept.published + swept.deleted
+    return f"{purged} purged" + (f", {cleaned} stray files put right" if cleaned else "")
 
 
 def parse_hold_end(text: str) -> datetime | None:

@@ -2,7 +2,12 @@
 
 Each item is stored once under its SHA-256 (`ab/cd/<sha256>`), encrypted with AES-256-GCM; the
 SHA-256 is the associated data, so a file moved to another name does not decrypt. The key is
-derived from the instance's secret with HKDF (or given directly). Partners never receive it."""
+derived from the instance's secret with HKDF (or given directly). Partners never receive it.
+
+Writes that belong to a database transaction are *staged* (`staging/<sha256>.<token>`) before
+the commit and *published* (renamed into place) after it, so that a crash never leaves a file
+that no row refers to under a final name; `sweep` publishes what was committed and deletes
+what was not, once older than a grace period."""
 
 from __future__ import annotations
 
@@ -10,7 +15,9 @@ import hashlib
 import hmac
 import os
 import re
-from collections.abc import Iterator, Sequence
+import time
+import uuid
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -19,9 +26,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from passerelle.core.errors import InvalidInput, NotFound, PasserelleError
+from passerelle.core.ports import StagedContent, Swept
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_STAGED = re.compile(r"^[0-9a-f]{64}\.[0-9a-f]{32}$")
 NONCE_BYTES = 12
+STAGING = "staging"
+SWEEP_CHUNK = 500
 
 
 class ContentDamaged(PasserelleError):
@@ -62,12 +73,83 @@ class EncryptedContentStore:
         if path.exists():
             return sha256
         path.parent.mkdir(parents=True, exist_ok=True)
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = nonce + self._aead.encrypt(nonce, data, sha256.encode("ascii"))
         temporary = path.with_suffix(".tmp")
-        temporary.write_bytes(sealed)
+        temporary.write_bytes(self._seal(sha256, data))
         temporary.replace(path)  # atomic: a reader never sees half a file
         return sha256
+
+    def _seal(self, sha256: str, data: bytes) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, data, sha256.encode("ascii"))
+
+    def stage(self, data: bytes) -> StagedContent:
+        """Write `data` under a temporary name, to be published once the transaction that
+        refers to it has committed (or discarded)."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        folder = self._root / STAGING
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{sha256}.{uuid.uuid4().hex}"
+        (folder / name).write_bytes(self._seal(sha256, data))
+        return StagedContent(sha256=sha256, name=name)
+
+    def publish(self, staged: StagedContent) -> None:
+        """Move staged content into place (atomic); when it is there already, drop the copy."""
+        source = self._staged_path(staged)
+        target = self._path(staged.sha256)
+        if target.exists():
+            source.unlink(missing_ok=True)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            source.replace(target)
+        except FileNotFoundError:
+            if not target.exists():  # published by a sweep meanwhile is fine; lost is not
+                raise
+
+    def discard(self, staged: StagedContent) -> None:
+        self._staged_path(staged).unlink(missing_ok=True)
+
+    def _staged_path(self, staged: StagedContent) -> Path:
+        if not _STAGED.match(staged.name) or not staged.name.startswith(staged.sha256):
+            raise InvalidInput(f"not a staged name: {staged.name!r}")
+        return self._root / STAGING / staged.name
+
+    def sweep(
+        self,
+        kept: Callable[[Collection[str]], set[str]],
+        *,
+        grace_seconds: float,
+        staged_only: bool = False,
+    ) -> Swept:
+        """Put the store back in step with the database after a crash. `kept` answers which
+        of the given SHA-256 some item still refers to. Staged content that is referred to is
+        published (its transaction committed); files that nothing refers to and older than
+        `grace_seconds` (younger ones may belong to a write still running) are deleted. With
+        `staged_only`, the (large) tree of stored files is not walked."""
+        limit = time.time() - grace_seconds
+        published = deleted = 0
+        staged = sorted((self._root / STAGING).glob("*")) if (self._root / STAGING).is_dir() else []
+        for chunk in _chunks(staged):
+            referred = kept({path.name.partition(".")[0] for path in chunk})
+            for path in chunk:
+                sha256 = path.name.partition(".")[0]
+                if _STAGED.match(path.name) and sha256 in referred:
+                    self.publish(StagedContent(sha256=sha256, name=path.name))
+                    published += 1
+                elif _is_older(path, limit):
+                    path.unlink(missing_ok=True)
+                    deleted += 1
+        if staged_only:
+            return Swept(published, deleted)
+        stored = (p for p in self._root.glob("??/??/*") if p.is_file())
+        for chunk in _chunks(stored):
+            names = {p.name for p in chunk if _SHA256.match(p.name)}
+            referred = kept(names)
+            for path in chunk:
+                if path.name not in referred and _is_older(path, limit):
+                    path.unlink(missing_ok=True)  # an orphan, or a `.tmp` left by a crash
+                    deleted += 1
+        return Swept(published, deleted)
 
     def get(self, sha256: str) -> bytes:
         path = self._path(sha256)
@@ -121,3 +203,21 @@ class EncryptedContentStore:
         except FileNotFoundError:
             return False
         return True
+
+
+def _is_older(path: Path, limit: float) -> bool:
+    try:
+        return path.stat().st_mtime < limit
+    except FileNotFoundError:
+        return False
+
+
+def _chunks(paths: Iterable[Path]) -> Iterator[list[Path]]:
+    chunk: list[Path] = []
+    for path in paths:
+        chunk.append(path)
+        if len(chunk) >= SWEEP_CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -241,7 +241,7 @@ def test_into_queue_is_idempotent(demo_bank: Cli, tmp_path: Path) -> None:
     first = demo_bank("scan", "--into-queue", str(folder))
     assert "queue: 12 cases opened, 1 seen again" in first.output
     second = demo_bank("scan", "--into-queue", str(folder))
-    assert "queue: 0 cases opened, 13 seen again" in second.output
+    assert "queue: 0 cases opened, 0 seen again, 13 already recorded" in second.output
     assert demo_bank("audit", "verify").exit_code == 0
     # the matched bytes are preserved, encrypted, for the analyst who will decide
     content = tmp_path / "var" / "content"

@@ -1,0 +1,213 @@
+"""Writing into the queue by batches on both engines: a batch run again adds no sighting,
+every item lookup uses an index, and a crash at any point leaves no content that no item
+refers to (what committed is published by the next run's sweep)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, text
+
+from passerelle.core.ports import Candidate, ItemFindings, StagedContent, UnitOfWork
+from passerelle.db.session import Database
+from passerelle.services.ingest import Queued, UnitOfWorkFactory, queue_batch, sweep_content
+from passerelle.storage.content_store import EncryptedContentStore, derive_content_key
+from tests.factories import make_agency
+
+MATCHES = '[{"bank": "connu", "labels": {"tier": "promotional"}}]'
+
+
+def candidate(
+    number: int, *, source: str | None = None, url_number: int | None = None
+) -> Candidate:
+    data = f"contenu neutre numéro {number}".encode()
+    url = f"https://exemple.test/{url_number if url_number is not None else number}"
+    return Candidate(
+        findings=ItemFindings(
+            sha256=hashlib.sha256(data).hexdigest(),
+            media_type="text/plain",
+            signals_json="{}",
+            score=50,
+            reasons_json="[]",
+            matches_json=MATCHES,
+            language="fr",
+            title=None,
+        ),
+        url_hash=hashlib.sha256(url.encode()).hexdigest(),
+        url=url,
+        source=source or f"crawl.warc#{number}",
+        content=data,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> EncryptedContentStore:
+    return EncryptedContentStore(tmp_path / "content", derive_content_key("k" * 40))
+
+
+@pytest.fixture
+def open_uow(database: Database) -> UnitOfWorkFactory:
+    with database.unit_of_work(write=True) as uow:
+        make_agency(uow, code="unite")
+        uow.commit()
+
+    @contextmanager
+    def opener() -> Iterator[UnitOfWork]:
+        with database.unit_of_work(write=True) as uow:
+            yield uow
+
+    return opener
+
+
+COUNTS = {
+    "items": "SELECT count(*) FROM items",
+    "cases": "SELECT count(*) FROM cases",
+    "sightings": "SELECT count(*) FROM sightings",
+}
+
+
+def _count(database: Database, table: str) -> int:
+    with database.engine.connect() as conn:
+        return int(conn.execute(text(COUNTS[table])).scalar_one())
+
+
+def _stored(root: Path) -> set[str]:
+    return {p.name for p in root.glob("??/??/*") if p.is_file()}
+
+
+def test_a_batch_run_again_adds_no_sighting_and_no_case(
+    database: Database, open_uow: UnitOfWorkFactory, store: EncryptedContentStore, tmp_path: Path
+) -> None:
+    opener = open_uow
+    batch = [candidate(n) for n in range(5)] + [candidate(0, source="autre.warc#9")]
+    first = queue_batch(opener, agency_code="unite", candidates=batch, actor="t", store=store)
+    assert first == [Queued.OPENED] * 5 + [Queued.SEEN_AGAIN]
+    again = queue_batch(opener, agency_code="unite", candidates=batch, actor="t", store=store)
+    assert again == [Queued.ALREADY_RECORDED] * 6
+    assert (_count(database, "cases"), _count(database, "sightings")) == (5, 6)
+    # Same bytes at a new address, or new bytes at a known address: the same item, seen again.
+    other = queue_batch(
+        opener,
+        agency_code="unite",
+        candidates=[candidate(1, url_number=77), candidate(88, url_number=2)],
+        actor="t",
+        store=store,
+    )
+    assert other == [Queued.SEEN_AGAIN, Queued.SEEN_AGAIN]
+    assert (_count(database, "cases"), _count(database, "sightings")) == (5, 8)
+    assert _stored(tmp_path / "content") == {c.findings.sha256 for c in batch}
+    assert not list((tmp_path / "content" / "staging").iterdir())
+
+
+def test_item_lookups_use_an_index(sqlite_database: Database) -> None:
+    """The lookups of an item by SHA-256 or by address never scan the agency's items."""
+    statements: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and " items" in statement:
+            statements.append((statement, parameters))
+
+    with sqlite_database.unit_of_work(write=True) as uow:
+        agency = make_agency(uow, code="unite")
+        event.listen(sqlite_database.engine, "before_cursor_execute", record)
+        try:
+            uow.queue.find_item(agency.id, "a" * 64, "b" * 64)
+        finally:
+            event.remove(sqlite_database.engine, "before_cursor_execute", record)
+        assert statements
+        for statement, parameters in statements:
+            plan = uow.session.connection().exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + statement, parameters
+            )
+            details = [str(row[-1]) for row in plan if " items " in f"{row[-1]} "]
+            # An index on the agency alone still reads every item of the agency: the key
+            # looked up must be in the index (`sha256=?` or `url_hash=?`).
+            assert details
+            assert all("sha256=?" in d or "url_hash=?" in d for d in details), details
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_a_crash_leaves_no_unreferred_content_and_loses_none_that_committed(
+    database: Database, open_uow: UnitOfWorkFactory, store: EncryptedContentStore, tmp_path: Path
+) -> None:
+    opener = open_uow
+
+    # A crash inside the transaction: nothing committed, nothing stored.
+    @contextmanager
+    def crashing() -> Iterator[UnitOfWork]:
+        with opener() as uow:
+            original = uow.commit
+            uow.commit = lambda: (_ for _ in ()).throw(_Crash())  # type: ignore[method-assign]
+            yield uow
+            uow.commit = original  # type: ignore[method-assign]
+
+    with pytest.raises(_Crash):
+        queue_batch(
+            crashing, agency_code="unite", candidates=[candidate(1)], actor="t", store=store
+        )
+    assert _count(database, "items") == 0
+    assert not _stored(tmp_path / "content") and not list(
+        (tmp_path / "content" / "staging").iterdir()
+    )
+
+    # A crash after the commit, before the content is published: the next run's sweep
+    # publishes it; an unrelated staged leftover older than the grace period goes.
+    class StopsBeforePublishing(EncryptedContentStore):
+        def publish(self, staged: StagedContent) -> None:
+            raise _Crash()
+
+    stopping = StopsBeforePublishing(tmp_path / "content", derive_content_key("k" * 40))
+    with pytest.raises(_Crash):
+        queue_batch(
+            opener, agency_code="unite", candidates=[candidate(2)], actor="t", store=stopping
+        )
+    leftover = store.stage(b"jamais enregistre")
+    assert _count(database, "items") == 1 and not _stored(tmp_path / "content")
+    swept = sweep_content(opener, store, grace_seconds=0, staged_only=True)
+    assert (swept.published, swept.deleted) == (1, 1)
+    assert store.get(candidate(2).findings.sha256) == b"contenu neutre num\xc3\xa9ro 2"
+    assert not store.has(leftover.sha256)
+
+
+def test_the_migration_keeps_one_sighting_of_those_recorded_twice(database_url: str) -> None:
+    from passerelle.db.engine import make_engine
+    from passerelle.db.migrate import upgrade
+
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0023")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO agencies (id, code, name, jurisdiction, created_at)"
+                    " VALUES ('a', 'unite', 'Unité', 'FR', CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO items (id, agency_id, sha256, media_type, signals_json,"
+                    " first_seen_at) VALUES ('i', 'a', :sha, 'text/plain', '{}', CURRENT_TIMESTAMP)"
+                ),
+                {"sha": "a" * 64},
+            )
+            for source, url in [("x.warc#1", "https://e.test/1")] * 3 + [("x.warc#1", None)] * 2:
+                conn.execute(
+                    text(
+                        "INSERT INTO sightings (item_id, source, url, origin, seen_at)"
+                        " VALUES ('i', :s, :u, 'scan', CURRENT_TIMESTAMP)"
+                    ),
+                    {"s": source, "u": url},
+                )
+        upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT url FROM sightings ORDER BY id")).all()
+        assert [r[0] for r in rows] == ["https://e.test/1", None]
+    finally:
+        engine.dispose()
