@@ -24,6 +24,19 @@ from passerelle.core.signals.url import URL, canonicalize_url
         ("https://bücher.example/", "https://xn--bcher-kva.example/"),
         ("https://example.org./x", "https://example.org/x"),
         ("https://[2001:DB8::1]:443/", "https://[2001:db8::1]/"),
+        # dot segments resolved (RFC 3986 5.2.4), also percent-encoded ones
+        ("https://exemple.test/a/./b", "https://exemple.test/a/b"),
+        ("https://exemple.test/a/x/../b", "https://exemple.test/a/b"),
+        ("https://exemple.test/a/%2e%2E/b", "https://exemple.test/b"),
+        ("https://exemple.test/../../a", "https://exemple.test/a"),
+        ("https://exemple.test/a/b/..", "https://exemple.test/a/"),
+        ("https://exemple.test/a/.", "https://exemple.test/a/"),
+        # full stops a browser reads as "." in a host
+        ("https://exemple\u3002test/a", "https://exemple.test/a"),
+        ("https://exemple\uff0etest/a", "https://exemple.test/a"),
+        ("https://exemple\uff61test\u3002/a", "https://exemple.test/a"),
+        # a percent-encoded host is the host it encodes
+        ("https://ex%61mple.test/", "https://example.test/"),
     ],
 )
 def test_canonical_form(raw: str, canonical: str) -> None:
@@ -48,6 +61,11 @@ def test_variants_give_one_signal() -> None:
         ("", "not a URL"),
         ("http://example.org:99999/", "not a URL"),
         ("not a url", "not a URL"),
+        *[(f"https://ex{ch}mple.test/", "not a valid domain name") for ch in "<>\"{}|'`^\\%"],
+        ("https://ex%3Cmple.test/", "not a valid domain name"),
+        ("https://a..b.test/", "not a valid domain name"),
+        ("https://-a.test/", "not a valid domain name"),
+        ("https://[fe80::zz]/", "not a URL|not a valid IPv6"),
     ],
 )
 def test_bad_urls_are_refused(raw: str, message: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
@@ -17,13 +18,18 @@ _TRACKING = re.compile(
     re.IGNORECASE,
 )
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+# Full stops a browser reads as "." in a host: ideographic, fullwidth, halfwidth ideographic.
+_DOTS = re.compile("[\u3002\uff0e\uff61]")
+# One label of a domain name in ASCII (underscores occur in real host names).
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _SAFE_PATH = "/:@!$&'()*+,;=-._~%"
 
 
 def canonicalize_url(text: str) -> str:
     """Lower-case scheme and host, no default port, no fragment, no tracking parameters,
-    query sorted, path percent-encoding normalised. Raises `InvalidInput` on what is not an
-    http(s) URL."""
+    query sorted, path percent-encoding normalised and its dot segments resolved (RFC 3986
+    5.2.4). Raises `InvalidInput` on what is not an http(s) URL, and on a host that is not a
+    domain name or an IP address."""
     raw = text.strip()
     if not raw or any(ch in raw for ch in "\r\n\t "):
         raise InvalidInput(f"not a URL: {text!r}")
@@ -35,22 +41,56 @@ def canonicalize_url(text: str) -> str:
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
         raise InvalidInput(f"only http and https URLs are accepted, got {text!r}")
-    host = (parts.hostname or "").rstrip(".")
-    if not host:
-        raise InvalidInput(f"URL has no host: {text!r}")
-    try:
-        host = host.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        raise InvalidInput(f"URL host is not a valid domain name: {text!r}") from None
-    if ":" in host:
-        host = f"[{host}]"
+    host = _canonical_host(parts.hostname or "", text)
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    path = quote(unquote(parts.path), safe=_SAFE_PATH) or "/"
+    path = quote(remove_dot_segments(unquote(parts.path)), safe=_SAFE_PATH) or "/"
     query_items = [
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)
     ]
     query = urlencode(sorted(query_items), doseq=True)
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _canonical_host(hostname: str, text: str) -> str:
+    """The host as a lower-case ASCII domain name (IDNA), or an IP address; anything else is
+    refused: a host with `<>"{}|'` and the like is no address a browser would reach."""
+    host = _DOTS.sub(".", unquote(hostname)).rstrip(".")
+    if not host:
+        raise InvalidInput(f"URL has no host: {text!r}")
+    if ":" in host:
+        try:
+            return f"[{ipaddress.IPv6Address(host).compressed}]"
+        except ValueError:
+            raise InvalidInput(f"URL host is not a valid IPv6 address: {text!r}") from None
+    try:
+        host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise InvalidInput(f"URL host is not a valid domain name: {text!r}") from None
+    if not all(_LABEL.fullmatch(label) for label in host.split(".")) or len(host) > 253:
+        raise InvalidInput(f"URL host is not a valid domain name: {text!r}")
+    return host
+
+
+def remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4: `/a/./b` and `/a/x/../b` are `/a/b`; never above the root."""
+    segments = path.split("/")
+    kept: list[str] = []
+    for number, segment in enumerate(segments):
+        last = number == len(segments) - 1
+        if segment == ".":
+            if last:
+                kept.append("")
+        elif segment == "..":
+            if len(kept) > 1 or (kept and kept[0] != ""):
+                kept.pop()
+            if last:
+                kept.append("")
+        else:
+            kept.append(segment)
+    if path.startswith("/") and (not kept or kept[0] != ""):
+        kept.insert(0, "")
+    resolved = "/".join(kept)
+    return "/" if resolved == "" and path.startswith("/") else resolved
 
 
 @dataclass(frozen=True, slots=True)
