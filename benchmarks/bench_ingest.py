@@ -1,0 +1,243 @@
+"""Ingest: cases per second written into the review queue (`queue_batch`, as `scan
+--into-queue` and `import --into-queue` write them: batches of 200, one transaction each,
+content encrypted and published after the commit) when the agency already has 10k, 100k and
+1M cases, on SQLite and on PostgreSQL (when PASSERELLE_TEST_POSTGRES_URL is set).
+
+Beside each rate, the peer measured in the same run: the item lookup as it was before
+(`sha256 = ? OR url_hash = ?`, which makes the planner read every item of the agency), timed
+on the same database.
+
+    .venv/bin/python -m benchmarks.bench_ingest [--sizes 10000,100000,1000000] [--measure 2000]
+
+The existing cases are bulk-inserted first (not timed); 1M takes a while: run it by hand.
+The last line is `ingest_1m_vs_10k: N`, the rate at the largest size over the rate at the
+smallest (1.00 means linear ingest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import secrets
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, insert, make_url, text
+
+from passerelle.core.ports import Candidate, ItemFindings, UnitOfWork
+from passerelle.db.engine import make_engine
+from passerelle.db.migrate import upgrade
+from passerelle.db.models import CaseRow, ItemRow, SightingRow
+from passerelle.db.queue_repo import sighting_key
+from passerelle.db.session import Database
+from passerelle.services.admin import create_agency
+from passerelle.services.ingest import queue_batch
+from passerelle.storage.content_store import EncryptedContentStore, derive_content_key
+
+BATCH = 200
+FILL_CHUNK = 10_000
+MATCHES = '[{"bank": "connu", "labels": {"tier": "promotional"}, "signal_type": "pdq"}]'
+POSTGRES_ENV = "PASSERELLE_TEST_POSTGRES_URL"
+
+
+def _hex(n: int, salt: str) -> str:
+    return hashlib.sha256(f"{salt}:{n}".encode()).hexdigest()
+
+
+def candidate(n: int, salt: str) -> Candidate:
+    data = f"contenu neutre de test {salt} {n} ".encode() * 20
+    url = f"https://exemple.test/{salt}/{n}"
+    return Candidate(
+        findings=ItemFindings(
+            sha256=hashlib.sha256(data).hexdigest(),
+            media_type="text/plain",
+            signals_json="{}",
+            score=50,
+            reasons_json="[]",
+            matches_json=MATCHES,
+            language="fr",
+            title=None,
+        ),
+        url_hash=hashlib.sha256(url.encode()).hexdigest(),
+        url=url,
+        source=f"crawl.warc.gz#{n}",
+        content=data,
+    )
+
+
+def fill(engine: Engine, agency_id: str, start: int, stop: int) -> None:
+    """Existing cases, bulk-inserted (not through the service: only the sizes matter)."""
+    now = datetime.now(UTC)
+    for first in range(start, stop, FILL_CHUNK):
+        numbers = range(first, min(first + FILL_CHUNK, stop))
+        items, sightings, cases = [], [], []
+        for n in numbers:
+            item_id = str(uuid.uuid4())
+            url = f"https://exemple.test/existant/{n}"
+            items.append(
+                {
+                    "id": item_id,
+                    "agency_id": agency_id,
+                    "sha256": _hex(n, "sha"),
+                    "url_hash": _hex(n, "url"),
+                    "url": url,
+                    "media_type": "text/plain",
+                    "signals_json": "{}",
+                    "first_seen_at": now,
+                }
+            )
+            source = f"ancien.warc.gz#{n}"
+            sightings.append(
+                {
+                    "item_id": item_id,
+                    "source": source,
+                    "url": url,
+                    "origin": "scan",
+                    "seen_at": now,
+                    "seen_key": sighting_key(source, url),
+                }
+            )
+            cases.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "agency_id": agency_id,
+                    "item_id": item_id,
+                    "status": "open",
+                    "source": "scan",
+                    "score": n % 100,
+                    "reasons_json": "[]",
+                    "matches_json": MATCHES,
+                    "language": "fr",
+                    "title": None,
+                    "created_at": now,
+                }
+            )
+        with engine.begin() as conn:
+            conn.execute(insert(ItemRow), items)
+            conn.execute(insert(SightingRow), sightings)
+            conn.execute(insert(CaseRow), cases)
+
+
+def measure_ingest(
+    database: Database, store: EncryptedContentStore, count: int, salt: str
+) -> float:
+    @contextmanager
+    def open_uow() -> Iterator[UnitOfWork]:
+        with database.unit_of_work(write=True) as uow:
+            yield uow
+
+    batch = [candidate(n, salt) for n in range(count)]
+    start = time.perf_counter()
+    for first in range(0, count, BATCH):
+        queue_batch(
+            open_uow,
+            agency_code="bench",
+            candidates=batch[first : first + BATCH],
+            actor="bench",
+            store=store,
+        )
+    return count / (time.perf_counter() - start)
+
+
+def measure_or_lookup(engine: Engine, agency_id: str, count: int) -> float:
+    """The lookup as it was: one query with `sha256 = ? OR url_hash = ?` (lookups/s)."""
+    query = text(
+        "SELECT id FROM items WHERE agency_id = :a AND (sha256 = :s OR url_hash = :u)"
+        " ORDER BY first_seen_at LIMIT 1"
+    )
+    start = time.perf_counter()
+    with engine.connect() as conn:
+        for n in range(count):
+            conn.execute(query, {"a": agency_id, "s": _hex(n, "absent"), "u": _hex(n, "nope")})
+    return count / (time.perf_counter() - start)
+
+
+def measure_lookup(database: Database, agency_id: str, count: int) -> float:
+    """The lookup as it is (two indexed queries), for the same absent items (lookups/s)."""
+    start = time.perf_counter()
+    with database.unit_of_work() as uow:
+        for n in range(count):
+            uow.queue.find_item(agency_id, _hex(n, "absent"), _hex(n, "nope"))
+    return count / (time.perf_counter() - start)
+
+
+def run(name: str, url: str, sizes: list[int], measure: int, folder: Path) -> list[float]:
+    database = Database(make_engine(url))
+    upgrade(database.engine)
+    store = EncryptedContentStore(folder / f"content-{name}", derive_content_key("b" * 40))
+    with database.unit_of_work(write=True) as uow:
+        agency_id = create_agency(uow, code="bench", name="Banc", jurisdiction="FR").id
+        uow.commit()
+    rates = []
+    have = filled = 0  # cases in the database; of them, bulk-inserted
+    try:
+        for size in sizes:
+            extra = max(0, size - have)
+            fill(database.engine, agency_id, filled, filled + extra)
+            filled, have = filled + extra, have + extra
+            rate = measure_ingest(database, store, measure, salt=f"{name}-{size}")
+            have += measure
+            lookups = min(measure, 500)
+            ours = measure_lookup(database, agency_id, lookups)
+            peer = measure_or_lookup(database.engine, agency_id, lookups)
+            print(
+                f"{name:<10} {size:>9,} existing cases: {rate:8.0f} cases/s written;"
+                f" item lookup {ours:8.0f}/s (two indexed queries)"
+                f" vs {peer:8.0f}/s (the former OR query): {ours / peer:.2f}x",
+                flush=True,
+            )
+            rates.append(rate)
+    finally:
+        database.dispose()
+    return rates
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    admin_url = make_url(os.environ[POSTGRES_ENV])
+    name = "passerelle_bench_" + secrets.token_hex(4)
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="existing cases")
+    parser.add_argument("--measure", type=int, default=2000, help="cases written per size")
+    parser.add_argument("--engines", default="sqlite,postgres", help="sqlite and/or postgres")
+    args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    engines = [e.strip() for e in args.engines.split(",")]
+    print(f"ingest: batches of {BATCH}, {args.measure} cases measured at each size")
+    results: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        if "sqlite" in engines:
+            url = f"sqlite:///{folder / 'bench.db'}"
+            results["sqlite"] = run("sqlite", url, sizes, args.measure, folder)
+        if "postgres" in engines and os.environ.get(POSTGRES_ENV):
+            with postgres_database() as url:
+                results["postgresql"] = run("postgresql", url, sizes, args.measure, folder)
+        elif "postgres" in engines:
+            print(f"postgresql: not measured ({POSTGRES_ENV} is not set)")
+    for name, rates in results.items():
+        print(f"{name}: {rates[-1]:.0f} cases/s at {sizes[-1]:,} vs {rates[0]:.0f} at {sizes[0]:,}")
+    first = next(iter(results.values()))
+    print(f"ingest_1m_vs_10k: {first[-1] / first[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
