@@ -98,8 +98,18 @@ def export_banks(
 @click.argument("path", type=click.Path(path_type=Path))
 @agency_option
 @click.option("--into-queue", is_flag=True, help="Open a case for each candidate (idempotent).")
+@click.option(
+    "--batch",
+    "batch_size",
+    type=click.IntRange(1, 10_000),
+    default=IMPORT_BATCH,
+    show_default=True,
+    help="Cases written per transaction.",
+)
 @needs_runtime
-def import_command(rt: Runtime, path: Path, agency_code: str | None, into_queue: bool) -> None:
+def import_command(
+    rt: Runtime, path: Path, agency_code: str | None, into_queue: bool, batch_size: int
+) -> None:
     """Read the candidates of a crawl scan (Parquet); with --into-queue, queue them."""
     candidates = read_candidates(path)
     tally = {q.value: 0 for q in Queued} | {"problems": 0, "read": 0}
@@ -120,7 +130,7 @@ def import_command(rt: Runtime, path: Path, agency_code: str | None, into_queue:
             click.echo(f"{item.findings.score:>5}  {banks:<20}  {item.url or item.source}")
             continue
         batch.append(item)
-        if len(batch) >= IMPORT_BATCH:
+        if len(batch) >= batch_size:
             _queue(rt, agency, batch, tally)
     if agency is not None:
         _queue(rt, agency, batch, tally)

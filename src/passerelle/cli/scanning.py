@@ -156,6 +156,13 @@ def _table_row(result: ScanResult) -> str:
     show_default=True,
     help="Processes that scan in parallel (results keep the input order).",
 )
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 10_000),
+    default=QUEUE_BATCH,
+    show_default=True,
+    help="With --into-queue: cases written per transaction.",
+)
 @needs_runtime
 def scan_command(
     rt: Runtime,
@@ -166,6 +173,7 @@ def scan_command(
     into_queue: bool,
     workers: int,
     language: str,
+    batch: int,
 ) -> None:
     """Scan files, folders, URLs and WARC/ARC archives against the banks."""
     planned = plan_inputs(inputs)
@@ -207,7 +215,7 @@ def scan_command(
                 click.echo(_table_row(result))
             if into_queue and result.matches:
                 pending.append(result)
-                if len(pending) >= QUEUE_BATCH:
+                if len(pending) >= batch:
                     _queue(rt, agency, pending, tally)
     if into_queue:
         _queue(rt, agency, pending, tally)

@@ -121,20 +121,23 @@ class SqlQueueRepo:
         media_type: str,
         signals_json: str,
     ) -> str:
-        row = ItemRow(
-            id=str(uuid.uuid4()),
-            agency_id=agency_id,
-            sha256=sha256,
-            url_hash=url_hash,
-            url=url,
-            media_type=media_type,
-            signals_json=signals_json,
-            first_seen_at=datetime.now(UTC),
+        item_id = str(uuid.uuid4())
+        # A plain INSERT, not an ORM object flushed: ingest writes many (the ORM's flush
+        # bookkeeping cost more than the row itself).
+        self._s.execute(
+            insert(ItemRow).values(
+                id=item_id,
+                agency_id=agency_id,
+                sha256=sha256,
+                url_hash=url_hash,
+                url=url,
+                media_type=media_type,
+                signals_json=signals_json,
+                first_seen_at=datetime.now(UTC),
+            )
         )
-        self._s.add(row)
-        self._s.flush()
-        self._index_signals(agency_id, row.id, signals_json)
-        return row.id
+        self._index_signals(agency_id, item_id, signals_json)
+        return item_id
 
     def add_sighting(self, item_id: str, *, source: str, url: str | None, origin: str) -> bool:
         """Record where an item was seen; False when this source and address were already
@@ -169,23 +172,24 @@ class SqlQueueRepo:
         language: str | None,
         title: str | None,
     ) -> str:
-        row = CaseRow(
-            id=str(uuid.uuid4()),
-            agency_id=agency_id,
-            item_id=item_id,
-            status="open",
-            source=source,
-            score=score,
-            reasons_json=reasons_json,
-            matches_json=matches_json,
-            language=language,
-            title=title,
-            created_at=datetime.now(UTC),
-            top_tier=_top_tier(matches_json),
+        case_id = str(uuid.uuid4())
+        self._s.execute(
+            insert(CaseRow).values(
+                id=case_id,
+                agency_id=agency_id,
+                item_id=item_id,
+                status="open",
+                source=source,
+                score=score,
+                reasons_json=reasons_json,
+                matches_json=matches_json,
+                language=language,
+                title=title,
+                created_at=datetime.now(UTC),
+                top_tier=_top_tier(matches_json),
+            )
         )
-        self._s.add(row)
-        self._s.flush()
-        return row.id
+        return case_id
 
     def reports_to_fetch(
         self, agency_id: str, now: datetime | None = None
