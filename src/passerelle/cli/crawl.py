@@ -17,7 +17,7 @@ from passerelle.exchange.bankbundle import dump_bundle
 from passerelle.exchange.candidates import read_candidates
 from passerelle.intake import Problem
 from passerelle.services.banks import load_banks
-from passerelle.services.ingest import Queued, queue_batch
+from passerelle.services.ingest import Queued, queue_batch, refresh_statistics
 
 IMPORT_BATCH = 200
 
@@ -134,6 +134,7 @@ def import_command(
             _queue(rt, agency, batch, tally)
     if agency is not None:
         _queue(rt, agency, batch, tally)
+        refresh_statistics(rt.write_uow)
     line = f"{tally['read']} candidates read, {tally['problems']} unreadable"
     if into_queue:
         line += (

@@ -34,7 +34,13 @@ from passerelle.intake import Problem
 from passerelle.intake.archive import ArchiveStats, is_archive, iter_archive, sniff_archive
 from passerelle.intake.files import iter_files, read_file
 from passerelle.scan import Language, ScanOptions, ScanResult
-from passerelle.services.ingest import Queued, candidate_of, queue_batch, sweep_content
+from passerelle.services.ingest import (
+    Queued,
+    candidate_of,
+    queue_batch,
+    refresh_statistics,
+    sweep_content,
+)
 from passerelle.services.matchers import open_matcher
 from passerelle.settings import Settings
 
@@ -219,6 +225,7 @@ def scan_command(
                     _queue(rt, agency, pending, tally)
     if into_queue:
         _queue(rt, agency, pending, tally)
+        refresh_statistics(rt.write_uow)
     _summary(tally, into_queue)
     if tally.failed:
         sys.exit(EXIT_FAILURE)

@@ -9,7 +9,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -138,6 +149,12 @@ class SqlQueueRepo:
         )
         self._index_signals(agency_id, item_id, signals_json)
         return item_id
+
+    def refresh_statistics(self) -> None:
+        """After many rows written: let SQLite's planner know the tables' sizes again
+        (`PRAGMA optimize` analyses only what changed much); PostgreSQL's autovacuum does it."""
+        if self._s.get_bind().dialect.name == "sqlite":
+            self._s.execute(text("PRAGMA optimize"))
 
     def add_sighting(self, item_id: str, *, source: str, url: str | None, origin: str) -> bool:
         """Record where an item was seen; False when this source and address were already

@@ -184,6 +184,13 @@ def queue_batch(
     return outcomes
 
 
+def refresh_statistics(open_uow: UnitOfWorkFactory) -> None:
+    """After a large ingest: the planner's statistics brought up to date (indexes stay used)."""
+    with open_uow() as uow:
+        uow.queue.refresh_statistics()
+        uow.commit()
+
+
 def sweep_content(
     open_uow: UnitOfWorkFactory,
     store: ContentStore,
