@@ -182,7 +182,7 @@ def test_the_migration_keeps_one_sighting_of_those_recorded_twice(database_url: 
 
     engine = make_engine(database_url)
     try:
-        upgrade(engine, "0023")
+        upgrade(engine, "0024")
         with engine.begin() as conn:
             conn.execute(
                 text(

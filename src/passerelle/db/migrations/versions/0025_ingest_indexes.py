@@ -2,8 +2,8 @@
 and canonical URL; by SHA-256 alone, as the shared content store is), and one sighting per
 item, source and place seen (a key on them, duplicates from earlier runs removed).
 
-Revision ID: 0024
-Revises: 0023
+Revision ID: 0025
+Revises: 0024
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import hashlib
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0024"
-down_revision = "0023"
+revision = "0025"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
