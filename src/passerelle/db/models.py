@@ -278,6 +278,7 @@ class CaseRow(Base):
         Index("ix_cases_queue_score", "agency_id", text("score DESC"), "created_at", "id"),
         Index("ix_cases_queue_opened", "agency_id", "created_at", "id"),
         Index("ix_cases_queue_tier", "agency_id", "status", "top_tier"),
+        Index("ix_cases_report", "agency_id", "created_at", "source", "top_tier"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -300,6 +301,19 @@ class CaseRow(Base):
 
 class DecisionRow(Base):
     __tablename__ = "decisions"
+    # The transparency report reads the period's decisions from this index alone (0025).
+    __table_args__ = (
+        Index(
+            "ix_decisions_report",
+            "agency_id",
+            "decided_at",
+            "case_id",
+            "id",
+            "verdict",
+            "category",
+            "reason",
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
