@@ -1,16 +1,16 @@
 """The transparency report counts from indexes alone: cases by period, source and tier;
 decisions by period with what the last decision of each case says.
 
-Revision ID: 0025
-Revises: 0024
+Revision ID: 0026
+Revises: 0025
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0025"
-down_revision = "0024"
+revision = "0026"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
