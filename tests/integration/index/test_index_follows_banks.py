@@ -297,9 +297,8 @@ def test_text_entries_keep_their_value(database: Database, tmp_path: Path) -> No
 def _writer(url: str, path: str, agency_id: str, seed: int) -> None:
     """One process: adds and withdraws entries and brings the index up to date, in turns."""
     from passerelle.db.engine import make_engine
-    from tests.conftest import TEST_SECRET
 
-    database = Database(make_engine(url), secret=TEST_SECRET)
+    database = Database(make_engine(url))  # the tests' databases use the dev key
     rng = random.Random(seed)
     for _ in range(12):
         with database.unit_of_work(write=True) as uow:
