@@ -144,6 +144,8 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, "error"
         )
         response = _error_response(request, exc.status_code, code, str(exc.detail))
+        for name, value in (exc.headers or {}).items():  # Allow on a 405, for example
+            response.headers.setdefault(name, value)
         if exc.status_code == 413:
             response.headers["Connection"] = "close"  # the rest of the body is not read
         return response

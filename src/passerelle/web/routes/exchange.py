@@ -83,7 +83,18 @@ def _replayed(uow: UnitOfWork, refusal: Replayed) -> Response:
     return _refusal(409, str(refusal), "replayed")
 
 
-@api.get("/feed", summary="The signed feed of an agency for one partner")
+# What a partner (or anyone posing as one) may get back besides the answer.
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not signed, or the signature or its time does not hold"},
+    403: {"description": "Not a partner of this agency"},
+    404: {"description": "No such agency here"},
+    409: {"description": "The document conflicts with the agreement's state"},
+    413: {"description": "The body is over the size limit"},
+    422: {"description": "Invalid input"},
+}
+
+
+@api.get("/feed", summary="The signed feed of an agency for one partner", responses=REFUSALS)
 def feed(
     request: Request, uow: WriteUow, cursor: Annotated[int, Query(ge=0, le=MAX_SQL_INTEGER)] = 0
 ) -> Response:
@@ -137,7 +148,12 @@ async def _signed_document(request: Request, uow: UnitOfWork) -> dict[str, Any]:
     return unseal(body, sender_key(uow, claimed(body)), max_bytes=MAX_DOCUMENT_BYTES)
 
 
-@api.post("/agreements", summary="Receive a partner's signed proposal of an agreement")
+@api.post(
+    "/agreements",
+    summary="Receive a partner's signed proposal of an agreement",
+    status_code=201,
+    responses=REFUSALS,
+)
 async def proposal(request: Request, uow: WriteUow) -> Response:
     try:
         document = await _signed_document(request, uow)
@@ -150,7 +166,11 @@ async def proposal(request: Request, uow: WriteUow) -> Response:
     return _json(json.dumps({"id": agreement.id, "status": agreement.status.value}).encode(), 201)
 
 
-@api.post("/answers", summary="Receive a partner's signed answer (accept, suspend, …)")
+@api.post(
+    "/answers",
+    summary="Receive a partner's signed answer (accept, suspend, …)",
+    responses=REFUSALS,
+)
 async def answer(request: Request, uow: WriteUow) -> Response:
     try:
         document = await _signed_document(request, uow)

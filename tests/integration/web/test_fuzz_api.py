@@ -1,0 +1,61 @@
+"""Schemathesis against the OpenAPI document of /api/v1 (the exchange endpoints included), in
+process, with and without a token: no 500, no status the document does not declare. Bounded
+(a few examples an operation) so that it stays quick in CI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+from passerelle.db.engine import make_engine
+from passerelle.db.migrate import upgrade
+from passerelle.db.session import Database
+from passerelle.services.auth import create_api_token
+from passerelle.settings import Settings
+from passerelle.web.app import create_app
+from tests.conftest import TEST_SECRET
+from tests.factories import make_agency, make_user
+
+
+def _app() -> tuple[object, str]:
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="passerelle-fuzz-"))
+    database = Database(make_engine(f"sqlite:///{folder / 'passerelle.db'}"))
+    upgrade(database.engine)
+    with database.unit_of_work(write=True) as uow:
+        make_agency(uow, code="unite-fr")
+        user = make_user(
+            uow, agency_code="unite-fr", username="tous.fr", roles=("analyst", "admin")
+        )
+        _, secret = create_api_token(uow, user=user, name="fuzz")
+        uow.commit()
+    app = create_app(Settings(env="test", secret_key=TEST_SECRET, data_dir=folder), database)
+    return app, secret
+
+
+APP, TOKEN = _app()
+schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", APP)
+
+
+@pytest.fixture(params=["without", "with"])
+def credentials(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    yield {"Authorization": f"Bearer {TOKEN}"} if request.param == "with" else {}
+
+
+@schema.parametrize()
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+def test_the_api_answers_as_documented(case, credentials) -> None:  # type: ignore[no-untyped-def]
+    # A value of the right JSON type may still be refused (a PDQ hash that is not 64 hex
+    # digits is 422): the schema cannot say everything the parser checks.
+    case.call_and_validate(headers=credentials, excluded_checks=[positive_data_acceptance])
