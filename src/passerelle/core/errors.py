@@ -2,14 +2,22 @@
 
 
 class PasserelleError(Exception):
-    """Base of every error the product raises on purpose."""
+    """Base of every error the product raises on purpose.
+
+    The message is an English message id; values that vary go in `params` and are named in
+    it as `%(name)s`, so that the console can show it in the person's language."""
+
+    def __init__(self, message: str = "", **params: object) -> None:
+        super().__init__(message % params if params else message)
+        self.template = message
+        self.params = params
 
 
 class InvalidInput(PasserelleError):
     """The input is unusable; the message is safe to show to the person who sent it."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, field: str | None = None, **params: object) -> None:
+        super().__init__(message, **params)
         self.field = field
 
 

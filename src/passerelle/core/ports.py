@@ -34,6 +34,8 @@ from passerelle.core.identity import (
 )
 from passerelle.core.index.entry import IndexEntry
 from passerelle.core.job import Job
+from passerelle.core.note import CaseNote
+from passerelle.core.public_report import PublicReport
 from passerelle.core.referral import Host, Referral
 from passerelle.core.report import ReportFigures
 from passerelle.core.taxonomy import Labels
@@ -314,6 +316,7 @@ class ReferralRepo(Protocol):
         self, agency_id: str, referral_id: str, when: datetime, deadline: datetime | None
     ) -> None: ...
     def send_failed(self, agency_id: str, referral_id: str, error: str) -> None: ...
+    def override_holds(self, agency_id: str, referral_id: str, when: datetime) -> None: ...
     def overdue(self, agency_id: str, now: datetime) -> builtins.list[Referral]: ...
 
 
@@ -332,6 +335,14 @@ class PublicReportRepo(Protocol):
         source_hash: str,
         when: datetime,
     ) -> None: ...
+    def for_case(self, agency_id: str, case_id: str) -> builtins.list[PublicReport]: ...
+
+
+class NoteRepo(Protocol):
+    def add(
+        self, *, agency_id: str, case_id: str, author: str, text: str, when: datetime
+    ) -> CaseNote: ...
+    def for_case(self, agency_id: str, case_id: str) -> builtins.list[CaseNote]: ...
 
 
 class ReportRepo(Protocol):
@@ -611,6 +622,8 @@ class UnitOfWork(Protocol):
     def complaints(self) -> ComplaintRepo: ...
     @property
     def jobs(self) -> JobRepo: ...
+    @property
+    def notes(self) -> NoteRepo: ...
     @property
     def exchange(self) -> ExchangeRepo: ...
 

@@ -54,10 +54,13 @@ def parse_kind(text: str, jurisdiction: Jurisdiction) -> ReferralKind:
     try:
         kind = ReferralKind(text)
     except ValueError:
-        raise InvalidInput(f"unknown kind of referral {text!r}", field="kind") from None
+        raise InvalidInput("unknown kind of referral: %(kind)s", field="kind", kind=text) from None
     if kind not in ALLOWED[jurisdiction]:
         raise InvalidInput(
-            f"a {kind.value} cannot be issued in jurisdiction {jurisdiction.value}", field="kind"
+            "a %(kind)s cannot be issued in jurisdiction %(jurisdiction)s",
+            field="kind",
+            kind=kind.value,
+            jurisdiction=jurisdiction.value,
         )
     return kind
 
@@ -67,16 +70,16 @@ def parse_domain(text: str) -> str:
     try:
         domain = domain.encode("idna").decode("ascii")
     except UnicodeError:
-        raise InvalidInput(f"not a domain name: {text!r}", field="domain") from None
+        raise InvalidInput("not a domain name: %(text)s", field="domain", text=text) from None
     if not _DOMAIN.match(domain):
-        raise InvalidInput(f"not a domain name: {text!r}", field="domain")
+        raise InvalidInput("not a domain name: %(text)s", field="domain", text=text)
     return domain
 
 
 def parse_email(text: str) -> str:
     email = text.strip()
     if not _EMAIL.match(email.lower()):
-        raise InvalidInput(f"not an e-mail address: {text!r}", field="email")
+        raise InvalidInput("not an e-mail address: %(text)s", field="email", text=text)
     return email
 
 
@@ -107,3 +110,7 @@ class Referral:
     sent_at: datetime | None = None
     deadline_at: datetime | None = None
     last_error: str | None = None
+    statement: str = ""  # the statement of reasons written for the host
+    acknowledged_at: datetime | None = None  # the host's acts, through its link
+    removal_declared_at: datetime | None = None
+    hold_override_at: datetime | None = None  # holds up to then were overridden by an approver

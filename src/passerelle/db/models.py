@@ -364,6 +364,21 @@ class ReferralRow(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     removal_declared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     offline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    statement: Mapped[str | None] = mapped_column(Text)
+    hold_override_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CaseNoteRow(Base):
+    """A short internal note on a case, by one of the unit's people; never shared."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class PublicReportRow(Base):

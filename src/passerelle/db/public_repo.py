@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from passerelle.core.public_report import PublicReport
 from passerelle.db.models import PublicReportRow
 
 
@@ -55,6 +56,24 @@ class SqlPublicReportRepo:
             )
         )
         self._s.flush()
+
+    def for_case(self, agency_id: str, case_id: str) -> list[PublicReport]:
+        """Every report of the case's address, oldest first."""
+        rows = self._s.scalars(
+            select(PublicReportRow)
+            .where(PublicReportRow.agency_id == agency_id, PublicReportRow.case_id == case_id)
+            .order_by(PublicReportRow.created_at, PublicReportRow.reference)
+        )
+        return [
+            PublicReport(
+                r.reference,
+                r.url,
+                r.category,
+                r.description,
+                r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC),
+            )
+            for r in rows
+        ]
 
 
 WINDOW = timedelta(hours=1)

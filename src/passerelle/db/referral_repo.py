@@ -38,6 +38,10 @@ def _referral(row: ReferralRow) -> Referral:
         sent_at=_aware(row.sent_at),
         deadline_at=_aware(row.deadline_at),
         last_error=row.last_error,
+        statement=row.statement or "",
+        acknowledged_at=_aware(row.acknowledged_at),
+        removal_declared_at=_aware(row.removal_declared_at),
+        hold_override_at=_aware(row.hold_override_at),
     )
 
 
@@ -115,6 +119,8 @@ class SqlReferralRepo:
                 url=referral.url,
                 created_by=referral.created_by,
                 created_at=referral.created_at,
+                statement=referral.statement or None,
+                hold_override_at=referral.hold_override_at,
             )
         )
         self._s.flush()
@@ -144,6 +150,10 @@ class SqlReferralRepo:
         row = self._row(agency_id, referral_id)
         row.status, row.sent_at, row.deadline_at = ReferralStatus.SENT.value, when, deadline
         row.last_error = None
+
+    def override_holds(self, agency_id: str, referral_id: str, when: datetime) -> None:
+        self._row(agency_id, referral_id).hold_override_at = when
+        self._s.flush()
 
     def send_failed(self, agency_id: str, referral_id: str, error: str) -> None:
         row = self._row(agency_id, referral_id)

@@ -47,6 +47,7 @@ from passerelle.db.models import (
     UserRoleRow,
     UserRow,
 )
+from passerelle.db.note_repo import SqlNoteRepo
 from passerelle.db.public_repo import SqlPublicReportRepo
 from passerelle.db.queue_repo import SqlQueueRepo
 from passerelle.db.referral_repo import SqlReferralRepo
@@ -540,6 +541,7 @@ class SqlUnitOfWork:
         self.complaints = SqlComplaintRepo(session)
         self.jobs = SqlJobRepo(session)
         self.exchange = SqlExchangeRepo(session)
+        self.notes = SqlNoteRepo(session)
 
     def commit(self) -> None:
         self.session.commit()

@@ -643,19 +643,22 @@ def check_referral_allowed(
     state = deconfliction(uow, agency_id=viewer.agency_id, case=case)
     if not state.blocked:
         return
-    who = [
-        f"held by {n.partner_name} ({n.partner_code}) — contact its liaison"
-        for n in state.partner_holds
-    ]
-    if state.holds:
-        who.append("held by this unit")
+    who = [f"{n.partner_name} ({n.partner_code})" for n in state.partner_holds]
+    unit = uow.agencies.get(viewer.agency_id).name
+    who += [f"{h.set_by} ({unit})" for h in state.holds]
     if not override.strip():
-        raise Conflict("this content is under observation: " + "; ".join(who))
+        raise Conflict(
+            "this content is under observation, held by %(holders)s: contact them, or an"
+            " approver overrides the hold with a written reason",
+            holders="; ".join(who),
+        )
     if not viewer.can(Permission.APPROVE_ORDER):
         raise PermissionDenied("only an approver can override an observation hold")
     if len(override.strip()) < MIN_REASON:
         raise InvalidInput(
-            f"write why the hold is overridden ({MIN_REASON} characters at least)", field="override"
+            "write why the hold is overridden (%(minimum)s characters at least)",
+            field="override",
+            minimum=MIN_REASON,
         )
     _audit(
         uow,

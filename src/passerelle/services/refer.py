@@ -8,13 +8,13 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from passerelle.core.audit import AuditEntry
+from passerelle.core.audit import AuditEntry, AuditEvent
 from passerelle.core.decision import Decision, Verdict
 from passerelle.core.errors import Conflict, ExternalServiceError, InvalidInput, PermissionDenied
 from passerelle.core.identity import Locale, Permission, User
@@ -30,7 +30,12 @@ from passerelle.core.referral import (
     parse_email,
     parse_kind,
 )
-from passerelle.services.exchange import announce_referral, check_referral_allowed
+from passerelle.services.exchange import (
+    MIN_REASON,
+    announce_referral,
+    check_referral_allowed,
+    deconfliction,
+)
 
 UnitOfWorkFactory = Callable[[], AbstractContextManager[UnitOfWork]]
 
@@ -70,6 +75,16 @@ CATEGORY_TEXT = {
         "threatens to commit a terrorist offence",
     ),
 }
+# The statement of reasons the host reads, prefilled from the category (editable).
+STATEMENT = {
+    "fr": "Ce contenu relève de l’article 2, point 7 ({category}) du règlement (UE) 2021/784 :"
+    " il {text}. Il est accessible au public à l’adresse indiquée.",
+    "en": "This content falls under Article 2(7)({category}) of Regulation (EU) 2021/784:"
+    " it {text}. It is publicly accessible at the address given.",
+}
+MAX_STATEMENT = 5000
+ISSUE_SLACK = timedelta(minutes=2)  # a clock a little ahead; a notice a day old is stale
+ISSUE_MAX_AGE = timedelta(hours=24)
 LEGAL_TEXT = {
     "fr_code_penal_421_2_5": (
         "Code pénal, article 421-2-5",
@@ -188,6 +203,44 @@ def _terrorist_decision(uow: UnitOfWork, viewer: User, case_id: str) -> Decision
     return decisions[-1]
 
 
+def default_statement(uow: UnitOfWork, *, viewer: User, case_id: str, language: str) -> str:
+    """The statement of reasons for the host, prefilled from the decision's category."""
+    decision = _terrorist_decision(uow, viewer, case_id)
+    category = decision.category.value if decision.category else ""
+    if category not in CATEGORY_TEXT:
+        return ""
+    fr, en = CATEGORY_TEXT[category]
+    if language == "en":
+        return STATEMENT["en"].format(category=category, text=en)
+    return STATEMENT["fr"].format(category=category, text=fr)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveMeasure:
+    """A referral or order already made on the same content: ours, or a partner's."""
+
+    referral_id: str | None  # ours: the page to open
+    case_id: str | None
+    kind: str
+    status: str
+    partner: str | None
+    at: datetime
+
+
+def live_measures(uow: UnitOfWork, *, viewer: User, case_id: str) -> list[LiveMeasure]:
+    """Referrals and orders on this content already: ours on this case or on a case of the
+    same or a nearly identical item, and the partners' (through the exchange)."""
+    found: list[LiveMeasure] = []
+    cases = [case_id] + [other for other, _ in uow.queue.related_cases(viewer.agency_id, case_id)]
+    for one in cases:
+        for r in uow.referrals.for_case(viewer.agency_id, one):
+            found.append(LiveMeasure(r.id, one, r.kind.value, r.status.value, None, r.created_at))
+    detail = uow.queue.get_case(viewer.agency_id, case_id)
+    for notice in deconfliction(uow, agency_id=viewer.agency_id, case=detail).partner_referrals:
+        found.append(LiveMeasure(None, None, "referral", "sent", notice.partner_name, notice.at))
+    return found
+
+
 def prepare_referral(
     uow: UnitOfWork,
     *,
@@ -196,15 +249,34 @@ def prepare_referral(
     kind: str,
     language: str = "",
     override: str = "",
+    statement: str = "",
+    again: str = "",
 ) -> Referral:
     """Prepare a referral or an order from a case decided as terrorist content. Content
     under observation (our hold or a partner's) is not referred unless an approver
-    overrides the hold with a written reason (`override`)."""
+    overrides the hold with a written reason (`override`). Content that already has a
+    referral or an order (ours or a partner's) is referred again only with a written reason
+    (`again`). The statement of reasons for the host defaults to the category's."""
     if not viewer.can(Permission.REVIEW):
         raise PermissionDenied("only analysts and approvers prepare referrals")
     detail = uow.queue.get_case(viewer.agency_id, case_id)
     _terrorist_decision(uow, viewer, case_id)
     check_referral_allowed(uow, viewer=viewer, case=detail, override=override)
+    existing = live_measures(uow, viewer=viewer, case_id=case_id)
+    if existing and len(again.strip()) < MIN_REASON:
+        raise InvalidInput(
+            "this content already has a referral or an order: say why another one is needed"
+            " (%(minimum)s characters at least)",
+            field="again",
+            minimum=MIN_REASON,
+        )
+    clean_statement = statement.strip()
+    if len(clean_statement) > MAX_STATEMENT:
+        raise InvalidInput(
+            "the statement of reasons is limited to %(limit)s characters",
+            field="statement",
+            limit=MAX_STATEMENT,
+        )
     agency = uow.agencies.get(viewer.agency_id)
     chosen = parse_kind(kind, agency.jurisdiction)
     url = detail.summary.url
@@ -214,9 +286,13 @@ def prepare_referral(
     host = uow.referrals.host_for(agency.id, hostname)
     if host is None:
         raise InvalidInput(
-            f"no hosting provider known for {hostname}: add it to the directory first", field="host"
+            "no hosting provider known for %(hostname)s: add it to the directory first",
+            field="host",
+            hostname=hostname,
         )
     status = ReferralStatus.AWAITING_APPROVAL if needs_approval(chosen) else ReferralStatus.READY
+    notice_language = language if language in ("fr", "en") else host.language
+    moment = datetime.now(UTC)
     referral = uow.referrals.add(
         Referral(
             id=str(uuid.uuid4()),
@@ -225,25 +301,54 @@ def prepare_referral(
             host_id=host.id,
             kind=chosen,
             status=status,
-            language=language if language in ("fr", "en") else host.language,
+            language=notice_language,
             url=url,
             created_by=viewer.username,
-            created_at=datetime.now(UTC),
+            created_at=moment,
+            statement=clean_statement
+            or default_statement(uow, viewer=viewer, case_id=case_id, language=notice_language),
+            hold_override_at=moment if override.strip() else None,
         )
     )
-    _audit(
-        uow,
-        viewer,
-        "referral.prepared",
-        "referral",
-        referral.id,
-        {"case": case_id, "kind": chosen.value, "host": host.domain, "status": status.value},
-    )
+    details: dict[str, Any] = {
+        "case": case_id,
+        "kind": chosen.value,
+        "host": host.domain,
+        "status": status.value,
+    }
+    if existing:
+        details["again"] = again.strip()
+        details["existing"] = [m.referral_id or m.partner for m in existing]
+    _audit(uow, viewer, "referral.prepared", "referral", referral.id, details)
     return referral
 
 
-def approve_referral(uow: UnitOfWork, *, viewer: User, referral_id: str) -> Referral:
-    """Four eyes: a removal order is approved by an approver who did not prepare it."""
+def check_holds(uow: UnitOfWork, *, viewer: User, referral: Referral, override: str) -> None:
+    """A hold set after the referral was prepared (or after the last override) blocks its
+    approval and its sending, as it blocks preparing one; an approver overrides it with a
+    written reason, recorded on the referral."""
+    detail = uow.queue.get_case(viewer.agency_id, referral.case_id)
+    state = deconfliction(uow, agency_id=viewer.agency_id, case=detail)
+    times = [h.set_at for h in state.holds] + [n.at for n in state.partner_holds]
+    if not times:
+        return
+    if referral.hold_override_at is not None and referral.hold_override_at >= max(times):
+        return
+    check_referral_allowed(uow, viewer=viewer, case=detail, override=override)
+    uow.referrals.override_holds(viewer.agency_id, referral.id, datetime.now(UTC))
+
+
+def referral_events(uow: UnitOfWork, *, viewer: User, referral_id: str) -> list[AuditEvent]:
+    """What happened to a referral, the host's acts through its link included, in order."""
+    referral = uow.referrals.get(viewer.agency_id, referral_id)
+    return uow.audit.list_for_object(viewer.agency_id, "referral", referral.id)
+
+
+def approve_referral(
+    uow: UnitOfWork, *, viewer: User, referral_id: str, override: str = ""
+) -> Referral:
+    """Four eyes: a removal order is approved by an approver who did not prepare it; not
+    while the content is under observation, unless the approver overrides the hold."""
     referral = uow.referrals.get(viewer.agency_id, referral_id)
     if not viewer.can(Permission.APPROVE_ORDER):
         raise PermissionDenied("only approvers approve removal orders")
@@ -251,20 +356,59 @@ def approve_referral(uow: UnitOfWork, *, viewer: User, referral_id: str) -> Refe
         raise PermissionDenied("four eyes: the author of a removal order cannot approve it")
     if referral.status is not ReferralStatus.AWAITING_APPROVAL:
         raise Conflict("this referral is not awaiting approval")
+    check_holds(uow, viewer=viewer, referral=referral, override=override)
     uow.referrals.approve(viewer.agency_id, referral_id, viewer.username, datetime.now(UTC))
     _audit(uow, viewer, "referral.approved", "referral", referral_id, {"kind": referral.kind.value})
     return uow.referrals.get(viewer.agency_id, referral_id)
 
 
 def mark_sent(
-    uow: UnitOfWork, *, viewer: User, referral_id: str, now: datetime | None = None
+    uow: UnitOfWork,
+    *,
+    viewer: User,
+    referral_id: str,
+    issued: datetime | None = None,
+    override: str = "",
+    now: datetime | None = None,
 ) -> Referral:
-    """The notice went out by the unit's own means (downloaded): the deadline starts now."""
-    referral = _sendable(uow, viewer, referral_id)
-    return _record_sent(uow, viewer, referral, now or datetime.now(UTC), {"channel": "manual"})
+    """The notice went out by the unit's own means (downloaded): the time of issue printed on
+    it (`issued`, that of the page it was downloaded from) is recorded, and the deadline runs
+    from it, as the notice says."""
+    moment = now or datetime.now(UTC)
+    referral = _sendable(uow, viewer, referral_id, override)
+    when = check_issue_time(referral, issued or moment, moment)
+    return _record_sent(uow, viewer, referral, when, {"channel": "manual"})
 
 
-def _sendable(uow: UnitOfWork, viewer: User, referral_id: str) -> Referral:
+def issue_time(now: datetime | None = None) -> datetime:
+    """The time of issue a notice prints: to the minute, as the host reads it."""
+    return (now or datetime.now(UTC)).replace(second=0, microsecond=0)
+
+
+def parse_issue_time(text: str) -> datetime | None:
+    """A time of issue as the referral page gives it (YYYY-MM-DDTHH:MM, UTC); None if empty."""
+    if not text.strip():
+        return None
+    try:
+        moment = datetime.strptime(text.strip(), "%Y-%m-%dT%H:%M")
+    except ValueError:
+        raise InvalidInput("the time of issue must be YYYY-MM-DDTHH:MM", field="issued") from None
+    return moment.replace(tzinfo=UTC)
+
+
+def check_issue_time(referral: Referral, issued: datetime, now: datetime) -> datetime:
+    """The time of issue of a notice about to be recorded as sent: not in the future, not
+    before the referral could be sent, not older than a day (download the notice again)."""
+    earliest = issue_time(referral.approved_at or referral.created_at)
+    if issued > now + ISSUE_SLACK or issued < earliest or issued < now - ISSUE_MAX_AGE:
+        raise InvalidInput(
+            "this notice's time of issue is out of date: reload the page and download it again",
+            field="issued",
+        )
+    return issued
+
+
+def _sendable(uow: UnitOfWork, viewer: User, referral_id: str, override: str = "") -> Referral:
     if not viewer.can(Permission.REVIEW):
         raise PermissionDenied("only analysts and approvers send referrals")
     referral = uow.referrals.get(viewer.agency_id, referral_id)
@@ -272,6 +416,7 @@ def _sendable(uow: UnitOfWork, viewer: User, referral_id: str) -> Referral:
         raise Conflict("this referral cannot be sent: it awaits approval")
     if referral.status is ReferralStatus.SENT:
         raise Conflict("this referral was already sent")
+    check_holds(uow, viewer=viewer, referral=referral, override=override)
     return referral
 
 
@@ -305,18 +450,24 @@ def send_referral(
     referral_id: str,
     mailer: Mailer | None,
     host_link: str = "",
+    override: str = "",
     now: datetime | None = None,
 ) -> SendOutcome:
     """Send the notice by e-mail to the host. A refusing or unreachable server leaves the
     referral "send failed" with the reason, and it can be sent again. The notice is prepared
     in one transaction, sent with none open (a slow mail server must not hold up the
-    database), and the outcome recorded in another."""
+    database), and the outcome recorded in another. The notice carries the time of issue
+    and the deadline that are recorded."""
+    moment = issue_time(now)
     with open_uow() as uow:
-        referral = _sendable(uow, viewer, referral_id)
+        referral = _sendable(uow, viewer, referral_id, override)
         if mailer is None:
             raise InvalidInput("no mail server is configured (PASSERELLE_SMTP_HOST)")
         host = uow.referrals.get_host(viewer.agency_id, referral.host_id)
-        notice = render_notice(uow, viewer=viewer, referral_id=referral_id, host_link=host_link)
+        notice = render_notice(
+            uow, viewer=viewer, referral_id=referral_id, host_link=host_link, issued=moment
+        )
+        uow.commit()  # an approver's override of a hold, when one was given
     body = json.dumps(notice.data, ensure_ascii=False, sort_keys=True, indent=2).encode("utf-8")
     try:
         message_id = mailer.send(
@@ -334,7 +485,6 @@ def send_referral(
             )
             uow.commit()
             return SendOutcome(uow.referrals.get(viewer.agency_id, referral.id), str(exc))
-    moment = now or datetime.now(UTC)
     details = {"channel": "smtp", "to": host.email, "message_id": message_id}
     with open_uow() as uow:
         referral = _sendable(uow, viewer, referral_id)  # not sent by someone else meanwhile
@@ -351,11 +501,21 @@ class Notice:
 
 
 def render_notice(
-    uow: UnitOfWork, *, viewer: User, referral_id: str, host_link: str = ""
+    uow: UnitOfWork,
+    *,
+    viewer: User,
+    referral_id: str,
+    host_link: str = "",
+    issued: datetime | None = None,
 ) -> Notice:
+    """The notice in its language. Before it is sent, it carries the time of issue `issued`
+    (now, to the minute, by default) and the deadline it will have from then; once sent,
+    the recorded ones."""
     if not viewer.can(Permission.READ_REFERRALS):
         raise PermissionDenied("only reviewers, controllers and liaison officers read referrals")
     referral = uow.referrals.get(viewer.agency_id, referral_id)
+    moment = referral.sent_at or issue_time(issued)
+    deadline = referral.deadline_at if referral.sent_at else deadline_for(referral.kind, moment)
     host = uow.referrals.get_host(viewer.agency_id, referral.host_id)
     agency = uow.agencies.get(viewer.agency_id)
     decision = _terrorist_decision(uow, viewer, referral.case_id)
@@ -368,17 +528,20 @@ def render_notice(
         "kind": referral.kind.value,
         "title_fr": title_fr,
         "title_en": title_en,
-        "issued": (referral.sent_at or referral.created_at).strftime("%Y-%m-%d %H:%M"),
+        "issued": moment.strftime("%Y-%m-%d %H:%M"),
         "agency": agency.name,
         "jurisdiction": agency.jurisdiction.value,
         "host_name": host.name,
         "host_email": host.email,
         "url": referral.url,
-        "deadline": referral.deadline_at.strftime("%Y-%m-%d %H:%M") if referral.deadline_at else "",
+        "deadline": deadline.strftime("%Y-%m-%d %H:%M") if deadline else "",
         "category": category,
         "category_text_fr": CATEGORY_TEXT.get(category, ("", ""))[0],
         "category_text_en": CATEGORY_TEXT.get(category, ("", ""))[1],
-        "rationale": decision.rationale,
+        "statement": referral.statement
+        or default_statement(
+            uow, viewer=viewer, case_id=referral.case_id, language=referral.language
+        ),
         "legal_basis": decision.legal_basis or "",
         "legal_basis_fr": legal[0],
         "legal_basis_en": legal[1],

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from passerelle.core.audit import AuditEntry
+from passerelle.core.audit import AuditEntry, AuditEvent
 from passerelle.core.bank import BankKind, BankOrigin, EntryInput, parse_bank_name
 from passerelle.core.case import CaseStatus
 from passerelle.core.decision import Decision, DecisionInput, Recommendation, Verdict
 from passerelle.core.errors import Conflict, InvalidInput, PermissionDenied
 from passerelle.core.identity import Permission, User
+from passerelle.core.note import CaseNote, parse_note
 from passerelle.core.ports import UnitOfWork
+from passerelle.core.public_report import PublicReport
 from passerelle.core.taxonomy import Labels
 from passerelle.services.banks import add_entries
 
@@ -90,6 +92,10 @@ def recommend_lifting(uow: UnitOfWork, *, viewer: User, case_id: str, text: str)
     if not viewer.can(Permission.RECOMMEND):
         raise PermissionDenied("only controllers record recommendations")
     uow.queue.get_case(viewer.agency_id, case_id)  # the case must be of the controller's agency
+    if not uow.decisions.list_for_case(viewer.agency_id, case_id):
+        raise InvalidInput(
+            "this case has no decision yet: there is no measure to lift", field="text"
+        )
     clean = text.strip()
     if not 20 <= len(clean) <= 5000:
         raise InvalidInput("write the recommendation (20 to 5000 characters)", field="text")
@@ -138,3 +144,51 @@ def assign_case(uow: UnitOfWork, *, viewer: User, case_id: str, assignee: str) -
                 {"to": chosen, "from": before},
             )
         )
+
+
+def add_note(uow: UnitOfWork, *, viewer: User, case_id: str, text: str) -> CaseNote:
+    """A short internal note on a case by one of the unit's people (analysts, approvers,
+    controllers, liaisons). It shows in the case history; it is never shared with partners
+    or hosts."""
+    if not (
+        viewer.can(Permission.REVIEW)
+        or viewer.can(Permission.RECOMMEND)
+        or viewer.can(Permission.MANAGE_PARTNERS)
+    ):
+        raise PermissionDenied(
+            "only the unit's analysts, approvers, controllers and liaisons write notes"
+        )
+    uow.queue.get_case(viewer.agency_id, case_id)  # a case of the viewer's agency
+    clean = parse_note(text)
+    note = uow.notes.add(
+        agency_id=viewer.agency_id,
+        case_id=case_id,
+        author=viewer.username,
+        text=clean,
+        when=datetime.now(UTC),
+    )
+    uow.audit.append(
+        AuditEntry(
+            "case.note_added",
+            viewer.username,
+            viewer.agency_id,
+            "case",
+            case_id,
+            {"note": note.id, "text": clean},
+        )
+    )
+    return note
+
+
+def case_history(uow: UnitOfWork, *, viewer: User, case_id: str) -> list[AuditEvent]:
+    """What happened to a case and to its referrals (including what the host did through
+    its link), in order."""
+    events = list(uow.audit.list_for_object(viewer.agency_id, "case", case_id))
+    for referral in uow.referrals.for_case(viewer.agency_id, case_id):
+        events.extend(uow.audit.list_for_object(viewer.agency_id, "referral", referral.id))
+    return sorted(events, key=lambda e: e.seq)
+
+
+def public_reports(uow: UnitOfWork, *, viewer: User, case_id: str) -> list[PublicReport]:
+    """What members of the public said about the case's address, every report of it."""
+    return uow.public_reports.for_case(viewer.agency_id, case_id)

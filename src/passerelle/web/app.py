@@ -21,6 +21,7 @@ from passerelle.storage.content_store import EncryptedContentStore, derive_conte
 from passerelle.web.context import AppState
 from passerelle.web.errors import install_error_handlers, reject_too_large
 from passerelle.web.headers import SecurityHeaders
+from passerelle.web.history import event_sentence
 from passerelle.web.i18n import Translator
 from passerelle.web.limits import BodyLimit, BodyLimits
 from passerelle.web.routes import (
@@ -80,6 +81,8 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     templates.env.globals["url_for"] = _path_for
     templates.env.filters["role_label"] = role_label
     templates.env.filters["number"] = number
+
+    templates.env.globals["event_sentence"] = event_sentence
     store = EncryptedContentStore(settings.content_dir, derive_content_key(settings.secret_key))
     mailer = (
         SmtpMailer(

@@ -133,6 +133,22 @@ def gettext_of(request: Request) -> Callable[[str], str]:
     return translate
 
 
+def error_text(request: Request, exc: Exception) -> str:
+    """An error's message in the request's language: its message id translated, then its
+    values put in (the English text when the catalogue has no translation)."""
+    template = getattr(exc, "template", None)
+    params: dict[str, object] = getattr(exc, "params", None) or {}
+    if not isinstance(template, str) or not template:
+        return gettext_of(request)(str(exc))
+    translated = gettext_of(request)(template)
+    if not params:
+        return translated
+    try:
+        return translated % params
+    except (KeyError, ValueError, TypeError):
+        return str(exc)
+
+
 def csrf_seed(request: Request) -> str:
     """The browser's CSRF seed, created on its first visit and remembered for the response."""
     seed = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_seed", None)

@@ -25,7 +25,13 @@ from passerelle.core.errors import (
     RateLimited,
     TooLarge,
 )
-from passerelle.web.context import ApiAuthRequired, LoginRequired, render
+from passerelle.web.context import (
+    ApiAuthRequired,
+    LoginRequired,
+    error_text,
+    gettext_of,
+    render,
+)
 from passerelle.web.htmx import is_htmx
 from passerelle.web.limits import BodyTooLarge
 
@@ -48,6 +54,19 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (ExternalServiceError, 502, "external_service"),
     (DatabaseUnavailable, 503, "database_unavailable"),
 ]
+
+
+# What a person reads for each kind of refused field (message ids, translated on the page).
+_VALIDATION = {
+    "missing": "missing",
+    "string_too_long": "too long",
+    "string_too_short": "too short",
+    "int_parsing": "not a whole number",
+    "greater_than_equal": "too small",
+    "less_than_equal": "too large",
+    "bool_parsing": "not yes or no",
+    "list_type": "not a list",
+}
 
 
 def _is_api(request: Request) -> bool:
@@ -118,7 +137,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_passerelle_error(request: Request, exc: Exception) -> Response:
         for kind, status, code in _STATUS:
             if isinstance(exc, kind):
-                return _error_response(request, status, code, str(exc))
+                shown = str(exc) if _is_api(request) else error_text(request, exc)
+                return _error_response(request, status, code, shown)
         return _internal_error(request, exc)
 
     async def on_login_required(request: Request, exc: Exception) -> Response:
@@ -134,9 +154,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error_response(request, 401, "unauthenticated", "a valid API token is required")
 
     async def on_csrf(request: Request, exc: Exception) -> Response:
-        return _error_response(
-            request, 403, "csrf", "the form's security token is missing or stale"
-        )
+        message = "the form's security token is missing or stale"
+        shown = message if _is_api(request) else gettext_of(request)(message)
+        return _error_response(request, 403, "csrf", shown)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -152,10 +172,21 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc'][1:]) or 'body'}: {error['msg']}"
-            for error in exc.errors()
-        )
+        if _is_api(request):
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in error['loc'][1:]) or 'body'}: {error['msg']}"
+                for error in exc.errors()
+            )
+        else:  # a person reads it: the field and what is wrong with it, in their language
+            translate = gettext_of(request)
+            problems = "; ".join(
+                translate("%(field)s: %(problem)s")
+                % {
+                    "field": ".".join(str(p) for p in error["loc"][1:]) or "body",
+                    "problem": translate(_VALIDATION.get(error["type"], "invalid value")),
+                }
+                for error in exc.errors()
+            )
         return _error_response(request, 422, "invalid_input", problems)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:

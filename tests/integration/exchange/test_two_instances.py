@@ -303,7 +303,7 @@ def ensure_agreement(fr: Instance, qc: Instance) -> None:
         (agreement,) = uow.exchange.agreements(uow.agencies.get_by_code(qc.code).id)
     token = csrf_of(liaison_qc, "/partners")
     accepted = liaison_qc.post(f"/agreements/{agreement.id}/accept", data={"csrf_token": token})
-    assert accepted.status_code == 200 and "not delivered" not in accepted.text
+    assert accepted.status_code == 200 and "exchange-notice" not in accepted.text
     assert agreement_statuses(qc) == ["active"]
     assert agreement_statuses(fr) == ["active"]
 

@@ -122,14 +122,23 @@ def test_notices_in_three_formats_and_two_languages(client: TestClient, case_id:
     decide(client, token, case_id)
     french = prepare(client, token, case_id, "referral").headers["location"].rsplit("/", 1)[1]
     english = (
-        prepare(client, token, case_id, "fr_admin_request", language="en")
+        prepare(
+            client,
+            token,
+            case_id,
+            "fr_admin_request",
+            language="en",
+            again="A request under the LCEN after the voluntary referral (test).",
+        )
         .headers["location"]
         .rsplit("/", 1)[1]
     )
     text = client.get(f"/referrals/{french}/notice.txt")
     assert text.headers["content-type"].startswith("text/plain")
     assert "Signalement de contenu à caractère terroriste" in text.text
-    assert "article 2, point 7 (a)" in text.text and RATIONALE in text.text
+    assert "article 2, point 7 (a)" in text.text
+    assert RATIONALE not in text.text  # the internal rationale stays in the unit
+    assert "incite à commettre des infractions terroristes" in text.text  # the statement
     assert "Code pénal, article 421-2-5" in text.text
     html = client.get(f"/referrals/{english}/notice.html").text
     assert '<html lang="en">' in html and "Removal request (LCEN, Article 6-1)" in html
@@ -143,7 +152,7 @@ def test_refusals_are_clear(client: TestClient, sqlite_database: Database, case_
     token = log_in(client, "analyst.a")
     decide(client, token, case_id)
     unknown = prepare(client, token, case_id, "takedown")
-    assert unknown.status_code == 422 and "unknown kind of referral" in unknown.text
+    assert unknown.status_code == 422 and "type de mesure inconnu" in unknown.text
     with sqlite_database.unit_of_work(write=True) as uow:
         from passerelle.db.models import HostRow
 
@@ -151,7 +160,7 @@ def test_refusals_are_clear(client: TestClient, sqlite_database: Database, case_
         uow.commit()
     no_host = prepare(client, token, case_id, "referral")
     assert no_host.status_code == 422
-    assert "no hosting provider known for exemple.test" in no_host.text
+    assert "aucun hébergeur connu pour exemple.test" in no_host.text
 
 
 def test_overdue_referrals_are_flagged_on_the_dashboard(

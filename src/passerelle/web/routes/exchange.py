@@ -53,7 +53,15 @@ from passerelle.services.exchange import (
     sender_key,
 )
 from passerelle.services.sync import sync_partner_now
-from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, gettext_of, render
+from passerelle.web.context import (
+    ReadUow,
+    Viewer,
+    WriteUow,
+    error_text,
+    get_state,
+    gettext_of,
+    render,
+)
 from passerelle.web.csrf import require_csrf
 from passerelle.web.htmx import redirect
 from passerelle.web.params import MAX_SQL_INTEGER
@@ -192,7 +200,7 @@ def _partners_page(
     viewer: User,
     *,
     errors: dict[str, str] | None = None,
-    form: dict[str, str] | None = None,
+    form: dict[str, Any] | None = None,
     notice: str | None = None,
     synced: tuple[str, str] | None = None,
     status_code: int = 200,
@@ -272,9 +280,8 @@ def add(
     except (InvalidInput, Conflict) as exc:
         uow.rollback()
         field = getattr(exc, "field", None) or "code"
-        return _partners_page(
-            request, uow, viewer, errors={field: str(exc)}, form=form, status_code=422
-        )
+        errors = {field: error_text(request, exc)}
+        return _partners_page(request, uow, viewer, errors=errors, form=form, status_code=422)
     uow.commit()
     return redirect(request, request.url_for("partners").path)
 
@@ -351,9 +358,12 @@ def propose(
     try:
         _, document = propose_agreement(uow, viewer=viewer, partner_id=partner_id, terms=terms)
     except InvalidInput as exc:
+        # The page again with this partner's form open, the problem next to its field, in
+        # the person's language, and what was chosen kept.
         uow.rollback()
-        errors = {f"{partner_id}.{exc.field or 'purpose'}": str(exc)}
-        return _partners_page(request, uow, viewer, errors=errors, status_code=422)
+        errors = {f"{partner_id}.{exc.field or 'purpose'}": error_text(request, exc)}
+        kept = {"partner": partner_id, **terms}
+        return _partners_page(request, uow, viewer, errors=errors, form=kept, status_code=422)
     partner = uow.exchange.get_partner(viewer.agency_id, partner_id)
     body = _sign(request, uow, viewer, document)
     uow.commit()
@@ -373,7 +383,8 @@ def act(
         )
     except InvalidInput as exc:
         uow.rollback()
-        return _partners_page(request, uow, viewer, notice=str(exc), status_code=422)
+        refused = error_text(request, exc)
+        return _partners_page(request, uow, viewer, notice=refused, status_code=422)
     body = _sign(request, uow, viewer, document)
     uow.commit()
     notice = _deliver(request, partner, "/api/v1/exchange/answers", body)

@@ -19,11 +19,11 @@ from passerelle.core.case import (
     parse_page_request,
     parse_queue_filters,
 )
-from passerelle.core.decision import LEGAL_BASES, DecisionErrors, parse_decision
+from passerelle.core.decision import LEGAL_BASES, Decision, DecisionErrors, parse_decision
 from passerelle.core.errors import InvalidInput
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
-from passerelle.core.referral import ALLOWED
+from passerelle.core.referral import ALLOWED, Referral
 from passerelle.core.work import parse_referral_filters
 from passerelle.services.complaints import decide_complaint
 from passerelle.services.exchange import (
@@ -42,16 +42,28 @@ from passerelle.services.queue import (
     list_queue,
     next_case,
 )
+from passerelle.services.refer import default_statement, live_measures
 from passerelle.services.review import (
+    add_note,
     assign_case,
     case_decisions,
+    case_history,
     decide_case,
+    public_reports,
     recommend_lifting,
     reviewers,
 )
 from passerelle.services.search import PAGE, search_cases
 from passerelle.services.work import list_referrals, work_lists
-from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, gettext_of, render
+from passerelle.web.context import (
+    ReadUow,
+    Viewer,
+    WriteUow,
+    error_text,
+    get_state,
+    gettext_of,
+    render,
+)
 from passerelle.web.csrf import require_csrf
 from passerelle.web.htmx import redirect
 from passerelle.web.views import audit_row, case_detail_view, case_row, decision_view
@@ -269,14 +281,23 @@ def queue_count(
 def _case_context(
     request: Request, uow: UnitOfWork, viewer: User, case_id: str
 ) -> dict[str, object]:
-    detail, history = get_case(uow, viewer=viewer, case_id=case_id)
+    detail, _ = get_case(uow, viewer=viewer, case_id=case_id)
     agency = uow.agencies.get(viewer.agency_id)
+    decisions = case_decisions(uow, viewer=viewer, case_id=case_id)
+    referrals = uow.referrals.for_case(agency.id, case_id)
+    referable = bool(decisions) and decisions[-1].verdict.value == "terrorist"
     return {
         "case": case_detail_view(detail, gettext_of(request)),
-        "history": [audit_row(e) for e in history],
-        "decisions": [
-            decision_view(d) for d in case_decisions(uow, viewer=viewer, case_id=case_id)
-        ],
+        "history": [audit_row(e) for e in case_history(uow, viewer=viewer, case_id=case_id)],
+        "public_reports": public_reports(uow, viewer=viewer, case_id=case_id),
+        "next_step": _next_step(detail.summary.status.value, decisions, referrals, viewer),
+        "live": live_measures(uow, viewer=viewer, case_id=case_id) if referable else [],
+        "statement": default_statement(
+            uow, viewer=viewer, case_id=case_id, language=viewer.locale.value
+        )
+        if referable
+        else "",
+        "decisions": [decision_view(d) for d in decisions],
         "banks": [b.name for b in uow.banks.list(agency.id)],
         "legal_bases": LEGAL_BASES[agency.jurisdiction],
         "can_decide": viewer.can(Permission.REVIEW),
@@ -284,7 +305,7 @@ def _case_context(
         "reviewers": [u.username for u in reviewers(uow, viewer=viewer)],
         "preserved": get_state(request).store.has(detail.sha256),
         "reveal": viewer.reveal_media,
-        "referrals": uow.referrals.for_case(agency.id, case_id),
+        "referrals": referrals,
         "recommendations": uow.decisions.recommendations(agency.id, case_id),
         "complaints": uow.complaints.for_case(agency.id, case_id),
         "earlier": earlier_cases(uow, viewer=viewer, case_id=case_id),
@@ -299,6 +320,26 @@ def _case_context(
         "errors": {},
         "form": {},
     }
+
+
+def _next_step(
+    status: str, decisions: list[Decision], referrals: list[Referral], viewer: User
+) -> str:
+    """What to do next on the case, as a message id."""
+    if status == "open":
+        if viewer.can(Permission.REVIEW):
+            return "Decide: is this terrorist content? Press d to go to the decision form."
+        return "Awaiting a decision by an analyst."
+    if not decisions or decisions[-1].verdict.value != "terrorist":
+        return "Nothing more to do: the content was found not to be terrorist content."
+    states = {r.status.value for r in referrals}
+    if not referrals:
+        return "Prepare a referral or an order for the host."
+    if "awaiting_approval" in states:
+        return "A second approver must approve the removal order."
+    if states & {"ready", "send_failed"}:
+        return "Send the notice to the host."
+    return "Wait for the host: the re-checks show when the content goes offline."
 
 
 @router.get("/cases/{case_id}", name="case_detail")
@@ -405,7 +446,8 @@ def decide(
     except DecisionErrors as exc:
         return _refuse(request, uow, viewer, case_id, submitted, exc.problems)
     except InvalidInput as exc:
-        return _refuse(request, uow, viewer, case_id, submitted, {exc.field or "form": str(exc)})
+        problem = {exc.field or "form": error_text(request, exc)}
+        return _refuse(request, uow, viewer, case_id, submitted, problem)
     uow.commit()
     return redirect(request, request.url_for("case_detail", case_id=case_id).path)
 
@@ -426,6 +468,25 @@ def assignment(
         lambda: assign_case(uow, viewer=viewer, case_id=case_id, assignee=assignee),
         problem="assignee",
         kept={},
+    )
+
+
+@router.post("/cases/{case_id}/notes", name="add_note")
+def note(
+    request: Request,
+    viewer: Viewer,
+    uow: WriteUow,
+    case_id: str,
+    text: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    return _case_form(
+        request,
+        uow,
+        viewer,
+        case_id,
+        lambda: add_note(uow, viewer=viewer, case_id=case_id, text=text),
+        problem="note",
+        kept={"note": text},
     )
 
 
@@ -524,7 +585,7 @@ def _case_form(
     try:
         act()
     except InvalidInput as exc:
-        return _refuse(request, uow, viewer, case_id, kept, {problem: str(exc)})
+        return _refuse(request, uow, viewer, case_id, kept, {problem: error_text(request, exc)})
     uow.commit()
     return redirect(request, request.url_for("case_detail", case_id=case_id).path)
 
@@ -536,9 +597,13 @@ def _refuse(
     case_id: str,
     submitted: dict[str, object],
     problems: dict[str, str],
+    status_code: int = 422,
 ) -> Response:
     """The case page again, with each problem next to its field and the values kept."""
     uow.rollback()
     context = _case_context(request, uow, viewer, case_id)
     context.update(errors=problems, form=submitted)
-    return render(request, "pages/case_detail.html", context, status_code=422)
+    return render(request, "pages/case_detail.html", context, status_code=status_code)
+
+
+refuse_on_case_page = _refuse

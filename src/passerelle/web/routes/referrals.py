@@ -6,26 +6,31 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.responses import Response
 
-from passerelle.core.errors import Conflict, InvalidInput, NotFound
+from passerelle.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.referral import ReferralStatus
 from passerelle.services.refer import (
     approve_referral,
+    issue_time,
     mark_sent,
+    parse_issue_time,
     prepare_referral,
+    referral_events,
     register_host,
     render_notice,
     send_referral,
     update_host,
 )
-from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, render
+from passerelle.web.context import ReadUow, Viewer, WriteUow, error_text, get_state, render
 from passerelle.web.csrf import require_csrf
 from passerelle.web.hostlinks import host_link
 from passerelle.web.htmx import redirect
+from passerelle.web.routes.queue import refuse_on_case_page
+from passerelle.web.views import audit_row
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
 FORMATS = {
@@ -44,10 +49,33 @@ def prepare(
     kind: Annotated[str, Form(max_length=32)] = "",
     language: Annotated[str, Form(max_length=8)] = "",
     override: Annotated[str, Form(max_length=2000)] = "",
+    statement: Annotated[str, Form(max_length=10_000)] = "",
+    again: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    referral = prepare_referral(
-        uow, viewer=viewer, case_id=case_id, kind=kind, language=language, override=override
-    )
+    submitted: dict[str, object] = {
+        "kind": kind,
+        "override": override,
+        "statement": statement,
+        "again": again,
+    }
+    try:
+        referral = prepare_referral(
+            uow,
+            viewer=viewer,
+            case_id=case_id,
+            kind=kind,
+            language=language,
+            override=override,
+            statement=statement,
+            again=again,
+        )
+    except (InvalidInput, Conflict) as exc:
+        # Back on the case, at the referral form: the holds or the live measures it names,
+        # and the field that lets the person go on (a reason), what was typed kept.
+        field = getattr(exc, "field", None) or "referral"
+        status = 409 if isinstance(exc, Conflict) else 422
+        problem = {field: error_text(request, exc)}
+        return refuse_on_case_page(request, uow, viewer, case_id, submitted, problem, status)
     uow.commit()
     return redirect(request, request.url_for("referral_detail", referral_id=referral.id).path)
 
@@ -57,7 +85,10 @@ def _context(
 ) -> dict[str, object]:
     referral = uow.referrals.get(viewer.agency_id, referral_id)
     link = host_link(get_state(request).settings, referral_id)
-    notice = render_notice(uow, viewer=viewer, referral_id=referral_id, host_link=link)
+    issued = issue_time()
+    notice = render_notice(
+        uow, viewer=viewer, referral_id=referral_id, host_link=link, issued=issued
+    )
     host = uow.referrals.get_host(viewer.agency_id, referral.host_id)
     may_approve = (
         viewer.can(Permission.APPROVE_ORDER)
@@ -71,7 +102,22 @@ def _context(
         "may_approve": may_approve,
         "can_mail": get_state(request).mailer is not None,
         "send_error": None,
+        "problem": None,
+        "issued": issued.strftime("%Y-%m-%dT%H:%M"),
+        "events": [
+            audit_row(e) for e in referral_events(uow, viewer=viewer, referral_id=referral_id)
+        ],
     }
+
+
+def _refused(
+    request: Request, uow: UnitOfWork, viewer: User, referral_id: str, exc: Exception
+) -> Response:
+    """The referral page again with the problem (a hold names its holder: 409)."""
+    uow.rollback()
+    status = 409 if isinstance(exc, Conflict) else 403 if isinstance(exc, PermissionDenied) else 422
+    context = _context(request, uow, viewer, referral_id) | {"problem": error_text(request, exc)}
+    return render(request, "pages/referral.html", context, status_code=status)
 
 
 @router.get("/referrals/{referral_id}", name="referral_detail")
@@ -80,11 +126,26 @@ def detail(request: Request, viewer: Viewer, uow: ReadUow, referral_id: str) -> 
 
 
 @router.get("/referrals/{referral_id}/notice.{fmt}", name="referral_notice")
-def notice(request: Request, viewer: Viewer, uow: ReadUow, referral_id: str, fmt: str) -> Response:
+def notice(
+    request: Request,
+    viewer: Viewer,
+    uow: ReadUow,
+    referral_id: str,
+    fmt: str,
+    issued: Annotated[str, Query(max_length=16)] = "",
+) -> Response:
+    """The notice to download, with the time of issue of the page it was downloaded from
+    (the one "mark as sent" records) and the deadline it gives."""
     if fmt not in FORMATS:
         raise NotFound("no such notice format")
     link = host_link(get_state(request).settings, referral_id)
-    rendered = render_notice(uow, viewer=viewer, referral_id=referral_id, host_link=link)
+    rendered = render_notice(
+        uow,
+        viewer=viewer,
+        referral_id=referral_id,
+        host_link=link,
+        issued=parse_issue_time(issued),
+    )
     body = {
         "txt": rendered.text,
         "html": rendered.html,
@@ -95,24 +156,43 @@ def notice(request: Request, viewer: Viewer, uow: ReadUow, referral_id: str, fmt
 
 
 @router.post("/referrals/{referral_id}/approve", name="approve_referral")
-def approve(request: Request, viewer: Viewer, uow: WriteUow, referral_id: str) -> Response:
-    approve_referral(uow, viewer=viewer, referral_id=referral_id)
+def approve(
+    request: Request,
+    viewer: Viewer,
+    uow: WriteUow,
+    referral_id: str,
+    override: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    try:
+        approve_referral(uow, viewer=viewer, referral_id=referral_id, override=override)
+    except (Conflict, InvalidInput, PermissionDenied) as exc:
+        return _refused(request, uow, viewer, referral_id, exc)
     uow.commit()
     return redirect(request, request.url_for("referral_detail", referral_id=referral_id).path)
 
 
 @router.post("/referrals/{referral_id}/send", name="send_referral")
-def send(request: Request, viewer: Viewer, referral_id: str) -> Response:
+def send(
+    request: Request,
+    viewer: Viewer,
+    referral_id: str,
+    override: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
     state = get_state(request)
     link = host_link(state.settings, referral_id)
     # No transaction stays open while the mail server answers: the service opens its own.
-    outcome = send_referral(
-        lambda: state.database.unit_of_work(write=True),
-        viewer=viewer,
-        referral_id=referral_id,
-        mailer=state.mailer,
-        host_link=link,
-    )
+    try:
+        outcome = send_referral(
+            lambda: state.database.unit_of_work(write=True),
+            viewer=viewer,
+            referral_id=referral_id,
+            mailer=state.mailer,
+            host_link=link,
+            override=override,
+        )
+    except (Conflict, InvalidInput, PermissionDenied) as exc:
+        with state.database.unit_of_work() as uow:
+            return _refused(request, uow, viewer, referral_id, exc)
     if outcome.error:  # recorded too, so that it shows and can be retried
         with state.database.unit_of_work() as uow:
             context = _context(request, uow, viewer, referral_id) | {"send_error": outcome.error}
@@ -121,8 +201,24 @@ def send(request: Request, viewer: Viewer, referral_id: str) -> Response:
 
 
 @router.post("/referrals/{referral_id}/sent", name="referral_sent")
-def sent(request: Request, viewer: Viewer, uow: WriteUow, referral_id: str) -> Response:
-    mark_sent(uow, viewer=viewer, referral_id=referral_id)
+def sent(
+    request: Request,
+    viewer: Viewer,
+    uow: WriteUow,
+    referral_id: str,
+    issued: Annotated[str, Form(max_length=16)] = "",
+    override: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    try:
+        mark_sent(
+            uow,
+            viewer=viewer,
+            referral_id=referral_id,
+            issued=parse_issue_time(issued),
+            override=override,
+        )
+    except (Conflict, InvalidInput, PermissionDenied) as exc:
+        return _refused(request, uow, viewer, referral_id, exc)
     uow.commit()
     return redirect(request, request.url_for("referral_detail", referral_id=referral_id).path)
 
