@@ -44,6 +44,7 @@ def test_every_template_message_is_translated_to_french() -> None:
         "Protection",
         "%(n)d cases",
         "%(n)d cases await a decision",
+        "%(n)d reports from the public",
         "%(n)d referrals are past their deadline",
         "%(n)s referrals",
     }
