@@ -12,7 +12,7 @@ def test_the_analyst_walks_the_demo_queue_with_the_keyboard(page: Page, server_u
     page.get_by_label("Identifiant").fill("analyste.fr")
     page.get_by_label("Mot de passe").fill("demo-passerelle")
     page.get_by_role("button", name="Se connecter").click()
-    page.get_by_role("link", name="File d'attente", exact=True).click()
+    page.get_by_role("link", name="File d’attente", exact=True).click()
     expect(page.get_by_test_id("queue-count")).to_have_text("4 dossiers")
     rows = page.locator("tr[data-case-url]")
     expect(rows).to_have_count(4)
@@ -86,7 +86,7 @@ def test_the_reported_article_is_read_and_decided_as_journalism(
     form = page.get_by_test_id("decision-form")
     form.get_by_role("radio", name="contenu non terroriste").check()
     form.get_by_label("Motif, si contenu non terroriste").select_option("journalism")
-    form.get_by_label("J'ai vérifié les exemptions").check()
+    form.get_by_label("J’ai vérifié les exemptions").check()
     form.get_by_label("Motivation").fill(
         "Article de presse qui rend compte d'une coopération entre gouvernements."
     )

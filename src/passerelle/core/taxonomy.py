@@ -42,7 +42,9 @@ def parse_category(text: str) -> Category:
     try:
         return Category(value)
     except ValueError:
-        raise InvalidInput(f"unknown category {text!r}; use a, b, c, d or e (Art. 2(7))") from None
+        raise InvalidInput(
+            "unknown category '%(text)s'; use a, b, c, d or e (Art. 2(7))", text=text
+        ) from None
 
 
 def parse_tier(text: str) -> Tier:

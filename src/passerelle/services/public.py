@@ -60,7 +60,7 @@ def submit_public_report(
     try:
         canonical = canonicalize_url(url)
     except InvalidInput as exc:
-        raise InvalidInput(str(exc), field="url") from None
+        raise InvalidInput(exc.template, field="url", **exc.params) from None
     # Judged as typed, never resolved here: the fetcher checks every DNS answer later.
     if describe_host_refusal(urlsplit(canonical).hostname or "", allowed) is not None:
         raise InvalidInput(NOT_PUBLIC, field="url")
@@ -68,7 +68,9 @@ def submit_public_report(
     text = description.strip()
     if len(text) > MAX_DESCRIPTION:
         raise InvalidInput(
-            f"the description is limited to {MAX_DESCRIPTION} characters", field="description"
+            "the description is limited to %(limit)s characters",
+            field="description",
+            limit=MAX_DESCRIPTION,
         )
     uow.public_reports.forget_sources(moment - WINDOW)
     if uow.public_reports.count_from(source_hash, moment - WINDOW) >= per_hour:

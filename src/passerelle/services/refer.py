@@ -41,7 +41,7 @@ UnitOfWorkFactory = Callable[[], AbstractContextManager[UnitOfWork]]
 
 TITLES = {
     ReferralKind.REFERRAL: (
-        "Signalement de contenu à caractère terroriste",
+        "Notification de contenu à caractère terroriste",
         "Referral of terrorist content",
     ),
     ReferralKind.FR_ADMIN_REQUEST: (
@@ -53,22 +53,22 @@ TITLES = {
         "Removal order (Regulation (EU) 2021/784, Article 3)",
     ),
 }
-CATEGORY_TEXT = {
+CATEGORY_TEXT = {  # the wording of the console's catalogue (category_a … category_e)
     "a": (
         "incite à commettre des infractions terroristes",
         "incites the commission of terrorist offences",
     ),
     "b": (
-        "sollicite la commission d'infractions terroristes",
-        "solicits the commission of terrorist offences",
+        "sollicite une personne ou un groupe pour commettre des infractions terroristes",
+        "solicits a person or a group to commit terrorist offences",
     ),
     "c": (
-        "sollicite la participation aux activités d'un groupe terroriste",
+        "sollicite la participation aux activités d’un groupe terroriste",
         "solicits participation in the activities of a terrorist group",
     ),
     "d": (
-        "fournit des instructions pour des armes, explosifs ou méthodes",
-        "provides instruction on weapons, explosives or methods",
+        "fournit des instructions sur des armes, des explosifs ou d’autres méthodes",
+        "provides instruction on weapons, explosives or other methods",
     ),
     "e": (
         "menace de commettre une infraction terroriste",

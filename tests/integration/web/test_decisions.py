@@ -66,9 +66,9 @@ def test_a_bad_form_names_each_field_in_french_and_saves_nothing(
     )
     assert response.status_code == 422  # type: ignore[attr-defined]
     text = response.text  # type: ignore[attr-defined]
-    assert "choisissez la catégorie de l&#39;art. 2(7), (a) à (e)" in text
+    assert "choisissez la catégorie de l’art. 2(7), (a) à (e)" in text
     assert "rédigez la motivation (au moins 20 caractères)" in text
-    assert "confirmez que les exemptions de l&#39;art. 1(3) ont été vérifiées" in text
+    assert "confirmez que les exemptions de l’art. 1(3) ont été vérifiées" in text
     assert "trop court" in text  # the value typed is kept
     with sqlite_database.unit_of_work() as uow:
         assert not any(e.action == "case.decided" for e in uow.audit.iter_all())

@@ -71,7 +71,7 @@ def test_a_report_becomes_a_public_case_once(public: TestClient, sqlite_database
 def test_bad_input_is_shown_next_to_the_field(public: TestClient) -> None:
     bad = report(public, url="ftp://exemple.test/x", description="garde ce texte")
     assert bad.status_code == 422
-    assert "only http and https URLs are accepted" in bad.text
+    assert "seules les URL http et https sont acceptées" in bad.text
     assert "garde ce texte" in bad.text
     assert report(public, category="z").status_code == 422
     assert report(public, description="x" * 2001).status_code == 422

@@ -181,7 +181,7 @@ def test_a_legal_hold_is_set_from_the_case_page(
         follow_redirects=False,
     )
     assert done.status_code == 303
-    assert "Gel judiciaire jusqu&#39;au 2027-06-30" in client.get(f"/cases/{case}").text
+    assert "Gel judiciaire jusqu’au 2027-06-30" in client.get(f"/cases/{case}").text
 
 
 def test_the_case_shows_near_duplicate_images_with_their_distance(

@@ -68,7 +68,7 @@ def test_a_removal_order_needs_a_second_approver(client: TestClient, case_id: st
     page_url = made.headers["location"]
     referral_id = page_url.rsplit("/", 1)[1]
     page = client.get(page_url).text
-    assert "en attente d&#39;approbation" in page
+    assert "en attente d’approbation" in page
     assert 'data-testid="approve"' not in page  # the author is not offered the button
     assert (
         client.post(f"/referrals/{referral_id}/approve", data={"csrf_token": token}).status_code
@@ -135,7 +135,7 @@ def test_notices_in_three_formats_and_two_languages(client: TestClient, case_id:
     )
     text = client.get(f"/referrals/{french}/notice.txt")
     assert text.headers["content-type"].startswith("text/plain")
-    assert "Signalement de contenu à caractère terroriste" in text.text
+    assert "Notification de contenu à caractère terroriste" in text.text
     assert "article 2, point 7 (a)" in text.text
     assert RATIONALE not in text.text  # the internal rationale stays in the unit
     assert "incite à commettre des infractions terroristes" in text.text  # the statement
@@ -171,7 +171,7 @@ def test_overdue_referrals_are_flagged_on_the_dashboard(
     referral_id = (
         prepare(client, token, case_id, "fr_admin_request").headers["location"].rsplit("/", 1)[1]
     )
-    assert "Aucun signalement n&#39;a dépassé son échéance." in client.get("/").text
+    assert "Aucune notification n’a dépassé son échéance." in client.get("/").text
     from datetime import UTC, datetime
 
     with sqlite_database.unit_of_work(write=True) as uow:
@@ -184,5 +184,5 @@ def test_overdue_referrals_are_flagged_on_the_dashboard(
         )
         uow.commit()
     dashboard = client.get("/").text
-    assert "1 signalement a dépassé son échéance" in dashboard
+    assert "1 notification a dépassé son échéance" in dashboard
     assert f"/referrals/{referral_id}" in dashboard

@@ -78,7 +78,7 @@ def test_the_report_publishes_the_audit_head(
     assert head.split(":")[0] != "0"
     page = client.get("/reports")
     assert f"<code>{head}</code>" in page.text
-    assert "Tête du journal d&#39;audit au moment de ce rapport" in page.text
+    assert "Tête du journal d’audit au moment de ce rapport" in page.text
     assert json.loads(client.get("/reports/export.json").text)["audit_head"] == head
     assert f"audit,head,{head}" in client.get("/reports/export.csv").text.splitlines()
 

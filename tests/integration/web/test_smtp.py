@@ -95,7 +95,7 @@ def test_sending_a_notice(
     if handler.refuse:
         assert response.status_code == 502
         assert "Relaying denied" in response.text
-        assert "Non envoyé :" in page and "échec de l&#39;envoi" in page
+        assert "Non envoyé\u00a0:" in page and "échec de l’envoi" in page
         assert 'data-testid="send"' in page  # a retry is possible
         with sqlite_database.unit_of_work() as uow:
             actions = [e.action for e in uow.audit.iter_all()]
@@ -105,7 +105,7 @@ def test_sending_a_notice(
     ((recipients, message),) = handler.messages
     assert recipients == ["abuse@exemple.test"]
     assert message["From"] == "unite@passerelle.test"
-    assert message["Subject"].startswith("Signalement de contenu à caractère terroriste [")
+    assert message["Subject"].startswith("Notification de contenu à caractère terroriste [")
     parts = {part.get_content_type(): part for part in message.walk()}
     assert {"text/plain", "text/html", "application/json"} <= set(parts)
     assert "https://exemple.test/0.jpg" in parts["text/plain"].get_payload(decode=True).decode()

@@ -32,15 +32,15 @@ def canonicalize_url(text: str) -> str:
     domain name or an IP address."""
     raw = text.strip()
     if not raw or any(ch in raw for ch in "\r\n\t "):
-        raise InvalidInput(f"not a URL: {text!r}")
+        raise InvalidInput("not a URL: %(text)s", text=text)
     try:
         parts = urlsplit(raw)
         port = parts.port
     except ValueError as exc:
-        raise InvalidInput(f"not a URL: {text!r} ({exc})") from None
+        raise InvalidInput("not a URL: %(text)s (%(why)s)", text=text, why=str(exc)) from None
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
-        raise InvalidInput(f"only http and https URLs are accepted, got {text!r}")
+        raise InvalidInput("only http and https URLs are accepted, got %(text)s", text=text)
     host = _canonical_host(parts.hostname or "", text)
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     path = quote(remove_dot_segments(unquote(parts.path)), safe=_SAFE_PATH) or "/"

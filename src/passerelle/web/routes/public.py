@@ -12,7 +12,7 @@ from starlette.responses import Response
 from passerelle.core.errors import InvalidInput, NotFound
 from passerelle.fetch.guard import parse_allow_setting
 from passerelle.services.public import submit_public_report
-from passerelle.web.context import WriteUow, get_state, render
+from passerelle.web.context import WriteUow, error_text, get_state, render
 from passerelle.web.csrf import require_csrf
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
@@ -77,7 +77,11 @@ def _submit(
     except InvalidInput as exc:
         submitted = {"url": url, "category": category, "description": description}
         return _form(
-            request, lang, errors={exc.field or "url": str(exc)}, form=submitted, status=422
+            request,
+            lang,
+            errors={exc.field or "url": error_text(request, exc)},
+            form=submitted,
+            status=422,
         )
     uow.commit()
     request.state.forced_locale = lang
