@@ -85,9 +85,9 @@ def seed_demo_cases(
     article: bytes | None = None,
 ) -> int:
     """Bank the stand-in `known` image in each demo agency, then scan `scanned` into the
-    queue of the French unit; with `article` (a news article), add it as a page reported by
-    the public, whose right answer is "not terrorist content: journalism". Idempotent;
-    returns the number of cases opened."""
+    queue of each unit (French and Québec); with `article` (a news article), add it to the
+    French unit as a page reported by the public, whose right answer is "not terrorist
+    content: journalism". Idempotent; returns the number of cases opened."""
     for code, *_ in DEMO_AGENCIES:
         try:
             create_bank(
@@ -107,22 +107,24 @@ def seed_demo_cases(
             EntryInput("pdq", pdq.value, STAND_IN, quality=pdq.quality),
         ]
         add_entries(uow, agency_code=code, bank_name=DEMO_BANK, entries=entries, actor="demo")
-    if not uow.referrals.hosts(uow.agencies.get_by_code("demo-fr").id):
-        add_host(
-            uow,
-            agency_code="demo-fr",
-            actor="demo",
-            domain="demo.invalid",
-            name="Hébergeur démo",
-            email="signalements@hebergeur.invalid",
-            language="fr",
-        )
-    matcher = load_matcher(uow, agency_code="demo-fr")
     opened = 0
-    for content in scanned:
-        result = scan(content, matcher, ScanOptions(keep_matched_content=True))
-        queued = queue_result(uow, agency_code="demo-fr", result=result, actor="demo", store=store)
-        opened += queued == "opened"
+    for code, *_ in DEMO_AGENCIES:
+        # Each unit has its own queue, so that every role can be tried in either unit.
+        if not uow.referrals.hosts(uow.agencies.get_by_code(code).id):
+            add_host(
+                uow,
+                agency_code=code,
+                actor="demo",
+                domain="demo.invalid",
+                name="Hébergeur démo",
+                email="abus@hebergeur.invalid",
+                language="fr",
+            )
+        matcher = load_matcher(uow, agency_code=code)
+        for content in scanned:
+            result = scan(content, matcher, ScanOptions(keep_matched_content=True))
+            queued = queue_result(uow, agency_code=code, result=result, actor="demo", store=store)
+            opened += queued == "opened"
     if article is not None:
         opened += _seed_reported_article(uow, article, store)
     return opened

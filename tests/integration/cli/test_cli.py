@@ -167,9 +167,22 @@ def test_demo_seeds_and_prints_the_logins(tmp_path: Path) -> None:
     again = CliRunner().invoke(cli, ["demo", "--no-serve", "--port", "8123"], env=env)
     assert again.output == first.output
     verify = CliRunner().invoke(cli, ["audit", "verify"], env=env)
-    # 2 agencies + 10 people, 2 demo banks and their entries, a demo host, 3 demo cases,
-    # the two units as each other's partner
-    assert verify.output.startswith("audit log intact: 22 events")
+    # 2 agencies + 10 people, 2 demo banks and their entries, a demo host and 3 demo cases
+    # in each unit, the two units as each other's partner
+    assert verify.output.startswith("audit log intact: 26 events")
+    from passerelle.db.engine import make_engine
+    from passerelle.db.session import Database
+
+    database = Database(make_engine(f"sqlite:///{tmp_path / 'var' / 'passerelle.db'}"))
+    try:
+        with database.unit_of_work() as uow:
+            queues = {
+                code: uow.queue.count_cases(uow.agencies.get_by_code(code).id)
+                for code in ("demo-fr", "demo-qc")
+            }
+    finally:
+        database.dispose()
+    assert queues == {"demo-fr": 3, "demo-qc": 3}  # Québec roles have cases to try
 
 
 def _subprocess(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
