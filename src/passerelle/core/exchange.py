@@ -232,7 +232,7 @@ def _date(value: object, name: str) -> date:
 def parse_code(text: str) -> str:
     code = text.strip().lower()
     if not _CODE.match(code):
-        raise InvalidInput(f"not an agency code: {text!r}", field="code")
+        raise InvalidInput("not an agency code: '%(text)s'", field="code", text=text)
     return code
 
 

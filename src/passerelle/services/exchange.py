@@ -570,7 +570,9 @@ def set_observation_hold(uow: UnitOfWork, *, viewer: User, case_id: str, reason:
         raise PermissionDenied("only approvers and liaison officers set observation holds")
     text = reason.strip()
     if len(text) < MIN_REASON:
-        raise InvalidInput(f"give the reason ({MIN_REASON} characters at least)", field="observe")
+        raise InvalidInput(
+            "give the reason (%(minimum)s characters at least)", field="observe", minimum=MIN_REASON
+        )
     signals = _case_signals(uow, viewer.agency_id, case_id)
     now = datetime.now(UTC)
     uow.exchange.add_hold(viewer.agency_id, case_id, reason=text, set_by=viewer.username, when=now)

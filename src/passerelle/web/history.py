@@ -4,6 +4,7 @@ the referral page and the audit log (the codes and the JSON stay on the event's 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -74,7 +75,9 @@ def describe(action: str, details: dict[str, Any], translate: Callable[[str], st
     values: dict[str, str] = {}
     for key, value in details.items():
         shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        values[key] = translate(shown) if isinstance(value, str) else shown
+        # Codes (a verdict, a kind of referral) are translated; what people wrote is not.
+        is_code = isinstance(value, str) and re.fullmatch(r"[a-z][a-z0-9_]*", value)
+        values[key] = translate(shown) if is_code else shown
     for name in _names(template):
         values.setdefault(name, "—")
     return translate(template) % values
