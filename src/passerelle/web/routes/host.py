@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from passerelle.core.errors import InvalidInput
 from passerelle.services.complaints import host_acts, open_host_link
-from passerelle.web.context import ReadUow, WriteUow, get_state, render
+from passerelle.web.context import ReadUow, WriteUow, error_text, get_state, render
 from passerelle.web.csrf import require_csrf
 from passerelle.web.params import MAX_TIMESTAMP
 
@@ -59,6 +59,6 @@ def host_action(
     try:
         host_acts(uow, referral=referral, action=action, text=text)
     except InvalidInput as exc:
-        return _page(request, referral, e, s, error=str(exc), text=text)
+        return _page(request, referral, e, s, error=error_text(request, exc), text=text)
     uow.commit()
     return _page(request, referral, e, s, done=action)
