@@ -22,6 +22,7 @@ from tests.integration.exchange.test_two_instances import (
 from tests.servers import running_passerelle
 from tests.shared import shared
 
+DEMO_PASSWORD = "demo-passerelle"
 RATIONALE = "Contenu de remplacement traité comme un appel à la violence (démo)."
 
 
@@ -33,7 +34,7 @@ def own_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-def log_in(page: Page, url: str, username: str, password: str = "demo-passerelle") -> None:
+def log_in(page: Page, url: str, username: str, password: str = DEMO_PASSWORD) -> None:
     page.context.clear_cookies()
     page.goto(url + "/login")
     page.get_by_label("Identifiant").fill(username)
