@@ -68,22 +68,21 @@ def test_a_hold_set_after_preparation_blocks_the_approval(page: Page, own_demo: 
     expect(page.get_by_test_id("referral-status")).to_have_text("en attente d’approbation")
     order_url = page.url
 
-    log_in(page, own_demo, "liaison.fr")
+    log_in(page, own_demo, "approbateur.fr")
     page.goto(case_url)
-    page.get_by_label("Laisser en ligne, sous observation — pourquoi").fill(
+    page.get_by_label("Laisser en ligne, sous observation — motif").fill(
         "Enquête en cours chez le partenaire : laisser en ligne (démo)."
     )
     page.get_by_test_id("observe").click()
     expect(page.get_by_test_id("own-hold")).to_be_visible()
 
-    log_in(page, own_demo, "approbateur.fr")
     page.goto(order_url)
     with page.expect_response(lambda r: r.url.endswith("/approve")) as answer:
         page.get_by_test_id("approve").click()
     assert answer.value.status == 409
-    expect(page.get_by_test_id("referral-problem")).to_contain_text("liaison.fr")
+    expect(page.get_by_test_id("referral-problem")).to_contain_text("approbateur.fr")
     expect(page.get_by_test_id("referral-status")).to_have_text("en attente d’approbation")
-    page.get_by_label("Passer outre la mise sous observation (approbateurs ; pourquoi)").fill(
+    page.get_by_label("Passer outre la mise sous observation (approbateurs\u00a0; motif)").fill(
         "Retrait urgent décidé avec l’unité partenaire (démo)."
     )
     page.get_by_test_id("approve").click()
