@@ -40,6 +40,8 @@ NOT_SHOWN = {
     "the content key must be 32 bytes",
     " (use sqlite or postgresql)",
     "; ",
+    " the partner must upgrade Passerelle",
+    " network (PASSERELLE_PARTNER_ALLOW)",
     " your positive banks, content found not terrorist to one of your negative banks",
 }
 # Words that are the same in both languages.

@@ -118,7 +118,7 @@ def test_the_referrals_list_filters_and_pages(
     log_in(client, "analyst.a")
     everything = client.get("/referrals")
     assert everything.status_code == 200
-    assert "2 signalements" in everything.text
+    assert "2 notifications" in everything.text
     orders = client.get("/referrals?kind=tco_removal_order").text
     assert f"/referrals/{order['order']}" in orders
     assert f"/referrals/{order['referral']}" not in orders
