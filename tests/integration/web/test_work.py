@@ -123,9 +123,9 @@ def test_the_referrals_list_filters_and_pages(
     assert f"/referrals/{order['order']}" in orders
     assert f"/referrals/{order['referral']}" not in orders
     waiting = client.get("/referrals?state=awaiting_approval").text
-    assert f"/referrals/{order['order']}" in waiting and "1 signalement" in waiting
-    assert "0 signalement" in client.get("/referrals?host=ailleurs.test").text
-    assert "0 signalement" in client.get("/referrals?overdue=1").text
+    assert f"/referrals/{order['order']}" in waiting and "1 notification" in waiting
+    assert "0 notification" in client.get("/referrals?host=ailleurs.test").text
+    assert "0 notification" in client.get("/referrals?overdue=1").text
     past = datetime.now(UTC) - timedelta(hours=1)
     with sqlite_database.engine.begin() as conn:
         conn.execute(
@@ -134,7 +134,7 @@ def test_the_referrals_list_filters_and_pages(
             .values(status="sent", sent_at=past - timedelta(hours=24), deadline_at=past)
         )
     overdue = client.get("/referrals?overdue=1").text
-    assert f"/referrals/{order['referral']}" in overdue and "1 signalement" in overdue
+    assert f"/referrals/{order['referral']}" in overdue and "1 notification" in overdue
     assert client.get("/referrals?state=lost").status_code == 422
     csrf_of(client)
 
@@ -146,7 +146,11 @@ def test_the_referrals_list_pages_by_keyset(
         author = _user(uow, "approver.a")
         for _ in range(60):
             refer.prepare_referral(
-                uow, viewer=author, case_id=_decided(uow, order), kind="referral"
+                uow,
+                viewer=author,
+                case_id=_decided(uow, order),
+                kind="referral",
+                again="Copies of the same image, each referred on its own (paging test).",
             )
         uow.commit()
     log_in(client, "analyst.a")
