@@ -56,18 +56,20 @@ def _canonical_host(hostname: str, text: str) -> str:
     refused: a host with `<>"{}|'` and the like is no address a browser would reach."""
     host = _DOTS.sub(".", unquote(hostname)).rstrip(".")
     if not host:
-        raise InvalidInput(f"URL has no host: {text!r}")
+        raise InvalidInput("URL has no host: %(text)s", text=text)
     if ":" in host:
         try:
             return f"[{ipaddress.IPv6Address(host).compressed}]"
         except ValueError:
-            raise InvalidInput(f"URL host is not a valid IPv6 address: {text!r}") from None
+            raise InvalidInput(
+                "URL host is not a valid IPv6 address: %(text)s", text=text
+            ) from None
     try:
         host = host.encode("idna").decode("ascii").lower()
     except UnicodeError:
-        raise InvalidInput(f"URL host is not a valid domain name: {text!r}") from None
+        raise InvalidInput("URL host is not a valid domain name: %(text)s", text=text) from None
     if not all(_LABEL.fullmatch(label) for label in host.split(".")) or len(host) > 253:
-        raise InvalidInput(f"URL host is not a valid domain name: {text!r}")
+        raise InvalidInput("URL host is not a valid domain name: %(text)s", text=text)
     return host
 
 
