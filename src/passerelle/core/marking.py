@@ -94,5 +94,10 @@ def narrower(one: Distribution | None, other: Distribution | None) -> Distributi
     return one or other
 
 
+def laxest(markings: list[Tlp], default: Tlp = DEFAULT_TLP) -> Tlp:
+    """The laxest of several markings (what a container of them all may say of itself)."""
+    return min(markings, key=TLP_ORDER.index) if markings else default
+
+
 def is_laxer(one: Tlp, than: Tlp) -> bool:
     return TLP_ORDER.index(one) < TLP_ORDER.index(than)

@@ -7,16 +7,17 @@ machine-tagged `passerelle:signal-type="pdq"`, the form misp-stix carries throug
 (as an `x-misp-attribute`); a video's vPDQ the same way, commented `vpdq` (its value is
 python-threatexchange's JSON list of frames). Each attribute has its own `tlp:` tag (TLP 2.0
 names: `tlp:clear`, `tlp:amber+strict`), Passerelle's labels as machine tags
-(`passerelle:category="a"`, `passerelle:tier="…"`) and its tags as plain tags; the event is
-tagged with the strictest marking of its attributes. MISP's distribution follows the marking:
-CLEAR → all communities (3), GREEN → connected communities (2), AMBER → this community (1),
-AMBER+STRICT and RED → this organisation only (0); an entry received for one agreement only
-never goes past this organisation (0).
+(`passerelle:category="a"`, `passerelle:tier="…"`) and its tags as plain tags; the event (whose
+tags MISP applies to every attribute) says the laxest marking and widest reach among them.
+MISP's distribution follows the marking: CLEAR → all communities (3), GREEN → connected
+communities (2), AMBER → this community (1), AMBER+STRICT and RED → this organisation only (0);
+an entry received for one agreement only never goes past this organisation (0).
 
 Read back: `{"Event": …}`, a bare event (PyMISP's `to_json()`), `{"response": [...]}`;
 attributes of the event and of its objects (`file` objects' hashes); composite types
 (`filename|md5`, `filename|sha256`) split; misp-stix's `stix2-pattern` attributes parsed with
-the STIX grammar; `tlp:` tags of the attribute, its object and its event (the strictest wins)."""
+the STIX grammar; an attribute's own `tlp:` tags (the strictest of them), else its object's,
+else its event's."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from typing import Any
 
 from passerelle.core.bank import BankEntry, EntryInput
 from passerelle.core.errors import InvalidInput
-from passerelle.core.marking import Distribution, Tlp, effective, parse_tlp, stricter, strictest
+from passerelle.core.marking import Distribution, Tlp, effective, laxest, parse_tlp, stricter
 from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
 from passerelle.exchange.stixpattern import pattern_signals
 
@@ -115,9 +116,11 @@ def misp_event(
         if attribute is not None:
             attributes.append(attribute)
             markings.append(marking)
-    event_marking = strictest(markings, default=tlp or Tlp.AMBER)
-    # The event reaches no further than its narrowest attribute.
-    reach = min([int(a["distribution"]) for a in attributes] or [DISTRIBUTION_OF[event_marking]])
+    # MISP applies an event's tags to all its attributes, and caps their distribution at the
+    # event's: the event says the laxest marking and the widest reach of its attributes, and
+    # each attribute its own (stricter or equal) marking and reach.
+    event_marking = laxest(markings, default=tlp or Tlp.AMBER)
+    reach = max([int(a["distribution"]) for a in attributes] or [DISTRIBUTION_OF[event_marking]])
     org = {"name": agency_name, "uuid": str(uuid.uuid5(NAMESPACE, f"agency:{agency_code}"))}
     return {
         "Event": {
@@ -258,7 +261,8 @@ def read_misp_event(document: object) -> tuple[list[EntryInput], list[str]]:
                 continue
             if kind in ("sha256", "md5", "pdq"):
                 value = value.lower()
-            marking = _marking(names + inherited)
+            # the attribute's own marking, else its object's or its event's
+            marking = _marking(names) or _marking(inherited)
             entries.append(
                 EntryInput(
                     kind,

@@ -286,16 +286,24 @@ def kept_tags(values: list[str]) -> tuple[frozenset[str], list[str]]:
     return frozenset(kept), left
 
 
+_MACHINE_TAG = re.compile(r'^passerelle:(category|tier)="([^"]*)"$')
+
+
 def _labels(item: dict[str, Any], extension: dict[str, Any]) -> tuple[Labels, list[str]]:
-    category = extension.get("category") or item.get("x_passerelle_category")
-    tier = extension.get("tier") or item.get("x_passerelle_tier")
-    tags, left = kept_tags(
-        [
-            str(t)
-            for t in item.get("labels") or []
-            if not str(t).startswith(("misp:", "tlp:")) and str(t) != "malicious-activity"
-        ]
-    )
+    fields = {
+        "category": extension.get("category") or item.get("x_passerelle_category"),
+        "tier": extension.get("tier") or item.get("x_passerelle_tier"),
+    }
+    plain = []
+    for label in item.get("labels") or []:
+        text = str(label)
+        machine = _MACHINE_TAG.match(text)
+        if machine:  # our MISP machine tags, as misp-stix carries them into STIX
+            fields[machine.group(1)] = fields[machine.group(1)] or machine.group(2)
+        elif "=" not in text and not text.startswith(("misp:", "tlp:")):
+            plain.append(text)
+    tags, left = kept_tags([t for t in plain if t != "malicious-activity"])
+    category, tier = fields["category"], fields["tier"]
     labels = Labels(
         category=parse_category(str(category)) if category else None,
         tier=parse_tier(str(tier)) if tier else None,
