@@ -31,7 +31,7 @@ def test_the_analyst_walks_the_demo_queue_with_the_keyboard(page: Page, server_u
     expect(page).to_have_url(re.compile(r"/cases/"))
     expect(page.get_by_test_id("reasons")).to_contain_text("niveau : promotionnel")
     expect(page.get_by_test_id("matches")).to_contain_text("demo-contenu-connu")
-    expect(page.get_by_test_id("history")).to_contain_text("case.opened")
+    expect(page.get_by_test_id("history")).to_contain_text("Dossier ouvert")  # in words
 
     # "d" opens the selected case at its decision form, its first field focused.
     page.goto(server_url + "/queue")
