@@ -264,3 +264,90 @@ def test_taxii_follows_the_specification_on_limits_media_types_and_errors(
     assert missing.status_code == 404 and missing.json()["http_status"] == "404"
     bad = client.get(objects, params={"match[version]": "yesterday"}, headers=headers)
     assert bad.status_code == 400 and "match[version]" in bad.json()["title"]
+
+
+def test_pytx_fetches_our_export_and_its_match_finds_every_edit_of_the_image(
+    tmp_path: Path,
+) -> None:
+    """python-threatexchange as its users run it: a local-file collaboration on our export
+    (absolute path), `fetch`, then `match photo` on every edit of the banked stand-in image.
+    The bank also holds 200 seeded random hashes (pytx's index misses in a bank of one)."""
+    import random
+
+    from passerelle.core.signals.pdq import PDQ
+    from passerelle.exchange.bankfile import dump_pytx
+    from tests.shared import shared
+
+    images = sorted(shared("pdq", "images").glob("*.jpg"))
+    banked = PDQ.compute(shared("pdq", "images", "aaa-orig.jpg").read_bytes())
+    generator = random.Random(20261201)
+    values = [banked.value] + [f"{generator.getrandbits(256):064x}" for _ in range(200)]
+    entries = [
+        BankEntry(f"e{i}", "b", parse_signal("pdq", v), LABELS) for i, v in enumerate(values)
+    ]
+    text, skipped = dump_pytx(entries, {})
+    assert skipped == 0 and text.endswith("\n")
+    export = tmp_path / "connu.txt"
+    export.write_text(text, encoding="utf-8")
+    pytx = str(Path(sys.executable).parent / "threatexchange")
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [pytx, *args], env=env, capture_output=True, text=True, timeout=300, check=True
+        )
+        return done.stdout
+
+    run("config", "collab", "edit", "local_file", "--create", "passerelle",
+        "--filename", str(export.resolve()))  # fmt: skip
+    run("fetch")
+    lines = run("match", "photo", *[str(p) for p in images]).splitlines()
+    assert len(lines) == len(images) == 12, lines
+    for line in lines:
+        kind, distance, collab, _ = line.split(" ", 3)
+        assert kind == "pdq" and int(distance) <= 31 and collab == "(passerelle)"
+
+
+def test_pytx_vocabulary_and_dataset_csv_are_read_or_refused_with_a_reason() -> None:
+    from passerelle.exchange.bankfile import detect_format, read_pytx, read_pytx_csv
+
+    lines = "\n".join(
+        [
+            f"pdq {'ab' * 32}",
+            f"video_md5 {'cd' * 16}",
+            f"video_sha256 {'ef' * 32}",
+            f"pdq_ocr {'12' * 32},texte lu dans l'image",
+            f"url_md5 {'34' * 16}",
+            "trend_query {}",
+            "text_tlsh T1ABC",
+            "photodna abc",
+        ]
+    )
+    read = list(read_pytx(lines, Labels()))
+    good = [(r.signal_type, r.value) for r in read if isinstance(r, EntryInput)]
+    assert good == [
+        ("pdq", "ab" * 32),
+        ("md5", "cd" * 16),
+        ("sha256", "ef" * 32),
+        ("pdq", "12" * 32),
+    ]
+    bad = [str(r) for r in read if not isinstance(r, EntryInput)]
+    assert bad[0].startswith("line 5: signal type url_md5 is not imported: an MD5 of an address")
+    assert "line 6: signal type trend_query is not imported" in bad[1]
+    assert "import the text itself as raw_text" in bad[2]
+    assert bad[3].startswith("line 8: unknown signal type 'photodna' (python-threatexchange's:")
+    dataset = (
+        "signal_type,signal_str,collab,category,tags\r\n"
+        f"pdq,{'ab' * 32},Sample Data,POSITIVE_CLASS,propagande connu\r\n"
+        f"pdq,{'cd' * 32},Sample Data,NEGATIVE_CLASS,\r\n"
+    )
+    assert detect_format(dataset) == "pytx-csv"
+    rows = list(read_pytx_csv(dataset, Labels()))
+    first = rows[0]
+    assert isinstance(first, EntryInput) and first.labels.tags == {"propagande", "connu"}
+    assert first.note == "pytx collaboration Sample Data"
+    assert "NEGATIVE_CLASS" in str(rows[1])
+    assert detect_format(json.dumps(ours_bundle())) == "stix"
+    assert detect_format(json.dumps(ours_event())) == "misp"
+    assert detect_format(f"signal_type,value\nmd5,{'ab' * 16}\n") == "csv"
+    assert detect_format(lines) == "pytx"
