@@ -147,17 +147,11 @@ def assign_case(uow: UnitOfWork, *, viewer: User, case_id: str, assignee: str) -
 
 
 def add_note(uow: UnitOfWork, *, viewer: User, case_id: str, text: str) -> CaseNote:
-    """A short internal note on a case by one of the unit's people (analysts, approvers,
-    controllers, liaisons). It shows in the case history; it is never shared with partners
-    or hosts."""
-    if not (
-        viewer.can(Permission.REVIEW)
-        or viewer.can(Permission.RECOMMEND)
-        or viewer.can(Permission.MANAGE_PARTNERS)
-    ):
-        raise PermissionDenied(
-            "only the unit's analysts, approvers, controllers and liaisons write notes"
-        )
+    """A short internal note on a case by one of the people who read it (analysts, approvers,
+    controllers: DESIGN §3 keeps cases from the other roles). It shows in the case history;
+    it is never shared with partners or hosts."""
+    if not (viewer.can(Permission.REVIEW) or viewer.can(Permission.RECOMMEND)):
+        raise PermissionDenied("only the unit's analysts, approvers and controllers write notes")
     uow.queue.get_case(viewer.agency_id, case_id)  # a case of the viewer's agency
     clean = parse_note(text)
     note = uow.notes.add(

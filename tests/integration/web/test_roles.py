@@ -86,6 +86,7 @@ MATRIX: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/cases/{case_id}/frame"): CASE_READERS,
     ("POST", "/cases/{case_id}/decision"): REVIEWERS,
     ("POST", "/cases/{case_id}/assignment"): REVIEWERS,
+    ("POST", "/cases/{case_id}/notes"): CASE_READERS,
     # Liaison officers keep holds (DESIGN §3) without reading the case.
     ("POST", "/cases/{case_id}/observation"): HOLDERS,
     ("POST", "/cases/{case_id}/recommendations"): frozenset({"controller"}),
@@ -175,6 +176,7 @@ FORMS = {
     "/cases/{case_id}/observation": {"reason": "Sous observation par une unité partenaire."},
     "/cases/{case_id}/hold": {"until": "2099-01-01", "reason": "Procédure judiciaire en cours."},
     "/cases/{case_id}/recommendations": {"text": "Lever la mesure : le contenu a changé."},
+    "/cases/{case_id}/notes": {"text": "Vérifier l’hébergeur avant d’envoyer."},
 }
 QUERIES = {"/search": {"q": "exemple"}}  # the empty search box shows no case
 
