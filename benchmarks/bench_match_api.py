@@ -90,7 +90,7 @@ def main() -> None:
     size = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     rng = random.Random(5)
     stored = [f"{rng.getrandbits(256):064x}" for _ in range(size)]
-    asked = [f"{rng.getrandbits(256):064x}" if i % 2 else stored[i] for i in range(2000)]
+    asked = [f"{rng.getrandbits(256):064x}" if i % 2 else stored[i % size] for i in range(2000)]
     singles = [[h] for h in asked]
     hundreds = [asked[i : i + 100] for i in range(0, len(asked), 100)]
     with tempfile.TemporaryDirectory(prefix="bench-api-") as folder:
