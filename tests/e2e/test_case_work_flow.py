@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 
 from passerelle.core.signals.pdq import PDQ
 from tests.integration.exchange.test_two_instances import (
+    LOOPBACK,
     decide_image,
     ensure_agreement,
     partner_bank,
@@ -138,6 +139,7 @@ def test_a_liaison_syncs_now_between_two_instances(
                     base_url=there.url,
                     public_key=key[0],
                     contact=f"liaison@{there.code}.exemple",
+                    allowed=LOOPBACK,  # the administrator's allow-list: these partners are local
                 )
                 uow.commit()
         ensure_agreement(fr, qc)
