@@ -376,7 +376,8 @@ class CaseNoteRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
-    author: Mapped[str] = mapped_column(String(64))
+    # the member of the unit who wrote it (never a person behind content: red line 1)
+    written_by: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

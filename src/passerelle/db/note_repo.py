@@ -16,7 +16,7 @@ def _note(row: CaseNoteRow) -> CaseNote:
     moment = row.created_at
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return CaseNote(row.id, row.case_id, row.author, row.text, moment)
+    return CaseNote(row.id, row.case_id, row.written_by, row.text, moment)
 
 
 class SqlNoteRepo:
@@ -30,7 +30,7 @@ class SqlNoteRepo:
             id=str(uuid.uuid4()),
             agency_id=agency_id,
             case_id=case_id,
-            author=author,
+            written_by=author,
             text=text,
             created_at=when,
         )
