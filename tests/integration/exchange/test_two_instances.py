@@ -582,7 +582,7 @@ def test_a_referral_in_france_shows_on_the_same_content_in_quebec(
     qc_case = decide_image(qc, image, "a", "decisions-qc")
     page = qc.client(f"analyst.{qc.code}").get(f"/cases/{qc_case}").text
     today = datetime.now(UTC).date().isoformat()
-    assert f"Déjà signalé par le partenaire Unité {fr.code} le {today}" in page
+    assert f"Déjà notifié à l’hébergeur par le partenaire Unité {fr.code} le {today}" in page
 
 
 def test_a_video_decided_in_france_matches_a_re_encoded_copy_in_quebec(
