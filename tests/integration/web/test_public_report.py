@@ -135,3 +135,9 @@ def test_an_address_off_the_public_web_is_refused_in_the_reporters_language(
     )
     with sqlite_database.unit_of_work() as uow:
         assert uow.session.scalars(select(PublicReportRow)).all() == []
+
+
+def test_the_english_form_names_the_categories_in_english(public: TestClient) -> None:
+    page = public.get("/report").text
+    assert "incites the commission of terrorist offences" in page
+    assert "category_a" not in page

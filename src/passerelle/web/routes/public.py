@@ -63,6 +63,7 @@ def _submit(
 ) -> Response:
     agency = _open_agency(request)
     settings = get_state(request).settings
+    request.state.forced_locale = lang  # errors too speak the form's language
     try:
         reference = submit_public_report(
             uow,
