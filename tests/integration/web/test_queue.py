@@ -81,7 +81,7 @@ def test_filters_and_the_live_count(
     [
         ("?status=gone", "unknown status"),
         ("?source=rumeur", "unknown source"),
-        ("?size=-1", "a page holds"),
+        ("?size=-1", "une page contient 25, 50, 100 ou 200 dossiers"),
     ],
 )
 def test_bad_filters_are_422(
@@ -97,8 +97,8 @@ def test_the_case_page_explains_the_case(client: TestClient, cases: list[str]) -
     log_in(client, "analyst.a")
     page = client.get(f"/cases/{cases[0]}")
     assert page.status_code == 200
-    assert "niveau : promotionnel" in page.text  # reasons are translated
-    assert "correspondance PDQ exacte dans la banque « connu »" in page.text
+    assert "niveau\u00a0: promotionnel" in page.text  # reasons are translated
+    assert "correspondance PDQ exacte dans la banque «\u00a0connu\u00a0»" in page.text
     assert "Art. 2(7)(a)" in page.text and "banque propre" in page.text
     assert "case.opened" in page.text  # the history comes from the audit log
     assert "https://exemple.test/0.jpg" in page.text
@@ -170,7 +170,7 @@ def test_a_legal_hold_is_set_from_the_case_page(
     bad = client.post(
         f"/cases/{case}/hold", data={"csrf_token": token, "until": "demain", "reason": "x"}
     )
-    assert bad.status_code == 422 and "YYYY-MM-DD" in bad.text
+    assert bad.status_code == 422 and "AAAA-MM-JJ" in bad.text
     short = client.post(
         f"/cases/{case}/hold", data={"csrf_token": token, "until": "2027-06-30", "reason": "x"}
     )
