@@ -69,8 +69,11 @@ def make_cases(
     return [c.id for c in uow.queue.list_cases(agency.id, QueueFilters(), limit=100)]
 
 
-def make_referral(uow: UnitOfWork, *, agency_code: str, case_id: str, author: User) -> str:
-    """Decide the case as terrorist content and prepare a referral to a directory host."""
+def make_referral(
+    uow: UnitOfWork, *, agency_code: str, case_id: str, author: User, again: str = ""
+) -> str:
+    """Decide the case as terrorist content and prepare a referral to a directory host
+    (`again`: the reason for a second measure on content that already has one)."""
     from passerelle.core.decision import LEGAL_BASES, parse_decision
     from passerelle.services import refer
     from passerelle.services.review import decide_case
@@ -97,7 +100,9 @@ def make_referral(uow: UnitOfWork, *, agency_code: str, case_id: str, author: Us
         jurisdiction=agency.jurisdiction,
     )
     decide_case(uow, viewer=author, case_id=case_id, decision=decision)
-    return refer.prepare_referral(uow, viewer=author, case_id=case_id, kind="referral").id
+    return refer.prepare_referral(
+        uow, viewer=author, case_id=case_id, kind="referral", again=again
+    ).id
 
 
 def make_queue(
