@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -326,7 +326,38 @@ def _date_headers(page: list[Listed]) -> dict[str, str]:
 
 
 LimitQuery = Annotated[int, Query(ge=1, le=10**9)]
-TextQuery = Annotated[str | None, Query(max_length=4000)]
+
+
+def _listing(
+    request: Request,
+    uow: UnitOfWork,
+    viewer: User,
+    collection_id: str,
+    filters: Filters,
+    next_page: str | None,
+    limit: int,
+    record: Callable[[Listed], dict[str, Any]],
+) -> Response:
+    """One page of a collection as TAXII lists it (objects or manifest), `record` writing
+    each item, with the paging fields and date headers."""
+    _accepts(request, TAXII)
+    bank = _bank(uow, viewer, collection_id)
+    page, following = _page(uow, bank, filters, _offset(next_page), min(limit, MAX_PAGE))
+    body: dict[str, Any] = {"more": following is not None}
+    if page:
+        body["objects"] = [record(item) for item in page]
+    if following is not None:
+        body["next"] = str(following)
+    return _taxii(body, _date_headers(page))
+
+
+def _manifest_record(item: Listed) -> dict[str, Any]:
+    return {
+        "id": item.stix["id"],
+        "date_added": _stamp(item.added),
+        "version": _version(item.stix),
+        "media_type": STIX,
+    }
 
 
 @router.get("/api/collections/{collection_id}/objects/", summary="TAXII objects")
@@ -344,16 +375,10 @@ def objects(
     match_spec: Annotated[str | None, Query(alias="match[spec_version]", max_length=100)] = None,
 ) -> Response:
     """An envelope of objects in the order they were added; `next` pages on."""
-    _accepts(request, TAXII)
-    bank = _bank(uow, viewer, collection_id)
     filters = _filters(added_after, match_type, match_id, match_version, match_spec)
-    page, following = _page(uow, bank, filters, _offset(next_page), min(limit, MAX_PAGE))
-    body: dict[str, Any] = {"more": following is not None}
-    if page:
-        body["objects"] = [item.stix for item in page]
-    if following is not None:
-        body["next"] = str(following)
-    return _taxii(body, _date_headers(page))
+    return _listing(
+        request, uow, viewer, collection_id, filters, next_page, limit, lambda item: item.stix
+    )
 
 
 @router.get("/api/collections/{collection_id}/manifest/", summary="TAXII manifest")
@@ -371,24 +396,10 @@ def manifest(
     match_spec: Annotated[str | None, Query(alias="match[spec_version]", max_length=100)] = None,
 ) -> Response:
     """What the objects endpoint would return, as manifest records."""
-    _accepts(request, TAXII)
-    bank = _bank(uow, viewer, collection_id)
     filters = _filters(added_after, match_type, match_id, match_version, match_spec)
-    page, following = _page(uow, bank, filters, _offset(next_page), min(limit, MAX_PAGE))
-    body: dict[str, Any] = {"more": following is not None}
-    if page:
-        body["objects"] = [
-            {
-                "id": item.stix["id"],
-                "date_added": _stamp(item.added),
-                "version": _version(item.stix),
-                "media_type": STIX,
-            }
-            for item in page
-        ]
-    if following is not None:
-        body["next"] = str(following)
-    return _taxii(body, _date_headers(page))
+    return _listing(
+        request, uow, viewer, collection_id, filters, next_page, limit, _manifest_record
+    )
 
 
 def _one(uow: UnitOfWork, bank: Bank, object_id: str) -> Listed:
