@@ -78,14 +78,6 @@ def effective(carried: Tlp | None, floor: Tlp | None) -> Tlp:
     return stricter(floor, carried)
 
 
-def strictest(markings: list[Tlp], default: Tlp = DEFAULT_TLP) -> Tlp:
-    """The strictest of several markings received for one thing; `default` when none."""
-    found: Tlp | None = None
-    for marking in markings:
-        found = stricter(marking, found)
-    return default if found is None else found
-
-
 def narrower(one: Distribution | None, other: Distribution | None) -> Distribution | None:
     """The narrower of two distributions; None (an own entry, the agreements decide) is the
     widest."""

@@ -27,7 +27,6 @@ from typing import Any
 from passerelle.core.bank import BankEntry, EntryInput
 from passerelle.core.errors import InvalidInput
 from passerelle.core.marking import Tlp, effective, parse_tlp, stricter
-from passerelle.core.signals.url import canonicalize_url
 from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
 from passerelle.exchange.misp import attribute_signal
 from passerelle.exchange.stixpattern import hash_kind, pattern_signals
@@ -406,12 +405,3 @@ def read_stix_bundle(document: object) -> tuple[list[EntryInput], list[str]]:
         entries += found
         problems += refused
     return entries, problems
-
-
-def canonical_and_raw(address: str) -> list[str]:
-    """The address as given and its canonical form, once each."""
-    try:
-        canonical = canonicalize_url(address)
-    except InvalidInput:
-        return [address]
-    return [address] if canonical == address else [address, canonical]
