@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from babel.messages.extract import extract
 from babel.messages.pofile import read_po
 from jinja2 import Environment
 
 SRC = Path(__file__).parents[2] / "src" / "passerelle"
 CATALOGUE = SRC / "web" / "locale" / "fr" / "LC_MESSAGES" / "messages.po"
+QUEBEC = SRC / "web" / "locale" / "fr_CA" / "LC_MESSAGES" / "messages.po"
 NBSP = "\u00a0"
 
 # What raises a message a person can read, besides gettext itself.
@@ -49,8 +51,8 @@ SAME = {"Action", "Code", "Contact", "Source", "Score", "score", "Distance", "Pr
 SAME |= {"Verdict", "Protection", "TLP"}
 
 
-def catalogue() -> dict[str, str | tuple[str, ...]]:
-    with CATALOGUE.open("rb") as handle:
+def catalogue(path: Path = CATALOGUE) -> dict[str, str | tuple[str, ...]]:
+    with path.open("rb") as handle:
         read = read_po(handle)
     found: dict[str, str | tuple[str, ...]] = {}
     for message in read:
@@ -103,9 +105,10 @@ def _strings(value: str | tuple[str, ...]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else value
 
 
-def test_french_messages_have_non_breaking_spaces_before_double_punctuation() -> None:
+@pytest.mark.parametrize("path", [CATALOGUE, QUEBEC], ids=["fr", "fr_CA"])
+def test_french_messages_have_non_breaking_spaces_before_double_punctuation(path: Path) -> None:
     wrong = []
-    for key, value in catalogue().items():
+    for key, value in catalogue(path).items():
         for text in _strings(value):
             # A plain or a narrow space, or none at all, before : ; ? ! that end a word.
             if re.search(r"[ \u202f][:;?!]", text) or re.search(r"[^\s\d/:][;?!](\s|$)", text):
@@ -117,24 +120,64 @@ def test_french_messages_have_non_breaking_spaces_before_double_punctuation() ->
     assert wrong == []
 
 
-def test_french_messages_use_the_typographic_apostrophe_only() -> None:
-    wrong = [(k, t) for k, v in catalogue().items() for t in _strings(v) if "'" in t]
+@pytest.mark.parametrize("path", [CATALOGUE, QUEBEC], ids=["fr", "fr_CA"])
+def test_french_messages_use_the_typographic_apostrophe_only(path: Path) -> None:
+    wrong = [(k, t) for k, v in catalogue(path).items() for t in _strings(v) if "'" in t]
     assert wrong == []
 
 
-def test_french_messages_keep_one_word_for_each_thing() -> None:
-    """ "Signalement" is the public's report only; an agreement is an "entente"; no code in
-    backticks on a page."""
+@pytest.mark.parametrize(
+    ("path", "agreement", "not_agreement"),
+    [(CATALOGUE, "accord", "entente"), (QUEBEC, "entente", "accord")],
+    ids=["fr", "fr_CA"],
+)
+def test_french_messages_keep_one_word_for_each_thing(
+    path: Path, agreement: str, not_agreement: str
+) -> None:
+    """ "Signalement" is the public's report only; an agreement is an "accord" in France and
+    an "entente" in Québec, never both in one; no code in backticks on a page."""
+    read = _as_read_in(path)
     wrong = []
-    for key, value in catalogue().items():
+    for key, value in read.items():
         for text in _strings(value):
             lowered = text.lower()
             public = re.search(r"report|public", key, re.IGNORECASE)
             if "signalement" in lowered and "signalement citoyen" not in lowered and not public:
                 wrong.append((key, text))
-            if re.search(r"\baccords?\b", lowered) or "`" in text:
+            if re.search(rf"\b{not_agreement}s?\b", lowered) or "`" in text:
                 wrong.append((key, text))
     assert wrong == []
+    assert any(re.search(rf"\b{agreement}s?\b", str(v).lower()) for v in read.values())
+
+
+def _as_read_in(path: Path) -> dict[str, str | tuple[str, ...]]:
+    """A catalogue as its readers see it: Québec's own messages over the French ones."""
+    if path == CATALOGUE:
+        return catalogue()
+    return {**catalogue(), **catalogue(path)}
+
+
+def test_quebec_french_only_overrides_french_messages() -> None:
+    """Every message of Québec French is one of the French catalogue (the rest falls back to
+    it cleanly), carries the same placeholders, and says something else than France."""
+    french, quebec = catalogue(), catalogue(QUEBEC)
+    assert quebec
+    for key, value in quebec.items():
+        assert key in french, key
+        for mine, theirs in zip(_strings(value), _strings(french[key]), strict=True):
+            assert sorted(re.findall(r"%\(\w+\)s", mine)) == sorted(
+                re.findall(r"%\(\w+\)s", theirs)
+            )
+            assert mine and mine != theirs, key
+
+
+def test_quebec_reads_courriel_where_france_reads_another_word() -> None:
+    french, quebec = catalogue(), _as_read_in(QUEBEC)
+    mail = [k for k, v in french.items() if "e-mail" in k.lower() and v]
+    assert mail
+    for key in mail:
+        assert "courriel" not in str(french[key]), key
+        assert "courriel" in str(quebec[key]), key
 
 
 def test_the_art_2_7_categories_have_one_wording() -> None:

@@ -11,14 +11,14 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
-from passerelle.core.identity import Locale, User
+from passerelle.core.identity import Jurisdiction, Locale, User
 from passerelle.core.ports import ContentStore, Mailer
 from passerelle.db.repos import SqlUnitOfWork
 from passerelle.db.session import Database
 from passerelle.services.auth import user_for_api_token, user_for_session
 from passerelle.services.matchers import MatcherCache
 from passerelle.settings import Settings
-from passerelle.web.i18n import Translator
+from passerelle.web.i18n import Translator, accepts_quebec_french, catalog_name, html_lang
 from passerelle.web.security import (
     CSRF_COOKIE,
     LOCALE_COOKIE,
@@ -75,7 +75,9 @@ def optional_viewer(request: Request) -> User | None:
         return viewer
     with get_state(request).database.unit_of_work() as uow:
         user = user_for_session(uow, token)
+        jurisdiction = uow.agencies.get(user.agency_id).jurisdiction if user else None
     request.state.viewer = user
+    request.state.viewer_jurisdiction = jurisdiction
     return user
 
 
@@ -125,10 +127,23 @@ def request_locale(request: Request) -> Locale:
     return Locale(state.settings.default_locale)
 
 
+def request_catalog(request: Request) -> str:
+    """The catalog of the request: its language, in Québec's usage for the people of a Québec
+    unit (and for visitors whose browser asks for `fr-CA` first)."""
+    locale = request_locale(request)
+    if optional_viewer(request) is not None:
+        jurisdiction: Jurisdiction | None = getattr(request.state, "viewer_jurisdiction", None)
+    elif accepts_quebec_french(request.headers.get("accept-language")):
+        jurisdiction = Jurisdiction.QUEBEC
+    else:
+        jurisdiction = None
+    return catalog_name(locale, jurisdiction)
+
+
 def gettext_of(request: Request) -> Callable[[str], str]:
-    """The translation function of the request's language, for view models."""
+    """The translation function of the request's catalog, for view models."""
     translate: Callable[[str], str] = (
-        get_state(request).translator.get(request_locale(request)).gettext
+        get_state(request).translator.get(request_catalog(request)).gettext
     )
     return translate
 
@@ -168,11 +183,13 @@ def render(
     """Render a template with the translations, the viewer and the CSRF token of the request."""
     state = get_state(request)
     locale = request_locale(request)
-    translations = state.translator.get(locale)
+    catalog = request_catalog(request)
+    translations = state.translator.get(catalog)
     full: dict[str, Any] = {
         "_": translations.gettext,
         "ngettext": translations.ngettext,
         "locale": locale.value,
+        "html_lang": html_lang(catalog),
         "viewer": optional_viewer(request),
         "csrf_token": csrf_token_for(csrf_seed(request), state.settings.secret_key),
         "env": state.settings.env,

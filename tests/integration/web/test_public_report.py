@@ -44,7 +44,10 @@ def test_the_form_is_closed_unless_configured(client: TestClient) -> None:
 def test_french_and_english_forms(public: TestClient) -> None:
     french = public.get("/signaler")
     assert french.status_code == 200 and '<html lang="fr">' in french.text
-    assert "Signaler un contenu terroriste" in french.text and "ni nom ni courriel" in french.text
+    assert (
+        "Signaler un contenu terroriste" in french.text
+        and "ni nom ni adresse électronique" in french.text
+    )
     english = public.get("/report")
     assert '<html lang="en">' in english.text and "Report terrorist content" in english.text
 
