@@ -13,7 +13,6 @@ Persists as a NumPy archive of the codes and keys (no pickle)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
@@ -50,19 +49,59 @@ def _sub_hashes(codes: np.ndarray) -> np.ndarray:
 
 
 def _distances(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    counts: np.ndarray = np.bitwise_count(left ^ right).sum(axis=1, dtype=np.int64)
-    return counts
+    """Hamming distance of each row pair of two (n, 4) uint64 arrays."""
+    return _row_sums(np.bitwise_count(_flat(left) ^ _flat(right)), WORDS)
 
 
-@dataclass(frozen=True, slots=True)
+def _flat(codes: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(codes, dtype=np.uint64).reshape(-1)
+
+
+def _row_sums(counts: np.ndarray, width: int) -> np.ndarray:
+    """Sums of consecutive groups of `width` in a flat array of bit counts. NumPy loops over
+    the last axis of a 2-D array one short row at a time, so strided 1-D adds are used
+    (tens of times faster on rows of 2 or 4 words)."""
+    total = counts[0::width].astype(np.int64)
+    for word in range(1, width):
+        total += counts[word::width]
+    return total
+
+
+def _rows_of(array: np.ndarray) -> np.ndarray:
+    """A (n, w) uint64 array seen as n opaque records of w words: gathering records by index
+    is one memory copy each, unlike fancy indexing of a 2-D array row by row."""
+    contiguous = np.ascontiguousarray(array)
+    return contiguous.view(np.dtype((np.void, 8 * contiguous.shape[1]))).reshape(-1)
+
+
 class MihTables:
     """The sorted sub-hash tables of a set of codes: bucket b (table t, sub-hash value v,
     b = t << 16 | v) holds the codes `positions[starts[b]:starts[b + 1]]`; `prefix` holds the
-    first 128 bits of those codes in the same order, read contiguously."""
+    first 128 bits of those codes in the same order, read contiguously. The arrays may be
+    memory-mapped; the search reads them through plain views made once, here."""
 
-    starts: np.ndarray  # int64, (16 << 16) + 1
-    positions: np.ndarray  # int32, 16 n
-    prefix: np.ndarray  # uint64, (16 n, 2)
+    __slots__ = (
+        "_codes",
+        "_positions",
+        "_prefix",
+        "_starts",
+        "codes",
+        "positions",
+        "prefix",
+        "starts",
+    )
+
+    def __init__(
+        self, starts: np.ndarray, positions: np.ndarray, prefix: np.ndarray, codes: np.ndarray
+    ) -> None:
+        self.starts = starts  # int64, (16 << 16) + 1
+        self.positions = positions  # int32, 16 n
+        self.prefix = prefix  # uint64, (16 n, 2)
+        self.codes = codes  # uint64, (n, 4): the codes the tables index
+        self._starts = np.asarray(starts, dtype=np.int64)
+        self._positions = np.asarray(positions)
+        self._prefix = _rows_of(np.asarray(prefix, dtype=np.uint64).reshape(-1, 2))
+        self._codes = _rows_of(np.asarray(codes, dtype=np.uint64).reshape(-1, WORDS))
 
 
 def build_tables(codes: np.ndarray) -> MihTables:
@@ -73,7 +112,8 @@ def build_tables(codes: np.ndarray) -> MihTables:
     positions = (order // TABLES).astype(np.int32)
     counts = np.bincount(flat, minlength=TABLES << SUB_BITS)
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return MihTables(starts=starts, positions=positions, prefix=codes[positions, :2])
+    prefix = _rows_of(codes[:, :2])[positions].view(np.uint64).reshape(-1, 2)
+    return MihTables(starts=starts, positions=positions, prefix=prefix, codes=codes)
 
 
 def flip_masks(radius: int) -> np.ndarray:
@@ -81,37 +121,83 @@ def flip_masks(radius: int) -> np.ndarray:
 
 
 def search_tables(
-    codes: np.ndarray, tables: MihTables, queries: np.ndarray, limit: int, masks: np.ndarray
+    tables: MihTables, queries: np.ndarray, limit: int, masks: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(query row, code row, distance) of every code within `limit` of a query, each pair once.
-    `masks` must come from `flip_masks(r)` with r >= limit."""
+    `masks` must come from `flip_masks(r)` with r >= limit.
+
+    Every step works on flat arrays: the candidates of the probed buckets are read as 16-byte
+    records (their first 128 bits, in bucket order, so each bucket is one contiguous read),
+    compared with the query's first 128 bits, and only the few within `limit` there are read
+    whole and compared on all 256 bits."""
     empty = np.empty(0, dtype=np.int64)
-    if not len(codes) or not len(queries):
+    if not len(tables.codes) or not len(queries):
         return empty, empty, empty
-    q_index, slots = _probe(tables.starts, queries, masks)
-    near = _distances(tables.prefix[slots], queries[q_index, :2]) <= limit
-    q_index, positions = q_index[near], tables.positions[slots[near]].astype(np.int64)
-    d = _distances(codes[positions], queries[q_index])
+    queries = np.ascontiguousarray(queries, dtype=np.uint64)
+    if len(queries) == 1:
+        return _search_one(tables, queries, limit, masks)
+    q_index, slots = _probe(tables._starts, queries, masks)
+    prefixes = tables._prefix[slots].view(np.uint64)
+    wanted = _rows_of(queries[:, :2])[q_index].view(np.uint64)
+    near = np.flatnonzero(_row_sums(np.bitwise_count(prefixes ^ wanted), 2) <= limit)
+    q_index = q_index[near]
+    positions = tables._positions[slots[near]].astype(np.int64)
+    d = _distances(tables._codes[positions].view(np.uint64), queries[q_index])
     keep = d <= limit
     # A true neighbour is reached through several sub-hashes: keep each pair once.
-    size = len(codes)
-    unique = np.unique(q_index[keep] * size + positions[keep])
-    rows, found = unique // size, unique % size
-    return rows, found, _distances(codes[found], queries[rows])
+    size = len(tables.codes)
+    unique, first = np.unique(q_index[keep] * size + positions[keep], return_index=True)
+    return unique // size, unique % size, d[keep][first]
+
+
+def _search_one(
+    tables: MihTables, query: np.ndarray, limit: int, masks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`search_tables` for one query, with as few NumPy calls as can be (their fixed cost is
+    most of a single query's time): its words are compared as scalars, no row is gathered
+    for the query's side."""
+    probes = ((_sub_hashes(query)[0] | _TABLE_BASES)[:, None] ^ masks[None, :]).reshape(-1)
+    starts = tables._starts
+    low = starts[probes]
+    counts = starts[probes + 1] - low
+    ends = np.cumsum(counts)
+    total = int(ends[-1])
+    slots = np.repeat(low - ends + counts, counts)
+    slots += np.arange(total)
+    prefixes = tables._prefix[slots].view(np.uint64)
+    words = query[0]
+    d = np.bitwise_count(prefixes[0::2] ^ words[0])
+    d += np.bitwise_count(prefixes[1::2] ^ words[1])
+    near = np.flatnonzero(d <= limit)
+    if not len(near):
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty
+    positions = np.unique(tables._positions[slots[near]]).astype(np.int64)
+    full = tables._codes[positions].view(np.uint64)
+    d = np.bitwise_count(full[0::4] ^ words[0]).astype(np.int64)
+    for word in range(1, WORDS):
+        d += np.bitwise_count(full[word::4] ^ words[word])
+    keep = np.flatnonzero(d <= limit)
+    return np.zeros(len(keep), dtype=np.int64), positions[keep], d[keep]
 
 
 def brute_search(
     codes: np.ndarray, queries: np.ndarray, limit: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The same answer by comparing every code, in blocks that bound memory."""
+    """The same answer by comparing every code, in blocks that bound memory: one word at a
+    time, so that NumPy's inner loop runs along the stored codes."""
     rows: list[np.ndarray] = []
     found: list[np.ndarray] = []
     dists: list[np.ndarray] = []
     if len(codes) and len(queries):
+        codes = np.asarray(codes, dtype=np.uint64)
+        columns = [np.ascontiguousarray(codes[:, word]) for word in range(WORDS)]
         step = max(1, BRUTE_BLOCK // len(codes))
         for first in range(0, len(queries), step):
-            block = queries[first : first + step]
-            d = np.bitwise_count(block[:, None, :] ^ codes[None, :, :]).sum(axis=2, dtype=np.int64)
+            block = np.asarray(queries[first : first + step], dtype=np.uint64)
+            d = np.zeros((len(block), len(codes)), dtype=np.int64)
+            for word, column in enumerate(columns):
+                d += np.bitwise_count(block[:, word : word + 1] ^ column[None, :])
             q, c = np.nonzero(d <= limit)
             rows.append(q + first)
             found.append(c)
@@ -126,21 +212,27 @@ def brute_search(
     )
 
 
+_TABLE_BASES = np.arange(TABLES, dtype=np.int64) << SUB_BITS
+
+
 def _probe(
     starts: np.ndarray, queries: np.ndarray, masks: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """(query index, slot in bucket order) of every stored hash sharing a probed sub-hash
     (with repeats: a hash sharing several sub-hashes is listed once per table)."""
-    tables = np.arange(TABLES, dtype=np.int64)[None, :, None] << SUB_BITS
     subs = _sub_hashes(queries)
-    probes = (tables | (subs[:, :, None] ^ masks[None, None, :])).ravel()
+    probes = ((subs | _TABLE_BASES)[:, :, None] ^ masks[None, None, :]).reshape(-1)
     low = starts[probes]
     counts = starts[probes + 1] - low
-    total = int(counts.sum())
-    per_query = TABLES * len(masks)
-    query_of_probe = np.repeat(np.arange(len(queries), dtype=np.int64), per_query)
-    offsets = np.repeat(low - (np.cumsum(counts) - counts), counts)
-    return np.repeat(query_of_probe, counts), offsets + np.arange(total)
+    ends = np.cumsum(counts)
+    total = int(ends[-1])
+    # Slot k of probe p is low[p] + k: one run of consecutive slots per probe.
+    slots = np.repeat(low - (ends - counts), counts) + np.arange(total)
+    if len(queries) == 1:
+        return np.zeros(total, dtype=np.int64), slots
+    per_query = ends[len(masks) * TABLES - 1 :: len(masks) * TABLES]
+    q_index = np.repeat(np.arange(len(queries), dtype=np.int64), np.diff(per_query, prepend=0))
+    return q_index, slots
 
 
 class MihIndex:
@@ -192,7 +284,7 @@ class MihIndex:
         if limit > self.radius:
             raise InvalidInput(f"this index guarantees recall up to radius {self.radius}")
         queries = codes_of(values)
-        pairs = [search_tables(self._codes, self._tables, queries, limit, self._masks)]
+        pairs = [search_tables(self._tables, queries, limit, self._masks)]
         pairs[0] = (pairs[0][0], self._keys[pairs[0][1]], pairs[0][2])
         if self._buffered:
             rows, found, dists = brute_search(np.vstack(self._buffer_codes), queries, limit)

@@ -560,7 +560,7 @@ class MatchIndex:
         for offset, segment in zip(self._offsets, self.segments, strict=False):
             codes = segment.pdq_codes
             if segment.tables is not None:
-                q, c, d = _search_in_blocks(codes, segment.tables, queries, bound, self._masks)
+                q, c, d = _search_in_blocks(segment.tables, queries, bound, self._masks)
             else:
                 q, c, d = brute_search(np.asarray(codes), queries, bound)
             if len(q):
@@ -630,13 +630,13 @@ QUERY_BLOCK = 32
 
 
 def _search_in_blocks(
-    codes: np.ndarray, tables: MihTables, queries: np.ndarray, limit: int, masks: np.ndarray
+    tables: MihTables, queries: np.ndarray, limit: int, masks: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if len(queries) <= QUERY_BLOCK:
-        return search_tables(codes, tables, queries, limit, masks)
+        return search_tables(tables, queries, limit, masks)
     parts = []
     for first in range(0, len(queries), QUERY_BLOCK):
-        q, c, d = search_tables(codes, tables, queries[first : first + QUERY_BLOCK], limit, masks)
+        q, c, d = search_tables(tables, queries[first : first + QUERY_BLOCK], limit, masks)
         parts.append((q + first, c, d))
     return (
         np.concatenate([p[0] for p in parts]),
@@ -814,7 +814,9 @@ def _open_segment(folder: Path, files: dict[str, dict[str, int]], verify: bool) 
     }
     tables = None
     if "mih_starts" in arrays:
-        tables = MihTables(arrays["mih_starts"], arrays["mih_positions"], arrays["mih_prefix"])
+        tables = MihTables(
+            arrays["mih_starts"], arrays["mih_positions"], arrays["mih_prefix"], arrays["pdq_codes"]
+        )
     return Columns(**{n: arrays[n] for n in _ARRAYS}, exact=exact, tables=tables)
 
 
