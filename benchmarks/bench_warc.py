@@ -1,76 +1,255 @@
-"""WARC scanning: records per second of Passerelle's scan against a plain loop of warcio +
-trafilatura over the same generated WARC, in the same run.
+"""WARC scanning: records per second of `passerelle scan` (its pipeline, one process, and
+`--workers 2`) beside two peers doing the same work on the same generated WARC, in the same
+run:
 
-    .venv/bin/python -m benchmarks.bench_warc [RECORDS]
+- a plain warcio + trafilatura loop: each page's text extracted by trafilatura, MinHashed
+  (datasketch), each image PDQ-hashed (pdqhash), both looked up in the banks;
+- a plain fastwarc + resiliparse + pdqhash + MinHash loop, written as a competent user
+  would write it for speed (fastwarc's iterator on responses only, resiliparse's main-content
+  text, datasketch's `update_batch` with permutations drawn once, NumPy brute force over
+  the banks).
+
+The banks hold PDQ and text entries (`--bank-size` random ones of each kind, plus the hash of
+one public test photo and the fingerprints of two public test pages, so that some records
+match). Ours reads the index from disk, as the CLI does, and writes each result as the JSON
+line `scan --json` prints (to a null sink); the peers write a JSON line per record too.
+
+    .venv/bin/python -m benchmarks.bench_warc [RECORDS] [--bank-size N] [--no-workers]
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
+import hashlib
+import io
+import json
+import os
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
-import trafilatura
-from warcio.archiveiterator import ArchiveIterator as WarcioIterator
+import numpy as np
 
-from benchmarks.warcgen import write_warc
+from benchmarks.warcgen import SHARED, write_warc
 from passerelle.batch import scan_all
+from passerelle.cli.scanning import scanned_types
+from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin
 from passerelle.core.extract.language import detect_language
-from passerelle.core.match import Matcher
+from passerelle.core.index.store import MatchIndex, open_index, save, writing
+from passerelle.core.match import Matcher, index_entries
+from passerelle.core.signals import Signal
+from passerelle.core.signals.pdq import PDQ
+from passerelle.core.signals.text import TEXT
+from passerelle.core.taxonomy import Category, Labels, Tier
 from passerelle.intake.archive import iter_archive
 from passerelle.scan import ScanOptions, ScanResult
+from passerelle.scan import compared_text as page_text
+
+BANKED_PAGES = ("aoc.media.archaisme.html", "arteradio.com-nuls.html")
+BANKED_IMAGE = "aaa-orig.jpg"
+PDQ_THRESHOLD, TEXT_THRESHOLD = 31, 0.7
 
 
-def run_passerelle(path: Path, workers: int = 1) -> tuple[int, float]:
+# --- ours ------------------------------------------------------------------------------------
+
+
+def our_banks(size: int, rng: np.random.Generator) -> tuple[list[Bank], list[BankEntry]]:
+    labels = Labels(category=Category.INCITES, tier=Tier.PROMOTIONAL)
+    bank = Bank("bank", "agency", "bench", BankKind.POSITIVE, BankOrigin.OWN, "")
+    image = (SHARED / "pdq" / "images" / BANKED_IMAGE).read_bytes()
+    entries = [BankEntry("e-pdq", "bank", PDQ.compute(image), labels)]
+    for number, name in enumerate(BANKED_PAGES):
+        signal = TEXT.compute(
+            page_text((SHARED / "extraction-fr" / "html" / name).read_bytes()) or ""
+        )
+        assert signal is not None
+        entries.append(BankEntry(f"e-text-{number}", "bank", signal, labels))
+    for n in range(size):
+        pdq = rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex()
+        text = rng.integers(0, 2**32, 128, dtype=np.uint64).astype(">u4").tobytes().hex()
+        entries.append(BankEntry(f"r-pdq-{n}", "bank", Signal("pdq", pdq, 100), labels))
+        entries.append(BankEntry(f"r-text-{n}", "bank", Signal("text", text), labels))
+    return [bank], entries
+
+
+def run_ours(path: Path, index_path: Path, workers: int) -> tuple[int, int, float]:
     detect_language("préchauffage du modèle de langue")  # loaded once per process, as in the CLI
+    sink = open(os.devnull, "w")  # noqa: SIM115 - closed below
     start = time.perf_counter()
-    count = 0
-    matcher = Matcher.build([], [])
-    for result in scan_all(
-        iter_archive(path), matcher=matcher, options=ScanOptions(), workers=workers
-    ):
-        count += isinstance(result, ScanResult)
-    return count, time.perf_counter() - start
+    matcher = Matcher(open_index(index_path))  # as `passerelle scan` opens it
+    options = ScanOptions(signal_types=scanned_types(matcher, all_signals=False))
+    count = matched = 0
+    for result in scan_all(iter_archive(path), matcher=matcher, options=options, workers=workers):
+        if isinstance(result, ScanResult):
+            count += 1
+            matched += bool(result.matches)
+            sink.write(json.dumps(result.as_dict(), ensure_ascii=False, sort_keys=True) + "\n")
+    seconds = time.perf_counter() - start
+    sink.close()
+    return count, matched, seconds
 
 
-def run_peer(path: Path) -> tuple[int, float]:
+# --- the peers -------------------------------------------------------------------------------
+
+
+class PeerBanks:
+    """The same banks as the peers hold them: PDQ bits and MinHash values in NumPy arrays,
+    the banked page and photo fingerprinted with the peer's own code."""
+
+    def __init__(self, size: int, rng: np.random.Generator, text_of: Callable[[bytes], str]):
+        from datasketch import MinHash
+
+        self.permutations = MinHash(num_perm=128, seed=1, scheme="affine32").permutations
+        photo = pdq_bits((SHARED / "pdq" / "images" / BANKED_IMAGE).read_bytes())
+        self.pdq = np.vstack([photo, rng.integers(0, 2, (size, 256), dtype=np.uint8)])
+        pages = [
+            self.minhash(text_of((SHARED / "extraction-fr" / "html" / name).read_bytes()))
+            for name in BANKED_PAGES
+        ]
+        random = rng.integers(0, 2**32, (size, 128), dtype=np.uint64)
+        self.text = np.vstack([*pages, random])
+
+    def minhash(self, text: str) -> np.ndarray:
+        from datasketch import MinHash
+
+        words = text.lower().split()
+        shingles = {" ".join(words[i : i + 3]) for i in range(len(words) - 2)}
+        sketch = MinHash(num_perm=128, scheme="affine32", permutations=self.permutations)
+        sketch.update_batch([s.encode("utf-8") for s in shingles])
+        return sketch.hashvalues
+
+    def look_up(self, body: bytes, content_type: str, text_of: Callable[[bytes], str]) -> dict:
+        found: dict[str, object] = {"sha256": hashlib.sha256(body).hexdigest()}
+        if content_type.startswith("image/"):
+            bits = pdq_bits(body)
+            distances = np.count_nonzero(self.pdq != bits, axis=1)
+            found["pdq"] = np.packbits(bits).tobytes().hex()
+            found["matches"] = np.nonzero(distances <= PDQ_THRESHOLD)[0].tolist()
+        elif "html" in content_type:
+            values = self.minhash(text_of(body))
+            distances = 1.0 - (self.text == values).mean(axis=1)
+            found["text"] = values.astype(">u4").tobytes().hex()
+            found["matches"] = np.nonzero(distances <= TEXT_THRESHOLD)[0].tolist()
+        return found
+
+
+def pdq_bits(data: bytes) -> np.ndarray:
+    import pdqhash
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    bits, _quality = pdqhash.compute(np.asarray(image))
+    return np.asarray(bits, dtype=np.uint8)
+
+
+def resiliparse_text(body: bytes) -> str:
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.encoding import bytes_to_str, detect_encoding
+
+    return str(extract_plain_text(bytes_to_str(body, detect_encoding(body)), main_content=True))
+
+
+def trafilatura_text(body: bytes) -> str:
+    import trafilatura
+
+    return trafilatura.extract(body) or ""
+
+
+def run_fast_peer(path: Path, banks: PeerBanks) -> tuple[int, int, float]:
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    sink = open(os.devnull, "w")  # noqa: SIM115 - closed below
     start = time.perf_counter()
-    count = 0
+    count = matched = 0
+    with path.open("rb") as handle:
+        for record in ArchiveIterator(handle, record_types=WarcRecordType.response):
+            body = record.reader.read()
+            content_type = record.http_headers.get("Content-Type", "") or ""
+            found = banks.look_up(body, content_type, resiliparse_text)
+            found["url"] = record.headers.get("WARC-Target-URI")
+            count += 1
+            matched += bool(found.get("matches"))
+            sink.write(json.dumps(found) + "\n")
+    seconds = time.perf_counter() - start
+    sink.close()
+    return count, matched, seconds
+
+
+def run_warcio_peer(path: Path, banks: PeerBanks) -> tuple[int, int, float]:
+    from warcio.archiveiterator import ArchiveIterator
+
+    sink = open(os.devnull, "w")  # noqa: SIM115 - closed below
+    start = time.perf_counter()
+    count = matched = 0
     with path.open("rb") as handle, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for record in WarcioIterator(handle):
+        for record in ArchiveIterator(handle):
             if record.rec_type != "response":
                 continue
             body = record.content_stream().read()
-            trafilatura.extract(body)
+            content_type = record.http_headers.get_header("Content-Type") or ""
+            found = banks.look_up(body, content_type, trafilatura_text)
+            found["url"] = record.rec_headers.get_header("WARC-Target-URI")
             count += 1
-    return count, time.perf_counter() - start
+            matched += bool(found.get("matches"))
+            sink.write(json.dumps(found) + "\n")
+    seconds = time.perf_counter() - start
+    sink.close()
+    return count, matched, seconds
 
 
 def main() -> None:
-    records = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    parser = argparse.ArgumentParser()
+    parser.add_argument("records", nargs="?", type=int, default=1000)
+    parser.add_argument("--bank-size", type=int, default=1000)
+    parser.add_argument("--no-workers", action="store_true", help="skip the --workers 2 run")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        path = write_warc(Path(folder) / "bench.warc.gz", records)
+        path = write_warc(Path(folder) / "bench.warc.gz", args.records)
         size = path.stat().st_size
-        ours_count, ours_time = run_passerelle(path)
-        two_count, two_time = run_passerelle(path, workers=2)
-        peer_count, peer_time = run_peer(path)
-    ours_rate, peer_rate = ours_count / ours_time, peer_count / peer_time
-    two_rate = two_count / two_time
-    print(f"WARC: {records} records ({size / 1e6:.1f} MB gzip), 90% HTML pages, 10% JPEG images")
+        bank_list, entries = our_banks(args.bank_size, np.random.default_rng(7))
+        index_path = Path(folder) / "index"
+        with writing(index_path):
+            save(MatchIndex.build(bank_list, index_entries(bank_list, entries)), index_path)
+        fast_banks = PeerBanks(args.bank_size, np.random.default_rng(7), resiliparse_text)
+        slow_banks = PeerBanks(args.bank_size, np.random.default_rng(7), trafilatura_text)
+        print(
+            f"WARC: {args.records} records ({size / 1e6:.1f} MB gzip), 90% HTML pages,"
+            f" 10% JPEG images; banks: {len(entries)} entries"
+            f" ({args.bank_size + 1} PDQ, {args.bank_size + 2} text); load average"
+            f" {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        )
+        runs = [("passerelle scan, 1 process", lambda: run_ours(path, index_path, 1))]
+        if not args.no_workers:
+            runs.append(("passerelle scan, --workers 2", lambda: run_ours(path, index_path, 2)))
+        runs += [
+            ("fastwarc+resiliparse+pdqhash+MinHash", lambda: run_fast_peer(path, fast_banks)),
+            ("warcio+trafilatura+pdqhash+MinHash", lambda: run_warcio_peer(path, slow_banks)),
+        ]
+        rates: dict[str, float] = {}
+        for label, run in runs:
+            count, matched, seconds = run()
+            rates[label] = count / seconds
+            print(
+                f"{label:<38} {count} records, {matched} matched, {seconds:6.2f} s"
+                f" = {rates[label]:6.1f} records/s"
+            )
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    ours = rates["passerelle scan, 1 process"]
+    if "passerelle scan, --workers 2" in rates:
+        print(
+            "warc_scan_2_workers:"
+            f" {rates['passerelle scan, --workers 2'] / rates['fastwarc+resiliparse+pdqhash+MinHash']:.2f}x"
+            " vs fastwarc loop"
+        )
     print(
-        f"passerelle scan, 1 process:   {ours_count} records in {ours_time:.2f} s = {ours_rate:.1f} records/s"
+        f"warc_scan: {ours / rates['warcio+trafilatura+pdqhash+MinHash']:.2f}x vs warcio+trafilatura"
     )
     print(
-        f"passerelle scan, --workers 2: {two_count} records in {two_time:.2f} s = {two_rate:.1f} records/s"
+        f"warc_scan_fast_peer: {ours / rates['fastwarc+resiliparse+pdqhash+MinHash']:.2f}x vs fastwarc loop"
     )
-    print(
-        f"warcio + trafilatura.extract: {peer_count} records in {peer_time:.2f} s = {peer_rate:.1f} records/s"
-    )
-    print(f"warc_scan_2_workers: {two_rate / peer_rate:.2f}x vs warcio+trafilatura")
-    print(f"warc_scan: {ours_rate / peer_rate:.2f}x vs warcio+trafilatura")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ their main content, extracted by the fast path. Analyst-quality extraction is no
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -110,22 +110,28 @@ class Fingerprint:
 def fingerprint(content: Content, options: ScanOptions) -> Fingerprint:
     """Signals of one item, the media type they were computed for, its text and warnings."""
     media_type = sniff_media_type(content.data)
-    signals = [SHA256.compute(content.data)]
-    if options.wants("md5"):
+    found = Fingerprint(media_type, [SHA256.compute(content.data)])
+    _add_signals(found, content, options, options.wants)
+    return found
+
+
+def _add_signals(
+    found: Fingerprint, content: Content, options: ScanOptions, wants: Callable[[str], bool]
+) -> None:
+    signals, warnings, media_type = found.signals, found.warnings, found.media_type
+    if wants("md5"):
         signals.append(MD5.compute(content.data))
-    found = Fingerprint(media_type, signals)
-    warnings = found.warnings
-    if content.url and options.wants("url"):
+    if content.url and wants("url"):
         try:
             signals.append(URL.compute(content.url))
         except InvalidInput as exc:
             warnings.append(f"no url signal: {exc}")
-    if media_type in IMAGE_TYPES and options.wants("pdq"):
+    if media_type in IMAGE_TYPES and wants("pdq"):
         try:
             signals.append(PDQ.compute(content.data, max_pixels=options.max_pixels))
         except InvalidInput as exc:
             warnings.append(f"no pdq signal: {exc}")
-    elif media_type in VIDEO_TYPES and options.wants("vpdq"):
+    elif media_type in VIDEO_TYPES and wants("vpdq"):
         try:
             hashed = hash_video(content.data, options.video)
         except InvalidInput as exc:
@@ -133,12 +139,30 @@ def fingerprint(content: Content, options: ScanOptions) -> Fingerprint:
         else:
             signals.append(hashed.signal)
             warnings.extend(hashed.warnings)
-    elif media_type in (HTML, TEXT) and options.wants("text"):
-        _read_text(found, content.data)
+    elif media_type in (HTML, TEXT) and wants("text"):
+        if found.text is None:
+            _read_text(found, content.data)
         text_signal = TEXT_SIGNAL.compute(found.text or "")
         if text_signal is not None:
             signals.append(text_signal)
-    return found
+
+
+def needed_signal_types(stored: Iterable[str]) -> frozenset[str]:
+    """The signal types worth computing against banks holding `stored` types: a type no
+    entry has cannot match. Video frames match banked images and images banked frames, so
+    either brings both."""
+    wanted = set(stored)
+    if wanted & {"pdq", "vpdq"}:
+        wanted |= {"pdq", "vpdq"}
+    return frozenset(wanted)
+
+
+def _complete(found: Fingerprint, content: Content, options: ScanOptions) -> None:
+    """Add the signals the fast path skipped, to a matched item (what an analyst, the queue
+    and the search see of it), in the order `fingerprint` gives them."""
+    _add_signals(found, content, options, lambda kind: not options.wants(kind))
+    order = {name: i for i, name in enumerate(("sha256", "md5", "url", "pdq", "vpdq", "text"))}
+    found.signals.sort(key=lambda s: order.get(s.type, len(order)))
 
 
 def _read_text(found: Fingerprint, data: bytes) -> None:
@@ -189,6 +213,8 @@ def _result(
     content: Content, found: Fingerprint, outcome: MatchOutcome, chosen: ScanOptions
 ) -> ScanResult:
     priority = prioritise(outcome, source=content.origin)
+    if outcome.matches and chosen.signal_types is not None:
+        _complete(found, content, chosen)
     if outcome.matches and found.text is None and found.media_type in (HTML, TEXT):
         # The fast path skipped the text of a page that matched on another signal: the
         # analyst still gets its title and language.

@@ -33,7 +33,7 @@ from passerelle.core.signals.url import canonicalize_url
 from passerelle.intake import Problem
 from passerelle.intake.archive import ArchiveStats, is_archive, iter_archive, sniff_archive
 from passerelle.intake.files import iter_files, read_file
-from passerelle.scan import Language, ScanOptions, ScanResult
+from passerelle.scan import Language, ScanOptions, ScanResult, needed_signal_types
 from passerelle.services.ingest import (
     Queued,
     candidate_of,
@@ -163,6 +163,11 @@ def _table_row(result: ScanResult) -> str:
     help="Processes that scan in parallel (results keep the input order).",
 )
 @click.option(
+    "--all-signals",
+    is_flag=True,
+    help="Compute every signal type of every item, not only those the banks hold.",
+)
+@click.option(
     "--batch",
     type=click.IntRange(1, 10_000),
     default=QUEUE_BATCH,
@@ -179,6 +184,7 @@ def scan_command(
     into_queue: bool,
     workers: int,
     language: str,
+    all_signals: bool,
     batch: int,
 ) -> None:
     """Scan files, folders, URLs and WARC/ARC archives against the banks."""
@@ -189,6 +195,7 @@ def scan_command(
         video=rt.settings.video_limits(),
         language=cast(Language, language),
         keep_matched_content=into_queue,
+        signal_types=scanned_types(matcher, all_signals),
     )
     if into_queue:
         prepare_queueing(rt)
@@ -237,6 +244,14 @@ class _nothing:
 
     def __exit__(self, *_: object) -> None:
         return None
+
+
+def scanned_types(matcher: Matcher, all_signals: bool) -> frozenset[str] | None:
+    """The signal types computed for every item: those the banks hold (a matched item gets
+    the others too), or all of them when asked or when there is no bank entry to match."""
+    if all_signals or not len(matcher):
+        return None
+    return needed_signal_types(matcher.index.catalogue.kinds)
 
 
 def _matcher(

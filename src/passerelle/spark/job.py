@@ -28,7 +28,7 @@ from passerelle.core.match import Matcher
 from passerelle.exchange.candidates import candidate_row
 from passerelle.intake import Problem
 from passerelle.intake.archive import iter_archive
-from passerelle.scan import ScanOptions, scan, scan_many
+from passerelle.scan import ScanOptions, needed_signal_types, scan, scan_many
 
 if TYPE_CHECKING:
     from pyspark import Broadcast
@@ -70,10 +70,8 @@ def job_options(entries: Sequence[BankEntry], *, full: bool = False) -> ScanOpti
     their bytes, to be preserved when imported."""
     if full:
         return ScanOptions(keep_matched_content=True)
-    wanted = {e.signal.type for e in entries} | {"url"}
-    if wanted & {"pdq", "vpdq"}:
-        wanted |= {"pdq", "vpdq"}  # video frames match banked images, and images banked frames
-    return ScanOptions(keep_matched_content=True, signal_types=frozenset(wanted))
+    wanted = needed_signal_types({e.signal.type for e in entries}) | {"url"}
+    return ScanOptions(keep_matched_content=True, signal_types=wanted)
 
 
 # --- inputs ------------------------------------------------------------------------------------

@@ -60,7 +60,10 @@ def shingle_hashes(words: list[str]) -> np.ndarray:
 
 def _shingles_in_order(words: list[str]) -> np.ndarray:
     """The hash of the shingle that starts at each word (all but the last two)."""
-    word_hashes = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words), dtype=np.uint64)
+    # map() keeps the per-word loop in C: a third of the time of a generator expression.
+    word_hashes = np.fromiter(
+        map(zlib.crc32, map(str.encode, words)), dtype=np.uint64, count=len(words)
+    )
     first, second, third = word_hashes[:-2], word_hashes[1:-1], word_hashes[2:]
     combined = (
         _mix(first) ^ _mix(second ^ np.uint64(0x9E3779B9)) ^ _mix(third ^ np.uint64(0x7F4A7C15))
@@ -88,6 +91,32 @@ def _permutations() -> np.ndarray:
     # Drawing the permutations costs more than hashing a page: draw them once per process.
     permutations: np.ndarray = _minhash(num_perm=NUM_PERM, seed=1, scheme=SCHEME).permutations
     return permutations
+
+
+# Shingles permuted at a time: bounds the (shingles x 128) intermediate to a few MiB.
+_PERMUTE_BLOCK = 4096
+
+
+def signature_of(text: str) -> np.ndarray | None:
+    """The 128 MinHash values of the text (None when it is too short), computed as
+    datasketch's "affine32" scheme computes them (MurmurHash3 pre-mix, then a * h + b
+    modulo 2**32, the minimum of each permutation), without building a `MinHash` object or
+    a Python list of the shingles: about half the time per page."""
+    words = normalise_text(text)
+    if len(words) < MIN_WORDS:
+        return None
+    values = shingle_hashes(words).astype(np.uint32)
+    values ^= values >> np.uint32(16)
+    values *= np.uint32(0x85EBCA6B)
+    values ^= values >> np.uint32(13)
+    values *= np.uint32(0xC2B2AE35)
+    values ^= values >> np.uint32(16)
+    a, b = _permutations()
+    found = np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint32)
+    for start in range(0, len(values), _PERMUTE_BLOCK):
+        block = values[start : start + _PERMUTE_BLOCK, None]
+        np.minimum(found, (block * a + b).min(axis=0), out=found)
+    return found
 
 
 def minhash_of(text: str) -> MinHash | None:
@@ -167,10 +196,10 @@ class TextType:
 
     def compute(self, text: str) -> Signal | None:
         """The fingerprint, or None when the text is too short to compare meaningfully."""
-        sketch = minhash_of(text)
-        if sketch is None:
+        values = signature_of(text)
+        if values is None:
             return None
-        return Signal(self.name, signature_to_hex(sketch.hashvalues))
+        return Signal(self.name, signature_to_hex(values))
 
     def parse(self, text: str) -> Signal:
         value = text.strip().lower()
