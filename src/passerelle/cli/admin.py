@@ -285,8 +285,11 @@ def jobs_run(rt: Runtime, once: bool, every: int) -> None:
     from passerelle.cli.scanning import fetcher_for
     from passerelle.fetch.guard import AddressGuard, parse_allow_setting
     from passerelle.jobs.runner import run_once
+    from passerelle.services.matchers import MatcherCache
 
     check_secret(rt.database, rt.settings.secret_key)
+    # The same indexes on disk as `scan` and the console, kept open from round to round.
+    matchers = MatcherCache(rt.settings.index_dir)
     with fetcher_for(rt.settings) as fetcher:
         while True:
             retention = timedelta(days=rt.settings.retention_days)
@@ -298,6 +301,7 @@ def jobs_run(rt: Runtime, once: bool, every: int) -> None:
                     retention=retention,
                     secret=rt.settings.secret_key,
                     partner_guard=AddressGuard(parse_allow_setting(rt.settings.partner_allow)),
+                    matchers=matchers,
                 )
             except DatabaseUnavailable as exc:
                 if once:

@@ -17,6 +17,7 @@ from passerelle.exchange.client import make_pull
 from passerelle.fetch.fetcher import SafeFetcher
 from passerelle.fetch.guard import AddressGuard
 from passerelle.services.jobs import JobRun, run_due_jobs, schedule_defaults
+from passerelle.services.matchers import MatcherCache
 from passerelle.services.sync import no_pull
 
 
@@ -42,9 +43,11 @@ def run_once(
     retention: timedelta = timedelta(days=183),
     secret: str | None = None,
     partner_guard: AddressGuard | None = None,
+    matchers: MatcherCache | None = None,
 ) -> list[JobRun]:
     """Schedule and run the due jobs once. Partners are reached through `partner_guard`
-    (public addresses only unless its allow-list opens a network)."""
+    (public addresses only unless its allow-list opens a network). `matchers`, kept by the
+    caller from round to round, opens the agencies' indexes on disk and follows them."""
     name = worker or f"{socket.gethostname()}:{time.monotonic_ns()}"
 
     @contextmanager
@@ -70,6 +73,7 @@ def run_once(
                 retention=retention,
                 pull=make_pull(secret, partner_guard) if secret else no_pull,
                 open_read=open_read,
+                matchers=matchers,
             )
         )
     except OperationalError as exc:

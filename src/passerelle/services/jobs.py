@@ -20,6 +20,7 @@ from passerelle.core.job import FETCH_REPORTS, INTERVALS, LEASE, PURGE, RECHECK,
 from passerelle.core.ports import ContentStore, Fetch, Fetched, UnitOfWork
 from passerelle.core.recheck import Observation, verdict
 from passerelle.scan import ScanOptions, fingerprint
+from passerelle.services.matchers import MatcherCache
 from passerelle.services.public import fetch_reported_pages
 from passerelle.services.sync import Pull, no_pull, sync_agency
 
@@ -43,6 +44,8 @@ class JobTools:
     store: ContentStore | None = None
     retention: timedelta = timedelta(days=183)
     pull: Pull = no_pull
+    # The agencies' matchers, from their indexes on disk (kept by the runner between rounds).
+    matchers: MatcherCache | None = None
 
 
 def schedule_defaults(uow: UnitOfWork, now: datetime | None = None) -> None:
@@ -81,12 +84,14 @@ def run_due_jobs(
     retention: timedelta = timedelta(days=183),
     pull: Pull = no_pull,
     open_read: UnitOfWorkFactory | None = None,
+    matchers: MatcherCache | None = None,
 ) -> Iterator[JobRun]:
     """Run each due job this worker can claim. Transactions stay short and no network work
     happens inside one: a job is claimed (a lease) in one transaction, its pages are fetched
     with none open, each result is written in its own (renewing the lease), and the job is
-    released in a last one. `open_read`, if given, opens the transactions that only read."""
-    tools = JobTools(fetch, store, retention, pull)
+    released in a last one. `open_read`, if given, opens the transactions that only read;
+    `matchers` gives the jobs that match their agency's index on disk."""
+    tools = JobTools(fetch, store, retention, pull, matchers)
     reading = open_read or open_uow
     moment = now or datetime.now(UTC)
     with reading() as uow:
@@ -136,6 +141,7 @@ def _run(
             now=now,
             open_read=reading,
             each=lease.renew,
+            matchers=tools.matchers,
         )
     if job.kind == RECHECK:
         return _recheck(open_uow, reading, job, tools, now, lease)

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import secrets
+import tempfile
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from passerelle.core.address import Network, describe_host_refusal
@@ -22,8 +24,8 @@ from passerelle.core.priority import prioritise
 from passerelle.core.signals.url import URL, canonicalize_url
 from passerelle.core.taxonomy import parse_category
 from passerelle.scan import ScanOptions, ScanResult, scan
-from passerelle.services.banks import load_matcher
 from passerelle.services.ingest import findings_of
+from passerelle.services.matchers import MatcherCache
 from passerelle.services.search import index_preserved_text
 
 WINDOW = timedelta(hours=1)
@@ -154,17 +156,33 @@ def fetch_reported_pages(
     now: datetime,
     open_read: UnitOfWorkFactory | None = None,
     each: Callable[[UnitOfWork], None] = lambda uow: None,
+    matchers: MatcherCache | None = None,
 ) -> str:
     """Fetch, once, the page of each public report not fetched yet, and put it on its case.
+    Pages are matched against the agency's index on disk, through `matchers` (the runner
+    keeps one from round to round: it follows the bank generation, nothing is rebuilt from
+    the banks); without one, an index in a temporary folder serves this run.
     A page that answers 4xx is recorded as unavailable; a 5xx or no answer is tried again
     later, backing off (10 minutes, then twice as long each time, at most a day).
 
     No transaction is open while a page is fetched or scanned: the list is read first, then
     each answer is written in a short transaction of its own (in which `each` runs too, for
     the job to renew its lease)."""
-    with (open_read or open_uow)() as uow:
-        agency = uow.agencies.get(agency_id)
-        matcher = load_matcher(uow, agency_code=agency.code)
+    reading = open_read or open_uow
+    if matchers is None:
+        with tempfile.TemporaryDirectory(prefix="passerelle-index-") as scratch:
+            return fetch_reported_pages(
+                open_uow,
+                agency_id=agency_id,
+                fetch=fetch,
+                store=store,
+                now=now,
+                open_read=reading,
+                each=each,
+                matchers=MatcherCache(Path(scratch)),
+            )
+    matcher = matchers.matcher(agency_id, reading)
+    with reading() as uow:
         targets = uow.queue.reports_to_fetch(agency_id, now)
     counts = {"fetched": 0, "unavailable": 0, "unreachable": 0}
     for case_id, url, failures in targets:
