@@ -105,14 +105,25 @@ class MihTables:
 
 
 def build_tables(codes: np.ndarray) -> MihTables:
-    subs = _sub_hashes(codes)  # (n, 16)
-    tagged = (np.arange(TABLES, dtype=np.int64)[None, :] << SUB_BITS) | subs
-    flat = tagged.ravel()  # element i*16+t holds (t << 16 | sub-hash t of code i)
-    order = np.argsort(flat, kind="stable")
-    positions = (order // TABLES).astype(np.int32)
-    counts = np.bincount(flat, minlength=TABLES << SUB_BITS)
-    starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    prefix = _rows_of(codes[:, :2])[positions].view(np.uint64).reshape(-1, 2)
+    """The tables of `codes`, one table at a time (a stable radix sort of 16-bit keys each,
+    so that building 10 million needs a few hundred megabytes beside the result)."""
+    codes = np.ascontiguousarray(codes, dtype=np.uint64).reshape(-1, WORDS)
+    size = len(codes)
+    subs = codes.view("<u2")  # (n, 16): sub-hash t of code i at [i, t]
+    heads = _rows_of(codes[:, :2])
+    starts = np.zeros((TABLES << SUB_BITS) + 1, dtype=np.int64)
+    positions = np.empty(TABLES * size, dtype=np.int32)
+    prefix = np.empty((TABLES * size, 2), dtype=np.uint64)
+    records = _rows_of(prefix)
+    for table in range(TABLES):
+        keys = np.ascontiguousarray(subs[:, table])
+        order = np.argsort(keys, kind="stable").astype(np.int32)
+        span = slice(table * size, (table + 1) * size)
+        positions[span] = order
+        records[span] = heads[order]
+        counts = np.bincount(keys, minlength=1 << SUB_BITS)
+        first = table << SUB_BITS
+        starts[first + 1 : first + (1 << SUB_BITS) + 1] = table * size + np.cumsum(counts)
     return MihTables(starts=starts, positions=positions, prefix=prefix, codes=codes)
 
 

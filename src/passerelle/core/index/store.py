@@ -17,6 +17,10 @@ atomically, then the files no header names any more removed; a reader never sees
 update. A delta grows until it is worth merging (`needs_compaction`), then every live row is
 written again as one base. A file of the wrong size or checksum makes the whole index
 unusable (`UnusableIndex`): the caller rebuilds it from the database, never trusts it.
+Opening checks every file's size and its modification time against the header; a file
+changed since it was written (another time) has its CRC-32 computed and compared, so that
+opening an untouched index of gigabytes reads none of it (`open_index(full=True)` checks
+every CRC-32).
 
 PDQ rows carry an owner (the entry they belong to) and a time: an image entry has one row
 at time NaN; a video entry has one row per kept frame, at the frame's time in seconds."""
@@ -675,7 +679,9 @@ def _crc(path: Path) -> int:
 def _save(folder: Path, name: str, array: np.ndarray) -> dict[str, int]:
     target = folder / f"{name}.npy"
     np.save(target, np.ascontiguousarray(array), allow_pickle=False)
-    return {"size": target.stat().st_size, "crc32": _crc(target)}
+    crc = _crc(target)
+    stat = target.stat()
+    return {"size": stat.st_size, "crc32": crc, "mtime_ns": stat.st_mtime_ns}
 
 
 def _segment_arrays(columns: Columns) -> dict[str, np.ndarray]:
@@ -786,24 +792,32 @@ def read_header(path: Path) -> dict[str, object]:
     return header
 
 
-def _load(target: Path, meta: dict[str, int], verify: bool = True) -> np.ndarray:
+def _load(
+    target: Path, meta: dict[str, int], verify: bool = True, full: bool = False
+) -> np.ndarray:
     try:
-        size = target.stat().st_size
+        stat = target.stat()
     except FileNotFoundError:
         raise UnusableIndex(f"{target} is missing") from None
-    if size != meta["size"]:
-        raise UnusableIndex(f"{target}: {size} bytes, expected {meta['size']}")
+    if stat.st_size != meta["size"]:
+        raise UnusableIndex(f"{target}: {stat.st_size} bytes, expected {meta['size']}")
+    changed = stat.st_mtime_ns != meta.get("mtime_ns")
     try:
-        if verify and _crc(target) != meta["crc32"]:
+        if (full or (verify and changed)) and _crc(target) != meta["crc32"]:
             raise UnusableIndex(f"{target}: checksum mismatch")
-        array: np.ndarray = np.load(target, mmap_mode="r", allow_pickle=False)
+        # A plain view of the mapping: NumPy's memmap subclass costs on every indexing.
+        array: np.ndarray = np.asarray(np.load(target, mmap_mode="r", allow_pickle=False))
     except (OSError, ValueError) as exc:  # removed by a writer meanwhile, or unreadable
         raise UnusableIndex(f"{target}: {exc}") from None
     return array
 
 
-def _open_segment(folder: Path, files: dict[str, dict[str, int]], verify: bool) -> Columns:
-    arrays = {name: _load(folder / f"{name}.npy", meta, verify) for name, meta in files.items()}
+def _open_segment(
+    folder: Path, files: dict[str, dict[str, int]], verify: bool, full: bool
+) -> Columns:
+    arrays = {
+        name: _load(folder / f"{name}.npy", meta, verify, full) for name, meta in files.items()
+    }
     missing = [name for name in _ARRAYS if name not in arrays]
     if missing:
         raise UnusableIndex(f"{folder}: missing {', '.join(missing)}")
@@ -820,30 +834,31 @@ def _open_segment(folder: Path, files: dict[str, dict[str, int]], verify: bool) 
     return Columns(**{n: arrays[n] for n in _ARRAYS}, exact=exact, tables=tables)
 
 
-def open_index(path: Path, *, verify: bool = True) -> MatchIndex:
-    """The index at `path`, memory-mapped; `UnusableIndex` when missing or damaged (every
-    file's size is checked, and its CRC-32 unless `verify` is off for files just written).
+def open_index(path: Path, *, verify: bool = True, full: bool = False) -> MatchIndex:
+    """The index at `path`, memory-mapped; `UnusableIndex` when missing or damaged. Every
+    file's size is checked; its CRC-32 too when the file changed since it was written
+    (`verify`, off for files just written) or always (`full`).
     A writer may replace the index while it is being opened: then the new one is opened."""
     for _ in range(5):
         header = read_header(path)
         try:
-            return _open_with(path, header, verify)
+            return _open_with(path, header, verify, full)
         except UnusableIndex:
             if _read_header_or_none(path) == header:
                 raise  # the same header: the damage is real
-    return _open_with(path, read_header(path), verify)
+    return _open_with(path, read_header(path), verify, full)
 
 
-def _open_with(path: Path, header: dict[str, object], verify: bool) -> MatchIndex:
+def _open_with(path: Path, header: dict[str, object], verify: bool, full: bool) -> MatchIndex:
     try:
         catalogue = Catalogue.from_json(header)
         segments = [
-            _open_segment(path / s["name"], s["files"], verify)
+            _open_segment(path / s["name"], s["files"], verify, full)
             for s in header["segments"]  # type: ignore[attr-defined]
         ]
         dead_meta = header.get("dead")
         dead = (
-            _load(path / f"{dead_meta['name']}.npy", dead_meta, verify)
+            _load(path / f"{dead_meta['name']}.npy", dead_meta, verify, full)
             if isinstance(dead_meta, dict)
             else np.empty(0, dtype=np.int64)
         )
