@@ -1,5 +1,6 @@
 """Audit events in words: one translated sentence per kind of event, for the case history,
-the referral page and the audit log (the codes and the JSON stay on the event's own page)."""
+the referral page and the audit log, with who did it, on what, and the details as labelled
+fields (the code and the JSON stay in the event's technical record, for verifying the chain)."""
 
 from __future__ import annotations
 
@@ -62,9 +63,115 @@ SENTENCES = {
     "api_token.created": "API token created",
     "api_token.revoked": "API token revoked",
     "agency.created": "Agency created",
+    "agency.key_rotated": "The unit's signing key was replaced",
+    "case.page_unavailable": "The reported page could not be fetched (status %(status)s)",
+    "exchange.expired": "Partner entries past their retention deleted: %(entries)s",
+    "exchange.replay_refused": "A partner's request was refused as a replay",
+    "match.looked_up": "Fingerprints looked up in the banks",
+    "secret.rotated": "The instance's secret key was replaced",
+    "user.roles_changed": "Roles changed: %(roles)s",
+    "user.unlocked": "Account unlocked",
 }
 UNKNOWN = "Recorded change (%(action)s)"
-HOST = "the host"
+# Who acts when no person does.
+ACTORS = {
+    "host": "the host",
+    "cli": "the command line",
+    "job": "a scheduled job",
+    "public": "the public",
+    "demo": "the demo",
+    "system": "the system",
+}
+# Recorded codes whose message id is not the code itself.
+VALUES = {"admin": "administrator", "manual": "by hand", "positive": "positive bank"}
+VALUES |= {"negative": "negative bank"}
+# What an event is about.
+OBJECTS = {
+    "agency": "unit",
+    "agreement": "agreement",
+    "api_token": "API token",
+    "bank": "bank",
+    "case": "case",
+    "complaint": "complaint",
+    "host": "hosting provider",
+    "instance": "instance",
+    "item": "content",
+    "job": "job",
+    "partner": "partner",
+    "public_report": "report from the public",
+    "referral": "referral",
+    "user": "person",
+}
+# The labels of the details events record.
+FIELDS = {
+    "action": "Action",
+    "added": "Added",
+    "after": "After",
+    "agency_keys": "Unit keys resealed",
+    "audit_key_epoch": "Audit key generation",
+    "bank": "Bank",
+    "before": "Before",
+    "by": "By",
+    "by_type": "By type",
+    "case": "Case",
+    "category": "Category",
+    "code": "Code",
+    "complaint": "Complaint",
+    "cursor": "Cursor",
+    "deadline": "Deadline",
+    "decision": "Decision",
+    "detail": "Detail",
+    "domain": "Domain",
+    "duplicates": "Duplicates",
+    "entries": "Entries",
+    "error": "Error",
+    "errors": "Errors",
+    "exemption_checked": "Exemption checked",
+    "failures": "Failures",
+    "from": "From",
+    "generation": "Generation",
+    "holds": "Holds",
+    "imported": "Imported",
+    "jurisdiction": "Jurisdiction",
+    "key": "Key",
+    "kind": "Kind",
+    "legal_basis": "Legal basis",
+    "locale": "Language",
+    "locked_until": "Locked until",
+    "matched": "Matched",
+    "matches": "Matches",
+    "name": "Name",
+    "nonce": "Nonce",
+    "note": "Note",
+    "notices": "Notices",
+    "outcome": "Outcome",
+    "partner": "Partner",
+    "previous_window_failures": "Earlier failures",
+    "reason": "Reason",
+    "recommendation": "Recommendation",
+    "reference": "Reference",
+    "retention_days": "Retention (days)",
+    "retracted": "Retracted",
+    "reveal_media": "Images shown unblurred",
+    "roles": "Roles",
+    "same_as_case": "Same as case",
+    "score": "Score",
+    "sha256": "SHA-256",
+    "signal_type": "Fingerprint type",
+    "signals": "Fingerprints",
+    "source": "Source",
+    "status": "Status",
+    "terms": "Terms",
+    "text": "Text",
+    "thresholds": "Thresholds",
+    "to": "To",
+    "until": "Until",
+    "username": "Username",
+    "value": "Value",
+    "verdict": "Verdict",
+}
+YES, NO = "yes", "no"
+PAIR, SEPARATOR = "%(label)s: %(value)s", "; "
 
 
 def describe(action: str, details: dict[str, Any], translate: Callable[[str], str]) -> str:
@@ -72,15 +179,54 @@ def describe(action: str, details: dict[str, Any], translate: Callable[[str], st
     template = SENTENCES.get(action)
     if template is None:
         return translate(UNKNOWN) % {"action": action}
-    values: dict[str, str] = {}
-    for key, value in details.items():
-        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        # Codes (a verdict, a kind of referral) are translated; what people wrote is not.
-        is_code = isinstance(value, str) and re.fullmatch(r"[a-z][a-z0-9_]*", value)
-        values[key] = translate(shown) if is_code else shown
+    values = {key: readable(value, translate) for key, value in details.items()}
     for name in _names(template):
         values.setdefault(name, "—")
     return translate(template) % values
+
+
+def readable(value: Any, translate: Callable[[str], str]) -> str:
+    """A detail's value as a person reads it: codes (a verdict, a kind of referral) translated,
+    what people wrote as they wrote it, lists and tables spelled out."""
+    if isinstance(value, bool):
+        return translate(YES if value else NO)
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        is_code = re.fullmatch(r"[a-z][a-z0-9_]*", value)
+        return translate(VALUES.get(value, value)) if is_code else value
+    if isinstance(value, list | tuple):
+        return ", ".join(readable(item, translate) for item in value) or "—"
+    if isinstance(value, dict):
+        pair = translate(PAIR)
+        parts = [
+            pair % {"label": field_label(str(k), translate), "value": readable(v, translate)}
+            for k, v in value.items()
+        ]
+        return translate(SEPARATOR).join(parts) or "—"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def field_label(key: str, translate: Callable[[str], str]) -> str:
+    """A detail's label; a key nobody named is shown as it is recorded."""
+    label = FIELDS.get(key)
+    return translate(label) if label else key
+
+
+def fields(details: dict[str, Any], translate: Callable[[str], str]) -> list[tuple[str, str]]:
+    """The details of an event as labelled fields, in the order they were recorded."""
+    return [(field_label(k, translate), readable(v, translate)) for k, v in details.items()]
+
+
+def actor_label(actor: str, translate: Callable[[str], str]) -> str:
+    """Who acted: a person's username, or what acted when no person did."""
+    label = ACTORS.get(actor)
+    return translate(label) if label else actor
+
+
+def object_label(object_type: str, translate: Callable[[str], str]) -> str:
+    label = OBJECTS.get(object_type)
+    return translate(label) if label else object_type
 
 
 def _names(template: str) -> list[str]:
@@ -97,7 +243,3 @@ def event_sentence(context: Context, action: str, details: str | dict[str, Any])
     translate: Callable[[str], str] = context["_"]
     parsed = json.loads(details) if isinstance(details, str) and details else details or {}
     return describe(action, parsed if isinstance(parsed, dict) else {}, translate)
-
-
-def actor_name(actor: str, translate: Callable[[str], str]) -> str:
-    return translate(HOST) if actor == "host" else actor

@@ -11,6 +11,7 @@ from passerelle.core.case import CaseDetail, CaseSummary
 from passerelle.core.decision import Decision
 from passerelle.core.identity import User
 from passerelle.core.priority import Explanation, timecode
+from passerelle.web.history import actor_label, describe, fields, object_label
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,36 @@ def audit_row(event: AuditEvent) -> AuditRow:
         details=event.details_json if event.details_json != "{}" else "",
         hash=event.hash,
         prev_hash=event.prev_hash,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditLine:
+    """An audit event in words: when, who, what, on what, and its details as fields."""
+
+    seq: int
+    occurred_at: str
+    actor: str
+    sentence: str
+    object_type: str  # a case or a referral links to its page
+    object_label: str
+    object_id: str
+    fields: list[tuple[str, str]]
+    record: AuditRow  # the technical record (code, JSON, hashes), for the event's own page
+
+
+def audit_line(event: AuditEvent, translate: Callable[[str], str]) -> AuditLine:
+    details = event.details
+    return AuditLine(
+        seq=event.seq,
+        occurred_at=event.occurred_at.replace("T", " ")[:16] + " UTC",
+        actor=actor_label(event.actor, translate),
+        sentence=describe(event.action, details, translate),
+        object_type=event.object_type,
+        object_label=object_label(event.object_type, translate),
+        object_id=event.object_id,
+        fields=fields(details, translate),
+        record=audit_row(event),
     )
 
 

@@ -25,11 +25,11 @@ from passerelle.services.admin import (
 )
 from passerelle.services.audit import get_agency_event, list_agency_events
 from passerelle.services.auth import create_api_token, revoke_api_token
-from passerelle.web.context import ReadUow, Viewer, WriteUow, render
+from passerelle.web.context import ReadUow, Viewer, WriteUow, gettext_of, render
 from passerelle.web.csrf import require_csrf
 from passerelle.web.htmx import redirect
 from passerelle.web.params import MAX_SQL_INTEGER
-from passerelle.web.views import audit_row, user_view
+from passerelle.web.views import audit_line, user_view
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
 
@@ -48,7 +48,7 @@ def audit_log(
     return render(
         request,
         "pages/audit_log.html",
-        {"events": [audit_row(e) for e in events], "older": older},
+        {"events": [audit_line(e, gettext_of(request)) for e in events], "older": older},
     )
 
 
@@ -60,7 +60,9 @@ def audit_event(
     seq: Annotated[int, Path(ge=1, le=MAX_SQL_INTEGER)],
 ) -> Response:
     event = get_agency_event(uow, viewer=viewer, seq=seq)
-    return render(request, "pages/audit_event.html", {"event": audit_row(event)})
+    return render(
+        request, "pages/audit_event.html", {"event": audit_line(event, gettext_of(request))}
+    )
 
 
 # Message ids, translated in the pages: what to fix in a people form.
