@@ -109,7 +109,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
 
     @app.get("/api/v1/openapi.json", include_in_schema=False, name="openapi")
     def openapi(request: Request) -> Response:
-        return JSONResponse(app.openapi())
+        return JSONResponse(taxii.taxii_statuses(app.openapi()))
 
     for router in ROUTERS:
         app.include_router(router)

@@ -39,10 +39,31 @@ from passerelle.exchange.stix import (
 )
 from passerelle.web.context import ApiViewer, ReadUow
 
-# Described by the TAXII 2.1 specification, not in our OpenAPI document.
-router = APIRouter(prefix="/taxii2", include_in_schema=False)
 TAXII = "application/taxii+json;version=2.1"
 STIX = "application/stix+json;version=2.1"
+
+
+class TaxiiResponse(Response):
+    media_type = TAXII
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {TAXII: {"schema": {"type": "object"}}}}
+
+
+# In the OpenAPI document with the statuses and media type they really answer with (TAXII
+# 2.1 error messages; a request TAXII finds malformed is its 400: see `taxii_statuses`).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    200: _documented("A TAXII 2.1 resource (discovery, API root, collections, an envelope…)"),
+    400: _documented("Malformed request (a filter, `limit` or `next` out of range)"),
+    401: _documented("Missing or invalid token (Bearer, or Basic with the token as password)"),
+    403: _documented("Role does not allow it"),
+    404: _documented("No such collection or object (or not of your agency)"),
+    406: _documented("The Accept header asks for a media type this server does not write"),
+}
+router = APIRouter(
+    prefix="/taxii2", tags=["TAXII 2.1"], default_response_class=TaxiiResponse, responses=ERRORS
+)
 PAGE, MAX_PAGE = 100, 1000
 MAX_OFFSET = 10**12
 WINDOW = 500
@@ -51,7 +72,17 @@ _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _taxii(document: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(document), media_type=TAXII, headers=headers)
+    return TaxiiResponse(json.dumps(document), headers=headers)
+
+
+def taxii_statuses(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with the TAXII routes' parameter errors as the 400 they are
+    answered with (FastAPI documents a 422 for every route with parameters)."""
+    for path, operations in schema.get("paths", {}).items():
+        if path.startswith(router.prefix):
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+    return schema
 
 
 def _accepts(request: Request, *types: str) -> None:
