@@ -343,8 +343,18 @@ def _next_step(
 
 
 @router.get("/cases/{case_id}", name="case_detail")
-def case_detail(request: Request, viewer: Viewer, uow: ReadUow, case_id: str) -> Response:
-    return render(request, "pages/case_detail.html", _case_context(request, uow, viewer, case_id))
+def case_detail(
+    request: Request,
+    viewer: Viewer,
+    uow: ReadUow,
+    case_id: str,
+    decided: Annotated[bool, Query()] = False,
+) -> Response:
+    """The case; `decided` after a decision was just recorded (the page says so, and offers
+    the next case of the queue first)."""
+    context = _case_context(request, uow, viewer, case_id)
+    context["just_decided"] = decided
+    return render(request, "pages/case_detail.html", context)
 
 
 @router.get("/cases/{case_id}/content", name="case_content")
@@ -449,7 +459,7 @@ def decide(
         problem = {exc.field or "form": error_text(request, exc)}
         return _refuse(request, uow, viewer, case_id, submitted, problem)
     uow.commit()
-    return redirect(request, request.url_for("case_detail", case_id=case_id).path)
+    return redirect(request, request.url_for("case_detail", case_id=case_id).path + "?decided=1")
 
 
 @router.post("/cases/{case_id}/assignment", name="assign_case")
