@@ -4,6 +4,7 @@ frames differ) and clips re-encoded from the shared sample videos."""
 from __future__ import annotations
 
 import io
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -28,7 +29,10 @@ def make_video(
     pix_fmt: str = "yuv420p",
     container: str = "mp4",
     bit_rate: int | None = None,
+    moving: bool = False,
 ) -> bytes:
+    """A scene a second; `moving`: each frame is its scene moved 2 pixels further (every frame
+    differs, so the encoder makes frames that depend on others, B-frames included)."""
     out = io.BytesIO()
     with av.open(out, mode="w", format=container) as box:
         stream = box.add_stream(codec, rate=fps)
@@ -37,7 +41,29 @@ def make_video(
             stream.bit_rate = bit_rate
         for number in range(int(seconds * fps)):
             picture = scene(number // fps, width, height)
+            if moving:
+                picture = np.ascontiguousarray(np.roll(picture, 2 * number, axis=1))
             frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            for packet in stream.encode(frame):
+                box.mux(packet)
+        for packet in stream.encode():
+            box.mux(packet)
+    return out.getvalue()
+
+
+def make_uneven_video(frames: int, *, fps: int = 10) -> bytes:
+    """A video whose frames are not evenly spaced in time (every third one lasts longer)."""
+    out = io.BytesIO()
+    base = Fraction(1, 100)
+    with av.open(out, mode="w", format="mp4") as box:
+        stream = box.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = base
+        moment = 0
+        for number in range(frames):
+            frame = av.VideoFrame.from_ndarray(scene(number // fps, 64, 48), format="rgb24")
+            frame.pts, frame.time_base = moment, base
+            moment += 100 // fps + (7 if number % 3 == 0 else 0)
             for packet in stream.encode(frame):
                 box.mux(packet)
         for packet in stream.encode():

@@ -23,7 +23,7 @@ from passerelle.core.signals.vpdq import (
 )
 from passerelle.core.video import VideoLimits, hash_video
 from tests.shared import shared
-from tests.videos import make_video
+from tests.videos import make_uneven_video, make_video
 
 frames_strategy = st.lists(
     st.builds(
@@ -104,6 +104,28 @@ def test_a_video_is_sampled_once_a_second_by_default() -> None:
     assert hashed.frame_numbers == (0, 10, 20, 30, 40)
     assert len({f.pdq for f in hashed.frames}) == 5
     assert all(f.quality >= 50 for f in hashed.frames)
+
+
+@pytest.mark.parametrize(
+    ("data", "count"),
+    [
+        (make_video(4, fps=30, moving=True), 120),  # H.264, samples among unreferenced B-frames
+        (make_video(4, fps=30, codec="libvpx-vp9", container="webm", moving=True), 120),  # ms
+        (make_uneven_video(40), 40),  # frames unevenly spaced: counted one by one
+    ],
+    ids=["h264", "vp9-webm", "uneven"],
+)
+def test_sampled_frames_are_those_of_hashing_every_frame(data: bytes, count: int) -> None:
+    # Frames that are not sampled are skipped where the timestamps allow it: the frames hashed
+    # and their numbers must be those of hashing every frame.
+    every = hash_video(data, VideoLimits(seconds_per_frame=0))
+    assert every.frame_numbers == tuple(range(count))
+    sampled = hash_video(data, VideoLimits(seconds_per_frame=0.5))
+    step = int(sampled.fps / 2)
+    kept = [(n, f) for n, f in zip(every.frame_numbers, every.frames, strict=True) if n % step == 0]
+    assert list(zip(sampled.frame_numbers, sampled.frames, strict=True)) == kept
+    assert len(kept) >= 4
+    assert sampled.seconds == every.seconds
 
 
 def test_the_rate_is_configurable_and_pruning_drops_repeated_frames() -> None:
