@@ -279,6 +279,18 @@ class CaseRow(Base):
         Index("ix_cases_queue_opened", "agency_id", "created_at", "id"),
         Index("ix_cases_queue_tier", "agency_id", "status", "top_tier"),
         Index("ix_cases_report", "agency_id", "created_at", "source", "top_tier"),
+        # A person's cases (migration 0029): only the assigned ones, in the queue's order.
+        Index(
+            "ix_cases_assigned",
+            "agency_id",
+            "assigned_to",
+            "status",
+            text("score DESC"),
+            "created_at",
+            "id",
+            sqlite_where=text("assigned_to IS NOT NULL"),
+            postgresql_where=text("assigned_to IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -293,7 +305,7 @@ class CaseRow(Base):
     title: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     legal_hold_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    assigned_to: Mapped[str | None] = mapped_column(String(64), index=True)
+    assigned_to: Mapped[str | None] = mapped_column(String(64))
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The most urgent tier among the matches (the transparency report counts by it in SQL).
     top_tier: Mapped[str | None] = mapped_column(String(32))

@@ -24,6 +24,7 @@ from passerelle.web.headers import SecurityHeaders
 from passerelle.web.history import event_sentence
 from passerelle.web.i18n import Translator
 from passerelle.web.limits import BodyLimit, BodyLimits
+from passerelle.web.paths import path_for
 from passerelle.web.routes import (
     api,
     auth,
@@ -61,7 +62,7 @@ ROUTERS = (
 def _path_for(context: dict[str, Any], name: str, /, **params: Any) -> str:
     """`url_for` in templates gives the path only, so pages work behind any proxy or scheme."""
     request: Request = context["request"]
-    return request.url_for(name, **params).path
+    return path_for(request, name, **params)
 
 
 def create_app(settings: Settings, database: Database | None = None) -> FastAPI:

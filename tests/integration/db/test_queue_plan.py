@@ -3,12 +3,16 @@ temporary sort of the cases, however many there are (issue: 100,000 cases, 1.5 s
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, insert, text, update
 
 from passerelle.core.case import CaseStatus, PageRequest, QueueFilters, QueueKey, QueueSort
+from passerelle.db.models import CaseRow, ItemRow
 from passerelle.db.session import Database
 from tests.factories import make_agency
 
@@ -61,3 +65,84 @@ def test_a_deep_page_is_read_in_index_order(
             )
             assert "Sort" not in plan, plan
             assert "ix_cases_queue" in plan, plan
+
+
+@contextmanager
+def _statements(database: Database, wanted: Callable[[str], bool]) -> Iterator[list[str]]:
+    """The statements run meanwhile that `wanted` keeps, with their parameters."""
+    kept: list[tuple[str, object]] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if wanted(statement):
+            kept.append((statement, parameters))
+
+    event.listen(database.engine, "before_cursor_execute", keep)
+    try:
+        yield kept  # type: ignore[misc]
+    finally:
+        event.remove(database.engine, "before_cursor_execute", keep)
+
+
+def _plan(database: Database, statement: str, parameters: object) -> str:
+    with database.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)  # type: ignore[arg-type]
+            return " | ".join(str(row[-1]) for row in rows)
+        conn.execute(text("SET enable_seqscan = off"))
+        conn.execute(text("SET enable_sort = off"))
+        rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters)  # type: ignore[arg-type]
+        return " | ".join(str(row[0]) for row in rows)
+
+
+def test_a_persons_cases_are_read_from_the_index_of_assigned_cases(database: Database) -> None:
+    """The dashboard's "assigned to me": among thousands of unassigned open cases (the
+    planner's statistics up to date), a person's few are read from the index that holds only
+    assigned cases, in the queue's order; not by walking every open case of the agency."""
+    with database.unit_of_work(write=True) as uow:
+        agency = make_agency(uow)
+        uow.commit()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    items, cases = [], []
+    for number in range(3000):
+        item_id = str(uuid.uuid4())
+        items.append(
+            {
+                "id": item_id,
+                "agency_id": agency.id,
+                "sha256": f"{number:064x}",
+                "media_type": "text/html",
+                "signals_json": "{}",
+                "first_seen_at": start,
+            }
+        )
+        cases.append(
+            {
+                "id": str(uuid.uuid4()),
+                "agency_id": agency.id,
+                "item_id": item_id,
+                "status": "open",
+                "source": "scan",
+                "score": number % 100,
+                "reasons_json": "[]",
+                "matches_json": "[]",
+                "created_at": start + timedelta(seconds=number),
+            }
+        )
+    with database.engine.begin() as conn:
+        conn.execute(insert(ItemRow), items)
+        conn.execute(insert(CaseRow), cases)
+        conn.execute(
+            update(CaseRow).where(CaseRow.id == cases[7]["id"]).values(assigned_to="analyste")
+        )
+        conn.exec_driver_sql("ANALYZE")
+    with (
+        _statements(database, lambda s: "assigned_to" in s) as kept,
+        database.unit_of_work() as uow,
+    ):
+        listed = uow.work.assigned(agency.id, "analyste")
+    assert [item.case_id for item in listed.items] == [cases[7]["id"]]
+    assert kept
+    for statement, parameters in kept:
+        plan = _plan(database, statement, parameters)
+        assert "ix_cases_assigned" in plan and "ix_cases_assigned_to" not in plan, plan
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan

@@ -135,8 +135,9 @@ def filter_query(filters: QueueFilters, page: PageRequest) -> str:
 def queue(request: Request, viewer: Viewer, uow: ReadUow, filters: Filters, page: Page) -> Response:
     shown = list_queue(uow, viewer=viewer, filters=filters, page=page)
     kept = filter_query(filters, page)
+    gettext = gettext_of(request)
     context = {
-        "cases": [case_row(c, gettext_of(request)) for c in shown.cases],
+        "cases": [case_row(c, gettext) for c in shown.cases],
         "page": shown,
         "total": shown.total,
         "filters": filters,
