@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -192,6 +194,47 @@ def user_for_api_token(uow: UnitOfWork, token: str) -> User | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
     return uow.api_tokens.find_user(hash_token(token))
+
+
+class TokenCache:
+    """The users of API tokens checked in the last `period` seconds, so that a client sending
+    many requests is checked against the database once a period, not once a request. Keyed by
+    the token's hash (the token itself is never kept); a refused token is never cached, and a
+    revoked token or a deactivated user is refused at most `period` seconds after the change."""
+
+    MAX_KEPT = 10_000
+
+    def __init__(self, *, period: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._period = period
+        self._clock = clock
+        self._kept: dict[str, tuple[User, float]] = {}
+        self._lock = threading.Lock()
+
+    def user(self, open_uow: OpenUow, token: str) -> User | None:
+        if not token.startswith(TOKEN_PREFIX):
+            return None
+        digest = hash_token(token)
+        now = self._clock()
+        kept = self._kept.get(digest)
+        if kept is not None and now - kept[1] < self._period:
+            return kept[0]
+        with open_uow() as uow:
+            user = uow.api_tokens.find_user(digest)
+        with self._lock:
+            if user is None:
+                self._kept.pop(digest, None)
+                return None
+            if len(self._kept) >= self.MAX_KEPT:
+                self._kept.clear()
+            self._kept[digest] = (user, now)
+        return user
+
+    def forget(self, user_id: str) -> None:
+        """Check the tokens of `user_id` again at their next use (after a revocation or a
+        deactivation made by this process; another process waits out its period)."""
+        with self._lock:
+            for digest in [d for d, (u, _) in self._kept.items() if u.id == user_id]:
+                del self._kept[digest]
 
 
 def create_api_token(uow: UnitOfWork, *, user: User, name: str) -> tuple[ApiToken, str]:

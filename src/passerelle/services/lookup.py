@@ -1,6 +1,7 @@
 """Looking signals up in an agency's banks for API clients: many signals (or one file's) in
 one call, answered from the matcher kept in memory, audited by counts and never by content
-(one event per call: how many signals of each type, how many matched)."""
+(how many calls, signals of each type, matched: `lookup_audit.LookupAudit` writes them in
+one short transaction per user at most once a second)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from passerelle.core.audit import AuditEntry
 from passerelle.core.content import Content
 from passerelle.core.errors import InvalidInput, PermissionDenied
 from passerelle.core.identity import Permission, User
@@ -17,6 +17,7 @@ from passerelle.core.match import Match, Matcher, MatchOutcome
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.signals import Signal, get_signal_type
 from passerelle.scan import ScanOptions, fingerprint
+from passerelle.services.lookup_audit import LookupAudit
 from passerelle.services.matchers import MatcherCache
 
 MAX_SIGNALS = 1000
@@ -63,7 +64,7 @@ def _check(viewer: User) -> None:
 
 def look_up(
     open_read: UnitOfWorkFactory,
-    open_write: UnitOfWorkFactory,
+    audit: LookupAudit,
     matchers: MatcherCache,
     *,
     viewer: User,
@@ -75,31 +76,20 @@ def look_up(
     matcher: Matcher = matchers.matcher(viewer.agency_id, open_read)
     outcomes = matcher.match_many([[signal] for signal in signals])
     answers = [Answer(s, o) for s, o in zip(signals, outcomes, strict=True)]
-    counts = Counter(signal.type for signal in signals)
-    with open_write() as uow:
-        uow.audit.append(
-            AuditEntry(
-                action="match.looked_up",
-                actor=viewer.username,
-                agency_id=viewer.agency_id,
-                object_type="agency",
-                object_id=viewer.agency_id,
-                details={
-                    "source": source,
-                    "signals": len(signals),
-                    "by_type": dict(sorted(counts.items())),
-                    "matched": sum(bool(a.outcome.matches) for a in answers),
-                    "generation": matcher.generation,
-                },
-            )
-        )
-        uow.commit()
+    audit.record(
+        agency_id=viewer.agency_id,
+        username=viewer.username,
+        source=source,
+        by_type=Counter(signal.type for signal in signals),
+        matched=sum(bool(a.outcome.matches) for a in answers),
+        generation=matcher.generation,
+    )
     return answers
 
 
 def look_up_file(
     open_read: UnitOfWorkFactory,
-    open_write: UnitOfWorkFactory,
+    audit: LookupAudit,
     matchers: MatcherCache,
     *,
     viewer: User,
@@ -111,9 +101,7 @@ def look_up_file(
     if not data:
         raise InvalidInput("the file is empty", field="file")
     found = fingerprint(Content(source="upload", data=data), options)
-    return look_up(
-        open_read, open_write, matchers, viewer=viewer, signals=found.signals, source="file"
-    )
+    return look_up(open_read, audit, matchers, viewer=viewer, signals=found.signals, source="file")
 
 
 def match_as_dict(match: Match) -> dict[str, object]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ from passerelle import __version__
 from passerelle.db.engine import make_engine
 from passerelle.db.session import Database
 from passerelle.mail.smtp import SmtpMailer
+from passerelle.services.auth import TokenCache
+from passerelle.services.lookup_audit import LookupAudit
 from passerelle.services.matchers import MatcherCache
 from passerelle.settings import Settings
 from passerelle.storage.content_store import EncryptedContentStore, derive_content_key
@@ -65,6 +69,13 @@ def _path_for(context: dict[str, Any], name: str, /, **params: Any) -> str:
     return path_for(request, name, **params)
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # A clean shutdown writes the look-up counts still kept to the audit log.
+    app.state.passerelle.lookup_audit.close()
+
+
 def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app = FastAPI(
         title="Passerelle API",
@@ -73,6 +84,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        lifespan=_lifespan,
     )
     db = database or Database(
         make_engine(settings.effective_database_url), secret=settings.secret_key
@@ -105,6 +117,8 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         store=store,
         mailer=mailer,
         matchers=MatcherCache(settings.index_dir),
+        lookup_audit=LookupAudit(lambda: db.unit_of_work(write=True)),
+        api_tokens=TokenCache(),
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -15,7 +15,8 @@ from passerelle.core.identity import Jurisdiction, Locale, User
 from passerelle.core.ports import ContentStore, Mailer
 from passerelle.db.repos import SqlUnitOfWork
 from passerelle.db.session import Database
-from passerelle.services.auth import user_for_api_token, user_for_session
+from passerelle.services.auth import TokenCache, user_for_session
+from passerelle.services.lookup_audit import LookupAudit
 from passerelle.services.matchers import MatcherCache
 from passerelle.settings import Settings
 from passerelle.web.i18n import Translator, accepts_quebec_french, catalog_name, html_lang
@@ -37,6 +38,8 @@ class AppState:
     store: ContentStore
     mailer: Mailer | None
     matchers: MatcherCache
+    lookup_audit: LookupAudit
+    api_tokens: TokenCache
 
 
 class LoginRequired(Exception):
@@ -101,8 +104,8 @@ def api_viewer(request: Request) -> User:
         raise ApiAuthRequired
     if not token.strip():
         raise ApiAuthRequired
-    with get_state(request).database.unit_of_work() as uow:
-        user = user_for_api_token(uow, token.strip())
+    state = get_state(request)
+    user = state.api_tokens.user(state.database.unit_of_work, token.strip())
     if user is None:
         raise ApiAuthRequired
     request.state.viewer = user

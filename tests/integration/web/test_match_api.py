@@ -98,6 +98,7 @@ def test_a_batch_of_signals_gets_each_its_matches(
     # Counted, never the content: no hash value in the audit log.
     assert events[0].details == {
         "source": "signals",
+        "calls": 1,
         "signals": 3,
         "by_type": {"md5": 1, "pdq": 1, "sha256": 1},
         "matched": 2,

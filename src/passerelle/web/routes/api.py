@@ -292,13 +292,10 @@ async def match(request: Request, viewer: ApiViewer) -> MatchResponse:
     def open_read() -> AbstractContextManager[UnitOfWork]:
         return state.database.unit_of_work()
 
-    def open_write() -> AbstractContextManager[UnitOfWork]:
-        return state.database.unit_of_work(write=True)
-
     if kind == "application/json":
         signals = _parse_request(await _read_capped(request, MAX_JSON_BYTES, "the request"))
         answers = await run_in_threadpool(
-            look_up, open_read, open_write, state.matchers, viewer=viewer, signals=signals
+            look_up, open_read, state.lookup_audit, state.matchers, viewer=viewer, signals=signals
         )
     else:
         data = await _read_capped(request, state.settings.match_max_bytes, "the file")
@@ -306,7 +303,7 @@ async def match(request: Request, viewer: ApiViewer) -> MatchResponse:
         answers = await run_in_threadpool(
             look_up_file,
             open_read,
-            open_write,
+            state.lookup_audit,
             state.matchers,
             viewer=viewer,
             data=data,

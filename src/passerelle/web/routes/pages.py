@@ -25,7 +25,7 @@ from passerelle.services.admin import (
 )
 from passerelle.services.audit import get_agency_event, list_agency_events
 from passerelle.services.auth import create_api_token, revoke_api_token
-from passerelle.web.context import ReadUow, Viewer, WriteUow, gettext_of, render
+from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, gettext_of, render
 from passerelle.web.csrf import require_csrf
 from passerelle.web.htmx import redirect
 from passerelle.web.params import MAX_SQL_INTEGER
@@ -203,13 +203,15 @@ def roles_form(
 
 @router.post("/people/{user_id}/deactivate", name="deactivate_person")
 def deactivate_form(request: Request, viewer: Viewer, uow: WriteUow, user_id: str) -> Response:
-    return _person_form(
+    response = _person_form(
         request,
         uow,
         viewer,
         user_id,
         lambda: deactivate_person(uow, viewer=viewer, user_id=user_id),
     )
+    get_state(request).api_tokens.forget(user_id)
+    return response
 
 
 @router.post("/people/{user_id}/password", name="reset_password")
@@ -268,4 +270,5 @@ def set_protection(
 def revoke_token(request: Request, viewer: Viewer, uow: WriteUow, token_id: str) -> Response:
     revoke_api_token(uow, user=viewer, token_id=token_id)
     uow.commit()
+    get_state(request).api_tokens.forget(viewer.id)
     return redirect(request, request.url_for("account").path)

@@ -1,0 +1,133 @@
+"""Look-ups are audited by count without a transaction per call: the first call of a quiet
+user is written at once, the calls after it within a period are written together (one event
+counting them all), nothing kept is lost on a clean close; API tokens are checked against
+the database once a period, and a revocation made here is honoured at once."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from passerelle.db.session import Database
+from passerelle.services import auth
+from passerelle.services.audit import verify_log
+from passerelle.services.lookup_audit import LookupAudit
+from tests.factories import make_agency, make_user
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def seeded(database: Database) -> tuple[Database, str]:
+    with database.unit_of_work(write=True) as uow:
+        agency = make_agency(uow)
+        make_user(uow, username="analyste")
+        uow.commit()
+    return database, agency.id
+
+
+def looked_up(database: Database) -> list[dict[str, object]]:
+    with database.unit_of_work() as uow:
+        return [e.details for e in uow.audit.iter_all() if e.action == "match.looked_up"]
+
+
+def test_calls_within_a_period_are_written_as_one_event_and_none_is_lost(
+    seeded: tuple[Database, str],
+) -> None:
+    database, agency_id = seeded
+    clock = Clock()
+    audit = LookupAudit(lambda: database.unit_of_work(write=True), period=3600, clock=clock)
+
+    def call(pdq: int, sha256: int, matched: int, generation: int) -> None:
+        audit.record(
+            agency_id=agency_id,
+            username="analyste",
+            source="signals",
+            by_type=Counter({"pdq": pdq, "sha256": sha256}),
+            matched=matched,
+            generation=generation,
+        )
+
+    call(1, 0, 1, 4)
+    assert looked_up(database) == [
+        {"source": "signals", "calls": 1, "signals": 1, "by_type": {"pdq": 1, "sha256": 0},
+         "matched": 1, "generation": 4}
+    ]  # fmt: skip
+    clock.now += 1
+    call(100, 2, 7, 4)
+    call(3, 0, 0, 5)
+    assert len(looked_up(database)) == 1  # kept, not yet written
+    audit.close()
+    assert looked_up(database)[1] == {
+        "source": "signals",
+        "calls": 2,
+        "signals": 105,
+        "by_type": {"pdq": 103, "sha256": 2},
+        "matched": 7,
+        "generation": 5,
+    }
+    with database.unit_of_work() as uow:
+        assert verify_log(uow).is_intact  # grouped events keep the chain whole
+
+
+def test_a_call_after_a_quiet_period_is_written_at_once(seeded: tuple[Database, str]) -> None:
+    database, agency_id = seeded
+    clock = Clock()
+    audit = LookupAudit(lambda: database.unit_of_work(write=True), period=1, clock=clock)
+    for _ in range(3):
+        audit.record(
+            agency_id=agency_id,
+            username="analyste",
+            source="file",
+            by_type=Counter({"pdq": 1}),
+            matched=0,
+            generation=1,
+        )
+        clock.now += 5
+    assert [d["calls"] for d in looked_up(database)] == [1, 1, 1]
+
+
+def test_a_token_is_checked_once_a_period_and_forgotten_when_revoked(
+    seeded: tuple[Database, str],
+) -> None:
+    database, _ = seeded
+    with database.unit_of_work(write=True) as uow:
+        user = uow.users.list_all()[0]
+        token, secret = auth.create_api_token(uow, user=user, name="script")
+        uow.commit()
+    clock = Clock()
+    cache = auth.TokenCache(period=1, clock=clock)
+    opened = 0
+
+    def open_uow() -> object:
+        nonlocal opened
+        opened += 1
+        return database.unit_of_work()
+
+    assert cache.user(open_uow, secret) == user
+    assert cache.user(open_uow, secret) == user
+    assert opened == 1
+    assert cache.user(open_uow, "psl_not-a-token") is None
+    assert cache.user(open_uow, "psl_not-a-token") is None
+    assert opened == 3  # a refused token is never cached
+    with database.unit_of_work(write=True) as uow:
+        auth.revoke_api_token(uow, user=user, token_id=token.id)
+        uow.commit()
+    clock.now += 2  # another process's revocation: refused once the period is over
+    assert cache.user(open_uow, secret) is None
+    with database.unit_of_work(write=True) as uow:
+        other, other_secret = auth.create_api_token(uow, user=user, name="second")
+        uow.commit()
+    assert cache.user(open_uow, other_secret) == user
+    with database.unit_of_work(write=True) as uow:
+        auth.revoke_api_token(uow, user=user, token_id=other.id)
+        uow.commit()
+    cache.forget(user.id)  # revoked by this process: refused at once
+    assert cache.user(open_uow, other_secret) is None
