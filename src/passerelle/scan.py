@@ -18,6 +18,7 @@ from passerelle.core.content import (
     HTML,
     IMAGE_TYPES,
     TEXT,
+    UNDECODABLE_IMAGE_TYPES,
     VIDEO_TYPES,
     Content,
     decode_text,
@@ -131,6 +132,11 @@ def _add_signals(
             signals.append(PDQ.compute(content.data, max_pixels=options.max_pixels))
         except InvalidInput as exc:
             warnings.append(f"no pdq signal: {exc}")
+    elif media_type in UNDECODABLE_IMAGE_TYPES and wants("pdq"):
+        warnings.append(
+            f"no pdq signal: {media_type} images cannot be decoded here (HEIF/HEIC);"
+            " convert it to JPEG or PNG to compare it"
+        )
     elif media_type in VIDEO_TYPES and wants("vpdq"):
         try:
             hashed = hash_video(content.data, options.video)

@@ -13,7 +13,7 @@ import click
 
 from passerelle.cli.context import Runtime, agency_option, fail, needs_runtime, resolve_agency
 from passerelle.core.bank import EntryInput
-from passerelle.core.content import VIDEO_TYPES, Content
+from passerelle.core.content import UNDECODABLE_IMAGE_TYPES, VIDEO_TYPES, Content
 from passerelle.core.errors import InvalidInput
 from passerelle.core.marking import TLP_ORDER, Tlp, parse_tlp
 from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
@@ -144,6 +144,8 @@ def _file_entries(path: Path, labels: Labels, note: str, options: ScanOptions) -
         raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
     found = fingerprint(Content(source=str(path), data=data), options)
     if found.media_type in VIDEO_TYPES and not any(s.type == "vpdq" for s in found.signals):
+        raise InvalidInput(f"{path}: " + "; ".join(found.warnings))
+    if found.media_type in UNDECODABLE_IMAGE_TYPES:
         raise InvalidInput(f"{path}: " + "; ".join(found.warnings))
     return [
         EntryInput(s.type, s.value, labels, note, quality=s.quality)

@@ -6,12 +6,16 @@ import re
 from dataclasses import dataclass
 
 IMAGE_TYPES = frozenset(
-    {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"}
+    {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff", "image/avif"}
 )
+# Images the image stack here cannot decode: named in a warning, never taken for a video.
+UNDECODABLE_IMAGE_TYPES = frozenset({"image/heic", "image/heif"})
 VIDEO_TYPES = frozenset(
     {
         "video/mp4",
         "video/quicktime",
+        "video/3gpp",
+        "video/3gpp2",
         "video/webm",
         "video/x-matroska",
         "video/x-msvideo",
@@ -48,8 +52,8 @@ def sniff_media_type(data: bytes) -> str:
     head = data[:512]
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return "image/webp"
-    if head[4:12] in (b"ftypisom", b"ftypmp42", b"ftypMSNV") or head[4:8] == b"ftyp":
-        return "video/quicktime" if head[8:10] == b"qt" else "video/mp4"
+    if head[4:8] == b"ftyp":
+        return _iso_media_type(head)
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "video/webm" if b"webm" in head[:64] else "video/x-matroska"
     if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
@@ -69,6 +73,42 @@ def sniff_media_type(data: bytes) -> str:
     if _is_text(head):
         return TEXT
     return OCTETS
+
+
+# ISO base media files (MP4, QuickTime, 3GP, HEIF, AVIF) open with an `ftyp` box: its size,
+# `ftyp`, a major brand, a minor version, then compatible brands, 4 bytes each.
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"})
+_HEIF_BRANDS = frozenset({b"mif1", b"mif2", b"msf1", b"miaf"})
+_VIDEO_BRANDS = {b"qt  ": "video/quicktime", b"3g2": "video/3gpp2", b"3g": "video/3gpp"}
+_AUDIO_BRANDS = frozenset({b"M4A ", b"M4B ", b"M4P "})
+
+
+def _iso_media_type(head: bytes) -> str:
+    """The type an `ftyp` box announces: AVIF and HEIF/HEIC images by their brands (an image
+    brand as the major brand, or among the compatible ones of a generic major brand), else
+    QuickTime, 3GP or MP4 video. A box too short or of an impossible size is no known type."""
+    size = int.from_bytes(head[:4], "big")
+    if size < 16 or (size - 16) % 4 or len(head) < 16:
+        return OCTETS
+    major = head[8:12]
+    brands = [major, *(head[i : i + 4] for i in range(16, min(size, len(head)) - 3, 4))]
+    if major in _AVIF_BRANDS or major in _HEIC_BRANDS or major in _HEIF_BRANDS:
+        if _AVIF_BRANDS.intersection(brands):
+            return "image/avif"
+        if _HEIC_BRANDS.intersection(brands):
+            return "image/heic"
+        return "image/heif"
+    if major in _AUDIO_BRANDS:
+        return "audio/mp4"
+    for prefix, media_type in _VIDEO_BRANDS.items():
+        if major.startswith(prefix):
+            return media_type
+    if _AVIF_BRANDS.intersection(brands):
+        return "image/avif"
+    if _HEIC_BRANDS.intersection(brands):
+        return "image/heic"
+    return "video/mp4"
 
 
 def _is_text(head: bytes) -> bool:
