@@ -405,6 +405,23 @@ class SqlExchangeRepo:
         )
         return [ObservationHold(r.reason, r.set_by, _aware(r.set_at) or r.set_at) for r in rows]
 
+    def active_holds(
+        self, agency_id: str, limit: int
+    ) -> builtins.list[tuple[str, ObservationHold]]:
+        rows = self._s.scalars(
+            select(ObservationHoldRow)
+            .where(
+                ObservationHoldRow.agency_id == agency_id,
+                ObservationHoldRow.lifted_at.is_(None),
+            )
+            .order_by(ObservationHoldRow.set_at.desc(), ObservationHoldRow.id)
+            .limit(limit)
+        )
+        return [
+            (r.case_id, ObservationHold(r.reason, r.set_by, _aware(r.set_at) or r.set_at))
+            for r in rows
+        ]
+
     def add_partner_signal(
         self,
         agency_id: str,

@@ -91,6 +91,10 @@ MATRIX: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/cases/{case_id}/observation"): HOLDERS,
     ("POST", "/cases/{case_id}/recommendations"): frozenset({"controller"}),
     ("POST", "/cases/{case_id}/hold"): HOLDERS,
+    # The holds page shows no content: a case's reference, the hold's reason and author.
+    ("GET", "/holds"): REFERRAL_READERS,
+    ("POST", "/holds"): HOLDERS,
+    ("POST", "/holds/{case_id}/lift"): HOLDERS,
     ("POST", "/complaints/{complaint_id}/decision"): REVIEWERS,
     ("POST", "/cases/{case_id}/referrals"): REVIEWERS,
     ("GET", "/referrals/{referral_id}"): REFERRAL_READERS,
@@ -177,6 +181,7 @@ FORMS = {
     "/cases/{case_id}/hold": {"until": "2099-01-01", "reason": "Procédure judiciaire en cours."},
     "/cases/{case_id}/recommendations": {"text": "Lever la mesure : le contenu a changé."},
     "/cases/{case_id}/notes": {"text": "Vérifier l’hébergeur avant d’envoyer."},
+    "/holds": {"case": "{case_id}", "reason": "Sous observation par une unité partenaire."},
 }
 QUERIES = {"/search": {"q": "exemple"}}  # the empty search box shows no case
 
@@ -206,7 +211,8 @@ def test_each_role_reaches_exactly_its_routes(
             allowed = MATRIX[(method, path)]
             if allowed in (PUBLIC, SIGNED):
                 continue
-            form = {"csrf_token": csrf} | FORMS.get(path, {})
+            filled = {name: fill(value, values) for name, value in FORMS.get(path, {}).items()}
+            form = {"csrf_token": csrf} | filled
             response = client.request(
                 method,
                 fill(path, values | {"token_id": tokens[role][0]}),
