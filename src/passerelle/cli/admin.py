@@ -24,6 +24,7 @@ from passerelle.db.migrate import upgrade
 from passerelle.exchange.signing import agency_key
 from passerelle.secret import check_secret
 from passerelle.services import admin, auth, refer
+from passerelle.services.passwords import prepare_password
 
 # --- database ---------------------------------------------------------------------------------
 
@@ -130,7 +131,8 @@ def user_add(
     password_stdin: bool,
 ) -> None:
     """Create a user in an agency."""
-    password = _read_password(not password_stdin, password_stdin)
+    # Hashed (Argon2, slow on purpose) before the write transaction opens.
+    password = prepare_password(_read_password(not password_stdin, password_stdin))
     with rt.database.unit_of_work(write=True) as uow:
         created = admin.create_user(
             uow,
@@ -191,7 +193,7 @@ def user_disable(rt: Runtime, username: str) -> None:
 @needs_runtime
 def user_set_password(rt: Runtime, username: str, password_stdin: bool) -> None:
     """Set a user's password, unlock the account and end their sessions."""
-    password = _read_password(not password_stdin, password_stdin)
+    password = prepare_password(_read_password(not password_stdin, password_stdin))
     with rt.database.unit_of_work(write=True) as uow:
         admin.set_password(uow, username=username, password=password, actor="cli")
         uow.commit()

@@ -13,13 +13,12 @@ from passerelle.core.identity import (
     Permission,
     Role,
     User,
-    check_password_policy,
     parse_agency_code,
     parse_roles,
     parse_username,
 )
 from passerelle.core.ports import UnitOfWork
-from passerelle.services.passwords import hash_password
+from passerelle.services.passwords import NewPassword, prepare_password
 
 SYSTEM_ACTOR = "system"
 
@@ -68,21 +67,23 @@ def create_user(
     *,
     agency_code: str,
     username: str,
-    password: str,
+    password: str | NewPassword,
     roles: list[str] | tuple[str, ...],
     display_name: str = "",
     locale: str = "fr",
     actor: str = SYSTEM_ACTOR,
 ) -> User:
-    agency = uow.agencies.get_by_code(parse_agency_code(agency_code))
+    """Add a person. The console and the CLI give the password prepared (hashed before the
+    transaction opens); a plain one is hashed here, inside it (set-up and tests only)."""
     name = parse_username(username)
     role_set = parse_roles(roles)
-    check_password_policy(password)
+    secret = password if isinstance(password, NewPassword) else prepare_password(password)
+    agency = uow.agencies.get_by_code(parse_agency_code(agency_code))
     user = uow.users.add(
         agency_id=agency.id,
         username=name,
         display_name=display_name.strip() or name,
-        password_hash=hash_password(password),
+        password_hash=secret.hash,
         roles=role_set,
         locale=parse_locale(locale),
     )
@@ -124,11 +125,13 @@ def disable_user(uow: UnitOfWork, *, username: str, actor: str = SYSTEM_ACTOR) -
 
 
 def set_password(
-    uow: UnitOfWork, *, username: str, password: str, actor: str = SYSTEM_ACTOR
+    uow: UnitOfWork, *, username: str, password: str | NewPassword, actor: str = SYSTEM_ACTOR
 ) -> User:
+    """Set a person's password (prepared, or plain as in `create_user`) and end their
+    sessions."""
+    secret = password if isinstance(password, NewPassword) else prepare_password(password)
     user = _find_user(uow, username)
-    check_password_policy(password)
-    uow.users.set_password_hash(user.id, hash_password(password))
+    uow.users.set_password_hash(user.id, secret.hash)
     uow.login_sessions.delete_for_user(user.id)
     uow.audit.append(
         AuditEntry(
@@ -199,14 +202,14 @@ def get_own_agency(uow: UnitOfWork, *, viewer: User, agency_id: str) -> Agency:
 # --- people in the console, for the agency's administrators ----------------------------------
 
 
-def _require_admin(viewer: User) -> None:
+def require_admin(viewer: User) -> None:
     if not viewer.can(Permission.MANAGE_USERS):
         raise PermissionDenied("only administrators manage people")
 
 
 def _person(uow: UnitOfWork, viewer: User, user_id: str) -> User:
     """A person of the administrator's agency; anyone else is not found."""
-    _require_admin(viewer)
+    require_admin(viewer)
     return uow.users.get_in_agency(viewer.agency_id, user_id)
 
 
@@ -217,9 +220,9 @@ def add_person(
     username: str,
     display_name: str,
     roles: list[str],
-    password: str,
+    password: NewPassword,
 ) -> User:
-    _require_admin(viewer)
+    require_admin(viewer)
     agency = uow.agencies.get(viewer.agency_id)
     return create_user(
         uow,
@@ -262,7 +265,7 @@ def deactivate_person(uow: UnitOfWork, *, viewer: User, user_id: str) -> User:
     return disable_user(uow, username=person.username, actor=viewer.username)
 
 
-def reset_password(uow: UnitOfWork, *, viewer: User, user_id: str, password: str) -> User:
+def reset_password(uow: UnitOfWork, *, viewer: User, user_id: str, password: NewPassword) -> User:
     person = _person(uow, viewer, user_id)
     return set_password(uow, username=person.username, password=password, actor=viewer.username)
 

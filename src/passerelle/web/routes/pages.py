@@ -19,12 +19,14 @@ from passerelle.services.admin import (
     get_agency_user,
     list_agency_users,
     person_locked_until,
+    require_admin,
     reset_password,
     set_media_protection,
     unlock_person,
 )
 from passerelle.services.audit import get_agency_event, list_agency_events
 from passerelle.services.auth import create_api_token, revoke_api_token
+from passerelle.services.passwords import NewPassword, prepare_password
 from passerelle.web.context import ReadUow, Viewer, WriteUow, get_state, gettext_of, render
 from passerelle.web.csrf import require_csrf
 from passerelle.web.htmx import redirect
@@ -99,11 +101,19 @@ def people(request: Request, viewer: Viewer, uow: ReadUow) -> Response:
     return _people_page(request, uow, viewer)
 
 
+def _prepared(password: str) -> NewPassword | None:
+    """The password checked and hashed before any write transaction opens (Argon2 is slow on
+    purpose: the transaction must not hold the write lock meanwhile); None if it is refused."""
+    try:
+        return prepare_password(password)
+    except InvalidInput:
+        return None
+
+
 @router.post("/people", name="add_person")
 def add_person_form(
     request: Request,
     viewer: Viewer,
-    uow: WriteUow,
     username: Annotated[str, Form(max_length=64)] = "",
     display_name: Annotated[str, Form(max_length=200)] = "",
     roles: Annotated[list[str] | None, Form(max_length=8)] = None,
@@ -114,25 +124,30 @@ def add_person_form(
         "display_name": display_name,
         "roles": roles or [],
     }
-    try:
-        added = add_person(
-            uow,
-            viewer=viewer,
-            username=username,
-            display_name=display_name,
-            roles=roles or [],
-            password=password,
-        )
-    except (InvalidInput, Conflict) as exc:
-        uow.rollback()
-        field = getattr(exc, "field", None) or "username"
-        problem = _PEOPLE_PROBLEMS.get(field, "This username is already taken.")
-        if isinstance(exc, Conflict):
-            problem = "This username is already taken."
-        return _people_page(
-            request, uow, viewer, errors={field: problem}, form=form, status_code=422
-        )
-    uow.commit()
+    require_admin(viewer)
+    prepared = _prepared(password)
+    with get_state(request).database.unit_of_work(write=True) as uow:
+        try:
+            if prepared is None:
+                raise InvalidInput("password refused", field="password")
+            added = add_person(
+                uow,
+                viewer=viewer,
+                username=username,
+                display_name=display_name,
+                roles=roles or [],
+                password=prepared,
+            )
+        except (InvalidInput, Conflict) as exc:
+            uow.rollback()
+            field = getattr(exc, "field", None) or "username"
+            problem = _PEOPLE_PROBLEMS.get(field, "This username is already taken.")
+            if isinstance(exc, Conflict):
+                problem = "This username is already taken."
+            return _people_page(
+                request, uow, viewer, errors={field: problem}, form=form, status_code=422
+            )
+        uow.commit()
     return redirect(request, request.url_for("person", user_id=added.id).path)
 
 
@@ -218,17 +233,19 @@ def deactivate_form(request: Request, viewer: Viewer, uow: WriteUow, user_id: st
 def password_form(
     request: Request,
     viewer: Viewer,
-    uow: WriteUow,
     user_id: str,
     password: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    return _person_form(
-        request,
-        uow,
-        viewer,
-        user_id,
-        lambda: reset_password(uow, viewer=viewer, user_id=user_id, password=password),
-    )
+    require_admin(viewer)
+    prepared = _prepared(password)
+
+    def reset(uow: UnitOfWork) -> object:
+        if prepared is None:
+            raise InvalidInput("password refused", field="password")
+        return reset_password(uow, viewer=viewer, user_id=user_id, password=prepared)
+
+    with get_state(request).database.unit_of_work(write=True) as uow:
+        return _person_form(request, uow, viewer, user_id, lambda: reset(uow))
 
 
 @router.post("/people/{user_id}/unlock", name="unlock_person")
