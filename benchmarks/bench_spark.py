@@ -1,17 +1,19 @@
 """The Spark job against `passerelle scan` on the same generated WARC files, in the same run:
 records per second of the job on local[1] and local[2] (fast path and full path) beside the
-CLI's pipeline on one process and on two (`--workers 2`).
+CLI's pipeline on one process and on two (`--workers 2`). Both match against the same index
+on disk (the job ships its files to the executors).
 
 The banks: the PDQ hash of one public test photo and the text fingerprints of two pages of
 ../shared/data/extraction-fr (so every kind of work happens: images decoded, pages parsed).
-Spark's start-up and a warm-up run (workers started, Passerelle imported) are printed apart
-and not counted in the rates.
+Spark's start-up and a warm-up run (workers started, Passerelle imported, the index opened)
+are printed apart and not counted in the rates.
 
     .venv/bin/python -m benchmarks.bench_spark [RECORDS] [FILES]
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -19,7 +21,9 @@ from pathlib import Path
 
 from benchmarks.warcgen import SHARED, write_warc
 from passerelle.batch import scan_all
+from passerelle.cli.scanning import scanned_types
 from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin
+from passerelle.core.index.store import open_index
 from passerelle.core.match import Matcher
 from passerelle.core.signals.pdq import PDQ
 from passerelle.core.signals.text import TEXT
@@ -27,7 +31,11 @@ from passerelle.core.taxonomy import Category, Labels, Tier
 from passerelle.intake.archive import iter_archive
 from passerelle.scan import ScanOptions, ScanResult
 from passerelle.scan import compared_text as page_text
-from passerelle.spark.job import job_options, make_session, run_scan
+from passerelle.spark.job import build_index, job_options, make_session, run_scan
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def banks() -> tuple[list[Bank], list[BankEntry]]:
@@ -43,14 +51,12 @@ def banks() -> tuple[list[Bank], list[BankEntry]]:
     return [bank], entries
 
 
-def run_cli_pipeline(
-    files: list[Path], options: ScanOptions, workers: int
-) -> tuple[int, int, float]:
-    bank_list, entries = banks()
+def run_cli_pipeline(files: list[Path], index: Path, workers: int) -> tuple[int, int, float]:
     items = (item for path in files for item in iter_archive(path))
     start = time.perf_counter()
     read = matched = 0
-    matcher = Matcher.build(bank_list, entries)
+    matcher = Matcher(open_index(index))  # as `passerelle scan` opens it
+    options = ScanOptions(signal_types=scanned_types(matcher, all_signals=False))
     for result in scan_all(items, matcher=matcher, options=options, workers=workers):
         if isinstance(result, ScanResult):
             read += 1
@@ -69,15 +75,20 @@ def main() -> None:
             for n in range(count)
         ]
         total = sum(f.stat().st_size for f in files)
+        index = build_index(bank_list, entries, root / "index")
+        images = build_index(
+            bank_list, [e for e in entries if e.signal.type == "pdq"], root / "index-images"
+        )
         print(
-            f"WARC: {count} files, {records} records ({total / 1e6:.1f} MB gzip), 90% HTML, 10% JPEG"
+            f"WARC: {count} files, {records} records ({total / 1e6:.1f} MB gzip), 90% HTML,"
+            f" 10% JPEG; load average {load()}"
         )
         rates: dict[str, float] = {}
-        for label, options, workers in (
-            ("passerelle scan, 1 process", ScanOptions(), 1),
-            ("passerelle scan, --workers 2", ScanOptions(), 2),
+        for label, workers in (
+            ("passerelle scan, 1 process", 1),
+            ("passerelle scan, --workers 2", 2),
         ):
-            read, matched, seconds = run_cli_pipeline(files, options, workers)
+            read, matched, seconds = run_cli_pipeline(files, index, workers)
             rates[label] = read / seconds
             print(
                 f"{label:<34} {read} records, {matched} matched, {seconds:.2f} s = {rates[label]:.1f} records/s"
@@ -86,23 +97,14 @@ def main() -> None:
             started = time.perf_counter()
             spark = make_session(master, app_name="passerelle-bench")
             # Warm-up, not timed: the Python workers start and import Passerelle.
-            run_scan(
-                spark,
-                [str(files[0])],
-                banks=bank_list,
-                entries=entries,
-                output=str(root / f"warm-{master}"),
-            )
+            run_scan(spark, [str(files[0])], index=index, output=str(root / f"warm-{master}"))
             print(
-                f"spark {master}: session started and warmed up in {time.perf_counter() - started:.1f} s"
+                f"spark {master}: start-up (session, workers, a first file) in"
+                f" {time.perf_counter() - started:.1f} s, not counted below"
             )
-            images_only = [e for e in entries if e.signal.type == "pdq"]
-            runs = [("", entries, True), ("", entries, False)]
+            runs = [("", index, True), ("", index, False)]
             if master == "local[2]":
-                runs += [
-                    (", image bank only", images_only, True),
-                    (", image bank only", images_only, False),
-                ]
+                runs += [(", image bank only", images, True), (", image bank only", images, False)]
             try:
                 for which, chosen, full in runs:
                     label = f"spark job {master}, {'full' if full else 'fast'} path{which}"
@@ -110,8 +112,7 @@ def main() -> None:
                     counters = run_scan(
                         spark,
                         [str(f) for f in files],
-                        banks=bank_list,
-                        entries=chosen,
+                        index=chosen,
                         output=str(root / f"out-{len(rates)}"),
                         full=full,
                     )
@@ -123,8 +124,8 @@ def main() -> None:
                     )
             finally:
                 spark.stop()
-    fast = job_options(entries).signal_types
-    print(f"fast path computes only: {', '.join(sorted(fast or []))}")
+    fast = job_options({e.signal.type for e in entries}).signal_types
+    print(f"fast path computes only: {', '.join(sorted(fast or []))}; load average {load()}")
     base = rates["passerelle scan, 1 process"]
     print(f"spark_local_1: {rates['spark job local[1], fast path'] / base:.2f}x vs passerelle scan")
     print(f"spark_local_2: {rates['spark job local[2], fast path'] / base:.2f}x vs passerelle scan")

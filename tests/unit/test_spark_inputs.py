@@ -10,6 +10,14 @@ import pytest
 
 from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin
 from passerelle.core.errors import InvalidInput
+from passerelle.core.index.store import (
+    HEADER,
+    MatchIndex,
+    UnusableIndex,
+    open_index,
+    read_header,
+)
+from passerelle.core.match import Matcher
 from passerelle.core.signals.digests import SHA256
 from passerelle.core.taxonomy import Labels
 from passerelle.spark import job
@@ -63,10 +71,10 @@ def entry(value: bytes, bank: str = "b") -> BankEntry:
 
 
 def test_the_fast_path_computes_the_banks_types_and_the_address() -> None:
-    options = job_options([entry(b"x")])
+    options = job_options({"sha256"})
     assert options.signal_types == frozenset({"sha256", "url"})
     assert options.keep_matched_content
-    assert job_options([entry(b"x")], full=True).signal_types is None
+    assert job_options({"sha256"}, full=True).signal_types is None
 
 
 @dataclass
@@ -74,22 +82,54 @@ class FakeBroadcast:
     value: job.Shared
 
 
-def test_a_worker_builds_one_matcher_per_job_never_mixing_two_jobs() -> None:
+def test_a_worker_opens_the_shipped_index_once_per_job_never_mixing_two_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bank = Bank("b", "a", "n", BankKind.POSITIVE, BankOrigin.OWN, "")
-    first = job._matcher(FakeBroadcast(("job-1", [bank], [entry(b"un")])))  # type: ignore[arg-type]
-    again = job._matcher(FakeBroadcast(("job-1", [bank], [entry(b"un")])))  # type: ignore[arg-type]
-    second = job._matcher(FakeBroadcast(("job-2", [bank], [entry(b"deux")])))  # type: ignore[arg-type]
+    job.build_index([bank], [entry(b"un")], tmp_path / "shipped" / "index-1")
+    job.build_index([bank], [entry(b"deux")], tmp_path / "shipped" / "index-2")
+
+    def no_build(*_: object, **__: object) -> MatchIndex:
+        raise AssertionError("a worker rebuilt an index")
+
+    monkeypatch.setattr(MatchIndex, "build", classmethod(no_build))
+    monkeypatch.setattr(job, "_locate", lambda name: tmp_path / "shipped" / name)
+    first = job._matcher(FakeBroadcast(("job-1", "index-1", None)))  # type: ignore[arg-type]
+    again = job._matcher(FakeBroadcast(("job-1", "index-1", None)))  # type: ignore[arg-type]
+    second = job._matcher(FakeBroadcast(("job-2", "index-2", ["b"])))  # type: ignore[arg-type]
     assert first is again and second is not first
     assert list(job._MATCHERS) == ["job-2"]
+    assert second.index.path == tmp_path / "shipped" / "index-2"  # memory-mapped from there
     assert second.match([SHA256.compute(b"deux")]).matches
     assert not second.match([SHA256.compute(b"un")]).matches
 
 
-def test_the_fast_path_hashes_videos_when_images_are_banked_and_images_when_videos_are() -> None:
-    from passerelle.core.signals.pdq import PDQ
-    from passerelle.core.signals.vpdq import VpdqFrame, to_signal
+def test_a_snapshot_holds_the_index_as_it_stood(tmp_path: Path) -> None:
+    bank = Bank("b", "a", "n", BankKind.POSITIVE, BankOrigin.OWN, "")
+    source = job.build_index([bank], [entry(b"un")], tmp_path / "live")
+    shipped = job.snapshot_index(source, tmp_path / "shipped")
+    job.build_index([bank], [entry(b"deux")], source)  # the live index moves on
+    assert read_header(source)["segments"] != read_header(shipped)["segments"]
+    matcher = Matcher(open_index(shipped))  # every file's size and checksum verified
+    assert matcher.match([SHA256.compute(b"un")]).matches
+    assert not matcher.match([SHA256.compute(b"deux")]).matches
+    (shipped / HEADER).write_text("{}")
+    with pytest.raises(UnusableIndex):
+        job.snapshot_index(shipped, tmp_path / "again")
 
-    image = BankEntry("i", "b", PDQ.parse("f" * 64), Labels())
-    video = BankEntry("v", "b", to_signal([VpdqFrame("f" * 64, 100, 0.0)]), Labels())
-    for banked in (image, video):
-        assert {"pdq", "vpdq"} <= job_options([banked]).signal_types  # type: ignore[operator]
+
+def test_the_types_of_the_chosen_banks_only() -> None:
+    one = Bank("b1", "a", "n1", BankKind.POSITIVE, BankOrigin.OWN, "")
+    two = Bank("b2", "a", "n2", BankKind.POSITIVE, BankOrigin.OWN, "")
+    from passerelle.core.signals.pdq import PDQ
+
+    entries = [entry(b"x", "b1"), BankEntry("p", "b2", PDQ.parse("f" * 64), Labels())]
+    index = Matcher.build([one, two], entries).index
+    assert job.banked_types(index, None) == {"sha256", "pdq"}
+    assert job.banked_types(index, ["b1"]) == {"sha256"}
+    assert job.banked_types(index, ["b2"]) == {"pdq"}
+
+
+def test_the_fast_path_hashes_videos_when_images_are_banked_and_images_when_videos_are() -> None:
+    for banked in ({"pdq"}, {"vpdq"}):
+        assert {"pdq", "vpdq"} <= job_options(banked).signal_types  # type: ignore[operator]

@@ -10,7 +10,7 @@ import click
 
 from passerelle.cli.context import Runtime, agency_option, needs_runtime, resolve_agency
 from passerelle.cli.scanning import prepare_queueing
-from passerelle.core.bank import Bank, BankEntry
+from passerelle.core.bank import Bank, BankEntry, parse_bank_name
 from passerelle.core.errors import InvalidInput
 from passerelle.core.ports import Candidate
 from passerelle.exchange.bankbundle import dump_bundle
@@ -18,6 +18,7 @@ from passerelle.exchange.candidates import read_candidates
 from passerelle.intake import Problem
 from passerelle.services.banks import load_banks
 from passerelle.services.ingest import Queued, queue_batch, refresh_statistics
+from passerelle.services.matchers import open_matcher
 
 IMPORT_BATCH = 200
 
@@ -28,6 +29,21 @@ def _banks(
     with rt.database.unit_of_work() as uow:
         agency = resolve_agency(uow, agency_code)
         return load_banks(uow, agency_code=agency.code, bank_names=list(bank_names) or None)
+
+
+def _index(
+    rt: Runtime, agency_code: str | None, bank_names: tuple[str, ...]
+) -> tuple[Path, list[str] | None]:
+    """The agency's index on disk, brought up to the bank generation (the one `scan` and the
+    console use), and the ids of the banks named."""
+    with rt.database.unit_of_work() as uow:
+        agency = resolve_agency(uow, agency_code)
+        bank_ids = [
+            uow.banks.get_by_name(agency.id, parse_bank_name(name)).id for name in bank_names
+        ]
+        matcher = open_matcher(uow, agency_id=agency.id, index_root=rt.settings.index_dir)
+    assert matcher.index.path is not None  # opened from disk
+    return matcher.index.path, bank_ids or None
 
 
 @click.group("spark")
@@ -63,14 +79,14 @@ def spark_scan(
     from passerelle.spark.job import expand_inputs, make_session, run_scan
 
     files = expand_inputs(inputs)  # every input checked before Spark starts
-    banks, entries = _banks(rt, agency_code, bank_names)
+    index, bank_ids = _index(rt, agency_code, bank_names)
     spark = make_session(master)
     try:
         counters = run_scan(
             spark,
             files,
-            banks=banks,
-            entries=entries,
+            index=index,
+            bank_ids=bank_ids,
             output=output,
             full=full,
             mode="overwrite" if overwrite else "errorifexists",

@@ -1,8 +1,11 @@
 """Crawl-scale scanning on Spark: WARC files in, a Parquet data set of candidates out.
 
-Every record goes through the same `passerelle.scan.scan` as `passerelle scan`; the banks are
-read once on the driver and broadcast; each Python worker builds its matcher once. One task
-per input file. A bad record or file is counted and named in the counters, never fatal.
+Every record goes through the same `passerelle.scan.scan` as `passerelle scan`. The matcher is
+the on-disk index (`core.index.store`): the driver ships its files to the executors with
+`SparkContext.addFile` and broadcasts only their name; each Python worker opens them
+memory-mapped once per job (their checksums verified once), never a pickled matcher, never a
+rebuild. Records are matched in batches. One task per input file. A bad record or file is
+counted and named in the counters, never fatal.
 
 Run it with `passerelle spark scan …` (local mode, or any master), or with `spark-submit` on a
 cluster (see `passerelle.spark.submit` and the README)."""
@@ -12,6 +15,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import shutil
 import sys
 import tempfile
 import uuid
@@ -21,10 +25,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import numpy as np
+
 from passerelle.core.bank import Bank, BankEntry
 from passerelle.core.content import Content
 from passerelle.core.errors import InvalidInput
-from passerelle.core.match import Matcher
+from passerelle.core.index.store import (
+    HEADER,
+    MatchIndex,
+    UnusableIndex,
+    open_index,
+    read_header,
+    save,
+    writing,
+)
+from passerelle.core.match import Matcher, index_entries
 from passerelle.exchange.candidates import candidate_row
 from passerelle.intake import Problem
 from passerelle.intake.archive import iter_archive
@@ -34,13 +49,14 @@ if TYPE_CHECKING:
     from pyspark import Broadcast
     from pyspark.sql import SparkSession
 
-# Per Python worker: the matcher of the broadcast banks, built once per job. Keyed by a token
-# drawn for each job: Python workers outlive a Spark context, and broadcast ids start again
-# from 0 in the next one (keying by them mixed up two jobs' banks, measured).
+# Per Python worker: the matcher of the job's index files, opened once per job. Keyed by a
+# token drawn for each job: Python workers outlive a Spark context, and broadcast ids start
+# again from 0 in the next one (keying by them mixed up two jobs' banks, measured).
 _MATCHERS: dict[str, Matcher] = {}
 # Records whose signals are matched together (one index search per signal type).
-MATCH_BATCH = 32
-Shared = tuple[str, list[Bank], list[BankEntry]]
+MATCH_BATCH = 64
+# (job token, name of the index folder shipped with addFile, bank ids or None for all)
+Shared = tuple[str, str, list[str] | None]
 
 
 @dataclass
@@ -63,15 +79,76 @@ class Counters:
         }
 
 
-def job_options(entries: Sequence[BankEntry], *, full: bool = False) -> ScanOptions:
-    """The job's options. The fast path (the default) computes only the signal types the
-    banks hold (and the address, cheap and needed to key the queue): matches cannot differ
-    from the full path, since a signal that no entry has cannot match. Matched records keep
-    their bytes, to be preserved when imported."""
+def job_options(banked: Iterable[str], *, full: bool = False) -> ScanOptions:
+    """The job's options, given the signal types the banks hold. The fast path (the default)
+    computes only those (and the address, cheap and needed to key the queue): matches cannot
+    differ from the full path, since a signal that no entry has cannot match. Matched records
+    keep their bytes, to be preserved when imported, and get every signal."""
     if full:
         return ScanOptions(keep_matched_content=True)
-    wanted = needed_signal_types({e.signal.type for e in entries}) | {"url"}
+    wanted = needed_signal_types(banked) | {"url"}
     return ScanOptions(keep_matched_content=True, signal_types=wanted)
+
+
+# --- the index shipped to the executors --------------------------------------------------------
+
+
+def build_index(banks: Sequence[Bank], entries: Iterable[BankEntry], path: Path) -> Path:
+    """Write the index of `banks` to `path` (for `spark-submit`, which reads a banks file)."""
+    with writing(path):
+        save(MatchIndex.build(banks, index_entries(banks, entries)), path)
+    return path
+
+
+def snapshot_index(source: Path, target: Path) -> Path:
+    """The files of the index at `source` as they stand now, hard-linked (copied across file
+    systems) into `target`: a writer replacing the index meanwhile never changes what the
+    job ships. `UnusableIndex` if no consistent state could be read."""
+    for _ in range(5):
+        raw = (source / HEADER).read_bytes()
+        names: list[str] = []
+        try:
+            header = json.loads(raw)
+            for segment in header["segments"]:
+                names.extend(f"{segment['name']}/{name}.npy" for name in segment["files"])
+            if isinstance(header.get("dead"), dict):
+                names.append(f"{header['dead']['name']}.npy")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UnusableIndex(f"{source}: malformed header ({exc})") from None
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        try:
+            for name in names:
+                (target / name).parent.mkdir(exist_ok=True)
+                _link_or_copy(source / name, target / name)
+        except FileNotFoundError:
+            continue  # replaced by a writer while linking: read the new header
+        (target / HEADER).write_bytes(raw)
+        read_header(target)  # the checksum of what was shipped
+        return target
+    raise UnusableIndex(f"{source}: the index kept changing while it was copied")
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        shutil.copyfile(source, target)
+
+
+def banked_types(index: MatchIndex, bank_ids: Sequence[str] | None) -> frozenset[str]:
+    """The signal types the chosen banks hold (all banks for None)."""
+    kinds = index.catalogue.kinds
+    if bank_ids is None:
+        return frozenset(kinds)
+    slots = [i for i, b in enumerate(index.catalogue.banks) if b.id in set(bank_ids)]
+    found: set[int] = set()
+    for segment in index.segments:
+        chosen = np.isin(np.asarray(segment.bank), slots)
+        found.update(np.unique(np.asarray(segment.kind)[chosen]).tolist())
+    return frozenset(kinds[k] for k in found)
 
 
 # --- inputs ------------------------------------------------------------------------------------
@@ -133,11 +210,18 @@ def _local_files(pattern: str, argument: str) -> list[str]:
 # --- the work of one task ----------------------------------------------------------------------
 
 
+def _locate(name: str) -> Path:
+    """Where this executor received the file shipped under `name`."""
+    from pyspark import SparkFiles
+
+    return Path(SparkFiles.get(name))
+
+
 def _matcher(shared: Broadcast[Shared]) -> Matcher:
-    token, bank_list, entries = shared.value
+    token, name, bank_ids = shared.value
     if token not in _MATCHERS:
         _MATCHERS.clear()  # one job's index at a time in a worker's memory
-        _MATCHERS[token] = Matcher.build(bank_list, entries)
+        _MATCHERS[token] = Matcher(open_index(_locate(name))).restricted(bank_ids)
     return _MATCHERS[token]
 
 
@@ -269,20 +353,38 @@ def run_scan(
     spark: SparkSession,
     inputs: Sequence[str],
     *,
-    banks: Sequence[Bank],
-    entries: Sequence[BankEntry],
+    index: Path,
     output: str,
+    bank_ids: Sequence[str] | None = None,
     full: bool = False,
     mode: str = "errorifexists",
 ) -> Counters:
-    """Scan `inputs` (already expanded) against the banks and write the candidates to
-    `output` (Parquet). Returns the counters (also written beside the data set when the
-    output is local)."""
-    if not entries:
+    """Scan `inputs` (already expanded) against the index at `index` (restricted to
+    `bank_ids`) and write the candidates to `output` (Parquet). The index's files are
+    shipped to the executors as they stand now. Returns the counters (also written beside
+    the data set when the output is local)."""
+    opened = open_index(index)
+    if not len(opened):
         raise InvalidInput("the banks hold no entry: nothing could match")
-    options = job_options(entries, full=full)
+    options = job_options(banked_types(opened, bank_ids), full=full)
     context = spark.sparkContext
-    shared = context.broadcast((uuid.uuid4().hex, list(banks), list(entries)))
+    token = uuid.uuid4().hex
+    with tempfile.TemporaryDirectory(prefix="passerelle-spark-") as scratch:
+        shipped = snapshot_index(index, Path(scratch) / f"passerelle-index-{token}")
+        context.addFile(str(shipped), recursive=True)
+        shared = context.broadcast((token, shipped.name, list(bank_ids) if bank_ids else None))
+        return _run(spark, inputs, shared, options, output, mode)
+
+
+def _run(
+    spark: SparkSession,
+    inputs: Sequence[str],
+    shared: Broadcast[Shared],
+    options: ScanOptions,
+    output: str,
+    mode: str,
+) -> Counters:
+    context = spark.sparkContext
     local = [p for p in inputs if not _scheme(p)]
     remote = [p for p in inputs if _scheme(p)]
     parts = []

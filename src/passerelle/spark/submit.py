@@ -5,18 +5,20 @@
         --banks banks.json --output s3a://bucket/candidates/2026-11 s3a://bucket/crawl/*.warc.gz
 
 `banks.json` comes from `passerelle spark export-banks --agency CODE -o banks.json`, run where
-the database is: the cluster never needs the database."""
+the database is: the cluster never needs the database. The driver writes the banks' index to
+a temporary folder once and ships its files to the executors."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 from passerelle.core.errors import InvalidInput
 from passerelle.exchange.bankbundle import read_bundle
-from passerelle.spark.job import expand_inputs, make_session, run_scan
+from passerelle.spark.job import build_index, expand_inputs, make_session, run_scan
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,15 +38,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     spark = make_session(args.master)
     try:
-        counters = run_scan(
-            spark,
-            inputs,
-            banks=banks,
-            entries=entries,
-            output=args.output,
-            full=args.full,
-            mode="overwrite" if args.overwrite else "errorifexists",
-        )
+        with tempfile.TemporaryDirectory(prefix="passerelle-index-") as scratch:
+            counters = run_scan(
+                spark,
+                inputs,
+                index=build_index(banks, entries, Path(scratch)),
+                output=args.output,
+                full=args.full,
+                mode="overwrite" if args.overwrite else "errorifexists",
+            )
     finally:
         spark.stop()
     print(json.dumps(counters.as_dict(), indent=2, sort_keys=True))
