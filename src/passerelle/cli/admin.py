@@ -304,6 +304,7 @@ def jobs_run(rt: Runtime, once: bool, every: int) -> None:
                     secret=rt.settings.secret_key,
                     partner_guard=AddressGuard(parse_allow_setting(rt.settings.partner_allow)),
                     matchers=matchers,
+                    index_root=rt.settings.index_dir,
                 )
             except DatabaseUnavailable as exc:
                 if once:

@@ -170,7 +170,16 @@ class BankRepo(Protocol):
         ...
 
     def removed_entries(self, agency_id: str, *, after: int, upto: int) -> builtins.list[str]:
-        """Ids of the agency's entries withdrawn in a generation in (after, upto]."""
+        """Ids of the agency's entries withdrawn in a generation in (after, upto];
+        `StaleIndex` when those of some generation after `after` were pruned."""
+        ...
+
+    def removals_floor(self, agency_id: str) -> int:
+        """The generation up to which the agency's withdrawals were pruned (0: none)."""
+        ...
+
+    def prune_removals(self, agency_id: str, *, upto: int) -> int:
+        """Forget the agency's withdrawals up to generation `upto`; how many went."""
         ...
 
 

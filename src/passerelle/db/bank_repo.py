@@ -16,11 +16,18 @@ from sqlalchemy.orm import Session
 from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin, NewEntry
 from passerelle.core.errors import Conflict, NotFound
 from passerelle.core.index.entry import IndexEntry
+from passerelle.core.index.store import StaleIndex
 from passerelle.core.marking import Distribution, Tlp, narrower, stricter
 from passerelle.core.match import index_entry
 from passerelle.core.signals import Signal
 from passerelle.core.taxonomy import Category, Labels, Tier
-from passerelle.db.models import BankEntryRow, BankGenerationRow, BankRemovalRow, BankRow
+from passerelle.db.models import (
+    BankEntryRow,
+    BankGenerationRow,
+    BankRemovalFloorRow,
+    BankRemovalRow,
+    BankRow,
+)
 
 INDEX_BATCH = 20_000
 
@@ -339,8 +346,11 @@ class SqlBankRepo:
             yield index_entry(entry_id, bank_id, Signal(kind, value, quality), label)
 
     def removed_entries(self, agency_id: str, *, after: int, upto: int) -> builtins.list[str]:
-        """Ids of the agency's entries withdrawn in a generation in (after, upto]."""
-        return builtins.list(
+        """Ids of the agency's entries withdrawn in a generation in (after, upto].
+        `StaleIndex` when some of them were pruned already (`after` is below the floor):
+        the caller rebuilds. The floor is read after the rows, so that a prune committed
+        between the two reads is seen (PostgreSQL reads each statement's own snapshot)."""
+        ids = builtins.list(
             self._s.scalars(
                 select(BankRemovalRow.entry_id).where(
                     BankRemovalRow.agency_id == agency_id,
@@ -349,3 +359,39 @@ class SqlBankRepo:
                 )
             )
         )
+        floor = self.removals_floor(agency_id)
+        if floor > after:
+            raise StaleIndex(
+                f"withdrawals up to generation {floor} were pruned; the index is at {after}"
+            )
+        return ids
+
+    def removals_floor(self, agency_id: str) -> int:
+        """The generation up to which the agency's withdrawals were pruned (0: none)."""
+        return int(
+            self._s.scalar(
+                select(BankRemovalFloorRow.generation).where(
+                    BankRemovalFloorRow.agency_id == agency_id
+                )
+            )
+            or 0
+        )
+
+    def prune_removals(self, agency_id: str, *, upto: int) -> int:
+        """Forget the agency's withdrawals of generations up to `upto` (folded into its
+        index) and raise its floor to `upto`, in the caller's transaction. Returns how many
+        rows went."""
+        floor = self._s.get(BankRemovalFloorRow, agency_id, with_for_update=True)
+        if floor is None:
+            self._s.add(BankRemovalFloorRow(agency_id=agency_id, generation=upto))
+        elif floor.generation < upto:
+            floor.generation = upto
+        else:
+            return 0
+        gone = self._s.execute(
+            delete(BankRemovalRow).where(
+                BankRemovalRow.agency_id == agency_id, BankRemovalRow.generation <= upto
+            )
+        )
+        self._s.flush()
+        return int(getattr(gone, "rowcount", 0) or 0)

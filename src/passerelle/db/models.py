@@ -207,6 +207,16 @@ class BankRemovalRow(Base):
     generation: Mapped[int] = mapped_column(BigInteger)
 
 
+class BankRemovalFloorRow(Base):
+    """Per agency, the generation up to which `bank_removals` was pruned (once folded into
+    the index by a compaction): an index older than it is rebuilt, never caught up."""
+
+    __tablename__ = "bank_removal_floors"
+
+    agency_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
+
+
 class ItemRow(Base):
     """One piece of content known to an agency, keyed by its SHA-256."""
 

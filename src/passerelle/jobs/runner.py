@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
@@ -44,10 +45,12 @@ def run_once(
     secret: str | None = None,
     partner_guard: AddressGuard | None = None,
     matchers: MatcherCache | None = None,
+    index_root: Path | None = None,
 ) -> list[JobRun]:
     """Schedule and run the due jobs once. Partners are reached through `partner_guard`
-    (public addresses only unless its allow-list opens a network). `matchers`, kept by the
-    caller from round to round, opens the agencies' indexes on disk and follows them."""
+        (public addresses only unless its allow-list opens a network). `matchers`, kept by the
+        caller from round to round, opens the agencies' indexes on disk (in `index_root`, where the
+    daily purge also prunes the withdrawals they have folded in) and follows them."""
     name = worker or f"{socket.gethostname()}:{time.monotonic_ns()}"
 
     @contextmanager
@@ -74,6 +77,7 @@ def run_once(
                 pull=make_pull(secret, partner_guard) if secret else no_pull,
                 open_read=open_read,
                 matchers=matchers,
+                index_root=index_root,
             )
         )
     except OperationalError as exc:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 from passerelle.core.audit import AuditEntry
 from passerelle.core.content import Content
@@ -22,6 +23,7 @@ from passerelle.core.recheck import Observation, verdict
 from passerelle.scan import ScanOptions, fingerprint
 from passerelle.services.matchers import MatcherCache
 from passerelle.services.public import fetch_reported_pages
+from passerelle.services.removals import prune_folded_removals
 from passerelle.services.sync import Pull, no_pull, sync_agency
 
 UnitOfWorkFactory = Callable[[], AbstractContextManager[UnitOfWork]]
@@ -46,6 +48,8 @@ class JobTools:
     pull: Pull = no_pull
     # The agencies' matchers, from their indexes on disk (kept by the runner between rounds).
     matchers: MatcherCache | None = None
+    # Where those indexes are: the daily purge prunes the withdrawals they have folded in.
+    index_root: Path | None = None
 
 
 def schedule_defaults(uow: UnitOfWork, now: datetime | None = None) -> None:
@@ -85,13 +89,14 @@ def run_due_jobs(
     pull: Pull = no_pull,
     open_read: UnitOfWorkFactory | None = None,
     matchers: MatcherCache | None = None,
+    index_root: Path | None = None,
 ) -> Iterator[JobRun]:
     """Run each due job this worker can claim. Transactions stay short and no network work
     happens inside one: a job is claimed (a lease) in one transaction, its pages are fetched
     with none open, each result is written in its own (renewing the lease), and the job is
     released in a last one. `open_read`, if given, opens the transactions that only read;
-    `matchers` gives the jobs that match their agency's index on disk."""
-    tools = JobTools(fetch, store, retention, pull, matchers)
+    `matchers` gives the jobs that match their agency's index on disk, kept in `index_root`."""
+    tools = JobTools(fetch, store, retention, pull, matchers, index_root)
     reading = open_read or open_uow
     moment = now or datetime.now(UTC)
     with reading() as uow:
@@ -208,8 +213,14 @@ def _purge(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> str:
     retention, no legal hold running); each purge audited. The store is shared by every agency
     and addressed by SHA-256: the bytes themselves are deleted only when no item of any agency
     still keeps them (another agency's item, under a hold or not yet offline, keeps them)."""
+    pruned = (
+        prune_folded_removals(uow, agency_id=job.agency_id, index_root=tools.index_root)
+        if tools.index_root is not None
+        else 0
+    )
+    folded = f"; {pruned} withdrawals folded into the index forgotten" if pruned else ""
     if tools.store is None:
-        return "no content store: nothing purged"
+        return "no content store: nothing purged" + folded
     purged = 0
     for item_id, sha256 in uow.jobs.purgeable(job.agency_id, now - tools.retention, now):
         uow.jobs.mark_purged(item_id, now)
@@ -230,7 +241,7 @@ def _purge(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> str:
     # than any write in progress takes.
     swept = tools.store.sweep(uow.jobs.kept_content, grace_seconds=ORPHAN_GRACE.total_seconds())
     cleaned = swept.published + swept.deleted
-    return f"{purged} purged" + (f", {cleaned} stray files put right" if cleaned else "")
+    return f"{purged} purged" + (f", {cleaned} stray files put right" if cleaned else "") + folded
 
 
 def parse_hold_end(text: str) -> datetime | None:

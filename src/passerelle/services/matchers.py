@@ -20,6 +20,7 @@ from pathlib import Path
 
 from passerelle.core.index.store import (
     MatchIndex,
+    StaleIndex,
     UnusableIndex,
     open_index,
     read_header,
@@ -59,12 +60,17 @@ def current_index(
         if index is not None and index.generation == upto:
             return index
         banks = uow.banks.list(agency_id)
+        removed: list[str] = []
         if index is not None and index.generation < upto:
-            after = index.generation
+            try:
+                removed = uow.banks.removed_entries(agency_id, after=index.generation, upto=upto)
+            except StaleIndex:  # withdrawals it lacks were pruned: rebuilt below
+                index = None
+        if index is not None and index.generation < upto:
             changed = index.with_changes(
                 banks=banks,
-                added=uow.banks.index_entries(agency_id, after=after, upto=upto),
-                removed=uow.banks.removed_entries(agency_id, after=after, upto=upto),
+                added=uow.banks.index_entries(agency_id, after=index.generation, upto=upto),
+                removed=removed,
                 generation=upto,
             )
         else:

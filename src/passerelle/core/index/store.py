@@ -76,6 +76,11 @@ class UnusableIndex(PasserelleError):
     """The index directory is missing, of another format, or damaged: rebuild it."""
 
 
+class StaleIndex(UnusableIndex):
+    """The index is older than what the database can still bring it up to (the withdrawals
+    since were pruned): rebuild it."""
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     """A stored entry found by a query: query row, global entry row, distance, frame time."""
