@@ -19,7 +19,7 @@ from passerelle.core.signals.vpdq import VpdqFrame, compare_videos, frames_of, t
 from passerelle.core.taxonomy import Labels
 from passerelle.core.video import VideoLimits, hash_video
 from tests.shared import shared
-from tests.videos import cut_clip, still_jpeg
+from tests.videos import cut_clip, join_clips, still_jpeg
 
 
 @cache
@@ -122,6 +122,46 @@ def test_a_clip_cut_from_the_middle_matches_with_its_segment() -> None:
     # A short stretch of a few frames is no clip.
     short = to_signal(frames_of(clip)[:3])
     assert not match({"x": video("chair-orig-22-sd-bar")}, short).matches
+
+
+@cache
+def compilation() -> Signal:
+    """12 s from the middle of chair-orig-22 amid 24 s of unrelated footage: a third of the
+    compilation, half of the banked video."""
+    chair = shared("video", "videos", "chair-orig-22-sd-bar.mp4")
+    pattern = shared("video", "videos", "pattern-hd-no-bar.mp4")
+    parts = [(pattern, 0.0, 6.0), (chair, 5.0, 17.0), *[(pattern, 0.0, 6.0)] * 3]
+    return hash_video(join_clips(parts, width=240, height=360)).signal
+
+
+def test_a_compilation_holding_a_stretch_of_a_banked_video_matches_by_its_segment() -> None:
+    banked = video("chair-orig-22-sd-bar")
+    (found,) = match({"x": banked}, compilation()).matches
+    assert found.video is not None and found.video.by_segment
+    # Neither share rule holds: the stretch is a minority of both videos.
+    assert found.video.compared_share is not None and found.video.compared_share < 80
+    assert found.video.query_share is not None and found.video.query_share < 50
+    segment = found.video.segments[0]
+    assert (segment.query_start, segment.query_end) == (6.0, 17.0)
+    assert segment.banked_start == pytest.approx(5.0, abs=1)
+    assert segment.banked_end == pytest.approx(16.0, abs=1)
+    assert found.distance == 20  # the bank's threshold: the weakest kind of video match
+    reason = prioritise(MatchOutcome((found,), (), ())).reasons[0]
+    assert reason == (
+        "a stretch of 11 s of this video, 0:06–0:17, matches 0:05–0:16 of a banked video"
+        f" in bank 'connu' ({found.video.query_share:.0f} % of this video)"
+    )
+
+
+def test_the_segment_length_is_per_bank_and_can_be_turned_off() -> None:
+    banked, query = {"x": video("chair-orig-22-sd-bar")}, compilation()
+    assert match(banked, query, bank(vpdq_segment=parse_threshold("vpdq_segment", "11"))).matches
+    assert not match(
+        banked, query, bank(vpdq_segment=parse_threshold("vpdq_segment", "12"))
+    ).matches
+    assert not match(banked, query, bank(vpdq_segment=0)).matches
+    with pytest.raises(InvalidInput, match="vpdq_segment must be between 0 and 3600"):
+        parse_threshold("vpdq_segment", "-1")
 
 
 def test_a_still_of_a_banked_video_matches_it_as_an_image() -> None:

@@ -11,7 +11,12 @@ from datetime import datetime
 from passerelle.core.errors import InvalidInput
 from passerelle.core.marking import Distribution, Tlp
 from passerelle.core.signals import Signal, get_signal_type
-from passerelle.core.signals.vpdq import QUERY_SHARE_KEY
+from passerelle.core.signals.vpdq import (
+    DEFAULT_SEGMENT_SECONDS,
+    MAX_SEGMENT_SECONDS,
+    QUERY_SHARE_KEY,
+    SEGMENT_SECONDS_KEY,
+)
 from passerelle.core.taxonomy import Labels
 
 _BANK_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -37,15 +42,21 @@ def parse_bank_name(text: str) -> str:
 
 
 def threshold_key(text: str) -> str:
-    """A key of a bank's thresholds: a signal type's name, or `vpdq_query` (the share of a
-    scanned video's frames that must match, in percent; upstream's default 0)."""
+    """A key of a bank's thresholds: a signal type's name, `vpdq_query` (the share of a
+    scanned video's frames that must match, in percent; upstream's default 0) or
+    `vpdq_segment` (the seconds of a matched stretch that make a match alone; 0: never)."""
     key = text.strip().lower()
-    return QUERY_SHARE_KEY if key == QUERY_SHARE_KEY else get_signal_type(key).name
+    if key in (QUERY_SHARE_KEY, SEGMENT_SECONDS_KEY):
+        return key
+    return get_signal_type(key).name
 
 
 def parse_threshold(signal_type: str, text: str | float) -> float:
     key = threshold_key(signal_type)
-    top = 100.0 if key == QUERY_SHARE_KEY else get_signal_type(key).max_threshold
+    if key in (QUERY_SHARE_KEY, SEGMENT_SECONDS_KEY):
+        top = 100.0 if key == QUERY_SHARE_KEY else MAX_SEGMENT_SECONDS
+    else:
+        top = get_signal_type(key).max_threshold
     try:
         value = float(text)
     except (TypeError, ValueError):
@@ -69,6 +80,8 @@ class Bank:
     def threshold_for(self, signal_type: str) -> float:
         if signal_type == QUERY_SHARE_KEY:
             return self.thresholds.get(QUERY_SHARE_KEY, 0.0)
+        if signal_type == SEGMENT_SECONDS_KEY:
+            return self.thresholds.get(SEGMENT_SECONDS_KEY, DEFAULT_SEGMENT_SECONDS)
         if signal_type in self.thresholds:
             return self.thresholds[signal_type]
         return get_signal_type(signal_type).default_threshold

@@ -17,13 +17,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin
-from passerelle.core.index.frames import Segment, VideoEvidence, best_pairs, segments_of
+from passerelle.core.index.frames import (
+    Segment,
+    VideoEvidence,
+    best_pairs,
+    long_segment,
+    segments_of,
+)
 from passerelle.core.index.store import EXACT_TYPES, Frame, Hit, IndexEntry, MatchIndex
 from passerelle.core.signals import Signal, get_signal_type
 from passerelle.core.signals.pdq import MIN_MATCH_QUALITY
 from passerelle.core.signals.vpdq import (
     FRAME_DISTANCE,
     QUERY_SHARE_KEY,
+    SEGMENT_SECONDS_KEY,
     comparable,
     frames_of,
 )
@@ -206,7 +213,10 @@ def video_candidates(signal: Signal, index: MatchIndex) -> list[Candidate]:
     Against a video, upstream's rule: the distance is 100 minus the share of the banked
     video's unique frames matched, and the query's share must reach the bank's minimum. A
     clip cut from a banked video covers only part of it: it matches too when the share of its
-    own frames matched counts instead, provided at least `MIN_CLIP_FRAMES` of them match."""
+    own frames matched counts instead, provided at least `MIN_CLIP_FRAMES` of them match. A
+    compilation holds a banked video's stretch among other footage: it matches when one
+    matched segment lasts the bank's `vpdq_segment` seconds (see `long_segment`); its
+    distance is then the bank's threshold, and the segment comes first."""
     query = comparable(frames_of(signal))
     if not query:
         return []
@@ -237,8 +247,16 @@ def video_candidates(signal: Signal, index: MatchIndex) -> list[Candidate]:
         spans = segments_of(pairs)
         evidence = VideoEvidence(query_share, compared_share, spans)
         is_clip = sum(s.frames for s in spans) >= MIN_CLIP_FRAMES
-        share = max(compared_share, query_share if is_clip else 0.0)
-        found.append((row, 100.0 - share, evidence))
+        distance = 100.0 - max(compared_share, query_share if is_clip else 0.0)
+        the_bank = index.bank(row)
+        limit = the_bank.threshold_for("vpdq")
+        seconds = the_bank.threshold_for(SEGMENT_SECONDS_KEY)
+        long = long_segment(spans, q_times, seconds, MIN_CLIP_FRAMES) if seconds > 0 else None
+        if distance > limit and long is not None:
+            others = tuple(s for s in spans if s is not long)
+            evidence = VideoEvidence(query_share, compared_share, (long, *others), by_segment=True)
+            distance = limit
+        found.append((row, distance, evidence))
     for row, (distance, times) in sorted(images.items()):
         spans = tuple(Segment(t, t, 0.0, 0.0, 1) for t in sorted(set(times)))
         found.append((row, float(distance), VideoEvidence(None, None, spans)))

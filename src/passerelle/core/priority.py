@@ -78,6 +78,10 @@ SEGMENT_MATCH = (
     "segment %(start)s–%(end)s matches %(share)s %% of a banked video "
     "(%(query_share)s %% of this one) in bank '%(bank)s'"
 )
+LONG_SEGMENT_MATCH = (
+    "a stretch of %(seconds)s s of this video, %(start)s–%(end)s, matches %(banked_start)s–"
+    "%(banked_end)s of a banked video in bank '%(bank)s' (%(query_share)s %% of this video)"
+)
 STILL_IN_VIDEO = (
     "image matches the frame at %(at)s of a banked video (PDQ distance %(distance)s) "
     "in bank '%(bank)s'"
@@ -85,7 +89,7 @@ STILL_IN_VIDEO = (
 FRAME_IS_IMAGE = (
     "frame at %(at)s matches a banked image (PDQ distance %(distance)s) in bank '%(bank)s'"
 )
-VIDEO_REASONS = (SEGMENT_MATCH, STILL_IN_VIDEO, FRAME_IS_IMAGE)
+VIDEO_REASONS = (SEGMENT_MATCH, LONG_SEGMENT_MATCH, STILL_IN_VIDEO, FRAME_IS_IMAGE)
 
 
 def _describe_video(match: Match, partner: str) -> Explanation:
@@ -93,6 +97,16 @@ def _describe_video(match: Match, partner: str) -> Explanation:
     assert video is not None  # the caller checked
     first = video.segments[0]
     params = {"bank": match.bank}
+    if video.by_segment and video.query_share is not None:
+        params |= {
+            "seconds": f"{first.query_end - first.query_start:.0f}",
+            "start": timecode(first.query_start),
+            "end": timecode(first.query_end),
+            "banked_start": timecode(first.banked_start),
+            "banked_end": timecode(first.banked_end),
+            "query_share": f"{video.query_share:.0f}",
+        }
+        return Explanation(LONG_SEGMENT_MATCH + partner, params)
     if video.compared_share is not None and video.query_share is not None:
         params |= {
             "start": timecode(first.query_start),

@@ -68,17 +68,42 @@ def _segment(run: list[tuple[float, float]]) -> Segment:
     )
 
 
+def long_segment(
+    segments: tuple[Segment, ...], q_times: np.ndarray, seconds: float, min_frames: int
+) -> Segment | None:
+    """The longest segment that makes a match on its own, if any: it lasts `seconds` or more
+    in the scanned video, the banked video advances along it (at least half as far: a still
+    shot held in both is no segment), at least `min_frames` frames match and at least half
+    the scanned video's frames within it do."""
+    best = None
+    for segment in segments:
+        span = segment.query_end - segment.query_start
+        inside = int(((q_times >= segment.query_start) & (q_times <= segment.query_end)).sum())
+        if (
+            span >= seconds
+            and segment.banked_end - segment.banked_start >= span / 2
+            and segment.frames >= min_frames
+            and 2 * segment.frames >= inside
+            and (best is None or span > best.query_end - best.query_start)
+        ):
+            best = segment
+    return best
+
+
 @dataclass(frozen=True, slots=True)
 class VideoEvidence:
     """What a video match rests on: upstream's two shares (None when one side is a still
-    image) and the matched segments, query against banked, in seconds."""
+    image) and the matched segments, query against banked, in seconds. `by_segment`: the
+    match holds by its first segment alone (long enough), not by the shares."""
 
     query_share: float | None
     compared_share: float | None
     segments: tuple[Segment, ...]
+    by_segment: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "by_segment": self.by_segment,
             "query_share": None if self.query_share is None else round(self.query_share, 1),
             "compared_share": None
             if self.compared_share is None

@@ -34,6 +34,11 @@ MIN_FRAME_QUALITY = 50
 DEFAULT_COMPARED_SHARE = 80.0
 DEFAULT_QUERY_SHARE = 0.0
 QUERY_SHARE_KEY = "vpdq_query"  # a bank's minimum share of the query matched, in percent
+# A bank's shortest stretch of a scanned video, in seconds, matched in order to a banked video
+# that makes a match on its own (a compilation holding part of a banked video); 0: never.
+SEGMENT_SECONDS_KEY = "vpdq_segment"
+DEFAULT_SEGMENT_SECONDS = 10.0
+MAX_SEGMENT_SECONDS = 3600.0
 MAX_FRAMES = 200_000
 _HEX = re.compile(r"[0-9a-f]{64}")
 
