@@ -1,8 +1,8 @@
 """The generation up to which an agency's withdrawals were pruned from `bank_removals`: an
 index older than it can no longer be caught up by a delta and is rebuilt.
 
-Revision ID: 0029
-Revises: 0028
+Revision ID: 0030
+Revises: 0029
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0029"
-down_revision = "0028"
+revision = "0030"
+down_revision = "0029"
 branch_labels = None
 depends_on = None
 
