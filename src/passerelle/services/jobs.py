@@ -136,7 +136,9 @@ def _run(
     lease: Lease,
 ) -> str:
     if job.kind == SYNC:  # pages pulled outside any transaction, applied one by one
-        return sync_agency(open_uow, agency_id=job.agency_id, pull=tools.pull, now=now)
+        return sync_agency(
+            open_uow, agency_id=job.agency_id, pull=tools.pull, now=now, each=lease.renew
+        )
     if job.kind == FETCH_REPORTS:
         return fetch_reported_pages(
             open_uow,

@@ -2,7 +2,9 @@
 
 Each page is pulled outside any database transaction and applied in a transaction of its
 own: the partner may be served by this very instance (both demo units share one database),
-whose feed endpoint needs the database while we wait for its answer."""
+whose feed endpoint needs the database while we wait for its answer. The job's lease is
+renewed in each of those transactions (`each`): a runner whose lease ran out during a slow
+pull, and was taken over by another, stops there without applying what it pulled."""
 
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from passerelle.services.exchange import expire_partner_entries, take_page
 UnitOfWorkFactory = Callable[[], AbstractContextManager[UnitOfWork]]
 # One verified page of a partner's feed: (partner, our code, our sealed key, cursor).
 Pull = Callable[[Partner, str, str, int], FeedPage]
+# Run in each write transaction of a sync: the job renews its lease there (or raises).
+Each = Callable[[UnitOfWork], None]
 MAX_PAGES = 20  # per partner and run; the next run goes on from the cursor
 BACKOFF_START, BACKOFF_MAX = timedelta(minutes=1), timedelta(hours=6)
 
@@ -28,9 +32,21 @@ def no_pull(partner: Partner, subscriber: str, key: str, cursor: int) -> FeedPag
     raise ExternalServiceError("no way to reach partners is configured")
 
 
-def sync_agency(open_uow: UnitOfWorkFactory, *, agency_id: str, pull: Pull, now: datetime) -> str:
+def _nothing(uow: UnitOfWork) -> None:
+    return None
+
+
+def sync_agency(
+    open_uow: UnitOfWorkFactory,
+    *,
+    agency_id: str,
+    pull: Pull,
+    now: datetime,
+    each: Each = _nothing,
+) -> str:
     """Pull each partner due from its cursor. A page that fails a check is refused whole and
-    logged; a partner that cannot be reached is tried again later, backing off."""
+    logged; a partner that cannot be reached is tried again later, backing off. `each` runs
+    in every write transaction (the job's lease renewal)."""
     with open_uow() as uow:
         partners = [
             p
@@ -39,11 +55,12 @@ def sync_agency(open_uow: UnitOfWorkFactory, *, agency_id: str, pull: Pull, now:
         ]
     counts = {"pulled": 0, "refused": 0, "unreachable": 0}
     for partner in partners:
-        outcome, pages = _pull_partner(open_uow, agency_id, partner, pull, now)
+        outcome, pages = _pull_partner(open_uow, agency_id, partner, pull, now, each)
         counts["pulled"] += pages
         if outcome in counts:
             counts[outcome] += 1
     with open_uow() as uow:
+        each(uow)
         expired = expire_partner_entries(uow, agency_id=agency_id, now=now)
         uow.commit()
     return (
@@ -90,7 +107,12 @@ def _reachable(uow: UnitOfWork, agency_id: str, now: datetime) -> list[Partner]:
 
 
 def _pull_partner(
-    open_uow: UnitOfWorkFactory, agency_id: str, partner: Partner, pull: Pull, now: datetime
+    open_uow: UnitOfWorkFactory,
+    agency_id: str,
+    partner: Partner,
+    pull: Pull,
+    now: datetime,
+    each: Each = _nothing,
 ) -> tuple[str, int]:
     """Pull pages until the partner has no more (or MAX_PAGES); the outcome and the number of
     pages taken in."""
@@ -104,17 +126,18 @@ def _pull_partner(
         try:
             page = pull(partner, code, key[1], partner.cursor)  # no transaction open here
         except ExternalServiceError as exc:
-            _record_failure(open_uow, partner, now, exc)
+            _record_failure(open_uow, partner, now, exc, each)
             return "unreachable", pages
         except PasserelleError as exc:  # Refused, InvalidInput: a page we cannot accept
-            _record_refusal(open_uow, partner, now, exc)
+            _record_refusal(open_uow, partner, now, exc, each)
             return "refused", pages
         with open_uow() as uow:
+            each(uow)  # the lease lost (another runner took over): stop, nothing applied
             try:
                 take_page(uow, partner=partner, page=page, now=now)
             except PasserelleError as exc:
                 uow.rollback()
-                _record_refusal(open_uow, partner, now, exc)
+                _record_refusal(open_uow, partner, now, exc, each)
                 return "refused", pages
             uow.commit()
             partner = uow.exchange.get_partner(agency_id, partner.id)
@@ -125,10 +148,11 @@ def _pull_partner(
 
 
 def _record_failure(
-    open_uow: UnitOfWorkFactory, partner: Partner, now: datetime, exc: Exception
+    open_uow: UnitOfWorkFactory, partner: Partner, now: datetime, exc: Exception, each: Each
 ) -> None:
     delay = min(BACKOFF_START * 2 ** min(partner.failures, 10), BACKOFF_MAX)
     with open_uow() as uow:
+        each(uow)
         uow.exchange.record_sync(
             partner.id,
             at=now,
@@ -140,8 +164,9 @@ def _record_failure(
 
 
 def _record_refusal(
-    open_uow: UnitOfWorkFactory, partner: Partner, now: datetime, exc: Exception
+    open_uow: UnitOfWorkFactory, partner: Partner, now: datetime, exc: Exception, each: Each
 ) -> None:
     with open_uow() as uow:
+        each(uow)
         uow.exchange.record_sync(partner.id, at=now, outcome="refused", detail=str(exc))
         uow.commit()

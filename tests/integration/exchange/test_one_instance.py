@@ -4,16 +4,24 @@ and a liaison's "sync now" reach the partner over HTTP while the server answers 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
+from passerelle.core.exchange import FeedPage, Partner
+from passerelle.core.job import LEASE
+from passerelle.core.ports import UnitOfWork
 from passerelle.core.signals.pdq import PDQ
 from passerelle.db.engine import make_engine
 from passerelle.db.migrate import upgrade
 from passerelle.db.session import Database
+from passerelle.exchange.client import make_pull
 from passerelle.exchange.signing import agency_key
+from passerelle.fetch.guard import AddressGuard
 from passerelle.services.exchange import add_partner
+from passerelle.services.jobs import JobRun, run_due_jobs, schedule_defaults
 from tests.factories import make_agency, make_user
 from tests.integration.exchange.test_two_instances import (
     LOOPBACK,
@@ -109,3 +117,66 @@ def test_a_liaison_syncs_now_from_the_partners_page(
     with qc.database.unit_of_work() as uow:
         events = [e.action for e in uow.audit.iter_all()]
     assert "partner.sync_requested" in events
+
+
+def test_a_sync_whose_lease_ran_out_during_a_slow_pull_stops_without_applying_its_page(
+    shared_instance: tuple[Instance, Instance],
+) -> None:
+    fr, qc = shared_instance
+    ensure_agreement(fr, qc)
+    decide_image(fr, "blur-a-little.jpg", "a", "decisions")
+    database = qc.database
+    with database.unit_of_work(write=True) as uow:
+        schedule_defaults(uow)
+        uow.session.execute(
+            text("UPDATE jobs SET run_at = :t WHERE kind = 'sync'"),
+            {"t": datetime.now(UTC) - timedelta(seconds=1)},
+        )
+        uow.session.execute(text("UPDATE partners SET next_sync_at = NULL"))
+        uow.commit()
+    pull = make_pull(qc.secret, AddressGuard(LOOPBACK))
+    partner = partner_id(qc, fr.code)
+    oks_before = sync_oks(database, partner)
+
+    @contextmanager
+    def open_uow() -> Iterator[UnitOfWork]:
+        with database.unit_of_work(write=True) as uow:
+            yield uow
+
+    second: list[JobRun] = []
+
+    def slow_pull(partner: Partner, subscriber: str, key: str, cursor: int) -> FeedPage:
+        page = pull(partner, subscriber, key, cursor)
+        if subscriber == qc.code and not second:
+            # This pull took longer than the lease: another runner finds the job free,
+            # claims it and syncs the same partner before this one comes back.
+            later = datetime.now(UTC) + LEASE + timedelta(minutes=1)
+            second.extend(
+                run_due_jobs(
+                    open_uow, worker="second", fetch=lambda url: None, now=later, pull=pull
+                )
+            )
+        return page
+
+    first = list(run_due_jobs(open_uow, worker="first", fetch=lambda url: None, pull=slow_pull))
+    agency = qc_agency_id(qc)
+    (mine,) = [r for r in first if r.kind == "sync" and r.agency_id == agency]
+    (theirs,) = [r for r in second if r.kind == "sync" and r.agency_id == agency]
+    assert theirs.detail.startswith("1 pages pulled"), theirs
+    assert mine.detail == "stopped" and "taken over" in str(mine.error), mine
+    assert sync_oks(database, partner) == oks_before + 1  # the page applied once
+
+
+def sync_oks(database: Database, partner: str) -> int:
+    with database.engine.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT count(*) FROM sync_log WHERE partner_id = :p AND outcome = 'ok'"),
+                {"p": partner},
+            ).scalar_one()
+        )
+
+
+def qc_agency_id(instance: Instance) -> str:
+    with instance.database.unit_of_work() as uow:
+        return uow.agencies.get_by_code(instance.code).id
