@@ -69,26 +69,27 @@ def make_cases(
     return [c.id for c in uow.queue.list_cases(agency.id, QueueFilters(), limit=100)]
 
 
-def make_referral(
-    uow: UnitOfWork, *, agency_code: str, case_id: str, author: User, again: str = ""
-) -> str:
-    """Decide the case as terrorist content and prepare a referral to a directory host
-    (`again`: the reason for a second measure on content that already has one)."""
-    from passerelle.core.decision import LEGAL_BASES, parse_decision
+def make_host(uow: UnitOfWork, *, agency_code: str, domain: str = "exemple.test") -> None:
+    """The hosting provider of the test addresses, in the agency's directory."""
     from passerelle.services import refer
+
+    refer.add_host(
+        uow,
+        agency_code=agency_code,
+        actor="test",
+        domain=domain,
+        name="Hébergeur",
+        email=f"abuse@{domain}",
+        language="fr",
+    )
+
+
+def decide_as_terrorist(uow: UnitOfWork, *, agency_code: str, case_id: str, author: User) -> None:
+    """Decide the case as terrorist content, category (a), on the agency's first legal basis."""
+    from passerelle.core.decision import LEGAL_BASES, parse_decision
     from passerelle.services.review import decide_case
 
     agency = uow.agencies.get_by_code(agency_code)
-    if not uow.referrals.hosts(agency.id):
-        refer.add_host(
-            uow,
-            agency_code=agency_code,
-            actor="test",
-            domain="exemple.test",
-            name="Hébergeur",
-            email="abuse@exemple.test",
-            language="fr",
-        )
     decision = parse_decision(
         verdict="terrorist",
         category="a",
@@ -100,6 +101,29 @@ def make_referral(
         jurisdiction=agency.jurisdiction,
     )
     decide_case(uow, viewer=author, case_id=case_id, decision=decision)
+
+
+def make_case_with_host(uow: UnitOfWork, *, agency_code: str = "agency-a") -> str:
+    """A case on a stand-in known image (a public test photo), and the directory's host."""
+    from tests.shared import shared
+
+    image = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
+    (case,) = make_cases(uow, agency_code=agency_code, images=[image])
+    make_host(uow, agency_code=agency_code)
+    return case
+
+
+def make_referral(
+    uow: UnitOfWork, *, agency_code: str, case_id: str, author: User, again: str = ""
+) -> str:
+    """Decide the case as terrorist content and prepare a referral to a directory host
+    (`again`: the reason for a second measure on content that already has one)."""
+    from passerelle.services import refer
+
+    agency = uow.agencies.get_by_code(agency_code)
+    if not uow.referrals.hosts(agency.id):
+        make_host(uow, agency_code=agency_code)
+    decide_as_terrorist(uow, agency_code=agency_code, case_id=case_id, author=author)
     return refer.prepare_referral(
         uow, viewer=author, case_id=case_id, kind="referral", again=again
     ).id

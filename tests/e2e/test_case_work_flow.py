@@ -13,12 +13,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from passerelle.core.signals.pdq import PDQ
-from tests.integration.exchange.test_two_instances import (
-    LOOPBACK,
+from tests.instances import (
+    close_clients,
     decide_image,
     ensure_agreement,
     partner_bank,
     start,
+    wire_partners,
 )
 from tests.servers import running_passerelle
 from tests.shared import shared
@@ -119,29 +120,12 @@ def test_the_host_acknowledges_and_the_referral_page_shows_it(page: Page, own_de
 def test_a_liaison_syncs_now_between_two_instances(
     page: Page, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    from passerelle.services.exchange import add_partner
     from tests.factories import DEFAULT_PASSWORD
 
     tmp = tmp_path_factory.mktemp("sync-pair")
     with ExitStack() as stack:
         fr, qc = start(stack, tmp, "unite-fr", "FR"), start(stack, tmp, "unite-qc", "CA-QC")
-        for here, there in ((fr, qc), (qc, fr)):
-            with there.database.unit_of_work() as uow:
-                key = uow.exchange.active_key(uow.agencies.get_by_code(there.code).id)
-            assert key is not None
-            with here.database.unit_of_work(write=True) as uow:
-                add_partner(
-                    uow,
-                    agency_id=uow.agencies.get_by_code(here.code).id,
-                    actor="test",
-                    code=there.code,
-                    name=f"Unité {there.code}",
-                    base_url=there.url,
-                    public_key=key[0],
-                    contact=f"liaison@{there.code}.exemple",
-                    allowed=LOOPBACK,  # the administrator's allow-list: these partners are local
-                )
-                uow.commit()
+        wire_partners(fr, qc)
         ensure_agreement(fr, qc)
         decide_image(fr, "aaa-orig.jpg", "a", "decisions")
         value = PDQ.compute(shared("pdq", "images", "aaa-orig.jpg").read_bytes()).value
@@ -156,6 +140,4 @@ def test_a_liaison_syncs_now_between_two_instances(
             "entrées reçues"
         )
         assert partner_bank(qc, fr.code)[("pdq", value)] == "a"
-        for instance in (fr, qc):
-            for client in instance.clients:
-                client.close()
+        close_clients(fr, qc)

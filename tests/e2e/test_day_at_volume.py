@@ -13,14 +13,19 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from passerelle.core.decision import parse_decision
 from passerelle.db.engine import make_engine
 from passerelle.db.migrate import upgrade
 from passerelle.db.session import Database
 from passerelle.services import refer
 from passerelle.services.public import submit_public_report
-from passerelle.services.review import decide_case
-from tests.factories import DEFAULT_PASSWORD, make_agency, make_queue, make_user
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    decide_as_terrorist,
+    make_agency,
+    make_host,
+    make_queue,
+    make_user,
+)
 from tests.servers import running_passerelle
 
 SECRET = "e2e-secret-key-that-is-long-enough-0123456789"
@@ -47,26 +52,8 @@ def fill(folder: Path) -> dict[str, str]:
             source_hash="z" * 32,
             per_hour=10,
         )
-        refer.add_host(
-            uow,
-            agency_code="unite",
-            actor="test",
-            domain="exemple.test",
-            name="Hébergeur",
-            email="abuse@exemple.test",
-            language="fr",
-        )
-        decision = parse_decision(
-            verdict="terrorist",
-            category="a",
-            reason="",
-            exemption_checked=True,
-            rationale="Appel explicite à commettre des attentats.",
-            legal_basis="fr_code_penal_421_2_5",
-            add_to_bank="",
-            jurisdiction=uow.agencies.get_by_code("unite").jurisdiction,
-        )
-        decide_case(uow, viewer=author, case_id=cases[-1], decision=decision)
+        make_host(uow, agency_code="unite")
+        decide_as_terrorist(uow, agency_code="unite", case_id=cases[-1], author=author)
         order = refer.prepare_referral(
             uow, viewer=author, case_id=cases[-1], kind="tco_removal_order"
         )

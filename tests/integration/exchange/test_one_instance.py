@@ -20,12 +20,12 @@ from passerelle.db.session import Database
 from passerelle.exchange.client import make_pull
 from passerelle.exchange.signing import agency_key
 from passerelle.fetch.guard import AddressGuard
-from passerelle.services.exchange import add_partner
 from passerelle.services.jobs import JobRun, run_due_jobs, schedule_defaults
 from tests.factories import make_agency, make_user
-from tests.integration.exchange.test_two_instances import (
+from tests.instances import (
     LOOPBACK,
     Instance,
+    close_clients,
     csrf_of,
     decide_image,
     ensure_agreement,
@@ -33,6 +33,7 @@ from tests.integration.exchange.test_two_instances import (
     partner_bank,
     partner_id,
     sync,
+    wire_partners,
 )
 from tests.servers import running_passerelle
 from tests.shared import shared
@@ -66,26 +67,9 @@ def shared_instance(
         base = stack.enter_context(running_passerelle(folder, "serve", env=env))
         fr = Instance("seul-fr", base, database, secret)
         qc = Instance("seul-qc", base, database, secret)
-        with database.unit_of_work(write=True) as uow:
-            for here, there in ((fr, qc), (qc, fr)):
-                key = uow.exchange.active_key(uow.agencies.get_by_code(there.code).id)
-                assert key is not None
-                add_partner(
-                    uow,
-                    agency_id=uow.agencies.get_by_code(here.code).id,
-                    actor="test",
-                    code=there.code,
-                    name=f"Unité {there.code}",
-                    base_url=base,
-                    public_key=key[0],
-                    contact=f"liaison@{there.code}.exemple",
-                    allowed=LOOPBACK,
-                )
-            uow.commit()
+        wire_partners(fr, qc)  # both units are served by this one instance
         yield fr, qc
-        for instance in (fr, qc):
-            for client in instance.clients:
-                client.close()
+        close_clients(fr, qc)
 
 
 def test_the_sync_job_reaches_a_partner_served_by_the_same_instance(

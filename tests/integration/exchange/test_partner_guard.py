@@ -25,7 +25,7 @@ from passerelle.services.exchange import add_partner, parse_base_url
 from passerelle.settings import Settings
 from passerelle.web.app import create_app
 from tests.conftest import csrf_of, log_in
-from tests.integration.exchange.test_two_instances import TERMS
+from tests.instances import TERMS
 
 REPLY = "INTERNAL-ADMIN-PAGE: root password is hunter2"
 

@@ -8,38 +8,16 @@ import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-import pytest
 from fastapi.testclient import TestClient
 
 from passerelle.db.session import Database
-from passerelle.services import refer
 from passerelle.services.public import submit_public_report
 from passerelle.settings import Settings
 from passerelle.web.app import create_app
 from tests.conftest import csrf_of, log_in
-from tests.factories import make_cases
-from tests.shared import shared
 
 RATIONALE = "Appel explicite à commettre des attentats, sans mise en contexte."
 REASON = "Coordonné avec l’unité partenaire : retrait demandé par une autre voie."
-
-
-@pytest.fixture
-def case_id(sqlite_database: Database, agencies: dict[str, str]) -> str:
-    image = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
-    with sqlite_database.unit_of_work(write=True) as uow:
-        (case,) = make_cases(uow, agency_code="agency-a", images=[image])
-        refer.add_host(
-            uow,
-            agency_code="agency-a",
-            actor="test",
-            domain="exemple.test",
-            name="Hébergeur",
-            email="abuse@exemple.test",
-            language="fr",
-        )
-        uow.commit()
-    return case
 
 
 def decide(client: TestClient, token: str, case: str) -> None:

@@ -9,30 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from passerelle.db.session import Database
-from passerelle.services import refer
 from tests.conftest import log_in
-from tests.factories import make_cases
-from tests.shared import shared
 
 RATIONALE = "Appel explicite à commettre des attentats, sans mise en contexte."
-
-
-@pytest.fixture
-def case_id(sqlite_database: Database, agencies: dict[str, str]) -> str:
-    image = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
-    with sqlite_database.unit_of_work(write=True) as uow:
-        (case,) = make_cases(uow, agency_code="agency-a", images=[image])
-        refer.add_host(
-            uow,
-            agency_code="agency-a",
-            actor="test",
-            domain="exemple.test",
-            name="Hébergeur",
-            email="abuse@exemple.test",
-            language="fr",
-        )
-        uow.commit()
-    return case
 
 
 def decide(client: TestClient, token: str, case: str) -> None:

@@ -11,14 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from passerelle.core.decision import parse_decision
 from passerelle.core.identity import User
 from passerelle.db.models import ReferralRow
 from passerelle.db.session import Database
 from passerelle.services import refer
-from passerelle.services.review import assign_case, decide_case
+from passerelle.services.review import assign_case
 from tests.conftest import csrf_of, log_in
-from tests.factories import make_queue, make_user
+from tests.factories import decide_as_terrorist, make_host, make_queue, make_user
 
 
 @pytest.fixture
@@ -28,27 +27,9 @@ def order(sqlite_database: Database, agencies: dict[str, str]) -> dict[str, str]
         make_user(uow, agency_code="agency-a", username="approver2.a", roles=("approver",))
         cases = make_queue(uow, agency_code="agency-a", count=3)
         author = _user(uow, "approver.a")
-        refer.add_host(
-            uow,
-            agency_code="agency-a",
-            actor="test",
-            domain="exemple.test",
-            name="Hébergeur",
-            email="abuse@exemple.test",
-            language="fr",
-        )
-        decision = parse_decision(
-            verdict="terrorist",
-            category="a",
-            reason="",
-            exemption_checked=True,
-            rationale="Appel explicite à commettre des attentats.",
-            legal_basis="fr_code_penal_421_2_5",
-            add_to_bank="",
-            jurisdiction=uow.agencies.get_by_code("agency-a").jurisdiction,
-        )
+        make_host(uow, agency_code="agency-a")
         for case in cases[:2]:
-            decide_case(uow, viewer=author, case_id=case, decision=decision)
+            decide_as_terrorist(uow, agency_code="agency-a", case_id=case, author=author)
         tco = refer.prepare_referral(uow, viewer=author, case_id=cases[0], kind="tco_removal_order")
         voluntary = refer.prepare_referral(uow, viewer=author, case_id=cases[1], kind="referral")
         assign_case(uow, viewer=author, case_id=cases[2], assignee="analyst.a")
