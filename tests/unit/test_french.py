@@ -3,6 +3,7 @@ translation, and every French message follows French typography."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -46,6 +47,10 @@ NOT_SHOWN = {
     " network (PASSERELLE_PARTNER_ALLOW)",
     " your positive banks, content found not terrorist to one of your negative banks",
 }
+# Modules whose messages reach people (the fetcher's and the mail server's reasons shown on
+# cases and referrals): each message is a message id, its values passed apart, never a text
+# built at run time (Babel cannot see an f-string, so it would escape the catalogue).
+MESSAGE_IDS_ONLY = ("fetch", "mail")
 # Words that are the same in both languages.
 SAME = {"Action", "Code", "Contact", "Source", "Score", "score", "Distance", "Provenance"}
 SAME |= {"Verdict", "Protection", "TLP"}
@@ -99,6 +104,20 @@ def test_every_message_id_of_the_source_has_a_french_translation() -> None:
         if message not in NOT_SHOWN | SAME and not french.get(message)
     )
     assert missing == []
+
+
+def test_messages_of_the_fetcher_and_the_mailer_are_message_ids() -> None:
+    built = []
+    for folder in MESSAGE_IDS_ONLY:
+        for path in sorted((SRC / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not (isinstance(node, ast.Call) and node.args):
+                    continue
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+                if name in KEYWORDS and not isinstance(node.args[0], ast.Constant):
+                    built.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert built == []
 
 
 def _strings(value: str | tuple[str, ...]) -> tuple[str, ...]:

@@ -181,7 +181,9 @@ class SafeFetcher:
                 content=content, status=status, final_url=current, redirects=tuple(hops)
             )
         raise ExternalServiceError(
-            f"too many redirects (more than {self.limits.max_redirects}) from {url}"
+            "too many redirects (more than %(limit)s) from %(url)s",
+            limit=self.limits.max_redirects,
+            url=url,
         )
 
     def _get_once(self, url: str, deadline: float) -> tuple[int, httpx.Headers, bytes]:
@@ -189,15 +191,19 @@ class SafeFetcher:
         try:
             response = self._client.send(request, stream=True)
         except (httpx.TimeoutException, httpcore.TimeoutException):
-            raise ExternalServiceError(f"timed out fetching {url}") from None
+            raise ExternalServiceError("timed out fetching %(url)s", url=url) from None
         except httpx.HTTPError as exc:
-            raise ExternalServiceError(f"cannot fetch {url}: {exc}") from None
+            raise ExternalServiceError(
+                "cannot fetch %(url)s: %(error)s", url=url, error=exc
+            ) from None
         try:
             return response.status_code, response.headers, self._read_body(url, response)
         except (httpx.TimeoutException, httpcore.TimeoutException):
-            raise ExternalServiceError(f"timed out fetching {url}") from None
+            raise ExternalServiceError("timed out fetching %(url)s", url=url) from None
         except httpx.HTTPError as exc:
-            raise ExternalServiceError(f"cannot fetch {url}: {exc}") from None
+            raise ExternalServiceError(
+                "cannot fetch %(url)s: %(error)s", url=url, error=exc
+            ) from None
         finally:
             response.close()
 
@@ -205,18 +211,27 @@ class SafeFetcher:
         cap = self.limits.max_bytes
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > cap:
-            raise InvalidInput(f"{url} is too large: {int(declared):,} bytes (limit {cap:,})")
+            raise InvalidInput(
+                "%(url)s is too large: %(size)s bytes (limit %(limit)s)",
+                url=url,
+                size=f"{int(declared):,}",
+                limit=f"{cap:,}",
+            )
         try:
             encodings = parse_encodings(response.headers.get("content-encoding"))
         except BodyError as exc:
-            raise InvalidInput(f"{url}: {exc}") from None
+            raise InvalidInput("%(url)s: %(error)s", url=url, error=exc) from None
 
         def raw() -> Any:
             received = 0
             for chunk in response.iter_raw():  # still compressed: decoded below, capped
                 received += len(chunk)
                 if received > cap:
-                    raise InvalidInput(f"{url} is larger than the limit of {cap:,} bytes")
+                    raise InvalidInput(
+                        "%(url)s is larger than the limit of %(limit)s bytes",
+                        url=url,
+                        limit=f"{cap:,}",
+                    )
                 yield chunk
 
         body = bytearray()
@@ -224,9 +239,11 @@ class SafeFetcher:
             for piece in iter_decoded(raw(), encodings, cap):
                 body += piece
         except DecompressionBomb as exc:
-            raise InvalidInput(f"{url}: {exc}") from None
+            raise InvalidInput("%(url)s: %(error)s", url=url, error=exc) from None
         except BodyError as exc:
-            raise InvalidInput(f"{url}: body not decodable: {exc}") from None
+            raise InvalidInput(
+                "%(url)s: body not decodable: %(error)s", url=url, error=exc
+            ) from None
         return bytes(body)
 
 

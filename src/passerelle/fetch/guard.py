@@ -46,7 +46,9 @@ def parse_allow_list(entries: Sequence[str]) -> tuple[Network, ...]:
         try:
             networks.append(ipaddress.ip_network(entry.strip(), strict=False))
         except ValueError:
-            raise InvalidInput(f"allow-list entry {entry!r} is not an IP network") from None
+            raise InvalidInput(
+                "allow-list entry %(entry)s is not an IP network", entry=repr(entry)
+            ) from None
     return tuple(networks)
 
 
@@ -71,7 +73,12 @@ class AddressGuard:
             return
         reason = describe_refusal(address)
         if reason:
-            raise InvalidInput(f"refused to fetch {host}: it resolves to {address}, {reason}")
+            raise InvalidInput(
+                "refused to fetch %(host)s: it resolves to %(address)s, %(reason)s",
+                host=host,
+                address=address,
+                reason=reason,
+            )
 
     def resolve(
         self, host: str, port: int, *, timeout: float = DEFAULT_RESOLVE_SECONDS
@@ -92,14 +99,14 @@ class AddressGuard:
             if address not in addresses:
                 addresses.append(address)
         if not addresses:
-            raise ExternalServiceError(f"cannot resolve {host}: no address")
+            raise ExternalServiceError("cannot resolve %(host)s: no address", host=host)
         return addresses
 
     def _answers(
         self, host: str, port: int, timeout: float
     ) -> Sequence[tuple[object, object, object, object, tuple[object, ...]]]:
         if timeout <= 0:
-            raise ExternalServiceError(f"timed out resolving {host}")
+            raise ExternalServiceError("timed out resolving %(host)s", host=host)
         outcome: list[object] = []
 
         def work() -> None:
@@ -113,8 +120,10 @@ class AddressGuard:
         worker.start()
         worker.join(timeout)
         if not outcome:
-            raise ExternalServiceError(f"timed out resolving {host}")
+            raise ExternalServiceError("timed out resolving %(host)s", host=host)
         answer = outcome[0]
         if isinstance(answer, BaseException):
-            raise ExternalServiceError(f"cannot resolve {host}: {answer}")
+            raise ExternalServiceError(
+                "cannot resolve %(host)s: %(error)s", host=host, error=answer
+            )
         return answer  # type: ignore[return-value]

@@ -48,7 +48,9 @@ class SmtpMailer:
                 f"{code} {reason.decode(errors='replace')}"
                 for code, reason in exc.recipients.values()
             )
-            raise ExternalServiceError(f"the mail server refused {to}: {codes}") from None
+            raise ExternalServiceError(
+                "the mail server refused %(to)s: %(codes)s", to=to, codes=codes
+            ) from None
         except smtplib.SMTPResponseException as exc:
             reply = (
                 exc.smtp_error.decode(errors="replace")
@@ -56,10 +58,14 @@ class SmtpMailer:
                 else str(exc.smtp_error)
             )
             raise ExternalServiceError(
-                f"the mail server refused the notice: {exc.smtp_code} {reply}"
+                "the mail server refused the notice: %(code)s %(reply)s",
+                code=exc.smtp_code,
+                reply=reply,
             ) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise ExternalServiceError(
-                f"cannot reach the mail server {self.host}:{self.port}: {exc}"
+                "cannot reach the mail server %(server)s: %(error)s",
+                server=f"{self.host}:{self.port}",
+                error=exc,
             ) from None
         return str(message["Message-ID"])

@@ -441,6 +441,7 @@ def _record_sent(
 class SendOutcome:
     referral: Referral
     error: str | None
+    failure: ExternalServiceError | None = None  # the error itself, to say it in any language
 
 
 def send_referral(
@@ -484,7 +485,8 @@ def send_referral(
                 uow, viewer, "referral.send_failed", "referral", referral.id, {"error": str(exc)}
             )
             uow.commit()
-            return SendOutcome(uow.referrals.get(viewer.agency_id, referral.id), str(exc))
+            sent = uow.referrals.get(viewer.agency_id, referral.id)
+            return SendOutcome(sent, str(exc), exc)
     details = {"channel": "smtp", "to": host.email, "message_id": message_id}
     with open_uow() as uow:
         referral = _sendable(uow, viewer, referral_id)  # not sent by someone else meanwhile

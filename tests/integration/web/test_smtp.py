@@ -120,7 +120,7 @@ def test_an_unreachable_mail_server_is_reported_and_retry_works(
         token = log_in(client, "analyst.a")
         failed = client.post(f"/referrals/{referral_id}/send", data={"csrf_token": token})
         assert failed.status_code == 502
-        assert f"cannot reach the mail server 127.0.0.1:{port}" in failed.text
+        assert f"impossible de joindre le serveur de messagerie 127.0.0.1:{port}" in failed.text
     handler = Sink()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()

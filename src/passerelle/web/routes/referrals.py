@@ -195,7 +195,8 @@ def send(
             return _refused(request, uow, viewer, referral_id, exc)
     if outcome.error:  # recorded too, so that it shows and can be retried
         with state.database.unit_of_work() as uow:
-            context = _context(request, uow, viewer, referral_id) | {"send_error": outcome.error}
+            said = error_text(request, outcome.failure) if outcome.failure else outcome.error
+            context = _context(request, uow, viewer, referral_id) | {"send_error": said}
             return render(request, "pages/referral.html", context, status_code=502)
     return redirect(request, request.url_for("referral_detail", referral_id=referral_id).path)
 
