@@ -105,7 +105,9 @@ def signature_of(text: str) -> np.ndarray | None:
     words = normalise_text(text)
     if len(words) < MIN_WORDS:
         return None
-    values = shingle_hashes(words).astype(np.uint32)
+    # The minimum over repeated shingles is the minimum over the distinct ones: no need to
+    # make them distinct first (a sort or a hash table per page).
+    values = _shingles_in_order(words).astype(np.uint32)
     values ^= values >> np.uint32(16)
     values *= np.uint32(0x85EBCA6B)
     values ^= values >> np.uint32(13)
