@@ -2,7 +2,8 @@
 a bank of N PDQ hashes, beside python-threatexchange's `match photo` on the same hashes (its
 local-file collaboration), in the same run; also `--help` of both, and the import of the N
 hashes beside pytx's `fetch` of the same file. Every command is a new process, as a person
-types it.
+types it, with Python's compiled bytecode kept (an installed package has it; a
+PYTHONDONTWRITEBYTECODE of the calling shell is dropped for both sides alike).
 
     .venv/bin/python -m benchmarks.bench_cli [N]     # default 100000; the issue's size: 1000000
 """
@@ -46,8 +47,13 @@ def label(size: int) -> str:
     return f"{size // 1000}k" if size % 1000 == 0 else str(size)
 
 
+def load() -> str:
+    return "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
 def main() -> None:
     size = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    started = load()
     rng = random.Random(11)
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as folder:
         root = Path(folder)
@@ -56,7 +62,11 @@ def main() -> None:
             out.write(f"pdq {PDQ.compute(IMAGE.read_bytes()).value}\n")
             for _ in range(size - 1):
                 out.write(f"pdq {rng.getrandbits(256):064x}\n")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PASSERELLE_")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("PASSERELLE_") and k != "PYTHONDONTWRITEBYTECODE"
+        }
         env.update(
             {"PASSERELLE_ENV": "dev", "PASSERELLE_DATA_DIR": str(root / "var"), "HOME": folder}
         )
@@ -84,6 +94,7 @@ def main() -> None:
         scan_peer, output = best_of(3, [*peer, "match", "photo", str(IMAGE)], env, root)
         assert output.strip(), "pytx matched nothing"
     print(f"CLI, fresh SQLite instance, bank of {size:,} PDQ hashes, one image scanned:")
+    print(f"  load average at the start {started}, at the end {load()}")
     print(f"  {'':<36} {'passerelle':>12} {'pytx':>12}")
     print(f"  {'--help':<36} {help_ours:>11.2f}s {help_peer:>11.2f}s")
     print(f"  {'import / fetch of the hashes':<36} {import_ours:>11.2f}s {fetch_peer:>11.2f}s")

@@ -86,6 +86,10 @@ def peer_latencies(stored: list[str], batches: list[list[str]]) -> list[float]:
     return found
 
 
+def load() -> str:
+    return "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
 def main() -> None:
     size = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     rng = random.Random(5)
@@ -111,14 +115,17 @@ def main() -> None:
         hashes.write_text("".join(f"pdq {h}\n" for h in stored))
         passerelle(["bank", "import", "connu", str(hashes)], env)
         with running_passerelle(root, "serve", env=env) as url:
+            started = load()
             start = time.perf_counter()
             clients(url, token, singles[:1])  # the first request opens (or builds) the index
             first = time.perf_counter() - start
             one = clients(url, token, singles)
             hundred = clients(url, token, hundreds)
+            ended = load()
     peer_one = peer_latencies(stored, singles)
     peer_hundred = peer_latencies(stored, hundreds)
     print(f"POST /api/v1/match, bank of {size:,} PDQ hashes, {CLIENTS} concurrent clients:")
+    print(f"  load average while serving: {started} at the start, {ended} at the end")
     print(f"  first request (index opened or built): {first:.2f} s")
     for label, ours, peer in (
         ("1 hash per request", one, peer_one),

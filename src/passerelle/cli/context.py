@@ -5,10 +5,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from passerelle.core.errors import (
     Conflict,
@@ -17,12 +16,13 @@ from passerelle.core.errors import (
     NotFound,
     PasserelleError,
 )
-from passerelle.core.identity import Agency
-from passerelle.core.ports import UnitOfWork
-from passerelle.db.engine import make_engine
-from passerelle.db.session import Database
 from passerelle.settings import Settings
-from passerelle.storage.content_store import EncryptedContentStore, derive_content_key
+
+if TYPE_CHECKING:
+    from passerelle.core.identity import Agency
+    from passerelle.core.ports import UnitOfWork
+    from passerelle.db.session import Database
+    from passerelle.storage.content_store import EncryptedContentStore
 
 R = TypeVar("R")
 EXIT_FAILURE = 1
@@ -44,7 +44,9 @@ def exit_code_for(exc: PasserelleError) -> int:
 
 
 class Runtime:
-    """What a command needs, built once per invocation from the environment."""
+    """What a command needs, built once per invocation from the environment. The database
+    and the content store load when first used: a command that needs neither (a scan whose
+    index is current) never imports SQLAlchemy."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -53,6 +55,9 @@ class Runtime:
     @property
     def database(self) -> Database:
         if self._database is None:
+            from passerelle.db.engine import make_engine
+            from passerelle.db.session import Database
+
             self._database = Database(
                 make_engine(self.settings.effective_database_url),
                 secret=self.settings.secret_key,
@@ -61,6 +66,8 @@ class Runtime:
 
     @property
     def store(self) -> EncryptedContentStore:
+        from passerelle.storage.content_store import EncryptedContentStore, derive_content_key
+
         return EncryptedContentStore(
             self.settings.content_dir, derive_content_key(self.settings.secret_key)
         )
@@ -70,6 +77,8 @@ class Runtime:
         return self.database.unit_of_work(write=True)
 
     def database_is_current(self) -> bool:
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
         try:
             from passerelle.db.migrate import is_at_head  # Alembic, on this error path only
 
@@ -91,14 +100,20 @@ def needs_runtime(func: Callable[..., R]) -> Callable[..., R]:
             return func(obj, *args, **kwargs)
         except PasserelleError as exc:
             fail(str(exc), exit_code_for(exc))
-        except (OperationalError, ProgrammingError):
-            if obj.database_is_current():
+        except Exception as exc:
+            if not _is_schema_error(exc) or obj.database_is_current():
                 raise
             fail("the database is not set up: run `passerelle db upgrade`", EXIT_FAILURE)
 
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__
     return wrapper
+
+
+def _is_schema_error(exc: Exception) -> bool:
+    """A database error of a missing table or column (SQLAlchemy is loaded if one came)."""
+    errors = sys.modules.get("sqlalchemy.exc")
+    return errors is not None and isinstance(exc, errors.OperationalError | errors.ProgrammingError)
 
 
 def resolve_agency(uow: UnitOfWork, code: str | None) -> Agency:

@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from passerelle.batch import scan_all
 from passerelle.cli.context import (
@@ -34,17 +32,12 @@ from passerelle.intake import Problem
 from passerelle.intake.archive import ArchiveStats, is_archive, iter_archive, sniff_archive
 from passerelle.intake.files import iter_files, read_file
 from passerelle.scan import Language, ScanOptions, ScanResult, needed_signal_types
-from passerelle.services.ingest import (
-    Queued,
-    candidate_of,
-    queue_batch,
-    refresh_statistics,
-    sweep_content,
-)
 from passerelle.services.matchers import open_matcher
 from passerelle.settings import Settings
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from passerelle.fetch.fetcher import SafeFetcher
 
 QUEUE_BATCH = 200
@@ -106,7 +99,10 @@ class Tally:
     warnings: int = 0
     matched: int = 0
     records: int = 0
-    queued: dict[str, int] = field(default_factory=lambda: {q.value: 0 for q in Queued})
+    # Cases by outcome (`services.ingest.Queued` values), with --into-queue.
+    queued: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("opened", "seen_again", "already_recorded"), 0)
+    )
 
 
 def read_inputs(
@@ -201,19 +197,12 @@ def scan_command(
         prepare_queueing(rt)
     tally = Tally()
     show_progress = sys.stderr.isatty()
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
+    progress = _progress_bar() if show_progress else None
     if not as_json:
         click.echo(f"{'SCORE':>5}  {'MEDIA TYPE':<24}  {'BANKS':<20}  SOURCE")
     pending: list[ScanResult] = []
-    with progress if show_progress else _nothing():
-        items = read_inputs(planned, rt.settings, tally, progress if show_progress else None)
+    with progress if progress is not None else _nothing():
+        items = read_inputs(planned, rt.settings, tally, progress)
         for result in scan_all(items, matcher=matcher, options=options, workers=workers):
             if isinstance(result, Problem):
                 _report_problem(result, tally, as_json)
@@ -232,10 +221,32 @@ def scan_command(
                     _queue(rt, agency, pending, tally)
     if into_queue:
         _queue(rt, agency, pending, tally)
+        from passerelle.services.ingest import refresh_statistics
+
         refresh_statistics(rt.write_uow)
     _summary(tally, into_queue)
     if tally.failed:
         sys.exit(EXIT_FAILURE)
+
+
+def _progress_bar() -> Progress:
+    from rich.console import Console  # loaded for a terminal only
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
 
 
 class _nothing:
@@ -259,6 +270,10 @@ def _matcher(
 ) -> tuple[Matcher, str | None]:
     """The matcher of the agency's index on disk (brought up to date, or built once when
     missing), restricted to the banks named."""
+    if not bank_names and not into_queue:
+        current = _current_matcher(rt, agency_code)
+        if current is not None:
+            return current
     with rt.database.unit_of_work() as uow:
         if not agency_code and not bank_names and not into_queue and not uow.agencies.list():
             return Matcher.build([], []), None
@@ -273,6 +288,31 @@ def _matcher(
             bank_ids=bank_ids or None,
         )
     return matcher, agency.code
+
+
+def _current_matcher(rt: Runtime, agency_code: str | None) -> tuple[Matcher, str | None] | None:
+    """The matcher of a SQLite instance's index when it is current (the same generation as
+    the database), found without the ORM; None when the full path is needed (PostgreSQL, an
+    agency to resolve with an error message, an index to bring up to date or build)."""
+    from passerelle.core.index.store import UnusableIndex, open_index
+    from passerelle.db.peek import glance
+
+    seen = glance(rt.settings.effective_database_url)
+    if seen is None:
+        return None
+    if not seen.agencies:
+        return (Matcher.build([], []), None) if agency_code is None else None
+    named = [a for a in seen.agencies if agency_code is None or a[1] == agency_code]
+    if len(named) != 1:
+        return None
+    agency_id, code = named[0]
+    try:
+        index = open_index(rt.settings.index_dir / agency_id)
+    except UnusableIndex:
+        return None
+    if index.generation != seen.generation:
+        return None
+    return Matcher(index), code
 
 
 def _report_problem(problem: Problem, tally: Tally, as_json: bool) -> None:
@@ -294,6 +334,8 @@ def _queue(rt: Runtime, agency: str | None, results: list[ScanResult], tally: Ta
     """One transaction per batch; the content is published after the commit."""
     if not results or agency is None:
         return
+    from passerelle.services.ingest import candidate_of, queue_batch  # with --into-queue only
+
     outcomes = queue_batch(
         rt.write_uow,
         agency_code=agency,
@@ -302,7 +344,7 @@ def _queue(rt: Runtime, agency: str | None, results: list[ScanResult], tally: Ta
         store=rt.store,
     )
     for outcome in outcomes:
-        tally.queued[outcome.value] += 1
+        tally.queued[outcome.value] = tally.queued.get(outcome.value, 0) + 1
     results.clear()
 
 
@@ -310,6 +352,8 @@ def prepare_queueing(rt: Runtime) -> None:
     """Before writing into the queue: finish what a crashed run left in the content store,
     and keep FAISS to one thread (one item at a time: OpenMP threads only spin on a small
     machine)."""
+    from passerelle.services.ingest import sweep_content
+
     sweep_content(
         rt.write_uow, rt.store, grace_seconds=rt.settings.content_grace_seconds, staged_only=True
     )

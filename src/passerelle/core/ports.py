@@ -523,6 +523,18 @@ class ExchangeRepo(Protocol):
         origin: str | None = None,
         tlp_floor: str | None = None,
     ) -> None: ...
+    def add_events(
+        self,
+        agency_id: str,
+        *,
+        kind: EventKind,
+        entries: Sequence[tuple[str, str, Labels, str | None]],
+        decision: dict[str, object] | None,
+        when: datetime,
+    ) -> None:
+        """`add_event` for many entries at once: (signal type, value, labels, TLP floor)."""
+        ...
+
     def events_after(
         self, agency_id: str, cursor: int, limit: int
     ) -> builtins.list[OutboxEvent]: ...

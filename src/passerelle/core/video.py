@@ -17,9 +17,8 @@ import io
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import av
-import av.error
 import numpy as np
 from PIL import Image
 
@@ -27,6 +26,9 @@ from passerelle.core.errors import InvalidInput
 from passerelle.core.signals.base import Signal
 from passerelle.core.signals.pdq import PDQ, hamming
 from passerelle.core.signals.vpdq import VpdqFrame, to_signal
+
+if TYPE_CHECKING:
+    import av
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,9 @@ def hash_video(data: bytes, limits: VideoLimits | None = None) -> VideoHash:
 
 
 def _open(data: bytes) -> av.container.InputContainer:
+    import av  # PyAV loads when a video is read, not with the settings that name its limits
+    import av.error
+
     try:
         return av.open(io.BytesIO(data), mode="r")
     except (av.error.FFmpegError, ValueError) as exc:
@@ -124,6 +129,9 @@ def _plan_frames(data: bytes, limits: VideoLimits) -> _FramePlan | None:
     case): then each packet's frame number is known before decoding, and the decoder may skip
     the frames that nothing samples and no other frame refers to. None otherwise (odd
     timestamps, damage): every frame is decoded and counted, as before."""
+    import av  # PyAV loads when a video is read, not with the settings that name its limits
+    import av.error
+
     stamps = array("q")
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
@@ -184,6 +192,9 @@ def _hash_stream(
     limits: VideoLimits,
     plan: _FramePlan | None,
 ) -> VideoHash:
+    import av  # PyAV loads when a video is read, not with the settings that name its limits
+    import av.error
+
     stream.thread_type = "AUTO"  # frame threads inside FFmpeg: decoding is most of the time
     fps = _rate(stream)
     width, height = stream.codec_context.width, stream.codec_context.height
@@ -255,6 +266,9 @@ def frame_at(
 ) -> bytes:
     """The frame shown at `seconds` into the video, as a small JPEG (the thumbnails of the
     matched frames on the case page, made on request from the preserved content)."""
+    import av  # PyAV loads when a video is read, not with the settings that name its limits
+    import av.error
+
     chosen = limits or VideoLimits()
     if not data:
         raise InvalidInput("empty video file")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import builtins
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Table, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -336,6 +338,42 @@ class SqlExchangeRepo:
                 tlp_floor=tlp_floor,
             )
         )
+
+    def add_events(
+        self,
+        agency_id: str,
+        *,
+        kind: EventKind,
+        entries: Sequence[tuple[str, str, Labels, str | None]],
+        decision: dict[str, object] | None,
+        when: datetime,
+    ) -> None:
+        """One insert of many rows (the outbox of a bank import): no ORM object per entry;
+        the sequence numbers follow the order of `entries`."""
+        if not entries:
+            return
+        decision_json = json.dumps(decision, sort_keys=True) if decision else None
+        labels_json: dict[Labels, str] = {}
+        rows = []
+        for signal_type, value, labels, tlp_floor in entries:
+            text = labels_json.get(labels)
+            if text is None:
+                text = labels_json[labels] = json.dumps(labels.as_dict(), sort_keys=True)
+            rows.append(
+                {
+                    "agency_id": agency_id,
+                    "kind": kind.value,
+                    "signal_type": signal_type,
+                    "value": value,
+                    "labels_json": text,
+                    "decision_json": decision_json,
+                    "created_at": when,
+                    "origin": None,
+                    "tlp_floor": tlp_floor,
+                }
+            )
+        self._s.flush()  # events added one by one before these keep their place
+        self._s.execute(insert(cast(Table, ExchangeEventRow.__table__)), rows)
 
     def events_after(self, agency_id: str, cursor: int, limit: int) -> builtins.list[OutboxEvent]:
         self._s.flush()

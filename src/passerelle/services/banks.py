@@ -78,18 +78,16 @@ def _insert(
     batch.clear()
     if bank.kind is BankKind.POSITIVE and bank.origin is BankOrigin.OWN:
         # The outbox: what the agreements may share with partners (the feed filters it).
-        now = datetime.now(UTC)
-        for entry in added:
-            uow.exchange.add_event(
-                bank.agency_id,
-                kind=EventKind.ADD,
-                signal_type=entry.signal.type,
-                value=entry.signal.value,
-                labels=entry.labels,
-                decision=decision,
-                when=now,
-                tlp_floor=entry.tlp.value if entry.tlp else None,
-            )
+        uow.exchange.add_events(
+            bank.agency_id,
+            kind=EventKind.ADD,
+            entries=[
+                (e.signal.type, e.signal.value, e.labels, e.tlp.value if e.tlp else None)
+                for e in added
+            ],
+            decision=decision,
+            when=datetime.now(UTC),
+        )
 
 
 def record_retraction(uow: UnitOfWork, bank: Bank, entry: BankEntry) -> None:

@@ -7,10 +7,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from passerelle.cli.main import COMMANDS, load_command
+from passerelle.core.signals.pdq import PDQ
+from tests.shared import shared
 
 HEAVY = (
     "pyspark",
@@ -82,3 +85,54 @@ def test_help_lists_every_command() -> None:
     ).stdout
     listed = [line.split()[0] for line in output.split("Commands:")[1].splitlines() if line.strip()]
     assert listed == sorted(COMMANDS)
+
+
+def test_a_scan_with_a_current_index_loads_neither_the_database_layer_nor_video(
+    tmp_path: Path,
+) -> None:
+    """`scan ONE.jpg` on a SQLite instance whose index on disk is current reads the agency
+    and the bank generation without SQLAlchemy, and opens only the index; once the banks
+    change, the same command brings the index up to date (through the database layer)."""
+    image = shared("pdq", "images", "aaa-orig.jpg")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PASSERELLE_")}
+    env |= {"PASSERELLE_ENV": "dev", "PASSERELLE_DATA_DIR": str(tmp_path / "var")}
+
+    def run(*args: str, importtime: bool = False) -> subprocess.CompletedProcess[str]:
+        flags = ["-X", "importtime"] if importtime else []
+        return subprocess.run(
+            [sys.executable, *flags, "-m", "passerelle.cli.main", *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+            cwd=tmp_path,
+        )
+
+    bank = tmp_path / "bank.txt"
+    bank.write_text(f"pdq {'0' * 64}\n")
+    for step in (
+        ("db", "upgrade"),
+        ("agency", "add", "unite", "--name", "U", "--jurisdiction", "FR"),
+        ("bank", "create", "connu"),
+        ("bank", "import", "connu", str(bank)),
+    ):
+        run(*step)
+    assert "connu" not in run("scan", str(image)).stdout  # builds the index once
+    bank.write_text(f"pdq {PDQ.compute(image.read_bytes()).value}\n")
+    run("bank", "import", "connu", str(bank))  # the banks moved on: the index is stale
+    stale = run("scan", str(image), importtime=True)
+    assert "connu" in stale.stdout
+    assert "sqlalchemy" in loaded_by(stale)  # brought up to date from the database
+    current = run("scan", str(image), importtime=True)
+    assert "connu" in current.stdout
+    loaded = loaded_by(current)
+    assert "PIL" in loaded  # the log was read
+    assert not {"sqlalchemy", "alembic", "av", "rich", "faiss", "fastapi"} & loaded
+
+
+def loaded_by(done: subprocess.CompletedProcess[str]) -> set[str]:
+    return {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
