@@ -50,7 +50,7 @@ from passerelle.core.index.mih import (
     brute_search,
     build_tables,
     flip_masks,
-    search_tables,
+    search_in_blocks,
 )
 from passerelle.core.signals.text import NUM_PERM, hex_to_signature, signature_to_hex
 from passerelle.core.taxonomy import Category, Labels, Tier
@@ -569,7 +569,7 @@ class MatchIndex:
         for offset, segment in zip(self._offsets, self.segments, strict=False):
             codes = segment.pdq_codes
             if segment.tables is not None:
-                q, c, d = _search_in_blocks(segment.tables, queries, bound, self._masks)
+                q, c, d = search_in_blocks(segment.tables, queries, bound, self._masks)
             else:
                 q, c, d = brute_search(np.asarray(codes), queries, bound)
             if len(q):
@@ -631,27 +631,6 @@ class MatchIndex:
             ):
                 hits.append(Hit(int(qq), int(rr), float(dd), float(aa)))
         return hits
-
-
-# Queries probed together: enough to pay for NumPy's per-call cost, few enough that their
-# candidates stay in the processor's caches (a whole batch at once is slower at 1M hashes).
-QUERY_BLOCK = 32
-
-
-def _search_in_blocks(
-    tables: MihTables, queries: np.ndarray, limit: int, masks: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if len(queries) <= QUERY_BLOCK:
-        return search_tables(tables, queries, limit, masks)
-    parts = []
-    for first in range(0, len(queries), QUERY_BLOCK):
-        q, c, d = search_tables(tables, queries[first : first + QUERY_BLOCK], limit, masks)
-        parts.append((q + first, c, d))
-    return (
-        np.concatenate([p[0] for p in parts]),
-        np.concatenate([p[1] for p in parts]),
-        np.concatenate([p[2] for p in parts]),
-    )
 
 
 def radius_for(banks: Iterable[Bank]) -> int:
