@@ -33,7 +33,7 @@ from passerelle.core.signals.digests import MD5, SHA256
 from passerelle.core.signals.pdq import DEFAULT_MAX_PIXELS, PDQ
 from passerelle.core.signals.text import TEXT as TEXT_SIGNAL
 from passerelle.core.signals.url import URL
-from passerelle.core.video import VideoLimits, hash_video
+from passerelle.core.video import VideoLimits, hash_video, thumbnails
 
 Language = Literal["matched", "always", "never"]
 
@@ -71,6 +71,8 @@ class ScanResult:
     language: str | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
     content: bytes | None = None
+    # With the kept bytes of a matched video: thumbnails of its matched frames (seconds, JPEG).
+    thumbnails: tuple[tuple[float, bytes], ...] = ()
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -231,6 +233,7 @@ def _result(
         from passerelle.core.extract.language import detect_language  # loaded when needed
 
         language = detect_language(found.text).language
+    kept = content.data if chosen.keep_matched_content and outcome.matches else None
     return ScanResult(
         source=content.source,
         sha256=found.signals[0].value,
@@ -245,5 +248,27 @@ def _result(
         title=found.title,
         language=language,
         warnings=tuple(found.warnings),
-        content=content.data if chosen.keep_matched_content and outcome.matches else None,
+        content=kept,
+        thumbnails=_thumbnails(kept, found, outcome, chosen) if kept is not None else (),
     )
+
+
+def _thumbnails(
+    data: bytes, found: Fingerprint, outcome: MatchOutcome, chosen: ScanOptions
+) -> tuple[tuple[float, bytes], ...]:
+    """Thumbnails of the matched frames of a video kept for preservation (where each matched
+    segment starts in it), made here, before any transaction, to be stored with it. A video
+    that cannot give them gets none (they are then made on request)."""
+    if found.media_type not in VIDEO_TYPES:
+        return ()
+    moments = {
+        segment.query_start
+        for match in outcome.matches
+        if match.video is not None
+        and (match.signal_type == "pdq" or match.video.query_share is not None)
+        for segment in match.video.segments
+    }
+    try:
+        return thumbnails(data, moments, limits=chosen.video)
+    except InvalidInput:
+        return ()

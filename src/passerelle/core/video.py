@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -261,43 +261,74 @@ def _reason(exc: Exception) -> str:
     return str(text).strip() or type(exc).__name__
 
 
-def frame_at(
-    data: bytes, seconds: float, *, max_side: int = 240, limits: VideoLimits | None = None
-) -> bytes:
-    """The frame shown at `seconds` into the video, as a small JPEG (the thumbnails of the
-    matched frames on the case page, made on request from the preserved content)."""
-    import av  # PyAV loads when a video is read, not with the settings that name its limits
-    import av.error
+MAX_THUMBNAILS = 48  # frames a case keeps thumbnails of (the strip of matched frames)
+
+
+def thumbnail_name(seconds: float) -> str:
+    """The stored name of the thumbnail of the frame at `seconds` (to the millisecond)."""
+    return f"frame-{round(seconds * 1000)}.jpg"
+
+
+def thumbnails(
+    data: bytes,
+    moments: Iterable[float],
+    *,
+    max_side: int = 240,
+    limits: VideoLimits | None = None,
+) -> tuple[tuple[float, bytes], ...]:
+    """Small JPEGs of the frames shown at these times (the first frame at or after each; the
+    last one for a time past the end), in one pass through the video: made when a matched
+    video is preserved, for the strip of matched frames on its case page."""
+    import av.error  # PyAV loads when a video is read, not with the settings that name its limits
 
     chosen = limits or VideoLimits()
+    wanted = sorted({m for m in moments if 0 <= m <= chosen.max_seconds})[:MAX_THUMBNAILS]
     if not data:
         raise InvalidInput("empty video file")
-    if not 0 <= seconds <= chosen.max_seconds:
-        raise InvalidInput(f"no frame at {seconds:g} s")
-    try:
-        container = av.open(io.BytesIO(data), mode="r")
-    except (av.error.FFmpegError, ValueError) as exc:
-        raise InvalidInput(f"not a readable video: {_reason(exc)}") from None
-    with container:
+    if not wanted:
+        return ()
+    made: list[tuple[float, bytes]] = []
+    with _open(data) as container:
         if not container.streams.video:
             raise InvalidInput("no video stream in the file (audio only?)")
         stream = container.streams.video[0]
         width, height = stream.codec_context.width, stream.codec_context.height
         if width * height > chosen.max_frame_pixels:
             raise InvalidInput(f"video frames too large: {width}x{height} pixels")
-        chosen_frame = None
+        last = None
         try:
             for frame in container.decode(stream):
-                chosen_frame = frame
-                if frame.time is not None and frame.time + 1e-3 >= seconds:
+                last = frame
+                while wanted and frame.time is not None and frame.time + 1e-3 >= wanted[0]:
+                    made.append((wanted.pop(0), _jpeg(frame, max_side)))
+                if not wanted:
                     break
         except (av.error.FFmpegError, ValueError) as exc:
-            if chosen_frame is None:
+            if last is None:
                 raise InvalidInput(f"damaged video: {_reason(exc)}") from None
-        if chosen_frame is None:
+        if last is None:
             raise InvalidInput("video has no decodable frame")
-        image = Image.fromarray(chosen_frame.to_ndarray(format="rgb24"))
+        if wanted:
+            picture = _jpeg(last, max_side)
+            made.extend((moment, picture) for moment in wanted)
+    return tuple(made)
+
+
+def _jpeg(frame: av.VideoFrame, max_side: int) -> bytes:
+    image = Image.fromarray(frame.to_ndarray(format="rgb24"))
     image.thumbnail((max_side, max_side))
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=80)
     return out.getvalue()
+
+
+def frame_at(
+    data: bytes, seconds: float, *, max_side: int = 240, limits: VideoLimits | None = None
+) -> bytes:
+    """The frame shown at `seconds` into the video, as a small JPEG (a thumbnail made on
+    request, for content preserved before thumbnails were kept with it)."""
+    chosen = limits or VideoLimits()
+    if not 0 <= seconds <= chosen.max_seconds:
+        raise InvalidInput(f"no frame at {seconds:g} s")
+    ((_, picture),) = thumbnails(data, [seconds], max_side=max_side, limits=chosen)
+    return picture

@@ -23,6 +23,7 @@ from passerelle.core.ports import (
     Swept,
     UnitOfWork,
 )
+from passerelle.core.video import thumbnail_name
 from passerelle.scan import ScanResult
 from passerelle.services.search import index_preserved_text
 
@@ -61,6 +62,7 @@ def candidate_of(result: ScanResult) -> Candidate:
         url=result.url,
         source=result.source,
         content=result.content,
+        thumbnails=result.thumbnails,
     )
 
 
@@ -124,6 +126,9 @@ def _queue_one(
     uow.queue.add_sighting(item_id, source=candidate.source, url=candidate.url, origin=origin)
     if preserve is not None and candidate.content is not None:
         preserve(candidate.content)
+        if store is not None:
+            for moment, picture in candidate.thumbnails:
+                store.put_derived(found.sha256, thumbnail_name(moment), picture)
     case_id = uow.queue.open_case(
         agency_id=agency_id,
         item_id=item_id,

@@ -17,7 +17,7 @@ from passerelle.core.errors import InvalidInput, NotFound, PermissionDenied
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import ContentStore, UnitOfWork
 from passerelle.core.signals.text import TEXT, witness_spans
-from passerelle.core.video import frame_at
+from passerelle.core.video import frame_at, thumbnail_name
 from passerelle.scan import compared_text
 
 
@@ -111,12 +111,18 @@ def case_content(
 def case_frame(
     uow: UnitOfWork, store: ContentStore, *, viewer: User, case_id: str, seconds: float
 ) -> bytes:
-    """A thumbnail (JPEG) of the frame at `seconds` of a case's preserved video, made from
-    the encrypted content on request and never kept."""
-    data, media_type = case_content(uow, store, viewer=viewer, case_id=case_id)
-    if not media_type.startswith("video/"):
+    """A thumbnail (JPEG) of the frame at `seconds` of a case's preserved video: the one kept
+    (encrypted) with the content when it was preserved, else, for content preserved before
+    thumbnails were kept, made from the content on request and not kept."""
+    detail, _ = get_case(uow, viewer=viewer, case_id=case_id)
+    if detail.purged:
+        raise NotFound("content purged: its retention ended")
+    if not detail.summary.media_type.startswith("video/"):
         raise InvalidInput("this case holds no video")
-    return frame_at(data, seconds)
+    try:
+        return store.get_derived(detail.sha256, thumbnail_name(seconds))
+    except NotFound:
+        return frame_at(store.get(detail.sha256), seconds)
 
 
 @dataclass(frozen=True, slots=True)

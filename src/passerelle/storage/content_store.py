@@ -7,7 +7,11 @@ derived from the instance's secret with HKDF (or given directly). Partners never
 Writes that belong to a database transaction are *staged* (`staging/<sha256>.<token>`) before
 the commit and *published* (renamed into place) after it, so that a crash never leaves a file
 that no row refers to under a final name; `sweep` publishes what was committed and deletes
-what was not, once older than a grace period."""
+what was not, once older than a grace period.
+
+Files derived from an item (the thumbnails of a video's matched frames) live beside it under
+`derived/ab/cd/<sha256>/<name>`, encrypted the same way (the SHA-256 and the name are the
+associated data), and go with it: `delete` and `sweep` remove them with the item."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import hashlib
 import hmac
 import os
 import re
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -30,6 +35,8 @@ from passerelle.core.ports import StagedContent, Swept
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _STAGED = re.compile(r"^[0-9a-f]{64}\.[0-9a-f]{32}$")
+_DERIVED_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,63}$")
+DERIVED = "derived"
 NONCE_BYTES = 12
 STAGING = "staging"
 SWEEP_CHUNK = 500
@@ -149,6 +156,7 @@ class EncryptedContentStore:
                 if path.name not in referred and _is_older(path, limit):
                     path.unlink(missing_ok=True)  # an orphan, or a `.tmp` left by a crash
                     deleted += 1
+        deleted += self._sweep_derived(kept, limit)
         return Swept(published, deleted)
 
     def get(self, sha256: str) -> bytes:
@@ -197,12 +205,59 @@ class EncryptedContentStore:
         return self._path(sha256).exists()
 
     def delete(self, sha256: str) -> bool:
+        """Delete an item and the files derived from it."""
         path = self._path(sha256)
+        shutil.rmtree(self._derived_dir(sha256), ignore_errors=True)
         try:
             path.unlink()
         except FileNotFoundError:
             return False
         return True
+
+    def _derived_dir(self, sha256: str) -> Path:
+        if not _SHA256.match(sha256):
+            raise InvalidInput(f"not a SHA-256: {sha256!r}")
+        return self._root / DERIVED / sha256[:2] / sha256[2:4] / sha256
+
+    def _derived_path(self, sha256: str, name: str) -> Path:
+        if not _DERIVED_NAME.match(name):
+            raise InvalidInput(f"not a derived file name: {name!r}")
+        return self._derived_dir(sha256) / name
+
+    def put_derived(self, sha256: str, name: str, data: bytes) -> None:
+        """Keep a file made from item `sha256` (a thumbnail), encrypted, until it goes."""
+        path = self._derived_path(sha256, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = nonce + self._aead.encrypt(nonce, data, f"{sha256}/{name}".encode("ascii"))
+        temporary = path.with_suffix(".tmp")
+        temporary.write_bytes(sealed)
+        temporary.replace(path)
+
+    def get_derived(self, sha256: str, name: str) -> bytes:
+        path = self._derived_path(sha256, name)
+        try:
+            sealed = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"no {name} kept for this content") from None
+        try:
+            return self._aead.decrypt(
+                sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], f"{sha256}/{name}".encode("ascii")
+            )
+        except InvalidTag:
+            raise ContentDamaged(f"{name} of {sha256[:12]}… does not decrypt") from None
+
+    def _sweep_derived(self, kept: Callable[[Collection[str]], set[str]], limit: float) -> int:
+        """Derived files of items nothing refers to (their item deleted, or never committed)."""
+        deleted = 0
+        folders = (p for p in (self._root / DERIVED).glob("??/??/*") if p.is_dir())
+        for chunk in _chunks(folders):
+            referred = kept({p.name for p in chunk if _SHA256.match(p.name)})
+            for folder in chunk:
+                if folder.name not in referred and _is_older(folder, limit):
+                    shutil.rmtree(folder, ignore_errors=True)
+                    deleted += 1
+        return deleted
 
 
 def _is_older(path: Path, limit: float) -> bool:
