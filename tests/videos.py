@@ -30,15 +30,21 @@ def make_video(
     container: str = "mp4",
     bit_rate: int | None = None,
     moving: bool = False,
+    gop: int | None = None,
+    x264: str | None = None,
 ) -> bytes:
     """A scene a second; `moving`: each frame is its scene moved 2 pixels further (every frame
-    differs, so the encoder makes frames that depend on others, B-frames included)."""
+    differs, so the encoder makes frames that depend on others, B-frames included); `gop`: a
+    key frame every this many frames; `x264`: the encoder's own parameters."""
     out = io.BytesIO()
     with av.open(out, mode="w", format=container) as box:
-        stream = box.add_stream(codec, rate=fps)
+        options = {"x264-params": x264} if x264 else None
+        stream = box.add_stream(codec, rate=fps, options=options)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         if bit_rate:
             stream.bit_rate = bit_rate
+        if gop:
+            stream.codec_context.gop_size = gop
         for number in range(int(seconds * fps)):
             picture = scene(number // fps, width, height)
             if moving:

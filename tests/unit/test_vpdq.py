@@ -110,10 +110,14 @@ def test_a_video_is_sampled_once_a_second_by_default() -> None:
     ("data", "count"),
     [
         (make_video(4, fps=30, moving=True), 120),  # H.264, samples among unreferenced B-frames
+        (make_video(4, fps=30, moving=True, gop=20), 120),  # key frames between the samples
+        # Key frames that are not IDR pictures (open GOP): frames shown before one, decoded
+        # after it, refer to frames before it (a sample falls on such a frame here).
+        (make_video(4, fps=30, moving=True, x264="open-gop=1:keyint=16:scenecut=0"), 120),
         (make_video(4, fps=30, codec="libvpx-vp9", container="webm", moving=True), 120),  # ms
         (make_uneven_video(40), 40),  # frames unevenly spaced: counted one by one
     ],
-    ids=["h264", "vp9-webm", "uneven"],
+    ids=["h264", "h264-short-gop", "h264-open-gop", "vp9-webm", "uneven"],
 )
 def test_sampled_frames_are_those_of_hashing_every_frame(data: bytes, count: int) -> None:
     # Frames that are not sampled are skipped where the timestamps allow it: the frames hashed

@@ -108,12 +108,18 @@ class _FramePlan:
     first: int
     per_stamp: float  # frames per unit of the stream's time base
     frames: int
+    # By frame number: 1 when the frame must be decoded (sampled, or decoded before a sampled
+    # frame since the last IDR picture); None: every frame may be needed.
+    needed: bytearray | None = None
 
     def number(self, pts: int) -> int | None:
         """The frame number at this timestamp, None if no frame is there."""
         exact = (pts - self.first) * self.per_stamp
         near = round(exact)
         return near if abs(exact - near) < _ON_TIME and near >= 0 else None
+
+    def is_needed(self, number: int) -> bool:
+        return self.needed is None or number >= len(self.needed) or bool(self.needed[number])
 
 
 class _PlanMismatch(Exception):
@@ -133,6 +139,7 @@ def _plan_frames(data: bytes, limits: VideoLimits) -> _FramePlan | None:
     import av.error
 
     stamps = array("q")
+    idr: list[int] = []  # positions (in decoding order) of the IDR pictures
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
             if not container.streams.video:
@@ -140,11 +147,14 @@ def _plan_frames(data: bytes, limits: VideoLimits) -> _FramePlan | None:
             stream = container.streams.video[0]
             fps, base = _rate(stream), stream.time_base
             keep = int(limits.max_seconds * fps) + 1
+            length_size = _avc_length_size(stream)
             for packet in container.demux(stream):
                 if packet.size == 0 or packet.is_discard:
                     continue
                 if packet.pts is None:
                     return None
+                if length_size and packet.is_keyframe and _is_idr(bytes(packet), length_size):
+                    idr.append(len(stamps))
                 stamps.append(packet.pts)
                 if len(stamps) > keep + _REORDER_MARGIN:
                     break
@@ -152,12 +162,55 @@ def _plan_frames(data: bytes, limits: VideoLimits) -> _FramePlan | None:
         return None
     if not stamps or base is None:
         return None
-    ordered = np.sort(np.frombuffer(stamps, dtype=np.int64))
+    in_order = np.frombuffer(stamps, dtype=np.int64)
+    ordered = np.sort(in_order)
     per_stamp = float(base) * fps
     offsets = (ordered - ordered[0]) * per_stamp
     if np.abs(offsets - np.arange(len(ordered))).max() >= _ON_TIME:
         return None
-    return _FramePlan(first=int(ordered[0]), per_stamp=per_stamp, frames=len(ordered))
+    numbers = np.rint((in_order - ordered[0]) * per_stamp).astype(np.int64)
+    return _FramePlan(
+        first=int(ordered[0]),
+        per_stamp=per_stamp,
+        frames=len(ordered),
+        needed=_needed_frames(numbers, idr, _step(limits, fps), keep - 1) if idr else None,
+    )
+
+
+def _needed_frames(numbers: np.ndarray, idr: list[int], step: int, last: int) -> bytearray:
+    """The frames to decode: from each IDR picture (nothing decoded after it refers to a frame
+    before it) up to the last sampled frame before the next one, in decoding order; the rest
+    of each stretch feeds only frames nobody samples."""
+    needed = np.zeros(len(numbers), dtype=np.uint8)
+    starts = sorted({0, *idr})
+    for start, end in zip(starts, [*starts[1:], len(numbers)], strict=True):
+        stretch = numbers[start:end]
+        sampled = np.flatnonzero((stretch % step == 0) & (stretch <= last))
+        if len(sampled):
+            needed[stretch[: sampled[-1] + 1]] = 1
+    return bytearray(needed.tobytes())
+
+
+def _avc_length_size(stream: av.VideoStream) -> int:
+    """The size of the NAL unit lengths of H.264 stored as in MP4 (0 for anything else)."""
+    extra = stream.codec_context.extradata or b""
+    if stream.codec_context.name != "h264" or len(extra) < 7 or extra[0] != 1:
+        return 0
+    return (extra[4] & 3) + 1
+
+
+def _is_idr(packet: bytes, length_size: int) -> bool:
+    """Does this H.264 access unit hold an IDR picture (NAL unit type 5)?"""
+    at = 0
+    while at + length_size < len(packet):
+        size = int.from_bytes(packet[at : at + length_size], "big")
+        at += length_size
+        if size <= 0 or at + size > len(packet):
+            return False
+        if packet[at] & 0x1F == 5:
+            return True
+        at += size
+    return False
 
 
 def _planned_frames(
@@ -168,12 +221,15 @@ def _planned_frames(
     last_frame: int,
 ) -> Iterator[tuple[int, av.VideoFrame]]:
     """The sampled frames with their numbers; the frames that are neither sampled nor
-    referred to by other frames are not decoded (`skip_frame`, set packet by packet)."""
+    referred to by other frames are not decoded (`skip_frame`, set packet by packet), nor
+    those that only frames nobody samples depend on (H.264: see `_needed_frames`)."""
     context = stream.codec_context
     sampled = range(0, min(last_frame, plan.frames - 1) + 1, step)
     waiting = len(sampled)
     for packet in container.demux(stream):
         number = None if packet.pts is None else plan.number(packet.pts)
+        if number is not None and not plan.is_needed(number):
+            continue  # after the last sampled frame before an IDR picture: nothing needs it
         context.skip_frame = "NONREF" if number is not None and number not in sampled else "DEFAULT"
         for frame in context.decode(packet):
             number = None if frame.pts is None else plan.number(frame.pts)
