@@ -13,7 +13,6 @@ import click
 
 from passerelle.cli.context import Runtime, agency_option, fail, needs_runtime, resolve_agency
 from passerelle.core.bank import EntryInput
-from passerelle.core.content import UNDECODABLE_IMAGE_TYPES, VIDEO_TYPES, Content
 from passerelle.core.errors import InvalidInput
 from passerelle.core.marking import TLP_ORDER, Tlp, parse_tlp
 from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
@@ -29,8 +28,9 @@ from passerelle.exchange.bankfile import (
 from passerelle.exchange.bankformats import READ_FORMATS, WRITE_FORMATS, write_entries
 from passerelle.exchange.misp import read_misp_event
 from passerelle.exchange.stix import read_stix_bundle
-from passerelle.scan import ScanOptions, fingerprint
+from passerelle.scan import ScanOptions
 from passerelle.services import banks as bank_service
+from passerelle.services.bank_desk import file_entries
 
 ACTOR = "cli"
 TLP_CHOICES = [t.value for t in TLP_ORDER]
@@ -135,23 +135,12 @@ def bank_list(rt: Runtime, agency_code: str | None, as_json: bool) -> None:
 
 
 def _file_entries(path: Path, labels: Labels, note: str, options: ScanOptions) -> list[EntryInput]:
-    """The signals a scan computes for a file (sha256, md5, and pdq for an image, vpdq for a
-    video or the text fingerprint for a page), each as an entry: what the bank holds is what
-    a scan compares. A video whose frames cannot be hashed is refused, with the reason."""
+    """The signals a scan computes for a file, as the console's "add a file" does."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
-    found = fingerprint(Content(source=str(path), data=data), options)
-    if found.media_type in VIDEO_TYPES and not any(s.type == "vpdq" for s in found.signals):
-        raise InvalidInput(f"{path}: " + "; ".join(found.warnings))
-    if found.media_type in UNDECODABLE_IMAGE_TYPES:
-        raise InvalidInput(f"{path}: " + "; ".join(found.warnings))
-    return [
-        EntryInput(s.type, s.value, labels, note, quality=s.quality)
-        for s in found.signals
-        if s.type != "url"
-    ]
+    return file_entries(data, source=str(path), labels=labels, note=note, options=options)
 
 
 @bank_group.command("add")

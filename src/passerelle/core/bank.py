@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from passerelle.core.errors import InvalidInput
-from passerelle.core.marking import Distribution, Tlp
+from passerelle.core.marking import TLP_ORDER, Distribution, Tlp
 from passerelle.core.signals import Signal, get_signal_type
 from passerelle.core.signals.vpdq import (
     DEFAULT_SEGMENT_SECONDS,
@@ -129,3 +129,88 @@ class NewEntry:
     expires_at: datetime | None = None
     tlp: Tlp | None = None
     distribution: Distribution | None = None
+
+
+class EntryState(enum.StrEnum):
+    """Where an entry stands: matched (live), past its partner's retention and awaiting the
+    purge (expired), or withdrawn by a person of the unit (kept with the reason)."""
+
+    LIVE = "live"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
+
+_HEX_PREFIX = re.compile(r"^[0-9a-f]{1,2048}$")
+
+
+def parse_value_prefix(text: str) -> str:
+    """The beginning of a stored value (hexadecimal, any case) to look entries up by."""
+    prefix = text.strip().lower()
+    if not _HEX_PREFIX.match(prefix):
+        raise InvalidInput(
+            "search by the beginning of a value: hexadecimal digits (0-9, a-f), or an address",
+            field="q",
+        )
+    return prefix
+
+
+@dataclass(frozen=True, slots=True)
+class EntryQuery:
+    """What a person looks for in one bank; every part optional. `value` is an exact value
+    (an address's hash), `prefix` the beginning of one. `after` is the keyset cursor: the time
+    and id of the last entry of the page before (the order is newest first)."""
+
+    state: EntryState = EntryState.LIVE
+    prefix: str | None = None
+    value: str | None = None
+    signal_type: str | None = None
+    category: str | None = None
+    tier: str | None = None
+    tag: str | None = None
+    after: tuple[datetime, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListedEntry:
+    """An entry as the console lists it: the entry, the address it was given as (url), where
+    a partner's came from and when it expires, or when and why it was withdrawn."""
+
+    entry: BankEntry
+    moment: datetime  # added (live, expired) or withdrawn: the order of the list
+    source_value: str | None = None
+    provenance: str | None = None
+    expires_at: datetime | None = None
+    withdrawal_id: str | None = None
+    withdrawn_by: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BankSummary:
+    """A bank with what the list of banks shows: entries per signal type, entries per
+    marking (None: unmarked, the unit's own) and distribution, the newest generation of its
+    entries and its last change."""
+
+    bank: Bank
+    counts: dict[str, int]
+    markings: dict[str | None, int]
+    distributions: dict[str | None, int]
+    generation: int
+    last_change: datetime | None
+    withdrawn: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def ordered_markings(self) -> list[tuple[str | None, int]]:
+        """Unmarked first, then from the laxest marking to the strictest."""
+        order = [None, *(t.value for t in TLP_ORDER)]
+        return sorted(
+            self.markings.items(), key=lambda i: order.index(i[0]) if i[0] in order else 99
+        )
+
+    @property
+    def ordered_distributions(self) -> list[tuple[str, int]]:
+        return sorted((d, n) for d, n in self.distributions.items() if d is not None)

@@ -30,7 +30,9 @@ class Permission(enum.StrEnum):
     RECOMMEND = "recommend"
     MANAGE_PARTNERS = "manage_partners"
     MANAGE_USERS = "manage_users"
-    MANAGE_BANKS = "manage_banks"
+    READ_BANKS = "read_banks"
+    MANAGE_BANKS = "manage_banks"  # add entries to the unit's banks
+    ADMINISTER_BANKS = "administer_banks"  # import, withdraw, reinstate
     MANAGE_HOSTS = "manage_hosts"
 
 
@@ -40,6 +42,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_CASES,
             Permission.READ_REFERRALS,
             Permission.REVIEW,
+            Permission.READ_BANKS,
             Permission.MANAGE_BANKS,
         }
     ),
@@ -48,6 +51,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_CASES,
             Permission.READ_REFERRALS,
             Permission.REVIEW,
+            Permission.READ_BANKS,
             Permission.MANAGE_BANKS,
             Permission.APPROVE_ORDER,
             Permission.MANAGE_HOSTS,
@@ -58,16 +62,24 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_CASES,
             Permission.READ_REFERRALS,
             Permission.READ_AUDIT,
+            Permission.READ_BANKS,
             Permission.RECOMMEND,
         }
     ),
     Role.LIAISON: frozenset(
-        {Permission.READ_REFERRALS, Permission.MANAGE_PARTNERS, Permission.MANAGE_HOSTS}
+        {
+            Permission.READ_REFERRALS,
+            Permission.READ_BANKS,
+            Permission.MANAGE_PARTNERS,
+            Permission.MANAGE_HOSTS,
+        }
     ),
     Role.ADMIN: frozenset(
         {
             Permission.MANAGE_USERS,
+            Permission.READ_BANKS,
             Permission.MANAGE_BANKS,
+            Permission.ADMINISTER_BANKS,
             Permission.READ_AUDIT,
             Permission.MANAGE_HOSTS,
         }

@@ -58,7 +58,8 @@ def parse_tlp(text: str) -> Tlp:
     found = _ALIASES.get(name.strip())
     if found is None:
         raise InvalidInput(
-            f"unknown TLP marking {text!r}: clear (or white), green, amber, amber+strict, red"
+            "unknown TLP marking %(text)r: clear (or white), green, amber, amber+strict, red",
+            text=text,
         )
     return found
 

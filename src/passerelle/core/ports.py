@@ -9,7 +9,16 @@ from datetime import datetime
 from typing import Protocol
 
 from passerelle.core.audit import AuditEntry, AuditEvent, AuditHead, AuditKeyring
-from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin, NewEntry
+from passerelle.core.bank import (
+    Bank,
+    BankEntry,
+    BankKind,
+    BankOrigin,
+    BankSummary,
+    EntryQuery,
+    ListedEntry,
+    NewEntry,
+)
 from passerelle.core.case import (
     CaseDetail,
     CaseStatus,
@@ -132,8 +141,33 @@ class BankRepo(Protocol):
         description: str,
         thresholds: dict[str, float],
     ) -> Bank: ...
+    def get(self, agency_id: str, bank_id: str) -> Bank:
+        """A bank of the agency by its id; NotFound for another agency's."""
+        ...
+
     def get_by_name(self, agency_id: str, name: str) -> Bank: ...
     def list(self, agency_id: str) -> builtins.list[Bank]: ...
+    def summaries(self, agency_id: str) -> builtins.list[BankSummary]:
+        """Every bank of the agency with its entries counted by signal type and marking."""
+        ...
+
+    def find_entries(
+        self, bank_id: str, query: EntryQuery, *, now: datetime, limit: int
+    ) -> builtins.list[ListedEntry]:
+        """One page of a bank's entries in the state asked, newest first, by keyset."""
+        ...
+
+    def withdraw_entry(
+        self, bank_id: str, entry_id: str, *, reason: str, withdrawn_by: str, now: datetime
+    ) -> BankEntry:
+        """Take an entry out of the bank, kept with the reason among the withdrawn ones."""
+        ...
+
+    def get_withdrawal(self, bank_id: str, withdrawal_id: str) -> ListedEntry:
+        """A withdrawn entry not reinstated yet (NotFound; Conflict when reinstated)."""
+        ...
+
+    def mark_reinstated(self, withdrawal_id: str, *, reinstated_by: str, now: datetime) -> None: ...
     def add_entries(
         self, bank_id: str, entries: builtins.list[NewEntry]
     ) -> builtins.list[NewEntry]:

@@ -53,7 +53,9 @@ def parse_tier(text: str) -> Tier:
         return Tier(value)
     except ValueError:
         allowed = ", ".join(t.value for t in Tier)
-        raise InvalidInput(f"unknown tier {text!r}; use one of: {allowed}") from None
+        raise InvalidInput(
+            "unknown tier %(text)r; use one of: %(allowed)s", text=text, allowed=allowed
+        ) from None
 
 
 def parse_tags(values: list[str] | tuple[str, ...]) -> frozenset[str]:
@@ -65,7 +67,7 @@ def parse_tags(values: list[str] | tuple[str, ...]) -> frozenset[str]:
                 continue
             if not _TAG.match(clean):
                 raise InvalidInput(
-                    f"invalid tag {clean!r}: 1-64 letters, digits, '.', ':', '/', '-'"
+                    "invalid tag %(tag)r: 1-64 letters, digits, '.', ':', '/', '-'", tag=clean
                 )
             tags.add(clean)
     return frozenset(tags)

@@ -10,10 +10,20 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, delete, func, insert, or_, select, update
+from sqlalchemy import Select, Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin, NewEntry
+from passerelle.core.bank import (
+    Bank,
+    BankEntry,
+    BankKind,
+    BankOrigin,
+    BankSummary,
+    EntryQuery,
+    EntryState,
+    ListedEntry,
+    NewEntry,
+)
 from passerelle.core.errors import Conflict, NotFound
 from passerelle.core.index.entry import IndexEntry
 from passerelle.core.index.store import StaleIndex
@@ -27,6 +37,7 @@ from passerelle.db.models import (
     BankRemovalFloorRow,
     BankRemovalRow,
     BankRow,
+    BankWithdrawalRow,
 )
 
 INDEX_BATCH = 20_000
@@ -83,9 +94,9 @@ def _to_bank(row: BankRow) -> Bank:
     )
 
 
-def _to_entry(row: BankEntryRow) -> BankEntry:
+def _to_entry(row: BankEntryRow | BankWithdrawalRow) -> BankEntry:
     return BankEntry(
-        id=row.id,
+        id=row.entry_id if isinstance(row, BankWithdrawalRow) else row.id,
         bank_id=row.bank_id,
         signal=Signal(row.signal_type, row.value, row.quality),
         labels=Labels(
@@ -135,6 +146,15 @@ class SqlBankRepo:
         self._s.add(row)
         self._s.flush()
         bump_generation(self._s)
+        return _to_bank(row)
+
+    def get(self, agency_id: str, bank_id: str) -> Bank:
+        """A bank of the agency by its id; NotFound for another agency's."""
+        row = self._s.scalar(
+            select(BankRow).where(BankRow.agency_id == agency_id, BankRow.id == bank_id)
+        )
+        if row is None:
+            raise NotFound("no such bank")
         return _to_bank(row)
 
     def get_by_name(self, agency_id: str, name: str) -> Bank:
@@ -303,6 +323,188 @@ class SqlBankRepo:
         )
         return int(count or 0)
 
+    # --- what the console reads and changes ---------------------------------------------------
+
+    def summaries(self, agency_id: str) -> builtins.list[BankSummary]:
+        """Every bank of the agency with its counts, in a few grouped queries."""
+        banks = self.list(agency_id)
+        ids = [b.id for b in banks]
+        counts: dict[str, dict[str, int]] = {i: {} for i in ids}
+        markings: dict[str, dict[str | None, int]] = {i: {} for i in ids}
+        spread: dict[str, dict[str | None, int]] = {i: {} for i in ids}
+        newest: dict[str, tuple[int, datetime | None]] = {}
+        withdrawn: dict[str, tuple[int, datetime | None]] = {}
+        if ids:
+            entries = BankEntryRow.bank_id.in_(ids)
+            for bank_id, kind, n in self._s.execute(
+                select(BankEntryRow.bank_id, BankEntryRow.signal_type, func.count())
+                .where(entries)
+                .group_by(BankEntryRow.bank_id, BankEntryRow.signal_type)
+            ):
+                counts[bank_id][kind] = int(n)
+            for bank_id, tlp, n in self._s.execute(
+                select(BankEntryRow.bank_id, BankEntryRow.tlp, func.count())
+                .where(entries)
+                .group_by(BankEntryRow.bank_id, BankEntryRow.tlp)
+            ):
+                markings[bank_id][tlp] = int(n)
+            for bank_id, distribution, n in self._s.execute(
+                select(BankEntryRow.bank_id, BankEntryRow.distribution, func.count())
+                .where(entries)
+                .group_by(BankEntryRow.bank_id, BankEntryRow.distribution)
+            ):
+                spread[bank_id][distribution] = int(n)
+            for bank_id, generation, added in self._s.execute(
+                select(
+                    BankEntryRow.bank_id,
+                    func.max(BankEntryRow.generation),
+                    func.max(BankEntryRow.added_at),
+                )
+                .where(entries)
+                .group_by(BankEntryRow.bank_id)
+            ):
+                newest[bank_id] = (int(generation or 0), _utc(added))
+            for bank_id, n, moment in self._s.execute(
+                select(
+                    BankWithdrawalRow.bank_id,
+                    func.count(),
+                    func.max(BankWithdrawalRow.withdrawn_at),
+                )
+                .where(
+                    BankWithdrawalRow.bank_id.in_(ids), BankWithdrawalRow.reinstated_at.is_(None)
+                )
+                .group_by(BankWithdrawalRow.bank_id)
+            ):
+                withdrawn[bank_id] = (int(n), _utc(moment))
+        found = []
+        for bank in banks:
+            generation, last_added = newest.get(bank.id, (0, None))
+            gone, last_gone = withdrawn.get(bank.id, (0, None))
+            times = [t for t in (_utc(bank.created_at), last_added, last_gone) if t is not None]
+            found.append(
+                BankSummary(
+                    bank=bank,
+                    counts=counts[bank.id],
+                    markings=markings[bank.id],
+                    distributions=spread[bank.id],
+                    generation=generation,
+                    last_change=max(times) if times else None,
+                    withdrawn=gone,
+                )
+            )
+        return found
+
+    def find_entries(
+        self, bank_id: str, query: EntryQuery, *, now: datetime, limit: int
+    ) -> builtins.list[ListedEntry]:
+        """One page of a bank's entries in the state asked, newest first, by keyset."""
+        if query.state is EntryState.WITHDRAWN:
+            return self._find_withdrawn(bank_id, query, limit)
+        table = BankEntryRow
+        chosen = select(table).where(table.bank_id == bank_id)
+        expired = and_(table.expires_at.is_not(None), table.expires_at <= now)
+        if query.state is EntryState.EXPIRED:
+            chosen = chosen.where(expired)
+        else:
+            chosen = chosen.where(or_(table.expires_at.is_(None), table.expires_at > now))
+        chosen = _filtered(chosen, table, query)
+        if query.after is not None:
+            moment, last_id = query.after
+            chosen = chosen.where(
+                or_(
+                    table.added_at < moment,
+                    and_(table.added_at == moment, table.id < last_id),
+                )
+            )
+        chosen = chosen.order_by(table.added_at.desc(), table.id.desc()).limit(limit)
+        return [
+            ListedEntry(
+                entry=_to_entry(row),
+                moment=_utc(row.added_at) or now,
+                source_value=row.source_value,
+                provenance=row.provenance,
+                expires_at=_utc(row.expires_at),
+            )
+            for row in self._s.scalars(chosen)
+        ]
+
+    def _find_withdrawn(
+        self, bank_id: str, query: EntryQuery, limit: int
+    ) -> builtins.list[ListedEntry]:
+        table = BankWithdrawalRow
+        chosen = select(table).where(table.bank_id == bank_id, table.reinstated_at.is_(None))
+        chosen = _filtered(chosen, table, query)
+        if query.after is not None:
+            moment, last_id = query.after
+            chosen = chosen.where(
+                or_(
+                    table.withdrawn_at < moment,
+                    and_(table.withdrawn_at == moment, table.id < last_id),
+                )
+            )
+        chosen = chosen.order_by(table.withdrawn_at.desc(), table.id.desc()).limit(limit)
+        return [_withdrawn(row) for row in self._s.scalars(chosen)]
+
+    def withdraw_entry(
+        self, bank_id: str, entry_id: str, *, reason: str, withdrawn_by: str, now: datetime
+    ) -> BankEntry:
+        """Take an entry out of the bank (the indexes follow by the bank generation) and keep
+        it, with the reason, among the bank's withdrawn entries."""
+        row = self._s.scalar(
+            select(BankEntryRow).where(BankEntryRow.bank_id == bank_id, BankEntryRow.id == entry_id)
+        )
+        if row is None:
+            raise NotFound("no such entry in this bank")
+        entry = _to_entry(row)
+        self._s.add(
+            BankWithdrawalRow(
+                id=str(uuid.uuid4()),
+                bank_id=bank_id,
+                entry_id=row.id,
+                signal_type=row.signal_type,
+                value=row.value,
+                quality=row.quality,
+                source_value=row.source_value,
+                category=row.category,
+                tier=row.tier,
+                tags_json=row.tags_json,
+                note=row.note,
+                tlp=row.tlp,
+                distribution=row.distribution,
+                added_at=row.added_at,
+                withdrawn_at=now,
+                withdrawn_by=withdrawn_by,
+                reason=reason,
+            )
+        )
+        agency_id = self._s.scalar(select(BankRow.agency_id).where(BankRow.id == bank_id))
+        withdraw_entries(
+            self._s, str(agency_id), select(BankEntryRow.id).where(BankEntryRow.id == row.id)
+        )
+        self._s.expunge(row)
+        return entry
+
+    def get_withdrawal(self, bank_id: str, withdrawal_id: str) -> ListedEntry:
+        """A withdrawn entry not reinstated yet; NotFound otherwise."""
+        row = self._s.scalar(
+            select(BankWithdrawalRow).where(
+                BankWithdrawalRow.bank_id == bank_id,
+                BankWithdrawalRow.id == withdrawal_id,
+            )
+        )
+        if row is None:
+            raise NotFound("no such withdrawn entry in this bank")
+        if row.reinstated_at is not None:
+            raise Conflict("this entry was reinstated already")
+        return _withdrawn(row)
+
+    def mark_reinstated(self, withdrawal_id: str, *, reinstated_by: str, now: datetime) -> None:
+        self._s.execute(
+            update(BankWithdrawalRow)
+            .where(BankWithdrawalRow.id == withdrawal_id)
+            .values(reinstated_at=now, reinstated_by=reinstated_by)
+        )
+
     # --- what the match indexes read ---------------------------------------------------------
 
     def generation(self) -> int:
@@ -397,3 +599,44 @@ class SqlBankRepo:
         )
         self._s.flush()
         return int(getattr(gone, "rowcount", 0) or 0)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """SQLite gives times back without their zone: they are UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filtered(
+    chosen: Select[Any], table: type[BankEntryRow] | type[BankWithdrawalRow], query: EntryQuery
+) -> Select[Any]:
+    if query.value is not None:
+        chosen = chosen.where(table.value == query.value)
+    if query.prefix:
+        chosen = chosen.where(table.value.like(_like(query.prefix) + "%", escape="\\"))
+    if query.signal_type:
+        chosen = chosen.where(table.signal_type == query.signal_type)
+    if query.category:
+        chosen = chosen.where(table.category == query.category)
+    if query.tier:
+        chosen = chosen.where(table.tier == query.tier)
+    if query.tag:
+        quoted = json.dumps(query.tag, ensure_ascii=True)
+        chosen = chosen.where(table.tags_json.like("%" + _like(quoted) + "%", escape="\\"))
+    return chosen
+
+
+def _withdrawn(row: BankWithdrawalRow) -> ListedEntry:
+    return ListedEntry(
+        entry=_to_entry(row),
+        moment=_utc(row.withdrawn_at) or row.withdrawn_at,
+        source_value=row.source_value,
+        withdrawal_id=row.id,
+        withdrawn_by=row.withdrawn_by,
+        reason=row.reason,
+    )

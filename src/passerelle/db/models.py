@@ -162,6 +162,7 @@ class BankEntryRow(Base):
     __tablename__ = "bank_entries"
     __table_args__ = (
         UniqueConstraint("bank_id", "signal_type", "value", name="uq_bank_entries_signal"),
+        Index("ix_bank_entries_bank_added", "bank_id", "added_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -184,6 +185,35 @@ class BankEntryRow(Base):
     # distribution (agreement, onward; NULL: the agreements decide).
     tlp: Mapped[str | None] = mapped_column(String(16))
     distribution: Mapped[str | None] = mapped_column(String(16))
+
+
+class BankWithdrawalRow(Base):
+    """An own bank's entry withdrawn by a person, kept with the reason so that the console
+    lists it and an administrator can reinstate it. Partner entries that expire or are
+    retracted leave no such row: they are kept no longer than the agreement allows."""
+
+    __tablename__ = "bank_withdrawals"
+    __table_args__ = (Index("ix_bank_withdrawals_bank_withdrawn", "bank_id", "withdrawn_at", "id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    bank_id: Mapped[str] = mapped_column(ForeignKey("banks.id"))
+    entry_id: Mapped[str] = mapped_column(String(36))
+    signal_type: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(Text)
+    quality: Mapped[int | None] = mapped_column(Integer)
+    source_value: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(1))
+    tier: Mapped[str | None] = mapped_column(String(32))
+    tags_json: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text)
+    tlp: Mapped[str | None] = mapped_column(String(16))
+    distribution: Mapped[str | None] = mapped_column(String(16))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    withdrawn_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    withdrawn_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    reinstated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reinstated_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class BankGenerationRow(Base):

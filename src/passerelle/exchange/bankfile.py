@@ -78,11 +78,13 @@ OURS_TO_PYTX = {
 
 
 class BadLine(InvalidInput):
-    """One line of a bank file is unusable; the import goes on with the next."""
+    """One line of a bank file is unusable; the import goes on with the next. `cause` is the
+    parser's own error when there is one (the console shows it in the person's language)."""
 
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(f"line {line}: {message}")
+    def __init__(self, line: int, problem: str | InvalidInput) -> None:
+        super().__init__("line %(line)s: %(problem)s", line=line, problem=str(problem))
         self.line = line
+        self.cause = problem if isinstance(problem, InvalidInput) else None
 
 
 def _marking_from(row: dict[str, str]) -> tuple[Tlp | None, Distribution | None]:
@@ -143,7 +145,7 @@ def read_csv(text: str | Iterable[str]) -> Iterator[EntryInput | BadLine]:
         except ValueError:
             yield BadLine(number, f"quality must be a whole number, got {row.get('quality')!r}")
         except InvalidInput as exc:
-            yield BadLine(number, str(exc))
+            yield BadLine(number, exc)
 
 
 def read_pytx(
@@ -191,7 +193,7 @@ def read_pytx_csv(text: str | Iterable[str], labels: Labels) -> Iterator[EntryIn
         try:
             tags = parse_tags((row.get("tags") or "").split())
         except InvalidInput as exc:
-            yield BadLine(number, str(exc))
+            yield BadLine(number, exc)
             continue
         merged = Labels(labels.category, labels.tier, labels.tags | tags)
         found = _pytx_entry(

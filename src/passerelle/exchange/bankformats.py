@@ -35,22 +35,22 @@ def read_entries(
     signal_type: str | None = None,
     *,
     filename: str = "",
-) -> tuple[str, list[EntryInput], list[str]]:
+) -> tuple[str, list[EntryInput], list[InvalidInput]]:
     """The format read, the entries, and the problems (each naming its line or object).
     `labels` apply to formats that carry none (pytx); InvalidInput if nothing is readable."""
     chosen = fmt or detect_format(text, PurePath(filename).suffix)
     if chosen not in READ_FORMATS:
         raise InvalidInput(f"unknown format {chosen!r}: one of {', '.join(READ_FORMATS)}")
     entries: list[EntryInput] = []
-    bad: list[str] = []
+    bad: list[InvalidInput] = []
     if chosen in ("stix", "misp"):
         try:
             document = json.loads(text)
         except ValueError as exc:
             raise InvalidInput(f"not JSON: {exc}") from None
         reader = read_stix_bundle if chosen == "stix" else read_misp_event
-        entries, bad = reader(document)
-        return chosen, entries, bad
+        entries, refused = reader(document)
+        return chosen, entries, [InvalidInput(message) for message in refused]
     if chosen == "csv":
         rows = read_csv(text)
     elif chosen == "pytx-csv":
@@ -58,7 +58,7 @@ def read_entries(
     else:
         rows = read_pytx(text, labels, signal_type)
     for row in rows:
-        (bad.append(str(row)) if isinstance(row, BadLine) else entries.append(row))
+        (bad.append(row) if isinstance(row, BadLine) else entries.append(row))
     return chosen, entries, bad
 
 

@@ -39,11 +39,15 @@ class ImportReport:
     duplicates: int = 0
     errors: list[str] = field(default_factory=list)
     error_count: int = 0
+    # The same problems as errors, each with its line and the parser's own error (the
+    # console says them in the person's language).
+    problems: list[tuple[int, InvalidInput]] = field(default_factory=list)
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str, *, line: int = 0, cause: InvalidInput | None = None) -> None:
         self.error_count += 1
         if len(self.errors) < MAX_ERRORS_KEPT:
             self.errors.append(message)
+            self.problems.append((line, cause or InvalidInput(message)))
 
 
 def parse_entry(entry: EntryInput) -> tuple[Signal, str | None]:
@@ -58,14 +62,14 @@ def parse_entry(entry: EntryInput) -> tuple[Signal, str | None]:
     if kind.name == "text" and len(entry.value.strip()) != 1024:
         computed = TEXT.compute(entry.value)
         if computed is None:
-            raise InvalidInput("text too short to fingerprint (at least 12 words)")
+            raise InvalidInput("text too short to fingerprint (at least 12 words)", field="value")
         return computed, None
     if kind.name == "pdq":
         return PDQ.parse_with_quality(entry.value, entry.quality), None
     return kind.parse(entry.value), None
 
 
-def _insert(
+def insert_entries(
     uow: UnitOfWork,
     bank: Bank,
     batch: list[NewEntry],
@@ -170,7 +174,9 @@ def add_entries(
         try:
             signal, source_value = parse_entry(entry)
         except InvalidInput as exc:
-            report.fail(f"line {entry.line}: {exc}" if entry.line else str(exc))
+            report.fail(
+                f"line {entry.line}: {exc}" if entry.line else str(exc), line=entry.line, cause=exc
+            )
             continue
         batch.append(
             NewEntry(
@@ -183,8 +189,8 @@ def add_entries(
             )
         )
         if len(batch) >= INSERT_BATCH:
-            _insert(uow, bank, batch, report, decision)
-    _insert(uow, bank, batch, report, decision)
+            insert_entries(uow, bank, batch, report, decision)
+    insert_entries(uow, bank, batch, report, decision)
     if report.added:
         uow.audit.append(
             AuditEntry(

@@ -32,6 +32,7 @@ from passerelle.web.paths import path_for
 from passerelle.web.routes import (
     api,
     auth,
+    banks,
     exchange,
     holds,
     host,
@@ -53,6 +54,7 @@ ROUTERS = (
     pages.router,
     queue.router,
     referrals.router,
+    banks.router,
     public.router,
     reports.router,
     host.router,

@@ -185,8 +185,40 @@ def test_every_page_and_error_of_the_french_console_is_translated(
     post(f"/cases/{case}/recommendations", csrf_token=token, text="court")
 
     token = _as(client, "admin.a")
-    for path in ("/", "/people", "/account"):
+    for path in ("/", "/people", "/account", "/banks"):
         get(path)
+    bank = re.search(r'href="(/banks/[0-9a-f-]+)"', get("/banks"))
+    assert bank is not None
+    own = bank.group(1)
+    for query in ("", "?state=withdrawn", "?state=expired", "?q=xyz", "?type=sha1", "?size=7"):
+        get(own + query)
+    post(own + "/entries", csrf_token=token, signal_type="pdq", value="zz")
+    post(own + "/entries", csrf_token=token, signal_type="md5", value="")
+    post(own + "/entries", csrf_token=token, signal_type="url", value="ftp://exemple.test/")
+    post(own + "/entries", csrf_token=token, signal_type="md5", value="0" * 32, tier="x")
+    post(own + "/entries", csrf_token=token, signal_type="md5", value="0" * 32, tags="a b")
+    post(own + "/entries", csrf_token=token, signal_type="md5", value="1" * 32)
+    post(own + "/file", csrf_token=token)
+    post(own + "/import", csrf_token=token)
+    for name, data in (("a.csv", b"signal_type,value\nmd5,zz\nmd5," + b"2" * 32), ("b.json", b"{")):
+        answer = client.post(
+            own + "/import", data={"csrf_token": token}, files={"file": (name, data)}
+        )
+        statuses.append(answer.status_code)
+    get(own + "/export?format=xml")
+    listed = get(own)
+    entry = re.search(r'action="(/banks/[^"]+/withdraw)"', listed)
+    assert entry is not None
+    post(entry.group(1), csrf_token=token, reason="court")
+    post(entry.group(1), csrf_token=token, reason="Ajoutée par erreur, à retirer.")
+    withdrawn = get(own + "?state=withdrawn")
+    reinstate = re.search(r'action="(/banks/[^"]+/reinstate)"', withdrawn)
+    assert reinstate is not None
+    post(reinstate.group(1), csrf_token=token)
+    post(reinstate.group(1), csrf_token=token)  # 409
+    token = _as(client, "controller.a")
+    get(own)
+    post(own + "/entries", csrf_token=token, signal_type="md5", value="3" * 32)  # 403
 
     assert {200, 303, 403, 404, 409, 422, 429} <= set(statuses)
     assert sorted(recording.missing) == []

@@ -14,8 +14,11 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from passerelle.core.bank import EntryQuery, EntryState, NewEntry
 from passerelle.core.exchange import Agreement, AgreementStatus, parse_terms
 from passerelle.core.ports import UnitOfWork
+from passerelle.core.signals import Signal
+from passerelle.core.taxonomy import Labels
 from passerelle.db.models import AuditEventRow
 from passerelle.db.session import Database
 from passerelle.exchange.signing import new_key_pair
@@ -127,7 +130,19 @@ def exchange_objects(uow: UnitOfWork, agency_id: str) -> dict[str, str]:
     uow.exchange.add_agreement(agreement)
     bank = uow.banks.get_by_name(agency_id, "connu")
     entry = next(iter(uow.banks.entries([bank.id])))
+    # A second entry, withdrawn: the console reinstates it by its withdrawal's id.
+    uow.banks.add_entries(bank.id, [NewEntry(Signal("md5", "0" * 32), Labels())])
+    gone = next(e for e in uow.banks.entries([bank.id]) if e.signal.type == "md5")
+    uow.banks.withdraw_entry(
+        bank.id, gone.id, reason="Retirée pour le test.", withdrawn_by="test", now=now
+    )
+    withdrawal = uow.banks.find_entries(
+        bank.id, EntryQuery(state=EntryState.WITHDRAWN), now=now, limit=1
+    )[0]
     return {
+        "bank_id": bank.id,
+        "entry_id": entry.id,
+        "withdrawal_id": str(withdrawal.withdrawal_id),
         "object_id": f"indicator--{entry.id}",
         "partner_id": partner.id,
         "agreement_id": agreement.id,

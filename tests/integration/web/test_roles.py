@@ -37,6 +37,10 @@ LIAISONS = frozenset({"liaison"})
 HOST_KEEPERS = frozenset({"approver", "liaison", "admin"})
 ADMINS = frozenset({"admin"})
 COLLECTION_READERS = frozenset({"analyst", "approver", "liaison"})
+# Banks: everyone of the unit reads them (hashes and labels, no content); analysts, approvers
+# and administrators add to them; administrators import, withdraw and reinstate (DESIGN §3).
+BANK_READERS = EVERYONE
+BANK_ADDERS = frozenset({"analyst", "approver", "admin"})
 
 MATRIX: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/healthz"): PUBLIC,
@@ -102,6 +106,14 @@ MATRIX: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/referrals/{referral_id}/approve"): frozenset({"approver"}),
     ("POST", "/referrals/{referral_id}/send"): REVIEWERS,
     ("POST", "/referrals/{referral_id}/sent"): REVIEWERS,
+    ("GET", "/banks"): BANK_READERS,
+    ("GET", "/banks/{bank_id}"): BANK_READERS,
+    ("GET", "/banks/{bank_id}/export"): BANK_READERS,
+    ("POST", "/banks/{bank_id}/entries"): BANK_ADDERS,
+    ("POST", "/banks/{bank_id}/file"): BANK_ADDERS,
+    ("POST", "/banks/{bank_id}/import"): ADMINS,
+    ("POST", "/banks/{bank_id}/entries/{entry_id}/withdraw"): ADMINS,
+    ("POST", "/banks/{bank_id}/withdrawals/{withdrawal_id}/reinstate"): ADMINS,
     ("GET", "/partners"): PARTNER_READERS,
     ("POST", "/partners"): LIAISONS,
     ("POST", "/partners/{partner_id}/sync"): LIAISONS,
@@ -182,6 +194,8 @@ FORMS = {
     "/cases/{case_id}/recommendations": {"text": "Lever la mesure : le contenu a changé."},
     "/cases/{case_id}/notes": {"text": "Vérifier l’hébergeur avant d’envoyer."},
     "/holds": {"case": "{case_id}", "reason": "Sous observation par une unité partenaire."},
+    "/banks/{bank_id}/entries": {"signal_type": "md5", "value": "0" * 32},
+    "/banks/{bank_id}/entries/{entry_id}/withdraw": {"reason": "Ajoutée par erreur, retirée."},
 }
 QUERIES = {"/search": {"q": "exemple"}}  # the empty search box shows no case
 

@@ -21,7 +21,9 @@ def get_signal_type(name: str) -> SignalType:
         return SIGNAL_TYPES[name.strip().lower()]
     except KeyError:
         known = ", ".join(SIGNAL_TYPES)
-        raise InvalidInput(f"unknown signal type {name!r}; known: {known}") from None
+        raise InvalidInput(
+            "unknown signal type %(name)r; known: %(known)s", name=name, known=known
+        ) from None
 
 
 def parse_signal(type_name: str, value: str) -> Signal:

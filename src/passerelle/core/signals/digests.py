@@ -24,7 +24,10 @@ class DigestType:
         value = text.strip().lower()
         if not re.fullmatch(rf"[0-9a-f]{{{self.hex_length}}}", value):
             raise InvalidInput(
-                f"{self.name} must be {self.hex_length} hexadecimal digits, got {text!r}"
+                "%(name)s must be %(length)s hexadecimal digits, got %(text)r",
+                name=self.name,
+                length=self.hex_length,
+                text=text,
             )
         return Signal(self.name, value)
 

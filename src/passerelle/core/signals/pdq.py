@@ -113,13 +113,13 @@ class PdqType:
     def parse(self, text: str) -> Signal:
         value = text.strip().lower()
         if not _HEX.fullmatch(value):
-            raise InvalidInput(f"pdq must be 64 hexadecimal digits, got {text!r}")
+            raise InvalidInput("pdq must be 64 hexadecimal digits, got %(text)r", text=text)
         return Signal(self.name, value)
 
     def parse_with_quality(self, text: str, quality: int | None) -> Signal:
         signal = self.parse(text)
         if quality is not None and not 0 <= quality <= 100:
-            raise InvalidInput(f"pdq quality must be 0-100, got {quality}")
+            raise InvalidInput("pdq quality must be 0-100, got %(quality)s", quality=quality)
         return Signal(self.name, signal.value, quality)
 
     def dump(self, signal: Signal) -> str:

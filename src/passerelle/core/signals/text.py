@@ -207,8 +207,11 @@ class TextType:
         value = text.strip().lower()
         if len(value) != _HEX_LENGTH or not re.fullmatch(r"[0-9a-f]+", value):
             raise InvalidInput(
-                f"text fingerprint must be {_HEX_LENGTH} hexadecimal digits"
-                f" ({NUM_PERM} MinHash values), got {len(value)} characters"
+                "text fingerprint must be %(length)s hexadecimal digits"
+                " (%(count)s MinHash values), got %(got)s characters",
+                length=_HEX_LENGTH,
+                count=NUM_PERM,
+                got=len(value),
             )
         return Signal(self.name, value)
 
