@@ -287,7 +287,9 @@ def detect_format(text: str, suffix: str = "") -> str:
         try:
             document = json.loads(head)
         except ValueError as exc:
-            raise InvalidInput(f"the file looks like JSON but is not: {exc}") from None
+            raise InvalidInput(
+                "the file looks like JSON but is not: %(why)s", why=str(exc)
+            ) from None
         if isinstance(document, dict) and document.get("type") == "bundle":
             return "stix"
         if isinstance(document, dict) and str(document.get("format", "")).startswith(

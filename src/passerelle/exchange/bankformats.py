@@ -47,7 +47,7 @@ def read_entries(
         try:
             document = json.loads(text)
         except ValueError as exc:
-            raise InvalidInput(f"not JSON: {exc}") from None
+            raise InvalidInput("not JSON: %(why)s", why=str(exc)) from None
         reader = read_stix_bundle if chosen == "stix" else read_misp_event
         entries, refused = reader(document)
         return chosen, entries, [InvalidInput(message) for message in refused]

@@ -41,6 +41,7 @@ SENTENCES = {
     "bank.entries_added": "Entries added to a bank",
     "bank.entry_removed": "Bank entry removed",
     "bank.entry_withdrawn": "Bank entry withdrawn: %(reason)s",
+    "bank.entry_reinstated": "Bank entry reinstated",
     "bank.imported": "Bank entries imported",
     "bank.exported": "Bank exported",
     "host.added": "Hosting provider %(domain)s added",
