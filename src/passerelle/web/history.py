@@ -106,6 +106,8 @@ OBJECTS = {
 # The labels of the details events record.
 FIELDS = {
     "action": "Action",
+    "entry": "Bank entry",
+    "withdrawal": "Withdrawal",
     "added": "Added",
     "after": "After",
     "agency_keys": "Unit keys resealed",
