@@ -609,3 +609,42 @@ def test_out_of_range_paging_is_422_not_500(client: TestClient, banks: dict[str,
     log_in(client, "analyst.a")
     for params in ({"size": "99999999999999999999"}, {"size": "0"}, {"q": "a" * 3000}):
         assert client.get(f"/banks/{banks['own']}", params=params).status_code == 422
+
+
+def test_the_matcher_follows_what_the_console_adds_and_withdraws(
+    client: TestClient, sqlite_database: Database, banks: dict[str, str]
+) -> None:
+    from passerelle.services.auth import create_api_token
+
+    with sqlite_database.unit_of_work(write=True) as uow:
+        found = uow.users.find_credentials("analyst.a")
+        assert found is not None
+        _, token = create_api_token(uow, user=found.user, name="match")
+        uow.commit()
+    fresh = _md5(5001)
+    state = client.app.state.passerelle  # type: ignore[attr-defined]
+
+    def matches() -> list[str]:
+        state.matchers._period = 0.0  # the next request looks at the generation again
+        answer = client.post(
+            "/api/v1/match",
+            json={"signals": [{"type": "md5", "value": fresh}]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert answer.status_code == 200, answer.text
+        return [m["value"] for m in answer.json()["results"][0]["matches"]]
+
+    assert matches() == []
+    csrf = log_in(client, "admin.a")
+    client.post(
+        f"/banks/{banks['own']}/entries",
+        data={"csrf_token": csrf, "signal_type": "md5", "value": fresh},
+    )
+    assert matches() == [fresh]
+    with sqlite_database.unit_of_work() as uow:
+        entry = next(e for e in list(uow.banks.entries([banks["own"]])) if e.signal.value == fresh)
+    client.post(
+        f"/banks/{banks['own']}/entries/{entry.id}/withdraw",
+        data={"csrf_token": csrf, "reason": "Retirée pour vérifier le matcher."},
+    )
+    assert matches() == []
