@@ -37,7 +37,7 @@ from passerelle.core.case import (
 )
 from passerelle.core.content import URI_LIST
 from passerelle.core.errors import NotFound
-from passerelle.core.ports import ItemFindings, QueuedItem
+from passerelle.core.ports import Candidate, ItemFindings, QueuedItem
 from passerelle.core.priority import Explanation
 from passerelle.core.search import pdq_band_keys, pdq_probe_keys
 from passerelle.core.signals.pdq import PDQ, hamming
@@ -62,6 +62,20 @@ def _top_tier(matches_json: str) -> str | None:
     """The most urgent tier among a case's matches (None without a tier)."""
     tiers = [Tier(m["labels"]["tier"]) for m in json.loads(matches_json) if m["labels"].get("tier")]
     return max(tiers, key=lambda t: TIER_WEIGHT[t]).value if tiers else None
+
+
+def _signal_keys(signals_json: str) -> list[tuple[str, str]]:
+    """The search keys of an item's signals: its MD5 and the band keys of its PDQ hash."""
+    signals = json.loads(signals_json)
+    keys = [("md5", signals["md5"])] if signals.get("md5") else []
+    if signals.get("pdq"):
+        keys.extend(("pdq", key) for key in pdq_band_keys(signals["pdq"]))
+    return keys
+
+
+def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
+    """Values in lists short enough for one IN (...) on every engine."""
+    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 def sighting_key(source: str, url: str | None) -> str:
@@ -121,6 +135,123 @@ class SqlQueueRepo:
             return None
         case_id = self._s.scalar(select(CaseRow.id).where(CaseRow.item_id == found[0]).limit(1))
         return QueuedItem(item_id=found[0], case_id=case_id)
+
+    def find_items(
+        self, agency_id: str, keys: Sequence[tuple[str, str | None]]
+    ) -> list[QueuedItem | None]:
+        """`find_item` for many (SHA-256, canonical address hash) at once: a few queries
+        for a whole batch, each on its index, whatever the size of the batch."""
+        shas = list(dict.fromkeys(sha for sha, _ in keys))
+        urls = list(dict.fromkeys(url for _, url in keys if url))
+        by_sha: dict[str, tuple[str, datetime]] = {}
+        by_url: dict[str, tuple[str, datetime]] = {}
+        for chunk in _chunks(shas):
+            for item_id, sha, seen in self._s.execute(
+                select(ItemRow.id, ItemRow.sha256, ItemRow.first_seen_at).where(
+                    ItemRow.agency_id == agency_id, ItemRow.sha256.in_(chunk)
+                )
+            ):
+                by_sha[sha] = (item_id, _aware(seen))
+        for chunk in _chunks(urls):
+            for item_id, url_hash, seen in self._s.execute(
+                select(ItemRow.id, ItemRow.url_hash, ItemRow.first_seen_at).where(
+                    ItemRow.agency_id == agency_id, ItemRow.url_hash.in_(chunk)
+                )
+            ):
+                if url_hash is None:
+                    continue
+                known = by_url.get(url_hash)
+                if known is None or (_aware(seen), item_id) < (known[1], known[0]):
+                    by_url[url_hash] = (item_id, _aware(seen))
+        found: list[str | None] = []
+        for sha, url_hash in keys:
+            chosen = by_sha.get(sha)
+            other = by_url.get(url_hash) if url_hash else None
+            if other is not None and (chosen is None or other[1] < chosen[1]):
+                chosen = other
+            found.append(chosen[0] if chosen else None)
+        cases: dict[str, str] = {}
+        for chunk in _chunks(list(dict.fromkeys(item for item in found if item))):
+            for item_id, case_id in self._s.execute(
+                select(CaseRow.item_id, CaseRow.id).where(CaseRow.item_id.in_(chunk))
+            ):
+                cases.setdefault(item_id, case_id)
+        return [QueuedItem(item, cases.get(item)) if item else None for item in found]
+
+    def add_new(
+        self, agency_id: str, candidates: Sequence[Candidate], *, origin: str
+    ) -> list[QueuedItem]:
+        """Items, their first sighting, their search keys and their cases for candidates the
+        agency does not know (distinct SHA-256s): one multi-row INSERT a table."""
+        now = datetime.now(UTC)
+        items: list[dict[str, Any]] = []
+        sightings: list[dict[str, Any]] = []
+        cases: list[dict[str, Any]] = []
+        keys: list[dict[str, str]] = []
+        made = []
+        for candidate in candidates:
+            found = candidate.findings
+            item_id, case_id = str(uuid.uuid4()), str(uuid.uuid4())
+            made.append(QueuedItem(item_id, case_id))
+            items.append(
+                {
+                    "id": item_id,
+                    "agency_id": agency_id,
+                    "sha256": found.sha256,
+                    "url_hash": candidate.url_hash,
+                    "url": candidate.url,
+                    "media_type": found.media_type,
+                    "signals_json": found.signals_json,
+                    "first_seen_at": now,
+                }
+            )
+            sightings.append(
+                {
+                    "item_id": item_id,
+                    "source": candidate.source,
+                    "url": candidate.url,
+                    "origin": origin,
+                    "seen_at": now,
+                    "seen_key": sighting_key(candidate.source, candidate.url),
+                }
+            )
+            cases.append(
+                {
+                    "id": case_id,
+                    "agency_id": agency_id,
+                    "item_id": item_id,
+                    "status": "open",
+                    "source": origin,
+                    "score": found.score,
+                    "reasons_json": found.reasons_json,
+                    "matches_json": found.matches_json,
+                    "language": found.language,
+                    "title": found.title,
+                    "created_at": now,
+                    "top_tier": _top_tier(found.matches_json),
+                }
+            )
+            keys.extend(
+                {"agency_id": agency_id, "kind": kind, "value": value, "item_id": item_id}
+                for kind, value in dict.fromkeys(_signal_keys(found.signals_json))
+            )
+        for table, rows in ((ItemRow, items), (SightingRow, sightings), (CaseRow, cases)):
+            if rows:
+                self._s.execute(insert(table), rows)
+        if keys:
+            self._s.execute(insert(ItemKeyRow), keys)
+        return made
+
+    def add_word_keys(self, agency_id: str, words: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """The words of new items' preserved texts (item id, keyed digests), in the search
+        index at once."""
+        rows = [
+            {"agency_id": agency_id, "kind": "word", "value": token, "item_id": item_id}
+            for item_id, tokens in words
+            for token in dict.fromkeys(tokens)
+        ]
+        if rows:
+            self._s.execute(insert(ItemKeyRow), rows)
 
     def add_item(
         self,
@@ -274,11 +405,7 @@ class SqlQueueRepo:
                 ItemKeyRow.item_id == item_id, ItemKeyRow.kind.in_(("md5", "pdq"))
             )
         )
-        signals = json.loads(signals_json)
-        keys = [("md5", signals["md5"])] if signals.get("md5") else []
-        if signals.get("pdq"):
-            keys.extend(("pdq", key) for key in pdq_band_keys(signals["pdq"]))
-        self._add_keys(agency_id, item_id, keys)
+        self._add_keys(agency_id, item_id, _signal_keys(signals_json))
 
     def _add_keys(self, agency_id: str, item_id: str, keys: list[tuple[str, str]]) -> None:
         if keys:
@@ -528,6 +655,8 @@ class SqlQueueRepo:
         if found is None:
             raise NotFound("case not found")
         signals = json.loads(found.signals_json)
+        # One query a way of being the same (an OR of them makes PostgreSQL's planner read
+        # every item of the agency): each is a range of its own index.
         same = [ItemRow.sha256 == found.sha256]
         if found.url_hash:
             same.append(ItemRow.url_hash == found.url_hash)
@@ -544,7 +673,9 @@ class SqlQueueRepo:
         others = select(CaseRow.id, CaseRow.created_at).join(ItemRow, ItemRow.id == CaseRow.item_id)
         others = others.where(CaseRow.agency_id == agency_id, CaseRow.id != case_id)
         related: dict[str, tuple[datetime, int | None]] = {
-            row.id: (row.created_at, None) for row in self._s.execute(others.where(or_(*same)))
+            row.id: (row.created_at, None)
+            for way in same
+            for row in self._s.execute(others.where(ItemRow.agency_id == agency_id, way))
         }
         if "pdq" in signals:
             # Near duplicates through the PDQ band keys: candidates only, never every image.

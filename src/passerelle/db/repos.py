@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from passerelle.core.audit import (
@@ -411,29 +411,42 @@ class SqlAuditLog:
         self._current_epoch(self._locked_head())
 
     def append(self, entry: AuditEntry) -> AuditEvent:
+        return self.append_many([entry])[0]
+
+    def append_many(self, entries: Sequence[AuditEntry]) -> list[AuditEvent]:
+        """Chain several events, in order, under one lock of the head and one write (a
+        batch of cases opened by an ingest)."""
         head = self._locked_head()
         epoch = self._current_epoch(head)
-        event = chain_event(
-            entry, seq=head.seq + 1, prev_hash=head.hash, moment=_now(), key=epoch.key
-        )
-        self._s.add(
-            AuditEventRow(
-                seq=event.seq,
-                occurred_at=event.occurred_at,
-                action=event.action,
-                actor=event.actor,
-                agency_id=event.agency_id,
-                object_type=event.object_type,
-                object_id=event.object_id,
-                details_json=event.details_json,
-                prev_hash=event.prev_hash,
-                hash=event.hash,
-                mac_version=event.mac_version,
+        events: list[AuditEvent] = []
+        for entry in entries:
+            event = chain_event(
+                entry, seq=head.seq + 1, prev_hash=head.hash, moment=_now(), key=epoch.key
             )
-        )
-        head.seq, head.hash = event.seq, event.hash
+            head.seq, head.hash = event.seq, event.hash
+            events.append(event)
+        if events:
+            self._s.execute(
+                insert(AuditEventRow),
+                [
+                    {
+                        "seq": event.seq,
+                        "occurred_at": event.occurred_at,
+                        "action": event.action,
+                        "actor": event.actor,
+                        "agency_id": event.agency_id,
+                        "object_type": event.object_type,
+                        "object_id": event.object_id,
+                        "details_json": event.details_json,
+                        "prev_hash": event.prev_hash,
+                        "hash": event.hash,
+                        "mac_version": event.mac_version,
+                    }
+                    for event in events
+                ],
+            )
         self._s.flush()
-        return event
+        return events
 
     def head(self) -> tuple[int, str]:
         head = self._s.get(AuditHeadRow, 1)

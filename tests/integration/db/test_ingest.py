@@ -14,7 +14,14 @@ from sqlalchemy import event, text
 
 from passerelle.core.ports import Candidate, ItemFindings, StagedContent, UnitOfWork
 from passerelle.db.session import Database
-from passerelle.services.ingest import Queued, UnitOfWorkFactory, queue_batch, sweep_content
+from passerelle.services.audit import verify_log
+from passerelle.services.ingest import (
+    Queued,
+    UnitOfWorkFactory,
+    queue_batch,
+    queue_candidate,
+    sweep_content,
+)
 from passerelle.storage.content_store import EncryptedContentStore, derive_content_key
 from tests.factories import make_agency
 
@@ -103,6 +110,66 @@ def test_a_batch_run_again_adds_no_sighting_and_no_case(
     assert not list((tmp_path / "content" / "staging").iterdir())
 
 
+def _written(database: Database, agency_code: str) -> list[tuple[object, ...]]:
+    """What the queue holds for an agency, without the ids and times each run makes."""
+    query = text(
+        "SELECT i.sha256, i.url, c.status, c.score, c.top_tier,"
+        " (SELECT count(*) FROM sightings s WHERE s.item_id = i.id),"
+        " (SELECT count(*) FROM item_keys k WHERE k.item_id = i.id)"
+        " FROM items i JOIN cases c ON c.item_id = i.id JOIN agencies a ON a.id = i.agency_id"
+        " WHERE a.code = :code ORDER BY i.sha256"
+    )
+    with database.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(query, {"code": agency_code})]
+
+
+def test_a_batch_writes_what_the_candidates_one_by_one_write(
+    database: Database, open_uow: UnitOfWorkFactory, store: EncryptedContentStore
+) -> None:
+    """Written at once, a batch gives each candidate the outcome it has one at a time: the
+    same bytes twice in the batch, a new address of bytes earlier in it, new bytes at an
+    address earlier in it, an item known before the batch, the same sighting twice."""
+    with open_uow() as uow:
+        make_agency(uow, code="seule")
+        uow.commit()
+    known = [candidate(1)]
+    batch = [
+        candidate(2),
+        candidate(3),
+        candidate(2, source="autre.warc#1"),  # same bytes, another source
+        candidate(2, url_number=40),  # same bytes, another address
+        candidate(50, url_number=3),  # other bytes at the address of the second
+        candidate(1, source="encore.warc#1"),  # known before the batch
+        candidate(3),  # the very same sighting again
+        candidate(6),
+    ]
+    queue_batch(open_uow, agency_code="unite", candidates=known, actor="t", store=store)
+    together = queue_batch(open_uow, agency_code="unite", candidates=batch, actor="t", store=store)
+    one_by_one = []
+    for each in known + batch:
+        with open_uow() as uow:
+            one_by_one.append(
+                queue_candidate(uow, agency_code="seule", candidate=each, actor="t", store=store)
+            )
+            uow.commit()
+    assert together == one_by_one[1:]
+    assert together == [
+        Queued.OPENED,
+        Queued.OPENED,
+        Queued.SEEN_AGAIN,
+        Queued.SEEN_AGAIN,
+        Queued.SEEN_AGAIN,
+        Queued.SEEN_AGAIN,
+        Queued.ALREADY_RECORDED,
+        Queued.OPENED,
+    ]
+    assert _written(database, "unite") == _written(database, "seule")
+    assert len(_written(database, "unite")) == 4
+    with open_uow() as uow:
+        report = verify_log(uow)
+    assert report.is_intact and report.checked >= 5, report
+
+
 def test_item_lookups_use_an_index(sqlite_database: Database) -> None:
     """The lookups of an item by SHA-256 or by address never scan the agency's items."""
     statements: list[tuple[str, object]] = []
@@ -116,6 +183,7 @@ def test_item_lookups_use_an_index(sqlite_database: Database) -> None:
         event.listen(sqlite_database.engine, "before_cursor_execute", record)
         try:
             uow.queue.find_item(agency.id, "a" * 64, "b" * 64)
+            uow.queue.find_items(agency.id, [("a" * 64, "b" * 64), ("c" * 64, None)])
         finally:
             event.remove(sqlite_database.engine, "before_cursor_execute", record)
         assert statements
@@ -211,3 +279,30 @@ def test_the_migration_keeps_one_sighting_of_those_recorded_twice(database_url: 
         assert [r[0] for r in rows] == ["https://e.test/1", None]
     finally:
         engine.dispose()
+
+
+def test_a_batch_of_new_cases_runs_as_many_statements_whatever_its_size(
+    database: Database, open_uow: UnitOfWorkFactory, store: EncryptedContentStore
+) -> None:
+    """Ingest at volume: the statements of a batch do not grow with its candidates (looked
+    up, written and audited at once), so that writing cases is not one round trip each."""
+
+    def statements_for(batch: list[Candidate]) -> int:
+        ran: list[str] = []
+
+        def count(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+            ran.append(statement)
+
+        event.listen(database.engine, "before_cursor_execute", count)
+        try:
+            outcomes = queue_batch(
+                open_uow, agency_code="unite", candidates=batch, actor="t", store=store
+            )
+        finally:
+            event.remove(database.engine, "before_cursor_execute", count)
+        assert outcomes == [Queued.OPENED] * len(batch)
+        return len(ran)
+
+    small = statements_for([candidate(n) for n in range(5)])
+    large = statements_for([candidate(n) for n in range(100, 160)])
+    assert large == small
