@@ -101,13 +101,13 @@ def people(request: Request, viewer: Viewer, uow: ReadUow) -> Response:
     return _people_page(request, uow, viewer)
 
 
-def _prepared(password: str) -> NewPassword | None:
+def _prepared(password: str) -> NewPassword | InvalidInput:
     """The password checked and hashed before any write transaction opens (Argon2 is slow on
-    purpose: the transaction must not hold the write lock meanwhile); None if it is refused."""
+    purpose: the transaction must not hold the write lock meanwhile); the reason if refused."""
     try:
         return prepare_password(password)
-    except InvalidInput:
-        return None
+    except InvalidInput as refused:
+        return refused
 
 
 @router.post("/people", name="add_person")
@@ -128,8 +128,8 @@ def add_person_form(
     prepared = _prepared(password)
     with get_state(request).database.unit_of_work(write=True) as uow:
         try:
-            if prepared is None:
-                raise InvalidInput("password refused", field="password")
+            if isinstance(prepared, InvalidInput):
+                raise prepared
             added = add_person(
                 uow,
                 viewer=viewer,
@@ -240,8 +240,8 @@ def password_form(
     prepared = _prepared(password)
 
     def reset(uow: UnitOfWork) -> object:
-        if prepared is None:
-            raise InvalidInput("password refused", field="password")
+        if isinstance(prepared, InvalidInput):
+            raise prepared
         return reset_password(uow, viewer=viewer, user_id=user_id, password=prepared)
 
     with get_state(request).database.unit_of_work(write=True) as uow:
