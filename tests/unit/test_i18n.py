@@ -13,16 +13,23 @@ from passerelle.web.i18n import load_catalog, parse_accept_language
 TEMPLATES = Path(__file__).parents[2] / "src" / "passerelle" / "web" / "templates"
 
 
-def template_messages() -> set[str]:
+def _extracted() -> list[str | tuple[str, ...]]:
     env = Environment(extensions=["jinja2.ext.i18n"], autoescape=True)
-    found: set[str] = set()
+    found: list[str | tuple[str, ...]] = []
     for path in TEMPLATES.rglob("*.html"):
         for _line, _func, message in env.extract_translations(path.read_text(encoding="utf-8")):
-            if isinstance(message, str):
-                found.add(message)
-            elif isinstance(message, tuple):  # ngettext: singular and plural
-                found.update(m for m in message if m)
+            found.append(message)
     return found
+
+
+def template_messages() -> set[str]:
+    """The singular messages of the templates (plurals are in `template_plurals`)."""
+    return {m for m in _extracted() if isinstance(m, str)}
+
+
+def template_plurals() -> set[tuple[str, str]]:
+    """The (singular, plural) pairs of the templates' ngettext calls."""
+    return {(m[0], m[1]) for m in _extracted() if isinstance(m, tuple) and m[0] and m[1]}
 
 
 def test_templates_have_messages() -> None:
@@ -42,13 +49,24 @@ def test_every_template_message_is_translated_to_french() -> None:
         "Provenance",
         "Verdict",
         "Protection",
-        "%(n)d cases",
-        "%(n)d cases await a decision",
-        "%(n)d reports from the public",
-        "%(n)d referrals are past their deadline",
-        "%(n)s referrals",
+        "Description",
+        "Format",
+        "Import",
+        "Note",
     }
     missing = sorted(m for m in template_messages() - same_in_french if french.gettext(m) == m)
+    assert missing == []
+
+
+def test_every_template_plural_is_translated_to_french() -> None:
+    french = load_catalog(Locale.FR)
+    plurals = template_plurals()
+    assert ("%(n)s bank", "%(n)s banks") in plurals
+    missing = sorted(
+        pair
+        for pair in plurals
+        if french.ngettext(*pair, 1) == pair[0] or french.ngettext(*pair, 2) == pair[1]
+    )
     assert missing == []
 
 
@@ -56,7 +74,7 @@ def test_french_placeholders_match_the_english_ones() -> None:
     french = load_catalog(Locale.FR)
     import re
 
-    for message in template_messages():
+    for message in template_messages() | {m for pair in template_plurals() for m in pair}:
         assert sorted(re.findall(r"%\(\w+\)s", french.gettext(message))) == sorted(
             re.findall(r"%\(\w+\)s", message)
         ), message
