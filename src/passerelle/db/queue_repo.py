@@ -20,6 +20,7 @@ from sqlalchemy import (
     select,
     text,
     tuple_,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -364,14 +365,24 @@ class SqlQueueRepo:
         return [(case_id, str(url), failures or 0) for case_id, url, failures in rows]
 
     def record_fetch_failure(self, agency_id: str, case_id: str, *, retry_at: datetime) -> None:
-        """Count a failed try to fetch a report's page, next tried at `retry_at`."""
-        case = self._s.get(CaseRow, case_id)
-        if case is None or case.agency_id != agency_id:
+        """Count a failed try to fetch a report's page, next tried at `retry_at`. One
+        statement, no read before it: the jobs runner holds the write lock for this alone."""
+        of_case = (
+            select(CaseRow.item_id)
+            .where(CaseRow.id == case_id, CaseRow.agency_id == agency_id)
+            .scalar_subquery()
+        )
+        result = self._s.execute(
+            update(ItemRow)
+            .where(ItemRow.id == of_case)
+            .values(
+                fetch_failures=func.coalesce(ItemRow.fetch_failures, 0) + 1,
+                fetch_retry_at=retry_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
             raise NotFound("case not found")
-        item = self._s.get(ItemRow, case.item_id)
-        assert item is not None
-        item.fetch_failures, item.fetch_retry_at = (item.fetch_failures or 0) + 1, retry_at
-        self._s.flush()
 
     def record_fetch(
         self, agency_id: str, case_id: str, *, when: datetime, found: ItemFindings | None

@@ -9,22 +9,26 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from passerelle.core.errors import DatabaseUnavailable
-from passerelle.db.engine import make_engine
+from passerelle.core.ports import UnitOfWork
+from passerelle.db.engine import WRITE_OPTION, make_engine
 from passerelle.db.migrate import upgrade
 from passerelle.db.session import Database
 from passerelle.fetch.fetcher import FetchLimits, SafeFetcher
 from passerelle.fetch.guard import AddressGuard, parse_allow_list
 from passerelle.jobs.runner import run_once
 from passerelle.services.auth import LoginPolicy, log_in
-from passerelle.services.public import submit_public_report
+from passerelle.services.matchers import MatcherCache
+from passerelle.services.public import fetch_reported_pages, submit_public_report
 from tests.factories import DEFAULT_PASSWORD, make_agency, make_user
 
 POLICY = LoginPolicy(5, timedelta(minutes=15), timedelta(hours=1))
@@ -235,3 +239,53 @@ def test_a_page_that_keeps_failing_is_tried_again_later_and_later(
     delays = [(datetime.fromisoformat(str(at)).replace(tzinfo=UTC) - start) for _, at in retries]
     assert [round(d / timedelta(minutes=10)) for d in delays] == [1, 2, 4]
     database.dispose()
+
+
+def test_a_failed_fetch_is_recorded_with_only_its_write_under_the_lock(
+    sqlite_file: str, tmp_path: Path
+) -> None:
+    """The transaction that records a failed fetch holds SQLite's write lock for one UPDATE:
+    what it must read (which case, which item, of which agency) is not read while every
+    other writer waits."""
+    database = Database(make_engine(sqlite_file))
+    report(database, "http://127.0.0.1:9/never", 0)
+    with database.unit_of_work() as uow:
+        agency_id = uow.agencies.get_by_code("unite").id
+    under_lock: list[str] = []
+
+    @event.listens_for(database.engine, "before_cursor_execute")
+    def _seen(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if conn.get_execution_options().get(WRITE_OPTION) and statement != "BEGIN IMMEDIATE":
+            under_lock.append(statement.split()[0] + " " + _table_of(statement))
+
+    @contextmanager
+    def writing() -> Iterator[UnitOfWork]:
+        with database.unit_of_work(write=True) as uow:
+            yield uow
+
+    @contextmanager
+    def reading() -> Iterator[UnitOfWork]:
+        with database.unit_of_work() as uow:
+            yield uow
+
+    detail = fetch_reported_pages(
+        writing,
+        agency_id=agency_id,
+        fetch=lambda url: None,  # no answer: a failure to record
+        store=None,
+        now=datetime.now(UTC),
+        open_read=reading,
+        matchers=MatcherCache(tmp_path / "indexes"),
+    )
+    assert detail == "0 fetched, 0 unavailable, 1 not reachable"
+    assert under_lock == ["UPDATE items"]
+    with database.unit_of_work() as uow:
+        assert uow.queue.reports_to_fetch(agency_id) != []  # still to fetch, later
+        assert uow.queue.reports_to_fetch(agency_id, datetime.now(UTC)) == []  # backing off
+    database.dispose()
+
+
+def _table_of(statement: str) -> str:
+    words = statement.split()
+    keyword = {"UPDATE": "UPDATE", "INSERT": "INTO"}.get(words[0], "FROM")
+    return words[words.index(keyword) + 1] if keyword in words else "?"
