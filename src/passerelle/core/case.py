@@ -92,13 +92,13 @@ def parse_page_request(
     try:
         chosen = QueueSort(sort or QueueSort.SCORE.value)
     except ValueError:
-        raise InvalidInput(f"unknown order {sort!r}", field="sort") from None
+        raise InvalidInput("unknown order %(value)s", field="sort", value=repr(sort)) from None
     try:
         count = int(size) if size else DEFAULT_PAGE_SIZE
     except ValueError:
         count = 0
     if count not in PAGE_SIZES:
-        raise InvalidInput(f"a page holds {', '.join(map(str, PAGE_SIZES))} cases", field="size")
+        raise InvalidInput("a page holds 25, 50, 100, 200 cases", field="size")  # PAGE_SIZES
     after_key = parse_queue_key(after) if after else None
     before_key = parse_queue_key(before) if before else None
     for key in (after_key, before_key):
@@ -133,11 +133,13 @@ def parse_queue_filters(
         try:
             chosen_status = CaseStatus(status)
         except ValueError:
-            raise InvalidInput(f"unknown status {status!r}", field="status") from None
+            raise InvalidInput(
+                "unknown status %(value)s", field="status", value=repr(status)
+            ) from None
     if source and source not in SOURCES:
-        raise InvalidInput(f"unknown source {source!r}", field="source")
+        raise InvalidInput("unknown source %(value)s", field="source", value=repr(source))
     if language and (len(language) > 8 or not language.isalpha()):
-        raise InvalidInput(f"unknown language {language!r}", field="language")
+        raise InvalidInput("unknown language %(value)s", field="language", value=repr(language))
     if len(bank) > 64 or len(tier) > 32:
         raise InvalidInput("filter value too long")
     first, last = _parse_day(opened_from, "from"), _parse_day(opened_to, "to")

@@ -132,7 +132,10 @@ def parse_roles(names: list[str] | tuple[str, ...]) -> frozenset[Role]:
         except ValueError:
             allowed = ", ".join(r.value for r in Role)
             raise InvalidInput(
-                f"unknown role {name!r}; roles are: {allowed}", field="roles"
+                "unknown role %(value)s; roles are: %(allowed)s",
+                field="roles",
+                value=repr(name),
+                allowed=allowed,
             ) from None
     if not roles:
         raise InvalidInput("a user needs at least one role", field="roles")
@@ -142,7 +145,9 @@ def parse_roles(names: list[str] | tuple[str, ...]) -> frozenset[Role]:
 def check_password_policy(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
-            f"password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
+            "password must be at least %(minimum)s characters",
+            field="password",
+            minimum=MIN_PASSWORD_LENGTH,
         )
 
 

@@ -53,11 +53,13 @@ def parse_referral_filters(
     try:
         chosen_kind = ReferralKind(kind) if kind else None
     except ValueError:
-        raise InvalidInput(f"unknown kind of referral {kind!r}", field="kind") from None
+        raise InvalidInput(
+            "unknown kind of referral %(value)s", field="kind", value=repr(kind)
+        ) from None
     try:
         chosen_status = ReferralStatus(status) if status else None
     except ValueError:
-        raise InvalidInput(f"unknown state {status!r}", field="status") from None
+        raise InvalidInput("unknown state %(value)s", field="status", value=repr(status)) from None
     if len(host) > 253:
         raise InvalidInput("filter value too long", field="host")
     return ReferralFilters(chosen_kind, chosen_status, host.strip().lower() or None, bool(overdue))

@@ -136,7 +136,7 @@ class SqlExchangeRepo:
         contact: str,
     ) -> Partner:
         if self.partner_by_code(agency_id, code) is not None:
-            raise Conflict(f"{code} is already a partner")
+            raise Conflict("%(code)s is already a partner", code=code)
         row = PartnerRow(
             id=str(uuid.uuid4()),
             agency_id=agency_id,

@@ -54,7 +54,7 @@ class SqlReferralRepo:
     ) -> Host:
         taken = select(HostRow.id).where(HostRow.agency_id == agency_id, HostRow.domain == domain)
         if self._s.scalar(taken):
-            raise Conflict(f"{domain} is already in the directory")
+            raise Conflict("%(domain)s is already in the directory", domain=domain)
         row = HostRow(
             id=str(uuid.uuid4()),
             agency_id=agency_id,

@@ -100,7 +100,7 @@ class SqlAgencyRepo:
 
     def add(self, *, code: str, name: str, jurisdiction: Jurisdiction) -> Agency:
         if self._s.scalar(select(AgencyRow.id).where(AgencyRow.code == code)):
-            raise Conflict(f"an agency with code {code!r} already exists")
+            raise Conflict("an agency with code %(code)s already exists", code=repr(code))
         row = AgencyRow(
             id=_new_id(), code=code, name=name, jurisdiction=jurisdiction.value, created_at=_now()
         )
@@ -117,7 +117,7 @@ class SqlAgencyRepo:
     def get_by_code(self, code: str) -> Agency:
         row = self._s.scalar(select(AgencyRow).where(AgencyRow.code == code))
         if row is None:
-            raise NotFound(f"no agency with code {code!r}")
+            raise NotFound("no agency with code %(code)s", code=repr(code))
         return _to_agency(row)
 
     def list(self) -> list[Agency]:
@@ -145,7 +145,7 @@ class SqlUserRepo:
         locale: Locale,
     ) -> User:
         if self._s.scalar(select(UserRow.id).where(UserRow.username == username)):
-            raise Conflict(f"the username {username!r} is taken")
+            raise Conflict("the username %(name)s is taken", name=repr(username))
         row = UserRow(
             id=_new_id(),
             agency_id=agency_id,

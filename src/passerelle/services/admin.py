@@ -29,7 +29,10 @@ def parse_jurisdiction(text: str) -> Jurisdiction:
     except ValueError:
         allowed = ", ".join(j.value for j in Jurisdiction)
         raise InvalidInput(
-            f"unknown jurisdiction {text!r}; use one of: {allowed}", field="jurisdiction"
+            "unknown jurisdiction %(value)s; use one of: %(allowed)s",
+            field="jurisdiction",
+            value=repr(text),
+            allowed=allowed,
         ) from None
 
 
@@ -37,7 +40,9 @@ def parse_locale(text: str) -> Locale:
     try:
         return Locale(text.strip().lower())
     except ValueError:
-        raise InvalidInput(f"unknown language {text!r}; use fr or en", field="locale") from None
+        raise InvalidInput(
+            "unknown language %(value)s; use fr or en", field="locale", value=repr(text)
+        ) from None
 
 
 def create_agency(
@@ -103,7 +108,7 @@ def create_user(
 def _find_user(uow: UnitOfWork, username: str) -> User:
     credentials = uow.users.find_credentials(parse_username(username))
     if credentials is None:
-        raise NotFound(f"no user named {username!r}")
+        raise NotFound("no user named %(name)s", name=repr(username))
     return credentials.user
 
 

@@ -155,7 +155,7 @@ def test_an_unknown_language_is_422(client: TestClient, agencies: dict[str, str]
     token = csrf_of(client)
     response = client.post("/locale", data={"locale": "de", "csrf_token": token})
     assert response.status_code == 422
-    assert "unknown language &#39;de&#39;" in response.text
+    assert "langue inconnue &#39;de&#39;" in response.text
 
 
 def test_anonymous_visitors_can_switch_language(

@@ -79,8 +79,8 @@ def test_filters_and_the_live_count(
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("?status=gone", "unknown status"),
-        ("?source=rumeur", "unknown source"),
+        ("?status=gone", "statut inconnu &#39;gone&#39;"),
+        ("?source=rumeur", "source inconnue &#39;rumeur&#39;"),
         ("?size=-1", "une page contient 25, 50, 100 ou 200 dossiers"),
     ],
 )
