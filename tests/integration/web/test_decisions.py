@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
+from passerelle.db.engine import WRITE_OPTION
 from passerelle.db.session import Database
 from passerelle.services import banks
 from tests.conftest import log_in
@@ -118,3 +122,23 @@ def test_a_controller_recommends_lifting_a_measure(
     assert "Recommandation de lever la mesure" in page and "critique politique" in page
     with sqlite_database.unit_of_work() as uow:
         assert "case.lifting_recommended" in [e.action for e in uow.audit.iter_all()]
+
+
+def test_a_refused_decision_builds_its_page_without_the_write_lock(
+    client: TestClient, sqlite_database: Database, case_id: str
+) -> None:
+    """The case page shown again with the form's errors is read and rendered after the write
+    transaction is given up: other writers do not wait for it."""
+    token = log_in(client, "analyst.a")
+    under_lock: list[str] = []
+
+    @event.listens_for(sqlite_database.engine, "before_cursor_execute")
+    def _seen(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if conn.get_execution_options().get(WRITE_OPTION):
+            under_lock.append(" ".join(statement.split()[:2]))
+
+    response = decide(client, token, case_id, rationale="trop court")
+    event.remove(sqlite_database.engine, "before_cursor_execute", _seen)
+    assert response.status_code == 422  # type: ignore[attr-defined]
+    assert "trop court" in response.text  # type: ignore[attr-defined]
+    assert under_lock == ["BEGIN IMMEDIATE", "SELECT agencies.id,"]

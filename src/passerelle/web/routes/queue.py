@@ -610,9 +610,12 @@ def _refuse(
     problems: dict[str, str],
     status_code: int = 422,
 ) -> Response:
-    """The case page again, with each problem next to its field and the values kept."""
+    """The case page again, with each problem next to its field and the values kept. The
+    write transaction is given up first and the page read in a read transaction: another
+    writer does not wait while it is read and rendered."""
     uow.rollback()
-    context = _case_context(request, uow, viewer, case_id)
+    with get_state(request).database.unit_of_work() as reading:
+        context = _case_context(request, reading, viewer, case_id)
     context.update(errors=problems, form=submitted)
     return render(request, "pages/case_detail.html", context, status_code=status_code)
 
