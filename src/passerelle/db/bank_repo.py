@@ -32,6 +32,7 @@ from passerelle.core.match import index_entry
 from passerelle.core.signals import Signal
 from passerelle.core.taxonomy import Category, Labels, Tier
 from passerelle.db.models import (
+    BankEntryCountRow,
     BankEntryRow,
     BankGenerationRow,
     BankRemovalFloorRow,
@@ -119,6 +120,10 @@ def _stricter(one: Tlp | None, other: Tlp | None) -> Tlp | None:
 class SqlBankRepo:
     def __init__(self, session: Session) -> None:
         self._s = session
+
+    @property
+    def _postgres(self) -> bool:
+        return self._s.get_bind().dialect.name == "postgresql"
 
     def add(
         self,
@@ -326,7 +331,9 @@ class SqlBankRepo:
     # --- what the console reads and changes ---------------------------------------------------
 
     def summaries(self, agency_id: str) -> builtins.list[BankSummary]:
-        """Every bank of the agency with its counts, in a few grouped queries."""
+        """Every bank of the agency with its counts, read from the counts the triggers keep
+        (bank_entry_counts) and, per bank, from the ends of its indexes: nothing here reads
+        every entry, however many a bank holds."""
         banks = self.list(agency_id)
         ids = [b.id for b in banks]
         counts: dict[str, dict[str, int]] = {i: {} for i in ids}
@@ -335,34 +342,34 @@ class SqlBankRepo:
         newest: dict[str, tuple[int, datetime | None]] = {}
         withdrawn: dict[str, tuple[int, datetime | None]] = {}
         if ids:
-            entries = BankEntryRow.bank_id.in_(ids)
-            for bank_id, kind, n in self._s.execute(
-                select(BankEntryRow.bank_id, BankEntryRow.signal_type, func.count())
-                .where(entries)
-                .group_by(BankEntryRow.bank_id, BankEntryRow.signal_type)
-            ):
-                counts[bank_id][kind] = int(n)
-            for bank_id, tlp, n in self._s.execute(
-                select(BankEntryRow.bank_id, BankEntryRow.tlp, func.count())
-                .where(entries)
-                .group_by(BankEntryRow.bank_id, BankEntryRow.tlp)
-            ):
-                markings[bank_id][tlp] = int(n)
-            for bank_id, distribution, n in self._s.execute(
-                select(BankEntryRow.bank_id, BankEntryRow.distribution, func.count())
-                .where(entries)
-                .group_by(BankEntryRow.bank_id, BankEntryRow.distribution)
-            ):
-                spread[bank_id][distribution] = int(n)
-            for bank_id, generation, added in self._s.execute(
+            for bank_id, dimension, key, n in self._s.execute(
                 select(
-                    BankEntryRow.bank_id,
-                    func.max(BankEntryRow.generation),
-                    func.max(BankEntryRow.added_at),
-                )
-                .where(entries)
-                .group_by(BankEntryRow.bank_id)
+                    BankEntryCountRow.bank_id,
+                    BankEntryCountRow.dimension,
+                    BankEntryCountRow.key,
+                    BankEntryCountRow.n,
+                ).where(BankEntryCountRow.bank_id.in_(ids), BankEntryCountRow.n > 0)
             ):
+                if dimension == "type":
+                    counts[bank_id][key] = int(n)
+                elif dimension == "tlp":
+                    markings[bank_id][key or None] = int(n)
+                else:
+                    spread[bank_id][key or None] = int(n)
+            for bank_id in ids:
+                # Each one row read at the end of an index (bank_id, …).
+                generation = self._s.scalar(
+                    select(BankEntryRow.generation)
+                    .where(BankEntryRow.bank_id == bank_id)
+                    .order_by(BankEntryRow.generation.desc())
+                    .limit(1)
+                )
+                added = self._s.scalar(
+                    select(BankEntryRow.added_at)
+                    .where(BankEntryRow.bank_id == bank_id)
+                    .order_by(BankEntryRow.added_at.desc())
+                    .limit(1)
+                )
                 newest[bank_id] = (int(generation or 0), _utc(added))
             for bank_id, n, moment in self._s.execute(
                 select(
@@ -394,6 +401,49 @@ class SqlBankRepo:
             )
         return found
 
+    def fresh_counts(self, bank_id: str) -> builtins.dict[tuple[str, str], int]:
+        """The bank's counts counted afresh from its entries (reads every entry), keyed as
+        bank_entry_counts keys them."""
+        found: dict[tuple[str, str], int] = {}
+        for name, column in (
+            ("type", BankEntryRow.signal_type),
+            ("tlp", func.coalesce(BankEntryRow.tlp, "")),
+            ("distribution", func.coalesce(BankEntryRow.distribution, "")),
+        ):
+            for key, n in self._s.execute(
+                select(column, func.count()).where(BankEntryRow.bank_id == bank_id).group_by(column)
+            ):
+                found[(name, str(key))] = int(n)
+        return found
+
+    def kept_counts(self, bank_id: str) -> builtins.dict[tuple[str, str], int]:
+        """The counts the triggers keep for the bank (those above zero)."""
+        rows = self._s.execute(
+            select(BankEntryCountRow.dimension, BankEntryCountRow.key, BankEntryCountRow.n).where(
+                BankEntryCountRow.bank_id == bank_id, BankEntryCountRow.n != 0
+            )
+        )
+        return {(dimension, key): int(n) for dimension, key, n in rows}
+
+    def recount(self, bank_id: str) -> bool:
+        """Replace the bank's kept counts by a fresh count, in the caller's transaction
+        (the bank's row is locked first, as every writer of its entries locks the bank
+        generation). Returns whether they had drifted."""
+        self._s.execute(select(BankRow.id).where(BankRow.id == bank_id).with_for_update())
+        fresh = self.fresh_counts(bank_id)
+        drifted = fresh != self.kept_counts(bank_id)
+        if drifted:
+            self._s.execute(delete(BankEntryCountRow).where(BankEntryCountRow.bank_id == bank_id))
+            if fresh:
+                self._s.execute(
+                    insert(BankEntryCountRow),
+                    [
+                        {"bank_id": bank_id, "dimension": d, "key": k, "n": n}
+                        for (d, k), n in fresh.items()
+                    ],
+                )
+        return drifted
+
     def find_entries(
         self, bank_id: str, query: EntryQuery, *, now: datetime, limit: int
     ) -> builtins.list[ListedEntry]:
@@ -407,7 +457,7 @@ class SqlBankRepo:
             chosen = chosen.where(expired)
         else:
             chosen = chosen.where(or_(table.expires_at.is_(None), table.expires_at > now))
-        chosen = _filtered(chosen, table, query)
+        chosen = _filtered(chosen, table, query, postgres=self._postgres)
         if query.after is not None:
             moment, last_id = query.after
             chosen = chosen.where(
@@ -433,7 +483,7 @@ class SqlBankRepo:
     ) -> builtins.list[ListedEntry]:
         table = BankWithdrawalRow
         chosen = select(table).where(table.bank_id == bank_id, table.reinstated_at.is_(None))
-        chosen = _filtered(chosen, table, query)
+        chosen = _filtered(chosen, table, query, postgres=self._postgres)
         if query.after is not None:
             moment, last_id = query.after
             chosen = chosen.where(
@@ -612,13 +662,27 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _next_prefix(prefix: str) -> str:
+    """The smallest string above every string that begins with `prefix`."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 def _filtered(
-    chosen: Select[Any], table: type[BankEntryRow] | type[BankWithdrawalRow], query: EntryQuery
+    chosen: Select[Any],
+    table: type[BankEntryRow] | type[BankWithdrawalRow],
+    query: EntryQuery,
+    *,
+    postgres: bool,
 ) -> Select[Any]:
     if query.value is not None:
         chosen = chosen.where(table.value == query.value)
     if query.prefix:
-        chosen = chosen.where(table.value.like(_like(query.prefix) + "%", escape="\\"))
+        # A range on the value, read from ix_bank_entries_bank_value (a LIKE reads every
+        # entry): the values in [prefix, next prefix) in byte order are those that begin with
+        # the prefix (lower-case hexadecimal). PostgreSQL compares them in the "C" collation,
+        # as its index is built.
+        column: Any = table.value.collate("C") if postgres else table.value
+        chosen = chosen.where(column >= query.prefix, column < _next_prefix(query.prefix))
     if query.signal_type:
         chosen = chosen.where(table.signal_type == query.signal_type)
     if query.category:

@@ -163,6 +163,9 @@ class BankEntryRow(Base):
     __table_args__ = (
         UniqueConstraint("bank_id", "signal_type", "value", name="uq_bank_entries_signal"),
         Index("ix_bank_entries_bank_added", "bank_id", "added_at", "id"),
+        Index("ix_bank_entries_bank_generation", "bank_id", "generation"),
+        # The prefix search's range; on PostgreSQL the migration builds it on value COLLATE "C".
+        Index("ix_bank_entries_bank_value", "bank_id", "value"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -185,6 +188,19 @@ class BankEntryRow(Base):
     # distribution (agreement, onward; NULL: the agreements decide).
     tlp: Mapped[str | None] = mapped_column(String(16))
     distribution: Mapped[str | None] = mapped_column(String(16))
+
+
+class BankEntryCountRow(Base):
+    """How many entries a bank holds per signal type (`dimension` 'type'), per marking
+    ('tlp') and per distribution ('distribution'); key '' stands for unmarked. Kept by
+    triggers on bank_entries in the same transaction as each change (migration 0032)."""
+
+    __tablename__ = "bank_entry_counts"
+
+    bank_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
 
 
 class BankWithdrawalRow(Base):

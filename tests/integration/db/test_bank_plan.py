@@ -1,0 +1,119 @@
+"""What the banks console reads at volume is read from indexes on both engines (issue: one
+bank of 100,000 entries, a prefix search 371 ms reading every entry, the list of banks
+1.4 s a view counting every entry): the prefix search is a range on (bank_id, value), and
+the list of banks reads no entry beyond the newest one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import event, text
+
+from passerelle.core.bank import EntryInput, EntryQuery
+from passerelle.core.signals.digests import MD5
+from passerelle.core.taxonomy import Labels
+from passerelle.db.session import Database
+from passerelle.services.banks import add_entries, create_bank
+from tests.factories import make_agency
+
+
+@contextmanager
+def _statements(database: Database) -> Iterator[list[tuple[str, object]]]:
+    kept: list[tuple[str, object]] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if "FROM bank_entries" in statement:
+            kept.append((statement, parameters))
+
+    event.listen(database.engine, "before_cursor_execute", keep)
+    try:
+        yield kept
+    finally:
+        event.remove(database.engine, "before_cursor_execute", keep)
+
+
+def _plan(database: Database, statement: str, parameters: object) -> str:
+    with database.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)  # type: ignore[arg-type]
+            return " | ".join(str(row[-1]) for row in rows)
+        # The planner's statistics up to date (autovacuum keeps them so); a small table is
+        # scanned whatever the indexes: forbid what can be avoided.
+        conn.execute(text("ANALYZE bank_entries"))
+        conn.execute(text("SET enable_seqscan = off"))
+        rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters)  # type: ignore[arg-type]
+        return " | ".join(str(row[0]) for row in rows)
+
+
+def _bank(database: Database) -> tuple[str, str]:
+    with database.unit_of_work(write=True) as uow:
+        make_agency(uow, code="unite-a")
+        agency = make_agency(uow, code="unite-b")
+        # The bank looked at and a bigger one beside it: its entries are found by bank.
+        bank = create_bank(uow, agency_code="unite-b", name="connu", actor="test")
+        create_bank(uow, agency_code="unite-b", name="autre", actor="test")
+        for name, size in (("connu", 300), ("autre", 3000)):
+            add_entries(
+                uow,
+                agency_code="unite-b",
+                bank_name=name,
+                entries=[
+                    EntryInput("md5", MD5.compute(f"{name} {n}".encode()).value, Labels())
+                    for n in range(size)
+                ],
+                actor="test",
+            )
+        uow.commit()
+    return agency.id, bank.id
+
+
+def test_a_prefix_search_is_a_range_read_from_the_value_index(database: Database) -> None:
+    _agency_id, bank_id = _bank(database)
+    with database.unit_of_work() as uow, _statements(database) as kept:
+        found = uow.banks.find_entries(
+            bank_id, EntryQuery(prefix="ab"), now=datetime.now(UTC), limit=26
+        )
+    assert found and all(f.entry.signal.value.startswith("ab") for f in found)
+    (statement, parameters), *_ = kept
+    assert "LIKE" not in statement.upper()
+    plan = _plan(database, statement, parameters)
+    assert "ix_bank_entries_bank_value" in plan, plan
+    if database.engine.dialect.name == "sqlite":
+        assert "value>? AND value<?" in plan, plan
+
+
+def test_a_prefix_search_finds_every_value_that_begins_so_and_no_other(
+    database: Database,
+) -> None:
+    _agency_id, bank_id = _bank(database)
+    with database.unit_of_work() as uow:
+        every = [e.signal.value for e in uow.banks.entries([bank_id])]
+        for prefix in ("0", "9", "a", "f", "ff", every[0][:5], every[7]):
+            found = uow.banks.find_entries(
+                bank_id, EntryQuery(prefix=prefix), now=datetime.now(UTC), limit=400
+            )
+            assert sorted(f.entry.signal.value for f in found) == sorted(
+                v for v in every if v.startswith(prefix)
+            ), prefix
+
+
+def test_the_list_of_banks_reads_no_entry_beyond_the_newest(database: Database) -> None:
+    agency_id, _bank_id = _bank(database)
+    with database.unit_of_work() as uow, _statements(database) as kept:
+        summaries = {s.bank.name: s for s in uow.banks.summaries(agency_id)}
+    assert summaries["connu"].counts == {"md5": 300}
+    assert summaries["autre"].markings == {None: 3000}
+    assert kept
+    for statement, parameters in kept:
+        assert "GROUP BY" not in statement.upper() and "LIMIT" in statement.upper(), statement
+        plan = _plan(database, statement, parameters)
+        if database.engine.dialect.name == "sqlite":
+            assert "SEARCH bank_entries USING COVERING INDEX ix_bank_entries_bank_" in plan, plan
+            assert "TEMP B-TREE" not in plan, plan
+        else:
+            # From the end of an index on (bank_id, …), or of the one on the generation
+            # when the bank holds most entries: either way the newest first, then stop.
+            assert plan.startswith("Limit") and "Scan Backward using" in plan, plan
+            assert "Sort" not in plan and "Seq Scan" not in plan, plan
