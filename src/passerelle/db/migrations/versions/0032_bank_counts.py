@@ -7,7 +7,7 @@ at 100,000 entries). `bank_entry_counts` holds those counts per bank; triggers o
 `bank_entries` keep it in the same transaction as every insert, delete and change of an
 entry, whichever code path makes it (additions, imports, withdrawals, reinstatements, expiry,
 partner feeds). A NULL marking or distribution is counted under the key ''.
-`passerelle bank recount` rebuilds the counts from the entries should they ever drift.
+`SqlBankRepo.recount` rebuilds a bank's counts from its entries should they ever drift.
 
 The prefix search reads `ix_bank_entries_bank_value` by a range on the value; on PostgreSQL
 the index and the search compare in the "C" collation (byte order), in which a range
