@@ -48,5 +48,5 @@ def test_a_controller_reads_the_audit_log(page: Page, server_url: str) -> None:
     page.get_by_role("button", name="Se connecter").click()
     page.get_by_role("link", name="Journal d’audit").click()
     table = page.get_by_test_id("audit-table")
-    expect(table).to_contain_text("agency.created")
-    expect(table).to_contain_text("user.created")
+    expect(table).to_contain_text("Agence créée")
+    expect(table).to_contain_text("Personne ajoutée")

@@ -10,7 +10,18 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Select,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from passerelle.core.bank import (
@@ -42,6 +53,8 @@ from passerelle.db.models import (
 )
 
 INDEX_BATCH = 20_000
+# How much of a value PostgreSQL's prefix-search index holds (migration 0032).
+INDEXED_PREFIX = 64
 
 
 def bump_generation(session: Session) -> int:
@@ -679,10 +692,16 @@ def _filtered(
     if query.prefix:
         # A range on the value, read from ix_bank_entries_bank_value (a LIKE reads every
         # entry): the values in [prefix, next prefix) in byte order are those that begin with
-        # the prefix (lower-case hexadecimal). PostgreSQL compares them in the "C" collation,
-        # as its index is built.
-        column: Any = table.value.collate("C") if postgres else table.value
-        chosen = chosen.where(column >= query.prefix, column < _next_prefix(query.prefix))
+        # the prefix (lower-case hexadecimal). PostgreSQL's index holds the first 64
+        # characters in the "C" collation (a video's value is too long for a B-tree row): the
+        # range is taken on that same expression, then on the whole value for a longer prefix.
+        if postgres:
+            head: Any = func.left(table.value, literal_column(str(INDEXED_PREFIX))).collate("C")
+            start = query.prefix[:INDEXED_PREFIX]
+            chosen = chosen.where(head >= start, head < _next_prefix(start))
+        if not postgres or len(query.prefix) > INDEXED_PREFIX:
+            column: Any = table.value.collate("C") if postgres else table.value
+            chosen = chosen.where(column >= query.prefix, column < _next_prefix(query.prefix))
     if query.signal_type:
         chosen = chosen.where(table.signal_type == query.signal_type)
     if query.category:

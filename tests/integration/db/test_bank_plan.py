@@ -5,6 +5,8 @@ the list of banks reads no entry beyond the newest one."""
 
 from __future__ import annotations
 
+import json
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -12,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import event, text
 
 from passerelle.core.bank import EntryInput, EntryQuery
-from passerelle.core.signals.digests import MD5
+from passerelle.core.signals.digests import MD5, SHA256
 from passerelle.core.taxonomy import Labels
 from passerelle.db.session import Database
 from passerelle.services.banks import add_entries, create_bank
@@ -97,6 +99,38 @@ def test_a_prefix_search_finds_every_value_that_begins_so_and_no_other(
             assert sorted(f.entry.signal.value for f in found) == sorted(
                 v for v in every if v.startswith(prefix)
             ), prefix
+
+
+def test_a_bank_holds_a_long_video_value_and_finds_hashes_by_their_whole_length(
+    database: Database,
+) -> None:
+    # A vPDQ value of 300 frames is some 24 kB, more than a PostgreSQL B-tree row holds: the
+    # prefix index must take it all the same, and a prefix of a whole SHA-256 (64 characters,
+    # all the index holds on PostgreSQL) or longer still finds exactly what begins with it.
+    rng = random.Random(5)
+    video = json.dumps([f"{rng.getrandbits(256):064x},100,{t:.3f}" for t in range(300)])
+    digest = SHA256.compute(b"un texte neutre").value
+    with database.unit_of_work(write=True) as uow:
+        make_agency(uow, code="unite-v")
+        bank = create_bank(uow, agency_code="unite-v", name="videos", actor="test")
+        added = add_entries(
+            uow,
+            agency_code="unite-v",
+            bank_name="videos",
+            entries=[
+                EntryInput("vpdq", video, Labels()),
+                EntryInput("sha256", digest, Labels()),
+            ],
+            actor="test",
+        )
+        uow.commit()
+    assert (added.added, added.errors) == (2, [])
+    with database.unit_of_work() as uow:
+        for prefix, expected in ((digest, [digest]), (digest[:40], [digest]), (digest + "0", [])):
+            found = uow.banks.find_entries(
+                bank.id, EntryQuery(prefix=prefix), now=datetime.now(UTC), limit=10
+            )
+            assert [f.entry.signal.value for f in found] == expected, prefix
 
 
 def test_the_list_of_banks_reads_no_entry_beyond_the_newest(database: Database) -> None:
