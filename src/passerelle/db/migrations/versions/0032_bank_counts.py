@@ -11,7 +11,10 @@ partner feeds). A NULL marking or distribution is counted under the key ''.
 
 The prefix search reads `ix_bank_entries_bank_value` by a range on the value; on PostgreSQL
 the index and the search compare in the "C" collation (byte order), in which a range
-`>= prefix AND < next prefix` is exactly the values that begin with the prefix.
+`>= prefix AND < next prefix` is exactly the values that begin with the prefix. There the
+index holds a value's first 64 characters only (`left(value, 64)`): a video's vPDQ value is
+tens of kilobytes, more than a B-tree row takes, and the search takes its range on that same
+expression (then on the whole value for a prefix longer than 64).
 
 Revision ID: 0032
 Revises: 0031
