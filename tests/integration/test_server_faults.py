@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -37,7 +37,7 @@ from passerelle.storage.content_store import EncryptedContentStore, derive_conte
 from tests.cli_runner import Cli
 from tests.conftest import TEST_SECRET
 from tests.factories import DEFAULT_PASSWORD, make_agency, make_user
-from tests.servers import free_port
+from tests.servers import free_port, serving
 
 ROUNDS = 3
 CASES = 30  # open cases to decide, and as many decided ones to refer
@@ -64,12 +64,8 @@ class PageHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def pages() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), PageHandler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(PageHandler) as url:
+        yield url
 
 
 @dataclass

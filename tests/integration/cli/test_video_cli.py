@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from tests.cli_runner import Cli
+from tests.servers import serving
 from tests.shared import shared
 from tests.videos import cut_clip
 
@@ -109,11 +109,8 @@ class Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[str]:
     Handler.body = cut_clip(video_path(ORIGINAL), 2.0, 12.0)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/clip.mp4"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Handler) as url:
+        yield url + "/clip.mp4"
 
 
 def test_videos_at_a_url_and_in_a_warc_record_are_matched(

@@ -9,7 +9,7 @@ import time
 import tracemalloc
 import zlib
 from collections.abc import Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import brotli
 import pytest
@@ -19,6 +19,7 @@ from passerelle.core.content import sniff_media_type
 from passerelle.core.errors import ExternalServiceError, InvalidInput
 from passerelle.fetch.fetcher import FetchLimits, SafeFetcher
 from passerelle.fetch.guard import AddressGuard, describe_refusal, parse_allow_list
+from tests.servers import serving
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 BOMB = gzip.compress(b"\x00" * 30_000_000)
@@ -89,12 +90,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 def fetcher(**limits: float) -> SafeFetcher:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from sqlalchemy import text
@@ -25,6 +25,7 @@ from passerelle.services.jobs import run_due_jobs, schedule_defaults
 from passerelle.services.public import submit_public_report
 from passerelle.storage.content_store import EncryptedContentStore
 from tests.factories import make_agency, make_cases, make_referral, make_user
+from tests.servers import serving
 from tests.shared import shared
 
 ORIGINAL = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
@@ -60,11 +61,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 def sent_referral(database: Database, url: str) -> str:

@@ -4,10 +4,9 @@ bank generation as a delta, without rebuilding anything from the banks."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from passerelle.services.banks import add_entries, create_bank
 from passerelle.services.matchers import MatcherCache
 from passerelle.services.public import submit_public_report
 from tests.integration.services.test_jobs import report
+from tests.servers import serving
 from tests.shared import shared
 
 PICTURE = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
@@ -47,11 +47,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 def _submit(database: Database, url: str) -> str:
