@@ -12,7 +12,7 @@ from PIL import Image
 
 from passerelle.core.errors import InvalidInput
 from passerelle.core.signals.base import Signal
-from passerelle.core.signals.pdq import PDQ, hamming
+from passerelle.core.signals.pdq import PDQ, hamming, load_image
 from tests.shared import PDQ_IMAGES, shared
 
 EDITS = PDQ_IMAGES[1:]
@@ -92,6 +92,20 @@ def test_exif_orientation_is_applied() -> None:
     assert PDQ.distance(upright, tagged) <= 8
     plain_rotated = PDQ.compute(reencode(rotated, lambda im: im, "JPEG"))
     assert PDQ.distance(upright, plain_rotated) > 31
+
+
+@pytest.mark.parametrize("portrait", [False, True])
+def test_a_large_photo_is_decoded_at_reduced_scale_whatever_its_proportions(
+    portrait: bool,
+) -> None:
+    original = Image.open(io.BytesIO(image_bytes("aaa-orig")))  # 1600x1004
+    if portrait:
+        original = original.transpose(Image.Transpose.ROTATE_90)
+    data = reencode(original, lambda im: im, "JPEG")
+    # The JPEG decoder's own reduction (half size), the long side still at least 512.
+    assert load_image(data).size == ((502, 800) if portrait else (800, 502))
+    full = PDQ.compute_from_pixels(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
+    assert PDQ.distance(PDQ.compute(data), full) <= 10
 
 
 def test_low_quality_hashes_never_match() -> None:

@@ -50,8 +50,10 @@ def load_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Im
                 raise InvalidInput(
                     f"image too large: {width}x{height} pixels (limit {max_pixels:,})"
                 )
-            # JPEG: decode directly at a reduced scale (still at least MAX_SIDE a side).
-            image.draft("RGB", (MAX_SIDE, MAX_SIDE))
+            # JPEG: decode directly at a reduced scale, the long side still at least MAX_SIDE.
+            # The box keeps the picture's proportions: Pillow reduces only while both sides
+            # stay within the box, so a square box never reduced a 1600x1004 photo.
+            image.draft("RGB", draft_box(width, height))
             size, limit = decoded_bytes(image), max_pixels * BYTES_PER_PIXEL_ALLOWED
             if size > limit:
                 raise InvalidInput(
@@ -66,6 +68,15 @@ def load_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Im
     return image
 
 
+def draft_box(width: int, height: int) -> tuple[int, int]:
+    """The size asked of a JPEG decoder: the picture's proportions, MAX_SIDE on the long side
+    (the picture's own size when it is smaller)."""
+    longest = max(width, height, 1)
+    if longest <= MAX_SIDE:
+        return width, height
+    return max(1, width * MAX_SIDE // longest), max(1, height * MAX_SIDE // longest)
+
+
 def to_rgb(image: Image.Image) -> Image.Image:
     """EXIF orientation applied, then 8-bit RGB, whatever the mode of the file."""
     oriented = ImageOps.exif_transpose(image, in_place=True) or image
@@ -73,7 +84,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
         oriented = Image.fromarray(_scale_to_8_bits(np.asarray(oriented)), mode="L")
     if oriented.mode == "P" and "transparency" in oriented.info:
         oriented = oriented.convert("RGBA")
-    return oriented.convert("RGB")
+    # convert() copies an image already in RGB: skip it (the copy cost as much as the hash).
+    return oriented if oriented.mode == "RGB" else oriented.convert("RGB")
 
 
 def _scale_to_8_bits(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
