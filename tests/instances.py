@@ -189,7 +189,7 @@ def last_log(instance: Instance) -> tuple[str, str]:
         agency = uow.agencies.get_by_code(instance.code)
         (partner,) = uow.exchange.partners(agency.id)
         record = uow.exchange.sync_log(partner.id, limit=1)[0]
-        return record.outcome, record.detail
+        return record.outcome, record.detail.english()
 
 
 IMAGE = "aaa-orig.jpg"

@@ -32,6 +32,9 @@ KEYWORDS = {
         "AuthenticationFailed",
         "Refused",
         "BadLine",
+        "Message",
+        "PartnerError",
+        "PasserelleError",
     )
 }
 # The command line speaks English to operators; its messages are not the console's.
@@ -54,6 +57,8 @@ NOT_SHOWN = {
 MESSAGE_IDS_ONLY = ("fetch", "mail", "core/case.py", "core/work.py", "core/identity.py")
 MESSAGE_IDS_ONLY += ("core/taxonomy.py", "services/admin.py", "db/repos.py")
 MESSAGE_IDS_ONLY += ("db/referral_repo.py", "db/exchange_repo.py")
+# What jobs record for people to read (a partner's sync log, a failed sending, a re-check).
+MESSAGE_IDS_ONLY += ("exchange/client.py", "core/recheck.py", "services/sync.py")
 # Words that are the same in both languages.
 SAME = {"Action", "Code", "Contact", "Source", "Score", "score", "Distance", "Provenance"}
 SAME |= {"Verdict", "Protection", "TLP"}
@@ -119,9 +124,17 @@ def test_messages_people_read_are_message_ids_with_their_values_apart() -> None:
                     continue
                 func = node.func
                 name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-                if name in KEYWORDS and not isinstance(node.args[0], ast.Constant):
+                if name in KEYWORDS and not _is_message_id(node.args[0]):
                     built.append(f"{path.relative_to(SRC)}:{node.lineno}")
     assert built == []
+
+
+def _is_message_id(node: ast.expr) -> bool:
+    """A literal, or a module's constant holding message ids (`SOFT_REMOVAL`,
+    `SAME_SIGNAL[kind]`: their translations are checked by their module's tests)."""
+    if isinstance(node, ast.Subscript):
+        node = node.value
+    return isinstance(node, ast.Constant) or (isinstance(node, ast.Name) and node.id.isupper())
 
 
 def _strings(value: str | tuple[str, ...]) -> tuple[str, ...]:

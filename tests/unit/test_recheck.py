@@ -35,18 +35,21 @@ PAGE = {"sha256": "a" * 64, "text": text_of(ARTICLE)}
     ],
 )
 def test_status_rules(seen: Observation | None, expected: tuple[bool, str] | None) -> None:
-    assert verdict(URL, PAGE, seen) == expected
+    found = verdict(URL, PAGE, seen)
+    assert (found and (found[0], found[1].english())) == expected
 
 
 def test_an_edited_page_is_still_the_content() -> None:
     edited = {"sha256": "b" * 64, "text": text_of(ARTICLE + " Mis à jour à 18 h.")}
-    online, detail = verdict(URL, PAGE, Observation(200, URL, edited)) or (None, "")
-    assert online is True and detail.startswith("HTTP 200, the same text")
+    found = verdict(URL, PAGE, Observation(200, URL, edited))
+    assert found is not None
+    assert found[0] is True and found[1].english().startswith("HTTP 200, the same text")
 
 
 def test_another_page_at_the_address_is_a_soft_removal() -> None:
     other = {"sha256": "c" * 64, "text": text_of("Cette page n'existe plus. " * 8)}
-    assert verdict(URL, PAGE, Observation(200, "https://exemple.test/", other)) == (
+    found = verdict(URL, PAGE, Observation(200, "https://exemple.test/", other))
+    assert found and (found[0], found[1].english()) == (
         False,
         "HTTP 200, the content is no longer there (soft removal, redirected to"
         " https://exemple.test/)",
@@ -59,7 +62,8 @@ def test_a_page_without_text_is_a_soft_removal() -> None:
 
 def test_an_address_without_fingerprint_is_judged_by_its_status() -> None:
     reported = {"url": "f" * 64}  # a public report: no content was ever fetched
-    assert verdict(URL, reported, Observation(200, URL, {"sha256": "e" * 64})) == (
+    found = verdict(URL, reported, Observation(200, URL, {"sha256": "e" * 64}))
+    assert found and (found[0], found[1].english()) == (
         True,
         "HTTP 200",
     )

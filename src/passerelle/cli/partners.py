@@ -13,6 +13,7 @@ from passerelle.cli.context import Runtime, agency_option, needs_runtime, resolv
 from passerelle.core.audit import AuditEntry
 from passerelle.core.errors import InvalidInput
 from passerelle.core.exchange import AGREEMENT_SCHEMA, MAX_FEED_BYTES, Replayed, parse_page
+from passerelle.core.message import message_of
 from passerelle.exchange.signing import (
     MAX_DOCUMENT_BYTES,
     Refused,
@@ -75,10 +76,14 @@ def partner_list(rt: Runtime, agency_code: str | None) -> None:
         for partner in uow.exchange.partners(agency.id):
             agreements = uow.exchange.agreements(agency.id, partner.id)
             states = ",".join(a.status.value for a in agreements) or "no agreement"
-            status = partner.last_error or (
-                f"synced {partner.last_ok_at:%Y-%m-%d %H:%M}"
-                if partner.last_ok_at
-                else "never synced"
+            status = (
+                partner.last_error.english()
+                if partner.last_error
+                else (
+                    f"synced {partner.last_ok_at:%Y-%m-%d %H:%M}"
+                    if partner.last_ok_at
+                    else "never synced"
+                )
             )
             click.echo(f"{partner.code}\t{partner.base_url or 'file drop'}\t{states}\t{status}")
 
@@ -194,7 +199,7 @@ def import_feed(rt: Runtime, path: Path, agency_code: str | None) -> None:
             outcome = exchange.take_page(uow, partner=partner, page=page, now=now)
         except InvalidInput as exc:
             uow.rollback()
-            uow.exchange.record_sync(partner.id, at=now, outcome="refused", detail=str(exc))
+            uow.exchange.record_sync(partner.id, at=now, outcome="refused", detail=message_of(exc))
             uow.commit()
             raise
         uow.commit()

@@ -20,6 +20,7 @@ from passerelle.core.errors import InvalidInput
 from passerelle.core.marking import NEVER_SHARED, stricter
 from passerelle.core.marking import Distribution as Distribution
 from passerelle.core.marking import Tlp as Tlp
+from passerelle.core.message import Message
 from passerelle.core.signals import parse_signal
 from passerelle.core.taxonomy import Category
 
@@ -255,7 +256,7 @@ class Partner:
     cursor: int = 0
     last_sync_at: datetime | None = None
     last_ok_at: datetime | None = None
-    last_error: str | None = None
+    last_error: Message | None = None
     failures: int = 0
     next_sync_at: datetime | None = None
     witnessed_head: str | None = None  # the partner's audit head, from its last feed page

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from passerelle.core.message import Message
+
 RECHECK = "recheck"
 PURGE = "purge"
 FETCH_REPORTS = "fetch_reports"
@@ -25,5 +27,5 @@ class Job:
     agency_id: str
     run_at: datetime
     runs: int
-    last_error: str | None
+    last_error: Message | None
     last_run_at: datetime | None

@@ -43,6 +43,7 @@ from passerelle.core.identity import (
 )
 from passerelle.core.index.entry import IndexEntry
 from passerelle.core.job import Job
+from passerelle.core.message import Message
 from passerelle.core.note import CaseNote
 from passerelle.core.public_report import PublicReport
 from passerelle.core.referral import Host, Referral
@@ -374,7 +375,7 @@ class ReferralRepo(Protocol):
     def mark_sent(
         self, agency_id: str, referral_id: str, when: datetime, deadline: datetime | None
     ) -> None: ...
-    def send_failed(self, agency_id: str, referral_id: str, error: str) -> None: ...
+    def send_failed(self, agency_id: str, referral_id: str, error: Message) -> None: ...
     def override_holds(self, agency_id: str, referral_id: str, when: datetime) -> None: ...
     def overdue(self, agency_id: str, now: datetime) -> builtins.list[Referral]: ...
 
@@ -448,7 +449,7 @@ class JobRepo(Protocol):
         job_id: str,
         *,
         next_run: datetime,
-        error: str | None,
+        error: Message | None,
         now: datetime,
         worker: str | None = None,
     ) -> None: ...
@@ -457,7 +458,7 @@ class JobRepo(Protocol):
         self, agency_id: str
     ) -> builtins.list[tuple[str, str, dict[str, str]]]: ...
     def record_check(
-        self, referral_id: str, *, when: datetime, online: bool, detail: str
+        self, referral_id: str, *, when: datetime, online: bool, detail: Message
     ) -> None: ...
     def purgeable(
         self, agency_id: str, offline_before: datetime, now: datetime
@@ -547,7 +548,7 @@ class ExchangeRepo(Protocol):
         *,
         at: datetime,
         outcome: str,
-        detail: str,
+        detail: Message,
         cursor: int | None = None,
         imported: int = 0,
         retracted: int = 0,
@@ -630,7 +631,7 @@ class ExchangeRepo(Protocol):
 class SyncRecord:
     at: datetime
     outcome: str
-    detail: str
+    detail: Message
     imported: int
     retracted: int
 

@@ -10,11 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from passerelle.core.message import Message
 from passerelle.core.signals.base import Signal
 from passerelle.core.signals.pdq import PDQ
 from passerelle.core.signals.text import TEXT
 
 GONE = frozenset({404, 410, 451})
+SAME_SIGNAL = {
+    PDQ.name: "HTTP %(status)s, the same image (distance %(distance)s)",
+    TEXT.name: "HTTP %(status)s, the same text (distance %(distance)s)",
+}
+SOFT_REMOVAL = "HTTP %(status)s, the content is no longer there (soft removal)"
+SOFT_REMOVAL_MOVED = (
+    "HTTP %(status)s, the content is no longer there (soft removal, redirected to %(url)s)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,26 +38,29 @@ class Observation:
 
 def verdict(
     url: str, expected: dict[str, str], seen: Observation | None
-) -> tuple[bool, str] | None:
-    """(online, detail), or None when nothing can be told (no answer, a server error)."""
+) -> tuple[bool, Message] | None:
+    """(online, what was seen), or None when nothing can be told (no answer, a server
+    error)."""
     if seen is None:
         return None
     status = seen.status
     if status in GONE:
-        return False, f"HTTP {status}"
+        return False, Message("HTTP %(status)s", {"status": status})
     if status >= 500:
         return None
     if not 200 <= status < 300 or not ({"pdq", "text"} & expected.keys()):
-        return True, f"HTTP {status}"
+        return True, Message("HTTP %(status)s", {"status": status})
     found = seen.signals
     if expected.get("sha256") and expected.get("sha256") == found.get("sha256"):
-        return True, f"HTTP {status}, the same content"
+        return True, Message("HTTP %(status)s, the same content", {"status": status})
     for kind in (PDQ, TEXT):
         if kind.name in expected and kind.name in found:
             distance = kind.distance(
                 Signal(kind.name, expected[kind.name]), Signal(kind.name, found[kind.name])
             )
             if distance <= kind.default_threshold:
-                return True, f"HTTP {status}, the same {kind.name} (distance {distance:g})"
-    moved = f", redirected to {seen.final_url}" if seen.final_url != url else ""
-    return False, f"HTTP {status}, the content is no longer there (soft removal{moved})"
+                values: dict[str, str | int] = {"status": status, "distance": f"{distance:g}"}
+                return True, Message(SAME_SIGNAL[kind.name], values)
+    if seen.final_url != url:
+        return False, Message(SOFT_REMOVAL_MOVED, {"status": status, "url": seen.final_url})
+    return False, Message(SOFT_REMOVAL, {"status": status})

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from passerelle.core.errors import InvalidInput
 from passerelle.core.identity import Jurisdiction
+from passerelle.core.message import Message
 
 
 class ReferralKind(enum.StrEnum):
@@ -109,7 +110,7 @@ class Referral:
     approved_at: datetime | None = None
     sent_at: datetime | None = None
     deadline_at: datetime | None = None
-    last_error: str | None = None
+    last_error: Message | None = None
     statement: str = ""  # the statement of reasons written for the host
     acknowledged_at: datetime | None = None  # the host's acts, through its link
     removal_declared_at: datetime | None = None

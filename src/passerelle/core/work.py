@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from passerelle.core.errors import InvalidInput
+from passerelle.core.message import Message
 from passerelle.core.referral import ReferralKind, ReferralStatus
 
 SHOWN = 10  # entries of one list on the dashboard; the count says how many there are
@@ -30,6 +31,7 @@ class WorkItem:
     label: str  # a kind of referral, an address, a partner's name: data, not a sentence
     due: datetime | None = None
     by: str | None = None  # who prepared, complained about, or recommended it
+    problem: Message | None = None  # why a sending failed, put into words when shown
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from passerelle.core.exchange import (
     Tlp,
     parse_terms,
 )
+from passerelle.core.message import Message, dump_message, load_message
 from passerelle.core.ports import ObservationHold, PartnerNotice, SyncRecord
 from passerelle.core.taxonomy import Labels
 from passerelle.db.bank_repo import withdraw_entries
@@ -58,7 +59,7 @@ def _partner(row: PartnerRow) -> Partner:
         cursor=row.cursor,
         last_sync_at=_aware(row.last_sync_at),
         last_ok_at=_aware(row.last_ok_at),
-        last_error=row.last_error,
+        last_error=load_message(row.last_error_json, row.last_error),
         failures=row.failures,
         next_sync_at=_aware(row.next_sync_at),
         witnessed_head=row.witnessed_head,
@@ -199,7 +200,7 @@ class SqlExchangeRepo:
         *,
         at: datetime,
         outcome: str,
-        detail: str,
+        detail: Message,
         cursor: int | None = None,
         imported: int = 0,
         retracted: int = 0,
@@ -211,18 +212,20 @@ class SqlExchangeRepo:
         row.last_sync_at = at
         row.next_sync_at = next_sync_at
         if outcome == "ok":
-            row.last_ok_at, row.last_error, row.failures = at, None, 0
+            row.last_ok_at, row.failures = at, 0
+            row.last_error = row.last_error_json = None
             if cursor is not None:
                 row.cursor = cursor
         else:
-            row.last_error = detail[:2000]
+            row.last_error, row.last_error_json = detail.english()[:2000], dump_message(detail)
             row.failures = (row.failures or 0) + (1 if outcome == "unreachable" else 0)
         self._s.add(
             SyncLogRow(
                 partner_id=partner_id,
                 at=at,
                 outcome=outcome,
-                detail=detail[:2000],
+                detail=detail.english()[:2000],  # for the command line and older readers
+                detail_json=dump_message(detail),
                 imported=imported,
                 retracted=retracted,
             )
@@ -266,7 +269,13 @@ class SqlExchangeRepo:
             .limit(limit)
         )
         return [
-            SyncRecord(_aware(r.at) or r.at, r.outcome, r.detail, r.imported, r.retracted)
+            SyncRecord(
+                _aware(r.at) or r.at,
+                r.outcome,
+                load_message(r.detail_json, r.detail) or Message(""),
+                r.imported,
+                r.retracted,
+            )
             for r in rows
         ]
 

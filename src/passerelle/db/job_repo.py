@@ -14,6 +14,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from passerelle.core.job import Job
+from passerelle.core.message import Message, dump_message, load_message
 from passerelle.db.models import CaseRow, ItemKeyRow, ItemRow, JobRow, RecheckRow, ReferralRow
 
 
@@ -28,7 +29,7 @@ def _job(row: JobRow) -> Job:
         row.agency_id,
         _aware(row.run_at) or row.run_at,
         row.runs,
-        row.last_error,
+        load_message(row.last_error_json, row.last_error),
         _aware(row.last_run_at),
     )
 
@@ -82,7 +83,7 @@ class SqlJobRepo:
         job_id: str,
         *,
         next_run: datetime,
-        error: str | None,
+        error: Message | None,
         now: datetime,
         worker: str | None = None,
     ) -> None:
@@ -92,7 +93,9 @@ class SqlJobRepo:
         if row is None or (worker is not None and row.locked_by != worker):
             return
         row.locked_by, row.locked_until = None, None
-        row.run_at, row.last_error, row.last_run_at = next_run, error, now
+        row.run_at, row.last_run_at = next_run, now
+        row.last_error = error.english() if error else None
+        row.last_error_json = dump_message(error) if error else None
         row.runs += 1
 
     def all_jobs(self) -> list[Job]:
@@ -113,9 +116,17 @@ class SqlJobRepo:
         )
         return [(referral_id, url, json.loads(signals)) for referral_id, url, signals in rows]
 
-    def record_check(self, referral_id: str, *, when: datetime, online: bool, detail: str) -> None:
+    def record_check(
+        self, referral_id: str, *, when: datetime, online: bool, detail: Message
+    ) -> None:
         self._s.add(
-            RecheckRow(referral_id=referral_id, checked_at=when, online=online, detail=detail[:500])
+            RecheckRow(
+                referral_id=referral_id,
+                checked_at=when,
+                online=online,
+                detail=detail.english()[:500],
+                detail_json=dump_message(detail),
+            )
         )
         if not online:
             row = self._s.get(ReferralRow, referral_id)

@@ -429,6 +429,7 @@ class ReferralRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_json: Mapped[str | None] = mapped_column(Text)  # the message id and values
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     removal_declared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     offline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -511,6 +512,7 @@ class JobRow(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     runs: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_json: Mapped[str | None] = mapped_column(Text)
     last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -524,6 +526,7 @@ class RecheckRow(Base):
     checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     online: Mapped[bool] = mapped_column(Boolean)
     detail: Mapped[str] = mapped_column(Text)
+    detail_json: Mapped[str | None] = mapped_column(Text)
 
 
 class AgencyKeyRow(Base):
@@ -555,6 +558,7 @@ class PartnerRow(Base):
     last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_ok_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_json: Mapped[str | None] = mapped_column(Text)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     next_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     witnessed_head: Mapped[str | None] = mapped_column(String(90))
@@ -602,6 +606,8 @@ class SyncLogRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     outcome: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str] = mapped_column(Text)
+    # The message id and its values; NULL on rows recorded before 0033 (English `detail`).
+    detail_json: Mapped[str | None] = mapped_column(Text)
     imported: Mapped[int] = mapped_column(Integer, default=0)
     retracted: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from passerelle.core.errors import Conflict, NotFound
+from passerelle.core.message import Message, dump_message, load_message
 from passerelle.core.referral import Host, Referral, ReferralKind, ReferralStatus
 from passerelle.db.models import HostRow, ReferralRow
 
@@ -37,7 +38,7 @@ def _referral(row: ReferralRow) -> Referral:
         approved_at=_aware(row.approved_at),
         sent_at=_aware(row.sent_at),
         deadline_at=_aware(row.deadline_at),
-        last_error=row.last_error,
+        last_error=load_message(row.last_error_json, row.last_error),
         statement=row.statement or "",
         acknowledged_at=_aware(row.acknowledged_at),
         removal_declared_at=_aware(row.removal_declared_at),
@@ -149,15 +150,16 @@ class SqlReferralRepo:
     ) -> None:
         row = self._row(agency_id, referral_id)
         row.status, row.sent_at, row.deadline_at = ReferralStatus.SENT.value, when, deadline
-        row.last_error = None
+        row.last_error = row.last_error_json = None
 
     def override_holds(self, agency_id: str, referral_id: str, when: datetime) -> None:
         self._row(agency_id, referral_id).hold_override_at = when
         self._s.flush()
 
-    def send_failed(self, agency_id: str, referral_id: str, error: str) -> None:
+    def send_failed(self, agency_id: str, referral_id: str, error: Message) -> None:
         row = self._row(agency_id, referral_id)
-        row.status, row.last_error = ReferralStatus.SEND_FAILED.value, error[:1000]
+        row.status, row.last_error = ReferralStatus.SEND_FAILED.value, error.english()[:1000]
+        row.last_error_json = dump_message(error)
 
     def overdue(self, agency_id: str, now: datetime) -> list[Referral]:
         rows = self._s.scalars(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
+from passerelle.core.message import load_message
 from passerelle.core.referral import Referral
 from passerelle.core.work import SHOWN, ReferralFilters, WorkItem, WorkKind, WorkList
 from passerelle.db.models import (
@@ -114,8 +115,9 @@ class SqlWorkRepo:
             lambda row: WorkItem(
                 row[0].id,
                 row[0].case_id,
-                row[0].last_error or row[0].url,
+                row[0].url,
                 _aware(row[0].created_at),
+                problem=load_message(row[0].last_error_json, row[0].last_error),
             ),
         )
 

@@ -37,15 +37,19 @@ class PartnerError(ExternalServiceError):
     (an HTTP error status, in `status`) or ADDRESS (its address is not allowed); the message
     never holds what the partner wrote back."""
 
-    def __init__(self, message: str, *, reason: str, status: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, reason: str, status: int | None = None, **params: object
+    ) -> None:
+        super().__init__(message, **params)
         self.reason = reason
         self.status = status
 
 
 def _address(partner: Partner) -> str:
     if not partner.base_url:
-        raise ExternalServiceError(f"{partner.code} has no address: exchange by file with it")
+        raise ExternalServiceError(
+            "%(partner)s has no address: exchange by file with it", partner=partner.code
+        )
     return partner.base_url
 
 
@@ -77,15 +81,28 @@ def _send(
         request = pinned_request(client, method, url, guard, **options)
     except InvalidInput as exc:
         log.warning("partner %s: address refused: %s", partner.code, exc)
-        raise PartnerError(f"{partner.code}'s address is refused: {exc}", reason=ADDRESS) from None
+        raise PartnerError(
+            "the address of %(partner)s is refused: %(error)s",
+            reason=ADDRESS,
+            partner=partner.code,
+            error=exc,
+        ) from None
     except ExternalServiceError as exc:
-        raise PartnerError(f"{partner.code} unreachable: {exc}", reason=UNREACHABLE) from None
+        raise PartnerError(
+            "%(partner)s unreachable: %(error)s",
+            reason=UNREACHABLE,
+            partner=partner.code,
+            error=exc,
+        ) from None
     try:
         return client.send(request, stream=True)
     except httpx.HTTPError as exc:
         log.warning("partner %s at %s unreachable: %r", partner.code, parts.netloc, exc)
         raise PartnerError(
-            f"{partner.code} unreachable: {type(exc).__name__}", reason=UNREACHABLE
+            "%(partner)s unreachable: %(error)s",
+            reason=UNREACHABLE,
+            partner=partner.code,
+            error=type(exc).__name__,
         ) from None
 
 
@@ -97,9 +114,11 @@ def _refused(partner: Partner, response: httpx.Response) -> PartnerError:
         reply = "(unreadable)"
     log.warning("partner %s answered %s: %s", partner.code, response.status_code, reply)
     return PartnerError(
-        f"{partner.code} answered HTTP {response.status_code}",
+        "%(partner)s answered HTTP %(code)s",
         reason=ANSWERED,
         status=response.status_code,
+        partner=partner.code,
+        code=response.status_code,
     )
 
 
@@ -151,10 +170,15 @@ def pull_feed(
             for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) > MAX_FEED_BYTES:
-                    raise Refused(f"the feed is over the limit of {MAX_FEED_BYTES} bytes")
+                    raise Refused(
+                        "the feed is over the limit of %(limit)s bytes", limit=MAX_FEED_BYTES
+                    )
         except httpx.HTTPError as exc:
             raise PartnerError(
-                f"{partner.code} unreachable: {type(exc).__name__}", reason=UNREACHABLE
+                "%(partner)s unreachable: %(error)s",
+                reason=UNREACHABLE,
+                partner=partner.code,
+                error=type(exc).__name__,
             ) from None
         finally:
             response.close()

@@ -43,6 +43,7 @@ from passerelle.core.exchange import (
     staleness,
 )
 from passerelle.core.identity import Permission, User
+from passerelle.core.message import Message
 from passerelle.core.ports import ObservationHold, PartnerNotice, UnitOfWork
 from passerelle.core.signals import parse_signal
 from passerelle.core.taxonomy import Labels, parse_category, parse_tier
@@ -539,7 +540,10 @@ def take_page(uow: UnitOfWork, *, partner: Partner, page: FeedPage, now: datetim
         cursor=page.next_cursor,
         imported=outcome.imported,
         retracted=outcome.retracted,
-        detail=f"{len(page.entries)} entries from cursor {cursor} to {page.next_cursor}",
+        detail=Message(
+            "%(entries)s entries from cursor %(start)s to %(end)s",
+            {"entries": len(page.entries), "start": cursor, "end": page.next_cursor},
+        ),
     )
     return outcome
 

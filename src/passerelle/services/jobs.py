@@ -18,6 +18,7 @@ from passerelle.core.errors import (
 )
 from passerelle.core.identity import Permission, User
 from passerelle.core.job import FETCH_REPORTS, INTERVALS, LEASE, PURGE, RECHECK, SYNC, Job
+from passerelle.core.message import message_of
 from passerelle.core.ports import ContentStore, Fetch, Fetched, UnitOfWork
 from passerelle.core.recheck import Observation, verdict
 from passerelle.scan import ScanOptions, fingerprint
@@ -109,22 +110,22 @@ def run_due_jobs(
             continue  # another worker has it
         lease = Lease(job.id, worker)
         try:
-            detail, error = _run(open_uow, reading, job, tools, moment, lease), None
+            detail, failure = _run(open_uow, reading, job, tools, moment, lease), None
         except LeaseLost as exc:
             yield JobRun(job.kind, job.agency_id, "stopped", str(exc))
             continue
         except PasserelleError as exc:
-            detail, error = "failed", str(exc)
+            detail, failure = "failed", message_of(exc)
         with open_uow() as uow:
             uow.jobs.finish(
                 job.id,
                 next_run=moment + INTERVALS[job.kind],
-                error=error,
+                error=failure,
                 now=moment,
                 worker=worker,
             )
             uow.commit()
-        yield JobRun(job.kind, job.agency_id, detail, error)
+        yield JobRun(job.kind, job.agency_id, detail, failure.english() if failure else None)
 
 
 def _run(
@@ -191,7 +192,7 @@ def _recheck(
                             job.agency_id,
                             "referral",
                             referral_id,
-                            {"detail": detail},
+                            {"detail": detail.as_dict()},
                         )
                     )
             uow.commit()

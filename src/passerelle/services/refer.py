@@ -18,6 +18,7 @@ from passerelle.core.audit import AuditEntry, AuditEvent
 from passerelle.core.decision import Decision, Verdict
 from passerelle.core.errors import Conflict, ExternalServiceError, InvalidInput, PermissionDenied
 from passerelle.core.identity import Locale, Permission, User
+from passerelle.core.message import message_of
 from passerelle.core.ports import Mailer, UnitOfWork
 from passerelle.core.referral import (
     Host,
@@ -480,9 +481,15 @@ def send_referral(
         )
     except ExternalServiceError as exc:
         with open_uow() as uow:
-            uow.referrals.send_failed(viewer.agency_id, referral.id, str(exc))
+            failure = message_of(exc)
+            uow.referrals.send_failed(viewer.agency_id, referral.id, failure)
             _audit(
-                uow, viewer, "referral.send_failed", "referral", referral.id, {"error": str(exc)}
+                uow,
+                viewer,
+                "referral.send_failed",
+                "referral",
+                referral.id,
+                {"error": failure.as_dict()},
             )
             uow.commit()
             sent = uow.referrals.get(viewer.agency_id, referral.id)

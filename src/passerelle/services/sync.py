@@ -16,6 +16,7 @@ from passerelle.core.audit import AuditEntry
 from passerelle.core.errors import ExternalServiceError, PasserelleError, PermissionDenied
 from passerelle.core.exchange import FeedPage, Partner
 from passerelle.core.identity import Permission, User
+from passerelle.core.message import Message, message_of
 from passerelle.core.ports import UnitOfWork
 from passerelle.services.exchange import expire_partner_entries, take_page
 
@@ -120,7 +121,7 @@ def _pull_partner(
         code = uow.agencies.get(agency_id).code
         key = uow.exchange.active_key(agency_id)
     if key is None:
-        raise PasserelleError(f"{code} has no signing key")
+        raise PasserelleError("%(agency)s has no signing key", agency=code)
     pages = 0
     for _ in range(MAX_PAGES):
         try:
@@ -157,7 +158,10 @@ def _record_failure(
             partner.id,
             at=now,
             outcome="unreachable",
-            detail=f"{exc}; next try in {delay}",
+            detail=Message(
+                "%(error)s; next try in %(minutes)s min",
+                {"error": message_of(exc), "minutes": int(delay.total_seconds() // 60)},
+            ),
             next_sync_at=now + delay,
         )
         uow.commit()
@@ -168,5 +172,5 @@ def _record_refusal(
 ) -> None:
     with open_uow() as uow:
         each(uow)
-        uow.exchange.record_sync(partner.id, at=now, outcome="refused", detail=str(exc))
+        uow.exchange.record_sync(partner.id, at=now, outcome="refused", detail=message_of(exc))
         uow.commit()

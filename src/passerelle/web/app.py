@@ -25,7 +25,7 @@ from passerelle.storage.content_store import EncryptedContentStore, derive_conte
 from passerelle.web.context import AppState
 from passerelle.web.errors import install_error_handlers, reject_too_large
 from passerelle.web.headers import SecurityHeaders
-from passerelle.web.history import event_sentence
+from passerelle.web.history import event_sentence, said
 from passerelle.web.i18n import Translator
 from passerelle.web.limits import BodyLimit, BodyLimits
 from passerelle.web.paths import path_for
@@ -100,6 +100,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     templates.env.filters["number"] = number
 
     templates.env.globals["event_sentence"] = event_sentence
+    templates.env.globals["said"] = said
     store = EncryptedContentStore(settings.content_dir, derive_content_key(settings.secret_key))
     mailer = (
         SmtpMailer(

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from passerelle.core.identity import Jurisdiction, Locale, User
+from passerelle.core.message import message_of
 from passerelle.core.ports import ContentStore, Mailer
 from passerelle.db.repos import SqlUnitOfWork
 from passerelle.db.session import Database
@@ -155,16 +156,9 @@ def error_text(request: Request, exc: Exception) -> str:
     """An error's message in the request's language: its message id translated, then its
     values put in (the English text when the catalogue has no translation)."""
     template = getattr(exc, "template", None)
-    params: dict[str, object] = getattr(exc, "params", None) or {}
     if not isinstance(template, str) or not template:
         return gettext_of(request)(str(exc))
-    translated = gettext_of(request)(template)
-    if not params:
-        return translated
-    try:
-        return translated % params
-    except (KeyError, ValueError, TypeError):
-        return str(exc)
+    return message_of(exc).render(gettext_of(request))
 
 
 def csrf_seed(request: Request) -> str:

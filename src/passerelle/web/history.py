@@ -11,6 +11,9 @@ from typing import Any
 
 from jinja2 import pass_context
 from jinja2.runtime import Context
+from markupsafe import Markup, escape
+
+from passerelle.core.message import Message, is_message_dict, message_from_dict
 
 # Message ids: `%(name)s` takes the event's detail of that name (translated when it is a
 # code the catalogue knows, such as a verdict or a kind of referral).
@@ -32,7 +35,7 @@ SENTENCES = {
     "referral.hold_overridden": "Observation hold overridden: %(reason)s",
     "referral.acknowledged": "The host acknowledged the notice",
     "referral.removal_declared": "The host declared the content removed",
-    "referral.offline_seen": "The content was seen offline",
+    "referral.offline_seen": "The content was seen offline: %(detail)s",
     "complaint.received": "The host sent a complaint",
     "complaint.decided": "Complaint decided: %(outcome)s",
     "public_report.received": "Report from the public received",
@@ -200,6 +203,8 @@ def readable(value: Any, translate: Callable[[str], str]) -> str:
         return translate(VALUES.get(value, value)) if is_code else value
     if isinstance(value, list | tuple):
         return ", ".join(readable(item, translate) for item in value) or "—"
+    if is_message_dict(value):  # a message recorded as its id and values
+        return message_from_dict(value).render(translate)
     if isinstance(value, dict):
         pair = translate(PAIR)
         parts = [
@@ -246,3 +251,26 @@ def event_sentence(context: Context, action: str, details: str | dict[str, Any])
     translate: Callable[[str], str] = context["_"]
     parsed = json.loads(details) if isinstance(details, str) and details else details or {}
     return describe(action, parsed if isinstance(parsed, dict) else {}, translate)
+
+
+# Beside a sentence recorded in English before messages were stored as ids and values.
+BEFORE_TRANSLATION = "recorded in English, before translation"
+
+
+def say(message: Message | None, translate: Callable[[str], str]) -> Markup:
+    """A recorded message in the reader's language, escaped; an English sentence recorded
+    before message ids shown as it is, marked as such."""
+    if message is None:
+        return Markup("")
+    if message.before_translation:
+        return Markup('<span lang="en">%s</span> <span class="muted">(%s)</span>') % (
+            message.template,
+            translate(BEFORE_TRANSLATION),
+        )
+    return escape(message.render(translate))
+
+
+@pass_context
+def said(context: Context, message: Message | None) -> Markup:
+    """Jinja global: `said(referral.last_error)` with the page's translations."""
+    return say(message, context["_"])

@@ -219,7 +219,7 @@ def test_a_partner_that_is_down_is_retried_later(pair: tuple[Instance, Instance]
     assert outcome == "unreachable" and "next try in" in detail
     assert partner.next_sync_at is not None and partner.next_sync_at > datetime.now(UTC)
     liaison = qc.client(f"liaison.{qc.code}")
-    assert "unreachable" in liaison.get("/partners").text
+    assert "unite-fr injoignable\u00a0: ConnectError" in liaison.get("/partners").text
 
 
 def test_a_hold_in_france_blocks_a_referral_in_quebec(pair: tuple[Instance, Instance]) -> None:
