@@ -210,6 +210,16 @@ class TokenCache:
         self._kept: dict[str, tuple[User, float]] = {}
         self._lock = threading.Lock()
 
+    def known(self, token: str) -> User | None:
+        """The user of `token` if it was checked within the period, without the database;
+        None when it must be checked (or is no token of ours)."""
+        if not token.startswith(TOKEN_PREFIX):
+            return None
+        kept = self._kept.get(hash_token(token))
+        if kept is not None and self._clock() - kept[1] < self._period:
+            return kept[0]
+        return None
+
     def user(self, open_uow: OpenUow, token: str) -> User | None:
         if not token.startswith(TOKEN_PREFIX):
             return None

@@ -74,6 +74,31 @@ def look_up(
     """Every signal against the viewer's agency's banks (one batch per signal type)."""
     _check(viewer)
     matcher: Matcher = matchers.matcher(viewer.agency_id, open_read)
+    return _answer(matcher, audit, viewer=viewer, signals=signals, source=source, wait=True)
+
+
+def look_up_known(
+    audit: LookupAudit, matchers: MatcherCache, *, viewer: User, signals: Sequence[Signal]
+) -> list[Answer] | None:
+    """`look_up` answered from the matcher in memory, if it was checked against the bank
+    generation within its period, without touching the database (the count goes to the audit
+    log through its background writer); None when the matcher must be checked first."""
+    _check(viewer)
+    matcher = matchers.known(viewer.agency_id)
+    if matcher is None:
+        return None
+    return _answer(matcher, audit, viewer=viewer, signals=signals, source="signals", wait=False)
+
+
+def _answer(
+    matcher: Matcher,
+    audit: LookupAudit,
+    *,
+    viewer: User,
+    signals: Sequence[Signal],
+    source: str,
+    wait: bool,
+) -> list[Answer]:
     outcomes = matcher.match_many([[signal] for signal in signals])
     answers = [Answer(s, o) for s, o in zip(signals, outcomes, strict=True)]
     audit.record(
@@ -83,6 +108,7 @@ def look_up(
         by_type=Counter(signal.type for signal in signals),
         matched=sum(bool(a.outcome.matches) for a in answers),
         generation=matcher.generation,
+        wait=wait,
     )
     return answers
 

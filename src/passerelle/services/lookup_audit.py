@@ -4,10 +4,11 @@ Every call of the match API is counted (calls, signals by type, matched), never 
 Writing one hash-chained audit event per call made each call wait for a transaction of its
 own, and calls from several clients wait for each other's. Instead the counts of one user and
 source are kept in memory and written as one `match.looked_up` event at most once a `period`
-(the first call of a quiet user is written at once, in its own call); a background thread
-writes what is left after each period, and `close()` (on the server's clean shutdown) writes
-the rest. A crash can lose at most the last period's counts, never a state change: looking
-up changes nothing."""
+(the first call of a quiet user is written at once: in its own call, or by the background
+writer right after the answer when the caller must not wait for the database, as the match
+API's answers from memory); the background thread writes what is left after each period, and
+`close()` (on the server's clean shutdown) writes the rest. A crash can lose at most the last
+period's counts, never a state change: looking up changes nothing."""
 
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ class LookupAudit:
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._stop = threading.Event()
+        self._due = threading.Event()  # wakes the background writer before its period ends
         self._thread: threading.Thread | None = None
 
     def record(
@@ -76,7 +78,10 @@ class LookupAudit:
         by_type: Counter[str],
         matched: int,
         generation: int,
+        wait: bool = True,
     ) -> None:
+        """Count one call. A count that is due is written in this call, or with `wait=False`
+        by the background writer at once (this call never touches the database)."""
         key = (agency_id, username, source)
         now = self._clock()
         with self._lock:
@@ -87,9 +92,11 @@ class LookupAudit:
             pending.matched += matched
             pending.generation = max(pending.generation, generation)
             due = now - self._written_at.get(key, -self._period) >= self._period
-            if not due:
+            if not due or not wait:
                 self._start()
-        if due:
+            if due and not wait:
+                self._due.set()
+        if due and wait:
             self._write([key])
 
     def flush(self) -> None:
@@ -101,6 +108,7 @@ class LookupAudit:
     def close(self) -> None:
         """Stop the background writer and write what is left (the server's clean shutdown)."""
         self._stop.set()
+        self._due.set()
         thread = self._thread
         if thread is not None:
             thread.join()
@@ -113,7 +121,11 @@ class LookupAudit:
             self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._period):
+        while not self._stop.is_set():
+            self._due.wait(self._period)
+            self._due.clear()
+            if self._stop.is_set():
+                return  # close() writes the rest
             try:
                 self.flush()
             except Exception:  # the counts are kept for the next try; the server goes on

@@ -113,6 +113,14 @@ class MatcherCache:
         self._cached: dict[str, _Cached] = {}
         self._lock = threading.Lock()
 
+    def known(self, agency_id: str, clock: Callable[[], float] = time.monotonic) -> Matcher | None:
+        """The agency's matcher if it was checked within the period, without the database;
+        None when it must be checked (`matcher`)."""
+        cached = self._cached.get(agency_id)
+        if cached is not None and clock() - cached.checked_at < self._period:
+            return cached.matcher
+        return None
+
     def matcher(
         self,
         agency_id: str,

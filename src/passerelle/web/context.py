@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from passerelle.core.identity import Jurisdiction, Locale, User
@@ -92,7 +93,9 @@ def viewer(request: Request) -> User:
     return user
 
 
-def api_viewer(request: Request) -> User:
+async def api_viewer(request: Request) -> User:
+    """The user of the request's API token: from the tokens checked within the last second
+    without leaving the event loop, else checked against the database in a worker thread."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "basic":
@@ -106,7 +109,10 @@ def api_viewer(request: Request) -> User:
     if not token.strip():
         raise ApiAuthRequired
     state = get_state(request)
-    user = state.api_tokens.user(state.database.unit_of_work, token.strip())
+    token = token.strip()
+    user = state.api_tokens.known(token)
+    if user is None:
+        user = await run_in_threadpool(state.api_tokens.user, state.database.unit_of_work, token)
     if user is None:
         raise ApiAuthRequired
     request.state.viewer = user

@@ -1,11 +1,16 @@
 """Look-ups are audited by count without a transaction per call: the first call of a quiet
 user is written at once, the calls after it within a period are written together (one event
 counting them all), nothing kept is lost on a clean close; API tokens are checked against
-the database once a period, and a revocation made here is honoured at once."""
+the database once a period, and a revocation made here is honoured at once; what was checked
+within the period (a token, an agency's matcher) is known without the database, so that the
+match API answers a few signals without leaving its event loop."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +18,7 @@ from passerelle.db.session import Database
 from passerelle.services import auth
 from passerelle.services.audit import verify_log
 from passerelle.services.lookup_audit import LookupAudit
+from passerelle.services.matchers import MatcherCache
 from tests.factories import make_agency, make_user
 
 
@@ -131,3 +137,62 @@ def test_a_token_is_checked_once_a_period_and_forgotten_when_revoked(
         uow.commit()
     cache.forget(user.id)  # revoked by this process: refused at once
     assert cache.user(open_uow, other_secret) is None
+
+
+def test_a_due_count_of_a_caller_that_must_not_wait_is_written_by_the_background_writer(
+    seeded: tuple[Database, str],
+) -> None:
+    database, agency_id = seeded
+    written_by: list[str] = []
+    done = threading.Event()
+
+    def open_write() -> Any:
+        written_by.append(threading.current_thread().name)
+        done.set()
+        return database.unit_of_work(write=True)
+
+    audit = LookupAudit(open_write, period=3600)
+    audit.record(
+        agency_id=agency_id,
+        username="analyste",
+        source="signals",
+        by_type=Counter({"pdq": 1}),
+        matched=0,
+        generation=2,
+        wait=False,
+    )
+    assert done.wait(60)  # the quiet user's first call is written at once, but not here
+    audit.close()
+    assert written_by == ["lookup-audit"]
+    assert [d["calls"] for d in looked_up(database)] == [1]
+
+
+def test_a_token_checked_within_the_period_is_known_without_the_database(
+    seeded: tuple[Database, str],
+) -> None:
+    database, _ = seeded
+    with database.unit_of_work(write=True) as uow:
+        user = uow.users.list_all()[0]
+        _, secret = auth.create_api_token(uow, user=user, name="script")
+        uow.commit()
+    clock = Clock()
+    cache = auth.TokenCache(period=1, clock=clock)
+    assert cache.known(secret) is None  # never checked yet
+    assert cache.user(database.unit_of_work, secret) == user
+    assert cache.known(secret) == user
+    assert cache.known("psl_other") is None
+    clock.now += 2
+    assert cache.known(secret) is None  # the period is over: checked again by `user`
+
+
+def test_a_matcher_checked_within_the_period_is_known_without_the_database(
+    seeded: tuple[Database, str], tmp_path: Path
+) -> None:
+    database, agency_id = seeded
+    clock = Clock()
+    matchers = MatcherCache(tmp_path / "index", period=1)
+    assert matchers.known(agency_id, clock) is None  # never opened yet
+    opened = matchers.matcher(agency_id, database.unit_of_work, clock)
+    assert matchers.known(agency_id, clock) is opened
+    clock.now += 2
+    assert matchers.known(agency_id, clock) is None  # due for a look at the generation

@@ -15,6 +15,8 @@ from passerelle.db.session import Database
 from passerelle.services import banks
 from passerelle.services.auth import create_api_token
 from passerelle.services.lookup import MAX_SIGNALS
+from passerelle.settings import Settings
+from passerelle.web.app import create_app
 from tests.shared import shared
 
 IMAGE = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
@@ -220,3 +222,17 @@ def test_the_endpoint_is_documented(client: TestClient) -> None:
     asked = operation["requestBody"]["content"]["application/json"]["schema"]
     assert asked["properties"]["signals"]["maxItems"] == MAX_SIGNALS
     assert set(asked["properties"]["signals"]["items"]["required"]) == {"type", "value"}
+
+
+def test_every_call_is_counted_also_those_answered_from_memory(
+    settings: Settings, sqlite_database: Database, tokens: dict[str, str]
+) -> None:
+    asked = {"signals": [{"type": "sha256", "value": OTHER_SHA}]}
+    with TestClient(create_app(settings, sqlite_database), base_url="https://testserver") as http:
+        for _ in range(3):  # the first checks the matcher; the others find it in memory
+            assert post(http, tokens["analyst.a"], asked)[0] == 200
+    # leaving the client shuts the app down cleanly: the counts kept are written
+    with sqlite_database.unit_of_work() as uow:
+        events = [e.details for e in uow.audit.iter_all() if e.action == "match.looked_up"]
+    assert sum(int(str(e["calls"])) for e in events) == 3
+    assert sum(int(str(e["matched"])) for e in events) == 3
