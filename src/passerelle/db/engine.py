@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from passerelle.core.errors import DatabaseUnavailable, InvalidInput
+from passerelle.db.write_turns import FairLock, TurnTakingConnection
 
 WRITE_OPTION = "passerelle_write"
 
@@ -39,11 +41,14 @@ def _make_sqlite_engine(database: str | None, busy_timeout: float) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        f"sqlite:///{database or ':memory:'}", connect_args={"timeout": busy_timeout}
+        f"sqlite:///{database or ':memory:'}",
+        connect_args={"timeout": busy_timeout, "factory": TurnTakingConnection},
     )
+    turns = FairLock()  # this process's writers, in order (see write_turns)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.turns = turns
         # Let SQLAlchemy, not the driver, decide when transactions begin (see _on_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -58,7 +63,16 @@ def _make_sqlite_engine(database: str | None, busy_timeout: float) -> Engine:
         # A write transaction takes SQLite's write lock at once, so that two writers queue
         # instead of failing when the second one tries to upgrade a stale read snapshot.
         if connection.get_execution_options().get(WRITE_OPTION):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            dbapi_connection = connection.connection.dbapi_connection
+            if not dbapi_connection.take_write_turn(busy_timeout):
+                raise OperationalError(
+                    "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+                )
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                dbapi_connection.give_write_turn_back()
+                raise
         else:
             connection.exec_driver_sql("BEGIN")
 

@@ -681,12 +681,17 @@ class SqlQueueRepo:
                     )
                 )
             )
-        others = select(CaseRow.id, CaseRow.created_at).join(ItemRow, ItemRow.id == CaseRow.item_id)
-        others = others.where(CaseRow.agency_id == agency_id, CaseRow.id != case_id)
+        # The cases' agency is checked on the rows, not in SQL: a condition on it makes
+        # SQLite read every case of the agency (its index) instead of the few items found.
+        others = select(CaseRow.id, CaseRow.created_at, CaseRow.agency_id).join(
+            ItemRow, ItemRow.id == CaseRow.item_id
+        )
+        others = others.where(CaseRow.id != case_id)
         related: dict[str, tuple[datetime, int | None]] = {
             row.id: (row.created_at, None)
             for way in same
             for row in self._s.execute(others.where(ItemRow.agency_id == agency_id, way))
+            if row.agency_id == agency_id
         }
         if "pdq" in signals:
             # Near duplicates through the PDQ band keys: candidates only, never every image.
@@ -696,7 +701,7 @@ class SqlQueueRepo:
                     others.add_columns(CaseRow.item_id).where(CaseRow.item_id.in_(list(near)))
                 )
                 for row in rows:
-                    if row.id not in related:
+                    if row.agency_id == agency_id and row.id not in related:
                         # The very same PDQ hash is the same content, as the same SHA-256.
                         related[row.id] = (row.created_at, near[row.item_id] or None)
         ordered = sorted(related.items(), key=lambda pair: (pair[1][0], pair[0]))

@@ -146,3 +146,65 @@ def test_a_persons_cases_are_read_from_the_index_of_assigned_cases(database: Dat
         plan = _plan(database, statement, parameters)
         assert "ix_cases_assigned" in plan and "ix_cases_assigned_to" not in plan, plan
         assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+def test_related_cases_are_found_from_the_items_not_every_case_of_the_agency(
+    database: Database,
+) -> None:
+    """Deconfliction on the case page and before a referral: the other cases on the same
+    address or bytes are read from the items' indexes, never by walking every case of the
+    agency (4,000 cases: each look-up was a read of all of them on SQLite); another agency's
+    case on the same address is not among them."""
+    with database.unit_of_work(write=True) as uow:
+        agency, other = make_agency(uow), make_agency(uow, code="qc", jurisdiction="CA-QC")
+        uow.commit()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    items, cases = [], []
+
+    def add(agency_id: str, number: int, url_hash: str) -> str:
+        item_id, case_id = str(uuid.uuid4()), str(uuid.uuid4())
+        items.append(
+            {
+                "id": item_id,
+                "agency_id": agency_id,
+                "sha256": f"{number:064x}",
+                "url_hash": url_hash,
+                "media_type": "text/html",
+                "signals_json": "{}",
+                "first_seen_at": start,
+            }
+        )
+        cases.append(
+            {
+                "id": case_id,
+                "agency_id": agency_id,
+                "item_id": item_id,
+                "status": "open",
+                "source": "scan",
+                "score": 1,
+                "reasons_json": "[]",
+                "matches_json": "[]",
+                "created_at": start + timedelta(seconds=number),
+            }
+        )
+        return case_id
+
+    for number in range(4000):
+        add(agency.id, number, f"{number:064x}")
+    shared = "f" * 64
+    first = add(agency.id, 5000, shared)  # the same address, other bytes (it changed)
+    second = add(agency.id, 5001, shared)
+    add(other.id, 5002, shared)  # Québec's case on that address is not France's to see
+    with database.engine.begin() as conn:
+        conn.execute(insert(ItemRow), items)
+        conn.execute(insert(CaseRow), cases)
+    with (
+        _statements(database, lambda s: "FROM cases JOIN items" in s) as kept,
+        database.unit_of_work() as uow,
+    ):
+        related = uow.queue.related_cases(agency.id, second)
+    assert related == [(first, None)]
+    assert kept
+    for statement, parameters in kept:
+        plan = _plan(database, statement, parameters)
+        assert "ix_cases_agency_id" not in plan and "SCAN" not in plan, plan
