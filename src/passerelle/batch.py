@@ -1,29 +1,47 @@
 """Running the pipeline over many items on several processes, results in input order.
 
 Items are scanned in windows: each window's signals are matched in one batch (see
-`scan.scan_many`). With several workers, each process opens the same index files
+`scan.scan_many`), and a payload met again in the scan is not fingerprinted again
+(`scan.SeenPayloads`, one per process).
+
+With several workers, the workers are forked from a server process that has imported the
+pipeline once (no worker imports anything again); each opens the same index files
 memory-mapped (the operating system shares their pages; nothing is rebuilt or pickled); an
-index held only in memory is written to a temporary folder first. Problems pass through
+index held only in memory is written to a temporary folder first. Models (the language
+model) load in a worker when it first needs one. The reading process keeps a few windows in
+flight per worker, so that reading the input and scanning overlap. Problems pass through
 untouched."""
 
 from __future__ import annotations
 
 import multiprocessing
 import tempfile
+from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 from passerelle.core.content import Content
 from passerelle.core.index.store import UnusableIndex, open_index, save, writing
 from passerelle.core.match import Matcher
-from passerelle.scan import ScanOptions, ScanResult, scan_many
+from passerelle.scan import ScanOptions, ScanResult, SeenPayloads, scan_many
 
 _STATE: dict[str, object] = {}
-# Items held in memory at once per worker: bounds memory on crawls of any size.
-WINDOW_PER_WORKER = 64
-# Items whose signals are matched together.
+# Items whose signals are matched together, and the unit of work sent to a worker.
 MATCH_BATCH = 32
+# Windows handed to the workers ahead of the one whose results are awaited, per worker:
+# bounds memory on crawls of any size while no worker waits for the reader.
+WINDOWS_IN_FLIGHT_PER_WORKER = 3
+# What the workers' server imports once, before forking them.
+PRELOADED = (
+    "passerelle.batch",
+    "passerelle.core.signals.text",
+    "passerelle.core.extract.language",
+    "passerelle.core.index.store",
+    "PIL.JpegImagePlugin",
+    "PIL.PngImagePlugin",
+    "pdqhash",
+)
 
 
 def _init_worker(path: str, bank_ids: frozenset[str] | None, options: ScanOptions) -> None:
@@ -31,32 +49,45 @@ def _init_worker(path: str, bank_ids: frozenset[str] | None, options: ScanOption
         index = open_index(Path(path), verify=False)
     except UnusableIndex:  # replaced by a newer one while this worker started: open that
         index = open_index(Path(path), verify=False)
+    _single_threaded_faiss()
     _STATE["matcher"] = Matcher(index).restricted(bank_ids)
     _STATE["options"] = options
+    _STATE["seen"] = SeenPayloads()
+
+
+def _single_threaded_faiss() -> None:
+    """One thread per worker: the workers already share the cores, and OpenMP threads only
+    spin-wait on a small machine."""
+    import sys
+
+    faiss = sys.modules.get("faiss")
+    if faiss is not None:
+        faiss.omp_set_num_threads(1)
 
 
 def _scan_window(items: list[object]) -> list[object]:
-    matcher = _STATE["matcher"]
-    options = _STATE["options"]
+    matcher, options, seen = _STATE["matcher"], _STATE["options"], _STATE["seen"]
     assert isinstance(matcher, Matcher) and isinstance(options, ScanOptions)  # set by _init_worker
-    return list(_scan_in_batches(items, matcher, options))
+    assert isinstance(seen, SeenPayloads)
+    return list(_scan_some(items, matcher, options, seen))
 
 
-def _scan_in_batches(
-    items: Iterable[object], matcher: Matcher, options: ScanOptions
-) -> Iterator[object]:
+def _windows(items: Iterable[object]) -> Iterator[list[object]]:
     window: list[object] = []
     for item in items:
         window.append(item)
         if len(window) >= MATCH_BATCH:
-            yield from _scan_some(window, matcher, options)
+            yield window
             window = []
-    yield from _scan_some(window, matcher, options)
+    if window:
+        yield window
 
 
-def _scan_some(items: list[object], matcher: Matcher, options: ScanOptions) -> Iterator[object]:
+def _scan_some(
+    items: list[object], matcher: Matcher, options: ScanOptions, seen: SeenPayloads
+) -> Iterator[object]:
     contents = [item for item in items if isinstance(item, Content)]
-    results = iter(scan_many(contents, matcher, options)) if contents else iter(())
+    results = iter(scan_many(contents, matcher, options, seen)) if contents else iter(())
     for item in items:
         yield next(results) if isinstance(item, Content) else item
 
@@ -66,7 +97,9 @@ def scan_all(
 ) -> Iterator[ScanResult | object]:
     """Scan every `Content` of `items` (anything else is passed through), in order."""
     if workers <= 1:
-        yield from _scan_in_batches(items, matcher, options)
+        seen = SeenPayloads()
+        for window in _windows(items):
+            yield from _scan_some(window, matcher, options, seen)
         return
     with tempfile.TemporaryDirectory(prefix="passerelle-index-") as scratch:
         path = matcher.index.path
@@ -74,24 +107,21 @@ def scan_all(
             path = Path(scratch)
             with writing(path):
                 save(matcher.index, path)
-        context = multiprocessing.get_context("spawn")
+        # A fork server, not fork: the reading process may run threads (a progress bar,
+        # OpenMP) that a forked child would inherit half-way; not spawn: each worker would
+        # import everything again.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(PRELOADED))
         with ProcessPoolExecutor(
             max_workers=workers,
             mp_context=context,
             initializer=_init_worker,
             initargs=(str(path), matcher.bank_ids, options),
         ) as pool:
-            window: list[object] = []
-            chunks: list[list[object]] = []
-            for item in items:
-                window.append(item)
-                if len(window) >= MATCH_BATCH:
-                    chunks.append(window)
-                    window = []
-                if len(chunks) >= WINDOW_PER_WORKER * workers // MATCH_BATCH:
-                    for done in pool.map(_scan_window, chunks):
-                        yield from done
-                    chunks = []
-            chunks.append(window)
-            for done in pool.map(_scan_window, chunks):
-                yield from done
+            pending: deque[Future[list[object]]] = deque()
+            for window in _windows(items):
+                pending.append(pool.submit(_scan_window, window))
+                if len(pending) > WINDOWS_IN_FLIGHT_PER_WORKER * workers:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()

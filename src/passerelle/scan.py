@@ -8,8 +8,9 @@ their main content, extracted by the fast path. Analyst-quality extraction is no
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from resiliparse.parse.html import HTMLTree
@@ -109,13 +110,72 @@ class Fingerprint:
     text: str | None = None
     warnings: list[str] = field(default_factory=list)
 
+    def copy(self) -> Fingerprint:
+        return replace(self, signals=list(self.signals), warnings=list(self.warnings))
 
-def fingerprint(content: Content, options: ScanOptions) -> Fingerprint:
-    """Signals of one item, the media type they were computed for, its text and warnings."""
-    media_type = sniff_media_type(content.data)
-    found = Fingerprint(media_type, [SHA256.compute(content.data)])
-    _add_signals(found, content, options, options.wants)
+
+class SeenPayloads:
+    """What was computed from the payloads a scan has already met, by SHA-256: crawls serve
+    the same image, the same error page or the same article at many addresses, and its
+    signals are the same each time. Holds the most recent `capacity` payloads; keeps neither
+    their bytes nor their text (a matched page met again is read again for its title and
+    language). One per scan and process, never shared: it is only a shortcut, results are
+    the same without it."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self._found: OrderedDict[str, Fingerprint] = OrderedDict()
+        self.hits = 0
+
+    def get(self, sha256: str) -> Fingerprint | None:
+        found = self._found.get(sha256)
+        if found is None:
+            return None
+        self._found.move_to_end(sha256)
+        self.hits += 1
+        return found.copy()
+
+    def put(self, sha256: str, found: Fingerprint) -> None:
+        self._found[sha256] = replace(found.copy(), text=None)
+        self._found.move_to_end(sha256)
+        while len(self._found) > self.capacity:
+            self._found.popitem(last=False)
+
+
+_ORDER = {name: i for i, name in enumerate(("sha256", "md5", "url", "pdq", "vpdq", "text"))}
+
+
+def fingerprint(
+    content: Content, options: ScanOptions, seen: SeenPayloads | None = None
+) -> Fingerprint:
+    """Signals of one item, the media type they were computed for, its text and warnings.
+    With `seen`, a payload met before in the scan is not fingerprinted again (only its
+    address is)."""
+    digest = SHA256.compute(content.data)
+    known = seen.get(digest.value) if seen is not None else None
+    if known is not None:
+        _add_url(known, content, options.wants)
+        known.signals.sort(key=_signal_order)
+        return known
+    found = Fingerprint(sniff_media_type(content.data), [digest])
+    _add_signals(found, content, options, lambda kind: kind != "url" and options.wants(kind))
+    if seen is not None:
+        seen.put(digest.value, found)
+    _add_url(found, content, options.wants)
+    found.signals.sort(key=_signal_order)
     return found
+
+
+def _signal_order(signal: Signal) -> int:
+    return _ORDER.get(signal.type, len(_ORDER))
+
+
+def _add_url(found: Fingerprint, content: Content, wants: Callable[[str], bool]) -> None:
+    if content.url and wants("url"):
+        try:
+            found.signals.append(URL.compute(content.url))
+        except InvalidInput as exc:
+            found.warnings.append(f"no url signal: {exc}")
 
 
 def _add_signals(
@@ -124,11 +184,7 @@ def _add_signals(
     signals, warnings, media_type = found.signals, found.warnings, found.media_type
     if wants("md5"):
         signals.append(MD5.compute(content.data))
-    if content.url and wants("url"):
-        try:
-            signals.append(URL.compute(content.url))
-        except InvalidInput as exc:
-            warnings.append(f"no url signal: {exc}")
+    _add_url(found, content, wants)
     if media_type in IMAGE_TYPES and wants("pdq"):
         try:
             signals.append(PDQ.compute(content.data, max_pixels=options.max_pixels))
@@ -169,8 +225,7 @@ def _complete(found: Fingerprint, content: Content, options: ScanOptions) -> Non
     """Add the signals the fast path skipped, to a matched item (what an analyst, the queue
     and the search see of it), in the order `fingerprint` gives them."""
     _add_signals(found, content, options, lambda kind: not options.wants(kind))
-    order = {name: i for i, name in enumerate(("sha256", "md5", "url", "pdq", "vpdq", "text"))}
-    found.signals.sort(key=lambda s: order.get(s.type, len(order)))
+    found.signals.sort(key=_signal_order)
 
 
 def _read_text(found: Fingerprint, data: bytes) -> None:
@@ -204,12 +259,16 @@ def scan(content: Content, matcher: Matcher, options: ScanOptions | None = None)
 
 
 def scan_many(
-    contents: Sequence[Content], matcher: Matcher, options: ScanOptions | None = None
+    contents: Sequence[Content],
+    matcher: Matcher,
+    options: ScanOptions | None = None,
+    seen: SeenPayloads | None = None,
 ) -> list[ScanResult]:
     """`scan` of several items, their signals matched in one batch per signal type (faster
-    per item than one at a time: the index answers a batch with one vectorised search)."""
+    per item than one at a time: the index answers a batch with one vectorised search).
+    `seen` carries the payloads already fingerprinted from one call to the next."""
     chosen = options or ScanOptions()
-    found = [fingerprint(content, chosen) for content in contents]
+    found = [fingerprint(content, chosen, seen) for content in contents]
     outcomes = matcher.match_many([f.signals for f in found])
     return [
         _result(content, print_, outcome, chosen)

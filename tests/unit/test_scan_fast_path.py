@@ -4,6 +4,8 @@ item still gets every signal (what the queue, the case page and the search use).
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import numpy as np
 from PIL import Image
@@ -12,7 +14,7 @@ from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin
 from passerelle.core.content import Content
 from passerelle.core.match import Matcher
 from passerelle.core.signals.pdq import PDQ
-from passerelle.core.signals.text import minhash_of, signature_of
+from passerelle.core.signals.text import _permutations, minhash_of, signature_of
 from passerelle.core.taxonomy import Labels, Tier
 from passerelle.scan import ScanOptions, compared_text, needed_signal_types, scan_many
 from tests.shared import shared
@@ -76,3 +78,24 @@ def test_the_vectorised_minhash_equals_datasketch() -> None:
         assert sketch is not None
         assert np.array_equal(signature_of(text), sketch.hashvalues)
     assert signature_of("trop court") is None
+
+
+def test_the_permutations_are_datasketchs_own() -> None:
+    from datasketch import MinHash
+
+    drawn = MinHash(num_perm=128, seed=1, scheme="affine32").permutations
+    assert drawn.dtype == _permutations().dtype
+    assert np.array_equal(_permutations(), drawn)
+
+
+def test_a_text_fingerprint_loads_neither_datasketch_nor_scipy() -> None:
+    # Each scanning process (a worker, a Spark executor) starts without them: they took
+    # seconds of its start.
+    code = (
+        "import sys\n"
+        "from passerelle.core.signals.text import TEXT\n"
+        "assert TEXT.compute('un deux trois quatre cinq six sept huit neuf dix onze douze')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('datasketch', 'scipy')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -43,7 +43,7 @@ from passerelle.core.match import Matcher, index_entries
 from passerelle.exchange.candidates import candidate_row
 from passerelle.intake import Problem
 from passerelle.intake.archive import iter_archive
-from passerelle.scan import ScanOptions, needed_signal_types, scan, scan_many
+from passerelle.scan import ScanOptions, SeenPayloads, needed_signal_types, scan, scan_many
 
 if TYPE_CHECKING:
     from pyspark import Broadcast
@@ -229,9 +229,10 @@ def scan_file(path: str, matcher: Matcher, options: ScanOptions) -> Iterator[tup
     """Every record of one archive through `scan` (records matched in batches of
     `MATCH_BATCH`: one index search per signal type and batch): ("candidate", row) for each
     match, ("problem", source, reason, fatal) for each bad record or file, then ("count",
-    path, records read)."""
+    path, records read). A payload met again in the archive is not fingerprinted again."""
     read = 0
     batch: list[Content] = []
+    seen = SeenPayloads()
     for item in iter_archive(Path(path)):
         if isinstance(item, Problem):
             yield ("problem", item.source, item.reason, item.fatal)
@@ -239,17 +240,17 @@ def scan_file(path: str, matcher: Matcher, options: ScanOptions) -> Iterator[tup
         read += 1
         batch.append(item)
         if len(batch) >= MATCH_BATCH:
-            yield from _scan_batch(batch, matcher, options)
+            yield from _scan_batch(batch, matcher, options, seen)
             batch = []
-    yield from _scan_batch(batch, matcher, options)
+    yield from _scan_batch(batch, matcher, options, seen)
     yield ("count", path, read)
 
 
 def _scan_batch(
-    batch: list[Content], matcher: Matcher, options: ScanOptions
+    batch: list[Content], matcher: Matcher, options: ScanOptions, seen: SeenPayloads
 ) -> Iterator[tuple[Any, ...]]:
     try:
-        results = scan_many(batch, matcher, options)
+        results = scan_many(batch, matcher, options, seen)
     except Exception:
         # One bad record spoils the batch: scan each alone, so that only it is counted bad.
         for item in batch:

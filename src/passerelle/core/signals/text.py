@@ -88,9 +88,13 @@ def _identity(value: int) -> int:
 
 @cache
 def _permutations() -> np.ndarray:
-    # Drawing the permutations costs more than hashing a page: draw them once per process.
-    permutations: np.ndarray = _minhash(num_perm=NUM_PERM, seed=1, scheme=SCHEME).permutations
-    return permutations
+    """The (a, b) pairs of the 128 permutations, drawn as datasketch draws them for "affine32"
+    and seed 1 (the same NumPy generator, the same calls): without importing datasketch and
+    SciPy, which took 2.5 s of each scanning process's start."""
+    generator = np.random.RandomState(1)
+    a = generator.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return np.array([a, b])
 
 
 # Shingles permuted at a time: bounds the (shingles x 128) intermediate to a few MiB.
