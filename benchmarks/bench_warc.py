@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.warcgen import SHARED, write_warc
+from benchmarks.warcgen import SHARED, describe, write_warc
 from passerelle.batch import scan_all
 from passerelle.cli.scanning import scanned_types
 from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin
@@ -74,21 +74,25 @@ def our_banks(size: int, rng: np.random.Generator) -> tuple[list[Bank], list[Ban
     return [bank], entries
 
 
-def run_ours(path: Path, index_path: Path, workers: int) -> tuple[int, int, float]:
-    detect_language("préchauffage du modèle de langue")  # loaded once per process, as in the CLI
+Found = set[tuple[str, str]]  # (address, bank entry) of every match
+
+
+def run_ours(path: Path, index_path: Path, workers: int) -> tuple[Found, float]:
+    # Loaded once per process, as in the CLI (a start-up cost, like the peers' imports); the
+    # workers of `--workers 2` load it themselves, inside the time measured.
+    detect_language("préchauffage du modèle de langue")
     sink = open(os.devnull, "w")  # noqa: SIM115 - closed below
     start = time.perf_counter()
     matcher = Matcher(open_index(index_path))  # as `passerelle scan` opens it
     options = ScanOptions(signal_types=scanned_types(matcher, all_signals=False))
-    count = matched = 0
+    found: Found = set()
     for result in scan_all(iter_archive(path), matcher=matcher, options=options, workers=workers):
         if isinstance(result, ScanResult):
-            count += 1
-            matched += bool(result.matches)
+            found.update((result.url or "", match.entry_id) for match in result.matches)
             sink.write(json.dumps(result.as_dict(), ensure_ascii=False, sort_keys=True) + "\n")
     seconds = time.perf_counter() - start
     sink.close()
-    return count, matched, seconds
+    return found, seconds
 
 
 # --- the peers -------------------------------------------------------------------------------
@@ -110,6 +114,10 @@ class PeerBanks:
         ]
         random = rng.integers(0, 2**32, (size, 128), dtype=np.uint64)
         self.text = np.vstack([*pages, random])
+        # The bank entries' names, as ours has them, to compare what both sides found.
+        self.pdq_ids = ["e-pdq", *(f"r-pdq-{n}" for n in range(size))]
+        self.text_ids = [f"e-text-{n}" for n in range(len(pages))]
+        self.text_ids += [f"r-text-{n}" for n in range(size)]
 
     def minhash(self, text: str) -> np.ndarray:
         from datasketch import MinHash
@@ -126,12 +134,14 @@ class PeerBanks:
             bits = pdq_bits(body)
             distances = np.count_nonzero(self.pdq != bits, axis=1)
             found["pdq"] = np.packbits(bits).tobytes().hex()
-            found["matches"] = np.nonzero(distances <= PDQ_THRESHOLD)[0].tolist()
+            rows = np.nonzero(distances <= PDQ_THRESHOLD)[0].tolist()
+            found["matches"] = [self.pdq_ids[row] for row in rows]
         elif "html" in content_type:
             values = self.minhash(text_of(body))
             distances = 1.0 - (self.text == values).mean(axis=1)
             found["text"] = values.astype(">u4").tobytes().hex()
-            found["matches"] = np.nonzero(distances <= TEXT_THRESHOLD)[0].tolist()
+            rows = np.nonzero(distances <= TEXT_THRESHOLD)[0].tolist()
+            found["matches"] = [self.text_ids[row] for row in rows]
         return found
 
 
@@ -157,32 +167,33 @@ def trafilatura_text(body: bytes) -> str:
     return trafilatura.extract(body) or ""
 
 
-def run_fast_peer(path: Path, banks: PeerBanks) -> tuple[int, int, float]:
+def run_fast_peer(path: Path, banks: PeerBanks) -> tuple[Found, float]:
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
     sink = open(os.devnull, "w")  # noqa: SIM115 - closed below
     start = time.perf_counter()
-    count = matched = 0
+    matched: Found = set()
     with path.open("rb") as handle:
-        for record in ArchiveIterator(handle, record_types=WarcRecordType.response):
+        # auto_decode: the gzip-encoded pages come out decoded, as warcio gives them.
+        records = ArchiveIterator(handle, record_types=WarcRecordType.response, auto_decode="all")
+        for record in records:
             body = record.reader.read()
             content_type = record.http_headers.get("Content-Type", "") or ""
             found = banks.look_up(body, content_type, resiliparse_text)
-            found["url"] = record.headers.get("WARC-Target-URI")
-            count += 1
-            matched += bool(found.get("matches"))
+            found["url"] = url = record.headers.get("WARC-Target-URI")
+            matched.update((url, entry) for entry in found.get("matches", ()))
             sink.write(json.dumps(found) + "\n")
     seconds = time.perf_counter() - start
     sink.close()
-    return count, matched, seconds
+    return matched, seconds
 
 
-def run_warcio_peer(path: Path, banks: PeerBanks) -> tuple[int, int, float]:
+def run_warcio_peer(path: Path, banks: PeerBanks) -> tuple[Found, float]:
     from warcio.archiveiterator import ArchiveIterator
 
     sink = open(os.devnull, "w")  # noqa: SIM115 - closed below
     start = time.perf_counter()
-    count = matched = 0
+    matched: Found = set()
     with path.open("rb") as handle, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for record in ArchiveIterator(handle):
@@ -191,13 +202,16 @@ def run_warcio_peer(path: Path, banks: PeerBanks) -> tuple[int, int, float]:
             body = record.content_stream().read()
             content_type = record.http_headers.get_header("Content-Type") or ""
             found = banks.look_up(body, content_type, trafilatura_text)
-            found["url"] = record.rec_headers.get_header("WARC-Target-URI")
-            count += 1
-            matched += bool(found.get("matches"))
+            found["url"] = url = record.rec_headers.get_header("WARC-Target-URI")
+            matched.update((url, entry) for entry in found.get("matches", ()))
             sink.write(json.dumps(found) + "\n")
     seconds = time.perf_counter() - start
     sink.close()
-    return count, matched, seconds
+    return matched, seconds
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -216,40 +230,48 @@ def main() -> None:
         fast_banks = PeerBanks(args.bank_size, np.random.default_rng(7), resiliparse_text)
         slow_banks = PeerBanks(args.bank_size, np.random.default_rng(7), trafilatura_text)
         print(
-            f"WARC: {args.records} records ({size / 1e6:.1f} MB gzip), 90% HTML pages,"
-            f" 10% JPEG images; banks: {len(entries)} entries"
-            f" ({args.bank_size + 1} PDQ, {args.bank_size + 2} text); load average"
-            f" {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+            f"WARC: {args.records} responses ({size / 1e6:.1f} MB gzip): {describe(args.records)};"
+            f" banks: {len(entries)} entries ({args.bank_size + 1} PDQ, {args.bank_size + 2} text)"
         )
-        runs = [("passerelle scan, 1 process", lambda: run_ours(path, index_path, 1))]
+        ours_label, workers_label = "passerelle scan, 1 process", "passerelle scan, --workers 2"
+        fast_label, slow_label = (
+            "fastwarc+resiliparse+pdqhash+MinHash",
+            "warcio+trafilatura+pdqhash+MinHash",
+        )
+        runs = [(ours_label, lambda: run_ours(path, index_path, 1))]
         if not args.no_workers:
-            runs.append(("passerelle scan, --workers 2", lambda: run_ours(path, index_path, 2)))
+            runs.append((workers_label, lambda: run_ours(path, index_path, 2)))
         runs += [
-            ("fastwarc+resiliparse+pdqhash+MinHash", lambda: run_fast_peer(path, fast_banks)),
-            ("warcio+trafilatura+pdqhash+MinHash", lambda: run_warcio_peer(path, slow_banks)),
+            (fast_label, lambda: run_fast_peer(path, fast_banks)),
+            (slow_label, lambda: run_warcio_peer(path, slow_banks)),
         ]
         rates: dict[str, float] = {}
+        found: dict[str, Found] = {}
         for label, run in runs:
-            count, matched, seconds = run()
-            rates[label] = count / seconds
+            before = load()
+            found[label], seconds = run()
+            rates[label] = args.records / seconds
             print(
-                f"{label:<38} {count} records, {matched} matched, {seconds:6.2f} s"
-                f" = {rates[label]:6.1f} records/s"
+                f"{label:<38} {len(found[label])} matches, {seconds:6.2f} s ="
+                f" {rates[label]:6.1f} responses/s (load average {before} before, {load()} after)"
             )
-    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    ours = rates["passerelle scan, 1 process"]
-    if "passerelle scan, --workers 2" in rates:
+    differ = [label for label in found if found[label] != found[ours_label]]
+    if differ:
+        for label in differ:
+            print(
+                f"{label} differs from ours: only ours {sorted(found[ours_label] - found[label])[:5]},"
+                f" only it {sorted(found[label] - found[ours_label])[:5]}"
+            )
+        raise SystemExit("the runs did not find the same matches")
+    print(f"every run found the same {len(found[ours_label])} matches (address, bank entry)")
+    ours = rates[ours_label]
+    if workers_label in rates:
+        print(f"warc_scan_2_workers: {rates[workers_label] / ours:.2f}x vs 1 process")
         print(
-            "warc_scan_2_workers:"
-            f" {rates['passerelle scan, --workers 2'] / rates['fastwarc+resiliparse+pdqhash+MinHash']:.2f}x"
-            " vs fastwarc loop"
+            f"warc_scan_2_workers: {rates[workers_label] / rates[fast_label]:.2f}x vs fastwarc loop"
         )
-    print(
-        f"warc_scan: {ours / rates['warcio+trafilatura+pdqhash+MinHash']:.2f}x vs warcio+trafilatura"
-    )
-    print(
-        f"warc_scan_fast_peer: {ours / rates['fastwarc+resiliparse+pdqhash+MinHash']:.2f}x vs fastwarc loop"
-    )
+    print(f"warc_scan: {ours / rates[slow_label]:.2f}x vs warcio+trafilatura")
+    print(f"warc_scan_fast_peer: {ours / rates[fast_label]:.2f}x vs fastwarc loop")
 
 
 if __name__ == "__main__":

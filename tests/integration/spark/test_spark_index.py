@@ -44,7 +44,7 @@ def test_the_executors_open_the_shipped_index_files(spark: object, tmp_path: Pat
         BankEntry("f", "o", picture, Labels(tier=Tier.PROMOTIONAL)),
     ]
     index = build_index([bank, other], entries, tmp_path / "index")
-    warc = write_warc(tmp_path / "crawl.warc.gz", 60, image_share=0.2)
+    warc = write_warc(tmp_path / "crawl.warc.gz", 60, image_share=0.2, crawl=False)
     counters = run_scan(
         spark,  # type: ignore[arg-type]
         [str(warc)],

@@ -56,7 +56,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, java: None) -> tuple[Cli
     assert run("bank", "add", "images", "--type", "pdq", "--value", pdq, *labels).exit_code == 0
     inputs = folder / "inputs"
     inputs.mkdir()
-    write_warc(inputs / "generated.warc.gz", 120, image_share=0.2)
+    write_warc(inputs / "generated.warc.gz", 120, image_share=0.2, crawl=False)
     for path in sorted(shared("warc").iterdir()):
         if path.name != "MANIFEST.md":
             shutil.copy(path, inputs / path.name)
