@@ -7,8 +7,9 @@ Items are scanned in windows: each window's signals are matched in one batch (se
 With several workers, the workers are forked from a server process that has imported the
 pipeline once (no worker imports anything again); each opens the same index files
 memory-mapped (the operating system shares their pages; nothing is rebuilt or pickled); an
-index held only in memory is written to a temporary folder first. Models (the language
-model) load in a worker when it first needs one. The reading process keeps a few windows in
+index held only in memory is written to a temporary folder first. The language of the
+results is detected by the reading process (its model loads there once, when a first result
+needs it, while the workers go on), not in each worker. The reading process keeps a few windows in
 flight per worker, so that reading the input and scanning overlap. Problems pass through
 untouched."""
 
@@ -24,7 +25,15 @@ from pathlib import Path
 from passerelle.core.content import Content
 from passerelle.core.index.store import UnusableIndex, open_index, save, writing
 from passerelle.core.match import Matcher
-from passerelle.scan import ScanOptions, ScanResult, SeenPayloads, scan_many
+from passerelle.scan import (
+    ScanOptions,
+    ScanResult,
+    SeenPayloads,
+    Unsettled,
+    scan_many,
+    scan_many_unsettled,
+    settle,
+)
 
 _STATE: dict[str, object] = {}
 # Items whose signals are matched together, and the unit of work sent to a worker.
@@ -36,7 +45,6 @@ WINDOWS_IN_FLIGHT_PER_WORKER = 3
 PRELOADED = (
     "passerelle.batch",
     "passerelle.core.signals.text",
-    "passerelle.core.extract.language",
     "passerelle.core.index.store",
     "PIL.JpegImagePlugin",
     "PIL.PngImagePlugin",
@@ -66,10 +74,18 @@ def _single_threaded_faiss() -> None:
 
 
 def _scan_window(items: list[object]) -> list[object]:
+    """A window scanned in a worker: results come back unsettled (see `scan.Unsettled`)."""
     matcher, options, seen = _STATE["matcher"], _STATE["options"], _STATE["seen"]
     assert isinstance(matcher, Matcher) and isinstance(options, ScanOptions)  # set by _init_worker
     assert isinstance(seen, SeenPayloads)
-    return list(_scan_some(items, matcher, options, seen))
+    contents = [item for item in items if isinstance(item, Content)]
+    results = iter(scan_many_unsettled(contents, matcher, options, seen))
+    return [next(results) if isinstance(item, Content) else item for item in items]
+
+
+def _settled(items: list[object]) -> Iterator[object]:
+    for item in items:
+        yield settle(item) if isinstance(item, Unsettled) else item
 
 
 def _windows(items: Iterable[object]) -> Iterator[list[object]]:
@@ -122,6 +138,6 @@ def scan_all(
             for window in _windows(items):
                 pending.append(pool.submit(_scan_window, window))
                 if len(pending) > WINDOWS_IN_FLIGHT_PER_WORKER * workers:
-                    yield from pending.popleft().result()
+                    yield from _settled(pending.popleft().result())
             while pending:
-                yield from pending.popleft().result()
+                yield from _settled(pending.popleft().result())

@@ -37,6 +37,9 @@ from passerelle.core.signals.url import URL
 from passerelle.core.video import VideoLimits, hash_video, thumbnails
 
 Language = Literal["matched", "always", "never"]
+# The characters of a text that its language is detected from (`extract.language`'s sample,
+# kept equal by a test, without loading the language module here).
+LANGUAGE_SAMPLE_CHARS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +270,37 @@ def scan_many(
     """`scan` of several items, their signals matched in one batch per signal type (faster
     per item than one at a time: the index answers a batch with one vectorised search).
     `seen` carries the payloads already fingerprinted from one call to the next."""
+    return [
+        settle(unsettled) for unsettled in scan_many_unsettled(contents, matcher, options, seen)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Unsettled:
+    """A result whose language is still to be detected from `sample` (None: nothing to
+    detect). Scanning workers hand these to the process that reads their results, so that the
+    language model loads there once, when a first result needs it, instead of in every worker."""
+
+    result: ScanResult
+    sample: str | None
+
+
+def settle(unsettled: Unsettled) -> ScanResult:
+    if unsettled.sample is None:
+        return unsettled.result
+    from passerelle.core.extract.language import detect_language  # loaded when needed
+
+    language = detect_language(unsettled.sample).language
+    return replace(unsettled.result, language=language)
+
+
+def scan_many_unsettled(
+    contents: Sequence[Content],
+    matcher: Matcher,
+    options: ScanOptions | None = None,
+    seen: SeenPayloads | None = None,
+) -> list[Unsettled]:
+    """`scan_many` but for the language of the results, left to `settle`."""
     chosen = options or ScanOptions()
     found = [fingerprint(content, chosen, seen) for content in contents]
     outcomes = matcher.match_many([f.signals for f in found])
@@ -278,7 +312,7 @@ def scan_many(
 
 def _result(
     content: Content, found: Fingerprint, outcome: MatchOutcome, chosen: ScanOptions
-) -> ScanResult:
+) -> Unsettled:
     priority = prioritise(outcome, source=content.origin)
     if outcome.matches and chosen.signal_types is not None:
         _complete(found, content, chosen)
@@ -286,14 +320,11 @@ def _result(
         # The fast path skipped the text of a page that matched on another signal: the
         # analyst still gets its title and language.
         _read_text(found, content.data)
-    language = None
     wanted = chosen.language == "always" or (chosen.language == "matched" and outcome.matches)
-    if found.text and wanted:
-        from passerelle.core.extract.language import detect_language  # loaded when needed
-
-        language = detect_language(found.text).language
+    # The language is detected from the text's start: only that travels.
+    sample = found.text[:LANGUAGE_SAMPLE_CHARS] if found.text and wanted else None
     kept = content.data if chosen.keep_matched_content and outcome.matches else None
-    return ScanResult(
+    result = ScanResult(
         source=content.source,
         sha256=found.signals[0].value,
         media_type=found.media_type,
@@ -305,11 +336,11 @@ def _result(
         url=content.url,
         crawl_date=content.crawl_date,
         title=found.title,
-        language=language,
         warnings=tuple(found.warnings),
         content=kept,
         thumbnails=_thumbnails(kept, found, outcome, chosen) if kept is not None else (),
     )
+    return Unsettled(result, sample)
 
 
 def _thumbnails(

@@ -116,3 +116,10 @@ def test_two_workers_give_the_results_of_one_in_the_same_order() -> None:
     two = list(scan_all(items, matcher=matcher, options=options, workers=2))
     assert one == two
     assert sum(isinstance(r, ScanResult) and bool(r.matches) for r in two) == 50
+
+
+def test_the_language_sample_is_the_one_the_language_module_reads() -> None:
+    from passerelle.core.extract.language import SAMPLE_CHARS
+    from passerelle.scan import LANGUAGE_SAMPLE_CHARS
+
+    assert LANGUAGE_SAMPLE_CHARS == SAMPLE_CHARS
