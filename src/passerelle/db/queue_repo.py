@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -43,6 +42,8 @@ from passerelle.core.priority import Explanation
 from passerelle.core.search import pdq_band_keys, pdq_probe_keys
 from passerelle.core.signals.pdq import PDQ, hamming
 from passerelle.core.taxonomy import TIER_WEIGHT, Tier
+from passerelle.db.bulk import insert_rows
+from passerelle.db.ids import time_ordered_id
 from passerelle.db.models import (
     CaseRow,
     ItemKeyRow,
@@ -192,7 +193,7 @@ class SqlQueueRepo:
         made = []
         for candidate in candidates:
             found = candidate.findings
-            item_id, case_id = str(uuid.uuid4()), str(uuid.uuid4())
+            item_id, case_id = time_ordered_id(), time_ordered_id()
             made.append(QueuedItem(item_id, case_id))
             items.append(
                 {
@@ -236,11 +237,10 @@ class SqlQueueRepo:
                 {"agency_id": agency_id, "kind": kind, "value": value, "item_id": item_id}
                 for kind, value in dict.fromkeys(_signal_keys(found.signals_json))
             )
-        for table, rows in ((ItemRow, items), (SightingRow, sightings), (CaseRow, cases)):
-            if rows:
-                self._s.execute(insert(table), rows)
-        if keys:
-            self._s.execute(insert(ItemKeyRow), keys)
+        insert_rows(self._s, ItemRow, items)
+        insert_rows(self._s, SightingRow, sightings)
+        insert_rows(self._s, CaseRow, cases)
+        insert_rows(self._s, ItemKeyRow, keys)
         return made
 
     def add_word_keys(self, agency_id: str, words: Sequence[tuple[str, Sequence[str]]]) -> None:
@@ -251,8 +251,7 @@ class SqlQueueRepo:
             for item_id, tokens in words
             for token in dict.fromkeys(tokens)
         ]
-        if rows:
-            self._s.execute(insert(ItemKeyRow), rows)
+        insert_rows(self._s, ItemKeyRow, rows)
 
     def add_item(
         self,
@@ -264,7 +263,7 @@ class SqlQueueRepo:
         media_type: str,
         signals_json: str,
     ) -> str:
-        item_id = str(uuid.uuid4())
+        item_id = time_ordered_id()
         # A plain INSERT, not an ORM object flushed: ingest writes many (the ORM's flush
         # bookkeeping cost more than the row itself).
         self._s.execute(
@@ -321,7 +320,7 @@ class SqlQueueRepo:
         language: str | None,
         title: str | None,
     ) -> str:
-        case_id = str(uuid.uuid4())
+        case_id = time_ordered_id()
         self._s.execute(
             insert(CaseRow).values(
                 id=case_id,

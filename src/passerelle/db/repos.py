@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Generator, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from passerelle.core.audit import (
@@ -32,6 +32,7 @@ from passerelle.core.identity import (
 )
 from passerelle.db import audit_keys
 from passerelle.db.bank_repo import SqlBankRepo
+from passerelle.db.bulk import insert_rows
 from passerelle.db.complaint_repo import SqlComplaintRepo
 from passerelle.db.decision_repo import SqlDecisionRepo
 from passerelle.db.exchange_repo import SqlExchangeRepo
@@ -426,8 +427,9 @@ class SqlAuditLog:
             head.seq, head.hash = event.seq, event.hash
             events.append(event)
         if events:
-            self._s.execute(
-                insert(AuditEventRow),
+            insert_rows(
+                self._s,
+                AuditEventRow,
                 [
                     {
                         "seq": event.seq,

@@ -94,21 +94,21 @@ class EncryptedContentStore:
         refers to it has committed (or discarded)."""
         sha256 = hashlib.sha256(data).hexdigest()
         folder = self._root / STAGING
-        folder.mkdir(parents=True, exist_ok=True)
         name = f"{sha256}.{uuid.uuid4().hex}"
-        (folder / name).write_bytes(self._seal(sha256, data))
+        sealed = self._seal(sha256, data)
+        try:  # the folder is made once, not asked for at every write (an ingest writes many)
+            (folder / name).write_bytes(sealed)
+        except FileNotFoundError:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(sealed)
         return StagedContent(sha256=sha256, name=name)
 
     def publish(self, staged: StagedContent) -> None:
         """Move staged content into place (atomic); when it is there already, drop the copy."""
         source = self._staged_path(staged)
         target = self._path(staged.sha256)
-        if target.exists():
-            source.unlink(missing_ok=True)
-            return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            source.replace(target)
+        try:  # over a copy already there: the same bytes, sealed again (rename is atomic)
+            _move(source, target)
         except FileNotFoundError:
             if not target.exists():  # published by a sweep meanwhile is fine; lost is not
                 raise
@@ -276,3 +276,15 @@ def _chunks(paths: Iterable[Path]) -> Iterator[list[Path]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def _move(source: Path, target: Path) -> None:
+    """Rename `source` to `target`, making the target's folder when it is missing (asked
+    only then: most folders exist once the store holds some thousand files)."""
+    try:
+        source.replace(target)
+    except FileNotFoundError:
+        if not source.exists():
+            raise
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source.replace(target)
