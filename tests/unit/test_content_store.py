@@ -87,6 +87,27 @@ def test_staged_content_appears_only_once_published(tmp_path: Path) -> None:
     assert len(_files(tmp_path)) == 1
 
 
+def test_folders_removed_under_a_running_store_are_made_again(tmp_path: Path) -> None:
+    box = store(tmp_path)
+    box.publish(box.stage(b"premier contenu"))
+    for folder in sorted(tmp_path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if folder.is_file():
+            folder.unlink()
+        else:
+            folder.rmdir()
+    staged = box.stage(DATA)
+    box.publish(staged)
+    assert box.get(staged.sha256) == DATA
+
+
+def test_publishing_what_is_gone_says_so(tmp_path: Path) -> None:
+    box = store(tmp_path)
+    staged = box.stage(DATA)
+    box.discard(staged)
+    with pytest.raises(FileNotFoundError):
+        box.publish(staged)
+
+
 def test_a_sweep_publishes_what_committed_and_deletes_old_orphans_only(tmp_path: Path) -> None:
     box = store(tmp_path)
     committed = box.stage(b"la transaction a abouti")  # crash after the commit
