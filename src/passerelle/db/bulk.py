@@ -1,33 +1,61 @@
-"""Many rows written at once: by COPY on PostgreSQL, one prepared statement on SQLite.
+"""Many rows written at once: by COPY on PostgreSQL, by one prepared statement on SQLite.
 
 psycopg runs an executemany as one statement a row (pipelined, yet each parsed, planned and
-run by the server, and each row's parameters built by SQLAlchemy); COPY streams the rows in
-one command. SQLite has no round trip: its executemany of one prepared statement is the
-fastest it has. Both run inside the session's transaction."""
+run by the server); COPY streams the rows in one command. SQLite has no round trip: one
+prepared INSERT run over every row is the fastest it has. On both, SQLAlchemy's per-row
+parameter bookkeeping is skipped: the values go to the driver as the columns' own bind
+processors make them (SQLite's date and time texts, for instance). Both run inside the
+session's transaction, after what the session has pending."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table
 from sqlalchemy.orm import DeclarativeBase, Session
 
 
 def insert_rows(
     session: Session, model: type[DeclarativeBase] | Table, rows: Sequence[dict[str, Any]]
 ) -> None:
-    """INSERT `rows` (dicts of the same keys, values as the columns take them) into the
-    table of `model`."""
+    """INSERT `rows` (dicts of the same keys: column names) into the table of `model`."""
     if not rows:
         return
     table: Table = model if isinstance(model, Table) else model.__table__  # type: ignore[assignment]
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(insert(table), list(rows))
-        return
+    session.flush()  # rows the session holds go first (those of a foreign key, say)
     names = list(rows[0])
-    columns = ", ".join(f'"{table.c[name].name}"' for name in names)  # known columns only
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row([row[name] for name in names])
+    columns = [table.c[name] for name in names]  # known columns only: a KeyError otherwise
+    listed = ", ".join(f'"{column.name}"' for column in columns)
+    connection = session.connection()
+    dbapi = connection.connection.dbapi_connection
+    if connection.dialect.name == "postgresql":
+        cursor = dbapi.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f'COPY "{table.name}" ({listed}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in names])
+        return
+    dialect = connection.dialect
+    processors: list[tuple[int, Callable[[Any], Any]]] = []
+    for place, column in enumerate(columns):
+        processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            processors.append((place, processor))
+    values: list[Any] = []
+    last: dict[int, tuple[Any, Any]] = {}  # a column's last value and what it became
+    for row in rows:
+        value = [row[name] for name in names]
+        for place, process in processors:
+            given = value[place]
+            seen = last.get(place)
+            if seen is not None and seen[0] is given:  # the batch's one moment, say
+                value[place] = seen[1]
+            else:
+                value[place] = process(given)
+                last[place] = (given, value[place])
+        values.append(value)
+    marks = ", ".join("?" * len(names))
+    dbapi.executemany(  # type: ignore[union-attr]
+        f'INSERT INTO "{table.name}" ({listed}) VALUES ({marks})',  # noqa: S608 (table columns)
+        values,
+    )

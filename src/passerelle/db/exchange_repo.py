@@ -7,9 +7,8 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import cast
 
-from sqlalchemy import Table, delete, insert, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +26,7 @@ from passerelle.core.message import Message, dump_message, load_message
 from passerelle.core.ports import ObservationHold, PartnerNotice, SyncRecord
 from passerelle.core.taxonomy import Labels
 from passerelle.db.bank_repo import withdraw_entries
+from passerelle.db.bulk import insert_rows
 from passerelle.db.models import (
     AgencyKeyRow,
     AgreementRow,
@@ -381,8 +381,7 @@ class SqlExchangeRepo:
                     "tlp_floor": tlp_floor,
                 }
             )
-        self._s.flush()  # events added one by one before these keep their place
-        self._s.execute(insert(cast(Table, ExchangeEventRow.__table__)), rows)
+        insert_rows(self._s, ExchangeEventRow, rows)  # after the session's pending events
 
     def events_after(self, agency_id: str, cursor: int, limit: int) -> builtins.list[OutboxEvent]:
         self._s.flush()

@@ -192,8 +192,9 @@ class BankEntryRow(Base):
 
 class BankEntryCountRow(Base):
     """How many entries a bank holds per signal type (`dimension` 'type'), per marking
-    ('tlp') and per distribution ('distribution'); key '' stands for unmarked. Kept by
-    triggers on bank_entries in the same transaction as each change (migration 0032)."""
+    ('tlp') and per distribution ('distribution'); key '' stands for unmarked. Kept in
+    the same transaction as each change: raised by the insert of entries
+    (`SqlBankRepo.add_entries`), lowered and moved by triggers on bank_entries (0032, 0034)."""
 
     __tablename__ = "bank_entry_counts"
 

@@ -130,7 +130,9 @@ class PdqType:
 
     def parse_with_quality(self, text: str, quality: int | None) -> Signal:
         signal = self.parse(text)
-        if quality is not None and not 0 <= quality <= 100:
+        if quality is None:
+            return signal
+        if not 0 <= quality <= 100:
             raise InvalidInput("pdq quality must be 0-100, got %(quality)s", quality=quality)
         return Signal(self.name, signal.value, quality)
 
