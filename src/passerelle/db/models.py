@@ -169,7 +169,8 @@ class BankEntryRow(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    bank_id: Mapped[str] = mapped_column(ForeignKey("banks.id"), index=True)
+    # No index of its own: every index of the table begins with it (migration 0034).
+    bank_id: Mapped[str] = mapped_column(ForeignKey("banks.id"))
     signal_type: Mapped[str] = mapped_column(String(16))
     value: Mapped[str] = mapped_column(Text)
     quality: Mapped[int | None] = mapped_column(Integer)

@@ -151,3 +151,28 @@ def test_the_list_of_banks_reads_no_entry_beyond_the_newest(database: Database) 
             # when the bank holds most entries: either way the newest first, then stop.
             assert plan.startswith("Limit") and "Scan Backward using" in plan, plan
             assert "Sort" not in plan and "Seq Scan" not in plan, plan
+
+
+def test_entries_held_already_are_looked_up_on_the_banks_unique_index(
+    database: Database,
+) -> None:
+    """An import looks up which of its entries the bank holds by the whole key of the bank's
+    unique index (on PostgreSQL the MD5 of the value): never a read of all the bank's entries
+    (quadratic over an import of a million)."""
+    _agency_id, _bank_id = _bank(database)
+    again = [MD5.compute(f"connu {n}".encode()).value for n in range(5)]
+    with database.unit_of_work(write=True) as uow, _statements(database) as kept:
+        report = add_entries(
+            uow,
+            agency_code="unite-b",
+            bank_name="connu",
+            entries=[EntryInput("md5", value, Labels()) for value in again],
+            actor="test",
+        )
+        uow.commit()
+    assert (report.added, report.duplicates) == (0, 5)
+    (statement, parameters), *_ = [k for k in kept if k[0].lstrip().startswith("SELECT")]
+    plan = _plan(database, statement, parameters)
+    assert "uq_bank_entries_signal" in plan or "sqlite_autoindex_bank_entries" in plan, plan
+    assert "Filter: ((bank_entries.value" not in plan.split("Index Cond")[0], plan
+    assert "SCAN bank_entries" not in plan, plan
