@@ -14,7 +14,12 @@ lands while the cases are written does not stop the run.
 The peer, measured in the same run on the same database: the queue's page read the old way,
 by OFFSET, half-way down the queue (what the console did before keyset paging).
 
-    .venv/bin/python -m benchmarks.bench_queue [CASES] [REQUESTS]     # defaults 100000 50
+    .venv/bin/python -m benchmarks.bench_queue [CASES] [REQUESTS] [--keep FOLDER]
+
+Defaults 100000 50. Filling 100,000 cases takes minutes: with `--keep FOLDER` the filled
+SQLite file (and the PostgreSQL database, by name) stays in FOLDER after the run, and a later
+run with the same FOLDER and the same number of cases measures it again without filling
+(migrations landed in between are applied to it first, as to any database in service).
 """
 
 from __future__ import annotations
@@ -293,13 +298,20 @@ def offset_peer(database: Database, agency_id: str, offset: int, requests: int) 
 
 def run(label: str, url: str, cases: int, requests: int, folder: Path) -> float:
     database = Database(make_engine(url), secret=SECRET)
+    kept = folder / "probe.json"
+    if kept.exists() and json.loads(kept.read_text()).get("cases") == cases:
+        probe = json.loads(kept.read_text())
+        print(f"[{label}] {cases:,} cases kept from an earlier run ({load()})", flush=True)
+    else:
+        upgrade(database.engine)
+        began = time.perf_counter()
+        probe = fill(database, cases)
+        print(
+            f"[{label}] filled {cases:,} cases in {time.perf_counter() - began:.1f} s ({load()})",
+            flush=True,
+        )
+        kept.write_text(json.dumps({**probe, "cases": cases}))
     upgrade(database.engine)
-    began = time.perf_counter()
-    probe = fill(database, cases)
-    print(
-        f"[{label}] filled {cases:,} cases in {time.perf_counter() - began:.1f} s ({load()})",
-        flush=True,
-    )
     with database.unit_of_work() as uow:
         filters = QueueFilters()
         total = uow.queue.count_filtered(probe["agency_id"], filters)
@@ -361,29 +373,55 @@ def run(label: str, url: str, cases: int, requests: int, folder: Path) -> float:
     return worst
 
 
+def parse_arguments(arguments: list[str]) -> tuple[int, int, Path | None]:
+    keep = None
+    if "--keep" in arguments:
+        at = arguments.index("--keep")
+        if at + 1 >= len(arguments):
+            raise SystemExit("--keep needs a folder")
+        keep = Path(arguments[at + 1]).resolve()
+        arguments = arguments[:at] + arguments[at + 2 :]
+    cases = int(arguments[0]) if arguments else 100_000
+    requests = int(arguments[1]) if len(arguments) > 1 else 50
+    return cases, requests, keep
+
+
+def run_postgres(admin: str, cases: int, requests: int, folder: Path, keep: bool) -> float:
+    """The same run on a database of its own on the PostgreSQL server (dropped after the run
+    unless kept; a kept one is found again by the name written in its folder)."""
+    named = folder / "database.txt"
+    reused = keep and named.exists() and (folder / "probe.json").exists()
+    name = named.read_text().strip() if reused else "passerelle_bench_" + secrets.token_hex(4)
+    server = create_engine(make_url(admin), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if not exists:
+                (folder / "probe.json").unlink(missing_ok=True)
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        named.write_text(name)
+        url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+        return run("postgres", url, cases, requests, folder)
+    finally:
+        if not keep:
+            with server.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
 def main() -> None:
-    cases = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    requests = int(sys.argv[2]) if len(sys.argv) > 2 else 50
-    worst = 0.0
-    with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
-        (root / "sqlite" / "var").mkdir(parents=True)
+    cases, requests, keep = parse_arguments(sys.argv[1:])
+    with tempfile.TemporaryDirectory() as scratch:
+        root = keep or Path(scratch)
+        (root / "sqlite" / "var").mkdir(parents=True, exist_ok=True)
+        (root / "postgres").mkdir(exist_ok=True)
         sqlite = f"sqlite:///{root / 'sqlite' / 'var' / 'passerelle.db'}"
+        if not (root / "sqlite" / "var" / "passerelle.db").exists():
+            (root / "sqlite" / "probe.json").unlink(missing_ok=True)
         worst = run("sqlite", sqlite, cases, requests, root / "sqlite")
         admin = os.environ.get("PASSERELLE_TEST_POSTGRES_URL")
         if admin:
-            name = "passerelle_bench_" + secrets.token_hex(4)
-            server = create_engine(make_url(admin), isolation_level="AUTOCOMMIT")
-            with server.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            try:
-                (root / "postgres").mkdir()
-                url = make_url(admin).set(database=name).render_as_string(hide_password=False)
-                run("postgres", url, cases, requests, root / "postgres")
-            finally:
-                with server.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                server.dispose()
+            run_postgres(admin, cases, requests, root / "postgres", keep is not None)
     print(f"queue_p95_ms: {worst:.0f}")
 
 

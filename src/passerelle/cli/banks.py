@@ -110,6 +110,30 @@ def bank_create(
     click.echo(f"bank {created.name} created ({created.kind.value})")
 
 
+@bank_group.command("recount")
+@needs_runtime
+def bank_recount(rt: Runtime) -> None:
+    """Count again, from the rows, what the database keeps counted: each bank's entries,
+    and each agency's cases and decisions (the queue and the transparency report read
+    them). In one transaction, audited; prints what was corrected."""
+    with rt.database.unit_of_work(write=True) as uow:
+        done = bank_service.recount(uow, actor=ACTOR)
+        uow.commit()
+    for result in done:
+        if not result.corrected:
+            click.echo(f"{result.agency_code}: counts right")
+            continue
+        for name in result.banks:
+            click.echo(f"{result.agency_code}: bank {name}: counts corrected")
+        for what, wrong in (
+            ("case counts", result.cases),
+            ("decision counts", result.decisions),
+            ("decisions' supersession times", result.superseded),
+        ):
+            if wrong:
+                click.echo(f"{result.agency_code}: {what}: {wrong} corrected")
+
+
 @bank_group.command("list")
 @agency_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")

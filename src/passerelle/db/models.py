@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -369,6 +370,37 @@ class CaseRow(Base):
     top_tier: Mapped[str | None] = mapped_column(String(32))
 
 
+class CaseCountRow(Base):
+    """How many cases an agency has per status, day opened (UTC), source, most urgent tier
+    and language ('' for none). Kept by triggers on cases in the same transaction as each
+    change (migration 0033): the queue's count and the report read these, not the cases."""
+
+    __tablename__ = "case_counts"
+    __table_args__ = (Index("ix_case_counts_day", "agency_id", "day"),)
+
+    agency_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(32), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
+class DecisionCountRow(Base):
+    """How many decisions an agency took per day (UTC), verdict, category and reason ('' for
+    none), kept by triggers on decisions (migration 0033)."""
+
+    __tablename__ = "decision_counts"
+
+    agency_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    verdict: Mapped[str] = mapped_column(String(16), primary_key=True)
+    category: Mapped[str] = mapped_column(String(1), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
 class DecisionRow(Base):
     __tablename__ = "decisions"
     # The transparency report reads the period's decisions from this index alone (0025).
@@ -382,6 +414,14 @@ class DecisionRow(Base):
             "verdict",
             "category",
             "reason",
+        ),
+        # The decisions a later one of their case replaced (migration 0033): few.
+        Index(
+            "ix_decisions_superseded",
+            "agency_id",
+            "superseded_at",
+            sqlite_where=text("superseded_at IS NOT NULL"),
+            postgresql_where=text("superseded_at IS NOT NULL"),
         ),
     )
 
@@ -397,6 +437,8 @@ class DecisionRow(Base):
     legal_basis: Mapped[str | None] = mapped_column(String(32))
     bank: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The time of the case's next decision (NULL: the last one), kept by a trigger (0033).
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class HostRow(Base):

@@ -45,6 +45,7 @@ from passerelle.core.taxonomy import TIER_WEIGHT, Tier
 from passerelle.db.bulk import insert_rows
 from passerelle.db.ids import time_ordered_id
 from passerelle.db.models import (
+    CaseCountRow,
     CaseRow,
     ItemKeyRow,
     ItemRow,
@@ -554,22 +555,51 @@ class SqlQueueRepo:
         return [_summary(row[0], row[1]) for row in self._s.execute(query)]
 
     def count_filtered(
-        self, agency_id: str, filters: QueueFilters, sort: QueueSort = QueueSort.SCORE
+        self,
+        agency_id: str,
+        filters: QueueFilters,
+        sort: QueueSort = QueueSort.SCORE,
+        *,
+        count_rows: bool = False,
     ) -> int:
         """How many cases the filters keep (for the deadline order: those with a deadline).
-        Counted on the cases' indexes alone: the items are joined only for no filter."""
+        Filters on status, source, language, tier and days opened are answered by the kept
+        counts (migration 0033: a sum over days, whatever the number of cases); a bank or a
+        person is counted on the cases' indexes (as everything is with `count_rows`)."""
+        kept = not (count_rows or filters.bank or filters.assigned_to)
+        if kept and sort is not QueueSort.DEADLINE:
+            return self._kept_count(agency_id, filters)
         query = self._filtered(select(func.count(CaseRow.id)), agency_id, filters)
         if sort is QueueSort.DEADLINE:
             live = self._deadlines(agency_id)
             query = query.join(live, live.c.case_id == CaseRow.id)
         return int(self._s.scalar(query) or 0)
 
+    def _kept_count(self, agency_id: str, filters: QueueFilters) -> int:
+        kept = CaseCountRow
+        query = select(func.sum(kept.n)).where(kept.agency_id == agency_id)
+        if filters.status is not None:
+            query = query.where(kept.status == filters.status.value)
+        if filters.source:
+            query = query.where(kept.source == filters.source)
+        if filters.language:
+            query = query.where(kept.language == filters.language)
+        if filters.tier:
+            query = query.where(kept.tier == filters.tier)
+        if filters.opened_from:
+            query = query.where(kept.day >= filters.opened_from)
+        if filters.opened_to:
+            query = query.where(kept.day <= filters.opened_to)
+        return int(self._s.scalar(query) or 0)
+
     def page_cases(
-        self, agency_id: str, filters: QueueFilters, page: PageRequest
+        self, agency_id: str, filters: QueueFilters, page: PageRequest, *, total: int | None = None
     ) -> tuple[list[CaseSummary], list[QueueKey], int]:
         """One page of the queue in the page's order, by keyset: the cases after (or before)
         a key, read through the index of that order however deep the page is. Returns the
-        cases, their keys and how many filtered cases come before the first one."""
+        cases, their keys and how many filtered cases come before the first one (for a page
+        read backwards, given the `total`: that less those after the page, which near the
+        end of the queue are few to count)."""
         order = _Order(page.sort, self._deadlines(agency_id))
         query = order.select(self._filtered(order.base(), agency_id, filters))
         backwards = page.before is not None or page.last
@@ -585,8 +615,11 @@ class SqlQueueRepo:
         keys = [order.key_of(row) for row in rows]
         if not keys:
             return cases, keys, 0
-        ahead = self._filtered(order.base(count=True), agency_id, filters)
-        before = int(self._s.scalar(ahead.where(order.before(keys[0]))) or 0)
+        counted = self._filtered(order.base(count=True), agency_id, filters)
+        if backwards and total is not None:
+            behind = int(self._s.scalar(counted.where(order.after(keys[-1]))) or 0)
+            return cases, keys, max(0, total - behind - len(cases))
+        before = int(self._s.scalar(counted.where(order.before(keys[0]))) or 0)
         return cases, keys, before
 
     def key_of(self, agency_id: str, case_id: str, sort: QueueSort) -> QueueKey | None:

@@ -275,3 +275,48 @@ def load_matcher(
     """The matcher over the named banks of an agency (all of them when none is named)."""
     banks, entries = load_banks(uow, agency_code=agency_code, bank_names=bank_names)
     return Matcher.build(banks, entries)
+
+
+@dataclass(frozen=True, slots=True)
+class Recount:
+    """What a recount of one agency corrected: its banks' counts that had drifted (by name),
+    and how many case counts, decision counts and supersession times were wrong."""
+
+    agency_code: str
+    banks: tuple[str, ...]
+    cases: int
+    decisions: int
+    superseded: int
+
+    @property
+    def corrected(self) -> bool:
+        return bool(self.banks or self.cases or self.decisions or self.superseded)
+
+
+def recount(uow: UnitOfWork, *, actor: str) -> list[Recount]:
+    """Rebuild every kept count from the rows, in the caller's transaction: each bank's
+    entry counts, and each agency's case and decision counts (the queue and the transparency
+    report read them). One audit event an agency says what was corrected."""
+    done = []
+    for agency in uow.agencies.list():
+        banks = tuple(bank.name for bank in uow.banks.list(agency.id) if uow.banks.recount(bank.id))
+        drifted = uow.reports.recount(agency.id)
+        result = Recount(
+            agency_code=agency.code,
+            banks=banks,
+            cases=drifted["cases"],
+            decisions=drifted["decisions"],
+            superseded=drifted["superseded"],
+        )
+        uow.audit.append(
+            AuditEntry(
+                action="counts.recounted",
+                actor=actor,
+                agency_id=agency.id,
+                object_type="agency",
+                object_id=agency.id,
+                details={"banks": list(banks), **drifted},
+            )
+        )
+        done.append(result)
+    return done

@@ -52,11 +52,11 @@ def list_queue(
     require_reader(viewer)
     wanted = page or PageRequest()
     total = uow.queue.count_filtered(viewer.agency_id, filters, wanted.sort)
-    cases, keys, before = uow.queue.page_cases(viewer.agency_id, filters, wanted)
+    cases, keys, before = uow.queue.page_cases(viewer.agency_id, filters, wanted, total=total)
     if not cases and (wanted.after or wanted.before):
         # Past either end (the cases moved on since the link was made): the first page.
         wanted = PageRequest(wanted.sort, wanted.size)
-        cases, keys, before = uow.queue.page_cases(viewer.agency_id, filters, wanted)
+        cases, keys, before = uow.queue.page_cases(viewer.agency_id, filters, wanted, total=total)
     first = before + 1 if cases else 0
     more_after = bool(cases) and before + len(cases) < total
     return QueuePage(

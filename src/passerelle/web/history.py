@@ -75,6 +75,7 @@ SENTENCES = {
     "secret.rotated": "The instance's secret key was replaced",
     "user.roles_changed": "Roles changed: %(roles)s",
     "user.unlocked": "Account unlocked",
+    "counts.recounted": "Kept counts recounted from the records",
 }
 UNKNOWN = "Recorded change (%(action)s)"
 # Who acts when no person does.
