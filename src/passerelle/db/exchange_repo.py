@@ -520,6 +520,9 @@ class SqlExchangeRepo:
             .where(
                 PartnerSignalRow.agency_id == agency_id,
                 PartnerSignalRow.lifted_at.is_(None),
+                # The values first, as a list: the planners read them from their index (an
+                # OR of pairs alone let SQLite read every notice of the agency).
+                PartnerSignalRow.value.in_(list(signals.values())),
                 or_(*same),
             )
             .order_by(PartnerSignalRow.at)

@@ -457,6 +457,8 @@ class HostRow(Base):
 
 class ReferralRow(Base):
     __tablename__ = "referrals"
+    # The transparency report reads the period's referrals by a range (migration 0033).
+    __table_args__ = (Index("ix_referrals_report", "agency_id", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
@@ -500,6 +502,8 @@ class PublicReportRow(Base):
     address is kept only as a keyed hash, for one hour, to limit the rate."""
 
     __tablename__ = "public_reports"
+    # A case page lists its public reports in order (migration 0033).
+    __table_args__ = (Index("ix_public_reports_case", "case_id", "created_at", "reference"),)
 
     reference: Mapped[str] = mapped_column(String(16), primary_key=True)
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)

@@ -16,7 +16,11 @@ decision is the time of the case's next decision (NULL for the last one), kept b
 on insert, so that the report takes the superseded ones off its counts through a small
 partial index instead of ranking every decision of the period.
 
-`passerelle banks recount` rebuilds these counts from the rows should they ever drift.
+`passerelle bank recount` rebuilds these counts from the rows should they ever drift.
+
+Two indexes the measured pages lacked: a case page read every public report of the agency to
+list those of its case (`ix_public_reports_case`), and the report every referral of the
+agency to count those of its period (`ix_referrals_report`).
 
 Revision ID: 0033
 Revises: 0032
@@ -142,6 +146,10 @@ def upgrade() -> None:
         sa.Column("n", sa.BigInteger(), nullable=False),
     )
     op.create_index("ix_case_counts_day", "case_counts", ["agency_id", "day"])
+    op.create_index(
+        "ix_public_reports_case", "public_reports", ["case_id", "created_at", "reference"]
+    )
+    op.create_index("ix_referrals_report", "referrals", ["agency_id", "created_at"])
     op.create_table(
         "decision_counts",
         sa.Column("agency_id", sa.String(36), primary_key=True),
@@ -230,5 +238,7 @@ def downgrade() -> None:
     op.drop_index("ix_decisions_superseded", table_name="decisions")
     op.drop_column("decisions", "superseded_at")
     op.drop_table("decision_counts")
+    op.drop_index("ix_referrals_report", table_name="referrals")
+    op.drop_index("ix_public_reports_case", table_name="public_reports")
     op.drop_index("ix_case_counts_day", table_name="case_counts")
     op.drop_table("case_counts")
