@@ -373,7 +373,7 @@ class CaseRow(Base):
 class CaseCountRow(Base):
     """How many cases an agency has per status, day opened (UTC), source, most urgent tier
     and language ('' for none). Kept by triggers on cases in the same transaction as each
-    change (migration 0034): the queue's count and the report read these, not the cases."""
+    change (migration 0035): the queue's count and the report read these, not the cases."""
 
     __tablename__ = "case_counts"
     __table_args__ = (Index("ix_case_counts_day", "agency_id", "day"),)
@@ -389,7 +389,7 @@ class CaseCountRow(Base):
 
 class DecisionCountRow(Base):
     """How many decisions an agency took per day (UTC), verdict, category and reason ('' for
-    none), kept by triggers on decisions (migration 0034)."""
+    none), kept by triggers on decisions (migration 0035)."""
 
     __tablename__ = "decision_counts"
 
@@ -415,7 +415,7 @@ class DecisionRow(Base):
             "category",
             "reason",
         ),
-        # The decisions a later one of their case replaced (migration 0034): few.
+        # The decisions a later one of their case replaced (migration 0035): few.
         Index(
             "ix_decisions_superseded",
             "agency_id",
@@ -437,7 +437,7 @@ class DecisionRow(Base):
     legal_basis: Mapped[str | None] = mapped_column(String(32))
     bank: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # The time of the case's next decision (NULL: the last one), kept by triggers (0034).
+    # The time of the case's next decision (NULL: the last one), kept by triggers (0035).
     superseded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -457,7 +457,7 @@ class HostRow(Base):
 
 class ReferralRow(Base):
     __tablename__ = "referrals"
-    # The transparency report reads the period's referrals by a range (migration 0034).
+    # The transparency report reads the period's referrals by a range (migration 0035).
     __table_args__ = (Index("ix_referrals_report", "agency_id", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -502,7 +502,7 @@ class PublicReportRow(Base):
     address is kept only as a keyed hash, for one hour, to limit the rate."""
 
     __tablename__ = "public_reports"
-    # A case page lists its public reports in order (migration 0034).
+    # A case page lists its public reports in order (migration 0035).
     __table_args__ = (Index("ix_public_reports_case", "case_id", "created_at", "reference"),)
 
     reference: Mapped[str] = mapped_column(String(16), primary_key=True)

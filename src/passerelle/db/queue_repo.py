@@ -564,7 +564,7 @@ class SqlQueueRepo:
     ) -> int:
         """How many cases the filters keep (for the deadline order: those with a deadline).
         Filters on status, source, language, tier and days opened are answered by the kept
-        counts (migration 0034: a sum over days, whatever the number of cases); a bank or a
+        counts (migration 0035: a sum over days, whatever the number of cases); a bank or a
         person is counted on the cases' indexes (as everything is with `count_rows`)."""
         kept = not (count_rows or filters.bank or filters.assigned_to)
         if kept and sort is not QueueSort.DEADLINE:

@@ -31,7 +31,7 @@ class SqlReportRepo:
         self._s = session
 
     def figures(self, agency_id: str, start: datetime, end: datetime) -> ReportFigures:
-        """The counts of the period, from the kept counts of its whole days (migration 0034)
+        """The counts of the period, from the kept counts of its whole days (migration 0035)
         and the rows of any part-day at its ends: a year costs the same at 100 or 100,000
         cases."""
         first, stop, edges = split_days(start, end)

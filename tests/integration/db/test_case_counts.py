@@ -1,5 +1,5 @@
 """Cases and decisions are counted by the database as they change, whatever path changes
-them, on SQLite and PostgreSQL (migration 0034): after a random sequence of cases opened,
+them, on SQLite and PostgreSQL (migration 0035): after a random sequence of cases opened,
 decided, changed, moved and deleted, of decisions taken (several on one case, out of order,
 at the same second) and deleted, the kept counts equal a fresh count, the queue's counts
 and the transparency report equal those counted from the rows, and `passerelle bank

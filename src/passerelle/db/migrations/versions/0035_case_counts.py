@@ -22,8 +22,8 @@ Two indexes the measured pages lacked: a case page read every public report of t
 list those of its case (`ix_public_reports_case`), and the report every referral of the
 agency to count those of its period (`ix_referrals_report`).
 
-Revision ID: 0034
-Revises: 0033
+Revision ID: 0035
+Revises: 0034
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0034"
-down_revision = "0033"
+revision = "0035"
+down_revision = "0034"
 branch_labels = None
 depends_on = None
 
