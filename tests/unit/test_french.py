@@ -18,7 +18,7 @@ QUEBEC = SRC / "web" / "locale" / "fr_CA" / "LC_MESSAGES" / "messages.po"
 NBSP = "\u00a0"
 
 # What raises a message a person can read, besides gettext itself.
-KEYWORDS = {
+KEYWORDS: dict[str, tuple[int, ...] | None] = {
     name: None
     for name in (
         "_",
@@ -37,6 +37,7 @@ KEYWORDS = {
         "PasserelleError",
     )
 }
+KEYWORDS["BadLine"] = (2,)  # BadLine(line, message)
 # The command line speaks English to operators; its messages are not the console's.
 ENGLISH_ONLY = ("cli", "spark", "jobs", "migrations")
 # Programming errors that never reach a person, and pieces of messages built in two parts.
@@ -44,11 +45,7 @@ NOT_SHOWN = {
     "audit times must be timezone-aware",
     "as many keys as hashes are needed",
     "the content key must be 32 bytes",
-    " (use sqlite or postgresql)",
     "; ",
-    " the partner must upgrade Passerelle",
-    " network (PASSERELLE_PARTNER_ALLOW)",
-    " your positive banks, content found not terrorist to one of your negative banks",
 }
 # Modules whose messages reach people (the fetcher's and the mail server's reasons shown on
 # cases and referrals, the refusals of the console's forms and filters): each message is a
@@ -58,10 +55,14 @@ MESSAGE_IDS_ONLY = ("fetch", "mail", "core/case.py", "core/work.py", "core/ident
 MESSAGE_IDS_ONLY += ("core/taxonomy.py", "services/admin.py", "db/repos.py")
 MESSAGE_IDS_ONLY += ("db/referral_repo.py", "db/exchange_repo.py")
 # What jobs record for people to read (a partner's sync log, a failed sending, a re-check).
-MESSAGE_IDS_ONLY += ("exchange/client.py", "core/recheck.py", "services/sync.py")
+MESSAGE_IDS_ONLY += ("exchange", "core/recheck.py", "services/sync.py", "core/signals")
+# The refusals of bank files, feeds, videos and the API (import reports, error bodies).
+MESSAGE_IDS_ONLY += ("core/video.py", "core/exchange.py", "core/bank.py", "core/search.py")
+MESSAGE_IDS_ONLY += ("services/exchange.py", "services/lookup.py", "services/review.py")
+MESSAGE_IDS_ONLY += ("storage", "web/routes", "db/bank_repo.py", "core/audit.py")
 # Words that are the same in both languages.
 SAME = {"Action", "Code", "Contact", "Source", "Score", "score", "Distance", "Provenance"}
-SAME |= {"Verdict", "Protection", "TLP"}
+SAME |= {"Verdict", "Protection", "TLP", "—"}
 
 
 def catalogue(path: Path = CATALOGUE) -> dict[str, str | tuple[str, ...]]:
@@ -124,16 +125,33 @@ def test_messages_people_read_are_message_ids_with_their_values_apart() -> None:
                     continue
                 func = node.func
                 name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-                if name in KEYWORDS and not _is_message_id(node.args[0]):
+                position = (KEYWORDS.get(name) or (1,))[0] - 1
+                if name not in KEYWORDS or len(node.args) <= position:
+                    continue
+                if not _is_message_id(node.args[position]):
                     built.append(f"{path.relative_to(SRC)}:{node.lineno}")
     assert built == []
 
 
+# Names that hold an error or a message id received from elsewhere and passed on.
+PASSED_ON = {"exc", "problem"}
+
+
 def _is_message_id(node: ast.expr) -> bool:
-    """A literal, or a module's constant holding message ids (`SOFT_REMOVAL`,
-    `SAME_SIGNAL[kind]`: their translations are checked by their module's tests)."""
+    """A literal, a module's constant holding message ids (`SOFT_REMOVAL`,
+    `SAME_SIGNAL[kind]`: their translations are checked by their module's tests), or the
+    message id of another message passed on (`message.template`)."""
     if isinstance(node, ast.Subscript):
         node = node.value
+    if isinstance(node, ast.Attribute) and node.attr == "template":
+        return True  # a message id passed on, with its values
+    if isinstance(node, ast.IfExp):
+        return _is_message_id(node.body) and _is_message_id(node.orelse)
+    if isinstance(node, ast.Call):  # an error made here, itself checked
+        func = node.func
+        return (func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")) in KEYWORDS
+    if isinstance(node, ast.Name) and node.id in PASSED_ON:
+        return True
     return isinstance(node, ast.Constant) or (isinstance(node, ast.Name) and node.id.isupper())
 
 
@@ -224,3 +242,12 @@ def test_the_art_2_7_categories_have_one_wording() -> None:
         assert french[f"category_{letter}"] == words
         labels = [v for k, v in french.items() if k.startswith(f"({letter}) ")]
         assert labels == [f"({letter}) {words}"]
+
+
+def test_constant_messages_of_bank_files_are_translated() -> None:
+    """Message ids kept in constants (Babel cannot see them): why a pytx signal type is not
+    imported."""
+    from passerelle.exchange.bankfile import PYTX_REFUSED
+
+    french = catalogue()
+    assert [m for m in PYTX_REFUSED.values() if not french.get(m)] == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -15,6 +15,7 @@ from passerelle.cli.context import Runtime, agency_option, fail, needs_runtime, 
 from passerelle.core.bank import EntryInput
 from passerelle.core.errors import InvalidInput
 from passerelle.core.marking import TLP_ORDER, Tlp, parse_tlp
+from passerelle.core.message import Message
 from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
 from passerelle.exchange.bankfile import (
     BadLine,
@@ -332,7 +333,7 @@ class ImportTally:
         self.added = self.duplicates = self.failed = 0
         self.tlp = tlp
 
-    def refused(self, path: Path, messages: list[str]) -> None:
+    def refused(self, path: Path, messages: Sequence[Message | str]) -> None:
         for message in messages:
             click.echo(f"passerelle: {path}: {message}", err=True)
         self.failed += len(messages)

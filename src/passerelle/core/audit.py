@@ -39,7 +39,9 @@ _ACTION = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")
 def parse_action(text: str) -> str:
     """An action is `noun.past_verb`, e.g. `case.opened`."""
     if not _ACTION.match(text):
-        raise InvalidInput(f"audit action must look like 'noun.past_verb', got {text!r}")
+        raise InvalidInput(
+            "audit action must look like 'noun.past_verb', got %(value)s", value=repr(text)
+        )
     return text
 
 
@@ -247,7 +249,8 @@ def parse_head(text: str) -> AuditHead:
     found = _HEAD.match(text.strip().lower())
     if found is None:
         raise InvalidInput(
-            f"an audit head is <event number>:<64 hexadecimal characters>, got {text.strip()!r}"
+            "an audit head is <event number>:<64 hexadecimal characters>, got %(value)s",
+            value=repr(text.strip()),
         )
     return AuditHead(int(found.group(1)), found.group(2))
 

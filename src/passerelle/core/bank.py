@@ -36,7 +36,9 @@ def parse_bank_name(text: str) -> str:
     name = text.strip().lower()
     if not _BANK_NAME.match(name):
         raise InvalidInput(
-            f"bank name {text!r} must be 1-64 characters: lower-case letters, digits, '.', '_', '-'"
+            "bank name %(value)s must be 1-64 characters: lower-case letters, digits,"
+            " '.', '_', '-'",
+            value=repr(text),
         )
     return name
 
@@ -60,9 +62,16 @@ def parse_threshold(signal_type: str, text: str | float) -> float:
     try:
         value = float(text)
     except (TypeError, ValueError):
-        raise InvalidInput(f"threshold for {key} must be a number, got {text!r}") from None
+        raise InvalidInput(
+            "threshold for %(key)s must be a number, got %(value)s", key=key, value=repr(text)
+        ) from None
     if not 0 <= value <= top:
-        raise InvalidInput(f"threshold for {key} must be between 0 and {top:g}, got {value:g}")
+        raise InvalidInput(
+            "threshold for %(key)s must be between 0 and %(top)s, got %(value)s",
+            key=key,
+            top=format(top, "g"),
+            value=format(value, "g"),
+        )
     return value
 
 

@@ -54,8 +54,9 @@ class Replayed(InvalidInput):
 def refuse_retired(schema: object) -> None:
     if isinstance(schema, str) and schema in RETIRED_SCHEMAS:
         raise InvalidInput(
-            f"{schema} documents carry no time and nonce and are refused (replay protection);"
-            " the partner must upgrade Passerelle"
+            "%(schema)s documents carry no time and nonce and are refused (replay protection);"
+            " the partner must upgrade Passerelle",
+            schema=schema,
         )
 
 
@@ -172,7 +173,9 @@ def parse_terms(raw: Mapping[str, Any]) -> Terms:
     signal_types = frozenset(str(s) for s in _list(raw.get("signal_types")))
     if not signal_types or not signal_types <= set(SHAREABLE_SIGNALS):
         raise InvalidInput(
-            f"choose signal types among {', '.join(SHAREABLE_SIGNALS)}", field="signal_types"
+            "choose signal types among %(types)s",
+            field="signal_types",
+            types=", ".join(SHAREABLE_SIGNALS),
         )
     try:
         retention = int(raw.get("retention_days") or 0)
@@ -188,7 +191,7 @@ def parse_terms(raw: Mapping[str, Any]) -> Terms:
         tlp = Tlp(str(raw.get("tlp") or "amber").lower())
     except ValueError:
         choices = ", ".join(t.value for t in Tlp)
-        raise InvalidInput(f"TLP is one of {choices}", field="tlp") from None
+        raise InvalidInput("TLP is one of %(choices)s", field="tlp", choices=choices) from None
     start, end = (
         _date(raw.get("valid_from"), "valid_from"),
         _date(raw.get("valid_until"), "valid_until"),
@@ -281,12 +284,16 @@ class Agreement:
 
 def next_status(agreement: Agreement, action: str, *, by_receiver: bool) -> AgreementStatus:
     if action in RECEIVER_ONLY and not by_receiver:
-        raise InvalidInput(f"only the agency that received the proposal can {action} it")
+        raise InvalidInput(
+            "only the agency that received the proposal can %(action)s it", action=action
+        )
     try:
         return TRANSITIONS[(agreement.status, action)]
     except KeyError:
         raise InvalidInput(
-            f"{action}: not possible for an agreement that is {agreement.status.value}"
+            "%(action)s: not possible for an agreement that is %(state)s",
+            action=action,
+            state=agreement.status.value,
         ) from None
 
 
@@ -443,9 +450,11 @@ def parse_page(document: object) -> FeedPage:
         raise InvalidInput("the feed is not a JSON object")
     refuse_retired(document.get("schema"))
     if document.get("schema") != FEED_SCHEMA:
-        raise InvalidInput(f"unknown feed schema {document.get('schema')!r}")
+        raise InvalidInput("unknown feed schema %(schema)s", schema=repr(document.get("schema")))
     if set(document) != _PAGE_KEYS:
-        raise InvalidInput(f"unexpected feed fields: {sorted(set(document) ^ _PAGE_KEYS)}")
+        raise InvalidInput(
+            "unexpected feed fields: %(fields)s", fields=sorted(set(document) ^ _PAGE_KEYS)
+        )
     try:
         entries = tuple(_entry(item) for item in document["entries"])
         head = str(document["audit_head"])
@@ -463,7 +472,7 @@ def parse_page(document: object) -> FeedPage:
             more=bool(document["more"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidInput(f"malformed feed: {exc}") from None
+        raise InvalidInput("malformed feed: %(error)s", error=exc) from None
 
 
 def _entry(item: object) -> FeedEntry:
@@ -502,34 +511,60 @@ def check_page(
     asked_cursor: int,
     agreements: Mapping[str, Agreement],
     now: datetime,
-) -> list[str]:
+) -> list[Message]:
     """The subscriber's side: everything that makes a page unacceptable (then nothing of it
     is imported). `agreements` are our copies, by id, of the agreements with this partner."""
     problems = []
     if page.publisher != partner.code:
-        problems.append(f"published by {page.publisher}, expected {partner.code}")
-    if page.subscriber != our_code:
-        problems.append(f"addressed to {page.subscriber}, not to {our_code}")
-    if page.cursor != asked_cursor:
-        problems.append(f"answers cursor {page.cursor}, asked {asked_cursor} (a replayed page?)")
-    if page.next_cursor < page.cursor:
-        problems.append("the cursor goes backwards")
-    for entry in page.entries:
-        agreement = agreements.get(entry.agreement)
-        if agreement is None:
-            problems.append(f"entry {entry.seq}: unknown agreement {entry.agreement}")
-            continue
-        if not agreement.flowing(now):
-            problems.append(f"entry {entry.seq}: agreement {entry.agreement} is not in force")
-            continue
-        if not admits(agreement.terms, entry.kind, entry.signal_type, entry.category):
-            problems.append(
-                f"entry {entry.seq}: {entry.signal_type}"
-                f" {'category ' + entry.category if entry.category else ''} is outside"
-                f" agreement {entry.agreement}"
+        problems.append(
+            Message(
+                "published by %(publisher)s, expected %(partner)s",
+                {"publisher": page.publisher, "partner": partner.code},
             )
-        if entry.decision is not None and not agreement.terms.share_decisions:
-            problems.append(f"entry {entry.seq}: decisions are not shared under this agreement")
-        if not page.cursor < entry.seq <= page.next_cursor:
-            problems.append(f"entry {entry.seq} is outside the page's cursors")
+        )
+    if page.subscriber != our_code:
+        problems.append(
+            Message(
+                "addressed to %(subscriber)s, not to %(agency)s",
+                {"subscriber": page.subscriber, "agency": our_code},
+            )
+        )
+    if page.cursor != asked_cursor:
+        problems.append(
+            Message(
+                "answers cursor %(cursor)s, asked %(asked)s (a replayed page?)",
+                {"cursor": page.cursor, "asked": asked_cursor},
+            )
+        )
+    if page.next_cursor < page.cursor:
+        problems.append(Message("the cursor goes backwards"))
+    for entry in page.entries:
+        problems += _entry_problems(page, entry, agreements.get(entry.agreement), now)
+    return problems
+
+
+OUTSIDE = "entry %(seq)s: %(signal_type)s is outside agreement %(agreement)s"
+OUTSIDE_CATEGORY = (
+    "entry %(seq)s: %(signal_type)s category %(category)s is outside agreement %(agreement)s"
+)
+
+
+def _entry_problems(
+    page: FeedPage, entry: FeedEntry, agreement: Agreement | None, now: datetime
+) -> list[Message]:
+    seq: dict[str, str | int] = {"seq": entry.seq, "agreement": entry.agreement}
+    if agreement is None:
+        return [Message("entry %(seq)s: unknown agreement %(agreement)s", seq)]
+    if not agreement.flowing(now):
+        return [Message("entry %(seq)s: agreement %(agreement)s is not in force", seq)]
+    problems = []
+    if not admits(agreement.terms, entry.kind, entry.signal_type, entry.category):
+        outside = seq | {"signal_type": entry.signal_type, "category": entry.category or ""}
+        problems.append(Message(OUTSIDE_CATEGORY if entry.category else OUTSIDE, outside))
+    if entry.decision is not None and not agreement.terms.share_decisions:
+        problems.append(
+            Message("entry %(seq)s: decisions are not shared under this agreement", seq)
+        )
+    if not page.cursor < entry.seq <= page.next_cursor:
+        problems.append(Message("entry %(seq)s is outside the page's cursors", seq))
     return problems

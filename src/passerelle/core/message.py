@@ -29,6 +29,9 @@ class Message:
     params: Mapping[str, str | int | float | bool | Message] = field(default_factory=dict)
     before_translation: bool = False  # an English sentence recorded before message ids
 
+    def __str__(self) -> str:
+        return self.english()
+
     def english(self) -> str:
         """The message in English (the message ids are English): for logs and the CLI's
         machine-readable lines."""
@@ -74,7 +77,7 @@ def message_of(error: BaseException) -> Message:
 def _value(value: object) -> str | int | float | bool | Message:
     if isinstance(value, Message):
         return value
-    if isinstance(value, BaseException):
+    if isinstance(value, PasserelleError):
         return message_of(value)
     if isinstance(value, bool | int | float | str):
         return value

@@ -89,7 +89,7 @@ def distinct_words(text: str) -> list[str]:
 
 def _bands(value: str) -> list[int]:
     if len(value) != BANDS * BAND_BITS // 4 or not _HEX.match(value):
-        raise InvalidInput(f"not a PDQ hash: {value!r}")
+        raise InvalidInput("not a PDQ hash: %(value)s", value=repr(value))
     width = BAND_BITS // 4
     return [int(value[i : i + width], 16) for i in range(0, len(value), width)]
 

@@ -78,7 +78,7 @@ def _open(data: bytes) -> av.container.InputContainer:
     try:
         return av.open(io.BytesIO(data), mode="r")
     except (av.error.FFmpegError, ValueError) as exc:
-        raise InvalidInput(f"not a readable video: {_reason(exc)}") from None
+        raise InvalidInput("not a readable video: %(error)s", error=_reason(exc)) from None
 
 
 def _hash_once(data: bytes, limits: VideoLimits, plan: _FramePlan | None) -> VideoHash:
@@ -256,7 +256,10 @@ def _hash_stream(
     width, height = stream.codec_context.width, stream.codec_context.height
     if width * height > limits.max_frame_pixels:
         raise InvalidInput(
-            f"video frames too large: {width}x{height} pixels (limit {limits.max_frame_pixels:,})"
+            "video frames too large: %(width)sx%(height)s pixels (limit %(limit)s)",
+            width=width,
+            height=height,
+            limit=format(limits.max_frame_pixels, ","),
         )
     step = _step(limits, fps)
     last_frame = int(limits.max_seconds * fps)
@@ -278,8 +281,12 @@ def _hash_stream(
                 continue
             if frame.width * frame.height > limits.max_frame_pixels:
                 raise InvalidInput(
-                    f"video frame {number} too large: {frame.width}x{frame.height} pixels "
-                    f"(limit {limits.max_frame_pixels:,})"
+                    "video frame %(number)s too large: %(width)sx%(height)s pixels"
+                    " (limit %(limit)s)",
+                    number=number,
+                    width=frame.width,
+                    height=frame.height,
+                    limit=format(limits.max_frame_pixels, ","),
                 )
             pdq = PDQ.compute_from_pixels(frame.to_ndarray(format="rgb24"))
             prune = limits.prune_distance
@@ -297,7 +304,9 @@ def _hash_stream(
                     warnings.append(f"only the first {limits.max_seconds:g} s were hashed")
     except (av.error.FFmpegError, ValueError) as exc:
         if not frames:
-            raise InvalidInput(f"damaged video, no frame decoded: {_reason(exc)}") from None
+            raise InvalidInput(
+                "damaged video, no frame decoded: %(error)s", error=_reason(exc)
+            ) from None
         warnings.append(f"damaged video: hashed up to frame {number - 1} ({_reason(exc)})")
     if not frames:
         raise InvalidInput("video has no decodable frame")
@@ -350,7 +359,9 @@ def thumbnails(
         stream = container.streams.video[0]
         width, height = stream.codec_context.width, stream.codec_context.height
         if width * height > chosen.max_frame_pixels:
-            raise InvalidInput(f"video frames too large: {width}x{height} pixels")
+            raise InvalidInput(
+                "video frames too large: %(width)sx%(height)s pixels", width=width, height=height
+            )
         last = None
         try:
             for frame in container.decode(stream):
@@ -361,7 +372,7 @@ def thumbnails(
                     break
         except (av.error.FFmpegError, ValueError) as exc:
             if last is None:
-                raise InvalidInput(f"damaged video: {_reason(exc)}") from None
+                raise InvalidInput("damaged video: %(error)s", error=_reason(exc)) from None
         if last is None:
             raise InvalidInput("video has no decodable frame")
         if wanted:
@@ -385,6 +396,6 @@ def frame_at(
     request, for content preserved before thumbnails were kept with it)."""
     chosen = limits or VideoLimits()
     if not 0 <= seconds <= chosen.max_seconds:
-        raise InvalidInput(f"no frame at {seconds:g} s")
+        raise InvalidInput("no frame at %(seconds)s s", seconds=format(seconds, "g"))
     ((_, picture),) = thumbnails(data, [seconds], max_side=max_side, limits=chosen)
     return picture

@@ -166,7 +166,7 @@ class SqlBankRepo:
     ) -> Bank:
         exists = select(BankRow.id).where(BankRow.agency_id == agency_id, BankRow.name == name)
         if self._s.scalar(exists):
-            raise Conflict(f"a bank named {name!r} already exists")
+            raise Conflict("a bank named %(name)s already exists", name=repr(name))
         row = BankRow(
             id=str(uuid.uuid4()),
             agency_id=agency_id,
@@ -196,7 +196,7 @@ class SqlBankRepo:
             select(BankRow).where(BankRow.agency_id == agency_id, BankRow.name == name)
         )
         if row is None:
-            raise NotFound(f"no bank named {name!r}")
+            raise NotFound("no bank named %(name)s", name=repr(name))
         return _to_bank(row)
 
     def list(self, agency_id: str) -> builtins.list[Bank]:
@@ -341,7 +341,11 @@ class SqlBankRepo:
             )
         )
         if row is None:
-            raise NotFound(f"no {signal_type} entry {value[:16]}… in this bank")
+            raise NotFound(
+                "no %(signal_type)s entry %(value)s… in this bank",
+                signal_type=signal_type,
+                value=value[:16],
+            )
         entry = _to_entry(row)
         agency_id = self._s.scalar(select(BankRow.agency_id).where(BankRow.id == bank_id))
         withdraw_entries(

@@ -25,7 +25,9 @@ def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> Engi
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise InvalidInput(f"PASSERELLE_DATABASE_URL is not a database URL: {url!r}") from None
+        raise InvalidInput(
+            "PASSERELLE_DATABASE_URL is not a database URL: %(url)s", url=repr(url)
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         return _make_sqlite_engine(parsed.database, busy_timeout)
     if parsed.get_backend_name() == "postgresql":
@@ -33,8 +35,8 @@ def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> Engi
             parsed = parsed.set(drivername="postgresql+psycopg")
         return create_engine(parsed, pool_pre_ping=True)
     raise InvalidInput(
-        f"PASSERELLE_DATABASE_URL: unsupported database {parsed.get_backend_name()!r}"
-        " (use sqlite or postgresql)"
+        "PASSERELLE_DATABASE_URL: unsupported database %(backend)s (use sqlite or postgresql)",
+        backend=repr(parsed.get_backend_name()),
     )
 
 
@@ -100,5 +102,7 @@ def check_connection(engine: Engine) -> None:
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "no answer"
         raise DatabaseUnavailable(
-            f"cannot reach the database at {describe_url(str(engine.url))}: {reason}"
+            "cannot reach the database at %(url)s: %(reason)s",
+            url=describe_url(str(engine.url)),
+            reason=reason,
         ) from None

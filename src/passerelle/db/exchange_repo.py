@@ -272,7 +272,7 @@ class SqlExchangeRepo:
             SyncRecord(
                 _aware(r.at) or r.at,
                 r.outcome,
-                load_message(r.detail_json, r.detail) or Message(""),
+                load_message(r.detail_json, r.detail) or Message("—", before_translation=True),
                 r.imported,
                 r.retracted,
             )

@@ -51,17 +51,25 @@ def read_bundle(path: Path) -> tuple[list[Bank], list[BankEntry]]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise InvalidInput(f"cannot read the banks file {path}: {exc.strerror}") from None
+        raise InvalidInput(
+            "cannot read the banks file %(path)s: %(strerror)s", path=path, strerror=exc.strerror
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"the banks file {path} is not JSON: {exc}") from None
+        raise InvalidInput(
+            "the banks file %(path)s is not JSON: %(error)s", path=path, error=exc
+        ) from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise InvalidInput(f"the banks file {path} is not in the format {FORMAT}")
+        raise InvalidInput(
+            "the banks file %(path)s is not in the format %(format)s", path=path, format=FORMAT
+        )
     try:
         banks = [_bank(item) for item in document["banks"]]
         known = {b.id for b in banks}
         entries = [_entry(item, known) for item in document["entries"]]
     except (KeyError, TypeError, ValueError, InvalidInput) as exc:
-        raise InvalidInput(f"the banks file {path} is malformed: {exc}") from None
+        raise InvalidInput(
+            "the banks file %(path)s is malformed: %(error)s", path=path, error=exc
+        ) from None
     return banks, entries
 
 

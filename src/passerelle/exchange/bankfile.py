@@ -33,6 +33,7 @@ from passerelle.core.marking import (
     is_laxer,
     parse_tlp,
 )
+from passerelle.core.message import Message
 from passerelle.core.signals.url import canonicalize_url
 from passerelle.core.spreadsheet import csv_writer, restore_cell
 from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
@@ -82,7 +83,8 @@ class BadLine(InvalidInput):
     parser's own error when there is one (the console shows it in the person's language)."""
 
     def __init__(self, line: int, problem: str | InvalidInput) -> None:
-        super().__init__("line %(line)s: %(problem)s", line=line, problem=str(problem))
+        said = problem if isinstance(problem, InvalidInput) else Message(problem)
+        super().__init__("line %(line)s: %(problem)s", line=line, problem=said)
         self.line = line
         self.cause = problem if isinstance(problem, InvalidInput) else None
 
@@ -91,7 +93,10 @@ def _marking_from(row: dict[str, str]) -> tuple[Tlp | None, Distribution | None]
     tlp = row.get("tlp", "").strip()
     distribution = row.get("distribution", "").strip().lower()
     if distribution and distribution not in ("agreement", "onward"):
-        raise InvalidInput(f"distribution is agreement or onward, got {distribution!r}")
+        raise InvalidInput(
+            "distribution is agreement or onward, got %(distribution)s",
+            distribution=repr(distribution),
+        )
     return (
         parse_tlp(tlp) if tlp else None,
         Distribution(distribution) if distribution else None,
@@ -118,10 +123,19 @@ def read_csv(text: str | Iterable[str]) -> Iterator[EntryInput | BadLine]:
         return
     unknown = [h for h in header if h not in CSV_COLUMNS]
     if unknown or "signal_type" not in header or "value" not in header:
+        columns = ", ".join(CSV_COLUMNS)
         yield BadLine(
             1,
-            f"header must name signal_type and value, and only {', '.join(CSV_COLUMNS)}"
-            + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
+            InvalidInput(
+                "header must name signal_type and value, and only %(columns)s;"
+                " unknown: %(unknown)s",
+                columns=columns,
+                unknown=", ".join(unknown),
+            )
+            if unknown
+            else InvalidInput(
+                "header must name signal_type and value, and only %(columns)s", columns=columns
+            ),
         )
         return
     for number, raw in enumerate(reader, start=2):
@@ -143,7 +157,13 @@ def read_csv(text: str | Iterable[str]) -> Iterator[EntryInput | BadLine]:
                 distribution=distribution,
             )
         except ValueError:
-            yield BadLine(number, f"quality must be a whole number, got {row.get('quality')!r}")
+            yield BadLine(
+                number,
+                InvalidInput(
+                    "quality must be a whole number, got %(quality)s",
+                    quality=repr(row.get("quality")),
+                ),
+            )
         except InvalidInput as exc:
             yield BadLine(number, exc)
 
@@ -168,11 +188,25 @@ def read_pytx(
 def _pytx_entry(number: int, kind: str, value: str, labels: Labels) -> EntryInput | BadLine:
     name = kind.strip().lower()
     if name in PYTX_REFUSED:
-        return BadLine(number, f"signal type {name} is not imported: {PYTX_REFUSED[name]}")
+        return BadLine(
+            number,
+            InvalidInput(
+                "signal type %(name)s is not imported: %(why)s",
+                name=name,
+                why=Message(PYTX_REFUSED[name]),
+            ),
+        )
     ours = PYTX_TO_OURS.get(name)
     if ours is None:
         known = ", ".join(sorted({*PYTX_TO_OURS, *PYTX_REFUSED}))
-        return BadLine(number, f"unknown signal type {kind!r} (python-threatexchange's: {known})")
+        return BadLine(
+            number,
+            InvalidInput(
+                "unknown signal type %(kind)s (python-threatexchange's: %(known)s)",
+                kind=repr(kind),
+                known=known,
+            ),
+        )
     value = value.strip()
     if not value:
         return BadLine(number, "no value after the signal type")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import PurePath
+from typing import Any
 
 from passerelle.core.bank import BankEntry, EntryInput
 from passerelle.core.errors import InvalidInput
@@ -40,7 +41,11 @@ def read_entries(
     `labels` apply to formats that carry none (pytx); InvalidInput if nothing is readable."""
     chosen = fmt or detect_format(text, PurePath(filename).suffix)
     if chosen not in READ_FORMATS:
-        raise InvalidInput(f"unknown format {chosen!r}: one of {', '.join(READ_FORMATS)}")
+        raise InvalidInput(
+            "unknown format %(chosen)s: one of %(formats)s",
+            chosen=repr(chosen),
+            formats=", ".join(READ_FORMATS),
+        )
     entries: list[EntryInput] = []
     bad: list[InvalidInput] = []
     if chosen in ("stix", "misp"):
@@ -50,7 +55,11 @@ def read_entries(
             raise InvalidInput("not JSON: %(why)s", why=str(exc)) from None
         reader = read_stix_bundle if chosen == "stix" else read_misp_event
         entries, refused = reader(document)
-        return chosen, entries, [InvalidInput(message) for message in refused]
+        return (
+            chosen,
+            entries,
+            [InvalidInput(m.template, **dict[str, Any](m.params)) for m in refused],
+        )
     if chosen == "csv":
         rows = read_csv(text)
     elif chosen == "pytx-csv":
@@ -99,4 +108,8 @@ def write_entries(
         )
         text = json.dumps(event, ensure_ascii=False, indent=2) + "\n"
         return text, len(entries) - len(event["Event"]["Attribute"])
-    raise InvalidInput(f"unknown format {fmt!r}: one of {', '.join(WRITE_FORMATS)}")
+    raise InvalidInput(
+        "unknown format %(format)s: one of %(formats)s",
+        format=repr(fmt),
+        formats=", ".join(WRITE_FORMATS),
+    )

@@ -87,7 +87,9 @@ def candidate_of(row: dict[str, Any]) -> Candidate:
     """One row back as a queue candidate; InvalidInput names what is wrong with it."""
     sha256 = str(row.get("sha256") or "")
     if not _SHA256.fullmatch(sha256):
-        raise InvalidInput(f"sha256 is not 64 hexadecimal digits: {sha256[:80]!r}")
+        raise InvalidInput(
+            "sha256 is not 64 hexadecimal digits: %(sha256)s", sha256=repr(sha256[:80])
+        )
     signals = dict(row.get("signals") or {})
     matches = row.get("matches") or []
     if not matches:
@@ -111,7 +113,7 @@ def candidate_of(row: dict[str, Any]) -> Candidate:
             for m in matches
         ]
     except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidInput(f"matches or reasons are malformed: {exc}") from None
+        raise InvalidInput("matches or reasons are malformed: %(error)s", error=exc) from None
     url = row.get("url")
     url_hash = signals.get("url")
     if url and not url_hash:
@@ -153,15 +155,21 @@ def read_candidates(path: Path) -> Iterator[Candidate | Problem]:
     except ImportError:  # pragma: no cover - the extra is installed in tests
         raise InvalidInput("reading Parquet needs the `spark` extra (pyarrow)") from None
     if not path.exists():
-        raise InvalidInput(f"no such file or folder: {path}")
+        raise InvalidInput("no such file or folder: %(path)s", path=path)
     try:
         dataset = pq.ParquetDataset(path)
         schema = dataset.schema
     except Exception as exc:  # pyarrow raises many kinds for a file that is not Parquet
-        raise InvalidInput(f"{path} is not a Parquet data set: {exc}") from None
+        raise InvalidInput(
+            "%(path)s is not a Parquet data set: %(error)s", path=path, error=exc
+        ) from None
     missing = [c for c in ("sha256", "matches", "reasons_json") if c not in schema.names]
     if missing:
-        raise InvalidInput(f"{path} is not a candidates data set: no column {', '.join(missing)}")
+        raise InvalidInput(
+            "%(path)s is not a candidates data set: no column %(missing)s",
+            path=path,
+            missing=", ".join(missing),
+        )
     for fragment in dataset.fragments:
         for batch in fragment.to_batches():
             for number, row in enumerate(batch.to_pylist()):

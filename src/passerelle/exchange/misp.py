@@ -30,6 +30,7 @@ from typing import Any
 from passerelle.core.bank import BankEntry, EntryInput
 from passerelle.core.errors import InvalidInput
 from passerelle.core.marking import Distribution, Tlp, effective, laxest, parse_tlp, stricter
+from passerelle.core.message import Message, message_of
 from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
 from passerelle.exchange.stixpattern import pattern_signals
 
@@ -163,7 +164,7 @@ def attribute_signal(attribute: dict[str, Any]) -> tuple[str, str]:
     kind = str(attribute.get("type") or "")
     value = str(attribute.get("value") or "").strip()
     if not value:
-        raise InvalidInput(f"attribute of type {kind!r} has no value")
+        raise InvalidInput("attribute of type %(kind)s has no value", kind=repr(kind))
     if kind in _HASH_TYPES:
         if "|" in kind:
             value = value.rpartition("|")[2]
@@ -180,11 +181,13 @@ def attribute_signal(attribute: dict[str, Any]) -> tuple[str, str]:
         signals, ignored = pattern_signals(value)
         if len(signals) == 1:
             return signals[0]
-        raise InvalidInput(
-            "STIX pattern holds no single signal Passerelle matches"
-            + (f" ({', '.join(ignored)})" if ignored else "")
-        )
-    raise InvalidInput(f"type {kind!r} is not a signal Passerelle matches")
+        if ignored:
+            raise InvalidInput(
+                "STIX pattern holds no single signal Passerelle matches (%(ignored)s)",
+                ignored=", ".join(ignored),
+            )
+        raise InvalidInput("STIX pattern holds no single signal Passerelle matches")
+    raise InvalidInput("type %(kind)s is not a signal Passerelle matches", kind=repr(kind))
 
 
 def _labels(names: list[str]) -> Labels:
@@ -228,13 +231,13 @@ def _events(document: object) -> list[dict[str, Any]]:
     return []
 
 
-def read_misp_event(document: object) -> tuple[list[EntryInput], list[str]]:
+def read_misp_event(document: object) -> tuple[list[EntryInput], list[Message]]:
     """Entries from every attribute Passerelle can match; problems name the others."""
     events = _events(document)
     if not events:
-        return [], ["not a MISP event (no 'Event', 'response' or event fields)"]
+        return [], [Message("not a MISP event (no 'Event', 'response' or event fields)")]
     entries: list[EntryInput] = []
-    problems: list[str] = []
+    problems: list[Message] = []
     line = 0
     for event in events:
         event_tags = _tag_names(event)
@@ -257,7 +260,9 @@ def read_misp_event(document: object) -> tuple[list[EntryInput], list[str]]:
                 names = _tag_names(attribute)
                 labels = _labels(names + [n for n in inherited if n.startswith("passerelle:")])
             except InvalidInput as exc:
-                problems.append(f"{name}: {exc}")
+                problems.append(
+                    Message("%(object)s: %(problem)s", {"object": name, "problem": message_of(exc)})
+                )
                 continue
             if kind in ("sha256", "md5", "pdq"):
                 value = value.lower()

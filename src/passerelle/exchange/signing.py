@@ -124,7 +124,11 @@ def seal(document: dict[str, Any], key: Ed25519PrivateKey) -> bytes:
 def unseal(body: bytes, public_key: str, *, max_bytes: int) -> dict[str, Any]:
     """The payload of an envelope signed by `public_key`; Refused names what is wrong."""
     if len(body) > max_bytes:
-        raise Refused(f"the document is {len(body)} bytes, over the limit of {max_bytes}")
+        raise Refused(
+            "the document is %(size)s bytes, over the limit of %(limit)s",
+            size=len(body),
+            limit=max_bytes,
+        )
     try:
         envelope = _loads(body)
         if not isinstance(envelope, dict) or set(envelope) != {"payload", "signature"}:
@@ -134,7 +138,11 @@ def unseal(body: bytes, public_key: str, *, max_bytes: int) -> dict[str, Any]:
             raise ValueError("the payload and the signature are strings")
         raw_signature = base64.b64decode(signature, validate=True)
     except (ValueError, KeyError, TypeError, binascii.Error, RecursionError) as exc:
-        raise Refused(f"not a signed envelope: {type(exc).__name__}: {exc}"[:300]) from None
+        raise Refused(
+            "not a signed envelope: %(kind)s: %(error)s",
+            kind=type(exc).__name__,
+            error=str(exc)[:250],
+        ) from None
     try:
         _public(public_key).verify(raw_signature, payload.encode("utf-8"))
     except InvalidSignature:
@@ -142,7 +150,7 @@ def unseal(body: bytes, public_key: str, *, max_bytes: int) -> dict[str, Any]:
     try:
         document = _loads(payload)
     except (ValueError, RecursionError) as exc:
-        raise Refused(f"the signed payload is not JSON: {exc}"[:300]) from None
+        raise Refused("the signed payload is not JSON: %(error)s", error=str(exc)[:250]) from None
     if not isinstance(document, dict):
         raise Refused("the signed payload is not a JSON object")
     return document
@@ -209,7 +217,9 @@ def verify_request(
         raise Refused("the request carries no nonce (the partner must upgrade Passerelle)")
     if moment.tzinfo is None or abs(now - moment) > window:
         minutes = int(window.total_seconds() // 60)
-        raise Refused(f"the request's date is more than {minutes} minutes away from ours")
+        raise Refused(
+            "the request's date is more than %(minutes)s minutes away from ours", minutes=minutes
+        )
     message = f"GET\n{target}\n{when}\n{nonce}\n{subscriber}\n{publisher}".encode()
     try:
         _public(public_key).verify(signature, message)

@@ -27,6 +27,7 @@ from typing import Any
 from passerelle.core.bank import BankEntry, EntryInput
 from passerelle.core.errors import InvalidInput
 from passerelle.core.marking import Tlp, effective, parse_tlp, stricter
+from passerelle.core.message import Message, message_of
 from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
 from passerelle.exchange.misp import attribute_signal
 from passerelle.exchange.stixpattern import hash_kind, pattern_signals
@@ -317,22 +318,35 @@ def _entry(kind: str, value: str, **fields: Any) -> EntryInput:
     return EntryInput(kind, value.strip(), **fields)
 
 
+def _about(ident: str, problem: Message | str) -> Message:
+    """A problem of one object, named by its id."""
+    return Message("%(object)s: %(problem)s", {"object": ident, "problem": problem})
+
+
 def _from_indicator(
     item: dict[str, Any], number: int, marking: Tlp | None
-) -> tuple[list[EntryInput], list[str]]:
+) -> tuple[list[EntryInput], list[Message]]:
     ident = str(item.get("id") or f"object {number}")
     if item.get("pattern_type", "stix") != "stix":
-        return [], [f"{ident}: pattern type {item.get('pattern_type')!r} is not STIX"]
+        kind = repr(item.get("pattern_type"))
+        return [], [
+            Message(
+                "%(object)s: pattern type %(kind)s is not STIX", {"object": ident, "kind": kind}
+            )
+        ]
     try:
         signals, ignored = pattern_signals(str(item.get("pattern") or ""))
         extension = (item.get("extensions") or {}).get(EXTENSION_ID) or {}
         labels, left = _labels(item, extension if isinstance(extension, dict) else {})
     except InvalidInput as exc:
-        return [], [f"{ident}: {exc}"]
-    problems = [f"{ident}: {', '.join(ignored)} is not a signal Passerelle matches"] * bool(
-        ignored and not signals
-    )
-    problems += [f"{ident}: {word}" for word in left]
+        return [], [_about(ident, message_of(exc))]
+    problems = [
+        Message(
+            "%(object)s: %(ignored)s is not a signal Passerelle matches",
+            {"object": ident, "ignored": ", ".join(ignored)},
+        )
+    ] * bool(ignored and not signals)
+    problems += [_about(ident, word) for word in left]
     entries = [
         _entry(kind, value, labels=labels, note=ident, line=number + 1, tlp=marking)
         for kind, value in signals
@@ -342,26 +356,26 @@ def _from_indicator(
 
 def _from_observable(
     item: dict[str, Any], number: int, marking: Tlp | None
-) -> tuple[list[EntryInput], list[str]]:
+) -> tuple[list[EntryInput], list[Message]]:
     ident = str(item.get("id") or f"object {number}")
     entries: list[EntryInput] = []
     if item["type"] == "url":
         value = str(item.get("value") or "")
         if not value:
-            return [], [f"{ident}: a url object without a value"]
+            return [], [_about(ident, Message("a url object without a value"))]
         return [_entry("url", value, note=ident, line=number + 1, tlp=marking)], []
     for name, value in (item.get("hashes") or {}).items():
         kind = hash_kind(str(name))
         if kind is not None:
             entries.append(_entry(kind, str(value), note=ident, line=number + 1, tlp=marking))
     if not entries:
-        return [], [f"{ident}: a file object with no hash Passerelle matches"]
+        return [], [_about(ident, Message("a file object with no hash Passerelle matches"))]
     return entries, []
 
 
 def _from_misp_attribute(
     item: dict[str, Any], number: int, marking: Tlp | None
-) -> tuple[list[EntryInput], list[str]]:
+) -> tuple[list[EntryInput], list[Message]]:
     """misp-stix writes MISP attributes it has no STIX form for as `x-misp-attribute`."""
     ident = str(item.get("id") or f"object {number}")
     attribute = {
@@ -373,21 +387,21 @@ def _from_misp_attribute(
     try:
         kind, value = attribute_signal(attribute)
     except InvalidInput as exc:
-        return [], [f"{ident}: {exc}"]
+        return [], [_about(ident, message_of(exc))]
     return [_entry(kind, value, note=ident, line=number + 1, tlp=marking)], []
 
 
-def read_stix_bundle(document: object) -> tuple[list[EntryInput], list[str]]:
+def read_stix_bundle(document: object) -> tuple[list[EntryInput], list[Message]]:
     """Entries from the objects of a bundle Passerelle can match; problems name the others
     by their id."""
     if not isinstance(document, dict) or document.get("type") != "bundle":
-        return [], ["not a STIX bundle (no 'type': 'bundle')"]
+        return [], [Message("not a STIX bundle (no 'type': 'bundle')")]
     objects = document.get("objects") or []
     if not isinstance(objects, list):
-        return [], ["the bundle's objects are not a list"]
+        return [], [Message("the bundle's objects are not a list")]
     known = _markings(objects)
     entries: list[EntryInput] = []
-    problems: list[str] = []
+    problems: list[Message] = []
     readers = {
         "indicator": _from_indicator,
         "file": _from_observable,
@@ -396,7 +410,7 @@ def read_stix_bundle(document: object) -> tuple[list[EntryInput], list[str]]:
     }
     for number, item in enumerate(objects):
         if not isinstance(item, dict):
-            problems.append(f"object {number}: not a JSON object")
+            problems.append(Message("object %(number)s: not a JSON object", {"number": number}))
             continue
         reader = readers.get(str(item.get("type")))
         if reader is None:

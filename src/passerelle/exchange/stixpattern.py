@@ -44,7 +44,7 @@ def pattern_signals(pattern: str) -> tuple[list[tuple[str, str]], list[str]]:
     try:
         inspected = Pattern(pattern).inspect()
     except Exception as exc:  # the grammar raises its own parse errors
-        raise InvalidInput(f"pattern is not valid STIX: {str(exc)[:120]}") from None
+        raise InvalidInput("pattern is not valid STIX: %(error)s", error=str(exc)[:120]) from None
     found: list[tuple[str, str]] = []
     ignored: list[str] = []
     for object_type, comparisons in inspected.comparisons.items():

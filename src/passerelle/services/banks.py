@@ -122,7 +122,9 @@ def create_bank(
     try:
         bank_kind = BankKind(kind.strip().lower())
     except ValueError:
-        raise InvalidInput(f"bank kind must be positive or negative, got {kind!r}") from None
+        raise InvalidInput(
+            "bank kind must be positive or negative, got %(kind)s", kind=repr(kind)
+        ) from None
     parsed = {threshold_key(t): parse_threshold(t, v) for t, v in (thresholds or {}).items()}
     bank = uow.banks.add(
         agency_id=agency.id,

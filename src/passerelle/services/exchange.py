@@ -88,9 +88,10 @@ def parse_base_url(text: str, allowed: Sequence[Network] = ()) -> str | None:
     refusal = describe_host_refusal(parts.hostname, allowed)
     if refusal is not None:
         raise InvalidInput(
-            f"the partner's address is {refusal}; only an administrator can allow such a"
+            "the partner's address is %(refusal)s; only an administrator can allow such a"
             " network (PASSERELLE_PARTNER_ALLOW)",
             field="base_url",
+            refusal=refusal,
         )
     return value
 
@@ -263,7 +264,9 @@ def receive_proposal(
     Replayed when stale or seen before."""
     refuse_retired(document.get("schema"))
     if document.get("schema") != AGREEMENT_SCHEMA:
-        raise InvalidInput(f"unknown agreement schema {document.get('schema')!r}")
+        raise InvalidInput(
+            "unknown agreement schema %(schema)s", schema=repr(document.get("schema"))
+        )
     agency, partner = _parties(uow, document)
     _admit_document(uow, document, agency, partner, window)
     try:
@@ -301,10 +304,14 @@ def _parties(uow: UnitOfWork, document: dict[str, Any]) -> tuple[str, Partner]:
     try:
         agency = uow.agencies.get_by_code(str(document.get("to")))
     except NotFound:
-        raise InvalidInput(f"no agency {document.get('to')!r} here") from None
+        raise InvalidInput("no agency %(to)s here", to=repr(document.get("to"))) from None
     partner = uow.exchange.partner_by_code(agency.id, str(document.get("from")))
     if partner is None:
-        raise PermissionDenied(f"{document.get('from')!r} is not a partner of {agency.code}")
+        raise PermissionDenied(
+            "%(sender)s is not a partner of %(agency)s",
+            sender=repr(document.get("from")),
+            agency=agency.code,
+        )
     return agency.id, partner
 
 
@@ -347,7 +354,7 @@ def receive_answer(
     Replayed when stale or seen before, and then nothing changes."""
     refuse_retired(document.get("schema"))
     if document.get("schema") != ANSWER_SCHEMA:
-        raise InvalidInput(f"unknown answer schema {document.get('schema')!r}")
+        raise InvalidInput("unknown answer schema %(schema)s", schema=repr(document.get("schema")))
     agency, partner = _parties(uow, document)
     _admit_document(uow, document, agency, partner, window)
     agreement = uow.exchange.get_agreement(agency, str(document.get("id")))
@@ -433,8 +440,14 @@ def apply_feed(
         agreements=agreements,
         now=now,
     )
+    if len(problems) == 1:
+        raise InvalidInput("the page is refused: %(problem)s", problem=problems[0])
     if problems:
-        raise InvalidInput("; ".join(problems[:5]) + (" …" if len(problems) > 5 else ""))
+        raise InvalidInput(
+            "the page is refused: %(problem)s (and %(more)s other problems)",
+            problem=problems[0],
+            more=len(problems) - 1,
+        )
     bank = _partner_bank(uow, partner)
     imported = retracted = notices = 0
     for entry in page.entries:

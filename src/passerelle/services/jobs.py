@@ -158,7 +158,7 @@ def _run(
             detail = _purge(uow, job, tools, now)
             uow.commit()
         return detail
-    raise PasserelleError(f"unknown job kind {job.kind!r}")
+    raise PasserelleError("unknown job kind %(kind)s", kind=repr(job.kind))
 
 
 def _recheck(

@@ -45,7 +45,10 @@ def parse_asked(asked: Sequence[Asked]) -> list[Signal]:
         raise InvalidInput("no signal to look up: send at least one", field="signals")
     if len(asked) > MAX_SIGNALS:
         raise InvalidInput(
-            f"too many signals: {len(asked)}, at most {MAX_SIGNALS} per request", field="signals"
+            "too many signals: %(count)s, at most %(limit)s per request",
+            field="signals",
+            count=len(asked),
+            limit=MAX_SIGNALS,
         )
     signals = []
     for position, item in enumerate(asked):
@@ -53,7 +56,9 @@ def parse_asked(asked: Sequence[Asked]) -> list[Signal]:
             # A url signal is an address (canonicalised and hashed) or the hash itself.
             signals.append(get_signal_type(item.signal_type).parse(item.value))
         except InvalidInput as exc:
-            raise InvalidInput(f"signals[{position}]: {exc}", field="signals") from None
+            raise InvalidInput(
+                "signals[%(position)s]: %(error)s", field="signals", position=position, error=exc
+            ) from None
     return signals
 
 

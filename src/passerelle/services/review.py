@@ -34,9 +34,10 @@ def decide_case(
         wanted = BankKind.POSITIVE if decision.verdict is Verdict.TERRORIST else BankKind.NEGATIVE
         if bank.origin is not BankOrigin.OWN or bank.kind is not wanted:
             raise InvalidInput(
-                f"bank {bank.name!r} cannot take this decision: terrorist content goes to one of"
+                "bank %(name)s cannot take this decision: terrorist content goes to one of"
                 " your positive banks, content found not terrorist to one of your negative banks",
                 field="add_to_bank",
+                name=repr(bank.name),
             )
         labels = Labels(category=decision.category, tags=frozenset({"decision"}))
         entries = [

@@ -70,7 +70,7 @@ class EncryptedContentStore:
 
     def _path(self, sha256: str) -> Path:
         if not _SHA256.match(sha256):
-            raise InvalidInput(f"not a SHA-256: {sha256!r}")
+            raise InvalidInput("not a SHA-256: %(sha256)s", sha256=repr(sha256))
         return self._root / sha256[:2] / sha256[2:4] / sha256
 
     def put(self, data: bytes) -> str:
@@ -118,7 +118,7 @@ class EncryptedContentStore:
 
     def _staged_path(self, staged: StagedContent) -> Path:
         if not _STAGED.match(staged.name) or not staged.name.startswith(staged.sha256):
-            raise InvalidInput(f"not a staged name: {staged.name!r}")
+            raise InvalidInput("not a staged name: %(name)s", name=repr(staged.name))
         return self._root / STAGING / staged.name
 
     def sweep(
@@ -216,12 +216,12 @@ class EncryptedContentStore:
 
     def _derived_dir(self, sha256: str) -> Path:
         if not _SHA256.match(sha256):
-            raise InvalidInput(f"not a SHA-256: {sha256!r}")
+            raise InvalidInput("not a SHA-256: %(sha256)s", sha256=repr(sha256))
         return self._root / DERIVED / sha256[:2] / sha256[2:4] / sha256
 
     def _derived_path(self, sha256: str, name: str) -> Path:
         if not _DERIVED_NAME.match(name):
-            raise InvalidInput(f"not a derived file name: {name!r}")
+            raise InvalidInput("not a derived file name: %(name)s", name=repr(name))
         return self._derived_dir(sha256) / name
 
     def put_derived(self, sha256: str, name: str, data: bytes) -> None:
@@ -239,7 +239,7 @@ class EncryptedContentStore:
         try:
             sealed = path.read_bytes()
         except FileNotFoundError:
-            raise NotFound(f"no {name} kept for this content") from None
+            raise NotFound("no %(name)s kept for this content", name=name) from None
         try:
             return self._aead.decrypt(
                 sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], f"{sha256}/{name}".encode("ascii")

@@ -169,7 +169,7 @@ def test_an_event_written_with_pymisp_imports_every_hash() -> None:
             ("md5", "56" * 16): Tlp.AMBER,
             ("sha256", "78" * 32): Tlp.AMBER,
         }
-        assert len(problems) == 1 and "'filename' is not a signal" in problems[0]
+        assert len(problems) == 1 and "'filename' is not a signal" in str(problems[0])
 
 
 def test_stix_import_reads_what_other_tools_write_and_names_refusals_by_id() -> None:
@@ -198,8 +198,8 @@ def test_stix_import_reads_what_other_tools_write_and_names_refusals_by_id() -> 
         ("sha256", "ef" * 32),
         ("url", "https://exemple.test/autre"),
     }
-    assert problems[0] == "indicator--d4: process:name = is not a signal Passerelle matches"
-    assert problems[1].startswith("indicator--e5: pattern is not valid STIX")
+    assert str(problems[0]) == "indicator--d4: process:name = is not a signal Passerelle matches"
+    assert str(problems[1]).startswith("indicator--e5: pattern is not valid STIX")
 
 
 def _fill(database: Database, count: int) -> str:

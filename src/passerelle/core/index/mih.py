@@ -300,7 +300,7 @@ def _probe(
 class MihIndex:
     def __init__(self, *, radius: int = 31) -> None:
         if not 0 <= radius <= 63:
-            raise InvalidInput(f"PDQ radius must be 0-63, got {radius}")
+            raise InvalidInput("PDQ radius must be 0-63, got %(radius)s", radius=radius)
         self.radius = radius
         self._masks = flip_masks(radius)
         self._codes = np.empty((0, WORDS), dtype=np.uint64)
@@ -344,7 +344,9 @@ class MihIndex:
         """For each query hash, (key, distance) of every stored hash within `radius`."""
         limit = self.radius if radius is None else radius
         if limit > self.radius:
-            raise InvalidInput(f"this index guarantees recall up to radius {self.radius}")
+            raise InvalidInput(
+                "this index guarantees recall up to radius %(radius)s", radius=self.radius
+            )
         queries = codes_of(values)
         pairs = [search_in_blocks(self._tables, queries, limit, self._masks)]
         pairs[0] = (pairs[0][0], self._keys[pairs[0][1]], pairs[0][2])

@@ -86,7 +86,9 @@ class PdqIndex:
         """For each query hash, (key, distance) of every indexed hash within `radius`."""
         limit = self.radius if radius is None else radius
         if limit > self.radius:
-            raise InvalidInput(f"this index guarantees recall up to radius {self.radius}")
+            raise InvalidInput(
+                "this index guarantees recall up to radius %(radius)s", radius=self.radius
+            )
         if self._mih is not None:
             return self._mih.query(values, limit)
         results: list[list[tuple[int, int]]] = [[] for _ in values]
@@ -128,7 +130,7 @@ class PdqIndex:
         flat = faiss.read_index_binary(str(path))
         keys = np.load(path.with_suffix(".keys.npy"), allow_pickle=False).tolist()
         if len(keys) != flat.ntotal:
-            raise InvalidInput(f"index {path} and its keys disagree; rebuild it")
+            raise InvalidInput("index %(path)s and its keys disagree; rebuild it", path=path)
         loaded = cls(radius=radius)
         loaded._flat = flat
         loaded._keys = keys

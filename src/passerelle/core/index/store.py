@@ -563,7 +563,9 @@ class MatchIndex:
         """Every live PDQ row (image or frame) within `limit` bits of each query hash."""
         bound = self.radius if limit is None else limit
         if bound > self.radius:
-            raise InvalidInput(f"this index guarantees recall up to radius {self.radius}")
+            raise InvalidInput(
+                "this index guarantees recall up to radius %(radius)s", radius=self.radius
+            )
         queries = _codes(values)
         found: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         for offset, segment in zip(self._offsets, self.segments, strict=False):

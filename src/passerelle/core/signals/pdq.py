@@ -48,7 +48,10 @@ def load_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Im
             width, height = image.size
             if width * height > max_pixels:
                 raise InvalidInput(
-                    f"image too large: {width}x{height} pixels (limit {max_pixels:,})"
+                    "image too large: %(width)sx%(height)s pixels (limit %(limit)s)",
+                    width=width,
+                    height=height,
+                    limit=format(max_pixels, ","),
                 )
             # JPEG: decode directly at a reduced scale, the long side still at least MAX_SIDE.
             # The box keeps the picture's proportions: Pillow reduces only while both sides
@@ -57,14 +60,19 @@ def load_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Im
             size, limit = decoded_bytes(image), max_pixels * BYTES_PER_PIXEL_ALLOWED
             if size > limit:
                 raise InvalidInput(
-                    f"image too large to decode: {image.size[0]}x{image.size[1]} pixels of mode"
-                    f" {image.mode} take {size:,} bytes (limit {limit:,})"
+                    "image too large to decode: %(width)sx%(height)s pixels of mode %(mode)s"
+                    " take %(size)s bytes (limit %(limit)s)",
+                    width=image.size[0],
+                    height=image.size[1],
+                    mode=image.mode,
+                    size=format(size, ","),
+                    limit=format(limit, ","),
                 )
             image.load()
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InvalidInput("not a readable image (or a decompression bomb)") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInput(f"damaged image: {exc}") from None
+        raise InvalidInput("damaged image: %(error)s", error=exc) from None
     return image
 
 

@@ -58,18 +58,25 @@ class VpdqFrame:
 def parse_frame(pdq: str, quality: str | int, timestamp: str | float) -> VpdqFrame:
     value = pdq.strip().lower()
     if not _HEX.fullmatch(value):
-        raise InvalidInput(f"vpdq frame hash must be 64 hexadecimal digits, got {pdq!r}")
+        raise InvalidInput(
+            "vpdq frame hash must be 64 hexadecimal digits, got %(pdq)s", pdq=repr(pdq)
+        )
     try:
         q = int(quality)
         t = float(timestamp)
     except (TypeError, ValueError):
         raise InvalidInput(
-            f"vpdq frame quality and time must be numbers: {quality!r}, {timestamp!r}"
+            "vpdq frame quality and time must be numbers: %(quality)s, %(timestamp)s",
+            quality=repr(quality),
+            timestamp=repr(timestamp),
         ) from None
     if not 0 <= q <= 100:
-        raise InvalidInput(f"vpdq frame quality must be 0-100, got {q}")
+        raise InvalidInput("vpdq frame quality must be 0-100, got %(quality)s", quality=q)
     if not math.isfinite(t) or t < 0:
-        raise InvalidInput(f"vpdq frame time must be a non-negative number, got {timestamp!r}")
+        raise InvalidInput(
+            "vpdq frame time must be a non-negative number, got %(timestamp)s",
+            timestamp=repr(timestamp),
+        )
     return VpdqFrame(value, q, round(t, 3))
 
 
@@ -77,14 +84,18 @@ def _parse_json_list(text: str) -> list[VpdqFrame]:
     try:
         items = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"vpdq value is not a JSON list of frames: {exc.msg}") from None
+        raise InvalidInput(
+            "vpdq value is not a JSON list of frames: %(msg)s", msg=exc.msg
+        ) from None
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise InvalidInput("vpdq value must be a JSON list of 'pdq,quality,timestamp' strings")
     frames = []
     for item in items:
         parts = item.split(",")
         if len(parts) != 3:
-            raise InvalidInput(f"vpdq frame must be 'pdq,quality,timestamp', got {item!r}")
+            raise InvalidInput(
+                "vpdq frame must be 'pdq,quality,timestamp', got %(item)s", item=repr(item)
+            )
         frames.append(parse_frame(*parts))
     return frames
 
@@ -98,7 +109,9 @@ def load_frames_file(text: str) -> tuple[VpdqFrame, ...]:
         parts = line.strip().split(",")
         if len(parts) != 4 or not parts[0].strip().isdigit():
             raise InvalidInput(
-                f"vpdq line {number} must be 'frame_number,quality,pdq,timestamp', got {line!r}"
+                "vpdq line %(number)s must be 'frame_number,quality,pdq,timestamp', got %(line)s",
+                number=number,
+                line=repr(line),
             )
         frames.append(parse_frame(parts[2], parts[1], parts[3]))
     if not frames:
@@ -121,7 +134,11 @@ def to_signal(frames: Iterable[VpdqFrame]) -> Signal:
     if not listed:
         raise InvalidInput("a vpdq signal needs at least one frame")
     if len(listed) > MAX_FRAMES:
-        raise InvalidInput(f"vpdq signal has {len(listed):,} frames (limit {MAX_FRAMES:,})")
+        raise InvalidInput(
+            "vpdq signal has %(count)s frames (limit %(limit)s)",
+            count=format(len(listed), ","),
+            limit=format(MAX_FRAMES, ","),
+        )
     return Signal(NAME, json.dumps([str(f) for f in listed]))
 
 

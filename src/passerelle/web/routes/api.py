@@ -260,13 +260,17 @@ _MATCH_BODY: dict[str, Any] = {
 async def _read_capped(request: Request, limit: int, what: str) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"{what} is over the limit of {limit:,} bytes")
+        raise TooLarge(
+            "%(what)s is over the limit of %(limit)s bytes", what=what, limit=format(limit, ",")
+        )
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise TooLarge(f"{what} is over the limit of {limit:,} bytes")
+            raise TooLarge(
+                "%(what)s is over the limit of %(limit)s bytes", what=what, limit=format(limit, ",")
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -277,7 +281,9 @@ def _parse_request(body: bytes) -> list[Signal]:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise InvalidInput(f"{where}: {first['msg']}", field="signals") from None
+        raise InvalidInput(
+            "%(where)s: %(problem)s", field="signals", where=where, problem=first["msg"]
+        ) from None
     return parse_asked([Asked(s.type, s.value) for s in parsed.signals])
 
 

@@ -152,7 +152,10 @@ def feed(
 async def _signed_document(request: Request, uow: UnitOfWork) -> dict[str, Any]:
     body = await request.body()
     if len(body) > MAX_DOCUMENT_BYTES:  # before reading what it claims
-        raise Refused(f"the document is over {MAX_DOCUMENT_BYTES} bytes")
+        raise Refused(
+            "the document is over %(limit)s bytes",
+            limit=MAX_DOCUMENT_BYTES,
+        )
     return unseal(body, sender_key(uow, claimed(body)), max_bytes=MAX_DOCUMENT_BYTES)
 
 

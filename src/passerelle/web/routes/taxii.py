@@ -98,7 +98,7 @@ def _accepts(request: Request, *types: str) -> None:
             base = wanted.split(";", 1)[0]
             if media == base and ("version=" not in params or "version=2.1" in params):
                 return
-    raise NotAcceptable(f"this server writes {' or '.join(types)}")
+    raise NotAcceptable("this server writes %(types)s", types=" or ".join(types))
 
 
 def _reader(viewer: User) -> None:
@@ -227,7 +227,9 @@ def _csv(values: str | None, name: str, pattern: re.Pattern[str] | None = None) 
     if pattern is not None:
         for value in found:
             if not pattern.match(value):
-                raise InvalidInput(f"{name} does not accept {value[:40]!r}")
+                raise InvalidInput(
+                    "%(name)s does not accept %(value)s", name=name, value=repr(value[:40])
+                )
     return found
 
 
@@ -237,7 +239,9 @@ def _timestamp(text: str | None, name: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"{name} is a timestamp such as 2026-11-29T00:00:00Z") from None
+        raise InvalidInput(
+            "%(name)s is a timestamp such as 2026-11-29T00:00:00Z", name=name
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
