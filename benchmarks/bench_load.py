@@ -338,7 +338,12 @@ class Outcome:
 
 
 def run_load(
-    database_url: str, seconds: float, writers: int, readers: int, with_jobs: bool
+    database_url: str,
+    seconds: float,
+    writers: int,
+    readers: int,
+    with_jobs: bool,
+    concurrency: int | None = None,
 ) -> Outcome:
     FETCHING.clear()
     with tempfile.TemporaryDirectory(prefix="bench-load-") as name, slow_server() as slow:
@@ -357,6 +362,8 @@ def run_load(
             "PASSERELLE_FETCH_TIMEOUT_SECONDS": "20",
             "PASSERELLE_LOGIN_MAX_FAILURES": "100",
         }
+        if concurrency is not None:
+            env["PASSERELLE_WEB_CONCURRENCY"] = str(concurrency)
         base = f"http://127.0.0.1:{port}"
         with ExitStack() as stack:
             stack.enter_context(
@@ -444,6 +451,12 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=20)
     parser.add_argument("--readers", type=int, default=20)
     parser.add_argument("--no-peer", action="store_true", help="Skip the run without jobs.")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="The server's PASSERELLE_WEB_CONCURRENCY (default: the setting's default).",
+    )
     options = parser.parse_args()
     engines: list[tuple[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="bench-load-db-") as folder:
@@ -455,11 +468,25 @@ def main() -> None:
             engines.append(("postgresql", lambda: postgres_database(postgres)))
         for engine_name, make in engines:
             with make() as url:  # type: ignore[operator]
-                ours = run_load(url, options.seconds, options.writers, options.readers, True)
+                ours = run_load(
+                    url,
+                    options.seconds,
+                    options.writers,
+                    options.readers,
+                    True,
+                    options.concurrency,
+                )
             peer = None
             if not options.no_peer:
                 with make() as url:  # type: ignore[operator]
-                    peer = run_load(url, options.seconds, options.writers, options.readers, False)
+                    peer = run_load(
+                        url,
+                        options.seconds,
+                        options.writers,
+                        options.readers,
+                        False,
+                        options.concurrency,
+                    )
             report(engine_name, ours, peer)
             if peer is not None and peer.writes_per_second:
                 ratio = ours.writes_per_second / peer.writes_per_second

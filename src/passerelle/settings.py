@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the console listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port the console listens on.")
+    web_concurrency: int = Field(
+        default=6,
+        ge=1,
+        le=256,
+        description="Requests the server works on at once; the others wait their turn, in"
+        " order of arrival (more at once only take turns at Python's interpreter lock).",
+    )
     default_locale: Literal["fr", "en"] = Field(
         default="fr", description="Language of the console for people who have not chosen one."
     )

@@ -22,6 +22,7 @@ from passerelle.services.lookup_audit import LookupAudit
 from passerelle.services.matchers import MatcherCache
 from passerelle.settings import Settings
 from passerelle.storage.content_store import EncryptedContentStore, derive_content_key
+from passerelle.web.admission import Admission
 from passerelle.web.context import AppState
 from passerelle.web.errors import install_error_handlers, reject_too_large
 from passerelle.web.headers import SecurityHeaders
@@ -140,5 +141,6 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     limits = BodyLimits(match=max(settings.match_max_bytes, api.MAX_JSON_BYTES))
     app.add_middleware(BodyLimit, limits=limits, reject=reject_too_large)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(Admission, limit=settings.web_concurrency)
     install_error_handlers(app)
     return app
