@@ -21,7 +21,13 @@ from passerelle.services.auth import TokenCache, user_for_session
 from passerelle.services.lookup_audit import LookupAudit
 from passerelle.services.matchers import MatcherCache
 from passerelle.settings import Settings
-from passerelle.web.i18n import Translator, accepts_quebec_french, catalog_name, html_lang
+from passerelle.web.i18n import (
+    Translator,
+    accepts_quebec_french,
+    catalog_name,
+    html_lang,
+    parse_accept_language,
+)
 from passerelle.web.security import (
     CSRF_COOKIE,
     LOCALE_COOKIE,
@@ -165,6 +171,18 @@ def error_text(request: Request, exc: Exception) -> str:
     if not isinstance(template, str) or not template:
         return gettext_of(request)(str(exc))
     return message_of(exc).render(gettext_of(request))
+
+
+def api_error_text(request: Request, exc: Exception) -> str:
+    """An error's message in an API or TAXII answer: in English, the API's language, unless
+    the client's Accept-Language names French (then in French, Québec usage for `fr-CA`);
+    the error's `code` is what programs read."""
+    header = request.headers.get("accept-language")
+    if parse_accept_language(header) is not Locale.FR:
+        return str(exc)
+    jurisdiction = Jurisdiction.QUEBEC if accepts_quebec_french(header) else None
+    translate = get_state(request).translator.get(catalog_name(Locale.FR, jurisdiction)).gettext
+    return message_of(exc).render(translate)
 
 
 def csrf_seed(request: Request) -> str:

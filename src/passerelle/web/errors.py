@@ -28,6 +28,7 @@ from passerelle.core.errors import (
 from passerelle.web.context import (
     ApiAuthRequired,
     LoginRequired,
+    api_error_text,
     error_text,
     gettext_of,
     render,
@@ -137,7 +138,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_passerelle_error(request: Request, exc: Exception) -> Response:
         for kind, status, code in _STATUS:
             if isinstance(exc, kind):
-                shown = str(exc) if _is_api(request) else error_text(request, exc)
+                shown = (
+                    api_error_text(request, exc) if _is_api(request) else error_text(request, exc)
+                )
                 return _error_response(request, status, code, shown)
         return _internal_error(request, exc)
 

@@ -200,7 +200,19 @@ def test_every_page_and_error_of_the_french_console_is_translated(
     post(own + "/entries", csrf_token=token, signal_type="md5", value="1" * 32)
     post(own + "/file", csrf_token=token)
     post(own + "/import", csrf_token=token)
-    for name, data in (("a.csv", b"signal_type,value\nmd5,zz\nmd5," + b"2" * 32), ("b.json", b"{")):
+    stix = (
+        b'{"type": "bundle", "objects": [1, {"type": "indicator", "id": "indicator--x",'
+        b' "pattern_type": "sigma", "pattern": "x"}, {"type": "file", "id": "file--y"}]}'
+    )
+    misp = b'{"Event": {"Attribute": [{"type": "filename", "value": "x"}]}}'
+    for name, data in (
+        ("a.csv", b"signal_type,value\nmd5,zz\nmd5," + b"2" * 32),
+        ("b.json", b"{"),
+        ("c.json", stix),
+        ("d.json", misp),
+        ("e.csv", b"signal_type,value,couleur\nmd5,1"),
+        ("f.csv", b"signal_type,value\nmd5," + b"3" * 32 + b",trop"),
+    ):
         answer = client.post(
             own + "/import", data={"csrf_token": token}, files={"file": (name, data)}
         )

@@ -236,3 +236,24 @@ def test_every_call_is_counted_also_those_answered_from_memory(
         events = [e.details for e in uow.audit.iter_all() if e.action == "match.looked_up"]
     assert sum(int(str(e["calls"])) for e in events) == 3
     assert sum(int(str(e["matched"])) for e in events) == 3
+
+
+@pytest.mark.parametrize(
+    ("language", "reason"),
+    [
+        (None, "too many signals: 1001, at most 1000 per request"),
+        ("en-GB,en;q=0.9", "too many signals: 1001, at most 1000 per request"),
+        ("fr-FR,fr;q=0.9", "trop d’empreintes\u00a0: 1001, au plus 1000 par requête"),
+        ("fr-CA", "trop d’empreintes\u00a0: 1001, au plus 1000 par requête"),
+    ],
+)
+def test_an_api_error_speaks_french_when_the_client_asks_for_it(
+    client: TestClient, tokens: dict[str, str], language: str | None, reason: str
+) -> None:
+    headers = {"Authorization": f"Bearer {tokens['analyst.a']}"}
+    if language:
+        headers["Accept-Language"] = language
+    asked = {"signals": [{"type": "md5", "value": "0" * 32}] * (MAX_SIGNALS + 1)}
+    response = client.post("/api/v1/match", json=asked, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["error"] == {"code": "invalid_input", "message": reason}
