@@ -15,11 +15,8 @@ untouched."""
 
 from __future__ import annotations
 
-import multiprocessing
-import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 from passerelle.core.content import Content
@@ -117,6 +114,11 @@ def scan_all(
         for window in _windows(items):
             yield from _scan_some(window, matcher, options, seen)
         return
+    # Loaded for workers only: a scan in one process (one image, say) never pays for them.
+    import multiprocessing
+    import tempfile
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     with tempfile.TemporaryDirectory(prefix="passerelle-index-") as scratch:
         path = matcher.index.path
         if path is None:

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
-
-from resiliparse.parse.html import HTMLTree
+from typing import TYPE_CHECKING, Literal
 
 from passerelle.core.content import (
     HTML,
@@ -26,7 +24,6 @@ from passerelle.core.content import (
     sniff_media_type,
 )
 from passerelle.core.errors import InvalidInput
-from passerelle.core.extract.html import fingerprint_text
 from passerelle.core.match import Match, Matcher, MatchOutcome
 from passerelle.core.priority import Explanation, prioritise
 from passerelle.core.signals import Signal
@@ -35,6 +32,9 @@ from passerelle.core.signals.pdq import DEFAULT_MAX_PIXELS, PDQ
 from passerelle.core.signals.text import TEXT as TEXT_SIGNAL
 from passerelle.core.signals.url import URL
 from passerelle.core.video import VideoLimits, hash_video, thumbnails
+
+if TYPE_CHECKING:
+    from resiliparse.parse.html import HTMLTree
 
 Language = Literal["matched", "always", "never"]
 # The characters of a text that its language is detected from (`extract.language`'s sample,
@@ -234,6 +234,11 @@ def _complete(found: Fingerprint, content: Content, options: ScanOptions) -> Non
 def _read_text(found: Fingerprint, data: bytes) -> None:
     decoded = decode_text(data)
     if found.media_type == HTML:
+        # The HTML parsers load with the first page: scanning images never pays for them.
+        from resiliparse.parse.html import HTMLTree
+
+        from passerelle.core.extract.html import fingerprint_text
+
         tree = HTMLTree.parse(decoded)
         found.text = fingerprint_text(tree)
         found.title = _title(tree)
@@ -246,6 +251,10 @@ def compared_text(data: bytes) -> str | None:
     case page shows, with the passages that match highlighted); None for media without text."""
     media_type = sniff_media_type(data)
     if media_type == HTML:
+        from resiliparse.parse.html import HTMLTree
+
+        from passerelle.core.extract.html import fingerprint_text
+
         return fingerprint_text(HTMLTree.parse(decode_text(data)))
     if media_type == TEXT:
         return decode_text(data)

@@ -25,7 +25,6 @@ from passerelle.cli.context import (
 from passerelle.core.bank import parse_bank_name
 from passerelle.core.content import HTML, Content, decode_text, sniff_media_type
 from passerelle.core.errors import InvalidInput, PasserelleError
-from passerelle.core.extract.html import extract_document, extract_plain
 from passerelle.core.match import Matcher
 from passerelle.core.signals.url import canonicalize_url
 from passerelle.intake import Problem
@@ -395,6 +394,8 @@ def extract_command(rt: Runtime, source: str, as_json: bool) -> None:
         if isinstance(read, Problem):
             raise InvalidInput(f"{read.source}: {read.reason}")
         content = read
+    from passerelle.core.extract.html import extract_document, extract_plain
+
     media_type = sniff_media_type(content.data)
     text = decode_text(content.data)
     if media_type == HTML:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from passerelle.core.index.store import (
     MatchIndex,
@@ -28,7 +29,9 @@ from passerelle.core.index.store import (
     writing,
 )
 from passerelle.core.match import Matcher
-from passerelle.core.ports import UnitOfWork
+
+if TYPE_CHECKING:  # the domain's ports, for types only: `scan` never loads them
+    from passerelle.core.ports import UnitOfWork
 
 
 def current_index(

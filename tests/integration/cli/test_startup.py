@@ -87,7 +87,7 @@ def test_help_lists_every_command() -> None:
     assert listed == sorted(COMMANDS)
 
 
-def test_a_scan_with_a_current_index_loads_neither_the_database_layer_nor_video(
+def test_a_scan_with_a_current_index_loads_neither_the_database_layer_nor_video_nor_html(
     tmp_path: Path,
 ) -> None:
     """`scan ONE.jpg` on a SQLite instance whose index on disk is current reads the agency
@@ -128,6 +128,8 @@ def test_a_scan_with_a_current_index_loads_neither_the_database_layer_nor_video(
     loaded = loaded_by(current)
     assert "PIL" in loaded  # the log was read
     assert not {"sqlalchemy", "alembic", "av", "rich", "faiss", "fastapi"} & loaded
+    # nor the HTML parsers (an image has no page to parse) nor the worker pool (one process)
+    assert not {"lxml", "resiliparse", "multiprocessing"} & loaded
 
 
 def loaded_by(done: subprocess.CompletedProcess[str]) -> set[str]:
