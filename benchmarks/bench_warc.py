@@ -14,7 +14,7 @@ one public test photo and the fingerprints of two public test pages, so that som
 match). Ours reads the index from disk, as the CLI does, and writes each result as the JSON
 line `scan --json` prints (to a null sink); the peers write a JSON line per record too.
 
-    .venv/bin/python -m benchmarks.bench_warc [RECORDS] [--bank-size N] [--no-workers]
+    .venv/bin/python -m benchmarks.bench_warc [RECORDS] [--bank-size N] [--no-workers] [--repeat N]
 """
 
 from __future__ import annotations
@@ -219,6 +219,13 @@ def main() -> None:
     parser.add_argument("records", nargs="?", type=int, default=1000)
     parser.add_argument("--bank-size", type=int, default=1000)
     parser.add_argument("--no-workers", action="store_true", help="skip the --workers 2 run")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run every side this many times, in turn, and keep each side's best time (on a"
+        " shared machine, the best time is the one least slowed by the others' work)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = write_warc(Path(folder) / "bench.warc.gz", args.records)
@@ -247,14 +254,21 @@ def main() -> None:
         ]
         rates: dict[str, float] = {}
         found: dict[str, Found] = {}
-        for label, run in runs:
-            before = load()
-            found[label], seconds = run()
-            rates[label] = args.records / seconds
-            print(
-                f"{label:<38} {len(found[label])} matches, {seconds:6.2f} s ="
-                f" {rates[label]:6.1f} responses/s (load average {before} before, {load()} after)"
-            )
+        for attempt in range(args.repeat):
+            for label, run in runs:
+                before = load()
+                matched, seconds = run()
+                if found.setdefault(label, matched) != matched:
+                    raise SystemExit(f"{label} found other matches on attempt {attempt + 1}")
+                rates[label] = max(rates.get(label, 0.0), args.records / seconds)
+                print(
+                    f"{label:<38} {len(matched)} matches, {seconds:6.2f} s ="
+                    f" {args.records / seconds:6.1f} responses/s (load average {before} before,"
+                    f" {load()} after)"
+                )
+        if args.repeat > 1:
+            for label, rate in rates.items():
+                print(f"best of {args.repeat}: {label:<38} {rate:6.1f} responses/s")
     differ = [label for label in found if found[label] != found[ours_label]]
     if differ:
         for label in differ:
