@@ -172,6 +172,14 @@ class SqlExchangeRepo:
     def get_partner(self, agency_id: str, partner_id: str) -> Partner:
         return _partner(self._partner_row(agency_id, partner_id))
 
+    def lock_partner(self, agency_id: str, partner_id: str) -> Partner:
+        """The partner as it is now, its row locked until the transaction ends (PostgreSQL;
+        a SQLite write transaction holds the whole database already)."""
+        row = self._s.get(PartnerRow, partner_id, with_for_update=True, populate_existing=True)
+        if row is None or row.agency_id != agency_id:
+            raise NotFound("partner not found")
+        return _partner(row)
+
     def partner_by_code(self, agency_id: str, code: str) -> Partner | None:
         row = self._s.scalar(
             select(PartnerRow).where(PartnerRow.agency_id == agency_id, PartnerRow.code == code)

@@ -68,6 +68,33 @@ class SqlJobRepo:
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
+    def hold(
+        self, kind: str, agency_id: str, worker: str, now: datetime, until: datetime
+    ) -> str | None:
+        """Take the lease of the agency's job of `kind` out of its schedule (a person asked
+        for that work now); its id, or None while another worker holds it."""
+        self.ensure(kind, agency_id, now)
+        job_id = self._s.scalar(
+            select(JobRow.id).where(JobRow.kind == kind, JobRow.agency_id == agency_id)
+        )
+        result = self._s.execute(
+            update(JobRow)
+            .where(
+                JobRow.id == job_id,
+                or_(JobRow.locked_until.is_(None), JobRow.locked_until < now),
+            )
+            .values(locked_by=worker, locked_until=until)
+        )
+        return job_id if result.rowcount == 1 else None  # type: ignore[attr-defined]
+
+    def release(self, job_id: str, worker: str) -> None:
+        """Give a lease taken with `hold` back, the job's schedule unchanged."""
+        self._s.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id, JobRow.locked_by == worker)
+            .values(locked_by=None, locked_until=None)
+        )
+
     def renew(self, job_id: str, worker: str, until: datetime) -> bool:
         """Extend `worker`'s lease on a job; False if the lease was lost (it ran out and
         another worker claimed the job)."""

@@ -22,6 +22,7 @@ from passerelle.core.message import message_of
 from passerelle.core.ports import ContentStore, Fetch, Fetched, UnitOfWork
 from passerelle.core.recheck import Observation, verdict
 from passerelle.scan import ScanOptions, fingerprint
+from passerelle.services.leases import Lease, LeaseLost
 from passerelle.services.matchers import MatcherCache
 from passerelle.services.public import fetch_reported_pages
 from passerelle.services.removals import prune_folded_removals
@@ -60,23 +61,6 @@ def schedule_defaults(uow: UnitOfWork, now: datetime | None = None) -> None:
         uow.jobs.ensure(PURGE, agency.id, moment)
         uow.jobs.ensure(FETCH_REPORTS, agency.id, moment)
         uow.jobs.ensure(SYNC, agency.id, moment)
-
-
-class LeaseLost(PasserelleError):
-    """The job's lease ran out and another worker claimed it: this worker stops."""
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """A worker's hold on a claimed job, renewed in each short transaction of the job so that
-    a long job (many slow pages) keeps it while no transaction stays open."""
-
-    job_id: str
-    worker: str
-
-    def renew(self, uow: UnitOfWork) -> None:
-        if not uow.jobs.renew(self.job_id, self.worker, datetime.now(UTC) + LEASE):
-            raise LeaseLost(f"job {self.job_id} was taken over by another worker")
 
 
 def run_due_jobs(

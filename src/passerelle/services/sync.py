@@ -8,17 +8,20 @@ pull, and was taken over by another, stops there without applying what it pulled
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from passerelle.core.audit import AuditEntry
 from passerelle.core.errors import ExternalServiceError, PasserelleError, PermissionDenied
 from passerelle.core.exchange import FeedPage, Partner
 from passerelle.core.identity import Permission, User
+from passerelle.core.job import LEASE, SYNC
 from passerelle.core.message import Message, message_of
 from passerelle.core.ports import UnitOfWork
 from passerelle.services.exchange import expire_partner_entries, take_page
+from passerelle.services.leases import Lease, LeaseLost
 
 UnitOfWorkFactory = Callable[[], AbstractContextManager[UnitOfWork]]
 # One verified page of a partner's feed: (partner, our code, our sealed key, cursor).
@@ -74,12 +77,18 @@ def sync_partner_now(
     open_uow: UnitOfWorkFactory, *, viewer: User, partner_id: str, pull: Pull, now: datetime
 ) -> str:
     """A liaison pulls one partner at once, whatever its back-off; the request is audited
-    and the outcome is in the partner's sync log. Returns "ok", "refused", "unreachable" or
-    "idle" (no agreement in force, or no address)."""
+    and the outcome is in the partner's sync log. Returns "ok", "refused", "unreachable",
+    "idle" (no agreement in force, or no address) or "busy": the agency's sync is running
+    (the job, or another "sync now"), whose lease this one takes as the job does, so that
+    two syncs never pull the same page and apply it twice."""
     if not viewer.can(Permission.MANAGE_PARTNERS):
         raise PermissionDenied("only liaison officers manage partners and agreements")
+    worker = f"sync-now:{viewer.username}:{uuid.uuid4().hex[:12]}"
     with open_uow() as uow:
         partner = uow.exchange.get_partner(viewer.agency_id, partner_id)
+        job_id = uow.jobs.hold(SYNC, viewer.agency_id, worker, now, datetime.now(UTC) + LEASE)
+        if job_id is None:
+            return "busy"  # nothing written: the running sync goes on
         uow.audit.append(
             AuditEntry(
                 "partner.sync_requested",
@@ -92,9 +101,17 @@ def sync_partner_now(
         )
         uow.commit()
         reachable = {p.id for p in _reachable(uow, viewer.agency_id, now)}
-    if partner.id not in reachable:
-        return "idle"
-    outcome, _ = _pull_partner(open_uow, viewer.agency_id, partner, pull, now)
+    lease = Lease(job_id, worker)
+    try:
+        if partner.id not in reachable:
+            return "idle"
+        outcome, _ = _pull_partner(open_uow, viewer.agency_id, partner, pull, now, lease.renew)
+    except LeaseLost:
+        return "busy"  # it outlived its lease and the job took over: it applied nothing more
+    finally:
+        with open_uow() as uow:
+            uow.jobs.release(job_id, worker)
+            uow.commit()
     return outcome
 
 
@@ -134,6 +151,10 @@ def _pull_partner(
             return "refused", pages
         with open_uow() as uow:
             each(uow)  # the lease lost (another runner took over): stop, nothing applied
+            if uow.exchange.lock_partner(agency_id, partner.id).cursor != partner.cursor:
+                # Another sync applied pages meanwhile (after a lease ran out): this page is
+                # theirs already, and applying it would move the cursor back.
+                return "busy", pages
             try:
                 take_page(uow, partner=partner, page=page, now=now)
             except PasserelleError as exc:

@@ -21,6 +21,7 @@ from passerelle.exchange.client import make_pull
 from passerelle.exchange.signing import agency_key
 from passerelle.fetch.guard import AddressGuard
 from passerelle.services.jobs import JobRun, run_due_jobs, schedule_defaults
+from passerelle.services.sync import sync_partner_now
 from tests.factories import make_agency, make_user
 from tests.instances import (
     LOOPBACK,
@@ -164,3 +165,110 @@ def sync_oks(database: Database, partner: str) -> int:
 def qc_agency_id(instance: Instance) -> str:
     with instance.database.unit_of_work() as uow:
         return uow.agencies.get_by_code(instance.code).id
+
+
+def _due_sync(database: Database) -> None:
+    with database.unit_of_work(write=True) as uow:
+        schedule_defaults(uow)
+        uow.session.execute(
+            text("UPDATE jobs SET run_at = :t WHERE kind = 'sync'"),
+            {"t": datetime.now(UTC) - timedelta(seconds=1)},
+        )
+        uow.session.execute(text("UPDATE partners SET next_sync_at = NULL"))
+        uow.commit()
+
+
+def test_sync_now_while_the_job_syncs_is_refused_and_the_page_applied_once(
+    shared_instance: tuple[Instance, Instance],
+) -> None:
+    """The liaison presses "sync now" while the sync job has pulled a page and not yet
+    applied it: before, both applied the same page (and the later one could move the cursor
+    back); now the button is refused politely, and the job's page is applied once."""
+    fr, qc = shared_instance
+    ensure_agreement(fr, qc)
+    decide_image(fr, "sharpen-a-lot.jpg", "a", "decisions")
+    database = qc.database
+    _due_sync(database)
+    pull = make_pull(qc.secret, AddressGuard(LOOPBACK))
+    partner = partner_id(qc, fr.code)
+    oks_before = sync_oks(database, partner)
+    liaison = qc.client(f"liaison.{qc.code}")
+    token = csrf_of(liaison, "/partners")
+    pressed: list[tuple[int, str]] = []
+
+    @contextmanager
+    def open_uow() -> Iterator[UnitOfWork]:
+        with database.unit_of_work(write=True) as uow:
+            yield uow
+
+    def pull_then_press(partner: Partner, subscriber: str, key: str, cursor: int) -> FeedPage:
+        page = pull(partner, subscriber, key, cursor)
+        if subscriber == qc.code and not pressed:
+            answer = liaison.post(f"/partners/{partner.id}/sync", data={"csrf_token": token})
+            pressed.append((answer.status_code, answer.text))
+        return page
+
+    runs = list(run_due_jobs(open_uow, worker="job", fetch=lambda url: None, pull=pull_then_press))
+    agency = qc_agency_id(qc)
+    (job,) = [r for r in runs if r.kind == "sync" and r.agency_id == agency]
+    assert job.detail.startswith("1 pages pulled"), job
+    ((status, page),) = pressed
+    assert status == 409, page[:500]
+    assert 'data-testid="sync-outcome"' in page
+    assert "Une synchronisation avec les partenaires est déjà en cours" in page
+    assert sync_oks(database, partner) == oks_before + 1  # the page applied once
+    value = PDQ.compute(shared("pdq", "images", "sharpen-a-lot.jpg").read_bytes()).value
+    assert partner_bank(qc, fr.code)[("pdq", value)] == "a"
+    # The button works again once the job is done.
+    answer = liaison.post(f"/partners/{partner}/sync", data={"csrf_token": token})
+    assert answer.status_code == 200, answer.text[:500]
+
+
+def test_two_syncs_now_at_once_apply_the_page_once(
+    shared_instance: tuple[Instance, Instance],
+) -> None:
+    """Two presses of "sync now" (two liaisons, or a double click): the second, arriving
+    while the first has pulled its page, is refused; the page is applied once."""
+    fr, qc = shared_instance
+    ensure_agreement(fr, qc)
+    decide_image(fr, "shrink-a-lot.jpg", "a", "decisions")
+    database = qc.database
+    pull = make_pull(qc.secret, AddressGuard(LOOPBACK))
+    partner = partner_id(qc, fr.code)
+    oks_before = sync_oks(database, partner)
+    with database.unit_of_work() as uow:
+        (liaison,) = [
+            u
+            for u in uow.users.list_in_agency(qc_agency_id(qc))
+            if u.username == f"liaison.{qc.code}"
+        ]
+
+    @contextmanager
+    def open_uow() -> Iterator[UnitOfWork]:
+        with database.unit_of_work(write=True) as uow:
+            yield uow
+
+    second: list[str] = []
+
+    def pull_then_press_again(partner: Partner, subscriber: str, key: str, cursor: int) -> FeedPage:
+        page = pull(partner, subscriber, key, cursor)
+        if not second:
+            second.append("pressing")  # pulls once: the second press pulls with plain `pull`
+            second.append(
+                sync_partner_now(
+                    open_uow, viewer=liaison, partner_id=partner.id, pull=pull, now=_now()
+                )
+            )
+        return page
+
+    first = sync_partner_now(
+        open_uow, viewer=liaison, partner_id=partner, pull=pull_then_press_again, now=_now()
+    )
+    assert (first, second) == ("ok", ["pressing", "busy"])
+    assert sync_oks(database, partner) == oks_before + 1
+    value = PDQ.compute(shared("pdq", "images", "shrink-a-lot.jpg").read_bytes()).value
+    assert partner_bank(qc, fr.code)[("pdq", value)] == "a"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

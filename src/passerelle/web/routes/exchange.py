@@ -255,7 +255,13 @@ def sync_now(request: Request, viewer: Viewer, partner_id: str) -> Response:
         now=datetime.now(UTC),
     )
     with state.database.unit_of_work(write=True) as uow:
-        response = _partners_page(request, uow, viewer, synced=(partner_id, outcome))
+        response = _partners_page(
+            request,
+            uow,
+            viewer,
+            synced=(partner_id, outcome),
+            status_code=409 if outcome == "busy" else 200,
+        )
         uow.commit()
     return response
 
