@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 
 from passerelle.db.session import Database
 from tests.factories import make_case_with_host
+
+RATIONALE = "Appel explicite à commettre des attentats, sans mise en contexte."
 
 
 @pytest.fixture
@@ -15,3 +18,30 @@ def case_id(sqlite_database: Database, agencies: dict[str, str]) -> str:
         case = make_case_with_host(uow, agency_code="agency-a")
         uow.commit()
     return case
+
+
+def decide(client: TestClient, token: str, case: str) -> None:
+    """Decide the case as terrorist content (category a) through the console."""
+    answer = client.post(
+        f"/cases/{case}/decision",
+        data={
+            "csrf_token": token,
+            "verdict": "terrorist",
+            "category": "a",
+            "exemption_checked": "true",
+            "legal_basis": "fr_code_penal_421_2_5",
+            "rationale": RATIONALE,
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text[:500]
+
+
+def set_observation_hold(client: TestClient, token: str, case: str, reason: str) -> None:
+    """Put the case under observation ("leave it up") through the console."""
+    answer = client.post(
+        f"/cases/{case}/observation",
+        data={"csrf_token": token, "reason": reason},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text[:500]

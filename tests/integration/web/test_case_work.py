@@ -15,25 +15,9 @@ from passerelle.services.public import submit_public_report
 from passerelle.settings import Settings
 from passerelle.web.app import create_app
 from tests.conftest import csrf_of, log_in
+from tests.integration.web.conftest import RATIONALE, decide, set_observation_hold
 
-RATIONALE = "Appel explicite à commettre des attentats, sans mise en contexte."
 REASON = "Coordonné avec l’unité partenaire : retrait demandé par une autre voie."
-
-
-def decide(client: TestClient, token: str, case: str) -> None:
-    answer = client.post(
-        f"/cases/{case}/decision",
-        data={
-            "csrf_token": token,
-            "verdict": "terrorist",
-            "category": "a",
-            "exemption_checked": "true",
-            "legal_basis": "fr_code_penal_421_2_5",
-            "rationale": RATIONALE,
-        },
-        follow_redirects=False,
-    )
-    assert answer.status_code == 303, answer.text[:500]
 
 
 def prepare(client: TestClient, token: str, case: str, kind: str, **extra: str) -> str:
@@ -158,15 +142,9 @@ def test_a_hold_set_after_an_order_was_prepared_blocks_approval_and_sending(
     order = prepare(client, token, case_id, "tco_removal_order")
     client.cookies.clear()
     token = log_in(client, "liaison.a")
-    held = client.post(
-        f"/cases/{case_id}/observation",
-        data={
-            "csrf_token": token,
-            "reason": "Enquête en cours chez le partenaire, laisser en ligne.",
-        },
-        follow_redirects=False,
+    set_observation_hold(
+        client, token, case_id, "Enquête en cours chez le partenaire, laisser en ligne."
     )
-    assert held.status_code == 303
     client.cookies.clear()
     token = log_in(client, "approver.a")
     blocked = client.post(f"/referrals/{order}/approve", data={"csrf_token": token})
@@ -205,9 +183,8 @@ def test_a_hold_set_after_approval_blocks_sending(
     referral_id = prepare(client, token, case_id, "referral")
     client.cookies.clear()
     token = log_in(client, "approver.a")
-    client.post(
-        f"/cases/{case_id}/observation",
-        data={"csrf_token": token, "reason": "Enquête en cours, laisser en ligne pour l’instant."},
+    set_observation_hold(
+        client, token, case_id, "Enquête en cours, laisser en ligne pour l’instant."
     )
     client.cookies.clear()
     token = log_in(client, "analyst.a")

@@ -10,24 +10,7 @@ from fastapi.testclient import TestClient
 
 from passerelle.db.session import Database
 from tests.conftest import log_in
-
-RATIONALE = "Appel explicite à commettre des attentats, sans mise en contexte."
-
-
-def decide(client: TestClient, token: str, case: str) -> None:
-    response = client.post(
-        f"/cases/{case}/decision",
-        data={
-            "csrf_token": token,
-            "verdict": "terrorist",
-            "category": "a",
-            "exemption_checked": "true",
-            "legal_basis": "fr_code_penal_421_2_5",
-            "rationale": RATIONALE,
-        },
-        follow_redirects=False,
-    )
-    assert response.status_code == 303
+from tests.integration.web.conftest import RATIONALE, decide
 
 
 def prepare(client: TestClient, token: str, case: str, kind: str, **extra: str):  # type: ignore[no-untyped-def]
