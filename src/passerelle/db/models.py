@@ -387,6 +387,18 @@ class CaseCountRow(Base):
     n: Mapped[int] = mapped_column(BigInteger)
 
 
+class CaseScoreCountRow(Base):
+    """How many cases an agency has per status and score, kept by triggers on cases
+    (migration 0036): a queue page in score order knows how many cases come before it."""
+
+    __tablename__ = "case_score_counts"
+
+    agency_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    score: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
 class DecisionCountRow(Base):
     """How many decisions an agency took per day (UTC), verdict, category and reason ('' for
     none), kept by triggers on decisions (migration 0035)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -47,6 +48,7 @@ from passerelle.db.ids import time_ordered_id
 from passerelle.db.models import (
     CaseCountRow,
     CaseRow,
+    CaseScoreCountRow,
     ItemKeyRow,
     ItemRow,
     PublicReportRow,
@@ -619,8 +621,30 @@ class SqlQueueRepo:
         if backwards and total is not None:
             behind = int(self._s.scalar(counted.where(order.after(keys[-1]))) or 0)
             return cases, keys, max(0, total - behind - len(cases))
+        if page.sort in (QueueSort.SCORE, QueueSort.SCORE_ASC) and _by_status_only(filters):
+            return cases, keys, self._before_by_score(agency_id, filters, order, keys[0])
         before = int(self._s.scalar(counted.where(order.before(keys[0]))) or 0)
         return cases, keys, before
+
+    def _before_by_score(
+        self, agency_id: str, filters: QueueFilters, order: _Order, key: QueueKey
+    ) -> int:
+        """How many cases come before `key` in a score order: those of a higher score (or
+        lower, read from the end) from the kept counts (migration 0036), and those of the
+        same score ahead of it from the order's index (a short range)."""
+        kept = CaseScoreCountRow
+        ahead = kept.score > key.score if order.sort is QueueSort.SCORE else kept.score < key.score
+        query = select(func.sum(kept.n)).where(kept.agency_id == agency_id, ahead)
+        if filters.status is not None:
+            query = query.where(kept.status == filters.status.value)
+        higher = int(self._s.scalar(query) or 0)
+        moment = tuple_(CaseRow.created_at, CaseRow.id)
+        mark = tuple_(key.moment, key.case_id)
+        same = self._filtered(select(func.count(CaseRow.id)), agency_id, filters).where(
+            CaseRow.score == key.score,
+            moment < mark if order.sort is QueueSort.SCORE else moment > mark,
+        )
+        return higher + int(self._s.scalar(same) or 0)
 
     def key_of(self, agency_id: str, case_id: str, sort: QueueSort) -> QueueKey | None:
         """Where a case stands in an order (None: not in it, such as a case without a
@@ -738,6 +762,10 @@ class SqlQueueRepo:
                         related[row.id] = (row.created_at, near[row.item_id] or None)
         ordered = sorted(related.items(), key=lambda pair: (pair[1][0], pair[0]))
         return [(other, distance) for other, (_, distance) in ordered]
+
+
+def _by_status_only(filters: QueueFilters) -> bool:
+    return replace(filters, status=None) == QueueFilters(status=None)
 
 
 class _Order:

@@ -12,6 +12,7 @@ from passerelle.core.report import ReportFigures
 from passerelle.db.models import (
     CaseCountRow,
     CaseRow,
+    CaseScoreCountRow,
     ComplaintRow,
     DecisionCountRow,
     DecisionRow,
@@ -234,6 +235,24 @@ class SqlReportRepo:
         )
         return {(row[0], row[1].isoformat(), *row[2:5]): int(row[5]) for row in rows}
 
+    def fresh_score_counts(self, agency_id: str) -> CountKeys:
+        """(status, score) → count, from the agency's cases (migration 0036)."""
+        return {
+            (status, str(score)): int(n)
+            for status, score, n in self._s.execute(
+                select(CaseRow.status, CaseRow.score, func.count())
+                .where(CaseRow.agency_id == agency_id)
+                .group_by(CaseRow.status, CaseRow.score)
+            )
+        }
+
+    def kept_score_counts(self, agency_id: str) -> CountKeys:
+        kept = CaseScoreCountRow
+        rows = self._s.execute(
+            select(kept.status, kept.score, kept.n).where(kept.agency_id == agency_id, kept.n != 0)
+        )
+        return {(status, str(score)): int(n) for status, score, n in rows}
+
     def fresh_decision_counts(self, agency_id: str) -> CountKeys:
         """(day, verdict, category, reason) → count, from the agency's decisions."""
         found: CountKeys = {}
@@ -260,10 +279,10 @@ class SqlReportRepo:
         return {(row[0].isoformat(), *row[1:4]): int(row[4]) for row in rows}
 
     def recount(self, agency_id: str) -> dict[str, int]:
-        """Replace the agency's kept case and decision counts, and the times its decisions
-        were superseded, by fresh ones, in the caller's transaction (on PostgreSQL, cases
-        and decisions are locked against writers meanwhile). Returns how many counts (by
-        key) and supersession times had drifted."""
+        """Replace the agency's kept case counts (by day and by score), decision counts and
+        the times its decisions were superseded by fresh ones, in the caller's transaction
+        (on PostgreSQL, cases and decisions are locked against writers meanwhile). Returns
+        how many counts (by key) and supersession times had drifted."""
         if self._s.get_bind().dialect.name == "postgresql":
             self._s.execute(text("LOCK TABLE cases, decisions IN SHARE ROW EXCLUSIVE MODE"))
         superseded = self._resupersede(agency_id)
@@ -274,13 +293,29 @@ class SqlReportRepo:
         if fresh_cases != kept_cases:
             self._s.execute(delete(CaseCountRow).where(CaseCountRow.agency_id == agency_id))
             self._insert(CaseCountRow, agency_id, CASE_COUNT_KEYS, fresh_cases)
+        fresh_scores, kept_scores = (
+            self.fresh_score_counts(agency_id),
+            self.kept_score_counts(agency_id),
+        )
+        if fresh_scores != kept_scores:
+            self._s.execute(
+                delete(CaseScoreCountRow).where(CaseScoreCountRow.agency_id == agency_id)
+            )
+            if fresh_scores:
+                self._s.execute(
+                    insert(CaseScoreCountRow),
+                    [
+                        {"agency_id": agency_id, "status": status, "score": int(score), "n": n}
+                        for (status, score), n in fresh_scores.items()
+                    ],
+                )
         fresh_decisions = self.fresh_decision_counts(agency_id)
         kept_decisions = self.kept_decision_counts(agency_id)
         if fresh_decisions != kept_decisions:
             self._s.execute(delete(DecisionCountRow).where(DecisionCountRow.agency_id == agency_id))
             self._insert(DecisionCountRow, agency_id, DECISION_COUNT_KEYS, fresh_decisions)
         return {
-            "cases": _drifted(fresh_cases, kept_cases),
+            "cases": _drifted(fresh_cases, kept_cases) + _drifted(fresh_scores, kept_scores),
             "decisions": _drifted(fresh_decisions, kept_decisions),
             "superseded": superseded,
         }

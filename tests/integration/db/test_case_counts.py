@@ -12,19 +12,21 @@ import random
 import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from itertools import product
 from pathlib import Path
 
 from click.testing import CliRunner
 from sqlalchemy import delete, insert, select, text, update
 
 from passerelle.cli.main import cli
-from passerelle.core.case import CaseStatus, QueueFilters
+from passerelle.core.case import CaseStatus, PageRequest, QueueFilters, QueueSort
 from passerelle.db.models import CaseRow, DecisionRow, ItemRow
 from passerelle.db.session import Database
 from tests.factories import make_agency
 
 YEAR = datetime(2026, 1, 1, tzinfo=UTC)
 TIERS = [None, "promotional", "crisis", "threat_to_life"]
+STATUSES = (CaseStatus.OPEN, CaseStatus.DECIDED, None)
 VERDICTS = [
     ("terrorist", "a", None),
     ("terrorist", "b", None),
@@ -186,6 +188,9 @@ def test_kept_counts_follow_every_change_and_the_report_reads_them(database: Dat
                 agency_id
             )
             assert sum(uow.reports.kept_case_counts(agency_id).values()) > 0
+            assert uow.reports.kept_score_counts(agency_id) == uow.reports.fresh_score_counts(
+                agency_id
+            )
     with database.unit_of_work(write=True) as uow:
         drifted = [uow.reports.recount(agency) for agency in agencies]
         assert drifted == [{"cases": 0, "decisions": 0, "superseded": 0}] * 2
@@ -217,6 +222,21 @@ def test_kept_counts_follow_every_change_and_the_report_reads_them(database: Dat
                 kept = uow.queue.count_filtered(agency_id, filters)
                 counted = uow.queue.count_filtered(agency_id, filters, count_rows=True)
                 assert kept == counted, filters
+    # Where a page stands in a score order, from the kept counts by score: as counted.
+    with database.unit_of_work() as uow:
+        for agency_id in agencies:
+            for sort, status in product((QueueSort.SCORE, QueueSort.SCORE_ASC), STATUSES):
+                filters = QueueFilters(status=status)
+                page = PageRequest(sort=sort, size=7)
+                cases, keys, _ = uow.queue.page_cases(agency_id, filters, page)
+                ordered = [c.id for c in cases]
+                while keys:
+                    page = PageRequest(sort=sort, size=7, after=keys[-1])
+                    cases, keys, before = uow.queue.page_cases(agency_id, filters, page)
+                    if cases:
+                        assert before == len(ordered), (sort, status)
+                    ordered += [c.id for c in cases]
+                assert len(ordered) == uow.queue.count_filtered(agency_id, filters)
 
 
 def test_a_recount_repairs_drifted_counts_audited(database: Database, tmp_path: Path) -> None:
