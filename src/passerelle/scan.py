@@ -112,6 +112,8 @@ class Fingerprint:
     title: str | None = None
     text: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # The text was read, then dropped (`SeenPayloads` keeps no text).
+    text_dropped: bool = False
 
     def copy(self) -> Fingerprint:
         return replace(self, signals=list(self.signals), warnings=list(self.warnings))
@@ -139,7 +141,7 @@ class SeenPayloads:
         return found.copy()
 
     def put(self, sha256: str, found: Fingerprint) -> None:
-        self._found[sha256] = replace(found.copy(), text=None)
+        self._found[sha256] = replace(found.copy(), text=None, text_dropped=found.text is not None)
         self._found.move_to_end(sha256)
         while len(self._found) > self.capacity:
             self._found.popitem(last=False)
@@ -325,11 +327,16 @@ def _result(
     priority = prioritise(outcome, source=content.origin)
     if outcome.matches and chosen.signal_types is not None:
         _complete(found, content, chosen)
-    if outcome.matches and found.text is None and found.media_type in (HTML, TEXT):
-        # The fast path skipped the text of a page that matched on another signal: the
-        # analyst still gets its title and language.
-        _read_text(found, content.data)
     wanted = chosen.language == "always" or (chosen.language == "matched" and outcome.matches)
+    if (
+        (outcome.matches or (wanted and found.text_dropped))
+        and found.text is None
+        and found.media_type in (HTML, TEXT)
+    ):
+        # The fast path skipped the text of a page that matched on another signal, or the
+        # page was met before (its text is not kept): the analyst still gets its title and
+        # language.
+        _read_text(found, content.data)
     # The language is detected from the text's start: only that travels.
     sample = found.text[:LANGUAGE_SAMPLE_CHARS] if found.text and wanted else None
     kept = content.data if chosen.keep_matched_content and outcome.matches else None

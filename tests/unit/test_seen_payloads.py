@@ -79,7 +79,7 @@ def _matcher() -> Matcher:
 def test_repeated_payloads_give_the_results_of_a_scan_without_the_shortcut() -> None:
     matcher = _matcher()
     fast = ScanOptions(signal_types=needed_signal_types(matcher.index.catalogue.kinds))
-    for options in (fast, ScanOptions()):
+    for options in (fast, ScanOptions(), ScanOptions(language="always")):
         seen = SeenPayloads()
         once = scan_many(_items(), matcher, options, seen)
         each = [scan_many([item], matcher, options)[0] for item in _items()]
