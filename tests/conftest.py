@@ -21,6 +21,11 @@ from passerelle.storage.content_store import EncryptedContentStore, derive_conte
 from passerelle.web.app import create_app
 from tests.factories import DEFAULT_PASSWORD, make_agency, make_user
 
+# The command line speaks the language of the environment (French when it names none); the
+# tests assert its exact English output, in this process and in the commands they start,
+# and the tests of its French set LANGUAGE themselves.
+os.environ["LANGUAGE"] = "en"
+
 POSTGRES_ENV = "PASSERELLE_TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI") == "true"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"

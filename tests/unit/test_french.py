@@ -23,6 +23,7 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {
     for name in (
         "_",
         "gettext",
+        "say",
         "InvalidInput",
         "Conflict",
         "PermissionDenied",
@@ -38,8 +39,9 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {
     )
 }
 KEYWORDS["BadLine"] = (2,)  # BadLine(line, message)
-# The command line speaks English to operators; its messages are not the console's.
-ENGLISH_ONLY = ("cli", "spark", "jobs", "migrations")
+# The job runner and the migrations speak to logs only; the command line and the Spark job's
+# refusals speak the operator's language (passerelle.cli.language), from the same catalogue.
+ENGLISH_ONLY = ("jobs", "migrations")
 # Programming errors that never reach a person, and pieces of messages built in two parts.
 NOT_SHOWN = {
     "audit times must be timezone-aware",
@@ -60,6 +62,7 @@ MESSAGE_IDS_ONLY += ("exchange", "core/recheck.py", "services/sync.py", "core/si
 MESSAGE_IDS_ONLY += ("core/video.py", "core/exchange.py", "core/bank.py", "core/search.py")
 MESSAGE_IDS_ONLY += ("services/exchange.py", "services/lookup.py", "services/review.py")
 MESSAGE_IDS_ONLY += ("storage", "web/routes", "db/bank_repo.py", "core/audit.py")
+MESSAGE_IDS_ONLY += ("cli", "spark")  # what the command line says to the operator
 # Words that are the same in both languages.
 SAME = {"Action", "Code", "Contact", "Source", "Score", "score", "Distance", "Provenance"}
 SAME |= {"Verdict", "Protection", "TLP", "—"}

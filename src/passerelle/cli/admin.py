@@ -17,6 +17,7 @@ from passerelle.cli.context import (
     needs_runtime,
     resolve_agency,
 )
+from passerelle.cli.language import error_text, say
 from passerelle.cli.partners import agency_key_command
 from passerelle.core.errors import DatabaseUnavailable, InvalidInput, NotFound
 from passerelle.core.ports import UnitOfWork
@@ -43,7 +44,7 @@ def db_upgrade(rt: Runtime) -> None:
     with rt.database.unit_of_work(write=True) as uow:
         uow.audit.ensure_keyed()
         uow.commit()
-    click.echo("database is up to date")
+    click.echo(say("database is up to date"))
 
 
 # --- agencies ---------------------------------------------------------------------------------
@@ -67,7 +68,7 @@ def agency_add(rt: Runtime, code: str, name: str, jurisdiction: str) -> None:
         )
         agency_key(uow, created.id, rt.settings.secret_key)  # its signing key, for partners
         uow.commit()
-    click.echo(f"agency {created.code} created ({created.id})")
+    click.echo(say("agency %(code)s created (%(id)s)", code=created.code, id=created.id))
 
 
 @agency.command("list")
@@ -97,9 +98,9 @@ def _read_password(prompt: bool, password_stdin: bool) -> str:
     if password_stdin:
         return sys.stdin.readline().rstrip("\n")
     if prompt:
-        value: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        value: str = click.prompt(say("Password"), hide_input=True, confirmation_prompt=True)
         return value
-    fail("give the password with --password-stdin or answer the prompt", EXIT_BAD_INPUT)
+    fail(say("give the password with --password-stdin or answer the prompt"), EXIT_BAD_INPUT)
 
 
 @click.group()
@@ -145,7 +146,8 @@ def user_add(
             actor="cli",
         )
         uow.commit()
-    click.echo(f"user {created.username} created ({', '.join(sorted(created.roles))})")
+    listed = ", ".join(sorted(created.roles))
+    click.echo(say("user %(name)s created (%(roles)s)", name=created.username, roles=listed))
 
 
 @user.command("list")
@@ -184,7 +186,7 @@ def user_disable(rt: Runtime, username: str) -> None:
     with rt.database.unit_of_work(write=True) as uow:
         admin.disable_user(uow, username=username, actor="cli")
         uow.commit()
-    click.echo(f"user {username} disabled")
+    click.echo(say("user %(name)s disabled", name=username))
 
 
 @user.command("set-password")
@@ -197,7 +199,7 @@ def user_set_password(rt: Runtime, username: str, password_stdin: bool) -> None:
     with rt.database.unit_of_work(write=True) as uow:
         admin.set_password(uow, username=username, password=password, actor="cli")
         uow.commit()
-    click.echo(f"password of {username} set")
+    click.echo(say("password of %(name)s set", name=username))
 
 
 @user.command("token")
@@ -209,7 +211,7 @@ def user_token(rt: Runtime, username: str, name: str) -> None:
     with rt.database.unit_of_work(write=True) as uow:
         credentials = uow.users.find_credentials(username)
         if credentials is None:
-            raise NotFound(f"no user named {username!r}")
+            raise NotFound("no user named %(name)s", name=repr(username))
         _, secret = auth.create_api_token(uow, user=credentials.user, name=name)
         uow.commit()
     click.echo(secret)
@@ -246,7 +248,14 @@ def host_add(
             language=language,
         )
         uow.commit()
-    click.echo(f"host {added.domain} added ({added.email}, {added.language})")
+    click.echo(
+        say(
+            "host %(domain)s added (%(email)s, %(language)s)",
+            domain=added.domain,
+            email=added.email,
+            language=added.language,
+        )
+    )
 
 
 @host.command("list")
@@ -309,7 +318,14 @@ def jobs_run(rt: Runtime, once: bool, every: int) -> None:
             except DatabaseUnavailable as exc:
                 if once:
                     raise
-                click.echo(f"jobs: {exc}; next look in {every} s", err=True)
+                click.echo(
+                    say(
+                        "jobs: %(error)s; next look in %(seconds)s s",
+                        error=error_text(exc),
+                        seconds=every,
+                    ),
+                    err=True,
+                )
                 runs = []
             for run in runs:
                 state = f"error: {run.error}" if run.error else run.detail
@@ -426,13 +442,17 @@ def demo(
             try:
                 article_bytes = article.read_bytes()
             except OSError as exc:
-                raise InvalidInput(f"cannot read the article {article}: {exc.strerror}") from None
+                raise InvalidInput(
+                    "cannot read the article %(article)s: %(strerror)s",
+                    article=article,
+                    strerror=exc.strerror,
+                ) from None
         seed_demo_cases(uow, known=known, scanned=contents, store=rt.store, article=article_bytes)
         address = f"http://{host or rt.settings.host}:{port or rt.settings.port}/"
         _seed_demo_partners(uow, rt.settings.secret_key, address.rstrip("/"))
         uow.commit()
-    click.echo(f"Passerelle demo: {address}")
-    click.echo("Demo logins (password for all: " + logins[0].password + "):")
+    click.echo(say("Passerelle demo: %(address)s", address=address))
+    click.echo(say("Demo logins (password for all: %(password)s):", password=logins[0].password))
     for login in logins:
         click.echo(f"  {login.username:<22} {', '.join(login.roles):<12} {login.agency}")
     if not no_serve:
@@ -440,7 +460,12 @@ def demo(
             rt.settings = rt.settings.model_copy(update={"public_agency": "demo-fr"})
         if not rt.settings.partner_allow:  # its two units reach each other on this machine
             rt.settings = rt.settings.model_copy(update={"partner_allow": DEMO_PARTNER_ALLOW})
-        click.echo(f"Public report form: {address}signaler (fr), {address}report (en)")
+        click.echo(
+            say(
+                "Public report form: %(address)ssignaler (fr), %(address)sreport (en)",
+                address=address,
+            )
+        )
         _serve(rt, host or rt.settings.host, port or rt.settings.port)
 
 

@@ -7,8 +7,14 @@ import json
 import click
 
 from passerelle.cli.context import EXIT_FAILURE, Runtime, fail, needs_runtime
+from passerelle.cli.language import say
 from passerelle.core.audit import parse_head
 from passerelle.services import audit
+
+INTACT = "audit log intact: %(count)s events, head %(head)s"
+INTACT_HOLDING = (
+    "audit log intact: %(count)s events, head %(head)s, holds the head kept outside (#%(seq)s)"
+)
 
 
 @click.group("audit")
@@ -33,10 +39,19 @@ def audit_verify(rt: Runtime, anchored: str | None) -> None:
         report = audit.verify_log(uow, anchor=anchor)
         head = audit.current_head(uow)
     if report.is_intact:
-        against = f", holds the head kept outside (#{anchor.seq})" if anchor else ""
-        click.echo(f"audit log intact: {report.checked} events, head {head}{against}")
+        values = {"count": report.checked, "head": head}
+        click.echo(
+            say(INTACT_HOLDING, **values, seq=anchor.seq) if anchor else say(INTACT, **values)
+        )
         return
-    fail(f"audit log broken at event #{report.broken_seq}: {report.reason}", EXIT_FAILURE)
+    fail(
+        say(
+            "audit log broken at event #%(seq)s: %(reason)s",
+            seq=report.broken_seq,
+            reason=report.reason,
+        ),
+        EXIT_FAILURE,
+    )
 
 
 @audit_group.command("head")

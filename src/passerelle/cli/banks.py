@@ -12,10 +12,11 @@ from typing import Any, TextIO
 import click
 
 from passerelle.cli.context import Runtime, agency_option, fail, needs_runtime, resolve_agency
+from passerelle.cli.language import said, say, translate
 from passerelle.core.bank import EntryInput
 from passerelle.core.errors import InvalidInput
 from passerelle.core.marking import TLP_ORDER, Tlp, parse_tlp
-from passerelle.core.message import Message
+from passerelle.core.message import Message, message_of
 from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
 from passerelle.exchange.bankfile import (
     BadLine,
@@ -36,6 +37,14 @@ from passerelle.services.bank_desk import file_entries
 ACTOR = "cli"
 TLP_CHOICES = [t.value for t in TLP_ORDER]
 SNIFF_BYTES = 64 * 1024
+
+
+# What `bank recount` corrected, by what it counts.
+RECOUNTED = {
+    "cases": "%(agency)s: case counts: %(count)s corrected",
+    "decisions": "%(agency)s: decision counts: %(count)s corrected",
+    "superseded": "%(agency)s: decisions' supersession times: %(count)s corrected",
+}
 
 
 def _labels(category: str | None, tier: str | None, tags: tuple[str, ...]) -> Labels:
@@ -94,7 +103,9 @@ def bank_create(
     for item in thresholds:
         kind, sep, value = item.partition("=")
         if not sep:
-            raise InvalidInput(f"--threshold must look like TYPE=VALUE, got {item!r}")
+            raise InvalidInput(
+                "--threshold must look like TYPE=VALUE, got %(item)s", item=repr(item)
+            )
         parsed[kind.strip()] = value.strip()
     with rt.database.unit_of_work(write=True) as uow:
         agency = resolve_agency(uow, agency_code)
@@ -108,7 +119,13 @@ def bank_create(
             actor=ACTOR,
         )
         uow.commit()
-    click.echo(f"bank {created.name} created ({created.kind.value})")
+    click.echo(
+        say(
+            "bank %(name)s created (%(kind)s)",
+            name=created.name,
+            kind=translate(created.kind.value),
+        )
+    )
 
 
 @bank_group.command("recount")
@@ -122,17 +139,23 @@ def bank_recount(rt: Runtime) -> None:
         uow.commit()
     for result in done:
         if not result.corrected:
-            click.echo(f"{result.agency_code}: counts right")
+            click.echo(say("%(agency)s: counts right", agency=result.agency_code))
             continue
         for name in result.banks:
-            click.echo(f"{result.agency_code}: bank {name}: counts corrected")
+            click.echo(
+                say(
+                    "%(agency)s: bank %(name)s: counts corrected",
+                    agency=result.agency_code,
+                    name=name,
+                )
+            )
         for what, wrong in (
-            ("case counts", result.cases),
-            ("decision counts", result.decisions),
-            ("decisions' supersession times", result.superseded),
+            ("cases", result.cases),
+            ("decisions", result.decisions),
+            ("superseded", result.superseded),
         ):
             if wrong:
-                click.echo(f"{result.agency_code}: {what}: {wrong} corrected")
+                click.echo(say(RECOUNTED[what], agency=result.agency_code, count=wrong))
 
 
 @bank_group.command("list")
@@ -164,7 +187,9 @@ def _file_entries(path: Path, labels: Labels, note: str, options: ScanOptions) -
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise InvalidInput(
+            "cannot read %(path)s: %(error)s", path=path, error=exc.strerror or exc
+        ) from None
     return file_entries(data, source=str(path), labels=labels, note=note, options=options)
 
 
@@ -211,10 +236,17 @@ def bank_add(
         report = bank_service.add_entries(
             uow, agency_code=agency.code, bank_name=name, entries=entries, actor=ACTOR
         )
-        if report.errors:
-            raise InvalidInput(report.errors[0])
+        if report.problems:
+            raise report.problems[0][1]
         uow.commit()
-    click.echo(f"{report.added} added, {report.duplicates} already in bank {name}")
+    click.echo(
+        say(
+            "%(added)s added, %(duplicates)s already in bank %(name)s",
+            added=report.added,
+            duplicates=report.duplicates,
+            name=name,
+        )
+    )
 
 
 @bank_group.command("remove")
@@ -238,7 +270,7 @@ def bank_remove(
             actor=ACTOR,
         )
         uow.commit()
-    click.echo(f"removed from bank {name}")
+    click.echo(say("removed from bank %(name)s", name=name))
 
 
 @bank_group.command("import")
@@ -288,9 +320,9 @@ def bank_import(
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"cannot read {path}: {exc}") from None
+            raise InvalidInput("cannot read %(path)s: %(error)s", path=path, error=exc) from None
         except ValueError as exc:
-            raise InvalidInput(f"{path} is not JSON: {exc}") from None
+            raise InvalidInput("%(path)s is not JSON: %(error)s", path=path, error=exc) from None
         reader = read_stix_bundle if chosen == "stix" else read_misp_event
         entries, bad = reader(document)
         tally.refused(path, bad)
@@ -302,8 +334,15 @@ def bank_import(
                     rt, agency_code, name, path, handle, chosen, labels, signal_type, tally
                 )
         except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"cannot read {path}: {exc}") from None
-    click.echo(f"{tally.added} added, {tally.duplicates} already there, {tally.failed} refused")
+            raise InvalidInput("cannot read %(path)s: %(error)s", path=path, error=exc) from None
+    click.echo(
+        say(
+            "%(added)s added, %(duplicates)s already there, %(refused)s refused",
+            added=tally.added,
+            duplicates=tally.duplicates,
+            refused=tally.failed,
+        )
+    )
     if tally.failed and not tally.added and not tally.duplicates:
         sys.exit(2)
 
@@ -317,14 +356,16 @@ def _sniff(path: Path) -> str:
         with path.open(encoding="utf-8", errors="replace") as handle:
             head = handle.read(SNIFF_BYTES)
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise InvalidInput(
+            "cannot read %(path)s: %(error)s", path=path, error=exc.strerror or exc
+        ) from None
     if head.lstrip("\ufeff \t\r\n").startswith(("{", "[")):
         try:
             return detect_format(path.read_text(encoding="utf-8"), path.suffix)
         except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"cannot read {path}: {exc}") from None
+            raise InvalidInput("cannot read %(path)s: %(error)s", path=path, error=exc) from None
         except InvalidInput as exc:
-            raise InvalidInput(f"{path}: {exc}") from None
+            raise InvalidInput("%(path)s: %(error)s", path=path, error=exc) from None
     return detect_format(head, path.suffix)
 
 
@@ -335,8 +376,12 @@ class ImportTally:
 
     def refused(self, path: Path, messages: Sequence[Message | str]) -> None:
         for message in messages:
-            click.echo(f"passerelle: {path}: {message}", err=True)
+            click.echo(f"passerelle: {path}: {_text(message)}", err=True)
         self.failed += len(messages)
+
+
+def _text(message: Message | str) -> str:
+    return said(message) if isinstance(message, Message) else message
 
 
 def _import_stream(
@@ -403,7 +448,15 @@ def _import_chunk(
             tlp=tally.tlp,
         )
         uow.commit()
-    tally.refused(path, report.errors)
+    tally.refused(
+        path,
+        [
+            Message("line %(line)s: %(problem)s", {"line": line, "problem": message_of(problem)})
+            if line
+            else message_of(problem)
+            for line, problem in report.problems
+        ],
+    )
     tally.failed += report.error_count - len(report.errors)
     tally.added += report.added
     tally.duplicates += report.duplicates
@@ -484,9 +537,17 @@ def bank_export(
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
-            fail(f"cannot write {output}: {exc.strerror or exc}", 1)
+            fail(say("cannot write %(path)s: %(error)s", path=output, error=exc.strerror or exc), 1)
     if skipped:
-        click.echo(f"passerelle: {skipped} entries have no {fmt} form and were left out", err=True)
+        click.echo(
+            "passerelle: "
+            + say(
+                "%(count)s entries have no %(format)s form and were left out",
+                count=skipped,
+                format=fmt,
+            ),
+            err=True,
+        )
 
 
 def _export_stream(
@@ -514,10 +575,15 @@ def _export_stream(
                 else:
                     _, skipped = write_pytx(entries, sources, out, floor or Tlp.AMBER)
         except OSError as exc:
-            fail(f"cannot write {output}: {exc.strerror or exc}", 1)
+            fail(say("cannot write %(path)s: %(error)s", path=output, error=exc.strerror or exc), 1)
     if skipped:
         click.echo(
-            f"passerelle: {skipped} entries have no {fmt} form or are marked stricter than the"
-            " file and were left out",
+            "passerelle: "
+            + say(
+                "%(count)s entries have no %(format)s form or are marked stricter than the file"
+                " and were left out",
+                count=skipped,
+                format=fmt,
+            ),
             err=True,
         )

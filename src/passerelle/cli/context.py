@@ -31,7 +31,9 @@ EXIT_EXTERNAL = 3
 
 
 def fail(message: str, code: int) -> NoReturn:
-    click.echo(f"passerelle: error: {message}", err=True)
+    from passerelle.cli.language import say
+
+    click.echo("passerelle: " + say("error: %(message)s", message=message), err=True)
     sys.exit(code)
 
 
@@ -99,11 +101,15 @@ def needs_runtime(func: Callable[..., R]) -> Callable[..., R]:
         try:
             return func(obj, *args, **kwargs)
         except PasserelleError as exc:
-            fail(str(exc), exit_code_for(exc))
+            from passerelle.cli.language import error_text
+
+            fail(error_text(exc), exit_code_for(exc))
         except Exception as exc:
             if not _is_schema_error(exc) or obj.database_is_current():
                 raise
-            fail("the database is not set up: run `passerelle db upgrade`", EXIT_FAILURE)
+            from passerelle.cli.language import say
+
+            fail(say("the database is not set up: run `passerelle db upgrade`"), EXIT_FAILURE)
 
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__

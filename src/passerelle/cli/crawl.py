@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from passerelle.cli.context import Runtime, agency_option, needs_runtime, resolve_agency
+from passerelle.cli.language import say
 from passerelle.cli.scanning import prepare_queueing
 from passerelle.core.bank import Bank, BankEntry, parse_bank_name
 from passerelle.core.errors import InvalidInput
@@ -21,6 +22,13 @@ from passerelle.services.ingest import Queued, queue_batch, refresh_statistics
 from passerelle.services.matchers import open_matcher
 
 IMPORT_BATCH = 200
+
+
+READ = "%(read)s candidates read, %(problems)s unreadable"
+READ_QUEUED = (
+    READ + "; queue: %(opened)s cases opened, %(seen_again)s seen again,"
+    " %(already_recorded)s already imported"
+)
 
 
 def _banks(
@@ -107,7 +115,14 @@ def export_banks(
     """Write the agency's banks to a file for `spark-submit` (the cluster needs no database)."""
     banks, entries = _banks(rt, agency_code, bank_names)
     output.write_text(dump_bundle(banks, entries), encoding="utf-8")
-    click.echo(f"{len(banks)} banks, {len(entries)} entries written to {output}")
+    click.echo(
+        say(
+            "%(banks)s banks, %(entries)s entries written to %(path)s",
+            banks=len(banks),
+            entries=len(entries),
+            path=output,
+        )
+    )
 
 
 @click.command("import")
@@ -151,15 +166,10 @@ def import_command(
     if agency is not None:
         _queue(rt, agency, batch, tally)
         refresh_statistics(rt.write_uow)
-    line = f"{tally['read']} candidates read, {tally['problems']} unreadable"
-    if into_queue:
-        line += (
-            f"; queue: {tally['opened']} cases opened, {tally['seen_again']} seen again,"
-            f" {tally['already_recorded']} already imported"
-        )
+    line = say(READ_QUEUED if into_queue else READ, **tally)
     click.echo(line, err=True)
     if tally["problems"] and not tally["read"]:
-        raise InvalidInput(f"no readable candidate in {path}")
+        raise InvalidInput("no readable candidate in %(path)s", path=path)
 
 
 def _queue(rt: Runtime, agency: str, batch: list[Candidate], tally: dict[str, int]) -> None:

@@ -108,8 +108,9 @@ class PasserelleGroup(click.Group):
             return super().invoke(ctx)
         except PasserelleError as exc:
             from passerelle.cli.context import exit_code_for, fail
+            from passerelle.cli.language import error_text
 
-            fail(str(exc), exit_code_for(exc))
+            fail(error_text(exc), exit_code_for(exc))
 
 
 @click.group(cls=PasserelleGroup)
@@ -124,7 +125,9 @@ def cli(ctx: click.Context) -> None:
     try:
         runtime = Runtime(load_settings())
     except InvalidInput as exc:
-        fail(f"bad settings: {exc}", EXIT_BAD_INPUT)
+        from passerelle.cli.language import error_text, say
+
+        fail(say("bad settings: %(error)s", error=error_text(exc)), EXIT_BAD_INPUT)
     ctx.obj = runtime
     ctx.call_on_close(runtime.close)
 

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from passerelle.cli.context import Runtime, agency_option, needs_runtime, resolve_agency
+from passerelle.cli.language import say, translate
 from passerelle.core.audit import AuditEntry
 from passerelle.core.errors import InvalidInput
 from passerelle.core.exchange import AGREEMENT_SCHEMA, MAX_FEED_BYTES, Replayed, parse_page
@@ -64,7 +65,11 @@ def partner_add(
             allowed=parse_allow_setting(rt.settings.partner_allow),
         )
         uow.commit()
-    click.echo(f"partner {partner.code} added ({partner.base_url or 'file drop'})")
+    click.echo(
+        say("partner %(code)s added (%(address)s)", code=partner.code, address=partner.base_url)
+        if partner.base_url
+        else say("partner %(code)s added (file drop)", code=partner.code)
+    )
 
 
 @partner_group.command("list")
@@ -98,10 +103,10 @@ def partner_remove(rt: Runtime, code: str, agency_code: str | None) -> None:
         agency = resolve_agency(uow, agency_code)
         partner = uow.exchange.partner_by_code(agency.id, code)
         if partner is None:
-            raise click.UsageError(f"{code} is not a partner")
+            raise click.UsageError(say("%(code)s is not a partner", code=code))
         exchange.remove_partner(uow, agency_id=agency.id, actor="cli", partner_id=partner.id)
         uow.commit()
-    click.echo(f"partner {code} removed")
+    click.echo(say("partner %(code)s removed", code=code))
 
 
 @click.command("key")
@@ -146,7 +151,14 @@ def partner_receive(rt: Runtime, path: Path) -> None:
             uow.commit()
             raise
         uow.commit()
-    click.echo(f"agreement {agreement.id} from {sender.get('from')}: {agreement.status.value}")
+    click.echo(
+        say(
+            "agreement %(id)s from %(sender)s: %(state)s",
+            id=agreement.id,
+            sender=sender.get("from"),
+            state=translate(agreement.status.value),
+        )
+    )
 
 
 @partner_group.command("export-feed")
@@ -168,14 +180,24 @@ def export_feed(rt: Runtime, code: str, agency_code: str | None, cursor: int, ou
         agency = resolve_agency(uow, agency_code)
         partner = uow.exchange.partner_by_code(agency.id, code)
         if partner is None:
-            raise InvalidInput(f"{code} is not a partner of {agency.code}")
+            raise InvalidInput(
+                "%(code)s is not a partner of %(agency)s", code=code, agency=agency.code
+            )
         page = exchange.build_feed(
             uow, publisher_id=agency.id, subscriber=partner, cursor=cursor, now=datetime.now(UTC)
         )
         _, key = agency_key(uow, agency.id, rt.settings.secret_key)
         uow.commit()
     output.write_bytes(seal(page.as_dict(), key))
-    click.echo(f"{len(page.entries)} entries, cursor {cursor} to {page.next_cursor}, in {output}")
+    click.echo(
+        say(
+            "%(entries)s entries, cursor %(start)s to %(end)s, in %(path)s",
+            entries=len(page.entries),
+            start=cursor,
+            end=page.next_cursor,
+            path=output,
+        )
+    )
 
 
 @partner_group.command("import-feed")
@@ -186,13 +208,15 @@ def import_feed(rt: Runtime, path: Path, agency_code: str | None) -> None:
     """Take in a signed feed received by file drop: checked as a pulled one, from our cursor."""
     body, said = _read_signed(path, "feed")
     if "publisher" not in said:
-        raise InvalidInput(f"{path} is not a signed Passerelle feed")
+        raise InvalidInput("%(path)s is not a signed Passerelle feed", path=path)
     publisher = str(said["publisher"])
     with rt.database.unit_of_work(write=True) as uow:
         agency = resolve_agency(uow, agency_code)
         partner = uow.exchange.partner_by_code(agency.id, publisher)
         if partner is None:
-            raise InvalidInput(f"{publisher} is not a partner of {agency.code}")
+            raise InvalidInput(
+                "%(code)s is not a partner of %(agency)s", code=publisher, agency=agency.code
+            )
         now = datetime.now(UTC)
         try:
             page = parse_page(unseal(body, partner.public_key, max_bytes=MAX_FEED_BYTES))
@@ -203,7 +227,14 @@ def import_feed(rt: Runtime, path: Path, agency_code: str | None) -> None:
             uow.commit()
             raise
         uow.commit()
-    click.echo(f"{outcome.imported} imported, {outcome.retracted} withdrawn from {publisher}")
+    click.echo(
+        say(
+            "%(imported)s imported, %(retracted)s withdrawn from %(partner)s",
+            imported=outcome.imported,
+            retracted=outcome.retracted,
+            partner=publisher,
+        )
+    )
 
 
 def _read_signed(path: Path, what: str) -> tuple[bytes, dict[str, Any]]:
@@ -211,8 +242,12 @@ def _read_signed(path: Path, what: str) -> tuple[bytes, dict[str, Any]]:
     try:
         body = path.read_bytes()
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+        raise InvalidInput(
+            "cannot read %(path)s: %(strerror)s", path=path, strerror=exc.strerror
+        ) from None
     try:
         return body, claimed(body)
     except Refused:
-        raise InvalidInput(f"{path} is not a signed Passerelle {what}") from None
+        raise InvalidInput(
+            "%(path)s is not a signed Passerelle %(what)s", path=path, what=what
+        ) from None

@@ -22,6 +22,7 @@ from passerelle.cli.context import (
     needs_runtime,
     resolve_agency,
 )
+from passerelle.cli.language import say
 from passerelle.core.bank import parse_bank_name
 from passerelle.core.content import HTML, Content, decode_text, sniff_media_type
 from passerelle.core.errors import InvalidInput, PasserelleError
@@ -62,7 +63,7 @@ def plan_inputs(arguments: tuple[str, ...]) -> list[Input]:
             continue
         path = Path(argument)
         if not path.exists():
-            raise InvalidInput(f"no such file, folder or URL: {argument}")
+            raise InvalidInput("no such file, folder or URL: %(argument)s", argument=argument)
         for file in iter_files(path):
             planned.append(Input("archive" if _looks_archived(file) else "file", str(file)))
     return planned
@@ -366,17 +367,26 @@ def single_threaded_faiss() -> None:
     faiss.omp_set_num_threads(1)
 
 
+SCANNED = (
+    "scanned %(items)s items (%(records)s archive records read), %(failed)s failed,"
+    " %(warnings)s warnings, %(matched)s matched"
+)
+SCANNED_QUEUED = (
+    SCANNED + "; queue: %(opened)s cases opened, %(seen_again)s seen again,"
+    " %(already_recorded)s already recorded"
+)
+
+
 def _summary(tally: Tally, into_queue: bool) -> None:
-    line = (
-        f"scanned {tally.items} items ({tally.records} archive records read),"
-        f" {tally.failed} failed, {tally.warnings} warnings, {tally.matched} matched"
-    )
-    if into_queue:
-        line += (
-            f"; queue: {tally.queued['opened']} cases opened,"
-            f" {tally.queued['seen_again']} seen again,"
-            f" {tally.queued['already_recorded']} already recorded"
-        )
+    values = {
+        "items": tally.items,
+        "records": tally.records,
+        "failed": tally.failed,
+        "warnings": tally.warnings,
+        "matched": tally.matched,
+        **tally.queued,
+    }
+    line = say(SCANNED_QUEUED if into_queue else SCANNED, **values)
     click.echo(line, err=True)
 
 
@@ -392,7 +402,7 @@ def extract_command(rt: Runtime, source: str, as_json: bool) -> None:
     else:
         read = read_file(Path(source), max_bytes=rt.settings.scan_max_bytes)
         if isinstance(read, Problem):
-            raise InvalidInput(f"{read.source}: {read.reason}")
+            raise InvalidInput("%(source)s: %(reason)s", source=read.source, reason=read.reason)
         content = read
     from passerelle.core.extract.html import extract_document, extract_plain
 
@@ -403,7 +413,7 @@ def extract_command(rt: Runtime, source: str, as_json: bool) -> None:
     elif media_type == "text/plain":
         document = extract_plain(text)
     else:
-        fail(f"{source}: no text to extract from {media_type}", 2)
+        fail(say("%(source)s: no text to extract from %(type)s", source=source, type=media_type), 2)
     if as_json:
         click.echo(json.dumps(document.as_dict(), ensure_ascii=False, sort_keys=True))
     else:

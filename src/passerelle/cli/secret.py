@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from passerelle.cli.context import Runtime, needs_runtime
+from passerelle.cli.language import say
 from passerelle.core.errors import InvalidInput
 from passerelle.secret import check_secret, rotate_secret
 from passerelle.settings import secret_weakness
@@ -23,7 +24,7 @@ def secret_group() -> None:
 def secret_check(rt: Runtime) -> None:
     """Exit 0 if the secret opens the agency keys and the audit chain's keys, 1 if not."""
     check_secret(rt.database, rt.settings.secret_key)
-    click.echo("PASSERELLE_SECRET_KEY opens this instance's keys")
+    click.echo(say("PASSERELLE_SECRET_KEY opens this instance's keys"))
 
 
 def _read_new_secret(path: Path | None) -> str:
@@ -34,7 +35,9 @@ def _read_new_secret(path: Path | None) -> str:
     try:
         return path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read the new secret from {path}: {exc}") from None
+        raise InvalidInput(
+            "cannot read the new secret from %(path)s: %(error)s", path=path, error=exc
+        ) from None
 
 
 @secret_group.command("rotate")
@@ -56,19 +59,28 @@ def secret_rotate(rt: Runtime, new_secret_file: Path | None) -> None:
     new = new or _read_new_secret(new_secret_file)
     weakness = secret_weakness(new)
     if weakness is not None and rt.settings.env != "dev":
-        raise InvalidInput(f"the new secret is too weak: {weakness}")
+        raise InvalidInput("the new secret is too weak: %(weakness)s", weakness=weakness)
     outcome = rotate_secret(
         rt.database, old=rt.settings.secret_key, new=new, content_dir=rt.settings.content_dir
     )
     if outcome.epoch is None:
-        click.echo("keys: already sealed under the new secret (an earlier run)")
+        click.echo(say("keys: already sealed under the new secret (an earlier run)"))
     else:
         click.echo(
-            f"keys: {outcome.keys_resealed} agency keys and the audit keys re-sealed;"
-            f" audit chain goes on with key epoch {outcome.epoch}"
+            say(
+                "keys: %(count)s agency keys and the audit keys re-sealed; audit chain goes on"
+                " with key epoch %(epoch)s",
+                count=outcome.keys_resealed,
+                epoch=outcome.epoch,
+            )
         )
     click.echo(
-        f"preserved content: {outcome.files_reencrypted} re-encrypted,"
-        f" {outcome.files_already_done} already done, {outcome.files_damaged} unreadable"
+        say(
+            "preserved content: %(done)s re-encrypted, %(before)s already done,"
+            " %(damaged)s unreadable",
+            done=outcome.files_reencrypted,
+            before=outcome.files_already_done,
+            damaged=outcome.files_damaged,
+        )
     )
-    click.echo("now set PASSERELLE_SECRET_KEY to the new secret")
+    click.echo(say("now set PASSERELLE_SECRET_KEY to the new secret"))

@@ -171,7 +171,11 @@ def expand_inputs(arguments: Iterable[str]) -> list[str]:
             try:
                 lines = listing.read_text(encoding="utf-8").splitlines()
             except OSError as exc:
-                raise InvalidInput(f"cannot read the list {listing}: {exc.strerror}") from None
+                raise InvalidInput(
+                    "cannot read the list %(listing)s: %(strerror)s",
+                    listing=listing,
+                    strerror=exc.strerror,
+                ) from None
             found.extend(expand_inputs(line.strip() for line in lines if line.strip()))
             continue
         scheme = _scheme(argument)
@@ -192,16 +196,16 @@ def expand_inputs(arguments: Iterable[str]) -> list[str]:
 def _local_files(pattern: str, argument: str) -> list[str]:
     matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
     if not matches:
-        raise InvalidInput(f"no input matches {argument}")
+        raise InvalidInput("no input matches %(argument)s", argument=argument)
     files: list[str] = []
     for name in matches:
         path = Path(name)
         if path.is_dir():
             files.extend(str(p) for p in sorted(path.rglob("*")) if p.is_file())
         elif not path.is_file():
-            raise InvalidInput(f"no such input file: {name}")
+            raise InvalidInput("no such input file: %(name)s", name=name)
         elif not os.access(path, os.R_OK):
-            raise InvalidInput(f"input file not readable: {name}")
+            raise InvalidInput("input file not readable: %(name)s", name=name)
         else:
             files.append(str(path))
     return files
