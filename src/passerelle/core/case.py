@@ -9,6 +9,7 @@ from typing import Any
 
 from passerelle.core.errors import InvalidInput
 from passerelle.core.priority import Explanation
+from passerelle.core.timestamps import parse_day
 
 
 class CaseStatus(enum.StrEnum):
@@ -110,10 +111,7 @@ def parse_page_request(
 def _parse_day(text: str, field_name: str) -> date | None:
     if not text:
         return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput("dates must be YYYY-MM-DD", field=field_name) from None
+    return parse_day(text, field_name)
 
 
 def parse_queue_filters(

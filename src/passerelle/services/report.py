@@ -9,15 +9,13 @@ from passerelle.core.errors import InvalidInput
 from passerelle.core.identity import User
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.report import TransparencyReport, period_bounds, report_from_figures
+from passerelle.core.timestamps import parse_day
 
 MAX_DAYS = 3660
 
 
 def parse_period(start: str, end: str) -> tuple[date, date]:
-    try:
-        first, last = date.fromisoformat(start), date.fromisoformat(end)
-    except ValueError:
-        raise InvalidInput("dates must be YYYY-MM-DD", field="start") from None
+    first, last = parse_day(start, "start"), parse_day(end, "end")
     if last < first:
         raise InvalidInput("the end of the period is before its start", field="end")
     if (last - first).days > MAX_DAYS:

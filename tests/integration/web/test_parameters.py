@@ -109,3 +109,58 @@ def test_taxii_paging_token_out_of_range_is_a_taxii_error(
     unauthenticated = client.get("/taxii2/api/collections/")
     assert unauthenticated.status_code == 401
     assert unauthenticated.json()["http_status"] == "401"
+
+
+EDGE_TIMES = (
+    "0001-01-01T00:00:00+23:59",  # before year 1 in UTC: OverflowError, a 500, before
+    "9999-12-31T23:59:59-23:59",  # after year 9999 in UTC
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59.999999Z",
+    "2026-02-30T00:00:00Z",
+    "2026-11-29T25:00:00Z",
+    "2026-11-29",
+    "2026-11-29T00:00:00+24:00",
+    "now",
+    "",
+)
+
+
+def test_taxii_added_after_out_of_range_is_a_taxii_error_never_a_500(
+    client: TestClient, sqlite_database: Database, agencies: dict[str, str]
+) -> None:
+    headers = {"Authorization": "Bearer " + token_for(sqlite_database, "analyst.a")}
+    collections = client.get("/taxii2/api/collections/", headers=headers).json()["collections"]
+    base = f"/taxii2/api/collections/{collections[0]['id']}"
+    listed = client.get(base + "/objects/", headers=headers).json()["objects"]
+    paths = (
+        base + "/objects/",
+        base + "/manifest/",
+        base + f"/objects/{listed[0]['id']}/",
+        base + f"/objects/{listed[0]['id']}/versions/",
+    )
+    for path in paths:
+        for moment in EDGE_TIMES:
+            response = client.get(path, params={"added_after": moment}, headers=headers)
+            if moment in ("", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z"):
+                assert response.status_code in (200, 404), (path, moment, response.text)
+                continue
+            assert response.status_code == 400, (path, moment, response.text)
+            assert response.headers["content-type"].startswith("application/taxii+json")
+            error = response.json()
+            assert error["http_status"] == "400" and "added_after" in error["title"]
+
+
+def test_the_last_day_of_the_calendar_is_422_not_500(
+    client: TestClient, sqlite_database: Database, agencies: dict[str, str]
+) -> None:
+    """The queue's "to" day and a report's end read up to the next midnight: 9999-12-31
+    had none (OverflowError, a 500)."""
+    log_in(client, "controller.a")
+    for path in (
+        "/queue?to=9999-12-31",
+        "/reports?start=9999-12-01&end=9999-12-31",
+        "/reports/export.csv?start=9999-12-01&end=9999-12-31",
+    ):
+        response = client.get(path)
+        assert response.status_code == 422, (path, response.text[:300])
+    assert client.get("/queue?to=9999-12-30").status_code == 200

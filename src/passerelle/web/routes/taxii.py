@@ -28,6 +28,7 @@ from passerelle.core.errors import InvalidInput, NotAcceptable, NotFound, Permis
 from passerelle.core.identity import Agency, Permission, User
 from passerelle.core.marking import NEVER_SHARED, TLP_ORDER
 from passerelle.core.ports import UnitOfWork
+from passerelle.core.timestamps import parse_timestamp
 from passerelle.exchange.stix import (
     NAMESPACE,
     entry_id_of,
@@ -234,15 +235,7 @@ def _csv(values: str | None, name: str, pattern: re.Pattern[str] | None = None) 
 
 
 def _timestamp(text: str | None, name: str) -> datetime | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(
-            "%(name)s is a timestamp such as 2026-11-29T00:00:00Z", name=name
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return parse_timestamp(text, name) if text else None
 
 
 def _offset(token: str | None) -> int:
