@@ -21,6 +21,9 @@ from passerelle.services.lookup_audit import LookupAudit
 from passerelle.services.matchers import MatcherCache
 
 MAX_SIGNALS = 1000
+# Types looked up through an index (sorted values, PDQ multi-index): a few take well under a
+# millisecond whatever the size of the banks.
+INDEXED_TYPES = frozenset({"sha256", "md5", "url", "pdq"})
 
 UnitOfWorkFactory = Callable[[], AbstractContextManager[UnitOfWork]]
 
@@ -87,8 +90,12 @@ def look_up_known(
 ) -> list[Answer] | None:
     """`look_up` answered from the matcher in memory, if it was checked against the bank
     generation within its period, without touching the database (the count goes to the audit
-    log through its background writer); None when the matcher must be checked first."""
+    log through its background writer); None when the matcher must be checked first, or
+    when a signal is of a type whose look-up grows with the bank (text, compared with every
+    text entry; video, frame by frame): those are for a worker thread."""
     _check(viewer)
+    if any(signal.type not in INDEXED_TYPES for signal in signals):
+        return None
     matcher = matchers.known(viewer.agency_id)
     if matcher is None:
         return None

@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
+from passerelle.core.signals import get_signal_type
 from passerelle.db.session import Database
 from passerelle.services import auth
 from passerelle.services.audit import verify_log
+from passerelle.services.lookup import look_up_known
 from passerelle.services.lookup_audit import LookupAudit
 from passerelle.services.matchers import MatcherCache
 from tests.factories import make_agency, make_user
@@ -196,3 +198,23 @@ def test_a_matcher_checked_within_the_period_is_known_without_the_database(
     assert matchers.known(agency_id, clock) is opened
     clock.now += 2
     assert matchers.known(agency_id, clock) is None  # due for a look at the generation
+
+
+def test_only_indexed_types_are_answered_from_memory(
+    seeded: tuple[Database, str], tmp_path: Path
+) -> None:
+    """A text fingerprint is compared with every text entry of the banks: never answered on
+    the server's event loop, whatever the matcher in memory."""
+    database, agency_id = seeded
+    with database.unit_of_work() as uow:
+        viewer = uow.users.list_all()[0]
+    matchers = MatcherCache(tmp_path / "index", period=3600)
+    matchers.matcher(agency_id, database.unit_of_work)
+    audit = LookupAudit(lambda: database.unit_of_work(write=True), period=3600)
+    pdq = get_signal_type("pdq").parse("0" * 64)
+    text = get_signal_type("text").parse("0" * 1024)  # a MinHash fingerprint
+    found = look_up_known(audit, matchers, viewer=viewer, signals=[pdq])
+    assert found is not None and [a.signal for a in found] == [pdq]
+    assert look_up_known(audit, matchers, viewer=viewer, signals=[pdq, text]) is None
+    audit.close()
+    assert [d["calls"] for d in looked_up(database)] == [1]  # the one answered
