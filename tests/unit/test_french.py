@@ -249,8 +249,11 @@ def test_the_art_2_7_categories_have_one_wording() -> None:
 
 def test_constant_messages_of_bank_files_are_translated() -> None:
     """Message ids kept in constants (Babel cannot see them): why a pytx signal type is not
-    imported."""
+    imported, what an HTTP error says, a partner's bank."""
     from passerelle.exchange.bankfile import PYTX_REFUSED
+    from passerelle.web.errors import _HTTP_TEXT
+    from passerelle.web.history import PARTNER_BANK
 
     french = catalogue()
-    assert [m for m in PYTX_REFUSED.values() if not french.get(m)] == []
+    messages = [*PYTX_REFUSED.values(), *_HTTP_TEXT.values(), PARTNER_BANK]
+    assert [m for m in messages if not french.get(m)] == []

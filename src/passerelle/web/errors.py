@@ -134,6 +134,14 @@ async def reject_too_large(request: Request, exc: BodyTooLarge) -> Response:
     return response
 
 
+# What a person reads of an HTTP error that is not one of ours (the error page says it too).
+_HTTP_TEXT = {
+    404: "This page does not exist, or it belongs to another agency.",
+    405: "This address does not take this kind of request.",
+    413: "What was sent is larger than this page accepts.",
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_passerelle_error(request: Request, exc: Exception) -> Response:
         for kind, status, code in _STATUS:
@@ -166,7 +174,10 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
             exc.status_code, "error"
         )
-        response = _error_response(request, exc.status_code, code, str(exc.detail))
+        shown = str(exc.detail)
+        if not _is_api(request):  # a person reads it (the htmx partial shows the message)
+            shown = gettext_of(request)(_HTTP_TEXT.get(exc.status_code, shown))
+        response = _error_response(request, exc.status_code, code, shown)
         for name, value in (exc.headers or {}).items():  # Allow on a 405, for example
             response.headers.setdefault(name, value)
         if exc.status_code == 413:

@@ -275,3 +275,19 @@ def say(message: Message | None, translate: Callable[[str], str]) -> Markup:
 def said(context: Context, message: Message | None) -> Markup:
     """Jinja global: `said(referral.last_error)` with the page's translations."""
     return say(message, context["_"])
+
+
+# What a partner's bank says of itself, as `services.exchange` records it (in English).
+PARTNER_BANK = "Shared by %(name)s (%(code)s) under agreement"
+_PARTNER_BANK = re.compile(r"Shared by (?P<name>.*) \((?P<code>[^()]*)\) under agreement")
+
+
+@pass_context
+def bank_description(context: Context, description: str) -> str:
+    """Jinja global: a bank's description; the one recorded for a partner's bank is said in
+    the reader's language, what people wrote as they wrote it."""
+    found = _PARTNER_BANK.fullmatch(description)
+    if found is None:
+        return description
+    translate: Callable[[str], str] = context["_"]
+    return translate(PARTNER_BANK) % found.groupdict()

@@ -208,3 +208,36 @@ def update_url(referral_id: str, url: str):  # type: ignore[no-untyped-def]
     from passerelle.db.models import ReferralRow
 
     return update(ReferralRow).where(ReferralRow.id == referral_id).values(url=url)
+
+
+def test_a_partners_bank_says_where_it_comes_from_in_the_readers_language(
+    console: TestClient, sqlite_database: Database, agencies: dict[str, str]
+) -> None:
+    from passerelle.services.exchange import _partner_bank
+
+    partner_at(sqlite_database, agencies["a"], "")
+    with sqlite_database.unit_of_work(write=True) as uow:
+        (partner,) = uow.exchange.partners(agencies["a"])
+        bank = _partner_bank(uow, partner)  # as the first page of its feed makes it
+        uow.commit()
+    log_in(console, "liaison.a")
+    for path in ("/banks", f"/banks/{bank.id}"):
+        french = in_language(console, "fr", path)
+        assert "Partagée par Unité B (unite-b) dans le cadre d’un accord" in french, path
+        english = in_language(console, "en", path)
+        assert "Shared by Unité B (unite-b) under agreement" in english, path
+
+
+def test_an_http_error_in_a_partial_is_in_the_readers_language(
+    console: TestClient, agencies: dict[str, str]
+) -> None:
+    log_in(console, "analyst.a")
+    headers = {"HX-Request": "true"}
+    in_language(console, "fr", "/")
+    french = console.get("/nulle-part", headers=headers)
+    assert french.status_code == 404
+    assert "Cette page n’existe pas, ou elle appartient à une autre agence." in french.text
+    assert "Not Found" not in french.text
+    in_language(console, "en", "/")
+    english = console.get("/nulle-part", headers=headers)
+    assert "This page does not exist, or it belongs to another agency." in english.text
