@@ -7,7 +7,7 @@ import hashlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -49,7 +49,7 @@ from passerelle.core.marking import Distribution, Tlp, narrower, stricter
 from passerelle.core.match import index_entry
 from passerelle.core.signals import Signal
 from passerelle.core.taxonomy import Category, Labels, Tier
-from passerelle.db.bulk import insert_rows
+from passerelle.db.bulk import insert_values
 from passerelle.db.ids import time_ordered_id
 from passerelle.db.models import (
     BankEntryCountRow,
@@ -97,6 +97,24 @@ def withdraw_entries(session: Session, agency_id: str, chosen: Select[Any]) -> i
     return len(ids)
 
 
+ENTRY_COLUMNS = (
+    "id",
+    "bank_id",
+    "signal_type",
+    "value",
+    "quality",
+    "source_value",
+    "category",
+    "tier",
+    "tags_json",
+    "note",
+    "added_at",
+    "expires_at",
+    "provenance",
+    "generation",
+    "tlp",
+    "distribution",
+)
 LOOKUP_CHUNK = 5000  # values looked up by one query
 
 
@@ -240,31 +258,32 @@ class SqlBankRepo:
         tags_json: dict[frozenset[str], str] = {}
         rows = []
         for e in fresh.values():
-            tags = tags_json.get(e.labels.tags)
+            labels = e.labels
+            tags = tags_json.get(labels.tags)
             if tags is None:
-                tags = tags_json[e.labels.tags] = json.dumps(sorted(e.labels.tags))
+                tags = tags_json[labels.tags] = json.dumps(sorted(labels.tags))
             rows.append(
-                {
-                    "id": time_ordered_id(),
-                    "bank_id": bank_id,
-                    "signal_type": e.signal.type,
-                    "value": e.signal.value,
-                    "quality": e.signal.quality,
-                    "source_value": e.source_value,
-                    "category": e.labels.category.value if e.labels.category else None,
-                    "tier": e.labels.tier.value if e.labels.tier else None,
-                    "tags_json": tags,
-                    "note": e.note,
-                    "added_at": now,
-                    "expires_at": e.expires_at,
-                    "provenance": e.provenance,
-                    "generation": generation,
-                    "tlp": e.tlp.value if e.tlp else None,
-                    "distribution": e.distribution.value if e.distribution else None,
-                }
+                (
+                    time_ordered_id(),
+                    bank_id,
+                    e.signal.type,
+                    e.signal.value,
+                    e.signal.quality,
+                    e.source_value,
+                    labels.category.value if labels.category else None,
+                    labels.tier.value if labels.tier else None,
+                    tags,
+                    e.note,
+                    now,
+                    e.expires_at,
+                    e.provenance,
+                    generation,
+                    e.tlp.value if e.tlp else None,
+                    e.distribution.value if e.distribution else None,
+                )
             )
-        insert_rows(self._s, BankEntryRow, rows)
-        self._count_added(bank_id, rows)
+        insert_values(self._s, BankEntryRow, ENTRY_COLUMNS, rows)
+        self._count_added(bank_id, fresh.values())
         return builtins.list(fresh.values())
 
     def _held(
@@ -292,15 +311,15 @@ class SqlBankRepo:
         )
         return [(row_id, value, tlp, distribution) for row_id, value, tlp, distribution in rows]
 
-    def _count_added(self, bank_id: str, rows: builtins.list[dict[str, Any]]) -> None:
+    def _count_added(self, bank_id: str, entries: Iterable[NewEntry]) -> None:
         """The bank's kept counts raised by the entries just inserted: one statement a key,
         not three a row (a trigger a row made an import of many entries twice as long).
         Deletions and changes are still counted by the triggers (migration 0034)."""
         added: Counter[tuple[str, str]] = Counter()
-        for row in rows:
-            added["type", row["signal_type"]] += 1
-            added["tlp", row["tlp"] or ""] += 1
-            added["distribution", row["distribution"] or ""] += 1
+        for entry in entries:
+            added["type", entry.signal.type] += 1
+            added["tlp", entry.tlp.value if entry.tlp else ""] += 1
+            added["distribution", entry.distribution.value if entry.distribution else ""] += 1
         dialect_insert = postgresql_insert if self._postgres else sqlite_insert
         statement = dialect_insert(BankEntryCountRow).values(
             [

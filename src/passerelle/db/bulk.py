@@ -20,11 +20,23 @@ def insert_rows(
     session: Session, model: type[DeclarativeBase] | Table, rows: Sequence[dict[str, Any]]
 ) -> None:
     """INSERT `rows` (dicts of the same keys: column names) into the table of `model`."""
+    if rows:
+        names = list(rows[0])
+        insert_values(session, model, names, [[row[name] for name in names] for row in rows])
+
+
+def insert_values(
+    session: Session,
+    model: type[DeclarativeBase] | Table,
+    names: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """INSERT `rows`, each the values of the columns `names` in that order, into the table
+    of `model` (no dict a row: the caller of a large import builds the values directly)."""
     if not rows:
         return
     table: Table = model if isinstance(model, Table) else model.__table__  # type: ignore[assignment]
     session.flush()  # rows the session holds go first (those of a foreign key, say)
-    names = list(rows[0])
     columns = [table.c[name] for name in names]  # known columns only: a KeyError otherwise
     listed = ", ".join(f'"{column.name}"' for column in columns)
     connection = session.connection()
@@ -33,7 +45,7 @@ def insert_rows(
         cursor = dbapi.cursor()  # type: ignore[union-attr]
         with cursor.copy(f'COPY "{table.name}" ({listed}) FROM STDIN') as copy:
             for row in rows:
-                copy.write_row([row[name] for name in names])
+                copy.write_row(row)
         return
     dialect = connection.dialect
     processors: list[tuple[int, Callable[[Any], Any]]] = []
@@ -41,19 +53,21 @@ def insert_rows(
         processor = column.type.dialect_impl(dialect).bind_processor(dialect)
         if processor is not None:
             processors.append((place, processor))
-    values: list[Any] = []
-    last: dict[int, tuple[Any, Any]] = {}  # a column's last value and what it became
-    for row in rows:
-        value = [row[name] for name in names]
-        for place, process in processors:
-            given = value[place]
-            seen = last.get(place)
-            if seen is not None and seen[0] is given:  # the batch's one moment, say
-                value[place] = seen[1]
-            else:
-                value[place] = process(given)
-                last[place] = (given, value[place])
-        values.append(value)
+    values: Sequence[Sequence[Any]] = rows
+    if processors:
+        values = []
+        last: dict[int, tuple[Any, Any]] = {}  # a column's last value and what it became
+        for row in rows:
+            value = list(row)
+            for place, process in processors:
+                given = value[place]
+                seen = last.get(place)
+                if seen is not None and seen[0] is given:  # the batch's one moment, say
+                    value[place] = seen[1]
+                else:
+                    value[place] = process(given)
+                    last[place] = (given, value[place])
+            values.append(value)
     marks = ", ".join("?" * len(names))
     dbapi.executemany(  # type: ignore[union-attr]
         f'INSERT INTO "{table.name}" ({listed}) VALUES ({marks})',  # noqa: S608 (table columns)

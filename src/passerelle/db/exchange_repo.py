@@ -26,7 +26,7 @@ from passerelle.core.message import Message, dump_message, load_message
 from passerelle.core.ports import ObservationHold, PartnerNotice, SyncRecord
 from passerelle.core.taxonomy import Labels
 from passerelle.db.bank_repo import withdraw_entries
-from passerelle.db.bulk import insert_rows
+from passerelle.db.bulk import insert_values
 from passerelle.db.models import (
     AgencyKeyRow,
     AgreementRow,
@@ -78,6 +78,19 @@ def _agreement(row: AgreementRow) -> Agreement:
         created_at=_aware(row.created_at) or row.created_at,
         changed_at=_aware(row.changed_at) or row.changed_at,
     )
+
+
+# The columns of an outbox event as a bank import writes them (its origin is NULL: our own).
+EVENT_COLUMNS = (
+    "agency_id",
+    "kind",
+    "signal_type",
+    "value",
+    "labels_json",
+    "decision_json",
+    "created_at",
+    "tlp_floor",
+)
 
 
 class SqlExchangeRepo:
@@ -377,19 +390,9 @@ class SqlExchangeRepo:
             if text is None:
                 text = labels_json[labels] = json.dumps(labels.as_dict(), sort_keys=True)
             rows.append(
-                {
-                    "agency_id": agency_id,
-                    "kind": kind.value,
-                    "signal_type": signal_type,
-                    "value": value,
-                    "labels_json": text,
-                    "decision_json": decision_json,
-                    "created_at": when,
-                    "origin": None,
-                    "tlp_floor": tlp_floor,
-                }
+                (agency_id, kind.value, signal_type, value, text, decision_json, when, tlp_floor)
             )
-        insert_rows(self._s, ExchangeEventRow, rows)  # after the session's pending events
+        insert_values(self._s, ExchangeEventRow, EVENT_COLUMNS, rows)  # after pending events
 
     def events_after(self, agency_id: str, cursor: int, limit: int) -> builtins.list[OutboxEvent]:
         self._s.flush()
