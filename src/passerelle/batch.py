@@ -42,6 +42,7 @@ WINDOWS_IN_FLIGHT_PER_WORKER = 3
 PRELOADED = (
     "passerelle.batch",
     "passerelle.core.signals.text",
+    "passerelle.core.extract.html",  # the HTML parsers, loaded with the first page otherwise
     "passerelle.core.index.store",
     "PIL.JpegImagePlugin",
     "PIL.PngImagePlugin",
