@@ -21,7 +21,7 @@ from passerelle.exchange.client import make_pull
 from passerelle.exchange.signing import agency_key
 from passerelle.fetch.guard import AddressGuard
 from passerelle.services.jobs import JobRun, run_due_jobs, schedule_defaults
-from passerelle.services.sync import sync_partner_now
+from passerelle.services.sync import sync_agency, sync_partner_now
 from tests.factories import make_agency, make_user
 from tests.instances import (
     LOOPBACK,
@@ -272,3 +272,49 @@ def test_two_syncs_now_at_once_apply_the_page_once(
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def test_a_page_pulled_before_another_sync_applied_it_is_not_applied_again(
+    shared_instance: tuple[Instance, Instance],
+) -> None:
+    """Two syncs without a lease between them (one outlived its lease): the one whose
+    partner cursor moved while it pulled applies nothing, and the cursor never goes back."""
+    fr, qc = shared_instance
+    ensure_agreement(fr, qc)
+    decide_image(fr, "high-saturation.jpg", "a", "decisions")
+    database = qc.database
+    _due_sync(database)
+    pull = make_pull(qc.secret, AddressGuard(LOOPBACK))
+    partner = partner_id(qc, fr.code)
+    oks_before = sync_oks(database, partner)
+    agency = qc_agency_id(qc)
+
+    @contextmanager
+    def open_uow() -> Iterator[UnitOfWork]:
+        with database.unit_of_work(write=True) as uow:
+            yield uow
+
+    other: list[str] = []
+    moved_to: list[int] = []
+    started_at = _cursor(database, agency, partner)
+
+    def pull_while_another_syncs(
+        partner: Partner, subscriber: str, key: str, cursor: int
+    ) -> FeedPage:
+        page = pull(partner, subscriber, key, cursor)
+        if not other:
+            other.append(sync_agency(open_uow, agency_id=agency, pull=pull, now=_now()))
+            moved_to.append(_cursor(database, agency, partner.id))
+        return page
+
+    late = sync_agency(open_uow, agency_id=agency, pull=pull_while_another_syncs, now=_now())
+    assert other[0].startswith("1 pages pulled"), other
+    assert late.startswith("0 pages pulled, 0 refused, 0 unreachable"), late
+    assert sync_oks(database, partner) == oks_before + 1
+    assert moved_to[0] > started_at
+    assert _cursor(database, agency, partner) == moved_to[0]  # not moved back
+
+
+def _cursor(database: Database, agency: str, partner: str) -> int:
+    with database.unit_of_work() as uow:
+        return uow.exchange.get_partner(agency, partner).cursor
