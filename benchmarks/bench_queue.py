@@ -11,8 +11,10 @@ The database is brought to the head revision of the code the server runs (`passe
 upgrade`, by the server's own interpreter) just before the server starts: a migration that
 lands while the cases are written does not stop the run.
 
-The peer, measured in the same run on the same database: the queue's page read the old way,
-by OFFSET, half-way down the queue (what the console did before keyset paging).
+The peers, measured in the same run on the same database: the queue's page read the old way,
+by OFFSET, half-way down the queue (what the console did before keyset paging); and the year's
+report figures read the old way, grouping every case and ranking every decision of the year
+(what the report did before the counts kept by migration 0035).
 
     .venv/bin/python -m benchmarks.bench_queue [CASES] [REQUESTS] [--keep FOLDER]
 
@@ -42,14 +44,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, insert, make_url, select, text
+from sqlalchemy import create_engine, func, insert, make_url, select, text
 
 from passerelle.core.case import PageRequest, QueueFilters, QueueSort
 from passerelle.core.search import pdq_band_keys
 from passerelle.core.signals.url import URL
 from passerelle.db.engine import make_engine
 from passerelle.db.migrate import upgrade
-from passerelle.db.models import CaseRow, DecisionRow, ItemKeyRow, ItemRow
+from passerelle.db.models import (
+    CaseCountRow,
+    CaseRow,
+    DecisionCountRow,
+    DecisionRow,
+    ItemKeyRow,
+    ItemRow,
+)
 from passerelle.db.session import Database
 from passerelle.services.admin import create_agency, create_user
 
@@ -369,8 +378,87 @@ def run(label: str, url: str, cases: int, requests: int, folder: Path) -> float:
         f"{peer:.1f} ms ({peer / ours:.1f}x)",
         flush=True,
     )
+    ours, peer = report_peer(database, probe["agency_id"], requests)
+    print(
+        f"[{label}] year's report in SQL, p95: kept counts {ours:.1f} ms vs GROUP BY over "
+        f"the cases {peer:.1f} ms ({peer / ours:.1f}x)",
+        flush=True,
+    )
     database.dispose()
     return worst
+
+
+def p95(timings: list[float]) -> float:
+    ordered = sorted(timings)
+    return ordered[max(0, round(0.95 * len(ordered)) - 1)]
+
+
+def report_peer(database: Database, agency_id: str, requests: int) -> tuple[float, float]:
+    """p95 of the year's cases and decisions as the report reads them (the kept counts by
+    day, less the decisions a later one replaced) and read the old way (grouping every case
+    and ranking every decision of the year), in SQL."""
+    start, end = START, START.replace(year=START.year + 1)
+    ranked = (
+        select(
+            DecisionRow.verdict,
+            DecisionRow.category,
+            DecisionRow.reason,
+            func.row_number()
+            .over(
+                partition_by=DecisionRow.case_id,
+                order_by=(DecisionRow.decided_at.desc(), DecisionRow.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(
+            DecisionRow.agency_id == agency_id,
+            DecisionRow.decided_at >= start,
+            DecisionRow.decided_at < end,
+        )
+        .subquery()
+    )
+    old = (
+        select(CaseRow.source, CaseRow.top_tier, func.count())
+        .where(
+            CaseRow.agency_id == agency_id, CaseRow.created_at >= start, CaseRow.created_at < end
+        )
+        .group_by(CaseRow.source, CaseRow.top_tier),
+        select(ranked.c.verdict, ranked.c.category, ranked.c.reason, func.count())
+        .where(ranked.c.rank == 1)
+        .group_by(ranked.c.verdict, ranked.c.category, ranked.c.reason),
+    )
+    days = (CaseCountRow.day >= start.date(), CaseCountRow.day < end.date())
+    decided = (DecisionCountRow.day >= start.date(), DecisionCountRow.day < end.date())
+    new = (
+        select(CaseCountRow.source, CaseCountRow.tier, func.sum(CaseCountRow.n))
+        .where(CaseCountRow.agency_id == agency_id, *days)
+        .group_by(CaseCountRow.source, CaseCountRow.tier),
+        select(
+            DecisionCountRow.verdict,
+            DecisionCountRow.category,
+            DecisionCountRow.reason,
+            func.sum(DecisionCountRow.n),
+        )
+        .where(DecisionCountRow.agency_id == agency_id, *decided)
+        .group_by(DecisionCountRow.verdict, DecisionCountRow.category, DecisionCountRow.reason),
+        select(DecisionRow.verdict, DecisionRow.category, DecisionRow.reason, func.count())
+        .where(
+            DecisionRow.agency_id == agency_id,
+            DecisionRow.superseded_at.is_not(None),
+            DecisionRow.superseded_at < end,
+            DecisionRow.decided_at >= start,
+        )
+        .group_by(DecisionRow.verdict, DecisionRow.category, DecisionRow.reason),
+    )
+    timings: dict[str, list[float]] = {"new": [], "old": []}
+    with database.engine.connect() as conn:
+        for _ in range(requests):
+            for name, queries in (("new", new), ("old", old)):
+                began = time.perf_counter()
+                for query in queries:
+                    conn.execute(query).all()
+                timings[name].append((time.perf_counter() - began) * 1000)
+    return p95(timings["new"]), p95(timings["old"])
 
 
 def parse_arguments(arguments: list[str]) -> tuple[int, int, Path | None]:
