@@ -317,7 +317,12 @@ def recount(uow: UnitOfWork, *, actor: str) -> list[Recount]:
                 agency_id=agency.id,
                 object_type="agency",
                 object_id=agency.id,
-                details={"banks": list(banks), **drifted},
+                details={
+                    "banks": list(banks),
+                    "cases": result.cases,
+                    "decisions": result.decisions,
+                    "superseded": result.superseded,
+                },
             )
         )
         done.append(result)

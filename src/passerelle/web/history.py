@@ -110,6 +110,10 @@ OBJECTS = {
 # The labels of the details events record.
 FIELDS = {
     "action": "Action",
+    "banks": "Banks recounted",
+    "cases": "Case counts corrected",
+    "decisions": "Decision counts corrected",
+    "superseded": "Supersession times corrected",
     "entry": "Bank entry",
     "withdrawal": "Withdrawal",
     "added": "Added",
