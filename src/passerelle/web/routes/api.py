@@ -151,7 +151,7 @@ def audit_events(
     return [AuditEventOut.of(e) for e in events]
 
 
-@router.get("/audit/events/{seq}", responses=ERRORS)
+@router.get("/audit/events/{seq}", responses=ERRORS, name="api_audit_event")
 def audit_event(
     viewer: ApiViewer, uow: ReadUow, seq: Annotated[int, Path(ge=1, le=MAX_SQL_INTEGER)]
 ) -> AuditEventOut:
