@@ -95,20 +95,35 @@ def identity_id(agency_code: str) -> str:
 
 def indicator_id(entry: BankEntry) -> str:
     """The entry's own id: stable while the entry lives, and found back from the indicator
-    (TAXII's object by id)."""
+    (TAXII's object by id). Entries get time-ordered ids (UUID version 7), which STIX
+    validators refuse in an object's id (version 4 or 5 only): such an id is shown with the
+    version digit 4 and read back with 7 (`entry_ids_of`)."""
     try:
-        return f"indicator--{uuid.UUID(entry.id)}"
+        value = uuid.UUID(entry.id)
     except ValueError:  # entries made outside a database (a banks file) may name theirs
         return f"indicator--{stable_uuid('entry:' + entry.id)}"
+    if value.version == 7:
+        value = _with_version(value, 4)
+    return f"indicator--{value}"
 
 
-def entry_id_of(indicator: str) -> str | None:
-    """The entry id an indicator id names, if it is one of ours in form."""
+def _with_version(value: uuid.UUID, version: int) -> uuid.UUID:
+    return uuid.UUID(int=value.int & ~(0xF << 76) | version << 76)
+
+
+def entry_ids_of(indicator: str) -> tuple[str, ...]:
+    """The entry ids an indicator id may name, if it is one of ours in form: the id itself
+    (entries made with version 4 ids) and the time-ordered id it shows in version 4 form."""
     kind, _, rest = indicator.partition("--")
+    if kind != "indicator":
+        return ()
     try:
-        return str(uuid.UUID(rest)) if kind == "indicator" else None
+        value = uuid.UUID(rest)
     except ValueError:
-        return None
+        return ()
+    if value.version != 4:
+        return (str(value),)
+    return (str(value), str(_with_version(value, 7)))
 
 
 def marking_of(entry: BankEntry, floor: Tlp | None) -> Tlp:

@@ -31,7 +31,7 @@ from passerelle.core.ports import UnitOfWork
 from passerelle.core.timestamps import parse_timestamp
 from passerelle.exchange.stix import (
     NAMESPACE,
-    entry_id_of,
+    entry_ids_of,
     extension_definition,
     identity,
     indicator_id,
@@ -257,7 +257,7 @@ def _entries_listed(entries: Sequence[BankEntry], uow: UnitOfWork, bank: Bank) -
     }
     found = []
     for entry in entries:
-        item = made.get(f"indicator--{entry.id}")
+        item = made.get(indicator_id(entry))
         if item is not None:
             found.append(Listed(item, _aware(entry.added_at)))
     return found
@@ -430,15 +430,21 @@ def manifest(
     )
 
 
+def _entry_named(uow: UnitOfWork, bank: Bank, object_id: str) -> BankEntry:
+    for entry_id in entry_ids_of(object_id):
+        try:
+            return uow.banks.get_entry(bank.id, entry_id)
+        except NotFound:
+            continue
+    raise NotFound("no such object in this collection")
+
+
 def _one(uow: UnitOfWork, bank: Bank, object_id: str) -> Listed:
     agency = uow.agencies.get(bank.agency_id)
     for item in _supporting(agency, bank):
         if item.stix["id"] == object_id:
             return item
-    entry_id = entry_id_of(object_id)
-    if entry_id is None:
-        raise NotFound("no such object in this collection")
-    entry = uow.banks.get_entry(bank.id, entry_id)
+    entry = _entry_named(uow, bank, object_id)
     if entry.tlp in NEVER_SHARED:
         raise NotFound("no such object in this collection")
     listed = _entries_listed([entry], uow, bank)
