@@ -68,10 +68,11 @@ def slow_pages() -> Iterator[CountingServer]:
 
 
 def test_two_job_runner_processes_at_once_share_the_work_and_both_exit_cleanly(
-    tmp_path: Path, database_url: str, slow_pages: CountingServer
+    tmp_path: Path, database_url: str, slow_pages: CountingServer, request: pytest.FixtureRequest
 ) -> None:
     base = f"http://127.0.0.1:{slow_pages.server_address[1]}"
     database = Database(make_engine(database_url), secret=TEST_SECRET)
+    request.addfinalizer(database.dispose)  # closed even when an assertion fails
     upgrade(database.engine)
     with database.unit_of_work(write=True) as uow:
         for code in AGENCIES:
@@ -128,4 +129,3 @@ def test_two_job_runner_processes_at_once_share_the_work_and_both_exit_cleanly(
     # Each agency's fetch job was run by one runner only.
     lines = [line for out, _ in outputs for line in out.splitlines()]
     assert sum(line.startswith("fetch_reports\t") for line in lines) == len(AGENCIES)
-    database.dispose()

@@ -11,6 +11,8 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from passerelle.core.job import Job
@@ -39,12 +41,26 @@ class SqlJobRepo:
         self._s = session
 
     def ensure(self, kind: str, agency_id: str, run_at: datetime) -> None:
+        """The job exists once: two runners starting together both find it missing, and the
+        second one's insert is a no-op instead of a unique-key error (PostgreSQL lets both
+        read before either writes)."""
         exists = select(JobRow.id).where(JobRow.kind == kind, JobRow.agency_id == agency_id)
-        if self._s.scalar(exists) is None:
-            self._s.add(
-                JobRow(id=str(uuid.uuid4()), kind=kind, agency_id=agency_id, run_at=run_at, runs=0)
-            )
-            self._s.flush()
+        if self._s.scalar(exists) is not None:
+            return
+        postgres = self._s.get_bind().dialect.name == "postgresql"
+        dialect_insert = postgresql_insert if postgres else sqlite_insert
+        values = {
+            "id": str(uuid.uuid4()),
+            "kind": kind,
+            "agency_id": agency_id,
+            "run_at": run_at,
+            "runs": 0,
+        }
+        self._s.execute(
+            dialect_insert(JobRow)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["kind", "agency_id"])
+        )
 
     def due(self, now: datetime) -> list[Job]:
         rows = self._s.scalars(

@@ -318,3 +318,35 @@ def test_a_reported_page_that_is_gone_is_recorded_and_one_that_fails_is_retried(
         actions = [e.action for e in uow.audit.list_for_object(agency_id, "case", gone)]
         assert uow.queue.get_case(agency_id, gone).summary.media_type == "text/uri-list"
     assert actions[-1] == "case.page_unavailable"
+
+
+def test_two_runners_scheduling_at_once_make_each_job_once(database: Database) -> None:
+    """Both runners find the job missing before either has written it (PostgreSQL lets both
+    read): the second insert waits for the first, then adds nothing instead of failing."""
+    with database.unit_of_work(write=True) as uow:
+        make_agency(uow)
+        uow.commit()
+    failures: list[BaseException] = []
+    first_has_written = threading.Event()
+
+    def second_runner() -> None:
+        first_has_written.wait()
+        try:
+            with database.unit_of_work(write=True) as uow:
+                schedule_defaults(uow)
+                uow.commit()
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+
+    thread = threading.Thread(target=second_runner)
+    thread.start()
+    with database.unit_of_work(write=True) as uow:
+        schedule_defaults(uow)
+        first_has_written.set()
+        time.sleep(0.5)  # the second runner reads, finds nothing, and waits on the insert
+        uow.commit()
+    thread.join()
+    assert failures == []
+    with database.unit_of_work() as uow:
+        jobs = uow.jobs.all_jobs()
+    assert len(jobs) == len({(job.kind, job.agency_id) for job in jobs}) == 4

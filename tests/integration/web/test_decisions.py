@@ -83,7 +83,7 @@ def test_journalism_cannot_go_to_a_positive_bank(client: TestClient, case_id: st
     fields = {"verdict": "not_terrorist", "category": "", "reason": "journalism", "legal_basis": ""}
     refused = decide(client, token, case_id, add_to_bank="connu", **fields)
     assert refused.status_code == 422  # type: ignore[attr-defined]
-    assert "cannot take this decision" in refused.text  # type: ignore[attr-defined]
+    assert "ne peut pas recevoir cette décision" in refused.text  # type: ignore[attr-defined]
     accepted = decide(client, token, case_id, add_to_bank="benin", **fields)
     assert accepted.status_code == 303  # type: ignore[attr-defined]
     assert "journalisme" in client.get(f"/cases/{case_id}").text
