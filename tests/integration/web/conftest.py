@@ -20,8 +20,9 @@ def case_id(sqlite_database: Database, agencies: dict[str, str]) -> str:
     return case
 
 
-def decide(client: TestClient, token: str, case: str) -> None:
-    """Decide the case as terrorist content (category a) through the console."""
+def decide(client: TestClient, token: str, case: str, **fields: str) -> None:
+    """Decide the case as terrorist content (category a) through the console; `fields` adds
+    to the form (e.g. `add_to_bank`)."""
     answer = client.post(
         f"/cases/{case}/decision",
         data={
@@ -31,6 +32,7 @@ def decide(client: TestClient, token: str, case: str) -> None:
             "exemption_checked": "true",
             "legal_basis": "fr_code_penal_421_2_5",
             "rationale": RATIONALE,
+            **fields,
         },
         follow_redirects=False,
     )

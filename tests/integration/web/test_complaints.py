@@ -15,9 +15,8 @@ from passerelle.db.session import Database
 from passerelle.services import banks, refer
 from tests.conftest import TEST_SECRET, csrf_of, log_in
 from tests.factories import make_cases
+from tests.integration.web.conftest import decide
 from tests.shared import shared
-
-RATIONALE = "Appel explicite à commettre des attentats, sans mise en contexte."
 
 
 @pytest.fixture
@@ -39,18 +38,7 @@ def referral(
         )
         uow.commit()
     token = log_in(client, "analyst.a")
-    client.post(
-        f"/cases/{case}/decision",
-        data={
-            "csrf_token": token,
-            "verdict": "terrorist",
-            "category": "a",
-            "exemption_checked": "true",
-            "legal_basis": "fr_code_penal_421_2_5",
-            "rationale": RATIONALE,
-            "add_to_bank": "connu",
-        },
-    )
+    decide(client, token, case, add_to_bank="connu")
     made = client.post(
         f"/cases/{case}/referrals",
         data={"csrf_token": token, "kind": "referral"},
