@@ -6,7 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from passerelle.db.session import Database
-from tests.factories import make_case_with_host
+from tests.factories import make_case_with_host, make_cases, make_referral
+from tests.shared import shared
 
 RATIONALE = "Appel explicite à commettre des attentats, sans mise en contexte."
 
@@ -18,6 +19,19 @@ def case_id(sqlite_database: Database, agencies: dict[str, str]) -> str:
         case = make_case_with_host(uow, agency_code="agency-a")
         uow.commit()
     return case
+
+
+@pytest.fixture
+def referral_id(sqlite_database: Database, agencies: dict[str, str]) -> str:
+    """A referral of agency A (by analyst.a) on a case of a stand-in known image."""
+    image = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
+    with sqlite_database.unit_of_work(write=True) as uow:
+        (case,) = make_cases(uow, agency_code="agency-a", images=[image])
+        author = uow.users.find_credentials("analyst.a")
+        assert author is not None
+        referral = make_referral(uow, agency_code="agency-a", case_id=case, author=author.user)
+        uow.commit()
+    return referral
 
 
 def decide(client: TestClient, token: str, case: str, **fields: str) -> None:

@@ -27,9 +27,7 @@ from passerelle.services.exchange import add_partner
 from passerelle.settings import Settings
 from passerelle.web.app import create_app
 from tests.conftest import csrf_of, log_in
-from tests.factories import make_cases, make_referral
 from tests.servers import serving
-from tests.shared import shared
 
 LOOPBACK = parse_allow_list(["127.0.0.1/32"])
 
@@ -134,18 +132,6 @@ def test_a_sync_logged_before_translation_is_shown_as_recorded_and_marked(
         '<span lang="en">unite-b unreachable: ReadTimeout</span>'
         ' <span class="muted">(enregistré en anglais, avant la traduction)</span>'
     ) in page
-
-
-@pytest.fixture
-def referral_id(sqlite_database: Database, agencies: dict[str, str]) -> str:
-    image = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
-    with sqlite_database.unit_of_work(write=True) as uow:
-        (case,) = make_cases(uow, agency_code="agency-a", images=[image])
-        author = uow.users.find_credentials("analyst.a")
-        assert author is not None
-        referral = make_referral(uow, agency_code="agency-a", case_id=case, author=author.user)
-        uow.commit()
-    return referral
 
 
 def test_a_failed_sending_is_shown_in_the_readers_language(

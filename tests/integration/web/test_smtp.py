@@ -22,8 +22,6 @@ from passerelle.services.public import submit_public_report
 from passerelle.settings import Settings
 from passerelle.web.app import create_app
 from tests.conftest import log_in
-from tests.factories import make_cases, make_referral
-from tests.shared import shared
 
 
 class Sink:
@@ -68,18 +66,6 @@ def mail_client(settings: Settings, database: Database, port: int) -> TestClient
         base_url="https://testserver",
         raise_server_exceptions=False,
     )
-
-
-@pytest.fixture
-def referral_id(sqlite_database: Database, agencies: dict[str, str]) -> str:
-    image = shared("pdq", "images", "aaa-orig.jpg").read_bytes()
-    with sqlite_database.unit_of_work(write=True) as uow:
-        (case,) = make_cases(uow, agency_code="agency-a", images=[image])
-        author = uow.users.find_credentials("analyst.a")
-        assert author is not None
-        referral = make_referral(uow, agency_code="agency-a", case_id=case, author=author.user)
-        uow.commit()
-    return referral
 
 
 def test_sending_a_notice(
