@@ -5,6 +5,7 @@ says what each command's own help says."""
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -130,6 +131,50 @@ def test_a_scan_with_a_current_index_loads_neither_the_database_layer_nor_video_
     assert not {"sqlalchemy", "alembic", "av", "rich", "faiss", "fastapi"} & loaded
     # nor the HTML parsers (an image has no page to parse) nor the worker pool (one process)
     assert not {"lxml", "resiliparse", "multiprocessing"} & loaded
+
+
+def test_a_scan_against_a_large_bank_loads_no_masked_arrays(tmp_path: Path) -> None:
+    """With a bank large enough for the index's multi-index tables, finding the image's
+    neighbours there does not import NumPy's masked arrays (`np.unique` does: tens of
+    milliseconds of a one-image scan); the match is found."""
+    image = shared("pdq", "images", "aaa-orig.jpg")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PASSERELLE_")}
+    env |= {"PASSERELLE_ENV": "dev", "PASSERELLE_DATA_DIR": str(tmp_path / "var")}
+    rng = random.Random(5)
+    bank = tmp_path / "bank.txt"
+    with bank.open("w") as out:
+        out.write(f"pdq {PDQ.compute(image.read_bytes()).value}\n")
+        out.writelines(f"pdq {rng.getrandbits(256):064x}\n" for _ in range(5000))
+    for step in (
+        ("db", "upgrade"),
+        ("agency", "add", "unite", "--name", "U", "--jurisdiction", "FR"),
+        ("bank", "create", "connu"),
+        ("bank", "import", "connu", str(bank)),
+        ("scan", str(image)),  # builds the index once
+    ):
+        subprocess.run(
+            [sys.executable, "-m", "passerelle.cli.main", *step],
+            capture_output=True,
+            check=True,
+            env=env,
+            cwd=tmp_path,
+        )
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "passerelle.cli.main", "scan", str(image)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert "connu" in done.stdout
+    modules = {
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "numpy.linalg" in modules  # the log was read
+    assert "numpy.ma" not in modules
 
 
 def loaded_by(done: subprocess.CompletedProcess[str]) -> set[str]:
