@@ -102,8 +102,15 @@ def test_a_large_photo_is_decoded_at_reduced_scale_whatever_its_proportions(
     if portrait:
         original = original.transpose(Image.Transpose.ROTATE_90)
     data = reencode(original, lambda im: im, "JPEG")
-    # The JPEG decoder's own reduction (half size), the long side still at least 512.
-    assert load_image(data).size == ((502, 800) if portrait else (800, 502))
+    # The JPEG decoder's own reduction (quarter size), the long side still at least 384.
+    assert load_image(data).size == ((251, 400) if portrait else (400, 251))
+    full = PDQ.compute_from_pixels(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
+    assert PDQ.distance(PDQ.compute(data), full) <= 10
+
+
+def test_a_photo_a_quarter_too_small_for_the_floor_is_decoded_at_half_size_then_reduced() -> None:
+    data = image_bytes("shrink-a-little")  # 1152x723: a quarter (288) would fall under 384
+    assert load_image(data).size == (576, 362)
     full = PDQ.compute_from_pixels(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
     assert PDQ.distance(PDQ.compute(data), full) <= 10
 
