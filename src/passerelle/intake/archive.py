@@ -107,13 +107,15 @@ def _iter_warc(path: Path, max_bytes: int, stats: ArchiveStats) -> Iterator[Cont
         gzipped = probe.read(2) == b"\x1f\x8b"
     per_record_gzip = True
     last_position = 0
-    with path.open("rb") as handle:
+    # `members` reads the first bytes of each record (is it a gzip member of its own?): one
+    # unbuffered handle for the whole file rather than one opened per record.
+    with path.open("rb") as handle, path.open("rb", buffering=0) as members:
         try:
             for record in ArchiveIterator(handle, parse_http=False):
                 stats.records += 1
                 last_position = record.stream_pos
                 name = f"{source}#{stats.records}"
-                if gzipped and per_record_gzip and not _starts_gzip_member(path, record.stream_pos):
+                if gzipped and per_record_gzip and not _starts_gzip_member(members, last_position):
                     per_record_gzip = False
                     yield Problem(source, _NOT_PER_RECORD, fatal=False)
                 if not record.record_type & PAYLOAD_TYPES:
@@ -227,10 +229,9 @@ def _warc_payload(
     )
 
 
-def _starts_gzip_member(path: Path, offset: int) -> bool:
-    with path.open("rb") as handle:
-        handle.seek(offset)
-        return handle.read(2) == b"\x1f\x8b"
+def _starts_gzip_member(handle: BinaryIO, offset: int) -> bool:
+    handle.seek(offset)
+    return handle.read(2) == b"\x1f\x8b"
 
 
 def _open_arc(path: Path) -> BinaryIO:
