@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from passerelle.core.errors import InvalidInput
+from passerelle.core.message import Message
 from passerelle.core.video import VideoLimits
 
 DEFAULT_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105 - refused outside dev
@@ -18,21 +19,24 @@ MIN_SECRET_CHARACTERS = 32
 MIN_DISTINCT_CHARACTERS = 10
 
 
-def secret_weakness(secret: str) -> str | None:
+def secret_weakness(secret: str) -> Message | None:
     """Why a secret is too guessable to protect keys, links and the audit chain, or None.
 
     Length alone does not make a secret: 32 spaces or "abab…" are long and guessed at once.
     The rule is deliberately simple (no entropy estimate): no padding, enough characters,
     enough different characters, and not one short unit repeated."""
     if secret.strip() != secret or not secret.strip():
-        return "it starts or ends with spaces (or is only spaces)"
+        return Message("it starts or ends with spaces (or is only spaces)")
     if len(secret) < MIN_SECRET_CHARACTERS:
-        return f"it has fewer than {MIN_SECRET_CHARACTERS} characters"
+        return Message("it has fewer than %(count)s characters", {"count": MIN_SECRET_CHARACTERS})
     if len(set(secret)) < MIN_DISTINCT_CHARACTERS:
-        return f"it uses fewer than {MIN_DISTINCT_CHARACTERS} different characters"
+        return Message(
+            "it uses fewer than %(count)s different characters",
+            {"count": MIN_DISTINCT_CHARACTERS},
+        )
     for unit in range(1, len(secret) // 2 + 1):
         if len(secret) % unit == 0 and secret[:unit] * (len(secret) // unit) == secret:
-            return "it repeats a short sequence"
+            return Message("it repeats a short sequence")
     return None
 
 
@@ -197,12 +201,14 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.env != "dev" and self.secret_key == DEFAULT_SECRET_KEY:
-            raise ValueError(
-                "PASSERELLE_SECRET_KEY must be set outside dev (the default key is public)"
+            raise SettingRefused(
+                Message("PASSERELLE_SECRET_KEY must be set outside dev (the default key is public)")
             )
         weakness = secret_weakness(self.secret_key)
         if self.env != "dev" and weakness is not None:
-            raise ValueError(f"PASSERELLE_SECRET_KEY is too weak: {weakness}")
+            raise SettingRefused(
+                Message("PASSERELLE_SECRET_KEY is too weak: %(weakness)s", {"weakness": weakness})
+            )
         return self
 
     def video_limits(self) -> VideoLimits:
@@ -235,15 +241,60 @@ class Settings(BaseSettings):
         return self.env != "dev"
 
 
+class SettingRefused(ValueError):
+    """A value of the settings refused by a rule of ours, with the message that says why."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message.english())
+        self.message = message
+
+
+# What pydantic says of a bad value, as message ids (pydantic speaks English only), with the
+# name of the limit its context gives.
+_PROBLEMS: dict[str, tuple[str, str | None]] = {
+    "int_parsing": ("%(setting)s must be a whole number", None),
+    "int_from_float": ("%(setting)s must be a whole number", None),
+    "float_parsing": ("%(setting)s must be a number", None),
+    "bool_parsing": ("%(setting)s must be true or false", None),
+    "greater_than_equal": ("%(setting)s must be at least %(limit)s", "ge"),
+    "greater_than": ("%(setting)s must be more than %(limit)s", "gt"),
+    "less_than_equal": ("%(setting)s must be at most %(limit)s", "le"),
+    "less_than": ("%(setting)s must be less than %(limit)s", "lt"),
+    "string_too_short": ("%(setting)s must have at least %(limit)s characters", "min_length"),
+    "literal_error": ("%(setting)s must be one of: %(limit)s", None),
+}
+
+
+def _problem(error: Any) -> Message:
+    """One refused value as a message naming the variable (its value is not repeated: it may
+    be a secret)."""
+    loc = [str(part) for part in error["loc"] if part != "__root__"]
+    context = error.get("ctx") or {}
+    if isinstance(context.get("error"), SettingRefused):
+        refused: Message = context["error"].message
+        return refused
+    setting = "PASSERELLE_" + loc[0].upper() if loc else "PASSERELLE_*"
+    known = _PROBLEMS.get(str(error["type"]))
+    if known is None:
+        problem = str(error["msg"]).removeprefix("Value error, ")
+        return Message("%(setting)s: %(problem)s", {"setting": setting, "problem": problem})
+    template, limit = known
+    values: dict[str, str | int | float | bool | Message] = {"setting": setting}
+    if limit is not None:
+        values["limit"] = str(context.get(limit, ""))
+    elif error["type"] == "literal_error" and loc:
+        values["limit"] = ", ".join(get_args(Settings.model_fields[loc[0]].annotation))
+    return Message(template, values)
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Build the settings from the environment; a bad value raises `InvalidInput` naming it."""
+    """Build the settings from the environment; a bad value raises `InvalidInput` naming the
+    variable and saying what is wrong with it (several: one after the other)."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = [str(part) for part in error["loc"] if part != "__root__"]
-            name = "PASSERELLE_" + loc[0].upper() if loc else "settings"
-            message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(message if not loc else f"{name}: {message}")
-        raise InvalidInput("; ".join(problems)) from None
+        problems = [_problem(error) for error in exc.errors()]
+        said = problems[-1]
+        for problem in reversed(problems[:-1]):
+            said = Message("%(problem)s; %(more)s", {"problem": problem, "more": said})
+        raise InvalidInput(said.template, **dict[str, Any](said.params)) from None

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from passerelle.core.content import Content
+from passerelle.core.message import Message
 from passerelle.intake import Problem
 from passerelle.intake.archive import ArchiveStats, iter_archive
 from passerelle.intake.httpbody import BodyError, dechunk, decode_body
@@ -114,9 +115,11 @@ def test_a_file_that_is_not_an_archive_is_named(tmp_path: Path) -> None:
     notes = tmp_path / "notes.warc"
     notes.write_text("bonjour")
     items = list(iter_archive(notes))
-    assert items == [Problem(str(notes), "not a WARC or ARC file (no WARC/ or filedesc:// header)")]
+    assert items == [
+        Problem(str(notes), Message("not a WARC or ARC file (no WARC/ or filedesc:// header)"))
+    ]
     assert list(iter_archive(tmp_path / "absent.warc")) == [
-        Problem(str(tmp_path / "absent.warc"), "no such file")
+        Problem(str(tmp_path / "absent.warc"), Message("no such file"))
     ]
 
 
@@ -124,7 +127,7 @@ def test_a_gzip_that_is_not_gzip_is_named(tmp_path: Path) -> None:
     fake = tmp_path / "fake.warc.gz"
     fake.write_bytes(b"\x1f\x8b" + b"\x00" * 30)
     (problem,) = list(iter_archive(fake))
-    assert problem == Problem(str(fake), "gzip header but no readable gzip data")
+    assert problem == Problem(str(fake), Message("gzip header but no readable gzip data"))
 
 
 def test_a_truncated_gzip_keeps_the_records_before_it(tmp_path: Path) -> None:

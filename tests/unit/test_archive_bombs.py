@@ -104,12 +104,14 @@ def test_an_arc_header_line_of_megabytes_is_refused_without_reading_it_whole(
     version = b"filedesc://long-line.arc 0.0.0.0 20260101000000 text/plain 3\nabc\n"
     archive.write_bytes(version + b"http://exemple.test/" + b"a" * 8_000_000 + b"\n")
     items, peak = peak_of(lambda: list(iter_archive(archive)))
-    assert items == [
-        Problem(
+    assert [(p.source, p.reason, p.fatal) for p in items if isinstance(p, Problem)] == [
+        (
             str(archive),
             "malformed ARC after record 1: ARC record header line longer than 65,536 bytes",
+            True,
         )
     ]
+    assert len(items) == 1
     assert peak < 3_000_000
 
 
@@ -120,5 +122,8 @@ def test_a_gzip_member_of_high_ratio_is_checked_in_bounded_steps(tmp_path: Path)
     archive = tmp_path / "zeros.warc.gz"
     archive.write_bytes(gzip.compress(record))
     items, peak = peak_of(lambda: list(iter_archive(archive, max_record_bytes=1_000_000)))
-    assert items == [Problem(f"{archive}#1", "record too large: 30,000,000 bytes", fatal=False)]
+    assert [(p.source, p.reason, p.fatal) for p in items if isinstance(p, Problem)] == [
+        (f"{archive}#1", "record too large: 30,000,000 bytes", False)
+    ]
+    assert len(items) == 1
     assert peak < 8_000_000

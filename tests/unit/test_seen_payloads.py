@@ -13,6 +13,7 @@ from passerelle.batch import scan_all
 from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin
 from passerelle.core.content import Content
 from passerelle.core.match import Matcher
+from passerelle.core.message import Message
 from passerelle.core.signals.pdq import PDQ
 from passerelle.core.signals.text import TEXT
 from passerelle.core.signals.url import URL
@@ -111,7 +112,7 @@ def test_the_shortcut_forgets_the_oldest_payloads_beyond_its_capacity() -> None:
 def test_two_workers_give_the_results_of_one_in_the_same_order() -> None:
     matcher = _matcher()
     options = ScanOptions(signal_types=needed_signal_types(matcher.index.catalogue.kinds))
-    items: list[object] = [*_items(), Problem("bad.warc", "truncated"), *_items()] * 5
+    items: list[object] = [*_items(), Problem("bad.warc", Message("truncated")), *_items()] * 5
     one = list(scan_all(items, matcher=matcher, options=options))
     two = list(scan_all(items, matcher=matcher, options=options, workers=2))
     assert one == two

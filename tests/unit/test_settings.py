@@ -65,22 +65,19 @@ def test_dev_tolerates_a_weak_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("PASSERELLE_PORT", "eighty", "PASSERELLE_PORT: Input should be a valid integer"),
+        ("PASSERELLE_PORT", "eighty", "PASSERELLE_PORT must be a whole number"),
+        ("PASSERELLE_PORT", "70000", "PASSERELLE_PORT must be at most 65535"),
+        ("PASSERELLE_ENV", "staging", "PASSERELLE_ENV must be one of: dev, test, production"),
         (
-            "PASSERELLE_PORT",
-            "70000",
-            "PASSERELLE_PORT: Input should be less than or equal to 65535",
+            "PASSERELLE_SECRET_KEY",
+            "short",
+            "PASSERELLE_SECRET_KEY must have at least 32 characters",
         ),
+        ("PASSERELLE_COOKIE_SECURE", "maybe", "PASSERELLE_COOKIE_SECURE must be true or false"),
         (
-            "PASSERELLE_ENV",
-            "staging",
-            "PASSERELLE_ENV: Input should be 'dev', 'test' or 'production'",
-        ),
-        ("PASSERELLE_SECRET_KEY", "short", "PASSERELLE_SECRET_KEY: String should have at least 32"),
-        (
-            "PASSERELLE_COOKIE_SECURE",
-            "maybe",
-            "PASSERELLE_COOKIE_SECURE: Input should be a valid boolean",
+            "PASSERELLE_FETCH_TIMEOUT_SECONDS",
+            "x",
+            "PASSERELLE_FETCH_TIMEOUT_SECONDS must be a number",
         ),
     ],
 )
@@ -92,6 +89,24 @@ def test_a_bad_value_names_the_variable(
     with pytest.raises(InvalidInput) as caught:
         load_settings()
     assert str(caught.value).startswith(message)
+    assert value not in str(caught.value)  # the value is not repeated: it may be a secret
+
+
+def test_a_problem_we_have_no_words_for_still_names_the_variable() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        load_settings(env="dev", fetch_max_bytes=[1])
+    assert str(caught.value) == "PASSERELLE_FETCH_MAX_BYTES: Input should be a valid integer"
+
+
+def test_every_refused_value_is_named_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PASSERELLE_ENV", "dev")
+    monkeypatch.setenv("PASSERELLE_PORT", "0")
+    monkeypatch.setenv("PASSERELLE_DEFAULT_LOCALE", "de")
+    with pytest.raises(InvalidInput) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "PASSERELLE_PORT must be at least 1; PASSERELLE_DEFAULT_LOCALE must be one of: fr, en"
+    )
 
 
 def test_every_field_is_described() -> None:

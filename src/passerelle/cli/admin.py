@@ -17,7 +17,7 @@ from passerelle.cli.context import (
     needs_runtime,
     resolve_agency,
 )
-from passerelle.cli.language import error_text, say
+from passerelle.cli.language import error_text, said, say
 from passerelle.cli.partners import agency_key_command
 from passerelle.core.errors import DatabaseUnavailable, InvalidInput, NotFound
 from passerelle.core.ports import UnitOfWork
@@ -328,7 +328,11 @@ def jobs_run(rt: Runtime, once: bool, every: int) -> None:
                 )
                 runs = []
             for run in runs:
-                state = f"error: {run.error}" if run.error else run.detail
+                state = (
+                    say("error: %(message)s", message=said(run.failure))
+                    if run.failure
+                    else said(run.summary)
+                )
                 click.echo(f"{run.kind}\t{run.agency_id}\t{state}")
             if once:
                 return
@@ -342,9 +346,14 @@ def jobs_list(rt: Runtime) -> None:
     with rt.database.unit_of_work() as uow:
         jobs = uow.jobs.all_jobs()
     for job in jobs:
-        last = job.last_run_at.strftime("%Y-%m-%d %H:%M") if job.last_run_at else "never"
-        following = f"{job.run_at:%Y-%m-%d %H:%M}"
-        click.echo(f"{job.kind}\t{job.agency_id}\tnext {following}\tlast {last}\truns {job.runs}")
+        last = (
+            say("last %(time)s", time=f"{job.last_run_at:%Y-%m-%d %H:%M}")
+            if job.last_run_at
+            else say("never run")
+        )
+        following = say("next %(time)s", time=f"{job.run_at:%Y-%m-%d %H:%M}")
+        runs = say("runs %(count)s", count=job.runs)
+        click.echo(f"{job.kind}\t{job.agency_id}\t{following}\t{last}\t{runs}")
 
 
 # --- serving ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from passerelle.cli.context import Runtime, agency_option, needs_runtime, resolve_agency
-from passerelle.cli.language import say
+from passerelle.cli.language import said, say
 from passerelle.cli.scanning import prepare_queueing
 from passerelle.core.bank import Bank, BankEntry, parse_bank_name
 from passerelle.core.errors import InvalidInput
@@ -153,7 +153,10 @@ def import_command(
     for item in candidates:
         if isinstance(item, Problem):
             tally["problems"] += 1
-            click.echo(f"passerelle: warning: {item.source}: {item.reason}", err=True)
+            warning = say(
+                "warning: %(source)s: %(reason)s", source=item.source, reason=said(item.message)
+            )
+            click.echo(f"passerelle: {warning}", err=True)
             continue
         tally["read"] += 1
         if agency is None:

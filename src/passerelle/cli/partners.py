@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from passerelle.cli.context import Runtime, agency_option, needs_runtime, resolve_agency
-from passerelle.cli.language import say, translate
+from passerelle.cli.language import said, say, translate
 from passerelle.core.audit import AuditEntry
 from passerelle.core.errors import InvalidInput
 from passerelle.core.exchange import AGREEMENT_SCHEMA, MAX_FEED_BYTES, Replayed, parse_page
@@ -76,21 +76,20 @@ def partner_add(
 @agency_option
 @needs_runtime
 def partner_list(rt: Runtime, agency_code: str | None) -> None:
+    """List the partners: address, agreements and the last sync."""
     with rt.database.unit_of_work() as uow:
         agency = resolve_agency(uow, agency_code)
         for partner in uow.exchange.partners(agency.id):
             agreements = uow.exchange.agreements(agency.id, partner.id)
-            states = ",".join(a.status.value for a in agreements) or "no agreement"
-            status = (
-                partner.last_error.english()
-                if partner.last_error
-                else (
-                    f"synced {partner.last_ok_at:%Y-%m-%d %H:%M}"
-                    if partner.last_ok_at
-                    else "never synced"
-                )
-            )
-            click.echo(f"{partner.code}\t{partner.base_url or 'file drop'}\t{states}\t{status}")
+            states = ",".join(translate(a.status.value) for a in agreements)
+            if partner.last_error:
+                status = said(partner.last_error)
+            elif partner.last_ok_at:
+                status = say("synced %(time)s", time=f"{partner.last_ok_at:%Y-%m-%d %H:%M}")
+            else:
+                status = say("never synced")
+            address = partner.base_url or say("file drop")
+            click.echo(f"{partner.code}\t{address}\t{states or say('no agreement')}\t{status}")
 
 
 @partner_group.command("remove")

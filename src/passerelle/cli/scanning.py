@@ -22,11 +22,12 @@ from passerelle.cli.context import (
     needs_runtime,
     resolve_agency,
 )
-from passerelle.cli.language import say
+from passerelle.cli.language import said, say
 from passerelle.core.bank import parse_bank_name
 from passerelle.core.content import HTML, Content, decode_text, sniff_media_type
 from passerelle.core.errors import InvalidInput, PasserelleError
 from passerelle.core.match import Matcher
+from passerelle.core.message import message_of
 from passerelle.core.signals.url import canonicalize_url
 from passerelle.intake import Problem
 from passerelle.intake.archive import ArchiveStats, is_archive, iter_archive, sniff_archive
@@ -118,7 +119,7 @@ def read_inputs(
                     assert fetcher is not None  # opened above for addresses
                     yield fetcher.fetch(item.value).content
                 except PasserelleError as exc:
-                    yield Problem(item.value, str(exc))
+                    yield Problem(item.value, message_of(exc))
             elif item.kind == "archive":
                 stats = ArchiveStats()
                 yield from iter_archive(
@@ -327,7 +328,13 @@ def _report_problem(problem: Problem, tally: Tally, as_json: bool) -> None:
                 {"source": problem.source, key: problem.reason}, ensure_ascii=False, sort_keys=True
             )
         )
-    click.echo(f"passerelle: {key}: {problem.source}: {problem.reason}", err=True)
+    reason = said(problem.message)
+    line = (
+        say("error: %(source)s: %(reason)s", source=problem.source, reason=reason)
+        if problem.fatal
+        else say("warning: %(source)s: %(reason)s", source=problem.source, reason=reason)
+    )
+    click.echo(f"passerelle: {line}", err=True)
 
 
 def _queue(rt: Runtime, agency: str | None, results: list[ScanResult], tally: Tally) -> None:
@@ -402,7 +409,7 @@ def extract_command(rt: Runtime, source: str, as_json: bool) -> None:
     else:
         read = read_file(Path(source), max_bytes=rt.settings.scan_max_bytes)
         if isinstance(read, Problem):
-            raise InvalidInput("%(source)s: %(reason)s", source=read.source, reason=read.reason)
+            raise InvalidInput("%(source)s: %(reason)s", source=read.source, reason=read.message)
         content = read
     from passerelle.core.extract.html import extract_document, extract_plain
 

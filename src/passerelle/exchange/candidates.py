@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from passerelle.core.errors import InvalidInput
+from passerelle.core.message import message_of
 from passerelle.core.ports import Candidate, ItemFindings
 from passerelle.core.signals.url import URL
 from passerelle.intake import Problem
@@ -177,4 +178,4 @@ def read_candidates(path: Path) -> Iterator[Candidate | Problem]:
                     yield candidate_of(row)
                 except InvalidInput as exc:
                     where = row.get("source") or f"{fragment.path} row {number}"
-                    yield Problem(str(where), str(exc), fatal=False)
+                    yield Problem(str(where), message_of(exc), fatal=False)

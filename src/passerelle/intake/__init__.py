@@ -6,12 +6,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from passerelle.core.message import Message
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
     """Something unreadable: a file, an archive, a record. `fatal` means nothing more was read
-    from that source after it."""
+    from that source after it. `message` says why, in the reader's language when shown;
+    `reason` is its English words (for lines meant for programs, and Spark's output)."""
 
     source: str
-    reason: str
+    message: Message
     fatal: bool = True
+
+    @property
+    def reason(self) -> str:
+        return self.message.english()

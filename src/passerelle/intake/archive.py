@@ -25,6 +25,7 @@ from typing import BinaryIO
 from fastwarc import ArchiveIterator, WarcRecord, WarcRecordType
 
 from passerelle.core.content import Content
+from passerelle.core.message import Message
 from passerelle.intake import Problem
 from passerelle.intake.httpbody import BodyError, decode_body
 
@@ -41,6 +42,14 @@ class ArchiveStats:
     skipped: int = 0
 
 
+class NotAnArchive(ValueError):
+    """The file is not a WARC or ARC archive; `message` says what it looks like instead."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message.english())
+        self.message = message
+
+
 def sniff_archive(path: Path) -> str:
     """`warc`, `arc`, or raise ValueError naming what the file looks like instead."""
     with path.open("rb") as handle:
@@ -50,12 +59,12 @@ def sniff_archive(path: Path) -> str:
         try:
             head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(start, 64)
         except zlib.error:
-            raise ValueError("gzip header but no readable gzip data") from None
+            raise NotAnArchive(Message("gzip header but no readable gzip data")) from None
     if head.startswith(b"WARC/"):
         return "warc"
     if head.startswith(b"filedesc://"):
         return "arc"
-    raise ValueError("not a WARC or ARC file (no WARC/ or filedesc:// header)")
+    raise NotAnArchive(Message("not a WARC or ARC file (no WARC/ or filedesc:// header)"))
 
 
 def is_archive(path: Path) -> bool:
@@ -73,22 +82,30 @@ def iter_archive(
     try:
         kind = sniff_archive(path)
     except FileNotFoundError:
-        yield Problem(str(path), "no such file")
+        yield Problem(str(path), Message("no such file"))
         return
-    except (OSError, ValueError) as exc:
-        yield Problem(str(path), str(exc))
+    except NotAnArchive as exc:
+        yield Problem(str(path), exc.message)
+        return
+    except OSError as exc:
+        yield Problem(
+            str(path), Message("cannot read: %(error)s", {"error": str(exc.strerror or exc)})
+        )
         return
     reader = _iter_warc if kind == "warc" else _iter_arc
     yield from reader(path, max_record_bytes, counters)
 
 
-def repair_target_uri(raw: str) -> tuple[str, str | None]:
-    """The usable URI and, if it had to be repaired, why."""
+def repair_target_uri(raw: str, field: str = "WARC-Target-URI") -> tuple[str, Message | None]:
+    """The usable URI and, if it had to be repaired, why (`field` names where it was read)."""
     uri = raw.strip()
+    values = {"field": field, "uri": repr(raw)}
     if uri.startswith("<") and uri.endswith(">"):
-        return uri[1:-1], f"invalid WARC-Target-URI {raw!r} (angle brackets removed)"
+        return uri[1:-1], Message("invalid %(field)s %(uri)s (angle brackets removed)", values)
     if " " in uri:
-        return uri.replace(" ", "%20"), f"invalid WARC-Target-URI {raw!r} (spaces encoded)"
+        return uri.replace(" ", "%20"), Message(
+            "invalid %(field)s %(uri)s (spaces encoded)", values
+        )
     return uri, None
 
 
@@ -130,22 +147,35 @@ def _iter_warc(path: Path, max_bytes: int, stats: ArchiveStats) -> Iterator[Cont
                     continue
                 if record.content_length > max_bytes:
                     stats.skipped += 1
-                    yield Problem(name, f"record too large: {record.content_length:,} bytes", False)
+                    yield Problem(
+                        name,
+                        Message(
+                            "record too large: %(size)s bytes",
+                            {"size": f"{record.content_length:,}"},
+                        ),
+                        False,
+                    )
                     continue
                 yield from _warc_payload(record, name, max_bytes, stats)
         except (OSError, ValueError) as exc:
             yield Problem(
                 source,
-                f"truncated or damaged after record {stats.records}: {exc};"
-                " the records before it were read",
+                Message(
+                    "truncated or damaged after record %(record)s: %(error)s;"
+                    " the records before it were read",
+                    {"record": stats.records, "error": str(exc)},
+                ),
             )
             return
     # With one gzip member per record only the last member can be cut: check from there.
     if gzipped and not gzip_is_complete(path, start=last_position if per_record_gzip else 0):
         yield Problem(
             source,
-            f"truncated or damaged gzip stream after record {stats.records};"
-            " the records before it were read",
+            Message(
+                "truncated or damaged gzip stream after record %(record)s;"
+                " the records before it were read",
+                {"record": stats.records},
+            ),
         )
 
 
@@ -175,8 +205,8 @@ def gzip_is_complete(path: Path, *, start: int = 0, chunk_size: int = 1 << 20) -
     return not inside_member
 
 
-_BAD_BLOCK = "block digest does not verify (the record may be damaged)"
-_NOT_PER_RECORD = (
+_BAD_BLOCK = Message("block digest does not verify (the record may be damaged)")
+_NOT_PER_RECORD = Message(
     "gzip is not per record: the records are readable, but the file is not a valid WARC.gz"
     " (each record must be its own gzip member)"
 )
@@ -197,7 +227,9 @@ def _warc_payload(
         and record.headers.get("WARC-Payload-Digest")
         and not record.verify_payload_digest(consume=False)
     ):
-        yield Problem(name, "payload digest does not verify (the record may be damaged)", False)
+        yield Problem(
+            name, Message("payload digest does not verify (the record may be damaged)"), False
+        )
     raw = record.reader.read()
     http = record.http_headers if is_response else None
     declared = record.http_content_type if http is not None else record.headers.get("Content-Type")
@@ -210,7 +242,7 @@ def _warc_payload(
         )
     except BodyError as exc:
         stats.skipped += 1
-        yield Problem(name, f"body not decodable: {exc}", False)
+        yield Problem(name, Message("body not decodable: %(error)s", {"error": str(exc)}), False)
         return
     uri, repaired = repair_target_uri(record.headers.get("WARC-Target-URI") or "")
     if repaired:
@@ -296,8 +328,11 @@ def _iter_arc(path: Path, max_bytes: int, stats: ArchiveStats) -> Iterator[Conte
                         raise ValueError(f"ARC record {stats.records} shorter than declared")
                     yield Problem(
                         f"{source}#{stats.records}",
-                        f"ARC record ends early ({len(block)} of {length} declared bytes):"
-                        " read as far as it goes",
+                        Message(
+                            "ARC record ends early (%(read)s of %(length)s declared bytes):"
+                            " read as far as it goes",
+                            {"read": len(block), "length": length},
+                        ),
                         fatal=False,
                     )
                 if first:
@@ -305,13 +340,9 @@ def _iter_arc(path: Path, max_bytes: int, stats: ArchiveStats) -> Iterator[Conte
                     stats.skipped += 1
                     continue
                 body, declared = _split_http(block)
-                uri, repaired = repair_target_uri(url)
+                uri, repaired = repair_target_uri(url, "ARC URL")
                 if repaired:
-                    yield Problem(
-                        f"{source}#{stats.records}",
-                        repaired.replace("WARC-Target-URI", "ARC URL"),
-                        fatal=False,
-                    )
+                    yield Problem(f"{source}#{stats.records}", repaired, fatal=False)
                 if not body:
                     stats.skipped += 1
                     continue
@@ -330,5 +361,8 @@ def _iter_arc(path: Path, max_bytes: int, stats: ArchiveStats) -> Iterator[Conte
     except (OSError, EOFError, ValueError, zlib.error) as exc:
         yield Problem(
             source,
-            f"malformed ARC after record {stats.records}: {exc}",
+            Message(
+                "malformed ARC after record %(record)s: %(error)s",
+                {"record": stats.records, "error": str(exc)},
+            ),
         )

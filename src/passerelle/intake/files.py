@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from passerelle.core.content import Content
+from passerelle.core.message import Message
 from passerelle.intake import Problem
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
@@ -26,13 +27,21 @@ def read_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Content | Pr
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            return Problem(str(path), f"file too large: {size:,} bytes (limit {max_bytes:,})")
+            return Problem(
+                str(path),
+                Message(
+                    "file too large: %(size)s bytes (limit %(limit)s)",
+                    {"size": f"{size:,}", "limit": f"{max_bytes:,}"},
+                ),
+            )
         return Content(source=str(path), data=path.read_bytes(), origin="file")
     except FileNotFoundError:
-        return Problem(str(path), "no such file or folder")
+        return Problem(str(path), Message("no such file or folder"))
     except PermissionError:
-        return Problem(str(path), "permission denied")
+        return Problem(str(path), Message("permission denied"))
     except IsADirectoryError:
-        return Problem(str(path), "is a folder")
+        return Problem(str(path), Message("is a folder"))
     except OSError as exc:
-        return Problem(str(path), f"cannot read: {exc.strerror or exc}")
+        return Problem(
+            str(path), Message("cannot read: %(error)s", {"error": str(exc.strerror or exc)})
+        )

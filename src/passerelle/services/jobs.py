@@ -18,7 +18,7 @@ from passerelle.core.errors import (
 )
 from passerelle.core.identity import Permission, User
 from passerelle.core.job import FETCH_REPORTS, INTERVALS, LEASE, PURGE, RECHECK, SYNC, Job
-from passerelle.core.message import message_of
+from passerelle.core.message import Message, message_of
 from passerelle.core.ports import ContentStore, Fetch, Fetched, UnitOfWork
 from passerelle.core.recheck import Observation, verdict
 from passerelle.scan import ScanOptions, fingerprint
@@ -34,10 +34,21 @@ ORPHAN_GRACE = timedelta(days=1)  # stray files younger than this may be a write
 
 @dataclass(frozen=True, slots=True)
 class JobRun:
+    """What a job did (`summary`) and why it failed (`failure`), as messages shown in the
+    reader's language; `detail` and `error` are their English words, for logs."""
+
     kind: str
     agency_id: str
-    detail: str
-    error: str | None
+    summary: Message
+    failure: Message | None = None
+
+    @property
+    def detail(self) -> str:
+        return self.summary.english()
+
+    @property
+    def error(self) -> str | None:
+        return self.failure.english() if self.failure else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +107,10 @@ def run_due_jobs(
         try:
             detail, failure = _run(open_uow, reading, job, tools, moment, lease), None
         except LeaseLost as exc:
-            yield JobRun(job.kind, job.agency_id, "stopped", str(exc))
+            yield JobRun(job.kind, job.agency_id, Message("stopped"), message_of(exc))
             continue
         except PasserelleError as exc:
-            detail, failure = "failed", message_of(exc)
+            detail, failure = Message("failed"), message_of(exc)
         with open_uow() as uow:
             uow.jobs.finish(
                 job.id,
@@ -109,7 +120,7 @@ def run_due_jobs(
                 worker=worker,
             )
             uow.commit()
-        yield JobRun(job.kind, job.agency_id, detail, failure.english() if failure else None)
+        yield JobRun(job.kind, job.agency_id, detail, failure)
 
 
 def _run(
@@ -119,7 +130,7 @@ def _run(
     tools: JobTools,
     now: datetime,
     lease: Lease,
-) -> str:
+) -> Message:
     if job.kind == SYNC:  # pages pulled outside any transaction, applied one by one
         return sync_agency(
             open_uow, agency_id=job.agency_id, pull=tools.pull, now=now, each=lease.renew
@@ -152,7 +163,7 @@ def _recheck(
     tools: JobTools,
     now: datetime,
     lease: Lease,
-) -> str:
+) -> Message:
     """Fetch each referred address again (no transaction open) and record what it shows,
     each in a short transaction of its own."""
     with reading() as uow:
@@ -180,7 +191,10 @@ def _recheck(
                         )
                     )
             uow.commit()
-    return f"{len(targets)} checked, {offline} newly offline, {unknown} not reachable"
+    return Message(
+        "%(checked)s checked, %(offline)s newly offline, %(unknown)s not reachable",
+        {"checked": len(targets), "offline": offline, "unknown": unknown},
+    )
 
 
 def _observe(url: str, answer: Fetched | None) -> Observation | None:
@@ -195,7 +209,7 @@ def _observe(url: str, answer: Fetched | None) -> Observation | None:
     return Observation(answer.status, answer.final_url, signals)
 
 
-def _purge(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> str:
+def _purge(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> Message:
     """Purge the preserved content of items whose retention ended (offline for longer than the
     retention, no legal hold running); each purge audited. The store is shared by every agency
     and addressed by SHA-256: the bytes themselves are deleted only when no item of any agency
@@ -205,9 +219,13 @@ def _purge(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> str:
         if tools.index_root is not None
         else 0
     )
-    folded = f"; {pruned} withdrawals folded into the index forgotten" if pruned else ""
+    folded: Message | str = (
+        Message("; %(count)s withdrawals folded into the index forgotten", {"count": pruned})
+        if pruned
+        else ""
+    )
     if tools.store is None:
-        return "no content store: nothing purged" + folded
+        return Message("no content store: nothing purged%(folded)s", {"folded": folded})
     purged = 0
     for item_id, sha256 in uow.jobs.purgeable(job.agency_id, now - tools.retention, now):
         uow.jobs.mark_purged(item_id, now)
@@ -228,7 +246,13 @@ def _purge(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> str:
     # than any write in progress takes.
     swept = tools.store.sweep(uow.jobs.kept_content, grace_seconds=ORPHAN_GRACE.total_seconds())
     cleaned = swept.published + swept.deleted
-    return f"{purged} purged" + (f", {cleaned} stray files put right" if cleaned else "") + folded
+    stray: Message | str = (
+        Message(", %(count)s stray files put right", {"count": cleaned}) if cleaned else ""
+    )
+    return Message(
+        "%(purged)s purged%(stray)s%(folded)s",
+        {"purged": purged, "stray": stray, "folded": folded},
+    )
 
 
 def parse_hold_end(text: str) -> datetime | None:

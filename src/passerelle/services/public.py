@@ -19,6 +19,7 @@ from passerelle.core.audit import AuditEntry
 from passerelle.core.content import URI_LIST, Content
 from passerelle.core.errors import InvalidInput, RateLimited
 from passerelle.core.match import Matcher
+from passerelle.core.message import Message
 from passerelle.core.ports import ContentStore, Fetch, Fetched, UnitOfWork
 from passerelle.core.priority import prioritise
 from passerelle.core.signals.url import URL, canonicalize_url
@@ -157,7 +158,7 @@ def fetch_reported_pages(
     open_read: UnitOfWorkFactory | None = None,
     each: Callable[[UnitOfWork], None] = lambda uow: None,
     matchers: MatcherCache | None = None,
-) -> str:
+) -> Message:
     """Fetch, once, the page of each public report not fetched yet, and put it on its case.
     Pages are matched against the agency's index on disk, through `matchers` (the runner
     keeps one from round to round: it follows the bank generation, nothing is rebuilt from
@@ -196,9 +197,9 @@ def fetch_reported_pages(
             outcome = _record_answer(uow, agency_id, case_id, failures, answer, page, store, now)
             uow.commit()
         counts[outcome] += 1
-    return (
-        f"{counts['fetched']} fetched, {counts['unavailable']} unavailable,"
-        f" {counts['unreachable']} not reachable"
+    return Message(
+        "%(fetched)s fetched, %(unavailable)s unavailable, %(unreachable)s not reachable",
+        dict(counts),
     )
 
 

@@ -47,7 +47,7 @@ def sync_agency(
     pull: Pull,
     now: datetime,
     each: Each = _nothing,
-) -> str:
+) -> Message:
     """Pull each partner due from its cursor. A page that fails a check is refused whole and
     logged; a partner that cannot be reached is tried again later, backing off. `each` runs
     in every write transaction (the job's lease renewal)."""
@@ -67,9 +67,10 @@ def sync_agency(
         each(uow)
         expired = expire_partner_entries(uow, agency_id=agency_id, now=now)
         uow.commit()
-    return (
-        f"{counts['pulled']} pages pulled, {counts['refused']} refused,"
-        f" {counts['unreachable']} unreachable, {expired} expired"
+    return Message(
+        "%(pulled)s pages pulled, %(refused)s refused, %(unreachable)s unreachable,"
+        " %(expired)s expired",
+        {**counts, "expired": expired},
     )
 
 

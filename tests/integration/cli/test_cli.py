@@ -221,8 +221,7 @@ def test_an_unreachable_database_is_one_line_and_exit_1() -> None:
     [
         (
             {"PASSERELLE_PORT": "quatre-vingt", "PASSERELLE_ENV": "dev"},
-            "passerelle: error: bad settings: PASSERELLE_PORT: Input should be a valid integer,"
-            " unable to parse string as an integer\n",
+            "passerelle: error: bad settings: PASSERELLE_PORT must be a whole number\n",
         ),
         (
             {},

@@ -100,3 +100,154 @@ def test_the_password_prompt_is_in_french(run) -> None:  # type: ignore[no-untyp
     assert asked.exit_code == 0, asked.output
     assert asked.output.startswith("Mot de passe")
     assert asked.output.endswith("personne analyste.un créée (analyst)\n")
+
+
+def test_jobs_say_what_they_did_in_french_and_in_english(run) -> None:  # type: ignore[no-untyped-def]
+    run("agency", "add", "unite-fr", "--name", "Unité", "--jurisdiction", "FR")
+    french = run("jobs", "run", "--once", LANG="fr_FR.UTF-8")
+    assert french.exit_code == 0, french.output
+    said = {line.split("\t")[0]: line.split("\t")[2] for line in french.output.splitlines()}
+    assert said == {
+        "recheck": "0 vérifiés, 0 nouvellement hors ligne, 0 injoignables",
+        "purge": "0 purgés",
+        "fetch_reports": "0 pages récupérées, 0 indisponibles, 0 injoignables",
+        "sync": "0 pages reçues, 0 refusés, 0 injoignables, 0 expirées",
+    }
+    listed = run("jobs", "list", LANG="fr_FR.UTF-8").output.splitlines()
+    assert len(listed) == 4
+    for line in listed:
+        _kind, _, following, last, runs = line.split("\t")
+        assert following.startswith("prochain passage 20")
+        assert last.startswith("dernier passage 20")
+        assert runs == f"passages{NBSP}: 1"
+    english = run("jobs", "list", LANG="en_GB.UTF-8").output.splitlines()
+    assert [line.split("\t")[4] for line in english] == ["runs 1"] * 4
+    assert all(line.split("\t")[2].startswith("next 20") for line in english)
+
+
+def test_a_job_never_run_says_so(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from passerelle.db.engine import make_engine
+    from passerelle.db.session import Database
+    from passerelle.services.jobs import schedule_defaults
+
+    run("agency", "add", "unite-fr", "--name", "Unité", "--jurisdiction", "FR")
+    database = Database(make_engine(f"sqlite:///{tmp_path / 'p.db'}"))
+    try:
+        with database.unit_of_work(write=True) as uow:
+            schedule_defaults(uow)
+            uow.commit()
+    finally:
+        database.dispose()
+    french = run("jobs", "list", LANG="fr_FR.UTF-8").output.splitlines()
+    assert {line.split("\t")[3] for line in french} == {"jamais lancé"}
+    english = run("jobs", "list", LANG="en_GB.UTF-8").output.splitlines()
+    assert {line.split("\t")[3] for line in english} == {"never run"}
+
+
+def test_the_partner_list_speaks_french(run) -> None:  # type: ignore[no-untyped-def]
+    for code, jurisdiction in (("unite-fr", "FR"), ("unite-qc", "CA-QC")):
+        run("agency", "add", code, "--name", code, "--jurisdiction", jurisdiction)
+    key = run("agency", "key", "--agency", "unite-qc").output.strip()
+    added = run("partner", "add", "unite-qc", "--agency", "unite-fr", "--key", key, LANG="fr_FR")
+    assert added.output == "partenaire unite-qc ajouté (échange par fichier)\n", added.output
+    listed = run("partner", "list", "--agency", "unite-fr", LANG="fr_FR.UTF-8")
+    assert listed.output == "unite-qc\téchange par fichier\taucun accord\tjamais synchronisé\n"
+    quebec = run("partner", "list", "--agency", "unite-fr", LANG="fr_CA.UTF-8")
+    assert quebec.output == "unite-qc\téchange par fichier\taucune entente\tjamais synchronisé\n"
+    english = run("partner", "list", "--agency", "unite-fr", LANG="en_US.UTF-8")
+    assert english.output == "unite-qc\tfile drop\tno agreement\tnever synced\n"
+
+
+def test_scan_warnings_and_errors_are_in_french(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.shared import shared
+
+    notes = tmp_path / "notes.warc"
+    notes.write_text("bonjour", encoding="utf-8")
+    spaced = shared("warc", "example-space-in-url.arc")
+    french = run("scan", str(notes), str(spaced), LANG="fr_FR.UTF-8")
+    assert french.exit_code == 1
+    assert (
+        f"passerelle: erreur{NBSP}: {notes}{NBSP}: ni un fichier WARC ni un fichier ARC"
+        " (aucun en-tête WARC/ ou filedesc://)\n"
+    ) in french.output
+    assert f"passerelle: avertissement{NBSP}: {spaced}#2{NBSP}: ARC URL invalide '" in french.output
+    assert "(espaces encodées)\n" in french.output
+    english = run("scan", str(notes), str(spaced), LANG="en_US.UTF-8")
+    assert f"passerelle: error: {notes}: not a WARC or ARC file" in english.output
+    assert f"passerelle: warning: {spaced}#2: invalid ARC URL '" in english.output
+    # Lines for programs keep the English words.
+    as_json = run("scan", "--json", str(notes), LANG="fr_FR.UTF-8")
+    first = as_json.output.splitlines()[0]
+    assert '"error": "not a WARC or ARC file' in first
+
+
+def test_an_import_names_each_unreadable_candidate_in_french(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    run("agency", "add", "unite-fr", "--name", "Unité", "--jurisdiction", "FR")
+    broken = tmp_path / "candidats.parquet"
+    table = pa.table(
+        {
+            "source": ["crawl.warc.gz#7"],
+            "sha256": ["pas-un-sha256"],
+            "matches": pa.array([[]], type=pa.list_(pa.struct([("bank", pa.string())]))),
+            "reasons_json": ["[]"],
+        }
+    )
+    pq.write_table(table, broken)
+    french = run("import", str(broken), "--into-queue", LANG="fr_FR.UTF-8")
+    assert french.exit_code == 2
+    lines = french.output.splitlines()
+    assert lines[0].startswith(
+        f"passerelle: avertissement{NBSP}: crawl.warc.gz#7{NBSP}: le sha256 ne compte pas"
+    ), lines[0]
+    assert lines[-1] == f"passerelle: erreur{NBSP}: aucun candidat lisible dans {broken}"
+    english = run("import", str(broken), "--into-queue", LANG="en_US.UTF-8")
+    assert english.output.splitlines()[0] == (
+        "passerelle: warning: crawl.warc.gz#7: sha256 is not 64 hexadecimal digits: 'pas-un-sha256'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        (
+            "fr_FR.UTF-8",
+            f"passerelle: erreur{NBSP}: réglages incorrects{NBSP}: PASSERELLE_PORT doit valoir"
+            f" au plus 65535{NBSP}; PASSERELLE_DEFAULT_LOCALE doit valoir l’une de ces"
+            f" valeurs{NBSP}: fr, en\n",
+        ),
+        (
+            "en_GB.UTF-8",
+            "passerelle: error: bad settings: PASSERELLE_PORT must be at most 65535;"
+            " PASSERELLE_DEFAULT_LOCALE must be one of: fr, en\n",
+        ),
+    ],
+)
+def test_bad_settings_are_named_in_the_language_of_the_environment(
+    run, language: str, said: str
+) -> None:  # type: ignore[no-untyped-def]
+    result = run(
+        "db",
+        "upgrade",
+        LANG=language,
+        PASSERELLE_PORT="99999",
+        PASSERELLE_DEFAULT_LOCALE="de",
+    )
+    assert (result.exit_code, result.output) == (2, said)
+
+
+def test_a_weak_secret_is_refused_in_french(run) -> None:  # type: ignore[no-untyped-def]
+    result = run(
+        "db",
+        "upgrade",
+        LANG="fr_FR.UTF-8",
+        PASSERELLE_ENV="production",
+        PASSERELLE_SECRET_KEY="abcdefghij" * 4,
+    )
+    assert (result.exit_code, result.output) == (
+        2,
+        f"passerelle: erreur{NBSP}: réglages incorrects{NBSP}: PASSERELLE_SECRET_KEY est trop"
+        f" faible{NBSP}: elle répète une courte séquence\n",
+    )

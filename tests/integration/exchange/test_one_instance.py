@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from passerelle.core.exchange import FeedPage, Partner
 from passerelle.core.job import LEASE
+from passerelle.core.message import Message
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.signals.pdq import PDQ
 from passerelle.db.engine import make_engine
@@ -294,7 +295,7 @@ def test_a_page_pulled_before_another_sync_applied_it_is_not_applied_again(
         with database.unit_of_work(write=True) as uow:
             yield uow
 
-    other: list[str] = []
+    other: list[Message] = []
     moved_to: list[int] = []
     started_at = _cursor(database, agency, partner)
 
@@ -308,8 +309,8 @@ def test_a_page_pulled_before_another_sync_applied_it_is_not_applied_again(
         return page
 
     late = sync_agency(open_uow, agency_id=agency, pull=pull_while_another_syncs, now=_now())
-    assert other[0].startswith("1 pages pulled"), other
-    assert late.startswith("0 pages pulled, 0 refused, 0 unreachable"), late
+    assert other[0].english().startswith("1 pages pulled"), other
+    assert late.english().startswith("0 pages pulled, 0 refused, 0 unreachable"), late
     assert sync_oks(database, partner) == oks_before + 1
     assert moved_to[0] > started_at
     assert _cursor(database, agency, partner) == moved_to[0]  # not moved back

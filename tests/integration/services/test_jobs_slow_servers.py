@@ -277,7 +277,7 @@ def test_a_failed_fetch_is_recorded_with_only_its_write_under_the_lock(
         open_read=reading,
         matchers=MatcherCache(tmp_path / "indexes"),
     )
-    assert detail == "0 fetched, 0 unavailable, 1 not reachable"
+    assert detail.english() == "0 fetched, 0 unavailable, 1 not reachable"
     assert under_lock == ["UPDATE items"]
     with database.unit_of_work() as uow:
         assert uow.queue.reports_to_fetch(agency_id) != []  # still to fetch, later
