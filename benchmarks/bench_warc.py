@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.warcgen import SHARED, describe, write_warc
+from benchmarks.warcgen import SHARED, crawl_responses, describe, write_warc
 from passerelle.batch import scan_all
 from passerelle.cli.scanning import scanned_types
 from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin
@@ -77,12 +77,12 @@ def our_banks(size: int, rng: np.random.Generator) -> tuple[list[Bank], list[Ban
 Found = set[tuple[str, str]]  # (address, bank entry) of every match
 
 
-def run_ours(path: Path, index_path: Path, workers: int) -> tuple[Found, float]:
+def run_ours(path: Path, index_path: Path, workers: int) -> tuple[Found, float, float]:
     # Loaded once per process, as in the CLI (a start-up cost, like the peers' imports); the
     # workers of `--workers 2` load it themselves, inside the time measured.
     detect_language("préchauffage du modèle de langue")
     sink = open(os.devnull, "w")  # noqa: SIM115 - closed below
-    start = time.perf_counter()
+    start, spent = time.perf_counter(), time.process_time()
     matcher = Matcher(open_index(index_path))  # as `passerelle scan` opens it
     options = ScanOptions(signal_types=scanned_types(matcher, all_signals=False))
     found: Found = set()
@@ -90,9 +90,9 @@ def run_ours(path: Path, index_path: Path, workers: int) -> tuple[Found, float]:
         if isinstance(result, ScanResult):
             found.update((result.url or "", match.entry_id) for match in result.matches)
             sink.write(json.dumps(result.as_dict(), ensure_ascii=False, sort_keys=True) + "\n")
-    seconds = time.perf_counter() - start
+    seconds, spent = time.perf_counter() - start, time.process_time() - spent
     sink.close()
-    return found, seconds
+    return found, seconds, spent
 
 
 # --- the peers -------------------------------------------------------------------------------
@@ -167,11 +167,11 @@ def trafilatura_text(body: bytes) -> str:
     return trafilatura.extract(body) or ""
 
 
-def run_fast_peer(path: Path, banks: PeerBanks) -> tuple[Found, float]:
+def run_fast_peer(path: Path, banks: PeerBanks) -> tuple[Found, float, float]:
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
     sink = open(os.devnull, "w")  # noqa: SIM115 - closed below
-    start = time.perf_counter()
+    start, spent = time.perf_counter(), time.process_time()
     matched: Found = set()
     with path.open("rb") as handle:
         # auto_decode: the gzip-encoded pages come out decoded, as warcio gives them.
@@ -183,16 +183,16 @@ def run_fast_peer(path: Path, banks: PeerBanks) -> tuple[Found, float]:
             found["url"] = url = record.headers.get("WARC-Target-URI")
             matched.update((url, entry) for entry in found.get("matches", ()))
             sink.write(json.dumps(found) + "\n")
-    seconds = time.perf_counter() - start
+    seconds, spent = time.perf_counter() - start, time.process_time() - spent
     sink.close()
-    return matched, seconds
+    return matched, seconds, spent
 
 
-def run_warcio_peer(path: Path, banks: PeerBanks) -> tuple[Found, float]:
+def run_warcio_peer(path: Path, banks: PeerBanks) -> tuple[Found, float, float]:
     from warcio.archiveiterator import ArchiveIterator
 
     sink = open(os.devnull, "w")  # noqa: SIM115 - closed below
-    start = time.perf_counter()
+    start, spent = time.perf_counter(), time.process_time()
     matched: Found = set()
     with path.open("rb") as handle, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -205,9 +205,9 @@ def run_warcio_peer(path: Path, banks: PeerBanks) -> tuple[Found, float]:
             found["url"] = url = record.rec_headers.get_header("WARC-Target-URI")
             matched.update((url, entry) for entry in found.get("matches", ()))
             sink.write(json.dumps(found) + "\n")
-    seconds = time.perf_counter() - start
+    seconds, spent = time.perf_counter() - start, time.process_time() - spent
     sink.close()
-    return matched, seconds
+    return matched, seconds, spent
 
 
 def load() -> str:
@@ -230,6 +230,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = write_warc(Path(folder) / "bench.warc.gz", args.records)
         size = path.stat().st_size
+        # Matches are compared as (address, bank entry): each response has its own address.
+        addresses = [response.url for response in crawl_responses(args.records)]
+        if len(set(addresses)) != len(addresses):
+            raise SystemExit("the generated WARC serves two responses at one address")
         bank_list, entries = our_banks(args.bank_size, np.random.default_rng(7))
         index_path = Path(folder) / "index"
         with writing(index_path):
@@ -253,18 +257,24 @@ def main() -> None:
             (slow_label, lambda: run_warcio_peer(path, slow_banks)),
         ]
         rates: dict[str, float] = {}
+        # CPU seconds of the one-process runs: on a shared machine, what the others' work
+        # changes least (the workers' CPU is spent in other processes: not counted).
+        cpu: dict[str, float] = {}
         found: dict[str, Found] = {}
         for attempt in range(args.repeat):
             for label, run in runs:
                 before = load()
-                matched, seconds = run()
+                matched, seconds, spent = run()
                 if found.setdefault(label, matched) != matched:
                     raise SystemExit(f"{label} found other matches on attempt {attempt + 1}")
                 rates[label] = max(rates.get(label, 0.0), args.records / seconds)
+                if label != workers_label:
+                    cpu[label] = min(cpu.get(label, spent), spent)
                 print(
                     f"{label:<38} {len(matched)} matches, {seconds:6.2f} s ="
-                    f" {args.records / seconds:6.1f} responses/s (load average {before} before,"
-                    f" {load()} after)"
+                    f" {args.records / seconds:6.1f} responses/s, {spent:6.2f} CPU s"
+                    f"{' (reading process)' if label == workers_label else ''}"
+                    f" (load average {before} before, {load()} after)"
                 )
         if args.repeat > 1:
             for label, rate in rates.items():
@@ -278,6 +288,10 @@ def main() -> None:
             )
         raise SystemExit("the runs did not find the same matches")
     print(f"every run found the same {len(found[ours_label])} matches (address, bank entry)")
+    print(
+        f"by CPU time, one process: {cpu[slow_label] / cpu[ours_label]:.2f}x vs"
+        f" warcio+trafilatura, {cpu[fast_label] / cpu[ours_label]:.2f}x vs fastwarc loop"
+    )
     ours = rates[ours_label]
     if workers_label in rates:
         print(f"warc_scan_2_workers: {rates[workers_label] / ours:.2f}x vs 1 process")
