@@ -271,13 +271,16 @@ class ItemRow(Base):
 
     __tablename__ = "items"
     __table_args__ = (
+        # Also the index of the content store's look-ups by SHA-256 in any agency: one
+        # range of it per agency (a handful), rather than a second index keyed by a hash
+        # for every new item to write.
         UniqueConstraint("agency_id", "sha256", name="uq_items_agency_sha256"),
+        # Also the index of the items of an agency (its first column).
         Index("ix_items_agency_url_hash", "agency_id", "url_hash"),
-        Index("ix_items_sha256", "sha256"),  # the content store is shared by every agency
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
     sha256: Mapped[str] = mapped_column(String(64))
     url_hash: Mapped[str | None] = mapped_column(String(64))
     url: Mapped[str | None] = mapped_column(Text)
@@ -310,10 +313,11 @@ class SightingRow(Base):
     so that a scan run again records nothing new)."""
 
     __tablename__ = "sightings"
+    # Also the index of an item's sightings (its first column).
     __table_args__ = (UniqueConstraint("item_id", "seen_key", name="uq_sightings_item_seen"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), index=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"))
     source: Mapped[str] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
     seen_key: Mapped[str] = mapped_column(String(64))

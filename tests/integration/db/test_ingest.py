@@ -327,3 +327,45 @@ def test_a_batch_of_new_cases_runs_as_many_statements_whatever_its_size(
     small = statements_for([candidate(n) for n in range(5)])
     large = statements_for([candidate(n) for n in range(100, 160)])
     assert large == small
+
+
+def test_the_content_stores_lookups_by_sha256_alone_use_an_index(
+    database: Database, open_uow: UnitOfWorkFactory
+) -> None:
+    """Whether any agency still keeps some bytes is read from the index on SHA-256 (the
+    items' key starts with it), never by reading every item."""
+    batch = [candidate(n) for n in range(300)]
+    queue_batch(open_uow, agency_code="unite", candidates=batch, actor="t")
+    statements: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and " items" in statement:
+            statements.append((statement, parameters))
+
+    with database.unit_of_work() as uow:
+        event.listen(database.engine, "before_cursor_execute", record)
+        try:
+            assert uow.jobs.is_content_kept(batch[0].findings.sha256)
+            kept = uow.jobs.kept_content({batch[1].findings.sha256, "f" * 64})
+        finally:
+            event.remove(database.engine, "before_cursor_execute", record)
+    assert kept == {batch[1].findings.sha256}
+    assert len(statements) == 2
+    with database.engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if not sqlite:
+            # Statistics as autovacuum keeps them; a small table is read whole whatever its
+            # indexes: forbid what can be avoided.
+            conn.execute(text("ANALYZE items"))
+            conn.execute(text("ANALYZE agencies"))
+            conn.execute(text("SET enable_seqscan = off"))
+        for statement, parameters in statements:
+            explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+            rows = conn.exec_driver_sql(explain + statement, parameters)  # type: ignore[arg-type]
+            plan = " | ".join(str(row[-1] if sqlite else row[0]) for row in rows)
+            if sqlite:
+                assert "SCAN items" not in plan and "sha256" in plan, plan
+            else:
+                # Not the whole key read for its second column: a range per agency.
+                conditions = [part for part in plan.split(" | ") if "Index Cond" in part]
+                assert any("(agency_id)::text = " in c and "sha256" in c for c in conditions), plan
