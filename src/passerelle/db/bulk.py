@@ -9,7 +9,9 @@ session's transaction, after what the session has pending."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Table
@@ -55,19 +57,17 @@ def insert_values(
             processors.append((place, processor))
     values: Sequence[Sequence[Any]] = rows
     if processors:
-        values = []
-        last: dict[int, tuple[Any, Any]] = {}  # a column's last value and what it became
-        for row in rows:
-            value = list(row)
-            for place, process in processors:
-                given = value[place]
-                seen = last.get(place)
-                if seen is not None and seen[0] is given:  # the batch's one moment, say
-                    value[place] = seen[1]
-                else:
-                    value[place] = process(given)
-                    last[place] = (given, value[place])
-            values.append(value)
+        # Column by column: a column holding one object (the batch's one moment, say) is
+        # converted once; the others through `map`, with no Python loop a row.
+        by_column = list(zip(*rows, strict=True))
+        for place, process in processors:
+            given = by_column[place]
+            first = given[0]
+            if all(map(operator.is_, given, repeat(first))):
+                by_column[place] = (process(first),) * len(given)
+            else:
+                by_column[place] = tuple(map(process, given))
+        values = list(zip(*by_column, strict=True))
     marks = ", ".join("?" * len(names))
     dbapi.executemany(  # type: ignore[union-attr]
         f'INSERT INTO "{table.name}" ({listed}) VALUES ({marks})',  # noqa: S608 (table columns)

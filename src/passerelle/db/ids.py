@@ -22,3 +22,23 @@ def time_ordered_id() -> str:
     value = value & ~(0x3 << 62) | 0x2 << 62  # variant RFC 9562
     digits = f"{value:032x}"  # as uuid.UUID writes it, without building one (imports make many)
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+# The variant's two bits (10) over the two random bits of the digit that carries them.
+_VARIANT_DIGIT = {digit: f"{8 | int(digit, 16) & 3:x}" for digit in "0123456789abcdef"}
+
+
+def time_ordered_ids(count: int) -> list[str]:
+    """`count` UUIDs of version 7 made at once, in increasing order: one clock reading and one
+    read of random bytes for them all (an import of a million entries spent 15 s making its
+    ids one at a time). Each has the 74 random bits `time_ordered_id` gives its own."""
+    millis = f"{time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF:012x}"
+    head = f"{millis[:8]}-{millis[8:]}-7"
+    digits = os.urandom(10 * count).hex()
+    variant = _VARIANT_DIGIT
+    made = []
+    for start in range(0, 20 * count, 20):
+        r = digits[start : start + 20]
+        made.append(f"{head}{r[:3]}-{variant[r[3]]}{r[4:7]}-{r[7:19]}")
+    made.sort()
+    return made

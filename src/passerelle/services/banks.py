@@ -30,7 +30,7 @@ from passerelle.core.signals.text import TEXT
 from passerelle.core.signals.url import URL
 
 MAX_ERRORS_KEPT = 100
-INSERT_BATCH = 5000
+INSERT_BATCH = 100_000  # entries written at once (sorted by value: see SqlBankRepo)
 
 
 @dataclass
