@@ -9,7 +9,9 @@ as ingest makes it now (a batch's items by a few indexed queries).
 
     .venv/bin/python -m benchmarks.bench_ingest [--sizes 10000,100000,1000000] [--measure 2000]
 
-The existing cases are bulk-inserted first (not timed); 1M takes a while: run it by hand.
+The existing cases are bulk-inserted first (not timed), then settled as on a running
+instance (statistics, and on PostgreSQL the first vacuum and a checkpoint); 1M takes a
+while: run it by hand. PostgreSQL's settings that the figures depend on are printed.
 The last line is `ingest_1m_vs_10k: N`, the rate at the largest size over the rate at the
 smallest (1.00 means linear ingest).
 """
@@ -29,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine, bindparam, create_engine, make_url, text
 
 from passerelle.core.ports import Candidate, ItemFindings, UnitOfWork
 from passerelle.db.engine import make_engine
@@ -114,13 +116,21 @@ def fill(engine: Engine, agency_id: str, start: int, stop: int) -> None:
             _bulk(conn, "items", (*ITEM_COLUMNS, "first_seen_at"), items)
             _bulk(conn, "sightings", SIGHTING_COLUMNS, sightings)
             _bulk(conn, "cases", CASE_COLUMNS + CASE_TEXTS, cases)
-    # The planner's statistics as a running instance would have them (autovacuum on
-    # PostgreSQL; `refresh_statistics` after an ingest on SQLite).
+    # The state of a running instance that took these cases over time: the planner's
+    # statistics up to date (autovacuum on PostgreSQL; `refresh_statistics` after an ingest
+    # on SQLite), and the bulk writes settled. On PostgreSQL that is also the first vacuum
+    # of the rows just written and the checkpoint of their log: left to the server, both run
+    # during the measure (autovacuum wakes up on a million new rows) and the measure counts
+    # them instead of ingest.
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE)")
+            conn.exec_driver_sql("CHECKPOINT")
+        return
     with engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:  # the bulk writes folded back from the log
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    with engine.connect() as conn:  # the bulk writes folded back from the log
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def measure_ingest(
@@ -168,9 +178,37 @@ def measure_lookup(database: Database, agency_id: str, count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
+SERVER_SETTINGS = (
+    "server_version",
+    "shared_buffers",
+    "effective_cache_size",
+    "work_mem",
+    "fsync",
+    "synchronous_commit",
+    "full_page_writes",
+    "max_wal_size",
+    "autovacuum",
+)
+
+
+def server_settings(engine: Engine) -> str:
+    """What the figures depend on beyond the product: the PostgreSQL server's settings."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT name, current_setting(name) FROM pg_settings WHERE name IN :names"
+            ).bindparams(bindparam("names", expanding=True)),
+            {"names": list(SERVER_SETTINGS)},
+        ).all()
+    found = {name: value for name, value in rows}
+    return ", ".join(f"{name}={found[name]}" for name in SERVER_SETTINGS if name in found)
+
+
 def run(name: str, url: str, sizes: list[int], measure: int, folder: Path) -> list[float]:
     database = Database(make_engine(url))
     upgrade(database.engine)
+    if database.engine.dialect.name == "postgresql":
+        print(f"{name}: {server_settings(database.engine)}", flush=True)
     store = EncryptedContentStore(folder / f"content-{name}", derive_content_key("b" * 40))
     with database.unit_of_work(write=True) as uow:
         agency_id = create_agency(uow, code="bench", name="Banc", jurisdiction="FR").id
@@ -190,7 +228,8 @@ def run(name: str, url: str, sizes: list[int], measure: int, folder: Path) -> li
             print(
                 f"{name:<10} {size:>9,} existing cases: {rate:8.0f} cases/s written;"
                 f" item lookup {ours:8.0f}/s (by batch, indexed)"
-                f" vs {peer:8.0f}/s (the former OR query): {ours / peer:.2f}x",
+                f" vs {peer:8.0f}/s (the former OR query): {ours / peer:.2f}x;"
+                " load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()),
                 flush=True,
             )
             rates.append(rate)
@@ -235,9 +274,12 @@ def main() -> None:
         elif "postgres" in engines:
             print(f"postgresql: not measured ({POSTGRES_ENV} is not set)")
     for name, rates in results.items():
-        print(f"{name}: {rates[-1]:.0f} cases/s at {sizes[-1]:,} vs {rates[0]:.0f} at {sizes[0]:,}")
-    first = next(iter(results.values()))
-    print(f"ingest_1m_vs_10k: {first[-1] / first[0]:.2f}")
+        print(
+            f"{name}: {rates[-1]:.0f} cases/s at {sizes[-1]:,} vs {rates[0]:.0f} at {sizes[0]:,}:"
+            f" {rates[-1] / rates[0]:.2f}"
+        )
+    # The aim holds on every engine: the last line is the lowest of their ratios.
+    print(f"ingest_1m_vs_10k: {min(rates[-1] / rates[0] for rates in results.values()):.2f}")
 
 
 if __name__ == "__main__":
