@@ -4,20 +4,22 @@ Items are scanned in windows: each window's signals are matched in one batch (se
 `scan.scan_many`), and a payload met again in the scan is not fingerprinted again
 (`scan.SeenPayloads`, one per process).
 
-With several workers, the workers are forked from a server process that has imported the
-pipeline once (no worker imports anything again); each opens the same index files
-memory-mapped (the operating system shares their pages; nothing is rebuilt or pickled); an
-index held only in memory is written to a temporary folder first. The language of the
-results is detected by the reading process (its model loads there once, when a first result
-needs it, while the workers go on), not in each worker. The reading process keeps a few windows in
-flight per worker, so that reading the input and scanning overlap. Problems pass through
-untouched."""
+With `workers` N, N processes scan: the reading process and N - 1 forked from a server process
+that has imported the pipeline once (no worker imports anything again); each opens the same
+index files memory-mapped (the operating system shares their pages; nothing is rebuilt or
+pickled); an index held only in memory is written to a temporary folder first. The reading
+process keeps a few windows in flight per forked worker and scans the next window itself
+whenever they are all taken: no core waits while the workers start (a second or more on a busy
+machine), and reading, scanning and writing the results share the cores as the work comes.
+The language of the results is detected by the reading process (its model loads there once,
+when a first result needs it), not in each worker. Problems pass through untouched."""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from passerelle.core.content import Content
 from passerelle.core.index.store import UnusableIndex, open_index, save, writing
@@ -32,12 +34,18 @@ from passerelle.scan import (
     settle,
 )
 
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
 _STATE: dict[str, object] = {}
 # Items whose signals are matched together, and the unit of work sent to a worker.
 MATCH_BATCH = 32
 # Windows handed to the workers ahead of the one whose results are awaited, per worker:
 # bounds memory on crawls of any size while no worker waits for the reader.
 WINDOWS_IN_FLIGHT_PER_WORKER = 3
+# Windows whose results wait for an earlier one (scanned here while a worker still has it):
+# past this many, the reading process waits for the worker, so that memory stays bounded.
+MAX_WINDOWS_PENDING = 32
 # What the workers' server imports once, before forking them.
 PRELOADED = (
     "passerelle.batch",
@@ -76,8 +84,14 @@ def _scan_window(items: list[object]) -> list[object]:
     matcher, options, seen = _STATE["matcher"], _STATE["options"], _STATE["seen"]
     assert isinstance(matcher, Matcher) and isinstance(options, ScanOptions)  # set by _init_worker
     assert isinstance(seen, SeenPayloads)
+    return _scan_unsettled(items, matcher, options, seen)
+
+
+def _scan_unsettled(
+    items: list[object], matcher: Matcher, options: ScanOptions, seen: SeenPayloads
+) -> list[object]:
     contents = [item for item in items if isinstance(item, Content)]
-    results = iter(scan_many_unsettled(contents, matcher, options, seen))
+    results = iter(scan_many_unsettled(contents, matcher, options, seen) if contents else ())
     return [next(results) if isinstance(item, Content) else item for item in items]
 
 
@@ -131,16 +145,30 @@ def scan_all(
         # import everything again.
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(list(PRELOADED))
+        _single_threaded_faiss()  # this process scans too, beside the workers
+        seen = SeenPayloads()
+        forked = workers - 1
         with ProcessPoolExecutor(
-            max_workers=workers,
+            max_workers=forked,
             mp_context=context,
             initializer=_init_worker,
             initargs=(str(path), matcher.bank_ids, options),
         ) as pool:
-            pending: deque[Future[list[object]]] = deque()
+            # Windows in input order: a worker's (a future) or one scanned here (its results).
+            pending: deque[Future[list[object]] | list[object]] = deque()
             for window in _windows(items):
-                pending.append(pool.submit(_scan_window, window))
-                if len(pending) > WINDOWS_IN_FLIGHT_PER_WORKER * workers:
-                    yield from _settled(pending.popleft().result())
+                in_flight = sum(not _is_done(waiting) for waiting in pending)
+                if in_flight < WINDOWS_IN_FLIGHT_PER_WORKER * forked:
+                    pending.append(pool.submit(_scan_window, window))
+                else:
+                    pending.append(_scan_unsettled(window, matcher, options, seen))
+                while pending and (len(pending) > MAX_WINDOWS_PENDING or _is_done(pending[0])):
+                    head = pending.popleft()
+                    yield from _settled(head.result() if isinstance(head, Future) else head)
             while pending:
-                yield from _settled(pending.popleft().result())
+                head = pending.popleft()
+                yield from _settled(head.result() if isinstance(head, Future) else head)
+
+
+def _is_done(window: Future[list[object]] | list[object]) -> bool:
+    return isinstance(window, list) or window.done()

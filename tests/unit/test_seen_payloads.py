@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from passerelle.batch import scan_all
@@ -117,6 +118,26 @@ def test_two_workers_give_the_results_of_one_in_the_same_order() -> None:
     two = list(scan_all(items, matcher=matcher, options=options, workers=2))
     assert one == two
     assert sum(isinstance(r, ScanResult) and bool(r.matches) for r in two) == 50
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_windows_shared_between_the_reader_and_the_workers_keep_the_results_and_order(
+    workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small windows, many of them: the reading process scans those the workers have no room
+    # for (all of them while the workers start), and the results stay those of one process.
+    import passerelle.batch
+
+    monkeypatch.setattr(passerelle.batch, "MATCH_BATCH", 2)
+    matcher = _matcher()
+    options = ScanOptions(signal_types=needed_signal_types(matcher.index.catalogue.kinds))
+    items: list[object] = [*_items(), Problem("bad.warc", Message("truncated")), *_items()] * 4
+    one = list(scan_all(items, matcher=matcher, options=options))
+    many = list(scan_all(items, matcher=matcher, options=options, workers=workers))
+    assert many == one
+    assert [r.source for r in many if isinstance(r, ScanResult)] == [
+        i.source for i in items if isinstance(i, Content)
+    ]
 
 
 def test_the_language_sample_is_the_one_the_language_module_reads() -> None:
