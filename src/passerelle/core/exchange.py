@@ -23,6 +23,7 @@ from passerelle.core.marking import Tlp as Tlp
 from passerelle.core.message import Message
 from passerelle.core.signals import parse_signal
 from passerelle.core.taxonomy import Category
+from passerelle.core.timestamps import parse_day, parse_timestamp
 
 # Version 2 of every signed document carries `issued_at` and a random `nonce` (replay
 # protection) and a feed page the publisher's audit head; version 1 documents carry neither
@@ -68,13 +69,8 @@ def parse_nonce(value: object) -> str:
 
 
 def parse_issued_at(value: object) -> datetime:
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidInput("a signed document's time is not an ISO-8601 date and time") from None
-    if moment.tzinfo is None:
-        raise InvalidInput("a signed document's time has no time zone")
-    return moment
+    """The time a signed document says it was issued: RFC 3339, with its zone."""
+    return parse_timestamp(str(value), "issued_at")
 
 
 def staleness(issued_at: datetime, now: datetime, window: timedelta) -> str | None:
@@ -227,10 +223,7 @@ def _flag(value: object) -> bool:
 
 
 def _date(value: object, name: str) -> date:
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidInput("a date as YYYY-MM-DD", field=name) from None
+    return parse_day(str(value), name)
 
 
 def parse_code(text: str) -> str:
@@ -499,7 +492,7 @@ def _entry(item: object) -> FeedEntry:
         agreement=str(item["agreement"]),
         distribution=Distribution(str(item["distribution"])),
         tlp=Tlp(str(item["tlp"])),
-        at=datetime.fromisoformat(str(item["at"])),
+        at=parse_timestamp(str(item["at"]), "at"),
     )
 
 

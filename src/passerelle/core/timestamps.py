@@ -22,6 +22,8 @@ _TIMESTAMP = re.compile(
     re.ASCII,
 )
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+# A form's `datetime-local` field, to the minute.
+_MINUTE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", re.ASCII)
 
 
 def parse_timestamp(text: str, name: str) -> datetime:
@@ -69,3 +71,24 @@ def parse_day(text: str, name: str) -> date:
             latest=LAST_DAY.isoformat(),
         )
     return day
+
+
+def parse_minute(text: str, name: str) -> datetime:
+    """A time to the minute as a form's date-and-time field gives it (YYYY-MM-DDTHH:MM), read
+    in UTC; InvalidInput naming `name` when it is not one."""
+    value = text.strip()
+    if _MINUTE.fullmatch(value) is None:
+        raise InvalidInput("%(name)s is a time such as 2026-11-29T09:30", name=name, field=name)
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        raise InvalidInput(
+            "%(name)s is not a date and time of the calendar", name=name, field=name
+        ) from None
+
+
+def dump_timestamp(moment: datetime) -> str:
+    """A time written in RFC 3339, in UTC, as `parse_timestamp` reads it back (a time without
+    a zone, as SQLite may return it, is taken to be in UTC)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")

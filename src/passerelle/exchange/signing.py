@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from passerelle.core.errors import InvalidInput, WrongSecret
 from passerelle.core.ports import UnitOfWork
+from passerelle.core.timestamps import parse_timestamp
 
 CLOCK_SKEW = timedelta(minutes=5)  # the default of PASSERELLE_EXCHANGE_WINDOW_SECONDS
 MAX_DOCUMENT_BYTES = 256 * 1024  # an agreement or an answer
@@ -207,15 +208,18 @@ def verify_request(
     it has already seen."""
     try:
         when = headers["x-passerelle-date"]
-        moment = datetime.fromisoformat(when)
         signature = base64.b64decode(headers["x-passerelle-signature"], validate=True)
         subscriber = headers["x-passerelle-from"]
     except (KeyError, ValueError, binascii.Error):
         raise Refused("the request is not signed") from None
+    try:
+        moment = parse_timestamp(when, "x-passerelle-date")
+    except InvalidInput as exc:
+        raise Refused("the request's date is refused: %(problem)s", problem=exc) from None
     nonce = headers.get("x-passerelle-nonce", "")
     if len(nonce) != 32 or any(c not in "0123456789abcdef" for c in nonce):
         raise Refused("the request carries no nonce (the partner must upgrade Passerelle)")
-    if moment.tzinfo is None or abs(now - moment) > window:
+    if abs(now - moment) > window:
         minutes = int(window.total_seconds() // 60)
         raise Refused(
             "the request's date is more than %(minutes)s minutes away from ours", minutes=minutes

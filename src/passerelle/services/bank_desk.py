@@ -36,6 +36,7 @@ from passerelle.core.ports import UnitOfWork
 from passerelle.core.signals import get_signal_type
 from passerelle.core.signals.url import URL
 from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
+from passerelle.core.timestamps import dump_timestamp, parse_timestamp
 from passerelle.scan import ScanOptions, fingerprint
 from passerelle.services.banks import (
     ImportReport,
@@ -126,17 +127,17 @@ def parse_cursor(text: str) -> tuple[datetime, str]:
     """The keyset cursor of a page link: `<ISO time>~<id>`."""
     moment, sep, last_id = text.partition("~")
     try:
-        when = datetime.fromisoformat(moment)
-    except ValueError:
-        raise InvalidInput("this page link is damaged: start from the first page") from None
-    if not sep or not last_id or len(last_id) > 36:
-        raise InvalidInput("this page link is damaged: start from the first page")
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)), last_id
+        when = parse_timestamp(moment, "after")
+    except InvalidInput:
+        when = None
+    if when is None or not sep or not last_id or len(last_id) > 36:
+        raise InvalidInput("this page link is damaged: start from the first page", field="after")
+    return when, last_id
 
 
 def dump_cursor(listed: ListedEntry) -> str:
     key = listed.withdrawal_id or listed.entry.id
-    return f"{listed.moment.astimezone(UTC).isoformat()}~{key}"
+    return f"{dump_timestamp(listed.moment)}~{key}"
 
 
 @dataclass(frozen=True, slots=True)

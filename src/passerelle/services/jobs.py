@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from passerelle.core.audit import AuditEntry
@@ -21,6 +21,7 @@ from passerelle.core.job import FETCH_REPORTS, INTERVALS, LEASE, PURGE, RECHECK,
 from passerelle.core.message import Message, message_of
 from passerelle.core.ports import ContentStore, Fetch, Fetched, UnitOfWork
 from passerelle.core.recheck import Observation, verdict
+from passerelle.core.timestamps import parse_day
 from passerelle.scan import ScanOptions, fingerprint
 from passerelle.services.leases import Lease, LeaseLost
 from passerelle.services.matchers import MatcherCache
@@ -260,9 +261,10 @@ def parse_hold_end(text: str) -> datetime | None:
     if not text.strip():
         return None
     try:
-        return datetime.combine(date.fromisoformat(text.strip()), time.max, UTC)
-    except ValueError:
+        day = parse_day(text, "until")
+    except InvalidInput:
         raise InvalidInput("the date must be YYYY-MM-DD", field="until") from None
+    return datetime.combine(day, time.max, UTC)
 
 
 def set_legal_hold(

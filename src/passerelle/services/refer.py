@@ -31,6 +31,7 @@ from passerelle.core.referral import (
     parse_email,
     parse_kind,
 )
+from passerelle.core.timestamps import parse_minute
 from passerelle.services.exchange import (
     MIN_REASON,
     announce_referral,
@@ -391,10 +392,9 @@ def parse_issue_time(text: str) -> datetime | None:
     if not text.strip():
         return None
     try:
-        moment = datetime.strptime(text.strip(), "%Y-%m-%dT%H:%M")
-    except ValueError:
+        return parse_minute(text, "issued")
+    except InvalidInput:
         raise InvalidInput("the time of issue must be YYYY-MM-DDTHH:MM", field="issued") from None
-    return moment.replace(tzinfo=UTC)
 
 
 def check_issue_time(referral: Referral, issued: datetime, now: datetime) -> datetime:

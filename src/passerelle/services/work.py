@@ -9,6 +9,7 @@ from passerelle.core.errors import InvalidInput
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.referral import Referral
+from passerelle.core.timestamps import dump_timestamp, parse_timestamp
 from passerelle.core.work import ReferralFilters, WorkList
 from passerelle.services.queue import require_reader
 
@@ -43,11 +44,15 @@ class ReferralPage:
 
 
 def _parse_key(text: str) -> tuple[datetime, str]:
-    moment, _, ident = text.partition("~")
+    """The keyset position of a page link: `<RFC 3339 time>~<id>`."""
+    moment, sep, ident = text.partition("~")
     try:
-        return datetime.fromisoformat(moment), ident[:36]
-    except ValueError:
-        raise InvalidInput("this page link is damaged; start from the first page") from None
+        when = parse_timestamp(moment, "before")
+    except InvalidInput:
+        when = None
+    if when is None or not sep or not ident or len(ident) > 36:
+        raise InvalidInput("this page link is damaged; start from the first page", field="before")
+    return when, ident
 
 
 def list_referrals(
@@ -62,5 +67,5 @@ def list_referrals(
     more = len(rows) > REFERRALS_PAGE
     rows = rows[:REFERRALS_PAGE]
     last = rows[-1][0] if rows else None
-    next_key = f"{last.created_at.isoformat()}~{last.id}" if more and last else None
+    next_key = f"{dump_timestamp(last.created_at)}~{last.id}" if more and last else None
     return ReferralPage(total, rows, next_key)
