@@ -31,7 +31,9 @@ ID = "0192f1c2-7d4e-7abc-8def-0123456789ab"
     st.datetimes(
         min_value=datetime(1900, 1, 1),
         max_value=datetime(9000, 1, 1),
-        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5)), timezone.utc]),
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))]
+        ),
     )
 )
 def test_a_written_time_reads_back_as_the_same_moment(moment: datetime) -> None:
@@ -52,9 +54,7 @@ def test_page_links_read_times_with_their_zone(reader) -> None:  # type: ignore[
     assert reader(f"{moment.isoformat()}~{ID}") == (moment, ID)
 
 
-@pytest.mark.parametrize(
-    ("reader", "field"), [(_parse_key, "before"), (parse_cursor, "after")]
-)
+@pytest.mark.parametrize(("reader", "field"), [(_parse_key, "before"), (parse_cursor, "after")])
 @pytest.mark.parametrize(
     "link",
     [

@@ -144,7 +144,10 @@ def test_a_page_is_checked_against_our_copy_of_the_agreements() -> None:
         ({**page().as_dict(), "entries": [{"seq": 1}]}, "malformed feed entry"),
         ({**page().as_dict(), "nonce": "0"}, "nonce is 32 lowercase hexadecimal"),
         ({**page().as_dict(), "audit_head": "7"}, "audit head is not"),
-        ({**page().as_dict(), "issued_at": "2026-12-01T10:00:00"}, "issued_at is a timestamp such as"),
+        (
+            {**page().as_dict(), "issued_at": "2026-12-01T10:00:00"},
+            "issued_at is a timestamp such as",
+        ),
         ({**page().as_dict(), "schema": "passerelle-feed/1"}, "carry no time and nonce"),
     ],
 )
