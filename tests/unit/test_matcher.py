@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin
 from passerelle.core.match import Matcher
 from passerelle.core.priority import prioritise
+from passerelle.core.signals.base import Signal
 from passerelle.core.signals.digests import SHA256
 from passerelle.core.signals.pdq import PDQ
-from passerelle.core.signals.text import TEXT
+from passerelle.core.signals.text import TEXT, signature_to_hex
 from passerelle.core.taxonomy import Category, Labels, Tier
 
 ORIGINAL = "d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22"
@@ -102,3 +106,34 @@ def test_text_near_duplicates_match_within_threshold() -> None:
     assert len(outcome.matches) == 1
     assert 0 < outcome.matches[0].distance <= 0.5
     assert "near-duplicate text" in prioritise(outcome).reasons[0]
+
+
+@pytest.mark.parametrize("block", [1 << 24, 3 * 128 * 40])  # every query at once; 3 at a time
+def test_a_batch_of_texts_matches_each_as_the_distance_says(
+    block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import passerelle.core.index.store
+
+    monkeypatch.setattr(passerelle.core.index.store, "_TEXT_BLOCK", block)
+    rng = np.random.default_rng(12)
+    banked = [rng.integers(0, 2**32, 128, dtype=np.uint64).astype(np.uint32) for _ in range(40)]
+    entries = [entry("textes", Signal("text", signature_to_hex(values))) for values in banked]
+    matcher = Matcher.build([bank("textes")], entries)
+    queries = []
+    for number in range(25):  # copies of banked texts with more and more values changed
+        values = banked[number % len(banked)].copy()
+        changed = rng.choice(128, size=number * 5 % 128, replace=False)
+        values[changed] = rng.integers(0, 2**32, len(changed), dtype=np.uint64)
+        queries.append(Signal("text", signature_to_hex(values)))
+    outcomes = matcher.match_many([[query] for query in queries])
+    expected = [
+        sorted(
+            (e.id, TEXT.distance(query, e.signal))
+            for e in entries
+            if TEXT.distance(query, e.signal) <= TEXT.default_threshold
+        )
+        for query in queries
+    ]
+    found = [sorted((m.entry_id, m.distance) for m in o.matches) for o in outcomes]
+    assert found == expected
+    assert 0 < sum(map(len, found)) < len(queries)  # some within the threshold, some beyond

@@ -67,6 +67,7 @@ EXACT_TYPES = frozenset({"sha256", "md5", "url"})
 NO_TIME = math.nan
 
 _CHUNK = 1 << 22
+_TEXT_BLOCK = 1 << 24  # bytes of text-signature comparisons made in one step
 
 
 __all__ = ["Frame", "IndexEntry", "MatchIndex", "UnusableIndex"]
@@ -599,20 +600,26 @@ class MatchIndex:
     def query_text(self, values: Sequence[str], limit: float) -> list[Hit]:
         """Estimated Jaccard distance of every text entry to each query (exact, vectorised)."""
         found = []
+        if not values:
+            return []
+        asked = np.vstack([hex_to_signature(value) for value in values])
         for offset, segment in zip(self._offsets, self.segments, strict=False):
             if not len(segment.text_row):
                 continue
             sigs = np.asarray(segment.text_sigs)
-            for query, value in enumerate(values):
-                asked = hex_to_signature(value)
-                d = 1.0 - np.count_nonzero(sigs == asked[None, :], axis=1) / NUM_PERM
-                near = np.nonzero(d <= limit)[0]
+            # Queries compared at a time: as many as keep the comparison under _TEXT_BLOCK
+            # bytes (one at a time past that), in one vectorised step rather than a loop.
+            step = max(1, _TEXT_BLOCK // max(1, sigs.size))
+            for first in range(0, len(asked), step):
+                same = sigs[None, :, :] == asked[first : first + step, None, :]
+                d = 1.0 - np.count_nonzero(same, axis=2) / NUM_PERM
+                queries, near = np.nonzero(d <= limit)
                 if len(near):
                     found.append(
                         (
-                            np.full(len(near), query),
+                            queries + first,
                             segment.text_row[near] + offset,
-                            d[near],
+                            d[queries, near],
                             np.full(len(near), NO_TIME),
                         )
                     )
