@@ -7,9 +7,10 @@ import hashlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -116,6 +117,7 @@ ENTRY_COLUMNS = (
     "distribution",
 )
 LOOKUP_CHUNK = 5000  # values looked up by one query
+UNIQUE_KEY = ("bank_id", "signal_type", "value")  # uq_bank_entries_signal
 
 
 def _md5(value: str) -> str:
@@ -241,16 +243,8 @@ class SqlBankRepo:
                     tlp=_stricter(seen.tlp, entry.tlp),
                     distribution=narrower(seen.distribution, entry.distribution),
                 )
-        by_type: dict[str, builtins.list[str]] = {}
-        for signal_type, value in fresh:
-            by_type.setdefault(signal_type, []).append(value)
-        for signal_type, values in by_type.items():
-            for start in range(0, len(values), LOOKUP_CHUNK):
-                held = self._held(bank_id, signal_type, values[start : start + LOOKUP_CHUNK])
-                for row_id, value, tlp, distribution in held:
-                    incoming = fresh.pop((signal_type, value), None)
-                    if incoming is not None:
-                        self._tighten(row_id, Tlp(tlp) if tlp else None, distribution, incoming)
+        if self._postgres:
+            self._take_held(bank_id, fresh)
         if not fresh:
             return []
         now = datetime.now(UTC)
@@ -288,12 +282,48 @@ class SqlBankRepo:
                     e.distribution.value if e.distribution else None,
                 )
             )
-        insert_values(self._s, BankEntryRow, ENTRY_COLUMNS, rows)
-        self._count_added(bank_id, fresh.values())
+        if self._postgres:
+            insert_values(self._s, BankEntryRow, ENTRY_COLUMNS, rows)
+        else:
+            # SQLite's insert skips the values the bank holds already, found by the same
+            # descent of the unique index that checks them: no lookup before (a million
+            # values looked up cost more than their insert). Only when some were skipped
+            # are they read back (older than this generation) to take the stricter marking.
+            inserted = insert_values(
+                self._s, BankEntryRow, ENTRY_COLUMNS, rows, skip_conflicts=UNIQUE_KEY
+            )
+            if inserted < len(rows):
+                self._take_held(bank_id, fresh, before=generation)
+                rows = [row for row in rows if (row[2], row[3]) in fresh]
+        if rows:
+            self._count_added(bank_id, rows)
         return builtins.list(fresh.values())
 
+    def _take_held(
+        self, bank_id: str, fresh: dict[tuple[str, str], NewEntry], *, before: int | None = None
+    ) -> None:
+        """Take out of `fresh` the entries the bank holds (added before generation `before`,
+        when given), giving the held ones the stricter of the two markings."""
+        by_type: dict[str, builtins.list[str]] = {}
+        for signal_type, value in fresh:
+            by_type.setdefault(signal_type, []).append(value)
+        for signal_type, values in by_type.items():
+            for start in range(0, len(values), LOOKUP_CHUNK):
+                part = values[start : start + LOOKUP_CHUNK]
+                for row_id, value, tlp, distribution in self._held(
+                    bank_id, signal_type, part, before=before
+                ):
+                    incoming = fresh.pop((signal_type, value), None)
+                    if incoming is not None:
+                        self._tighten(row_id, Tlp(tlp) if tlp else None, distribution, incoming)
+
     def _held(
-        self, bank_id: str, signal_type: str, values: builtins.list[str]
+        self,
+        bank_id: str,
+        signal_type: str,
+        values: builtins.list[str],
+        *,
+        before: int | None = None,
     ) -> builtins.list[tuple[str, str, str | None, str | None]]:
         """(id, value, marking, distribution) of the entries of the bank among `values`: the
         whole key of the bank's unique index (bank, type, value), so one range a value on
@@ -310,22 +340,23 @@ class SqlBankRepo:
         else:
             each = func.json_each(bindparam("values", json.dumps(values))).table_valued("value")
             same = BankEntryRow.value.in_(select(each.c.value))
-        rows = self._s.execute(
-            select(
-                BankEntryRow.id, BankEntryRow.value, BankEntryRow.tlp, BankEntryRow.distribution
-            ).where(BankEntryRow.bank_id == bank_id, BankEntryRow.signal_type == signal_type, same)
-        )
+        chosen = select(
+            BankEntryRow.id, BankEntryRow.value, BankEntryRow.tlp, BankEntryRow.distribution
+        ).where(BankEntryRow.bank_id == bank_id, BankEntryRow.signal_type == signal_type, same)
+        if before is not None:
+            chosen = chosen.where(BankEntryRow.generation < before)
+        rows = self._s.execute(chosen)
         return [(row_id, value, tlp, distribution) for row_id, value, tlp, distribution in rows]
 
-    def _count_added(self, bank_id: str, entries: Iterable[NewEntry]) -> None:
-        """The bank's kept counts raised by the entries just inserted: one statement a key,
-        not three a row (a trigger a row made an import of many entries twice as long).
-        Deletions and changes are still counted by the triggers (migration 0034)."""
+    def _count_added(self, bank_id: str, rows: builtins.list[tuple[Any, ...]]) -> None:
+        """The bank's kept counts raised by the rows just inserted (ENTRY_COLUMNS): one
+        statement a key, not three a row (a trigger a row made an import of many entries
+        twice as long), counted column by column. Deletions and changes are still counted by
+        the triggers (migration 0034)."""
         added: Counter[tuple[str, str]] = Counter()
-        for entry in entries:
-            added["type", entry.signal.type] += 1
-            added["tlp", entry.tlp.value if entry.tlp else ""] += 1
-            added["distribution", entry.distribution.value if entry.distribution else ""] += 1
+        for dimension, place in (("type", 2), ("tlp", 14), ("distribution", 15)):
+            for key, n in Counter(map(itemgetter(place), rows)).items():
+                added[dimension, key or ""] += n
         dialect_insert = postgresql_insert if self._postgres else sqlite_insert
         statement = dialect_insert(BankEntryCountRow).values(
             [

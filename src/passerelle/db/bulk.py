@@ -32,11 +32,16 @@ def insert_values(
     model: type[DeclarativeBase] | Table,
     names: Sequence[str],
     rows: Sequence[Sequence[Any]],
-) -> None:
+    *,
+    skip_conflicts: Sequence[str] = (),
+) -> int:
     """INSERT `rows`, each the values of the columns `names` in that order, into the table
-    of `model` (no dict a row: the caller of a large import builds the values directly)."""
+    of `model` (no dict a row: the caller of a large import builds the values directly).
+    `skip_conflicts` (SQLite only: COPY has no such clause) names the columns of a unique
+    key: a row the table holds already under that key is left out. Returns how many rows
+    went in."""
     if not rows:
-        return
+        return 0
     table: Table = model if isinstance(model, Table) else model.__table__  # type: ignore[assignment]
     session.flush()  # rows the session holds go first (those of a foreign key, say)
     columns = [table.c[name] for name in names]  # known columns only: a KeyError otherwise
@@ -44,11 +49,13 @@ def insert_values(
     connection = session.connection()
     dbapi = connection.connection.dbapi_connection
     if connection.dialect.name == "postgresql":
+        if skip_conflicts:
+            raise ValueError("COPY cannot skip the rows a unique key holds already")
         cursor = dbapi.cursor()  # type: ignore[union-attr]
         with cursor.copy(f'COPY "{table.name}" ({listed}) FROM STDIN') as copy:
             for row in rows:
                 copy.write_row(row)
-        return
+        return len(rows)
     dialect = connection.dialect
     processors: list[tuple[int, Callable[[Any], Any]]] = []
     for place, column in enumerate(columns):
@@ -69,7 +76,9 @@ def insert_values(
                 by_column[place] = tuple(map(process, given))
         values = list(zip(*by_column, strict=True))
     marks = ", ".join("?" * len(names))
-    dbapi.executemany(  # type: ignore[union-attr]
-        f'INSERT INTO "{table.name}" ({listed}) VALUES ({marks})',  # noqa: S608 (table columns)
-        values,
-    )
+    statement = f'INSERT INTO "{table.name}" ({listed}) VALUES ({marks})'  # noqa: S608 (columns)
+    if skip_conflicts:
+        key = ", ".join(f'"{table.c[name].name}"' for name in skip_conflicts)
+        statement += f" ON CONFLICT ({key}) DO NOTHING"
+    done = dbapi.executemany(statement, values)  # type: ignore[union-attr]
+    return int(done.rowcount)

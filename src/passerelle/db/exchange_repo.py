@@ -385,10 +385,14 @@ class SqlExchangeRepo:
         decision_json = json.dumps(decision, sort_keys=True) if decision else None
         labels_json: dict[Labels, str] = {}
         rows = []
+        last: tuple[Labels | None, str] = (None, "")
         for signal_type, value, labels, tlp_floor in entries:
-            text = labels_json.get(labels)
-            if text is None:
-                text = labels_json[labels] = json.dumps(labels.as_dict(), sort_keys=True)
+            if labels is last[0]:  # an import's entries share one (hashing each is slow)
+                text = last[1]
+            else:
+                text = labels_json.get(labels) or json.dumps(labels.as_dict(), sort_keys=True)
+                labels_json[labels] = text
+                last = (labels, text)
             rows.append(
                 (agency_id, kind.value, signal_type, value, text, decision_json, when, tlp_floor)
             )

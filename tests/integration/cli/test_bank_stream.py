@@ -119,6 +119,12 @@ def test_duplicates_in_a_chunk_across_chunks_and_in_the_bank_are_counted_once(
     assert again.output.splitlines()[-1] == "0 added, 180 already there, 0 refused"
     held = _bank_values(database_url)
     assert len(held) == 150 and set(held) == set(values)
+    database = Database(make_engine(database_url), secret=TEST_SECRET)
+    with database.unit_of_work() as uow:
+        bank = uow.banks.get_by_name(uow.agencies.get_by_code("unite").id, "gros")
+        kept, counted = uow.banks.kept_counts(bank.id), uow.banks.fresh_counts(bank.id)
+    database.dispose()
+    assert kept == counted and kept["type", "pdq"] == 150  # the kept counts skip duplicates
 
 
 def test_the_index_after_a_chunked_import_equals_a_rebuild(
