@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from passerelle.cli.commands import SpeakingCommand, SpeakingGroup
 from passerelle.cli.context import (
     EXIT_BAD_INPUT,
     Runtime,
@@ -30,7 +31,7 @@ from passerelle.services.passwords import prepare_password
 # --- database ---------------------------------------------------------------------------------
 
 
-@click.group()
+@click.group(cls=SpeakingGroup)
 def db() -> None:
     """The database schema."""
 
@@ -50,7 +51,7 @@ def db_upgrade(rt: Runtime) -> None:
 # --- agencies ---------------------------------------------------------------------------------
 
 
-@click.group()
+@click.group(cls=SpeakingGroup)
 def agency() -> None:
     """Agencies (tenants)."""
 
@@ -103,7 +104,7 @@ def _read_password(prompt: bool, password_stdin: bool) -> str:
     fail(say("give the password with --password-stdin or answer the prompt"), EXIT_BAD_INPUT)
 
 
-@click.group()
+@click.group(cls=SpeakingGroup)
 def user() -> None:
     """People and their roles."""
 
@@ -220,7 +221,7 @@ def user_token(rt: Runtime, username: str, name: str) -> None:
 # --- hosting providers -----------------------------------------------------------------------
 
 
-@click.group()
+@click.group(cls=SpeakingGroup)
 def host() -> None:
     """The directory of hosting providers (where notices go)."""
 
@@ -273,7 +274,7 @@ def host_list(rt: Runtime, agency_code: str | None) -> None:
 # --- jobs ----------------------------------------------------------------------------------
 
 
-@click.group("jobs")
+@click.group("jobs", cls=SpeakingGroup)
 def jobs_group() -> None:
     """Persisted jobs (URL re-checks), run outside the web server."""
 
@@ -370,7 +371,7 @@ def _serve(rt: Runtime, host: str, port: int) -> None:
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
-@click.command()
+@click.command(cls=SpeakingCommand)
 @click.option("--host", default=None, help="Address to listen on (default: settings).")
 @click.option("--port", default=None, type=int, help="Port (default: settings).")
 @needs_runtime
@@ -410,7 +411,7 @@ def _seed_demo_partners(uow: UnitOfWork, secret: str, address: str) -> None:
             )
 
 
-@click.command()
+@click.command(cls=SpeakingCommand)
 @click.option("--host", default=None, help="Address to listen on (default: settings).")
 @click.option("--port", default=None, type=int, help="Port (default: settings).")
 @click.option("--no-serve", is_flag=True, help="Seed the demo data and stop.")

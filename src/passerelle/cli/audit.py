@@ -6,6 +6,7 @@ import json
 
 import click
 
+from passerelle.cli.commands import SpeakingGroup
 from passerelle.cli.context import EXIT_FAILURE, Runtime, fail, needs_runtime
 from passerelle.cli.language import say
 from passerelle.core.audit import parse_head
@@ -17,7 +18,7 @@ INTACT_HOLDING = (
 )
 
 
-@click.group("audit")
+@click.group("audit", cls=SpeakingGroup)
 def audit_group() -> None:
     """The keyed, chained audit log."""
 

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 import click
 
+from passerelle.cli.commands import SpeakingGroup
 from passerelle.cli.context import Runtime, agency_option, fail, needs_runtime, resolve_agency
 from passerelle.cli.language import said, say, translate
 from passerelle.core.bank import EntryInput
@@ -73,7 +74,7 @@ def with_labels(func: Callable[..., None]) -> Callable[..., None]:
     return func
 
 
-@click.group("bank")
+@click.group("bank", cls=SpeakingGroup)
 def bank_group() -> None:
     """Banks of signals with labels (positive, or negative: known benign)."""
 

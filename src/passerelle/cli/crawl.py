@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from passerelle.cli.commands import SpeakingCommand, SpeakingGroup
 from passerelle.cli.context import Runtime, agency_option, needs_runtime, resolve_agency
 from passerelle.cli.language import said, say
 from passerelle.cli.scanning import prepare_queueing
@@ -54,7 +55,7 @@ def _index(
     return matcher.index.path, bank_ids or None
 
 
-@click.group("spark")
+@click.group("spark", cls=SpeakingGroup)
 def spark_group() -> None:
     """Crawl-scale scans on Spark (extra `spark`): WARC files in, candidates out."""
 
@@ -125,7 +126,7 @@ def export_banks(
     )
 
 
-@click.command("import")
+@click.command("import", cls=SpeakingCommand)
 @click.argument("path", type=click.Path(path_type=Path))
 @agency_option
 @click.option("--into-queue", is_flag=True, help="Open a case for each candidate (idempotent).")

@@ -5,8 +5,9 @@ and `LANG` that is set: French when it says `fr` (Québec usage for `fr_CA`), En
 says `en`. When it names neither (unset, `C`, `POSIX`, another language) the command speaks
 the product's default language, `PASSERELLE_DEFAULT_LOCALE` (French unless set otherwise),
 as the console does for people who have not chosen. Lines meant for programs (tab-separated
-lists, JSON) are not translated. The catalogue is read on the first message only, so that
-`passerelle --help` stays fast (help texts stay in English).
+lists, JSON) are not translated. The catalogue is read on the first message only (a few
+milliseconds, without Babel), so that `passerelle --help` stays fast; help texts and click's
+own words are translated through it too (`passerelle.cli.commands`).
 """
 
 from __future__ import annotations
@@ -55,24 +56,44 @@ LOCALE_DIR = Path(__file__).parents[1] / "web" / "locale"
 FALLBACK = {QUEBEC_FRENCH: FRENCH}
 
 
-@cache
 def load_messages(name: str) -> dict[str, str]:
     """The translated singular messages of a catalogue's `.po` file (fuzzy ones left out, as
-    the console leaves them out). Read here with a few lines rather than with Babel, whose
+    the console leaves them out)."""
+    return _load_po(name)[0]
+
+
+def load_plurals(name: str) -> dict[str, tuple[str, ...]]:
+    """The translated plural messages of a catalogue, by their singular id: their forms."""
+    return _load_po(name)[1]
+
+
+@cache
+def _load_po(name: str) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """A catalogue's `.po` file, read here with a few lines rather than with Babel, whose
     import alone takes a quarter of a second: the command line speaks from its first line."""
     path = LOCALE_DIR / name / "LC_MESSAGES" / "messages.po"
-    if not path.exists():
-        return {}
     found: dict[str, str] = {}
+    plurals: dict[str, tuple[str, ...]] = {}
+    if not path.exists():
+        return found, plurals
     fields: dict[str, str] = {}
     current, fuzzy = "", False
 
     def keep() -> None:
-        if not fuzzy and fields.get("msgid") and fields.get("msgstr"):
+        if fuzzy or not fields.get("msgid"):
+            return
+        if fields.get("msgstr"):
             found[fields["msgid"]] = fields["msgstr"]
+        elif fields.get("msgid_plural"):
+            forms = [fields.get(f"msgstr[{n}]", "") for n in range(len(fields))]
+            forms = forms[: forms.index("")] if "" in forms else forms
+            if forms:
+                plurals[fields["msgid"]] = tuple(forms)
 
     for line in path.read_text(encoding="utf-8").splitlines():
-        starts_entry = line.startswith(("#", "msgid ")) and "msgstr" in fields
+        starts_entry = line.startswith(("#", "msgid ")) and (
+            "msgstr" in fields or "msgstr[0]" in fields
+        )
         if starts_entry or not line.strip():
             keep()
             fields, current, fuzzy = {}, "", False
@@ -84,7 +105,7 @@ def load_messages(name: str) -> dict[str, str]:
         elif line.startswith('"') and current:
             fields[current] += _unquote(line)
     keep()
-    return found
+    return found, plurals
 
 
 def _unquote(text: str) -> str:
@@ -102,6 +123,28 @@ def translate(message: str) -> str:
             return found
         name = FALLBACK.get(name)
     return message
+
+
+def translate_plural(singular: str, plural: str, count: int) -> str:
+    """The form of a plural message for `count`, in the language of the environment (as
+    `ngettext`: the English forms when no catalogue has it)."""
+    name: str | None = catalog_for(os.environ)
+    while name is not None:
+        forms = load_plurals(name).get(singular)
+        if forms:
+            return forms[min(_plural_form(name, count), len(forms) - 1)]
+        name = FALLBACK.get(name)
+    return singular if count == 1 else plural
+
+
+def _plural_form(name: str, count: int) -> int:
+    """The plural form of the catalogue's header (French: 0 and 1 singular, a round number
+    of millions its own form; English: 1 singular)."""
+    if name == ENGLISH:
+        return 0 if count == 1 else 1
+    if count in (0, 1):
+        return 0
+    return 1 if count % 1_000_000 == 0 else 2
 
 
 def say(template: str, /, **values: object) -> str:

@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from passerelle.cli.commands import SpeakingGroup, shorten
+from passerelle.cli.language import translate
 from passerelle.core.errors import PasserelleError
 
 # name: (module, attribute, short help as the command's docstring says it)
@@ -81,15 +83,9 @@ def load_command(name: str) -> click.Command:
     return command
 
 
-def _shorten(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    return text[: limit - 3].rsplit(" ", 1)[0].rstrip(" ,;:") + "..."
-
-
-class PasserelleGroup(click.Group):
+class PasserelleGroup(SpeakingGroup):
     """The root group: subcommands loaded on demand, Passerelle errors turned into a message
-    and an exit code."""
+    and an exit code, everything said in the operator's language."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -99,8 +95,11 @@ class PasserelleGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
-        rows = [(name, _shorten(text, limit)) for name, (_, _, text) in sorted(COMMANDS.items())]
-        with formatter.section("Commands"):
+        rows = [
+            (name, shorten(translate(text), limit))
+            for name, (_, _, text) in sorted(COMMANDS.items())
+        ]
+        with formatter.section(translate("Commands")):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -114,7 +113,7 @@ class PasserelleGroup(click.Group):
 
 
 @click.group(cls=PasserelleGroup)
-@click.version_option(package_name="passerelle")
+@click.version_option(package_name="passerelle", help="Show the version and exit.")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Passerelle: find terrorist content, have a human decide, refer it, share it."""

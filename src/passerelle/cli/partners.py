@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from passerelle.cli.commands import SpeakingCommand, SpeakingGroup
 from passerelle.cli.context import Runtime, agency_option, needs_runtime, resolve_agency
 from passerelle.cli.language import said, say, translate
 from passerelle.core.audit import AuditEntry
@@ -28,7 +29,7 @@ from passerelle.fetch.guard import parse_allow_setting
 from passerelle.services import exchange
 
 
-@click.group("partner")
+@click.group("partner", cls=SpeakingGroup)
 def partner_group() -> None:
     """Partner agencies (another Passerelle, or a file drop)."""
 
@@ -108,7 +109,7 @@ def partner_remove(rt: Runtime, code: str, agency_code: str | None) -> None:
     click.echo(say("partner %(code)s removed", code=code))
 
 
-@click.command("key")
+@click.command("key", cls=SpeakingCommand)
 @agency_option
 @click.option("--rotate", is_flag=True, help="Make a new key pair (give partners the new key).")
 @needs_runtime

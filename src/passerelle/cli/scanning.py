@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, cast
 import click
 
 from passerelle.batch import scan_all
+from passerelle.cli.commands import SpeakingCommand
 from passerelle.cli.context import (
     EXIT_FAILURE,
     Runtime,
@@ -137,7 +138,7 @@ def _table_row(result: ScanResult) -> str:
     return f"{result.score:>5}  {result.media_type:<24}  {banks:<20}  {result.source}"
 
 
-@click.command("scan")
+@click.command("scan", cls=SpeakingCommand)
 @click.argument("inputs", nargs=-1, required=True)
 @agency_option
 @click.option(
@@ -397,7 +398,7 @@ def _summary(tally: Tally, into_queue: bool) -> None:
     click.echo(line, err=True)
 
 
-@click.command("extract")
+@click.command("extract", cls=SpeakingCommand)
 @click.argument("source")
 @click.option("--json", "as_json", is_flag=True, help="text, title, date, language, image_urls.")
 @needs_runtime

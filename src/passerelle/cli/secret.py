@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from passerelle.cli.commands import SpeakingGroup
 from passerelle.cli.context import Runtime, needs_runtime
 from passerelle.cli.language import say
 from passerelle.core.errors import InvalidInput
@@ -14,7 +15,7 @@ from passerelle.secret import check_secret, rotate_secret
 from passerelle.settings import secret_weakness
 
 
-@click.group("secret")
+@click.group("secret", cls=SpeakingGroup)
 def secret_group() -> None:
     """The instance secret (PASSERELLE_SECRET_KEY)."""
 

@@ -29,7 +29,7 @@ def run(tmp_path: Path):  # type: ignore[no-untyped-def]
 
     def invoke(*args: str, stdin: str | None = None, **language: str) -> Result:
         env = base | language
-        return CliRunner().invoke(cli, list(args), env=env, input=stdin)
+        return CliRunner().invoke(cli, list(args), env=env, input=stdin, prog_name="passerelle")
 
     assert invoke("db", "upgrade", LANGUAGE="en").output == "database is up to date\n"
     return invoke
@@ -251,3 +251,92 @@ def test_a_weak_secret_is_refused_in_french(run) -> None:  # type: ignore[no-unt
         f"passerelle: erreur{NBSP}: réglages incorrects{NBSP}: PASSERELLE_SECRET_KEY est trop"
         f" faible{NBSP}: elle répète une courte séquence\n",
     )
+
+
+def test_the_help_is_in_french_by_default_and_in_english_when_asked(run) -> None:  # type: ignore[no-untyped-def]
+    french = run("--help")
+    assert french.exit_code == 0
+    assert french.output.startswith("Utilisation\u00a0: passerelle [OPTIONS] COMMAND [ARGS]...\n")
+    assert "\nOptions\u00a0:\n" in french.output
+    assert "  --help     Affiche ce message et quitte.\n" in french.output
+    assert "\nCommandes\u00a0:\n" in french.output
+    assert "  user     Les personnes et leurs rôles.\n" in french.output
+    english = run("--help", LANG="en_US.UTF-8")
+    assert english.output.startswith("Usage: passerelle [OPTIONS] COMMAND [ARGS]...\n")
+    assert "\nCommands:\n" in english.output
+    assert "  user     People and their roles.\n" in english.output
+
+
+def test_a_command_help_reads_in_french(run) -> None:  # type: ignore[no-untyped-def]
+    french = run("user", "add", "--help", LANG="fr_FR.UTF-8")
+    assert french.exit_code == 0
+    assert french.output == (
+        "Utilisation\u00a0: passerelle user add [OPTIONS] USERNAME\n"
+        "\n"
+        "  Crée une personne dans une agence.\n"
+        "\n"
+        "Options\u00a0:\n"
+        "  --agency TEXT     Code de l’agence.  [obligatoire]\n"
+        "  --role TEXT       analyst, approver, controller, liaison ou admin (répétable).\n"
+        "                    [obligatoire]\n"
+        "  --name TEXT       Nom affiché dans la console.\n"
+        "  --locale TEXT     fr ou en.  [par défaut\u00a0: fr]\n"
+        "  --password-stdin  Lit le mot de passe sur l’entrée standard.\n"
+        "  --help            Affiche ce message et quitte.\n"
+    )
+    # The same command object then speaks English to an English environment.
+    english = run("user", "add", "--help", LANG="en_GB.UTF-8")
+    assert "  --agency TEXT     Agency code.  [required]\n" in english.output
+    assert "  --help            Show this message and exit.\n" in english.output
+    listed = run("user", "--help", LANG="fr_FR.UTF-8").output
+    assert "Commandes\u00a0:\n  add           Crée une personne dans une agence.\n" in listed
+
+
+@pytest.mark.parametrize(
+    ("args", "french", "english"),
+    [
+        (
+            ("bank", "--nope"),
+            "Erreur\u00a0: Option inconnue '--nope'.",
+            "Error: No such option '--nope'.",
+        ),
+        (
+            ("user", "ad"),
+            "Erreur\u00a0: Commande inconnue 'ad'. Vouliez-vous dire 'add'\u00a0?",
+            "Error: No such command 'ad'. Did you mean 'add'?",
+        ),
+        (
+            ("scan", "--language", "x", "a"),
+            "Erreur\u00a0: Valeur incorrecte pour '--language'\u00a0: 'x' n’est pas l’une des"
+            " valeurs 'matched', 'always', 'never'.",
+            "Error: Invalid value for '--language': 'x' is not one of 'matched', 'always',"
+            " 'never'.",
+        ),
+        (
+            ("jobs", "run", "--every", "1"),
+            "Erreur\u00a0: Valeur incorrecte pour '--every'\u00a0: 1 n’est pas dans l’intervalle"
+            " 5<=x<=3600.",
+            "Error: Invalid value for '--every': 1 is not in the range 5<=x<=3600.",
+        ),
+        (
+            ("bank", "add"),
+            "Erreur\u00a0: Argument manquant 'NAME'.",
+            "Error: Missing argument 'NAME'.",
+        ),
+        (
+            ("user", "add", "x", "--role"),
+            "Erreur\u00a0: L’option '--role' demande un argument.",
+            "Error: Option '--role' requires an argument.",
+        ),
+    ],
+)
+def test_usage_errors_are_in_the_language_of_the_environment(
+    run, args: tuple[str, ...], french: str, english: str
+) -> None:  # type: ignore[no-untyped-def]
+    said = run(*args, LANG="fr_FR.UTF-8")
+    assert said.exit_code == 2
+    assert said.output.splitlines()[-1] == french
+    if args[-1] != "--role":  # click gives no usage for an option missing its value
+        assert said.output.startswith("Utilisation\u00a0: passerelle ")
+        assert "Essayez «\u00a0passerelle " in said.output
+    assert run(*args, LANG="en_US.UTF-8").output.splitlines()[-1] == english
