@@ -35,7 +35,7 @@ LABELS = Labels(category=Category.INCITES, tier=Tier.PROMOTIONAL, tags=frozenset
 def fill_bank(database: Database, code: str, name: str = "connu") -> None:
     images = [
         shared("pdq", "images", n)
-        for n in ("aaa-orig.jpg", "high-contrast.jpg", "sharpen-a-lot.jpg")
+        for n in ("aaa-orig.jpg", "shrink-a-lot.jpg", "sharpen-a-lot.jpg")
     ]
     with database.unit_of_work(write=True) as uow:
         create_bank(uow, agency_code=code, name=name, actor="test")

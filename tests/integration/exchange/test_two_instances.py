@@ -62,7 +62,7 @@ def test_an_agreement_lets_decided_items_flow_and_only_those(
     fr, qc = pair
     ensure_agreement(fr, qc)
     decide_image(fr, IMAGE, "a", "decisions")  # inside the agreement
-    outside = decide_image(fr, "high-contrast.jpg", "d", "decisions-d")  # category (d): outside
+    outside = decide_image(fr, "shrink-a-lot.jpg", "d", "decisions-d")  # category (d): outside
     assert outside
     detail = sync(qc)
     assert detail.startswith("1 pages pulled, 0 refused, 0 unreachable"), detail
@@ -70,7 +70,7 @@ def test_an_agreement_lets_decided_items_flow_and_only_those(
     original = PDQ.compute(shared("pdq", "images", IMAGE).read_bytes()).value
     assert ("pdq", original) in shared_bank
     assert set(shared_bank.values()) == {"a"}  # nothing of category (d) crossed
-    other = PDQ.compute(shared("pdq", "images", "high-contrast.jpg").read_bytes()).value
+    other = PDQ.compute(shared("pdq", "images", "shrink-a-lot.jpg").read_bytes()).value
     assert ("pdq", other) not in shared_bank
     # never the content, never the rationale: the feed as the partner sees it
     with fr.database.unit_of_work() as uow:
