@@ -1,7 +1,8 @@
 """Load: writers and readers against a real `passerelle serve` while `passerelle jobs run`
 fetches pages from a slow server on 127.0.0.1 (one header line every half second, never
 done). Prints writes per second, the 95th percentile of each kind of request and the number
-of errors, beside the same load with no jobs runner (the peer), measured in the same run.
+of errors, the server's CPU time per request (all its processes) and the load average,
+beside the same load with no jobs runner (the peer), measured in the same run.
 
     .venv/bin/python -m benchmarks.bench_load [SECONDS] [--writers N] [--readers N]
 
@@ -96,8 +97,38 @@ def free_port() -> int:
         return port
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time used so far by a process and every process under it (the
+    server's workers), read from /proc (Linux)."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        parents[int(entry.name)] = int(fields[1])
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    family, grew = {pid}, True
+    while grew:  # children, then their children
+        grew = False
+        for process, parent in parents.items():
+            if parent in family and process not in family:
+                family.add(process)
+                grew = True
+    return sum(used.get(process, 0.0) for process in family)
+
+
+def load() -> str:
+    return "load {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
 @contextmanager
-def passerelle(folder: Path, log_name: str, *args: str, env: dict[str, str]) -> Iterator[None]:
+def passerelle(
+    folder: Path, log_name: str, *args: str, env: dict[str, str]
+) -> Iterator[subprocess.Popen[bytes]]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PASSERELLE_")}
     environment.update(env)
     with (folder / log_name).open("w") as log:
@@ -109,7 +140,7 @@ def passerelle(folder: Path, log_name: str, *args: str, env: dict[str, str]) -> 
             cwd=folder,
         )
         try:
-            yield
+            yield process
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -326,6 +357,13 @@ class Outcome:
     label: str
     seconds: float
     tally: Tally
+    server_cpu: float  # CPU seconds the server (all its processes) used during the load
+    load: str  # the load average when the load ended
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        requests = sum(len(self.tally.times[k]) for k in (*WRITE_KINDS, *READ_KINDS))
+        return 1000 * self.server_cpu / requests if requests else 0.0
 
     @property
     def writes_per_second(self) -> float:
@@ -366,7 +404,7 @@ def run_load(
             env["PASSERELLE_WEB_CONCURRENCY"] = str(concurrency)
         base = f"http://127.0.0.1:{port}"
         with ExitStack() as stack:
-            stack.enter_context(
+            server = stack.enter_context(
                 passerelle(folder, "server.log", "serve", "--port", str(port), env=env)
             )
             wait_ready(base, folder)
@@ -384,7 +422,10 @@ def run_load(
             stop = [0.0]
             begin: list[float] = []
 
+            cpu_at_start: list[float] = []
+
             def go() -> None:  # runs once, when every worker is logged in
+                cpu_at_start.append(cpu_seconds(server.pid))
                 begin.append(time.monotonic())
                 stop[0] = begin[0] + seconds
 
@@ -403,17 +444,22 @@ def run_load(
             for thread in threads:
                 thread.join()
             elapsed = time.monotonic() - begin[0]
+            server_cpu = cpu_seconds(server.pid) - cpu_at_start[0]
+            load_then = load()
             if with_jobs:
                 jobs_log = (folder / "jobs.log").read_text()
                 if "Traceback" in jobs_log or "database is locked" in jobs_log:
                     tally.record("jobs_runner", 0.0, "the jobs runner failed: see its log")
         label = "with the jobs runner on a slow server" if with_jobs else "no jobs runner"
-        return Outcome(label, elapsed, tally)
+        return Outcome(label, elapsed, tally, server_cpu, load_then)
 
 
 def report(engine_name: str, ours: Outcome, peer: Outcome | None) -> None:
     print(f"{engine_name}: {ours.label}, {ours.seconds:.0f} s")
-    print(f"  writes/s {ours.writes_per_second:.1f}   errors {ours.error_count}")
+    print(
+        f"  writes/s {ours.writes_per_second:.1f}   errors {ours.error_count}"
+        f"   server CPU {ours.cpu_ms_per_request:.1f} ms/request   ({ours.load})"
+    )
     for kind in (*WRITE_KINDS, *READ_KINDS):
         times = ours.tally.times[kind]
         peer_times = peer.tally.times[kind] if peer else []
@@ -426,7 +472,9 @@ def report(engine_name: str, ours: Outcome, peer: Outcome | None) -> None:
             print(f"  errors in {kind}: {sorted(set(problems))}")
     if peer:
         print(
-            f"  peer ({peer.label}): writes/s {peer.writes_per_second:.1f}, errors {peer.error_count}"
+            f"  peer ({peer.label}): writes/s {peer.writes_per_second:.1f},"
+            f" errors {peer.error_count}, server CPU {peer.cpu_ms_per_request:.1f} ms/request"
+            f" ({peer.load})"
         )
 
 

@@ -74,6 +74,19 @@ class Settings(BaseSettings):
         description="Requests the server works on at once; the others wait their turn, in"
         " order of arrival (more at once only take turns at Python's interpreter lock).",
     )
+    web_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Server processes answering the console and the API (`serve --workers`"
+        " too). Each one works on WEB_CONCURRENCY requests at once and takes its own memory;"
+        " more than one lets the server use more than one processor core.",
+    )
+    access_log: bool = Field(
+        default=False,
+        description="Log one line per request answered (method, path, status). Errors are"
+        " logged in any case, each with the reference shown on its error page.",
+    )
     default_locale: Literal["fr", "en"] = Field(
         default="fr", description="Language of the console for people who have not chosen one."
     )
@@ -239,6 +252,10 @@ class Settings(BaseSettings):
         if self.cookie_secure is not None:
             return self.cookie_secure
         return self.env != "dev"
+
+
+# Where `passerelle serve --workers N` passes its settings (as JSON) to its worker processes.
+WORKER_SETTINGS = "_PASSERELLE_WORKER_SETTINGS"
 
 
 class SettingRefused(ValueError):

@@ -4,8 +4,10 @@ providers, jobs, the server and the demo (loaded only when one of them runs)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -360,28 +362,50 @@ def jobs_list(rt: Runtime) -> None:
 # --- serving ----------------------------------------------------------------------------------
 
 
-def _serve(rt: Runtime, host: str, port: int) -> None:
+def _serve(rt: Runtime, host: str, port: int, workers: int | None = None) -> None:
     import uvicorn
 
-    from passerelle.web.app import create_app
+    from passerelle.settings import WORKER_SETTINGS
 
     # Links in notices name the address actually served unless one is configured.
     rt.settings = rt.settings.model_copy(update={"host": host, "port": port})
-    app = create_app(rt.settings, rt.database)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    count = workers or rt.settings.web_workers
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "access_log": rt.settings.access_log,
+    }
+    if count == 1:
+        from passerelle.web.app import create_app
+
+        uvicorn.run(create_app(rt.settings, rt.database), **options)
+        return
+    # Several processes share the listening socket; each builds its app from these settings.
+    # What must hold across them is in the database (sessions, lock-outs, rate limits, seen
+    # nonces, the audit chain); SQLite's writers wait for each other's lock.
+    rt.database.dispose()
+    os.environ[WORKER_SETTINGS] = rt.settings.model_dump_json()
+    uvicorn.run("passerelle.web.app:create_worker_app", factory=True, workers=count, **options)
 
 
 @click.command(cls=SpeakingCommand)
 @click.option("--host", default=None, help="Address to listen on (default: settings).")
 @click.option("--port", default=None, type=int, help="Port (default: settings).")
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="Server processes (default: PASSERELLE_WEB_WORKERS, 1).",
+)
 @needs_runtime
-def serve(rt: Runtime, host: str | None, port: int | None) -> None:
+def serve(rt: Runtime, host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the console and the API."""
     from passerelle.db.engine import check_connection
 
     check_connection(rt.database.engine)
     check_secret(rt.database, rt.settings.secret_key)  # refuse before serving any 500
-    _serve(rt, host or rt.settings.host, port or rt.settings.port)
+    _serve(rt, host or rt.settings.host, port or rt.settings.port, workers)
 
 
 # The demo's two units are partners served by this very instance, on the loopback network.

@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import os
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -27,7 +28,9 @@ LEGACY_EPOCH = 0
 _NONCE = 12
 
 
+@lru_cache(maxsize=4)
 def _aead(secret: str) -> AESGCM:
+    # Derived once per secret: every audited change opens the current epoch's key.
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=LABEL).derive(
         secret.encode("utf-8")
     )
@@ -62,7 +65,10 @@ def seal_epoch_key(secret: str, *, epoch: int, from_seq: int, key: bytes) -> str
     return _seal(secret, key, _epoch_context(epoch, from_seq))
 
 
+@lru_cache(maxsize=16)
 def open_epoch_key(secret: str, *, epoch: int, from_seq: int, sealed: str) -> bytes:
+    """The epoch's MAC key (kept once opened: the same sealed text always opens to the same
+    key, and a wrong secret or a tampered seal raises, which is never kept)."""
     return _open(secret, sealed, _epoch_context(epoch, from_seq))
 
 

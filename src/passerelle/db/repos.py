@@ -287,6 +287,44 @@ class SqlLoginSessionRepo:
             return None
         return _to_user(user)
 
+    def find_viewer(self, token_hash: str, now: datetime) -> tuple[User, Jurisdiction] | None:
+        """The user of a live session and the jurisdiction of their agency, in one query of
+        the columns needed (every request of the console asks it first)."""
+        rows = self._s.execute(
+            select(
+                UserRow.id,
+                UserRow.agency_id,
+                UserRow.username,
+                UserRow.display_name,
+                UserRow.locale,
+                UserRow.created_at,
+                UserRow.reveal_media,
+                AgencyRow.jurisdiction,
+                UserRoleRow.role,
+                LoginSessionRow.expires_at,
+            )
+            .select_from(LoginSessionRow)
+            .join(UserRow, UserRow.id == LoginSessionRow.user_id)
+            .join(AgencyRow, AgencyRow.id == UserRow.agency_id)
+            .outerjoin(UserRoleRow, UserRoleRow.user_id == UserRow.id)
+            .where(LoginSessionRow.token_hash == token_hash, UserRow.is_active.is_(True))
+        ).all()
+        if not rows or (_aware(rows[0].expires_at) or now) <= now:
+            return None
+        first = rows[0]
+        user = User(
+            id=first.id,
+            agency_id=first.agency_id,
+            username=first.username,
+            display_name=first.display_name,
+            roles=frozenset(Role(row.role) for row in rows if row.role is not None),
+            locale=Locale(first.locale),
+            is_active=True,
+            created_at=_aware(first.created_at) or first.created_at,
+            reveal_media=bool(first.reveal_media),
+        )
+        return user, Jurisdiction(first.jurisdiction)
+
     def delete(self, token_hash: str) -> None:
         self._s.execute(delete(LoginSessionRow).where(LoginSessionRow.token_hash == token_hash))
 

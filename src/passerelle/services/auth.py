@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from passerelle.core.audit import AuditEntry
 from passerelle.core.errors import AuthenticationFailed, InvalidInput
-from passerelle.core.identity import ApiToken, User, parse_username
+from passerelle.core.identity import ApiToken, Jurisdiction, User, parse_username
 from passerelle.core.ports import UnitOfWork
 from passerelle.services.passwords import burn_verification, verify_password
 
@@ -188,6 +188,14 @@ def user_for_session(
     uow: UnitOfWork, session_token: str, now: datetime | None = None
 ) -> User | None:
     return uow.login_sessions.find_user(hash_token(session_token), now or datetime.now(UTC))
+
+
+def viewer_for_session(
+    uow: UnitOfWork, session_token: str, now: datetime | None = None
+) -> tuple[User, Jurisdiction] | None:
+    """The user of a console session and their agency's jurisdiction (the catalogue of the
+    pages they read), in one look-up."""
+    return uow.login_sessions.find_viewer(hash_token(session_token), now or datetime.now(UTC))
 
 
 def user_for_api_token(uow: UnitOfWork, token: str) -> User | None:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,7 @@ from passerelle.mail.smtp import SmtpMailer
 from passerelle.services.auth import TokenCache
 from passerelle.services.lookup_audit import LookupAudit
 from passerelle.services.matchers import MatcherCache
-from passerelle.settings import Settings
+from passerelle.settings import WORKER_SETTINGS, Settings
 from passerelle.storage.content_store import EncryptedContentStore, derive_content_key
 from passerelle.web.admission import Admission
 from passerelle.web.context import AppState
@@ -97,6 +101,9 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         make_engine(settings.effective_database_url), secret=settings.secret_key
     )
     templates = Jinja2Templates(directory=HERE / "templates")
+    # A template is read and compiled once; only in dev is it read again when its file changes
+    # (otherwise every page would look at the modification time of each file it uses).
+    templates.env.auto_reload = settings.env == "dev"
     templates.env.globals["app_version"] = __version__
     templates.env.globals["url_for"] = _path_for
     templates.env.filters["role_label"] = role_label
@@ -145,3 +152,19 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.add_middleware(Admission, limit=settings.web_concurrency)
     install_error_handlers(app)
     return app
+
+
+def create_worker_app() -> FastAPI:
+    """The app of one worker process of `passerelle serve --workers N`: built from the very
+    settings the command checked and served with (passed down in the environment, as JSON)."""
+    parent = os.getppid()
+    threading.Thread(target=_stop_when_orphaned, args=(parent,), daemon=True).start()
+    return create_app(Settings.model_validate_json(os.environ[WORKER_SETTINGS]))
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    """A worker whose server process is gone (killed with SIGKILL, which it cannot pass on)
+    stops as a SIGTERM would stop it, instead of serving on alone."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)

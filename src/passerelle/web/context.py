@@ -17,7 +17,7 @@ from passerelle.core.message import message_of
 from passerelle.core.ports import ContentStore, Mailer
 from passerelle.db.repos import SqlUnitOfWork
 from passerelle.db.session import Database
-from passerelle.services.auth import TokenCache, user_for_session
+from passerelle.services.auth import TokenCache, viewer_for_session
 from passerelle.services.lookup_audit import LookupAudit
 from passerelle.services.matchers import MatcherCache
 from passerelle.settings import Settings
@@ -85,8 +85,8 @@ def optional_viewer(request: Request) -> User | None:
         viewer: User | None = request.state.viewer
         return viewer
     with get_state(request).database.unit_of_work() as uow:
-        user = user_for_session(uow, token)
-        jurisdiction = uow.agencies.get(user.agency_id).jurisdiction if user else None
+        found = viewer_for_session(uow, token)
+    user, jurisdiction = found if found else (None, None)
     request.state.viewer = user
     request.state.viewer_jurisdiction = jurisdiction
     return user

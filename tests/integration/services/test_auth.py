@@ -6,8 +6,11 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from passerelle.core.errors import AuthenticationFailed, Conflict, InvalidInput
+from passerelle.core.identity import Jurisdiction
+from passerelle.db.models import UserRow
 from passerelle.db.session import Database
 from passerelle.services import admin, audit, auth
 from tests.factories import DEFAULT_PASSWORD, make_agency, make_user
@@ -114,6 +117,28 @@ def test_failed_logins_are_audited_once_per_window(seeded: Database) -> None:
     assert last.action == "user.login_failed"
     assert last.details["previous_window_failures"] == 2
     assert last.details["locked_until"] == (later + timedelta(minutes=15)).isoformat()
+
+
+def test_a_session_gives_its_user_with_every_role_and_the_agency_jurisdiction(
+    database: Database,
+) -> None:
+    with database.unit_of_work(write=True) as uow:
+        make_agency(uow, code="unite-qc", jurisdiction="CA-QC")
+        make_user(uow, agency_code="unite-qc", username="marie", roles=("analyst", "approver"))
+        uow.commit()
+    token = attempt(database, "marie", DEFAULT_PASSWORD)
+    with database.unit_of_work() as uow:
+        found = auth.viewer_for_session(uow, token, NOW)
+        assert found is not None
+        user, jurisdiction = found
+        assert user == auth.user_for_session(uow, token, NOW)
+        assert {role.value for role in user.roles} == {"analyst", "approver"}
+        assert jurisdiction is Jurisdiction.QUEBEC
+        assert auth.viewer_for_session(uow, token, NOW + timedelta(hours=2)) is None
+        assert auth.viewer_for_session(uow, "not-a-session", NOW) is None
+        # A deactivated account's session opens nothing, even if it was not deleted.
+        uow.session.execute(update(UserRow).values(is_active=False))
+        assert auth.viewer_for_session(uow, token, NOW) is None
 
 
 def test_a_disabled_user_cannot_log_in_and_loses_sessions(seeded: Database) -> None:
