@@ -382,6 +382,7 @@ def run_load(
     readers: int,
     with_jobs: bool,
     concurrency: int | None = None,
+    workers: int | None = None,
 ) -> Outcome:
     FETCHING.clear()
     with tempfile.TemporaryDirectory(prefix="bench-load-") as name, slow_server() as slow:
@@ -402,6 +403,8 @@ def run_load(
         }
         if concurrency is not None:
             env["PASSERELLE_WEB_CONCURRENCY"] = str(concurrency)
+        if workers is not None:
+            env["PASSERELLE_WEB_WORKERS"] = str(workers)
         base = f"http://127.0.0.1:{port}"
         with ExitStack() as stack:
             server = stack.enter_context(
@@ -505,6 +508,12 @@ def main() -> None:
         default=None,
         help="The server's PASSERELLE_WEB_CONCURRENCY (default: the setting's default).",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="The server's PASSERELLE_WEB_WORKERS (default: the setting's default).",
+    )
     options = parser.parse_args()
     engines: list[tuple[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="bench-load-db-") as folder:
@@ -523,6 +532,7 @@ def main() -> None:
                     options.readers,
                     True,
                     options.concurrency,
+                    options.workers,
                 )
             peer = None
             if not options.no_peer:
@@ -534,6 +544,7 @@ def main() -> None:
                         options.readers,
                         False,
                         options.concurrency,
+                        options.workers,
                     )
             report(engine_name, ours, peer)
             if peer is not None and peer.writes_per_second:

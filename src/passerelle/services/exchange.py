@@ -655,11 +655,18 @@ def deconfliction(uow: UnitOfWork, *, agency_id: str, case: CaseDetail) -> Decon
 
 
 def check_referral_allowed(
-    uow: UnitOfWork, *, viewer: User, case: CaseDetail, override: str
+    uow: UnitOfWork,
+    *,
+    viewer: User,
+    case: CaseDetail,
+    override: str,
+    state: Deconfliction | None = None,
 ) -> None:
-    """A held case is not referred, unless an approver overrides with a written reason."""
+    """A held case is not referred, unless an approver overrides with a written reason
+    (`state`: the case's deconfliction when the caller has read it already)."""
     case_id = case.summary.id
-    state = deconfliction(uow, agency_id=viewer.agency_id, case=case)
+    if state is None:
+        state = deconfliction(uow, agency_id=viewer.agency_id, case=case)
     if not state.blocked:
         return
     who = [f"{n.partner_name} ({n.partner_code})" for n in state.partner_holds]

@@ -34,6 +34,7 @@ from passerelle.core.referral import (
 from passerelle.core.timestamps import parse_minute
 from passerelle.services.exchange import (
     MIN_REASON,
+    Deconfliction,
     announce_referral,
     check_referral_allowed,
     deconfliction,
@@ -229,16 +230,21 @@ class LiveMeasure:
     at: datetime
 
 
-def live_measures(uow: UnitOfWork, *, viewer: User, case_id: str) -> list[LiveMeasure]:
+def live_measures(
+    uow: UnitOfWork, *, viewer: User, case_id: str, exchange: Deconfliction | None = None
+) -> list[LiveMeasure]:
     """Referrals and orders on this content already: ours on this case or on a case of the
-    same or a nearly identical item, and the partners' (through the exchange)."""
+    same or a nearly identical item, and the partners' (through the exchange; `exchange`:
+    the case's deconfliction when the caller has read it already)."""
     found: list[LiveMeasure] = []
     cases = [case_id] + [other for other, _ in uow.queue.related_cases(viewer.agency_id, case_id)]
     for one in cases:
         for r in uow.referrals.for_case(viewer.agency_id, one):
             found.append(LiveMeasure(r.id, one, r.kind.value, r.status.value, None, r.created_at))
-    detail = uow.queue.get_case(viewer.agency_id, case_id)
-    for notice in deconfliction(uow, agency_id=viewer.agency_id, case=detail).partner_referrals:
+    if exchange is None:
+        detail = uow.queue.get_case(viewer.agency_id, case_id)
+        exchange = deconfliction(uow, agency_id=viewer.agency_id, case=detail)
+    for notice in exchange.partner_referrals:
         found.append(LiveMeasure(None, None, "referral", "sent", notice.partner_name, notice.at))
     return found
 
@@ -263,8 +269,9 @@ def prepare_referral(
         raise PermissionDenied("only analysts and approvers prepare referrals")
     detail = uow.queue.get_case(viewer.agency_id, case_id)
     _terrorist_decision(uow, viewer, case_id)
-    check_referral_allowed(uow, viewer=viewer, case=detail, override=override)
-    existing = live_measures(uow, viewer=viewer, case_id=case_id)
+    exchange = deconfliction(uow, agency_id=viewer.agency_id, case=detail)
+    check_referral_allowed(uow, viewer=viewer, case=detail, override=override, state=exchange)
+    existing = live_measures(uow, viewer=viewer, case_id=case_id, exchange=exchange)
     if existing and len(again.strip()) < MIN_REASON:
         raise InvalidInput(
             "this content already has a referral or an order: say why another one is needed"
@@ -336,7 +343,7 @@ def check_holds(uow: UnitOfWork, *, viewer: User, referral: Referral, override: 
         return
     if referral.hold_override_at is not None and referral.hold_override_at >= max(times):
         return
-    check_referral_allowed(uow, viewer=viewer, case=detail, override=override)
+    check_referral_allowed(uow, viewer=viewer, case=detail, override=override, state=state)
     uow.referrals.override_holds(viewer.agency_id, referral.id, datetime.now(UTC))
 
 

@@ -75,7 +75,9 @@ Key = Annotated[str, Query(max_length=120)]
 QUEUE_COOKIE = "passerelle_queue"  # the filters and order of the queue last shown
 
 
-def queue_filters(
+# The two parsers below are coroutines: they do no I/O, and a plain function would be run
+# in a worker thread, a round trip to the thread pool for each page of the queue.
+async def queue_filters(
     viewer: Viewer,
     status: Text = "open",
     source: Text = "",
@@ -101,7 +103,7 @@ def queue_filters(
 Filters = Annotated[QueueFilters, Depends(queue_filters)]
 
 
-def page_request(
+async def page_request(
     sort: Text = "",
     size: Annotated[str, Query(max_length=4)] = "",
     after: Key = "",
@@ -287,12 +289,15 @@ def _case_context(
     decisions = case_decisions(uow, viewer=viewer, case_id=case_id)
     referrals = uow.referrals.for_case(agency.id, case_id)
     referable = bool(decisions) and decisions[-1].verdict.value == "terrorist"
+    exchange = deconfliction(uow, agency_id=viewer.agency_id, case=detail)
     return {
         "case": case_detail_view(detail, gettext_of(request)),
         "history": [audit_row(e) for e in case_history(uow, viewer=viewer, case_id=case_id)],
         "public_reports": public_reports(uow, viewer=viewer, case_id=case_id),
         "next_step": _next_step(detail.summary.status.value, decisions, referrals, viewer),
-        "live": live_measures(uow, viewer=viewer, case_id=case_id) if referable else [],
+        "live": live_measures(uow, viewer=viewer, case_id=case_id, exchange=exchange)
+        if referable
+        else [],
         "statement": default_statement(
             uow, viewer=viewer, case_id=case_id, language=viewer.locale.value
         )
@@ -310,7 +315,7 @@ def _case_context(
         "recommendations": uow.decisions.recommendations(agency.id, case_id),
         "complaints": uow.complaints.for_case(agency.id, case_id),
         "earlier": earlier_cases(uow, viewer=viewer, case_id=case_id),
-        "exchange": deconfliction(uow, agency_id=viewer.agency_id, case=detail),
+        "exchange": exchange,
         "can_observe": viewer.can(Permission.APPROVE_ORDER)
         or viewer.can(Permission.MANAGE_PARTNERS),
         "text": case_text(get_state(request).store, detail),
