@@ -8,7 +8,7 @@ import click
 
 from passerelle.cli.commands import SpeakingGroup
 from passerelle.cli.context import EXIT_FAILURE, Runtime, fail, needs_runtime
-from passerelle.cli.language import say
+from passerelle.cli.language import said, say
 from passerelle.core.audit import parse_head
 from passerelle.services import audit
 
@@ -49,7 +49,7 @@ def audit_verify(rt: Runtime, anchored: str | None) -> None:
         say(
             "audit log broken at event #%(seq)s: %(reason)s",
             seq=report.broken_seq,
-            reason=report.reason,
+            reason=said(report.problem) if report.problem else "",
         ),
         EXIT_FAILURE,
     )

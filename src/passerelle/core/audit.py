@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from passerelle.core.errors import InvalidInput
+from passerelle.core.message import Message
 
 GENESIS_HASH = "0" * 64
 MAC_PLAIN = 1  # SHA-256 of the event: the events written before keyed chaining
@@ -215,21 +216,22 @@ class AuditKeyring:
     def current(self) -> KeyEpoch | None:
         return max(self.epochs, key=lambda e: e.epoch, default=None)
 
-    def problem(self) -> str | None:
+    def problem(self) -> Message | None:
         """What makes the keyring itself inconsistent (epochs out of order, a gap after the
         legacy prefix), or None."""
         ordered = sorted(self.epochs, key=lambda e: e.epoch)
         if [e.epoch for e in ordered] != list(range(1, len(ordered) + 1)):
-            return "the audit key epochs are not numbered 1, 2, 3…"
+            return Message("the audit key epochs are not numbered 1, 2, 3…")
         starts = [e.from_seq for e in ordered]
         if starts != sorted(set(starts)):
-            return "the audit key epochs do not follow each other"
+            return Message("the audit key epochs do not follow each other")
         if ordered:
             first = self.legacy.until + 1 if self.legacy else 1
             if ordered[0].from_seq != first:
-                return (
-                    f"keyed chaining starts at event #{ordered[0].from_seq}, but the sealed"
-                    f" unkeyed prefix ends at #{first - 1}"
+                return Message(
+                    "keyed chaining starts at event #%(start)s, but the sealed unkeyed prefix"
+                    " ends at #%(end)s",
+                    {"start": ordered[0].from_seq, "end": first - 1},
                 )
         return None
 
@@ -261,34 +263,43 @@ class ChainReport:
 
     checked: int
     broken_seq: int | None = None
-    reason: str | None = None
+    problem: Message | None = None  # why, in the reader's language when shown
 
     @property
     def is_intact(self) -> bool:
         return self.broken_seq is None
 
+    @property
+    def reason(self) -> str | None:
+        """Why the chain is broken, in English (for logs)."""
+        return self.problem.english() if self.problem else None
 
-def _link_problem(event: AuditEvent, keyring: AuditKeyring) -> str | None:
+
+def _link_problem(event: AuditEvent, keyring: AuditKeyring) -> Message | None:
     """Why this event's MAC (or legacy hash) is wrong, or None."""
+    seq = {"seq": event.seq}
     epoch = keyring.key_for(event.seq)
     if epoch is not None:
         if event.mac_version != MAC_KEYED:
-            return f"event #{event.seq} is not keyed although keyed chaining started before it"
+            return Message(
+                "event #%(seq)s is not keyed although keyed chaining started before it", seq
+            )
         if not hmac.compare_digest(compute_event_mac(event, epoch.key), event.hash):
-            return f"event #{event.seq} was altered (its MAC does not match)"
+            return Message("event #%(seq)s was altered (its MAC does not match)", seq)
         return None
     legacy = keyring.legacy
     if legacy is None or event.seq > legacy.until:
-        return (
-            f"event #{event.seq} is not keyed and no sealed unkeyed prefix covers it"
-            " (rewritten without the key?)"
+        return Message(
+            "event #%(seq)s is not keyed and no sealed unkeyed prefix covers it"
+            " (rewritten without the key?)",
+            seq,
         )
     if event.mac_version != MAC_PLAIN:
-        return f"event #{event.seq} claims a keyed MAC inside the unkeyed prefix"
+        return Message("event #%(seq)s claims a keyed MAC inside the unkeyed prefix", seq)
     if hash_of(event) != event.hash:
-        return f"event #{event.seq} was altered (its hash does not match)"
+        return Message("event #%(seq)s was altered (its hash does not match)", seq)
     if event.seq == legacy.until and event.hash != legacy.hash:
-        return f"event #{event.seq} does not match the seal of the unkeyed prefix"
+        return Message("event #%(seq)s does not match the seal of the unkeyed prefix", seq)
     return None
 
 
@@ -312,22 +323,34 @@ def verify_chain(
         if event.seq != expected_seq:
             if event.seq > expected_seq:
                 return ChainReport(
-                    checked, expected_seq, f"event #{expected_seq} is missing (deleted)"
+                    checked,
+                    expected_seq,
+                    Message("event #%(seq)s is missing (deleted)", {"seq": expected_seq}),
                 )
-            return ChainReport(checked, event.seq, f"event #{event.seq} is out of sequence")
+            return ChainReport(
+                checked,
+                event.seq,
+                Message("event #%(seq)s is out of sequence", {"seq": event.seq}),
+            )
         if event.seq > head_seq:
             return ChainReport(
                 checked,
                 event.seq,
-                f"event #{event.seq} was added outside Passerelle"
-                f" (the head says the log ends at #{head_seq})",
+                Message(
+                    "event #%(seq)s was added outside Passerelle"
+                    " (the head says the log ends at #%(head)s)",
+                    {"seq": event.seq, "head": head_seq},
+                ),
             )
         if event.prev_hash != expected_prev:
             return ChainReport(
                 checked,
                 event.seq,
-                f"event #{event.seq} does not follow event #{event.seq - 1}"
-                " (a row was inserted, deleted or rewritten before it)",
+                Message(
+                    "event #%(seq)s does not follow event #%(previous)s"
+                    " (a row was inserted, deleted or rewritten before it)",
+                    {"seq": event.seq, "previous": event.seq - 1},
+                ),
             )
         problem = _link_problem(event, keyring)
         if problem is not None:
@@ -336,7 +359,10 @@ def verify_chain(
             return ChainReport(
                 checked,
                 event.seq,
-                f"event #{event.seq} differs from the head kept outside (rewritten)",
+                Message(
+                    "event #%(seq)s differs from the head kept outside (rewritten)",
+                    {"seq": event.seq},
+                ),
             )
         expected_prev = event.hash
         expected_seq += 1
@@ -346,29 +372,44 @@ def verify_chain(
         return ChainReport(
             checked,
             last_seq + 1,
-            f"event #{last_seq + 1} is missing (the log ends at #{last_seq}"
-            f" but its head says #{head_seq})",
+            Message(
+                "event #%(seq)s is missing (the log ends at #%(last)s but its head says #%(head)s)",
+                {"seq": last_seq + 1, "last": last_seq, "head": head_seq},
+            ),
         )
     if last_seq > 0 and expected_prev != head_hash:
-        return ChainReport(checked, last_seq, f"event #{last_seq} does not match the stored head")
+        return ChainReport(
+            checked,
+            last_seq,
+            Message("event #%(seq)s does not match the stored head", {"seq": last_seq}),
+        )
     if keyring.legacy is not None and last_seq < keyring.legacy.until:
         return ChainReport(
             checked,
             last_seq + 1,
-            f"the log ends at #{last_seq}, inside its sealed unkeyed prefix"
-            f" (#{keyring.legacy.until}): truncated",
+            Message(
+                "the log ends at #%(last)s, inside its sealed unkeyed prefix (#%(until)s):"
+                " truncated",
+                {"last": last_seq, "until": keyring.legacy.until},
+            ),
         )
     latest = max((e.from_seq for e in keyring.epochs), default=1)
     if latest > last_seq + 1:
         return ChainReport(
             checked,
             last_seq + 1,
-            f"the log ends at #{last_seq}, but a key epoch starts at #{latest}: truncated",
+            Message(
+                "the log ends at #%(last)s, but a key epoch starts at #%(start)s: truncated",
+                {"last": last_seq, "start": latest},
+            ),
         )
     if anchor is not None and last_seq < anchor.seq:
         return ChainReport(
             checked,
             last_seq + 1,
-            f"the log ends at #{last_seq}, before the head kept outside (#{anchor.seq}): truncated",
+            Message(
+                "the log ends at #%(last)s, before the head kept outside (#%(kept)s): truncated",
+                {"last": last_seq, "kept": anchor.seq},
+            ),
         )
     return ChainReport(checked)

@@ -340,3 +340,26 @@ def test_usage_errors_are_in_the_language_of_the_environment(
         assert said.output.startswith("Utilisation\u00a0: passerelle ")
         assert "Essayez «\u00a0passerelle " in said.output
     assert run(*args, LANG="en_US.UTF-8").output.splitlines()[-1] == english
+
+
+def test_a_broken_audit_chain_is_named_in_french(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine, text
+
+    run("agency", "add", "unite-fr", "--name", "Unité", "--jurisdiction", "FR")
+    run("agency", "add", "unite-qc", "--name", "Unité QC", "--jurisdiction", "CA-QC")
+    engine = create_engine(f"sqlite:///{tmp_path / 'p.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER audit_events_no_update"))  # as an intruder would
+        conn.execute(text("UPDATE audit_events SET actor = 'quelqu-un' WHERE seq = 1"))
+    engine.dispose()
+    french = run("audit", "verify", LANG="fr_FR.UTF-8")
+    assert (french.exit_code, french.output) == (
+        1,
+        f"passerelle: erreur{NBSP}: journal d’audit rompu à l’événement n°{NBSP}1{NBSP}:"
+        f" l’événement n°{NBSP}1 a été modifié (son MAC ne correspond pas)\n",
+    )
+    english = run("audit", "verify", LANG="en_GB.UTF-8")
+    assert english.output == (
+        "passerelle: error: audit log broken at event #1: event #1 was altered"
+        " (its MAC does not match)\n"
+    )
