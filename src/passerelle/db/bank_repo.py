@@ -340,13 +340,22 @@ class SqlBankRepo:
         else:
             each = func.json_each(bindparam("values", json.dumps(values))).table_valued("value")
             same = BankEntryRow.value.in_(select(each.c.value))
-        chosen = select(
-            BankEntryRow.id, BankEntryRow.value, BankEntryRow.tlp, BankEntryRow.distribution
-        ).where(BankEntryRow.bank_id == bank_id, BankEntryRow.signal_type == signal_type, same)
-        if before is not None:
-            chosen = chosen.where(BankEntryRow.generation < before)
-        rows = self._s.execute(chosen)
-        return [(row_id, value, tlp, distribution) for row_id, value, tlp, distribution in rows]
+        rows = self._s.execute(
+            select(
+                BankEntryRow.id,
+                BankEntryRow.value,
+                BankEntryRow.tlp,
+                BankEntryRow.distribution,
+                BankEntryRow.generation,
+            ).where(BankEntryRow.bank_id == bank_id, BankEntryRow.signal_type == signal_type, same)
+        )
+        # `before` is checked here, not in the query: there SQLite would take the range of
+        # (bank, generation) and read every older entry of the bank.
+        return [
+            (row_id, value, tlp, distribution)
+            for row_id, value, tlp, distribution, generation in rows
+            if before is None or generation < before
+        ]
 
     def _count_added(self, bank_id: str, rows: builtins.list[tuple[Any, ...]]) -> None:
         """The bank's kept counts raised by the rows just inserted (ENTRY_COLUMNS): one
