@@ -436,7 +436,7 @@ def _import_stream(
     with progress if progress is not None else contextlib.nullcontext():
         for row in rows:
             if isinstance(row, BadLine):
-                tally.refused(path, [str(row)])
+                tally.refused(path, [message_of(row)])
                 continue
             chunk.append(row)
             if len(chunk) >= IMPORT_CHUNK:

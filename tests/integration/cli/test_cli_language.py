@@ -363,3 +363,16 @@ def test_a_broken_audit_chain_is_named_in_french(run, tmp_path: Path) -> None:  
         "passerelle: error: audit log broken at event #1: event #1 was altered"
         " (its MAC does not match)\n"
     )
+
+
+def test_a_bank_file_line_refused_by_the_reader_is_named_in_french(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("agency", "add", "unite-fr", "--name", "Unité", "--jurisdiction", "FR")
+    run("bank", "create", "connu")
+    listing = tmp_path / "entrees.csv"
+    listing.write_text("signal_type,value\nmd5," + "1" * 32 + ",en trop\n", encoding="utf-8")
+    french = run("bank", "import", "connu", str(listing), LANG="fr_FR.UTF-8")
+    assert french.exit_code == 2
+    assert f"passerelle: {listing}: ligne 2{NBSP}: " in french.output
+    assert "more fields" not in french.output
+    english = run("bank", "import", "connu", str(listing), LANG="en_GB.UTF-8")
+    assert f"passerelle: {listing}: line 2: more fields than the header names\n" in english.output
