@@ -300,25 +300,27 @@ def _writer(url: str, path: str, agency_id: str, seed: int) -> None:
 
     database = Database(make_engine(url))  # the tests' databases use the dev key
     rng = random.Random(seed)
+    mine: list[str] = []  # each writer withdraws only what it added: the two never race for one
     for _ in range(12):
+        added = [f"{rng.getrandbits(256):064x}" for _ in range(5)]
         with database.unit_of_work(write=True) as uow:
             banks.add_entries(
                 uow,
                 agency_code=CODE,
                 bank_name="connu",
-                entries=[EntryInput("pdq", f"{rng.getrandbits(256):064x}") for _ in range(5)],
+                entries=[EntryInput("pdq", value) for value in added],
                 actor=f"writer-{seed}",
             )
             uow.commit()
+        mine.extend(added)
         with database.unit_of_work(write=True) as uow:
-            _, entries, _ = banks.export_entries(uow, agency_code=CODE, bank_name="connu")
-            chosen = rng.choice([e for e in entries if e.signal.type == "pdq"])
+            chosen = mine.pop(rng.randrange(len(mine)))
             banks.remove_entry(
                 uow,
                 agency_code=CODE,
                 bank_name="connu",
                 signal_type="pdq",
-                value=chosen.signal.value,
+                value=chosen,
                 actor=f"writer-{seed}",
             )
             uow.commit()
