@@ -115,7 +115,7 @@ def test_a_removed_page_is_seen_offline_and_a_live_one_is_not(
     ("path", "offline", "detail"),
     [
         ("/alive", False, "HTTP 200, the same content"),
-        ("/copy", False, "HTTP 200, the same image (distance 10)"),
+        ("/copy", False, "HTTP 200, the same image (distance 14)"),
         ("/notice", True, "HTTP 200, the content is no longer there (soft removal)"),
         ("/moved", True, "soft removal, redirected to {server}/)"),
         ("/gone/page", True, "HTTP 404"),
