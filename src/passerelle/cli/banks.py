@@ -417,7 +417,8 @@ def _import_stream(
 ) -> None:
     size = max(1, path.stat().st_size)
     progress = _progress() if sys.stderr.isatty() else None
-    task = progress.add_task(f"import {path.name}", total=size) if progress else None
+    label = say("import %(file)s", file=path.name)
+    task = progress.add_task(label, total=size) if progress else None
     read = 0
 
     def lines() -> Iterator[str]:

@@ -23,7 +23,7 @@ from passerelle.cli.context import (
     needs_runtime,
     resolve_agency,
 )
-from passerelle.cli.language import said, say
+from passerelle.cli.language import said, say, translate
 from passerelle.core.bank import parse_bank_name
 from passerelle.core.content import HTML, Content, decode_text, sniff_media_type
 from passerelle.core.errors import InvalidInput, PasserelleError
@@ -110,7 +110,7 @@ class Tally:
 def read_inputs(
     planned: list[Input], settings: Settings, tally: Tally, progress: Progress | None
 ) -> Iterator[Content | Problem]:
-    task = progress.add_task("scan", total=len(planned)) if progress else None
+    task = progress.add_task(translate("scan"), total=len(planned)) if progress else None
     # The web client loads only when an address is to be fetched.
     wants_web = any(item.kind == "url" for item in planned)
     with fetcher_for(settings) if wants_web else contextlib.nullcontext() as fetcher:
@@ -131,6 +131,11 @@ def read_inputs(
                 yield read_file(Path(item.value), max_bytes=settings.scan_max_bytes)
             if progress is not None and task is not None:
                 progress.advance(task)
+
+
+def _table_header() -> str:
+    score, media, banks = translate("SCORE"), translate("MEDIA TYPE"), translate("BANKS")
+    return f"{score:>5}  {media:<24}  {banks:<20}  {translate('SOURCE')}"
 
 
 def _table_row(result: ScanResult) -> str:
@@ -201,7 +206,7 @@ def scan_command(
     show_progress = sys.stderr.isatty()
     progress = _progress_bar() if show_progress else None
     if not as_json:
-        click.echo(f"{'SCORE':>5}  {'MEDIA TYPE':<24}  {'BANKS':<20}  SOURCE")
+        click.echo(_table_header())
     pending: list[ScanResult] = []
     with progress if progress is not None else _nothing():
         items = read_inputs(planned, rt.settings, tally, progress)

@@ -181,6 +181,20 @@ def test_scan_warnings_and_errors_are_in_french(run, tmp_path: Path) -> None:  #
     assert '"error": "not a WARC or ARC file' in first
 
 
+def test_the_scan_table_reads_in_the_language_of_the_environment(run) -> None:  # type: ignore[no-untyped-def]
+    from tests.shared import shared
+
+    image = str(shared("pdq", "images", "aaa-orig.jpg"))
+    french = run("scan", image, LANG="fr_FR.UTF-8")
+    assert french.output.splitlines()[0] == (
+        "SCORE  TYPE DE MÉDIA             BANQUES               SOURCE"
+    )
+    english = run("scan", image, LANG="en_US.UTF-8")
+    assert english.output.splitlines()[0] == (
+        "SCORE  MEDIA TYPE                BANKS                 SOURCE"
+    )
+
+
 def test_an_import_names_each_unreadable_candidate_in_french(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import pyarrow as pa
     import pyarrow.parquet as pq
