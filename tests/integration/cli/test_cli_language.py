@@ -189,6 +189,8 @@ def test_the_scan_table_reads_in_the_language_of_the_environment(run) -> None:  
     assert french.output.splitlines()[0] == (
         "SCORE  TYPE DE MÉDIA             BANQUES               SOURCE"
     )
+    # Counts read right for one item as for many: each count follows its label.
+    assert f"éléments analysés{NBSP}: 1 (enregistrements d’archive lus{NBSP}: 0)" in french.output
     english = run("scan", image, LANG="en_US.UTF-8")
     assert english.output.splitlines()[0] == (
         "SCORE  MEDIA TYPE                BANKS                 SOURCE"
