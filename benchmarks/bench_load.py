@@ -5,6 +5,7 @@ of errors, the server's CPU time per request (all its processes) and the load av
 beside the same load with no jobs runner (the peer), measured in the same run.
 
     .venv/bin/python -m benchmarks.bench_load [SECONDS] [--writers N] [--readers N]
+        [--concurrency N] [--workers N]   (the server's PASSERELLE_WEB_CONCURRENCY, _WEB_WORKERS)
 
 SQLite always; PostgreSQL too when PASSERELLE_TEST_POSTGRES_URL is set (a fresh database is
 created and dropped). Every address used is on 127.0.0.1: the reports point at the slow
