@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import click
 
@@ -93,11 +93,29 @@ class Runtime:
             self._database.dispose()
 
 
+def _runtime() -> Runtime:
+    """The invocation's runtime, built from the environment by the first command that needs
+    it; bad settings end the command with their message."""
+    root = click.get_current_context().find_root()
+    if root.obj is None:
+        from passerelle.settings import load_settings
+
+        try:
+            runtime = Runtime(load_settings())
+        except InvalidInput as exc:
+            from passerelle.cli.language import error_text, say
+
+            fail(say("bad settings: %(error)s", error=error_text(exc)), EXIT_BAD_INPUT)
+        root.obj = runtime
+        root.call_on_close(runtime.close)
+    return cast(Runtime, root.obj)
+
+
 def needs_runtime(func: Callable[..., R]) -> Callable[..., R]:
     """Pass the runtime in and turn Passerelle errors into a message and an exit code."""
 
-    @click.pass_obj
-    def wrapper(obj: Runtime, *args: Any, **kwargs: Any) -> R:
+    def wrapper(*args: Any, **kwargs: Any) -> R:
+        obj = _runtime()
         try:
             return func(obj, *args, **kwargs)
         except PasserelleError as exc:

@@ -117,18 +117,9 @@ class PasserelleGroup(SpeakingGroup):
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Passerelle: find terrorist content, have a human decide, refer it, share it."""
-    from passerelle.cli.context import EXIT_BAD_INPUT, Runtime, fail
-    from passerelle.core.errors import InvalidInput
-    from passerelle.settings import load_settings
-
-    try:
-        runtime = Runtime(load_settings())
-    except InvalidInput as exc:
-        from passerelle.cli.language import error_text, say
-
-        fail(say("bad settings: %(error)s", error=error_text(exc)), EXIT_BAD_INPUT)
-    ctx.obj = runtime
-    ctx.call_on_close(runtime.close)
+    # The settings are read by the command that runs (`needs_runtime`), not here: the help
+    # of a group or a command (`passerelle bank --help`) shows even where they are wrong.
+    ctx.obj = None
 
 
 def main() -> None:

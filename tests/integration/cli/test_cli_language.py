@@ -254,6 +254,18 @@ def test_bad_settings_are_named_in_the_language_of_the_environment(
     assert (result.exit_code, result.output) == (2, said)
 
 
+def test_the_help_of_a_group_or_command_shows_where_the_settings_are_wrong(run) -> None:  # type: ignore[no-untyped-def]
+    wrong = {"LANG": "fr_FR.UTF-8", "PASSERELLE_ENV": "production", "PASSERELLE_PORT": "99999"}
+    for args in (("bank", "--help"), ("bank", "import", "--help"), ("jobs", "--help")):
+        shown = run(*args, **wrong)
+        assert shown.exit_code == 0, (args, shown.output)
+        assert shown.output.startswith(f"Utilisation{NBSP}: passerelle {args[0]}"), shown.output
+    refused = run("bank", "list", **wrong)
+    assert refused.exit_code == 2
+    assert refused.output.startswith(f"passerelle: erreur{NBSP}: réglages incorrects{NBSP}:")
+    assert "PASSERELLE_PORT" in refused.output
+
+
 def test_a_weak_secret_is_refused_in_french(run) -> None:  # type: ignore[no-untyped-def]
     result = run(
         "db",
