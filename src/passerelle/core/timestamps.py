@@ -87,6 +87,19 @@ def parse_minute(text: str, name: str) -> datetime:
         ) from None
 
 
+def parse_page_key(text: str, name: str) -> tuple[datetime, str]:
+    """The keyset position a page link carries, `<RFC 3339 time>~<id>`, read from the
+    parameter `name`; a damaged one is refused naming it."""
+    moment, sep, ident = text.partition("~")
+    try:
+        when = parse_timestamp(moment, name)
+    except InvalidInput:
+        when = None
+    if when is None or not sep or not ident or len(ident) > 36:
+        raise InvalidInput("this page link is damaged; start from the first page", field=name)
+    return when, ident
+
+
 def dump_timestamp(moment: datetime) -> str:
     """A time written in RFC 3339, in UTC, as `parse_timestamp` reads it back (a time without
     a zone, as SQLite may return it, is taken to be in UTC)."""

@@ -36,7 +36,7 @@ from passerelle.core.ports import UnitOfWork
 from passerelle.core.signals import get_signal_type
 from passerelle.core.signals.url import URL
 from passerelle.core.taxonomy import Labels, parse_category, parse_tags, parse_tier
-from passerelle.core.timestamps import dump_timestamp, parse_timestamp
+from passerelle.core.timestamps import dump_timestamp, parse_page_key
 from passerelle.scan import ScanOptions, fingerprint
 from passerelle.services.banks import (
     ImportReport,
@@ -119,20 +119,8 @@ def parse_entry_query(
         category=parse_category(category).value if category.strip() else None,
         tier=parse_tier(tier).value if tier.strip() else None,
         tag=next(iter(tags)) if tags else None,
-        after=parse_cursor(after) if after else None,
+        after=parse_page_key(after, "after") if after else None,
     )
-
-
-def parse_cursor(text: str) -> tuple[datetime, str]:
-    """The keyset cursor of a page link: `<ISO time>~<id>`."""
-    moment, sep, last_id = text.partition("~")
-    try:
-        when = parse_timestamp(moment, "after")
-    except InvalidInput:
-        when = None
-    if when is None or not sep or not last_id or len(last_id) > 36:
-        raise InvalidInput("this page link is damaged: start from the first page", field="after")
-    return when, last_id
 
 
 def dump_cursor(listed: ListedEntry) -> str:

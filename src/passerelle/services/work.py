@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from passerelle.core.errors import InvalidInput
 from passerelle.core.identity import Permission, User
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.referral import Referral
-from passerelle.core.timestamps import dump_timestamp, parse_timestamp
+from passerelle.core.timestamps import dump_timestamp, parse_page_key
 from passerelle.core.work import ReferralFilters, WorkList
 from passerelle.services.queue import require_reader
 
@@ -43,24 +42,12 @@ class ReferralPage:
     next_key: str | None
 
 
-def _parse_key(text: str) -> tuple[datetime, str]:
-    """The keyset position of a page link: `<RFC 3339 time>~<id>`."""
-    moment, sep, ident = text.partition("~")
-    try:
-        when = parse_timestamp(moment, "before")
-    except InvalidInput:
-        when = None
-    if when is None or not sep or not ident or len(ident) > 36:
-        raise InvalidInput("this page link is damaged; start from the first page", field="before")
-    return when, ident
-
-
 def list_referrals(
     uow: UnitOfWork, *, viewer: User, filters: ReferralFilters, before: str, now: datetime
 ) -> ReferralPage:
     """A page of the agency's referrals, newest first, by keyset."""
     require_reader(viewer)
-    key = _parse_key(before) if before else None
+    key = parse_page_key(before, "before") if before else None
     total, rows = uow.work.referrals(
         viewer.agency_id, filters, now=now, before=key, limit=REFERRALS_PAGE + 1
     )
