@@ -39,6 +39,33 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {
     )
 }
 KEYWORDS["BadLine"] = (2,)  # BadLine(line, message)
+KEYWORDS |= {"translate_plural": (1, 2), "ngettext": (1, 2)}
+# Errors that never reach a person: a lost job lease (the runner's log), an index that is
+# stale or unusable (rebuilt from the database), preserved content that does not decrypt
+# (an internal error); and errors whose first argument is not a message id.
+NEVER_SHOWN_ERRORS = {"LeaseLost", "StaleIndex", "UnusableIndex", "ContentDamaged"}
+NOT_A_MESSAGE_FIRST = {"AccountLocked", "DecisionErrors"}
+
+
+def _error_classes(root: Path) -> set[str]:
+    """The names of every error class of the source that descends from PasserelleError (read
+    from the source, as Babel reads it): each one's message is a message id."""
+    bases: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                names = {
+                    b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases
+                }
+                bases.setdefault(node.name, set()).update(names)
+    found = {"PasserelleError"}
+    while grown := {name for name, of in bases.items() if of & found} - found:
+        found |= grown
+    return found
+
+
+for _error in _error_classes(SRC) - NEVER_SHOWN_ERRORS - NOT_A_MESSAGE_FIRST:
+    KEYWORDS.setdefault(_error, None)
 # The job runner and the migrations speak to logs only; the command line and the Spark job's
 # refusals speak the operator's language (passerelle.cli.language), from the same catalogue.
 ENGLISH_ONLY = ("jobs", "migrations")
@@ -110,6 +137,7 @@ def test_every_message_id_of_the_source_has_a_french_translation() -> None:
     french = catalogue()
     messages = source_messages()
     assert len(messages) > 400  # the extractor sees the templates and the services
+    assert {"Replayed", "TooLarge", "WrongSecret", "translate_plural"} <= set(KEYWORDS)
     missing = sorted(
         f"{where}: {message!r}"
         for message, where in messages.items()
@@ -250,10 +278,13 @@ def test_the_art_2_7_categories_have_one_wording() -> None:
 def test_constant_messages_of_bank_files_are_translated() -> None:
     """Message ids kept in constants (Babel cannot see them): why a pytx signal type is not
     imported, what an HTTP error says, a partner's bank."""
+    from passerelle.core.exchange import FROM_THE_FUTURE, STALE_MINUTES, STALE_SECONDS
     from passerelle.exchange.bankfile import PYTX_REFUSED
     from passerelle.web.errors import _HTTP_TEXT
     from passerelle.web.history import PARTNER_BANK
+    from passerelle.web.limits import BODY_TOO_LARGE
 
     french = catalogue()
-    messages = [*PYTX_REFUSED.values(), *_HTTP_TEXT.values(), PARTNER_BANK]
+    messages = [*PYTX_REFUSED.values(), *_HTTP_TEXT.values(), PARTNER_BANK, BODY_TOO_LARGE]
+    messages += [STALE_MINUTES, STALE_SECONDS, FROM_THE_FUTURE]
     assert [m for m in messages if not french.get(m)] == []

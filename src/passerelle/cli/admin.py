@@ -167,7 +167,7 @@ def user_list(rt: Runtime, agency_code: str | None, as_json: bool) -> None:
             users = uow.users.list_all()
     for item in users:
         roles = sorted(r.value for r in item.roles)
-        state = "active" if item.is_active else "disabled"
+        state = say("active") if item.is_active else say("disabled")
         if as_json:
             row = {
                 "username": item.username,

@@ -14,7 +14,7 @@ import click
 
 from passerelle.cli.commands import SpeakingGroup
 from passerelle.cli.context import Runtime, agency_option, fail, needs_runtime, resolve_agency
-from passerelle.cli.language import said, say, translate
+from passerelle.cli.language import said, say, translate, translate_plural
 from passerelle.core.bank import EntryInput
 from passerelle.core.errors import InvalidInput
 from passerelle.core.marking import TLP_ORDER, Tlp, parse_tlp
@@ -181,7 +181,8 @@ def bank_list(rt: Runtime, agency_code: str | None, as_json: bool) -> None:
             }
             click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
         else:
-            click.echo(f"{bank.name}\t{bank.kind.value}\t{count} entries\t{bank.description}")
+            entries = translate_plural("%(n)s entry", "%(n)s entries", count) % {"n": count}
+            click.echo(f"{bank.name}\t{bank.kind.value}\t{entries}\t{bank.description}")
 
 
 def _file_entries(path: Path, labels: Labels, note: str, options: ScanOptions) -> list[EntryInput]:

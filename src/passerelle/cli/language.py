@@ -4,8 +4,9 @@
 and `LANG` that is set: French when it says `fr` (Québec usage for `fr_CA`), English when it
 says `en`. When it names neither (unset, `C`, `POSIX`, another language) the command speaks
 the product's default language, `PASSERELLE_DEFAULT_LOCALE` (French unless set otherwise),
-as the console does for people who have not chosen. Lines meant for programs (tab-separated
-lists, JSON) are not translated. The catalogue is read on the first message only (a few
+as the console does for people who have not chosen. Lines meant for programs (JSON, the codes
+and names of the tab-separated lists) are not translated; the words of those lists that are
+for people are. The catalogue is read on the first message only (a few
 milliseconds, without Babel), so that `passerelle --help` stays fast; help texts and click's
 own words are translated through it too (`passerelle.cli.commands`).
 """

@@ -45,8 +45,19 @@ class Replayed(InvalidInput):
     """A document or request correctly signed by a partner but stale or already seen: refused,
     and the refusal is audited for the agency it was addressed to."""
 
-    def __init__(self, message: str, *, agency_id: str, partner: str, nonce: str) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        agency_id: str,
+        partner: str,
+        nonce: str,
+        reason: Message | None = None,
+    ) -> None:
+        if reason is None:
+            super().__init__(message)
+        else:
+            super().__init__(message, reason=reason)
         self.agency_id = agency_id
         self.partner = partner
         self.nonce = nonce
@@ -73,18 +84,23 @@ def parse_issued_at(value: object) -> datetime:
     return parse_timestamp(str(value), "issued_at")
 
 
-def staleness(issued_at: datetime, now: datetime, window: timedelta) -> str | None:
-    """Why a document issued at `issued_at` is not fresh at `now`, or None."""
+def staleness(issued_at: datetime, now: datetime, window: timedelta) -> Message | None:
+    """Why a document issued at `issued_at` is not fresh at `now` (a message id and its
+    values, said in the reader's language where it is shown), or None."""
+    moment = issued_at.isoformat()
     if issued_at < now - window:
-        return f"it was issued at {issued_at.isoformat()}, more than {_span(window)} ago"
+        seconds = int(window.total_seconds())
+        if seconds % 60 == 0:
+            return Message(STALE_MINUTES, {"time": moment, "minutes": seconds // 60})
+        return Message(STALE_SECONDS, {"time": moment, "seconds": seconds})
     if issued_at > now + window:
-        return f"it claims to be issued at {issued_at.isoformat()}, in the future"
+        return Message(FROM_THE_FUTURE, {"time": moment})
     return None
 
 
-def _span(window: timedelta) -> str:
-    seconds = int(window.total_seconds())
-    return f"{seconds // 60} minutes" if seconds % 60 == 0 else f"{seconds} seconds"
+STALE_MINUTES = "it was issued at %(time)s, more than %(minutes)s minutes ago"
+STALE_SECONDS = "it was issued at %(time)s, more than %(seconds)s seconds ago"
+FROM_THE_FUTURE = "it claims to be issued at %(time)s, in the future"
 
 
 class AgreementStatus(enum.StrEnum):

@@ -182,7 +182,8 @@ def admit_signed(
     reason = staleness(issued_at, now, window)
     if reason is not None:
         raise Replayed(
-            f"refused: a stale signed document or request ({reason}; replayed?)",
+            "refused: a stale signed document or request (%(reason)s; replayed?)",
+            reason=reason,
             agency_id=agency_id,
             partner=partner.code,
             nonce=nonce,

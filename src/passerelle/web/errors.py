@@ -34,7 +34,7 @@ from passerelle.web.context import (
     render,
 )
 from passerelle.web.htmx import is_htmx
-from passerelle.web.limits import BodyTooLarge
+from passerelle.web.limits import BODY_TOO_LARGE, BodyTooLarge
 
 
 class CsrfFailed(Exception):
@@ -127,9 +127,17 @@ def _internal_error(request: Request, exc: Exception) -> Response:
     return _error_response(request, 500, "error", "internal error", reference)
 
 
+def _too_large_text(request: Request, exc: BodyTooLarge) -> str:
+    """What a 413 says: the limit to a program (in English unless its Accept-Language names
+    French), the error page's sentence to a person."""
+    if _is_api(request):
+        return api_error_text(request, PasserelleError(BODY_TOO_LARGE, limit=exc.limit))
+    return gettext_of(request)(_HTTP_TEXT[413])
+
+
 async def reject_too_large(request: Request, exc: BodyTooLarge) -> Response:
     """The 413 of a body announced over its limit, answered before anything is read."""
-    response = _error_response(request, 413, "too_large", str(exc.detail))
+    response = _error_response(request, 413, "too_large", _too_large_text(request, exc))
     response.headers["Connection"] = "close"
     return response
 
@@ -162,11 +170,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return RedirectResponse(url, status_code=303)
 
     async def on_api_auth(request: Request, exc: Exception) -> Response:
-        return _error_response(request, 401, "unauthenticated", "a valid API token is required")
+        shown = api_error_text(request, PasserelleError("a valid API token is required"))
+        return _error_response(request, 401, "unauthenticated", shown)
 
     async def on_csrf(request: Request, exc: Exception) -> Response:
-        message = "the form's security token is missing or stale"
-        shown = message if _is_api(request) else gettext_of(request)(message)
+        refused = PasserelleError("the form's security token is missing or stale")
+        api = _is_api(request)
+        shown = api_error_text(request, refused) if api else error_text(request, refused)
         return _error_response(request, 403, "csrf", shown)
 
     async def on_http(request: Request, exc: Exception) -> Response:
@@ -175,7 +185,9 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, "error"
         )
         shown = str(exc.detail)
-        if not _is_api(request):  # a person reads it (the htmx partial shows the message)
+        if isinstance(exc, BodyTooLarge):
+            shown = _too_large_text(request, exc)
+        elif not _is_api(request):  # a person reads it (the htmx partial shows the message)
             shown = gettext_of(request)(_HTTP_TEXT.get(exc.status_code, shown))
         response = _error_response(request, exc.status_code, code, shown)
         for name, value in (exc.headers or {}).items():  # Allow on a 405, for example

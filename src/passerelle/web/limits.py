@@ -47,11 +47,15 @@ class BodyLimits:
         return self.form
 
 
+# What the API answers (a message id: the error handlers say it in the client's language).
+BODY_TOO_LARGE = "the request body is over %(limit)s bytes"
+
+
 class BodyTooLarge(HTTPException):
     """The request's body is over the limit of its route (413)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(status_code=413, detail=f"the request body is over {limit} bytes")
+        super().__init__(status_code=413, detail=BODY_TOO_LARGE % {"limit": limit})
         self.limit = limit
 
 

@@ -80,7 +80,29 @@ def test_a_bank_import_reports_in_french_and_lists_stay_as_they_are(run, tmp_pat
     assert "1 ajoutées, 0 déjà présentes, 1 refusées\n" in imported.output
     assert f"passerelle: {listing}: ligne 3{NBSP}: " in imported.output
     listed = run("bank", "list", **fr)
-    assert listed.output.startswith("connu\tpositive\t1 entries\t")  # a line for programs
+    assert listed.output.startswith("connu\tpositive\t1 entrée\t")
+    run("bank", "add", "connu", "--type", "md5", "--value", "2" * 32, **fr)
+    assert run("bank", "list", **fr).output.startswith("connu\tpositive\t2 entrées\t")
+    english = run("bank", "list", LANG="en_GB.UTF-8")
+    assert english.output.startswith("connu\tpositive\t2 entries\t")
+    # The line for programs keeps its names and numbers.
+    as_json = run("bank", "list", "--json", **fr)
+    assert '"entries": 2' in as_json.output
+
+
+def test_the_user_list_says_whether_each_person_is_active_in_french(run) -> None:  # type: ignore[no-untyped-def]
+    run("agency", "add", "unite-fr", "--name", "Unité", "--jurisdiction", "FR")
+    password = "mot de passe assez long\n" * 2
+    for name in ("analyste.un", "analyste.deux"):
+        added = run(
+            "user", "add", name, "--agency", "unite-fr", "--role", "analyst", stdin=password
+        )
+        assert added.exit_code == 0, added.output
+    run("user", "disable", "analyste.deux")
+    french = run("user", "list", LANG="fr_FR.UTF-8").output.splitlines()
+    assert sorted(line.split("\t")[3] for line in french) == ["actif", "désactivé"]
+    english = run("user", "list", LANG="en_US.UTF-8").output.splitlines()
+    assert sorted(line.split("\t")[3] for line in english) == ["active", "disabled"]
 
 
 def test_the_password_prompt_is_in_french(run) -> None:  # type: ignore[no-untyped-def]

@@ -25,6 +25,8 @@ TERMS = {
     "valid_until": "2030-12-31",
 }
 
+NBSP = "\u00a0"
+
 
 def _pair(database: Database, agencies: dict[str, str]) -> dict[str, Any]:
     """Agencies A and B of one instance as each other's partner, with their real keys."""
@@ -150,6 +152,17 @@ def test_a_stale_or_unversioned_answer_is_refused(
         " more than 5 minutes ago; replayed?)"
     )
     assert len(_replay_events(sqlite_database, agencies["a"])) == 1
+    # A partner whose client asks for French reads why in French.
+    french = client.post(
+        "/api/v1/exchange/answers",
+        content=seal(stale, keys["b"]),
+        headers={"Accept-Language": "fr-FR"},
+    )
+    assert french.status_code == 409
+    assert french.json()["error"]["message"] == (
+        f"refusé{NBSP}: un document ou une demande signés périmés (émis le {old.isoformat()},"
+        f" il y a plus de 5 minutes{NBSP}; rejoué{NBSP}?)"
+    )
     unversioned = {k: v for k, v in stale.items() if k not in ("issued_at", "nonce")}
     unversioned["schema"] = "passerelle-agreement-answer/1"
     old_format = client.post("/api/v1/exchange/answers", content=seal(unversioned, keys["b"]))

@@ -254,3 +254,5 @@ def test_the_api_needs_a_valid_token(client: TestClient, header: str | None) -> 
     assert response.json() == {
         "error": {"code": "unauthenticated", "message": "a valid API token is required"}
     }
+    french = client.get("/api/v1/me", headers={"Accept-Language": "fr-CA,fr;q=0.9"})
+    assert french.json()["error"]["message"] == "un jeton d’API valide est requis"

@@ -18,6 +18,7 @@ from passerelle.db.migrate import upgrade
 from passerelle.db.session import Database
 from passerelle.exchange.signing import MAX_DOCUMENT_BYTES
 from passerelle.web.limits import BodyLimits
+from passerelle.web.security import LOCALE_COOKIE
 from tests.conftest import csrf_of, log_in
 from tests.servers import running_passerelle
 
@@ -43,6 +44,27 @@ def test_api_bodies_over_their_limit_are_413_json(
     error = response.json() if path.startswith("/taxii2/") else response.json()["error"]
     assert error.get("code", error.get("error_code")) == "too_large"
     assert str(limit) in error.get("message", error.get("title"))
+
+
+def test_a_body_announced_over_its_limit_is_refused_in_the_reader_s_language(
+    client: TestClient,
+) -> None:
+    big = b"x" * (LIMITS.api + 1)
+    english = client.post("/api/v1/me", content=big)
+    assert english.json()["error"]["message"] == f"the request body is over {LIMITS.api} bytes"
+    french = client.post("/api/v1/me", content=big, headers={"Accept-Language": "fr"})
+    assert french.json()["error"]["message"] == (
+        f"le corps de la requête dépasse {LIMITS.api} octets"
+    )
+    token = csrf_of(client)
+    form = {"csrf_token": token, "username": "x", "password": "p" * (LIMITS.login + 1)}
+    page = client.post("/login", data=form)
+    assert page.status_code == 413
+    assert "Ce qui a été envoyé dépasse la taille que cette page accepte." in page.text
+    assert "request body" not in page.text
+    client.cookies.set(LOCALE_COOKIE, "en")  # a visitor who chose English
+    page = client.post("/login", data=form)
+    assert "What was sent is larger than this page accepts." in page.text
 
 
 def test_a_body_streamed_without_length_is_cut_at_the_limit(client: TestClient) -> None:

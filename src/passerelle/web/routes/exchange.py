@@ -57,6 +57,7 @@ from passerelle.web.context import (
     ReadUow,
     Viewer,
     WriteUow,
+    api_error_text,
     error_text,
     get_state,
     gettext_of,
@@ -83,12 +84,12 @@ def _window(request: Request) -> timedelta:
     return timedelta(seconds=get_state(request).settings.exchange_window_seconds)
 
 
-def _replayed(uow: UnitOfWork, refusal: Replayed) -> Response:
+def _replayed(request: Request, uow: UnitOfWork, refusal: Replayed) -> Response:
     """Nothing of the replayed document is kept; its refusal is audited."""
     uow.rollback()
     record_replay(uow, refusal)
     uow.commit()
-    return _refusal(409, str(refusal), "replayed")
+    return _refusal(409, api_error_text(request, refusal), "replayed")
 
 
 # What a partner (or anyone posing as one) may get back besides the answer.
@@ -140,9 +141,9 @@ def feed(
             window=_window(request),
         )
     except Refused as exc:
-        return _refusal(401, str(exc))
+        return _refusal(401, api_error_text(request, exc))
     except Replayed as exc:
-        return _replayed(uow, exc)
+        return _replayed(request, uow, exc)
     page = build_feed(uow, publisher_id=publisher.id, subscriber=partner, cursor=cursor, now=now)
     _, key = agency_key(uow, publisher.id, get_state(request).settings.secret_key)
     uow.commit()  # a key created on first use
@@ -170,9 +171,9 @@ async def proposal(request: Request, uow: WriteUow) -> Response:
         document = await _signed_document(request, uow)
         agreement = receive_proposal(uow, document=document, window=_window(request))
     except Refused as exc:
-        return _refusal(401, str(exc))
+        return _refusal(401, api_error_text(request, exc))
     except Replayed as exc:
-        return _replayed(uow, exc)
+        return _replayed(request, uow, exc)
     uow.commit()
     return _json(json.dumps({"id": agreement.id, "status": agreement.status.value}).encode(), 201)
 
@@ -187,9 +188,9 @@ async def answer(request: Request, uow: WriteUow) -> Response:
         document = await _signed_document(request, uow)
         agreement = receive_answer(uow, document=document, window=_window(request))
     except Refused as exc:
-        return _refusal(401, str(exc))
+        return _refusal(401, api_error_text(request, exc))
     except Replayed as exc:
-        return _replayed(uow, exc)
+        return _replayed(request, uow, exc)
     uow.commit()
     return _json(json.dumps({"id": agreement.id, "status": agreement.status.value}).encode())
 
