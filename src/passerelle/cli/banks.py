@@ -329,10 +329,15 @@ def bank_import(
         reader = read_stix_bundle if chosen == "stix" else read_misp_event
         entries, bad = reader(document)
         tally.refused(path, bad)
-        _import_chunk(rt, agency_code, name, path, entries, tally)
+        with rt.database.bulk():
+            _import_chunk(rt, agency_code, name, path, entries, tally)
     else:
         try:
-            with path.open(encoding="utf-8", newline="") as handle, _without_cycle_collector():
+            with (
+                path.open(encoding="utf-8", newline="") as handle,
+                _without_cycle_collector(),
+                rt.database.bulk(),
+            ):
                 _import_stream(
                     rt, agency_code, name, path, handle, chosen, labels, signal_type, tally
                 )
