@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import TextIO
@@ -168,21 +169,37 @@ def read_csv(text: str | Iterable[str]) -> Iterator[EntryInput | BadLine]:
             yield BadLine(number, exc)
 
 
+# A line as pytx writes a PDQ hash ("pdq", one space, 64 lowercase hexadecimal digits): read
+# as it stands, by one match; any other line goes through the whole reading below.
+_PLAIN_PDQ_LINE = re.compile(r"pdq ([0-9a-f]{64})\r?\n?")
+
+
 def read_pytx(
     text: str | Iterable[str], labels: Labels, default_type: str | None = None
 ) -> Iterator[EntryInput | BadLine]:
     lines = text.splitlines() if isinstance(text, str) else text
+    plain = None if default_type else _PLAIN_PDQ_LINE.fullmatch
     for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
+        if plain is not None and (match := plain(raw)) is not None:
+            yield EntryInput("pdq", match[1], labels, line=number)
             continue
-        if default_type:
-            kind, value = default_type, line
-        else:
-            kind, _, value = line.partition(" ")
-        found = _pytx_entry(number, kind, value, labels)
+        found = read_pytx_line(number, raw, labels, default_type)
         if found is not None:
             yield found
+
+
+def read_pytx_line(
+    number: int, raw: str, labels: Labels, default_type: str | None = None
+) -> EntryInput | BadLine | None:
+    """One line of a pytx file read in full (None for a blank line or a comment)."""
+    line = raw.strip()
+    if not line or line.startswith("#"):
+        return None
+    if default_type:
+        kind, value = default_type, line
+    else:
+        kind, _, value = line.partition(" ")
+    return _pytx_entry(number, kind, value, labels)
 
 
 def _pytx_entry(number: int, kind: str, value: str, labels: Labels) -> EntryInput | BadLine:

@@ -25,7 +25,7 @@ from passerelle.core.marking import Tlp, stricter
 from passerelle.core.match import Matcher
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.signals import Signal, get_signal_type
-from passerelle.core.signals.pdq import PDQ
+from passerelle.core.signals.pdq import PDQ, is_canonical_pdq
 from passerelle.core.signals.text import TEXT
 from passerelle.core.signals.url import URL
 
@@ -54,6 +54,9 @@ def parse_entry(entry: EntryInput) -> tuple[Signal, str | None]:
     """The signal an input stands for, and the human-readable value to keep beside it (the
     address as given for a `url` signal: exports carry it and its canonical form). Raw text
     becomes its near-duplicate fingerprint."""
+    if entry.signal_type == "pdq" and entry.quality is None and is_canonical_pdq(entry.value):
+        # Already in its canonical form (as an import's lines are): what PDQ.parse would make.
+        return Signal("pdq", entry.value), None
     kind = get_signal_type(entry.signal_type)
     if kind.name == "url":
         signal = URL.parse(entry.value)

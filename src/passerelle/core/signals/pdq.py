@@ -160,6 +160,12 @@ class PdqType:
         return signal.quality is None or signal.quality >= MIN_MATCH_QUALITY
 
 
+def is_canonical_pdq(text: str) -> bool:
+    """Whether `text` is a PDQ hash exactly as `PDQ.parse` would give it back (64 lowercase
+    hexadecimal digits, nothing around them)."""
+    return len(text) == 64 and _HEX.fullmatch(text) is not None
+
+
 def bits_to_hex(bits: np.ndarray) -> str:
     """pdqhash's bit vector to the hex form of Meta's reference implementations."""
     packed = np.packbits(np.asarray(bits, dtype=np.uint8))
