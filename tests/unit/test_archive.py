@@ -3,7 +3,9 @@ reported with a clear reason, the rest of the input unaffected."""
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -172,3 +174,55 @@ def test_a_per_record_gzip_cut_in_its_last_member_is_named(tmp_path: Path) -> No
     assert [c.url for c in items if isinstance(c, Content)] == ["http://example.com/"]
     assert problems[-1].fatal
     assert problems[-1].reason.startswith("truncated or damaged")
+
+
+def _response(body: bytes, *, block_digest: bool, payload_digest: bytes) -> bytes:
+    """One WARC response record of `body`, its block digest right (or absent), its payload
+    digest the SHA-1 of `payload_digest`."""
+    block = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + body
+
+    def sha1(data: bytes) -> str:
+        return (
+            "sha1:" + base64.b32encode(hashlib.sha1(data, usedforsecurity=False).digest()).decode()
+        )
+
+    headers = [
+        ("WARC-Type", "response"),
+        ("WARC-Target-URI", "https://exemple.test/"),
+        ("WARC-Date", "2026-12-02T00:00:00Z"),
+        ("WARC-Record-ID", "<urn:uuid:00000000-0000-0000-0000-000000000001>"),
+        ("Content-Type", "application/http; msgtype=response"),
+        ("WARC-Payload-Digest", sha1(payload_digest)),
+    ]
+    if block_digest:
+        headers.append(("WARC-Block-Digest", sha1(block)))
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    return (
+        b"WARC/1.0\r\n"
+        + head.encode()
+        + f"Content-Length: {len(block)}\r\n\r\n".encode()
+        + block
+        + b"\r\n\r\n"
+    )
+
+
+def test_the_payload_digest_is_checked_where_no_block_digest_verifies(tmp_path: Path) -> None:
+    body = b"bonjour tout le monde"
+    cases = {
+        # The block verifies: its bytes are the ones written, payload included.
+        "block-ok.warc": (_response(body, block_digest=True, payload_digest=b"other"), []),
+        # No block digest: the payload digest is what shows damage.
+        "no-block.warc": (
+            _response(body, block_digest=False, payload_digest=b"other"),
+            ["payload digest does not verify"],
+        ),
+        "both-ok.warc": (_response(body, block_digest=True, payload_digest=body), []),
+        "no-block-ok.warc": (_response(body, block_digest=False, payload_digest=body), []),
+    }
+    for name, (record, expected) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(record)
+        items = list(iter_archive(path))
+        assert [i.data for i in items if isinstance(i, Content)] == [body], name
+        reasons = [i.reason for i in items if isinstance(i, Problem)]
+        assert [r.split(" (")[0] for r in reasons] == expected, name

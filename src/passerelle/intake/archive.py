@@ -6,7 +6,8 @@ checked as it is read, and what is wrong is said without stopping the scan:
 - a truncated or damaged archive: the records before the damage are kept, then one fatal
   problem names the record number where reading stopped;
 - gzip not per record (a WARC.gz compressed as one stream, or with wrong member boundaries);
-- a block or payload digest that does not verify;
+- a block digest that does not verify, or a payload digest when there is no block digest
+  that verifies (the block holds the payload: one SHA-1 pass per record, not two);
 - an invalid WARC-Target-URI (spaces, wget's angle brackets): repaired when possible;
 - an ARC record header that is malformed (bad length, missing fields)."""
 
@@ -216,14 +217,21 @@ def _warc_payload(
     record: WarcRecord, name: str, max_bytes: int, stats: ArchiveStats
 ) -> Iterator[Content | Problem]:
     record.freeze()
-    if record.headers.get("WARC-Block-Digest") and not record.verify_block_digest(consume=False):
-        yield Problem(name, _BAD_BLOCK, False)
+    block_verified = False
+    if record.headers.get("WARC-Block-Digest"):
+        block_verified = record.verify_block_digest(consume=False)
+        if not block_verified:
+            yield Problem(name, _BAD_BLOCK, False)
     is_response = record.record_type == WarcRecordType.response
     if is_response:
         record.parse_http(auto_decode="none")
-    # A resource record's payload is its block, already checked above.
+    # A resource record's payload is its block, already checked above. A response's payload
+    # is part of its block: once the block verifies, the payload holds the very bytes that
+    # were written, and a second SHA-1 over them could show no damage (only a writer that
+    # hashed it otherwise, WARC 1.1 taking it without its transfer encoding).
     if (
         is_response
+        and not block_verified
         and record.headers.get("WARC-Payload-Digest")
         and not record.verify_payload_digest(consume=False)
     ):
