@@ -25,6 +25,7 @@ from passerelle.core.content import (
 )
 from passerelle.core.errors import InvalidInput
 from passerelle.core.match import Match, Matcher, MatchOutcome
+from passerelle.core.message import Message, message_of
 from passerelle.core.priority import Explanation, prioritise
 from passerelle.core.signals import Signal
 from passerelle.core.signals.digests import MD5, SHA256
@@ -73,7 +74,7 @@ class ScanResult:
     crawl_date: str | None = None
     title: str | None = None
     language: str | None = None
-    warnings: tuple[str, ...] = field(default_factory=tuple)
+    warnings: tuple[Message, ...] = field(default_factory=tuple)
     content: bytes | None = None
     # With the kept bytes of a matched video: thumbnails of its matched frames (seconds, JPEG).
     thumbnails: tuple[tuple[float, bytes], ...] = ()
@@ -100,7 +101,7 @@ class ScanResult:
             "suppressed": [m.as_dict() for m in self.suppressed],
             "score": self.score,
             "reasons": list(self.reasons),
-            "warnings": list(self.warnings),
+            "warnings": [warning.english() for warning in self.warnings],
             "error": None,
         }
 
@@ -111,7 +112,7 @@ class Fingerprint:
     signals: list[Signal]
     title: str | None = None
     text: str | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Message] = field(default_factory=list)
     # The text was read, then dropped (`SeenPayloads` keeps no text).
     text_dropped: bool = False
 
@@ -180,7 +181,11 @@ def _add_url(found: Fingerprint, content: Content, wants: Callable[[str], bool])
         try:
             found.signals.append(URL.compute(content.url))
         except InvalidInput as exc:
-            found.warnings.append(f"no url signal: {exc}")
+            found.warnings.append(_no_signal("url", message_of(exc)))
+
+
+def _no_signal(kind: str, reason: Message) -> Message:
+    return Message("no %(kind)s signal: %(reason)s", {"kind": kind, "reason": reason})
 
 
 def _add_signals(
@@ -194,17 +199,19 @@ def _add_signals(
         try:
             signals.append(PDQ.compute(content.data, max_pixels=options.max_pixels))
         except InvalidInput as exc:
-            warnings.append(f"no pdq signal: {exc}")
+            warnings.append(_no_signal("pdq", message_of(exc)))
     elif media_type in UNDECODABLE_IMAGE_TYPES and wants("pdq"):
-        warnings.append(
-            f"no pdq signal: {media_type} images cannot be decoded here (HEIF/HEIC);"
-            " convert it to JPEG or PNG to compare it"
+        undecodable = Message(
+            "%(type)s images cannot be decoded here (HEIF/HEIC); convert it to JPEG or PNG to"
+            " compare it",
+            {"type": media_type},
         )
+        warnings.append(_no_signal("pdq", undecodable))
     elif media_type in VIDEO_TYPES and wants("vpdq"):
         try:
             hashed = hash_video(content.data, options.video)
         except InvalidInput as exc:
-            warnings.append(f"no vpdq signal: {exc}")
+            warnings.append(_no_signal("vpdq", message_of(exc)))
         else:
             signals.append(hashed.signal)
             warnings.extend(hashed.warnings)

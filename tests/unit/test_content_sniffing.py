@@ -79,7 +79,7 @@ def test_a_heic_image_is_named_and_not_taken_for_a_video() -> None:
     found = fingerprint(Content(source="photo.heic", data=data), ScanOptions())
     assert found.media_type == "image/heic"
     assert [s.type for s in found.signals] == ["sha256", "md5"]
-    assert found.warnings == [
+    assert [warning.english() for warning in found.warnings] == [
         "no pdq signal: image/heic images cannot be decoded here (HEIF/HEIC);"
         " convert it to JPEG or PNG to compare it"
     ]

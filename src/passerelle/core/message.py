@@ -10,7 +10,7 @@ they are. The translation function is passed in, so the core needs no catalogue.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +72,16 @@ def message_of(error: BaseException) -> Message:
     if isinstance(error, PasserelleError) and error.template:
         return Message(error.template, {k: _value(v) for k, v in error.params.items()})
     return Message(UNEXPECTED, {"error": str(error) or type(error).__name__})
+
+
+def joined(messages: Sequence[Message]) -> Message:
+    """Several messages said one after the other (`first; then`, in the reader's typography)."""
+    if not messages:
+        return Message("no reason given")
+    found = messages[0]
+    for then in messages[1:]:
+        found = Message("%(first)s; %(then)s", {"first": found, "then": then})
+    return found
 
 
 def _value(value: object) -> str | int | float | bool | Message:

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from passerelle.core.errors import InvalidInput
+from passerelle.core.message import Message
 from passerelle.core.signals.base import Signal
 from passerelle.core.signals.pdq import PDQ, hamming
 from passerelle.core.signals.vpdq import VpdqFrame, to_signal
@@ -52,7 +53,7 @@ class VideoHash:
     width: int
     height: int
     seconds: float
-    warnings: tuple[str, ...]
+    warnings: tuple[Message, ...]
 
     @property
     def signal(self) -> Signal:
@@ -270,12 +271,12 @@ def _hash_stream(
     )
     frames: list[VpdqFrame] = []
     numbers: list[int] = []
-    warnings: list[str] = []
+    warnings: list[Message] = []
     number = -1
     try:
         for number, frame in numbered:
             if number > last_frame:
-                warnings.append(f"only the first {limits.max_seconds:g} s were hashed")
+                warnings.append(_first_seconds(limits))
                 break
             if number % step:
                 continue
@@ -295,19 +296,29 @@ def _hash_stream(
             frames.append(VpdqFrame(pdq.value, pdq.quality or 0, round(number / fps, 3)))
             numbers.append(number)
             if len(frames) >= limits.max_frames:
-                warnings.append(f"only the first {limits.max_frames:,} frames were hashed")
+                warnings.append(
+                    Message(
+                        "only the first %(count)s frames were hashed",
+                        {"count": f"{limits.max_frames:,}"},
+                    )
+                )
                 break
         else:
             if plan is not None:
                 number = min(plan.frames - 1, last_frame + 1)
                 if plan.frames > last_frame + 1:
-                    warnings.append(f"only the first {limits.max_seconds:g} s were hashed")
+                    warnings.append(_first_seconds(limits))
     except (av.error.FFmpegError, ValueError) as exc:
         if not frames:
             raise InvalidInput(
                 "damaged video, no frame decoded: %(error)s", error=_reason(exc)
             ) from None
-        warnings.append(f"damaged video: hashed up to frame {number - 1} ({_reason(exc)})")
+        warnings.append(
+            Message(
+                "damaged video: hashed up to frame %(number)s (%(error)s)",
+                {"number": number - 1, "error": _reason(exc)},
+            )
+        )
     if not frames:
         raise InvalidInput("video has no decodable frame")
     return VideoHash(
@@ -318,6 +329,12 @@ def _hash_stream(
         height=height,
         seconds=round(max(number, 0) / fps, 3),
         warnings=tuple(warnings),
+    )
+
+
+def _first_seconds(limits: VideoLimits) -> Message:
+    return Message(
+        "only the first %(seconds)s s were hashed", {"seconds": f"{limits.max_seconds:g}"}
     )
 
 

@@ -32,6 +32,7 @@ from passerelle.core.content import UNDECODABLE_IMAGE_TYPES, VIDEO_TYPES, Conten
 from passerelle.core.errors import Conflict, InvalidInput, PermissionDenied
 from passerelle.core.identity import Permission, User
 from passerelle.core.marking import Tlp
+from passerelle.core.message import joined
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.signals import get_signal_type
 from passerelle.core.signals.url import URL
@@ -168,7 +169,7 @@ def file_entries(
     unusable = found.media_type in VIDEO_TYPES and not any(s.type == "vpdq" for s in found.signals)
     if unusable or found.media_type in UNDECODABLE_IMAGE_TYPES:
         raise InvalidInput(
-            "%(source)s: %(why)s", field="file", source=source, why="; ".join(found.warnings)
+            "%(source)s: %(why)s", field="file", source=source, why=joined(found.warnings)
         )
     return [
         EntryInput(s.type, s.value, labels, note, quality=s.quality)

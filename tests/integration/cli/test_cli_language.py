@@ -90,6 +90,25 @@ def test_a_bank_import_reports_in_french_and_lists_stay_as_they_are(run, tmp_pat
     assert '"entries": 2' in as_json.output
 
 
+def test_a_file_that_gives_no_fingerprint_is_refused_in_french(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("agency", "add", "unite-fr", "--name", "Unité", "--jurisdiction", "FR")
+    run("bank", "create", "connu")
+    photo = tmp_path / "photo.heic"
+    photo.write_bytes(b"\x00\x00\x00\x18ftypheicmif1heic" + bytes(64))
+    french = run("bank", "add", "connu", "--file", str(photo), LANG="fr_FR.UTF-8")
+    assert (french.exit_code, french.output) == (
+        2,
+        f"passerelle: erreur{NBSP}: {photo}{NBSP}: pas d’empreinte pdq{NBSP}: les images"
+        " image/heic ne peuvent pas être décodées ici (HEIF/HEIC)"
+        f"{NBSP}; convertissez-la en JPEG ou en PNG pour la comparer\n",
+    )
+    english = run("bank", "add", "connu", "--file", str(photo), LANG="en_GB.UTF-8")
+    assert english.output == (
+        f"passerelle: error: {photo}: no pdq signal: image/heic images cannot be decoded here"
+        " (HEIF/HEIC); convert it to JPEG or PNG to compare it\n"
+    )
+
+
 def test_the_user_list_says_whether_each_person_is_active_in_french(run) -> None:  # type: ignore[no-untyped-def]
     run("agency", "add", "unite-fr", "--name", "Unité", "--jurisdiction", "FR")
     password = "mot de passe assez long\n" * 2

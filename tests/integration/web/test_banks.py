@@ -326,7 +326,17 @@ def test_a_file_adds_its_fingerprints_and_is_not_kept(
     ("name", "data", "message"),
     [
         ("vide.jpg", b"", "le fichier est vide"),
-        ("abime.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200, "abime.mp4"),
+        (
+            "abime.mp4",
+            b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200,
+            "abime.mp4\u00a0: pas d’empreinte vpdq\u00a0: ",
+        ),
+        (
+            "photo.heic",
+            b"\x00\x00\x00\x18ftypheicmif1heic" + b"\x00" * 64,
+            "photo.heic\u00a0: pas d’empreinte pdq\u00a0: les images image/heic ne peuvent pas"
+            " être décodées ici (HEIF/HEIC)\u00a0; convertissez-la en JPEG",
+        ),
     ],
 )
 def test_a_bad_file_is_refused(
