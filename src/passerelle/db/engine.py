@@ -10,7 +10,7 @@ from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from passerelle.core.errors import DatabaseUnavailable, InvalidInput
-from passerelle.db.write_turns import FairLock, TurnTakingConnection
+from passerelle.db.write_turns import FairLock, ProcessTurn, TurnTakingConnection
 
 WRITE_OPTION = "passerelle_write"
 
@@ -48,10 +48,13 @@ def _make_sqlite_engine(database: str | None, busy_timeout: float) -> Engine:
         connect_args={"timeout": busy_timeout, "factory": TurnTakingConnection},
     )
     turns = FairLock()  # this process's writers, in order (see write_turns)
+    # ... and this process among the processes writing to the same file (none in memory)
+    process_turn = ProcessTurn(Path(database)) if database and database != ":memory:" else None
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.turns = turns
+        dbapi_connection.process_turn = process_turn
         # Let SQLAlchemy, not the driver, decide when transactions begin (see _on_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
