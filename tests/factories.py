@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from passerelle.core.identity import Agency, User
 from passerelle.core.ports import ContentStore, UnitOfWork
+from passerelle.exchange.signing import agency_key
+from passerelle.services import exchange
 from passerelle.services.admin import create_agency, create_user
 
 DEFAULT_PASSWORD = "correct horse battery"
@@ -32,6 +38,28 @@ def make_user(
         roles=roles,
         locale=locale,
     )
+
+
+def make_partners(
+    uow: UnitOfWork, *, agency_ids: Mapping[str, str], secret: str
+) -> dict[str, Ed25519PrivateKey]:
+    """Agencies of one instance, by letter (`agency-<letter>`), each the partner of every
+    other with its real key pair (sealed under `secret`); each one's private key, by letter."""
+    keys = {letter: agency_key(uow, agency_id, secret) for letter, agency_id in agency_ids.items()}
+    for here, agency_id in agency_ids.items():
+        for there in agency_ids:
+            if there != here:
+                exchange.add_partner(
+                    uow,
+                    agency_id=agency_id,
+                    actor="test",
+                    code=f"agency-{there}",
+                    name=there,
+                    base_url="",
+                    public_key=keys[there][0],
+                    contact="",
+                )
+    return {letter: key for letter, (_, key) in keys.items()}
 
 
 def make_cases(

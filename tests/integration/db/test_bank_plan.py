@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-
-from sqlalchemy import event, text
 
 from passerelle.core.bank import EntryInput, EntryQuery
 from passerelle.core.signals.digests import MD5, SHA256
@@ -19,34 +15,11 @@ from passerelle.core.taxonomy import Labels
 from passerelle.db.session import Database
 from passerelle.services.banks import add_entries, create_bank
 from tests.factories import make_agency
+from tests.plans import query_plan, recorded_statements
 
 
-@contextmanager
-def _statements(database: Database) -> Iterator[list[tuple[str, object]]]:
-    kept: list[tuple[str, object]] = []
-
-    def keep(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        if "FROM bank_entries" in statement:
-            kept.append((statement, parameters))
-
-    event.listen(database.engine, "before_cursor_execute", keep)
-    try:
-        yield kept
-    finally:
-        event.remove(database.engine, "before_cursor_execute", keep)
-
-
-def _plan(database: Database, statement: str, parameters: object) -> str:
-    with database.engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)  # type: ignore[arg-type]
-            return " | ".join(str(row[-1]) for row in rows)
-        # The planner's statistics up to date (autovacuum keeps them so); a small table is
-        # scanned whatever the indexes: forbid what can be avoided.
-        conn.execute(text("ANALYZE bank_entries"))
-        conn.execute(text("SET enable_seqscan = off"))
-        rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters)  # type: ignore[arg-type]
-        return " | ".join(str(row[0]) for row in rows)
+def _reads_entries(statement: str) -> bool:
+    return "FROM bank_entries" in statement
 
 
 def _bank(database: Database) -> tuple[str, str]:
@@ -73,14 +46,14 @@ def _bank(database: Database) -> tuple[str, str]:
 
 def test_a_prefix_search_is_a_range_read_from_the_value_index(database: Database) -> None:
     _agency_id, bank_id = _bank(database)
-    with database.unit_of_work() as uow, _statements(database) as kept:
+    with database.unit_of_work() as uow, recorded_statements(database, _reads_entries) as kept:
         found = uow.banks.find_entries(
             bank_id, EntryQuery(prefix="ab"), now=datetime.now(UTC), limit=26
         )
     assert found and all(f.entry.signal.value.startswith("ab") for f in found)
     (statement, parameters), *_ = kept
     assert "LIKE" not in statement.upper()
-    plan = _plan(database, statement, parameters)
+    plan = query_plan(database, statement, parameters, analyze=["bank_entries"])
     assert "ix_bank_entries_bank_value" in plan, plan
     if database.engine.dialect.name == "sqlite":
         assert "value>? AND value<?" in plan, plan
@@ -135,14 +108,14 @@ def test_a_bank_holds_a_long_video_value_and_finds_hashes_by_their_whole_length(
 
 def test_the_list_of_banks_reads_no_entry_beyond_the_newest(database: Database) -> None:
     agency_id, _bank_id = _bank(database)
-    with database.unit_of_work() as uow, _statements(database) as kept:
+    with database.unit_of_work() as uow, recorded_statements(database, _reads_entries) as kept:
         summaries = {s.bank.name: s for s in uow.banks.summaries(agency_id)}
     assert summaries["connu"].counts == {"md5": 300}
     assert summaries["autre"].markings == {None: 3000}
     assert kept
     for statement, parameters in kept:
         assert "GROUP BY" not in statement.upper() and "LIMIT" in statement.upper(), statement
-        plan = _plan(database, statement, parameters)
+        plan = query_plan(database, statement, parameters, analyze=["bank_entries"])
         if database.engine.dialect.name == "sqlite":
             assert "SEARCH bank_entries USING COVERING INDEX ix_bank_entries_bank_" in plan, plan
             assert "TEMP B-TREE" not in plan, plan
@@ -161,7 +134,10 @@ def test_entries_held_already_are_looked_up_on_the_banks_unique_index(
     (quadratic over an import of a million)."""
     _agency_id, _bank_id = _bank(database)
     again = [MD5.compute(f"connu {n}".encode()).value for n in range(5)]
-    with database.unit_of_work(write=True) as uow, _statements(database) as kept:
+    with (
+        database.unit_of_work(write=True) as uow,
+        recorded_statements(database, _reads_entries) as kept,
+    ):
         report = add_entries(
             uow,
             agency_code="unite-b",
@@ -172,7 +148,7 @@ def test_entries_held_already_are_looked_up_on_the_banks_unique_index(
         uow.commit()
     assert (report.added, report.duplicates) == (0, 5)
     (statement, parameters), *_ = [k for k in kept if k[0].lstrip().startswith("SELECT")]
-    plan = _plan(database, statement, parameters)
+    plan = query_plan(database, statement, parameters, analyze=["bank_entries"])
     assert "uq_bank_entries_signal" in plan or "sqlite_autoindex_bank_entries" in plan, plan
     assert "Filter: ((bank_entries.value" not in plan.split("Index Cond")[0], plan
     assert "SCAN bank_entries" not in plan, plan

@@ -5,12 +5,12 @@ refers to (what committed is published by the next run's sweep)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from passerelle.core.ports import Candidate, ItemFindings, StagedContent, UnitOfWork
 from passerelle.db.session import Database
@@ -24,6 +24,7 @@ from passerelle.services.ingest import (
 )
 from passerelle.storage.content_store import EncryptedContentStore, derive_content_key
 from tests.factories import make_agency
+from tests.plans import is_sqlite, query_plan, recorded_statements
 
 MATCHES = '[{"bank": "connu", "labels": {"tier": "promotional"}}]'
 
@@ -170,53 +171,43 @@ def test_a_batch_writes_what_the_candidates_one_by_one_write(
     assert report.is_intact and report.checked >= 5, report
 
 
+def _selects_from(*tables: str) -> Callable[[str], bool]:
+    """Keeps the SELECT statements that name one of `tables`."""
+
+    def wanted(statement: str) -> bool:
+        return statement.lstrip().upper().startswith("SELECT") and any(
+            f" {table}" in statement for table in tables
+        )
+
+    return wanted
+
+
 def test_item_lookups_use_an_index(database: Database, open_uow: UnitOfWorkFactory) -> None:
     """The lookups of an item by SHA-256 or by address, and of its case, never scan the
     agency's items nor the cases, on both engines."""
-    statements: list[tuple[str, object]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith("SELECT") and (
-            " items" in statement or " cases" in statement
-        ):
-            statements.append((statement, parameters))
-
     batch = [candidate(n) for n in range(400)]
     for first in range(0, len(batch), 200):
         queue_batch(open_uow, agency_code="unite", candidates=batch[first : first + 200], actor="t")
-    with database.unit_of_work() as uow:
+    reads = _selects_from("items", "cases")
+    with database.unit_of_work() as uow, recorded_statements(database, reads) as statements:
         agency = uow.agencies.get_by_code("unite")
-        event.listen(database.engine, "before_cursor_execute", record)
-        try:
-            uow.queue.find_item(agency.id, "a" * 64, "b" * 64)
-            known = (batch[0].findings.sha256, batch[0].url_hash)
-            uow.queue.find_items(agency.id, [known, ("a" * 64, "b" * 64), ("c" * 64, None)])
-        finally:
-            event.remove(database.engine, "before_cursor_execute", record)
+        uow.queue.find_item(agency.id, "a" * 64, "b" * 64)
+        known = (batch[0].findings.sha256, batch[0].url_hash)
+        uow.queue.find_items(agency.id, [known, ("a" * 64, "b" * 64), ("c" * 64, None)])
     assert statements
-    with database.engine.connect() as conn:
-        sqlite = conn.dialect.name == "sqlite"
-        if not sqlite:
-            # The planner's statistics up to date (autovacuum keeps them so); a small table
-            # is read whole whatever its indexes: forbid what can be avoided.
-            conn.execute(text("ANALYZE items"))
-            conn.execute(text("ANALYZE cases"))
-            conn.execute(text("SET enable_seqscan = off"))
-        for statement, parameters in statements:
-            explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
-            rows = conn.exec_driver_sql(explain + statement, parameters)  # type: ignore[arg-type]
-            plan = " | ".join(str(row[-1] if sqlite else row[0]) for row in rows)
-            # An index on the agency alone still reads every item of the agency: the key
-            # looked up must be in the index's condition.
-            if sqlite:
-                assert "SCAN" not in plan, plan
-                keys = ("sha256=?", "url_hash=?", "item_id=?")
-                assert any(key in plan for key in keys), plan
-            else:
-                assert "Seq Scan" not in plan, plan
-                conditions = [part for part in plan.split(" | ") if "Index Cond" in part]
-                keys = ("sha256)::text =", "url_hash)::text =", "item_id)::text =")
-                assert any(key in part for part in conditions for key in keys), plan
+    for statement, parameters in statements:
+        plan = query_plan(database, statement, parameters, analyze=["items", "cases"])
+        # An index on the agency alone still reads every item of the agency: the key
+        # looked up must be in the index's condition.
+        if is_sqlite(database):
+            assert "SCAN" not in plan, plan
+            keys = ("sha256=?", "url_hash=?", "item_id=?")
+            assert any(key in plan for key in keys), plan
+        else:
+            assert "Seq Scan" not in plan, plan
+            conditions = [part for part in plan.split(" | ") if "Index Cond" in part]
+            keys = ("sha256)::text =", "url_hash)::text =", "item_id)::text =")
+            assert any(key in part for part in conditions for key in keys), plan
 
 
 class _Crash(Exception):
@@ -309,18 +300,10 @@ def test_a_batch_of_new_cases_runs_as_many_statements_whatever_its_size(
     up, written and audited at once), so that writing cases is not one round trip each."""
 
     def statements_for(batch: list[Candidate]) -> int:
-        ran: list[str] = []
-
-        def count(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-            ran.append(statement)
-
-        event.listen(database.engine, "before_cursor_execute", count)
-        try:
+        with recorded_statements(database, lambda _statement: True) as ran:
             outcomes = queue_batch(
                 open_uow, agency_code="unite", candidates=batch, actor="t", store=store
             )
-        finally:
-            event.remove(database.engine, "before_cursor_execute", count)
         assert outcomes == [Queued.OPENED] * len(batch)
         return len(ran)
 
@@ -336,36 +319,17 @@ def test_the_content_stores_lookups_by_sha256_alone_use_an_index(
     items' key starts with it), never by reading every item."""
     batch = [candidate(n) for n in range(300)]
     queue_batch(open_uow, agency_code="unite", candidates=batch, actor="t")
-    statements: list[tuple[str, object]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith("SELECT") and " items" in statement:
-            statements.append((statement, parameters))
-
-    with database.unit_of_work() as uow:
-        event.listen(database.engine, "before_cursor_execute", record)
-        try:
-            assert uow.jobs.is_content_kept(batch[0].findings.sha256)
-            kept = uow.jobs.kept_content({batch[1].findings.sha256, "f" * 64})
-        finally:
-            event.remove(database.engine, "before_cursor_execute", record)
+    reads = _selects_from("items")
+    with database.unit_of_work() as uow, recorded_statements(database, reads) as statements:
+        assert uow.jobs.is_content_kept(batch[0].findings.sha256)
+        kept = uow.jobs.kept_content({batch[1].findings.sha256, "f" * 64})
     assert kept == {batch[1].findings.sha256}
     assert len(statements) == 2
-    with database.engine.connect() as conn:
-        sqlite = conn.dialect.name == "sqlite"
-        if not sqlite:
-            # Statistics as autovacuum keeps them; a small table is read whole whatever its
-            # indexes: forbid what can be avoided.
-            conn.execute(text("ANALYZE items"))
-            conn.execute(text("ANALYZE agencies"))
-            conn.execute(text("SET enable_seqscan = off"))
-        for statement, parameters in statements:
-            explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
-            rows = conn.exec_driver_sql(explain + statement, parameters)  # type: ignore[arg-type]
-            plan = " | ".join(str(row[-1] if sqlite else row[0]) for row in rows)
-            if sqlite:
-                assert "SCAN items" not in plan and "sha256" in plan, plan
-            else:
-                # Not the whole key read for its second column: a range per agency.
-                conditions = [part for part in plan.split(" | ") if "Index Cond" in part]
-                assert any("(agency_id)::text = " in c and "sha256" in c for c in conditions), plan
+    for statement, parameters in statements:
+        plan = query_plan(database, statement, parameters, analyze=["items", "agencies"])
+        if is_sqlite(database):
+            assert "SCAN items" not in plan and "sha256" in plan, plan
+        else:
+            # Not the whole key read for its second column: a range per agency.
+            conditions = [part for part in plan.split(" | ") if "Index Cond" in part]
+            assert any("(agency_id)::text = " in c and "sha256" in c for c in conditions), plan

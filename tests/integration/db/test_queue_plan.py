@@ -4,19 +4,22 @@ temporary sort of the cases, however many there are (issue: 100,000 cases, 1.5 s
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, insert, text, update
+from sqlalchemy import insert, update
 
 from passerelle.core.case import CaseStatus, PageRequest, QueueFilters, QueueKey, QueueSort
 from passerelle.db.models import CaseRow, ItemRow
 from passerelle.db.session import Database
 from tests.factories import make_agency
+from tests.plans import query_plan, recorded_statements
 
 KEY = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _reads_a_page(statement: str) -> bool:
+    return "FROM cases" in statement and "count(" not in statement
 
 
 @pytest.mark.parametrize("sort", [s for s in QueueSort if s is not QueueSort.DEADLINE])
@@ -27,71 +30,17 @@ def test_a_deep_page_is_read_in_index_order(
     with database.unit_of_work(write=True) as uow:
         agency = make_agency(uow)
         uow.commit()
-    statements: list[tuple[str, object]] = []
-
-    def keep(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        if "FROM cases" in statement and "count(" not in statement:
-            statements.append((statement, parameters))
-
-    event.listen(database.engine, "before_cursor_execute", keep)
-    try:
-        with database.unit_of_work() as uow:
-            page = PageRequest(sort=sort, after=QueueKey(sort, KEY, "x", 50))
-            uow.queue.page_cases(agency.id, QueueFilters(status=status), page)
-    finally:
-        event.remove(database.engine, "before_cursor_execute", keep)
+    with (
+        recorded_statements(database, _reads_a_page) as statements,
+        database.unit_of_work() as uow,
+    ):
+        page = PageRequest(sort=sort, after=QueueKey(sort, KEY, "x", 50))
+        uow.queue.page_cases(agency.id, QueueFilters(status=status), page)
     (statement, parameters), *_ = statements
-    with database.engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            plan = " | ".join(
-                str(row[-1])
-                for row in conn.exec_driver_sql(
-                    "EXPLAIN QUERY PLAN " + statement,
-                    parameters,  # type: ignore[arg-type]
-                )
-            )
-            assert "TEMP B-TREE" not in plan, plan
-            assert "ix_cases_queue" in plan, plan
-        else:
-            # An empty table is scanned whatever the indexes: forbid what can be avoided.
-            conn.execute(text("SET enable_seqscan = off"))
-            conn.execute(text("SET enable_sort = off"))
-            plan = " | ".join(
-                str(row[0])
-                for row in conn.exec_driver_sql(
-                    "EXPLAIN " + statement,
-                    parameters,  # type: ignore[arg-type]
-                )
-            )
-            assert "Sort" not in plan, plan
-            assert "ix_cases_queue" in plan, plan
-
-
-@contextmanager
-def _statements(database: Database, wanted: Callable[[str], bool]) -> Iterator[list[str]]:
-    """The statements run meanwhile that `wanted` keeps, with their parameters."""
-    kept: list[tuple[str, object]] = []
-
-    def keep(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        if wanted(statement):
-            kept.append((statement, parameters))
-
-    event.listen(database.engine, "before_cursor_execute", keep)
-    try:
-        yield kept  # type: ignore[misc]
-    finally:
-        event.remove(database.engine, "before_cursor_execute", keep)
-
-
-def _plan(database: Database, statement: str, parameters: object) -> str:
-    with database.engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)  # type: ignore[arg-type]
-            return " | ".join(str(row[-1]) for row in rows)
-        conn.execute(text("SET enable_seqscan = off"))
-        conn.execute(text("SET enable_sort = off"))
-        rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters)  # type: ignore[arg-type]
-        return " | ".join(str(row[0]) for row in rows)
+    # An empty table is scanned whatever the indexes: forbid what can be avoided.
+    plan = query_plan(database, statement, parameters, forbid=["seqscan", "sort"])
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+    assert "ix_cases_queue" in plan, plan
 
 
 def test_a_persons_cases_are_read_from_the_index_of_assigned_cases(database: Database) -> None:
@@ -136,14 +85,14 @@ def test_a_persons_cases_are_read_from_the_index_of_assigned_cases(database: Dat
         )
         conn.exec_driver_sql("ANALYZE")
     with (
-        _statements(database, lambda s: "assigned_to" in s) as kept,
+        recorded_statements(database, lambda s: "assigned_to" in s) as kept,
         database.unit_of_work() as uow,
     ):
         listed = uow.work.assigned(agency.id, "analyste")
     assert [item.case_id for item in listed.items] == [cases[7]["id"]]
     assert kept
     for statement, parameters in kept:
-        plan = _plan(database, statement, parameters)
+        plan = query_plan(database, statement, parameters, forbid=["seqscan", "sort"])
         assert "ix_cases_assigned" in plan and "ix_cases_assigned_to" not in plan, plan
         assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
 
@@ -199,12 +148,12 @@ def test_related_cases_are_found_from_the_items_not_every_case_of_the_agency(
         conn.execute(insert(ItemRow), items)
         conn.execute(insert(CaseRow), cases)
     with (
-        _statements(database, lambda s: "FROM cases JOIN items" in s) as kept,
+        recorded_statements(database, lambda s: "FROM cases JOIN items" in s) as kept,
         database.unit_of_work() as uow,
     ):
         related = uow.queue.related_cases(agency.id, second)
     assert related == [(first, None)]
     assert kept
     for statement, parameters in kept:
-        plan = _plan(database, statement, parameters)
+        plan = query_plan(database, statement, parameters, forbid=["seqscan", "sort"])
         assert "ix_cases_agency_id" not in plan and "SCAN" not in plan, plan

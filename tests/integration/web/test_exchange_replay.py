@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 
 from passerelle.core.exchange import AgreementStatus, parse_page
 from passerelle.db.session import Database
-from passerelle.exchange.signing import agency_key, new_nonce, request_headers, seal
+from passerelle.exchange.signing import new_nonce, request_headers, seal
 from passerelle.services import exchange
 from tests.conftest import TEST_SECRET, log_in
+from tests.factories import make_partners
 
 TERMS = {
     "purpose": "Échange de signatures de contenus connus",
@@ -31,20 +32,9 @@ NBSP = "\u00a0"
 def _pair(database: Database, agencies: dict[str, str]) -> dict[str, Any]:
     """Agencies A and B of one instance as each other's partner, with their real keys."""
     with database.unit_of_work(write=True) as uow:
-        keys = {x: agency_key(uow, agencies[x], TEST_SECRET) for x in ("a", "b")}
-        for here, there in (("a", "b"), ("b", "a")):
-            exchange.add_partner(
-                uow,
-                agency_id=agencies[here],
-                actor="test",
-                code=f"agency-{there}",
-                name=there,
-                base_url="",
-                public_key=keys[there][0],
-                contact="",
-            )
+        keys = make_partners(uow, agency_ids=agencies, secret=TEST_SECRET)
         uow.commit()
-    return {x: keys[x][1] for x in keys}
+    return dict(keys)
 
 
 def _liaison(database: Database, username: str) -> Any:
@@ -78,20 +68,29 @@ def _replay_events(database: Database, agency_id: str) -> list[dict[str, Any]]:
     return [e.details | {"actor": e.actor} for e in events if e.action == "exchange.replay_refused"]
 
 
-def test_a_captured_suspension_posted_again_is_refused_and_audited(
-    client: TestClient, sqlite_database: Database, agencies: dict[str, str]
-) -> None:
-    keys = _pair(sqlite_database, agencies)
-    with sqlite_database.unit_of_work(write=True) as uow:
+def _proposed_by_a(
+    client: TestClient, database: Database, agencies: dict[str, str]
+) -> tuple[dict[str, Any], Any]:
+    """A and B partners; A's liaison proposes an agreement, posted to B: the keys, and the
+    agreement as A holds it."""
+    keys = _pair(database, agencies)
+    with database.unit_of_work(write=True) as uow:
         agreement, document = exchange.propose_agreement(
             uow,
-            viewer=_liaison(sqlite_database, "liaison.a"),
+            viewer=_liaison(database, "liaison.a"),
             partner_id=uow.exchange.partner_by_code(agencies["a"], "agency-b").id,  # type: ignore[union-attr]
             terms=TERMS,
         )
         uow.commit()
     sent = client.post("/api/v1/exchange/agreements", content=seal(document, keys["a"]))
     assert sent.status_code == 201, sent.text
+    return keys, agreement
+
+
+def test_a_captured_suspension_posted_again_is_refused_and_audited(
+    client: TestClient, sqlite_database: Database, agencies: dict[str, str]
+) -> None:
+    keys, agreement = _proposed_by_a(client, sqlite_database, agencies)
     accepted = _answer(sqlite_database, "b", agreement.id, "accept", keys["b"])
     assert client.post("/api/v1/exchange/answers", content=accepted).status_code == 200
     captured = _answer(sqlite_database, "b", agreement.id, "suspend", keys["b"])
@@ -121,19 +120,7 @@ def test_a_captured_suspension_posted_again_is_refused_and_audited(
 def test_a_stale_or_unversioned_answer_is_refused(
     client: TestClient, sqlite_database: Database, agencies: dict[str, str]
 ) -> None:
-    keys = _pair(sqlite_database, agencies)
-    with sqlite_database.unit_of_work(write=True) as uow:
-        agreement, document = exchange.propose_agreement(
-            uow,
-            viewer=_liaison(sqlite_database, "liaison.a"),
-            partner_id=uow.exchange.partner_by_code(agencies["a"], "agency-b").id,  # type: ignore[union-attr]
-            terms=TERMS,
-        )
-        uow.commit()
-    assert (
-        client.post("/api/v1/exchange/agreements", content=seal(document, keys["a"])).status_code
-        == 201
-    )
+    keys, agreement = _proposed_by_a(client, sqlite_database, agencies)
     old = datetime.now(UTC) - timedelta(minutes=10)
     stale = {
         "schema": "passerelle-agreement-answer/2",

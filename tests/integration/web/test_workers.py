@@ -16,37 +16,26 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from passerelle.db.session import Database
-from passerelle.exchange.signing import agency_key, request_headers
-from passerelle.services import exchange
+from passerelle.exchange.signing import request_headers
 from passerelle.settings import DEFAULT_SECRET_KEY, Settings
 from passerelle.web.app import create_app
-from tests.factories import make_agency
+from tests.factories import make_agency, make_partners
 from tests.servers import free_port, running_passerelle
 
 FEED = "/api/v1/exchange/feed?cursor=0"
 
 
-def _partners(database: Database) -> dict[str, object]:
-    """Agencies A and B as each other's partner; returns B's private key (under the dev
-    secret the servers run with)."""
+def _partners(database: Database) -> tuple[Ed25519PrivateKey, str]:
+    """Agencies A and B as each other's partner, under the dev secret the servers run with:
+    B's private key and A's id."""
     with database.unit_of_work(write=True) as uow:
         ids = {x: make_agency(uow, code=f"agency-{x}").id for x in ("a", "b")}
-        keys = {x: agency_key(uow, ids[x], DEFAULT_SECRET_KEY) for x in ids}
-        for here, there in (("a", "b"), ("b", "a")):
-            exchange.add_partner(
-                uow,
-                agency_id=ids[here],
-                actor="test",
-                code=f"agency-{there}",
-                name=there,
-                base_url="",
-                public_key=keys[there][0],
-                contact="",
-            )
+        keys = make_partners(uow, agency_ids=ids, secret=DEFAULT_SECRET_KEY)
         uow.commit()
-    return {"key_b": keys["b"][1], "agency_a": ids["a"]}
+    return keys["b"], ids["a"]
 
 
 def _environment(tmp_path: Path, url: str, **more: str) -> dict[str, str]:
@@ -61,9 +50,9 @@ def _environment(tmp_path: Path, url: str, **more: str) -> dict[str, str]:
 def test_a_signed_request_replayed_to_another_server_process_is_refused(
     tmp_path: Path, database: Database, database_url: str
 ) -> None:
-    pair = _partners(database)
+    key_b, agency_a = _partners(database)
     headers = request_headers(
-        pair["key_b"],  # type: ignore[arg-type]
+        key_b,
         subscriber="agency-b",
         publisher="agency-a",
         target=FEED,
@@ -82,7 +71,7 @@ def test_a_signed_request_replayed_to_another_server_process_is_refused(
         assert replayed.json()["error"]["code"] == "replayed"
         assert httpx.get(one + FEED, headers=headers).status_code == 409
     with database.unit_of_work() as uow:
-        events = uow.audit.list_for_agency(str(pair["agency_a"]), limit=50)
+        events = uow.audit.list_for_agency(agency_a, limit=50)
     assert [e.action for e in events].count("exchange.replay_refused") == 2
     # No access log unless asked for: the requests above left no line.
     assert "GET /api/v1/exchange/feed" not in (tmp_path / "one" / "server.log").read_text()
