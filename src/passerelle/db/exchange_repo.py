@@ -5,10 +5,11 @@ from __future__ import annotations
 import builtins
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -80,8 +81,9 @@ def _agreement(row: AgreementRow) -> Agreement:
     )
 
 
-# The columns of an outbox event as a bank import writes them (its origin is NULL: our own).
-EVENT_COLUMNS = (
+# The columns of an outbox block as a bank import writes it (its origin is NULL: our own).
+BLOCK_COLUMNS = (
+    "seq",
     "agency_id",
     "kind",
     "signal_type",
@@ -89,8 +91,54 @@ EVENT_COLUMNS = (
     "labels_json",
     "decision_json",
     "created_at",
-    "tlp_floor",
+    "span",
+    "entries_json",
 )
+# Entries a block row of the outbox holds: a feed page (FEED_PAGE, 500) reads one or two.
+EVENT_BLOCK = 1000
+
+
+def _labels_dict(text: str) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads(text)
+    return found
+
+
+def _event(
+    row: ExchangeEventRow,
+    seq: int,
+    signal_type: str,
+    value: str,
+    labels_json: str,
+    tlp_floor: str | None = None,
+) -> OutboxEvent:
+    labels = _labels_dict(labels_json)
+    floor = tlp_floor if row.entries_json is not None else row.tlp_floor
+    return OutboxEvent(
+        seq=seq,
+        agency_id=row.agency_id,
+        kind=EventKind(row.kind),
+        signal_type=signal_type,
+        value=value,
+        category=labels.get("category"),
+        tier=labels.get("tier"),
+        tags=tuple(labels.get("tags") or ()),
+        decision=json.loads(row.decision_json) if row.decision_json else None,
+        at=_aware(row.created_at) or row.created_at,
+        origin=row.origin,
+        tlp_floor=Tlp(floor) if floor else None,
+    )
+
+
+def _block_events(row: ExchangeEventRow, cursor: int, limit: int) -> Iterator[OutboxEvent]:
+    """The events of a block row after `cursor`, at most `limit`."""
+    body = json.loads(row.entries_json or "{}")
+    first = row.seq - row.span + 1
+    skip = max(0, cursor - first + 1)
+    texts = body["labels"]
+    for place, (signal_type, value, label, tlp_floor) in enumerate(
+        body["entries"][skip : skip + limit], start=skip
+    ):
+        yield _event(row, first + place, signal_type, value, texts[label], tlp_floor)
 
 
 class SqlExchangeRepo:
@@ -378,27 +426,63 @@ class SqlExchangeRepo:
         decision: dict[str, object] | None,
         when: datetime,
     ) -> None:
-        """One insert of many rows (the outbox of a bank import): no ORM object per entry;
-        the sequence numbers follow the order of `entries`."""
+        """Many events of one kind at once (the outbox of a bank import), in blocks of
+        EVENT_BLOCK entries a row; each entry still has its own sequence number, in the
+        order of `entries`, after the events already written."""
         if not entries:
             return
         decision_json = json.dumps(decision, sort_keys=True) if decision else None
-        labels_json: dict[Labels, str] = {}
+        first = self._reserve(len(entries))
+        labels_at: dict[Labels, int] = {}
         rows = []
-        last: tuple[Labels | None, str] = (None, "")
-        for signal_type, value, labels, tlp_floor in entries:
-            if labels is last[0]:  # an import's entries share one (hashing each is slow)
-                text = last[1]
-            else:
-                text = labels_json.get(labels) or json.dumps(labels.as_dict(), sort_keys=True)
-                labels_json[labels] = text
-                last = (labels, text)
+        for start in range(0, len(entries), EVENT_BLOCK):
+            block = entries[start : start + EVENT_BLOCK]
+            texts: list[str] = []
+            labels_at.clear()
+            body = []
+            last_labels: tuple[Labels | None, int] = (None, 0)
+            for signal_type, value, labels, tlp_floor in block:
+                if labels is last_labels[0]:  # an import's entries share one (hashing is slow)
+                    place = last_labels[1]
+                else:
+                    found = labels_at.get(labels)
+                    if found is None:
+                        found = labels_at[labels] = len(texts)
+                        texts.append(json.dumps(labels.as_dict(), sort_keys=True))
+                    place = found
+                    last_labels = (labels, place)
+                body.append((signal_type, value, place, tlp_floor))
+            entries_json = json.dumps({"labels": texts, "entries": body}, separators=(",", ":"))
+            last = first + start + len(block) - 1
+            span = len(block)
             rows.append(
-                (agency_id, kind.value, signal_type, value, text, decision_json, when, tlp_floor)
+                (last, agency_id, kind.value, "", "", "{}", decision_json, when, span, entries_json)
             )
-        insert_values(self._s, ExchangeEventRow, EVENT_COLUMNS, rows)  # after pending events
+        insert_values(self._s, ExchangeEventRow, BLOCK_COLUMNS, rows)
+
+    def _reserve(self, count: int) -> int:
+        """The first of `count` consecutive sequence numbers for the caller's events, none of
+        them given to any other event. SQLite: the write lock is held, and a row's number is
+        the highest so far plus one. PostgreSQL: the outbox is locked against other writers
+        until the transaction ends (they would draw numbers in between), then the sequence
+        is moved past the numbers taken."""
+        self._s.flush()  # events pending in the session take their numbers first
+        if not self._postgres:
+            top = self._s.scalar(select(func.max(ExchangeEventRow.seq)))
+            return int(top or 0) + 1
+        self._s.execute(text("LOCK TABLE exchange_events IN SHARE ROW EXCLUSIVE MODE"))
+        sequence = "pg_get_serial_sequence('exchange_events', 'seq')"
+        first = int(self._s.scalar(text(f"SELECT nextval({sequence})")) or 0)
+        self._s.execute(text(f"SELECT setval({sequence}, :last)"), {"last": first + count - 1})
+        return first
+
+    @property
+    def _postgres(self) -> bool:
+        return self._s.get_bind().dialect.name == "postgresql"
 
     def events_after(self, agency_id: str, cursor: int, limit: int) -> builtins.list[OutboxEvent]:
+        """Up to `limit` events of the agency after `cursor`, in order; a block read from
+        the entry after the cursor when the cursor falls inside it."""
         self._s.flush()
         rows = self._s.scalars(
             select(ExchangeEventRow)
@@ -406,25 +490,14 @@ class SqlExchangeRepo:
             .order_by(ExchangeEventRow.seq)
             .limit(limit)
         )
-        found = []
+        found: builtins.list[OutboxEvent] = []
         for row in rows:
-            labels = json.loads(row.labels_json)
-            found.append(
-                OutboxEvent(
-                    seq=row.seq,
-                    agency_id=row.agency_id,
-                    kind=EventKind(row.kind),
-                    signal_type=row.signal_type,
-                    value=row.value,
-                    category=labels.get("category"),
-                    tier=labels.get("tier"),
-                    tags=tuple(labels.get("tags") or ()),
-                    decision=json.loads(row.decision_json) if row.decision_json else None,
-                    at=_aware(row.created_at) or row.created_at,
-                    origin=row.origin,
-                    tlp_floor=Tlp(row.tlp_floor) if row.tlp_floor else None,
-                )
-            )
+            if row.entries_json is None:
+                found.append(_event(row, row.seq, row.signal_type, row.value, row.labels_json))
+            else:
+                found.extend(_block_events(row, cursor, limit - len(found)))
+            if len(found) >= limit:
+                break
         return found
 
     # --- holds and partners' notices ---------------------------------------------------------

@@ -660,6 +660,11 @@ class ExchangeEventRow(Base):
     # Passed on from a partner (its code), under the TLP it came with or a stricter one.
     origin: Mapped[str | None] = mapped_column(String(32))
     tlp_floor: Mapped[str | None] = mapped_column(String(16))
+    # A block of the entries a bank import added (migration 0038): the row stands for the
+    # `span` sequence numbers up to its `seq`, one an entry of `entries_json` (its signal
+    # type, value and labels columns are empty). 1 and NULL for a row of one event.
+    span: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    entries_json: Mapped[str | None] = mapped_column(Text)
 
 
 class SyncLogRow(Base):
