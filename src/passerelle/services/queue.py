@@ -91,17 +91,29 @@ def next_case(
 
 def get_case(uow: UnitOfWork, *, viewer: User, case_id: str) -> tuple[CaseDetail, list[AuditEvent]]:
     """A case of the viewer's agency and its history; any other case is not found."""
-    require_reader(viewer)
-    detail = uow.queue.get_case(viewer.agency_id, case_id)
+    detail = read_case(uow, viewer=viewer, case_id=case_id)
     history = uow.audit.list_for_object(viewer.agency_id, "case", case_id)
     return detail, history
+
+
+def read_case(uow: UnitOfWork, *, viewer: User, case_id: str) -> CaseDetail:
+    """A case of the viewer's agency, without its history; any other case is not found."""
+    require_reader(viewer)
+    return uow.queue.get_case(viewer.agency_id, case_id)
+
+
+def related_cases(uow: UnitOfWork, *, viewer: User, case_id: str) -> list[tuple[str, int | None]]:
+    """Other cases of the viewer's agency on the same or nearly the same content, oldest
+    first, with the PDQ distance of a near duplicate (None for the same content)."""
+    require_reader(viewer)
+    return uow.queue.related_cases(viewer.agency_id, case_id)
 
 
 def case_content(
     uow: UnitOfWork, store: ContentStore, *, viewer: User, case_id: str
 ) -> tuple[bytes, str]:
     """The preserved bytes of a case's item and their media type, for the viewer's agency."""
-    detail, _ = get_case(uow, viewer=viewer, case_id=case_id)
+    detail = read_case(uow, viewer=viewer, case_id=case_id)
     if detail.purged:
         # The bytes may still be in the shared store for another agency's item: never serve them.
         raise NotFound("content purged: its retention ended")
@@ -114,7 +126,7 @@ def case_frame(
     """A thumbnail (JPEG) of the frame at `seconds` of a case's preserved video: the one kept
     (encrypted) with the content when it was preserved, else, for content preserved before
     thumbnails were kept, made from the content on request and not kept."""
-    detail, _ = get_case(uow, viewer=viewer, case_id=case_id)
+    detail = read_case(uow, viewer=viewer, case_id=case_id)
     if detail.purged:
         raise NotFound("content purged: its retention ended")
     if not detail.summary.media_type.startswith("video/"):
@@ -183,12 +195,21 @@ class EarlierCase:
     distance: int | None = None  # PDQ distance of a near duplicate; None for the same content
 
 
-def earlier_cases(uow: UnitOfWork, *, viewer: User, case_id: str) -> list[EarlierCase]:
+def earlier_cases(
+    uow: UnitOfWork,
+    *,
+    viewer: User,
+    case_id: str,
+    related: list[tuple[str, int | None]] | None = None,
+) -> list[EarlierCase]:
     """Deconfliction: other cases on the same or nearly the same content, with their
-    decisions and referrals."""
+    decisions and referrals (`related`: the case's related cases when the caller has read
+    them already)."""
     require_reader(viewer)
+    if related is None:
+        related = uow.queue.related_cases(viewer.agency_id, case_id)
     found = []
-    for other, distance in uow.queue.related_cases(viewer.agency_id, case_id):
+    for other, distance in related:
         decisions = uow.decisions.list_for_case(viewer.agency_id, other)
         referrals = uow.referrals.for_case(viewer.agency_id, other)
         found.append(

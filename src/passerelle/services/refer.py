@@ -206,9 +206,18 @@ def _terrorist_decision(uow: UnitOfWork, viewer: User, case_id: str) -> Decision
     return decisions[-1]
 
 
-def default_statement(uow: UnitOfWork, *, viewer: User, case_id: str, language: str) -> str:
-    """The statement of reasons for the host, prefilled from the decision's category."""
-    decision = _terrorist_decision(uow, viewer, case_id)
+def default_statement(
+    uow: UnitOfWork,
+    *,
+    viewer: User,
+    case_id: str,
+    language: str,
+    decision: Decision | None = None,
+) -> str:
+    """The statement of reasons for the host, prefilled from the decision's category
+    (`decision`: the case's terrorist-content decision, when the caller has read it)."""
+    if decision is None:
+        decision = _terrorist_decision(uow, viewer, case_id)
     category = decision.category.value if decision.category else ""
     if category not in CATEGORY_TEXT:
         return ""
@@ -231,15 +240,28 @@ class LiveMeasure:
 
 
 def live_measures(
-    uow: UnitOfWork, *, viewer: User, case_id: str, exchange: Deconfliction | None = None
+    uow: UnitOfWork,
+    *,
+    viewer: User,
+    case_id: str,
+    exchange: Deconfliction | None = None,
+    related: list[tuple[str, int | None]] | None = None,
+    referrals: list[Referral] | None = None,
 ) -> list[LiveMeasure]:
     """Referrals and orders on this content already: ours on this case or on a case of the
-    same or a nearly identical item, and the partners' (through the exchange; `exchange`:
-    the case's deconfliction when the caller has read it already)."""
+    same or a nearly identical item, and the partners' (through the exchange). What the
+    caller has read already is not read again: `exchange`, the case's deconfliction;
+    `related`, its related cases; `referrals`, its own referrals."""
     found: list[LiveMeasure] = []
-    cases = [case_id] + [other for other, _ in uow.queue.related_cases(viewer.agency_id, case_id)]
+    if related is None:
+        related = uow.queue.related_cases(viewer.agency_id, case_id)
+    cases = [case_id] + [other for other, _ in related]
     for one in cases:
-        for r in uow.referrals.for_case(viewer.agency_id, one):
+        if one == case_id and referrals is not None:
+            ours = referrals
+        else:
+            ours = uow.referrals.for_case(viewer.agency_id, one)
+        for r in ours:
             found.append(LiveMeasure(r.id, one, r.kind.value, r.status.value, None, r.created_at))
     if exchange is None:
         detail = uow.queue.get_case(viewer.agency_id, case_id)
@@ -268,7 +290,7 @@ def prepare_referral(
     if not viewer.can(Permission.REVIEW):
         raise PermissionDenied("only analysts and approvers prepare referrals")
     detail = uow.queue.get_case(viewer.agency_id, case_id)
-    _terrorist_decision(uow, viewer, case_id)
+    decision = _terrorist_decision(uow, viewer, case_id)
     exchange = deconfliction(uow, agency_id=viewer.agency_id, case=detail)
     check_referral_allowed(uow, viewer=viewer, case=detail, override=override, state=exchange)
     existing = live_measures(uow, viewer=viewer, case_id=case_id, exchange=exchange)
@@ -315,7 +337,9 @@ def prepare_referral(
             created_by=viewer.username,
             created_at=moment,
             statement=clean_statement
-            or default_statement(uow, viewer=viewer, case_id=case_id, language=notice_language),
+            or default_statement(
+                uow, viewer=viewer, case_id=case_id, language=notice_language, decision=decision
+            ),
             hold_override_at=moment if override.strip() else None,
         )
     )

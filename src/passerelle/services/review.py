@@ -14,6 +14,7 @@ from passerelle.core.identity import Permission, User
 from passerelle.core.note import CaseNote, parse_note
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.public_report import PublicReport
+from passerelle.core.referral import Referral
 from passerelle.core.taxonomy import Labels
 from passerelle.services.banks import add_entries
 
@@ -175,11 +176,19 @@ def add_note(uow: UnitOfWork, *, viewer: User, case_id: str, text: str) -> CaseN
     return note
 
 
-def case_history(uow: UnitOfWork, *, viewer: User, case_id: str) -> list[AuditEvent]:
+def case_history(
+    uow: UnitOfWork,
+    *,
+    viewer: User,
+    case_id: str,
+    referrals: list[Referral] | None = None,
+) -> list[AuditEvent]:
     """What happened to a case and to its referrals (including what the host did through
-    its link), in order."""
+    its link), in order (`referrals`: the case's, when the caller has read them already)."""
     events = list(uow.audit.list_for_object(viewer.agency_id, "case", case_id))
-    for referral in uow.referrals.for_case(viewer.agency_id, case_id):
+    if referrals is None:
+        referrals = uow.referrals.for_case(viewer.agency_id, case_id)
+    for referral in referrals:
         events.extend(uow.audit.list_for_object(viewer.agency_id, "referral", referral.id))
     return sorted(events, key=lambda e: e.seq)
 

@@ -38,9 +38,10 @@ from passerelle.services.queue import (
     case_text,
     count_queue,
     earlier_cases,
-    get_case,
     list_queue,
     next_case,
+    read_case,
+    related_cases,
 )
 from passerelle.services.refer import default_statement, live_measures
 from passerelle.services.review import (
@@ -284,22 +285,36 @@ def queue_count(
 def _case_context(
     request: Request, uow: UnitOfWork, viewer: User, case_id: str
 ) -> dict[str, object]:
-    detail, _ = get_case(uow, viewer=viewer, case_id=case_id)
+    # Each thing is read once, and handed to the services that need it again.
+    detail = read_case(uow, viewer=viewer, case_id=case_id)
     agency = uow.agencies.get(viewer.agency_id)
     decisions = case_decisions(uow, viewer=viewer, case_id=case_id)
     referrals = uow.referrals.for_case(agency.id, case_id)
     referable = bool(decisions) and decisions[-1].verdict.value == "terrorist"
     exchange = deconfliction(uow, agency_id=viewer.agency_id, case=detail)
+    related = related_cases(uow, viewer=viewer, case_id=case_id)
+    history = case_history(uow, viewer=viewer, case_id=case_id, referrals=referrals)
     return {
         "case": case_detail_view(detail, gettext_of(request)),
-        "history": [audit_row(e) for e in case_history(uow, viewer=viewer, case_id=case_id)],
+        "history": [audit_row(e) for e in history],
         "public_reports": public_reports(uow, viewer=viewer, case_id=case_id),
         "next_step": _next_step(detail.summary.status.value, decisions, referrals, viewer),
-        "live": live_measures(uow, viewer=viewer, case_id=case_id, exchange=exchange)
+        "live": live_measures(
+            uow,
+            viewer=viewer,
+            case_id=case_id,
+            exchange=exchange,
+            related=related,
+            referrals=referrals,
+        )
         if referable
         else [],
         "statement": default_statement(
-            uow, viewer=viewer, case_id=case_id, language=viewer.locale.value
+            uow,
+            viewer=viewer,
+            case_id=case_id,
+            language=viewer.locale.value,
+            decision=decisions[-1],
         )
         if referable
         else "",
@@ -314,7 +329,7 @@ def _case_context(
         "referrals": referrals,
         "recommendations": uow.decisions.recommendations(agency.id, case_id),
         "complaints": uow.complaints.for_case(agency.id, case_id),
-        "earlier": earlier_cases(uow, viewer=viewer, case_id=case_id),
+        "earlier": earlier_cases(uow, viewer=viewer, case_id=case_id, related=related),
         "exchange": exchange,
         "can_observe": viewer.can(Permission.APPROVE_ORDER)
         or viewer.can(Permission.MANAGE_PARTNERS),
