@@ -93,7 +93,30 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# What a queue's row shows, read as plain columns: a page of cases builds no ORM objects.
+SUMMARY_COLUMNS = (
+    CaseRow.id,
+    CaseRow.status,
+    CaseRow.score,
+    CaseRow.source,
+    CaseRow.title,
+    CaseRow.language,
+    CaseRow.reasons_json,
+    CaseRow.matches_json,
+    CaseRow.created_at,
+    CaseRow.legal_hold_until,
+    CaseRow.assigned_to,
+    ItemRow.media_type,
+    ItemRow.url,
+)
+
+
 def _summary(case: CaseRow, item: ItemRow) -> CaseSummary:
+    return _summary_of(case, media_type=item.media_type, url=item.url)
+
+
+def _summary_of(case: Any, *, media_type: str, url: str | None) -> CaseSummary:
+    """A case's summary from its row, or from a row of `SUMMARY_COLUMNS` (same names)."""
     matches = json.loads(case.matches_json)
     reasons = load_explanations(case.reasons_json)
     return CaseSummary(
@@ -101,8 +124,8 @@ def _summary(case: CaseRow, item: ItemRow) -> CaseSummary:
         status=CaseStatus(case.status),
         score=case.score,
         source=case.source,
-        media_type=item.media_type,
-        url=item.url,
+        media_type=media_type,
+        url=url,
         title=case.title,
         language=case.language,
         top_reason=reasons[0] if reasons else None,
@@ -613,7 +636,7 @@ class SqlQueueRepo:
         rows = list(self._s.execute(query.limit(page.size)))
         if backwards:
             rows.reverse()
-        cases = [_summary(row[0], row[1]) for row in rows]
+        cases = [_summary_of(row, media_type=row.media_type, url=row.url) for row in rows]
         keys = [order.key_of(row) for row in rows]
         if not keys:
             return cases, keys, 0
@@ -781,7 +804,7 @@ class _Order:
         if count:
             query = select(func.count(CaseRow.id))
         else:
-            query = select(CaseRow, ItemRow).join(ItemRow, ItemRow.id == CaseRow.item_id)
+            query = select(*SUMMARY_COLUMNS).join(ItemRow, ItemRow.id == CaseRow.item_id)
         if self.sort is QueueSort.DEADLINE:
             query = query.join(self._live, self._live.c.case_id == CaseRow.id)
         return query
@@ -848,6 +871,6 @@ class _Order:
                 return due > mark if forward else due < mark
 
     def key_of(self, row: Any) -> QueueKey:
-        case: CaseRow = row[0]
-        moment = row[2] if self.sort is QueueSort.DEADLINE else case.created_at
-        return QueueKey(self.sort, _aware(moment), case.id, case.score)
+        """The key of a row of `base()` (`SUMMARY_COLUMNS`, then the deadline if any)."""
+        moment = row.deadline if self.sort is QueueSort.DEADLINE else row.created_at
+        return QueueKey(self.sort, _aware(moment), row.id, row.score)

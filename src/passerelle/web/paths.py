@@ -2,7 +2,8 @@
 
 Starlette finds a route by name by trying every route of the app in turn; a queue page
 links to each of its cases, so that search cost more than the page's queries. The routes
-are indexed by name once, and a path is made by the one route that bears the name."""
+are indexed by name once, and a path is made by the one route that bears the name (once
+for all, for a route without parameters)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from fastapi import Request
 from starlette.routing import NoMatchFound
 
 ROUTES_BY_NAME = "routes_by_name"  # where the index is kept on the app's state
+PLAIN_PATHS = "plain_paths"  # where the paths of routes without parameters are kept
 
 
 class _Route(Protocol):
@@ -46,13 +48,41 @@ def _routes_by_name(request: Request) -> dict[str, list[_Route]]:
     return index
 
 
+def _plain_paths(request: Request) -> dict[str, str]:
+    """The paths already made of routes without parameters, by name (the same at every
+    request: every page links to the same menu)."""
+    state = request.app.state
+    made: dict[str, str] | None = getattr(state, PLAIN_PATHS, None)
+    if made is None:
+        made = {}
+        setattr(state, PLAIN_PATHS, made)
+    return made
+
+
 def path_for(request: Request, name: str, /, **params: Any) -> str:
     """The path of the route `name` with these parameters (under the app's root path), as
     `request.url_for(name, **params).path` gives it."""
     root = str(request.scope.get("app_root_path", request.scope.get("root_path", "")))
+    if params:
+        return root.rstrip("/") + _route_path(request, name, params)
+    made = _plain_paths(request)
+    path = made.get(name)
+    if path is None:
+        path = made[name] = _route_path(request, name, params)
+    return root.rstrip("/") + path
+
+
+def _route_path(request: Request, name: str, params: dict[str, Any]) -> str:
+    """The path of the route `name` with these parameters, under no root path."""
     for route in _routes_by_name(request).get(name, ()):
         try:
-            return root.rstrip("/") + route.url_path_for(name, **params)
+            return str(route.url_path_for(name, **params))
         except NoMatchFound:
             continue  # another route of that name takes other parameters
-    return request.url_for(name, **params).path  # a route inside a mount, or an error
+    return _mounted_path(request, name, params)
+
+
+def _mounted_path(request: Request, name: str, params: dict[str, Any]) -> str:
+    """A route inside a mount, or an error: Starlette's own search, its root path taken off."""
+    path = request.app.url_path_for(name, **params)
+    return str(path)
