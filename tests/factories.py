@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from passerelle.core.exchange import Agreement, AgreementStatus, Partner, parse_terms
 from passerelle.core.identity import Agency, User
 from passerelle.core.ports import ContentStore, UnitOfWork
-from passerelle.exchange.signing import agency_key
+from passerelle.exchange.signing import agency_key, new_key_pair
 from passerelle.services import exchange
 from passerelle.services.admin import create_agency, create_user
 
@@ -60,6 +63,38 @@ def make_partners(
                     contact="",
                 )
     return {letter: key for letter, (_, key) in keys.items()}
+
+
+def make_partner_under_agreement(
+    uow: UnitOfWork, *, here: str, there: str, terms: Mapping[str, object]
+) -> Partner:
+    """`here` knows `there` as a partner (code `there`, a key of its own), under an active
+    agreement with these terms (its id the same whichever side asks)."""
+    agency = uow.agencies.get_by_code(here)
+    partner = exchange.add_partner(
+        uow,
+        agency_id=agency.id,
+        actor="test",
+        code=there,
+        name=there,
+        base_url="",
+        public_key=new_key_pair("k")[0],
+        contact="",
+    )
+    now = datetime.now(UTC)
+    uow.exchange.add_agreement(
+        Agreement(
+            id=str(uuid.uuid5(uuid.NAMESPACE_URL, "-".join(sorted([here, there])))),
+            agency_id=agency.id,
+            partner_id=partner.id,
+            role="proposer",
+            status=AgreementStatus.ACTIVE,
+            terms=parse_terms(dict(terms)),
+            created_at=now,
+            changed_at=now,
+        )
+    )
+    return partner
 
 
 def make_cases(

@@ -141,7 +141,7 @@ def test_a_page_is_checked_against_our_copy_of_the_agreements() -> None:
         ({"schema": "autre"}, "unknown feed schema"),
         ({**page().as_dict(), "extra": 1}, "unexpected feed fields"),
         ({**page().as_dict(), "cursor": "x"}, "malformed feed"),
-        ({**page().as_dict(), "entries": [{"seq": 1}]}, "malformed feed entry"),
+        ({**page().as_dict(), "entries": {"seq": 1}}, "entries are not a list"),
         ({**page().as_dict(), "nonce": "0"}, "nonce is 32 lowercase hexadecimal"),
         ({**page().as_dict(), "audit_head": "7"}, "audit head is not"),
         (
@@ -159,8 +159,28 @@ def test_a_broken_page_is_named(broken: object, message: str) -> None:
 def test_a_decision_summary_never_carries_the_rationale() -> None:
     document = page().as_dict()
     document["entries"][0]["decision"] = {"verdict": "terrorist", "rationale": "secret"}
-    with pytest.raises(InvalidInput, match="never carries the rationale"):
-        parse_page(document)
+    read = parse_page(document)
+    assert read.entries == ()  # nothing of it is taken in
+    (refused,) = read.refused
+    assert str(refused.message()) == "entry 1: a decision summary never carries the rationale"
+
+
+def test_an_entry_that_cannot_be_read_is_left_out_and_named_and_the_rest_read() -> None:
+    good = page().as_dict()["entries"][0]
+    document = page(next_cursor=4).as_dict()
+    document["entries"] = [
+        good,
+        {**good, "seq": 2, "value": "not a digest"},
+        {"seq": 3},
+        {**good, "seq": 4, "kind": "adx"},
+    ]
+    read = parse_page(document)
+    assert [entry.seq for entry in read.entries] == [1]
+    assert [refused.seq for refused in read.refused] == ["2", "3", "4"]
+    reasons = [str(refused.message()) for refused in read.refused]
+    assert reasons[1] == "entry 3: malformed feed entry"
+    assert all(reason.startswith(f"entry {n}: ") for n, reason in zip("234", reasons, strict=True))
+    assert "adx" in reasons[2]
 
 
 def test_envelopes_verify_and_refuse_every_alteration() -> None:

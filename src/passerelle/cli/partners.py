@@ -206,10 +206,10 @@ def export_feed(rt: Runtime, code: str, agency_code: str | None, cursor: int, ou
 @needs_runtime
 def import_feed(rt: Runtime, path: Path, agency_code: str | None) -> None:
     """Take in a signed feed received by file drop: checked as a pulled one, from our cursor."""
-    body, said = _read_signed(path, "feed")
-    if "publisher" not in said:
+    body, claims = _read_signed(path, "feed")
+    if "publisher" not in claims:
         raise InvalidInput("%(path)s is not a signed Passerelle feed", path=path)
-    publisher = str(said["publisher"])
+    publisher = str(claims["publisher"])
     with rt.database.unit_of_work(write=True) as uow:
         agency = resolve_agency(uow, agency_code)
         partner = uow.exchange.partner_by_code(agency.id, publisher)
@@ -227,6 +227,9 @@ def import_feed(rt: Runtime, path: Path, agency_code: str | None) -> None:
             uow.commit()
             raise
         uow.commit()
+    for refused in outcome.refused:
+        warning = say("warning: %(source)s: %(reason)s", source=path, reason=said(refused))
+        click.echo(f"passerelle: {warning}", err=True)
     click.echo(
         say(
             "%(imported)s imported, %(retracted)s withdrawn from %(partner)s",

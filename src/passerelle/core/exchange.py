@@ -20,7 +20,7 @@ from passerelle.core.errors import InvalidInput
 from passerelle.core.marking import NEVER_SHARED, stricter
 from passerelle.core.marking import Distribution as Distribution
 from passerelle.core.marking import Tlp as Tlp
-from passerelle.core.message import Message
+from passerelle.core.message import Message, message_of
 from passerelle.core.signals import parse_signal
 from passerelle.core.taxonomy import Category
 from passerelle.core.timestamps import parse_day, parse_timestamp
@@ -409,6 +409,19 @@ def feed_entries(
 
 
 @dataclass(frozen=True, slots=True)
+class RefusedEntry:
+    """An entry of a received page that cannot be read (a value that is no signal of its
+    type, a kind or a category we do not know): left out and reported, the rest of the page
+    taken in. Its number when it could be read."""
+
+    seq: str
+    reason: Message
+
+    def message(self) -> Message:
+        return Message("entry %(seq)s: %(reason)s", {"seq": self.seq, "reason": self.reason})
+
+
+@dataclass(frozen=True, slots=True)
 class FeedPage:
     publisher: str
     subscriber: str
@@ -419,6 +432,9 @@ class FeedPage:
     more: bool = False
     nonce: str = ""
     audit_head: str = ""  # the publisher's audit head: partners witness it
+    # What the subscriber could not read of the page (never written: a publisher writes only
+    # entries it could read).
+    refused: tuple[RefusedEntry, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -465,7 +481,9 @@ def parse_page(document: object) -> FeedPage:
             "unexpected feed fields: %(fields)s", fields=sorted(set(document) ^ _PAGE_KEYS)
         )
     try:
-        entries = tuple(_entry(item) for item in document["entries"])
+        if not isinstance(document["entries"], list):
+            raise InvalidInput("the feed's entries are not a list")
+        entries, refused = _entries(document["entries"])
         head = str(document["audit_head"])
         if not _HEAD.match(head):
             raise InvalidInput("the feed's audit head is not <event number>:<MAC>")
@@ -479,9 +497,28 @@ def parse_page(document: object) -> FeedPage:
             entries=entries,
             issued_at=parse_issued_at(document["issued_at"]),
             more=bool(document["more"]),
+            refused=refused,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInput("malformed feed: %(error)s", error=exc) from None
+
+
+def _entries(items: list[Any]) -> tuple[tuple[FeedEntry, ...], tuple[RefusedEntry, ...]]:
+    """The entries of a page that can be read, and why each other one cannot (a partner's
+    entry we cannot read would stop every later one if it refused the page: it is left out
+    and reported instead)."""
+    entries: list[FeedEntry] = []
+    refused: list[RefusedEntry] = []
+    for item in items:
+        seq = str(item.get("seq", "?")) if isinstance(item, dict) else "?"
+        try:
+            entries.append(_entry(item))
+        except InvalidInput as exc:
+            refused.append(RefusedEntry(seq[:20], message_of(exc)))
+        except (KeyError, TypeError, ValueError) as exc:
+            reason = Message("malformed feed entry: %(error)s", {"error": str(exc)[:200]})
+            refused.append(RefusedEntry(seq[:20], reason))
+    return tuple(entries), tuple(refused)
 
 
 def _entry(item: object) -> FeedEntry:

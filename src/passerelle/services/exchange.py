@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,7 +43,7 @@ from passerelle.core.exchange import (
     staleness,
 )
 from passerelle.core.identity import Permission, User
-from passerelle.core.message import Message
+from passerelle.core.message import Message, joined
 from passerelle.core.ports import ObservationHold, PartnerNotice, UnitOfWork
 from passerelle.core.signals import parse_signal
 from passerelle.core.taxonomy import Labels, parse_category, parse_tier
@@ -405,6 +405,7 @@ class SyncOutcome:
     imported: int
     retracted: int
     notices: int
+    refused: tuple[Message, ...] = ()  # why each entry that could not be read was left out
 
 
 def partner_bank_name(partner: Partner) -> str:
@@ -451,35 +452,18 @@ def apply_feed(
         )
     bank = _partner_bank(uow, partner)
     imported = retracted = notices = 0
+    # Additions in a row are written to the bank together, one statement for the page rather
+    # than one for each entry; anything else waits for them, so that the page is taken in the
+    # order it was written (an entry added, then withdrawn, stays withdrawn).
+    additions: list[FeedEntry] = []
     for entry in page.entries:
-        signal = parse_signal(entry.signal_type, entry.value)
         if entry.kind is EventKind.ADD:
-            retention = agreements[entry.agreement].terms.retention_days
-            labels = Labels(
-                category=parse_category(entry.category) if entry.category else None,
-                tier=parse_tier(entry.tier) if entry.tier else None,
-                tags=frozenset(entry.tags) | {f"partner:{partner.code}"},
-            )
-            decided = (entry.decision or {}).get("decided_at")
-            added = uow.banks.add_entries(
-                bank.id,
-                [
-                    NewEntry(
-                        signal,
-                        labels,
-                        note=f"decided by {partner.code} on {decided}" if decided else "",
-                        provenance=f"{partner.code}, agreement {entry.agreement}, #{entry.seq}"
-                        f", TLP:{entry.tlp.value.upper()}, distribution {entry.distribution.value}",
-                        expires_at=now + timedelta(days=retention),
-                        tlp=entry.tlp,
-                        distribution=entry.distribution,
-                    )
-                ],
-            )
-            imported += len(added)
-            if added and entry.distribution is Distribution.ONWARD:
-                _pass_on(uow, partner, entry, labels, now)
-        elif entry.kind is EventKind.RETRACT:
+            additions.append(entry)
+            continue
+        imported += _add_partner_entries(uow, bank, partner, agreements, additions, now)
+        additions = []
+        signal = parse_signal(entry.signal_type, entry.value)
+        if entry.kind is EventKind.RETRACT:
             try:
                 uow.banks.remove_entry(bank.id, signal.type, signal.value)
                 retracted += 1
@@ -503,22 +487,76 @@ def apply_feed(
                 at=entry.at,
             )
             notices += 1
-    if imported or retracted or notices:
-        _audit(
-            uow,
-            partner.code,
-            agency.id,
-            "exchange.imported",
-            "partner",
-            partner.id,
-            {
-                "cursor": page.next_cursor,
-                "imported": imported,
-                "retracted": retracted,
-                "notices": notices,
-            },
-        )
-    return SyncOutcome(imported, retracted, notices)
+    imported += _add_partner_entries(uow, bank, partner, agreements, additions, now)
+    refused = tuple(r.message() for r in page.refused)
+    if imported or retracted or notices or refused:
+        details: dict[str, object] = {
+            "cursor": page.next_cursor,
+            "imported": imported,
+            "retracted": retracted,
+            "notices": notices,
+        }
+        if refused:
+            details["refused"] = [r.as_dict() for r in refused]
+        _audit(uow, partner.code, agency.id, "exchange.imported", "partner", partner.id, details)
+    return SyncOutcome(imported, retracted, notices, refused)
+
+
+def _add_partner_entries(
+    uow: UnitOfWork,
+    bank: Bank,
+    partner: Partner,
+    agreements: Mapping[str, Agreement],
+    entries: Sequence[FeedEntry],
+    now: datetime,
+) -> int:
+    """Write a partner's additions to its bank at once; pass on, in the page's order, those
+    shared onward that the bank did not hold. The number written. An entry that comes twice
+    is written once, under the stricter of its markings, as one after the other would be."""
+    if not entries:
+        return 0
+    labelled = [(entry, _partner_labels(partner, entry)) for entry in entries]
+    added = uow.banks.add_entries(
+        bank.id,
+        [_partner_entry(partner, agreements, entry, labels, now) for entry, labels in labelled],
+    )
+    written = {(e.signal.type, e.signal.value) for e in added}
+    for entry, labels in labelled:
+        key = (entry.signal_type, entry.value)
+        if key in written:
+            written.discard(key)  # the first of its signal is the one that added it
+            if entry.distribution is Distribution.ONWARD:
+                _pass_on(uow, partner, entry, labels, now)
+    return len(added)
+
+
+def _partner_labels(partner: Partner, entry: FeedEntry) -> Labels:
+    return Labels(
+        category=parse_category(entry.category) if entry.category else None,
+        tier=parse_tier(entry.tier) if entry.tier else None,
+        tags=frozenset(entry.tags) | {f"partner:{partner.code}"},
+    )
+
+
+def _partner_entry(
+    partner: Partner,
+    agreements: Mapping[str, Agreement],
+    entry: FeedEntry,
+    labels: Labels,
+    now: datetime,
+) -> NewEntry:
+    retention = agreements[entry.agreement].terms.retention_days
+    decided = (entry.decision or {}).get("decided_at")
+    return NewEntry(
+        parse_signal(entry.signal_type, entry.value),
+        labels,
+        note=f"decided by {partner.code} on {decided}" if decided else "",
+        provenance=f"{partner.code}, agreement {entry.agreement}, #{entry.seq}"
+        f", TLP:{entry.tlp.value.upper()}, distribution {entry.distribution.value}",
+        expires_at=now + timedelta(days=retention),
+        tlp=entry.tlp,
+        distribution=entry.distribution,
+    )
 
 
 def _pass_on(
@@ -554,12 +592,30 @@ def take_page(uow: UnitOfWork, *, partner: Partner, page: FeedPage, now: datetim
         cursor=page.next_cursor,
         imported=outcome.imported,
         retracted=outcome.retracted,
-        detail=Message(
-            "%(entries)s entries from cursor %(start)s to %(end)s",
-            {"entries": len(page.entries), "start": cursor, "end": page.next_cursor},
-        ),
+        detail=_page_taken(page, cursor, outcome),
     )
     return outcome
+
+
+def _page_taken(page: FeedPage, cursor: int, outcome: SyncOutcome) -> Message:
+    """What the sync log says of a page taken in: its entries and cursors, and why each entry
+    that could not be read was left out."""
+    taken = {"entries": len(page.entries), "start": cursor, "end": page.next_cursor}
+    if not outcome.refused:
+        return Message("%(entries)s entries from cursor %(start)s to %(end)s", taken)
+    refused = Message(
+        "entries left out (%(count)s): %(reasons)s",
+        {"count": len(outcome.refused), "reasons": joined(outcome.refused[:MAX_REASONS_LOGGED])},
+    )
+    return Message(
+        "%(entries)s entries from cursor %(start)s to %(end)s; %(refused)s",
+        taken | {"refused": refused},
+    )
+
+
+# A page full of entries we cannot read says why of the first few (the log keeps 2,000
+# characters of it).
+MAX_REASONS_LOGGED = 5
 
 
 def expire_partner_entries(uow: UnitOfWork, *, agency_id: str, now: datetime) -> int:

@@ -3,19 +3,17 @@ agreement only", never under a laxer TLP, and never back to where it came from."
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from passerelle.core.bank import EntryInput
-from passerelle.core.exchange import Agreement, AgreementStatus, Partner, parse_terms
+from passerelle.core.exchange import Partner
 from passerelle.core.taxonomy import Category, Labels
 from passerelle.db.session import Database
-from passerelle.exchange.signing import new_key_pair
 from passerelle.services.banks import add_entries, create_bank
-from passerelle.services.exchange import add_partner, apply_feed, build_feed
-from tests.factories import make_agency
+from passerelle.services.exchange import apply_feed, build_feed
+from tests.factories import make_agency, make_partner_under_agreement
 
 NOW = datetime.now(UTC)
 
@@ -34,31 +32,7 @@ def terms(distribution: str, tlp: str) -> dict[str, object]:
 
 
 def link(uow, here: str, there: str, raw: dict[str, object]) -> Partner:  # type: ignore[no-untyped-def]
-    """`here` knows `there` as a partner, under an active agreement with these terms."""
-    agency = uow.agencies.get_by_code(here)
-    partner = add_partner(
-        uow,
-        agency_id=agency.id,
-        actor="test",
-        code=there,
-        name=there,
-        base_url="",
-        public_key=new_key_pair("k")[0],
-        contact="",
-    )
-    uow.exchange.add_agreement(
-        Agreement(
-            id=str(uuid.uuid5(uuid.NAMESPACE_URL, "-".join(sorted([here, there])))),
-            agency_id=agency.id,
-            partner_id=partner.id,
-            role="proposer",
-            status=AgreementStatus.ACTIVE,
-            terms=parse_terms(raw),
-            created_at=NOW,
-            changed_at=NOW,
-        )
-    )
-    return partner
+    return make_partner_under_agreement(uow, here=here, there=there, terms=raw)
 
 
 @pytest.mark.parametrize("distribution", ["onward", "agreement"])

@@ -15,7 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from passerelle.core.exchange import Agreement, AgreementStatus, parse_terms
+from passerelle.core.exchange import Agreement, AgreementStatus, FeedPage, RefusedEntry, parse_terms
+from passerelle.core.message import Message
 from passerelle.db.models import SyncLogRow
 from passerelle.db.session import Database
 from passerelle.exchange.signing import new_key_pair
@@ -23,7 +24,7 @@ from passerelle.fetch.fetcher import SafeFetcher
 from passerelle.fetch.guard import AddressGuard, parse_allow_list
 from passerelle.jobs.runner import run_once
 from passerelle.services import refer
-from passerelle.services.exchange import add_partner
+from passerelle.services.exchange import add_partner, take_page
 from passerelle.settings import Settings
 from passerelle.web.app import create_app
 from tests.conftest import csrf_of, log_in
@@ -132,6 +133,26 @@ def test_a_sync_logged_before_translation_is_shown_as_recorded_and_marked(
         '<span lang="en">unite-b unreachable: ReadTimeout</span>'
         ' <span class="muted">(enregistré en anglais, avant la traduction)</span>'
     ) in page
+
+
+def test_an_entry_a_sync_left_out_is_named_in_the_readers_language(
+    console: TestClient, sqlite_database: Database, agencies: dict[str, str]
+) -> None:
+    partner = partner_at(sqlite_database, agencies["a"], f"http://127.0.0.1:{free_port()}")
+    refused = RefusedEntry("5", Message("malformed feed entry: %(error)s", {"error": "'value'"}))
+    page = FeedPage("unite-b", "agency-a", 0, 5, (), datetime.now(UTC), refused=(refused,))
+    with sqlite_database.unit_of_work(write=True) as uow:
+        found = uow.exchange.get_partner(agencies["a"], partner)
+        take_page(uow, partner=found, page=page, now=datetime.now(UTC))
+        uow.commit()
+    log_in(console, "liaison.a")
+    french = in_language(console, "fr", "/partners")
+    assert (
+        "entrées écartées (1)\u00a0: entrée 5\u00a0: entrée de flux mal formée\u00a0: &#39;value&#39;"
+        in french
+    )
+    english = in_language(console, "en", "/partners")
+    assert "entries left out (1): entry 5: malformed feed entry: &#39;value&#39;" in english
 
 
 def test_a_failed_sending_is_shown_in_the_readers_language(
