@@ -113,8 +113,10 @@ class Fingerprint:
     title: str | None = None
     text: str | None = None
     warnings: list[Message] = field(default_factory=list)
-    # The text was read, then dropped (`SeenPayloads` keeps no text).
+    # The text was read, then dropped (`SeenPayloads` keeps no text)...
     text_dropped: bool = False
+    # ...but its start, what the language is told from (LANGUAGE_SAMPLE_CHARS).
+    sample: str | None = None
 
     def copy(self) -> Fingerprint:
         return replace(self, signals=list(self.signals), warnings=list(self.warnings))
@@ -124,9 +126,9 @@ class SeenPayloads:
     """What was computed from the payloads a scan has already met, by SHA-256: crawls serve
     the same image, the same error page or the same article at many addresses, and its
     signals are the same each time. Holds the most recent `capacity` payloads; keeps neither
-    their bytes nor their text (a matched page met again is read again for its title and
-    language). One per scan and process, never shared: it is only a shortcut, results are
-    the same without it."""
+    their bytes nor their text, only its title and first LANGUAGE_SAMPLE_CHARS characters (a
+    matched page met again is not parsed again for its language). One per scan and process,
+    never shared: it is only a shortcut, results are the same without it."""
 
     def __init__(self, capacity: int = 4096) -> None:
         self.capacity = capacity
@@ -142,7 +144,10 @@ class SeenPayloads:
         return found.copy()
 
     def put(self, sha256: str, found: Fingerprint) -> None:
-        self._found[sha256] = replace(found.copy(), text=None, text_dropped=found.text is not None)
+        kept = replace(found.copy(), text=None)
+        if found.text is not None:
+            kept.text_dropped, kept.sample = True, found.text[:LANGUAGE_SAMPLE_CHARS]
+        self._found[sha256] = kept
         self._found.move_to_end(sha256)
         while len(self._found) > self.capacity:
             self._found.popitem(last=False)
@@ -338,14 +343,16 @@ def _result(
     if (
         (outcome.matches or (wanted and found.text_dropped))
         and found.text is None
+        and found.sample is None
         and found.media_type in (HTML, TEXT)
     ):
-        # The fast path skipped the text of a page that matched on another signal, or the
-        # page was met before (its text is not kept): the analyst still gets its title and
-        # language.
+        # The fast path skipped the text of a page that matched on another signal: the
+        # analyst still gets its title and language. (A page met before kept its title and
+        # the start of its text.)
         _read_text(found, content.data)
     # The language is detected from the text's start: only that travels.
-    sample = found.text[:LANGUAGE_SAMPLE_CHARS] if found.text and wanted else None
+    start = found.text if found.text is not None else found.sample
+    sample = start[:LANGUAGE_SAMPLE_CHARS] if start and wanted else None
     kept = content.data if chosen.keep_matched_content and outcome.matches else None
     result = ScanResult(
         source=content.source,

@@ -100,6 +100,27 @@ def test_repeated_payloads_give_the_results_of_a_scan_without_the_shortcut() -> 
     assert again.title and again.language == "fr"
 
 
+def test_a_page_met_again_is_parsed_once_even_when_it_matches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Its title and the start of its text are kept: its language needs no second parse.
+    import passerelle.scan
+
+    read: list[int] = []
+    parse = passerelle.scan._read_text
+    monkeypatch.setattr(
+        passerelle.scan, "_read_text", lambda found, data: read.append(1) or parse(found, data)
+    )
+    matcher = _matcher()
+    fast = ScanOptions(signal_types=needed_signal_types(matcher.index.catalogue.kinds))
+    for options in (fast, ScanOptions(), ScanOptions(language="always")):
+        read.clear()
+        results = scan_many(_items(), matcher, options, SeenPayloads())
+        assert len(read) == 2  # two distinct pages, served at five addresses
+        assert sum(bool(r.matches) for r in results if r.media_type == "text/html") == 3
+        assert {r.language for r in results if r.matches and r.media_type == "text/html"} == {"fr"}
+
+
 def test_the_shortcut_forgets_the_oldest_payloads_beyond_its_capacity() -> None:
     matcher = _matcher()
     seen = SeenPayloads(capacity=1)
