@@ -1,6 +1,7 @@
 """The shortcuts of a crawl scan (only the signal types the banks hold, payloads met again not
 fingerprinted again, workers) find the same matches as a scan without them, on a generated
-crawl (request records, 404 and 301 responses, gzip-encoded pages, payloads served again)."""
+crawl (request records, 404 and 301 responses, gzip-encoded pages, payloads served again)
+and on the sample archives of ../shared/data/warc."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from passerelle.core.match import Matcher
 from passerelle.core.signals.pdq import PDQ
 from passerelle.core.signals.text import TEXT
 from passerelle.core.taxonomy import Labels, Tier
-from passerelle.intake.archive import iter_archive
+from passerelle.intake.archive import is_archive, iter_archive
 from passerelle.scan import ScanOptions, ScanResult, compared_text, needed_signal_types, scan
 from tests.shared import shared
 
@@ -86,3 +87,30 @@ def test_a_crawl_without_image_bank_hashes_no_image_but_records_every_item(
     assert images and all(r.signal("pdq") is None for r in images)  # no image decoded
     assert all(r.signal("pdq") is not None for r in plain if r.media_type == "image/jpeg")
     assert _matches(fast) == _matches(plain) and _matches(fast)
+
+
+def test_the_shortcuts_find_what_a_plain_scan_finds_on_the_sample_archives() -> None:
+    # The warcio project's files: chunked, gzip-encoded, truncated, damaged, ARC; a bank of
+    # the text fingerprints of their own pages, so that their pages match.
+    files = sorted(p for p in shared("warc").iterdir() if is_archive(p))
+    pages = [i for f in files for i in iter_archive(f) if isinstance(i, Content)]
+    signals = [TEXT.compute(compared_text(page.data) or "") for page in pages]
+    entries = [
+        BankEntry(f"e-text-{n}", "b", signal, LABELS)
+        for n, signal in enumerate(signals)
+        if signal is not None
+    ]
+    matcher = Matcher.build([BANK], entries)
+    found = 0
+    for warc in files:
+        plain, fast = _one_by_one(warc, matcher), _fast(warc, matcher, 1)
+        assert _matches(fast) == _matches(plain), warc.name
+        full = {r.source: r for r in plain if r.matches}
+        for result in (r for r in fast if r.matches):
+            assert result.signals == full[result.source].signals
+            assert (result.title, result.language) == (
+                full[result.source].title,
+                full[result.source].language,
+            )
+        found += len(_matches(fast))
+    assert found >= 100, found  # (address, bank entry) pairs
