@@ -601,7 +601,6 @@ class SqlBankRepo:
             chosen = chosen.where(expired)
         else:
             chosen = chosen.where(or_(table.expires_at.is_(None), table.expires_at > now))
-        chosen = _filtered(chosen, table, query, postgres=self._postgres)
         if query.after is not None:
             moment, last_id = query.after
             chosen = chosen.where(
@@ -610,7 +609,17 @@ class SqlBankRepo:
                     and_(table.added_at == moment, table.id < last_id),
                 )
             )
-        chosen = chosen.order_by(table.added_at.desc(), table.id.desc()).limit(limit)
+        if query.prefix and not query.signal_type and not self._postgres:
+            # SQLite reads a prefix from the bank's unique key (bank, type, value): one query
+            # a type the bank holds (a type equal, then a range), their pages merged.
+            rows = []
+            for signal_type in self._types_held(bank_id):
+                one_type = replace(query, signal_type=signal_type)
+                rows.extend(self._page(_filtered(chosen, table, one_type, postgres=False), limit))
+            rows.sort(key=lambda row: (row.added_at, row.id), reverse=True)
+            del rows[limit:]
+        else:
+            rows = self._page(_filtered(chosen, table, query, postgres=self._postgres), limit)
         return [
             ListedEntry(
                 entry=_to_entry(row),
@@ -619,8 +628,29 @@ class SqlBankRepo:
                 provenance=row.provenance,
                 expires_at=_utc(row.expires_at),
             )
-            for row in self._s.scalars(chosen)
+            for row in rows
         ]
+
+    def _page(self, chosen: Select[Any], limit: int) -> builtins.list[BankEntryRow]:
+        """The first `limit` entries `chosen` selects, newest first."""
+        table = BankEntryRow
+        return builtins.list(
+            self._s.scalars(chosen.order_by(table.added_at.desc(), table.id.desc()).limit(limit))
+        )
+
+    def _types_held(self, bank_id: str) -> builtins.list[str]:
+        """The signal types of the bank's entries, from its kept counts (a few rows)."""
+        return builtins.list(
+            self._s.scalars(
+                select(BankEntryCountRow.key)
+                .where(
+                    BankEntryCountRow.bank_id == bank_id,
+                    BankEntryCountRow.dimension == "type",
+                    BankEntryCountRow.n > 0,
+                )
+                .order_by(BankEntryCountRow.key)
+            )
+        )
 
     def _find_withdrawn(
         self, bank_id: str, query: EntryQuery, limit: int
@@ -821,11 +851,14 @@ def _filtered(
     if query.value is not None:
         chosen = chosen.where(table.value == query.value)
     if query.prefix:
-        # A range on the value, read from ix_bank_entries_bank_value (a LIKE reads every
-        # entry): the values in [prefix, next prefix) in byte order are those that begin with
-        # the prefix (lower-case hexadecimal). PostgreSQL's index holds the first 64
-        # characters in the "C" collation (a video's value is too long for a B-tree row): the
-        # range is taken on that same expression, then on the whole value for a longer prefix.
+        # A range on the value (a LIKE reads every entry): the values in [prefix, next
+        # prefix) in byte order are those that begin with the prefix (lower-case
+        # hexadecimal). SQLite reads it from the bank's unique index (bank, type, value), the
+        # type given (find_entries asks each type; migration 0039). PostgreSQL's unique index
+        # holds the MD5 of the value: there it is read from ix_bank_entries_bank_value, which
+        # holds the first 64 characters in the "C" collation (a video's value is too long for
+        # a B-tree row): the range is taken on that same expression, then on the whole value
+        # for a longer prefix.
         if postgres:
             head: Any = func.left(table.value, literal_column(str(INDEXED_PREFIX))).collate("C")
             start = query.prefix[:INDEXED_PREFIX]

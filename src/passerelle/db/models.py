@@ -165,8 +165,9 @@ class BankEntryRow(Base):
         UniqueConstraint("bank_id", "signal_type", "value", name="uq_bank_entries_signal"),
         Index("ix_bank_entries_bank_added", "bank_id", "added_at", "id"),
         Index("ix_bank_entries_bank_generation", "bank_id", "generation"),
-        # The prefix search's range; on PostgreSQL the migration builds it on value COLLATE "C".
-        Index("ix_bank_entries_bank_value", "bank_id", "value"),
+        # PostgreSQL only: ix_bank_entries_bank_value, the prefix search's range on the first
+        # 64 characters of the value COLLATE "C" (0032), where the unique key holds its MD5;
+        # SQLite searches the unique key itself (0039).
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

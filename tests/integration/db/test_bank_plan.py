@@ -54,9 +54,12 @@ def test_a_prefix_search_is_a_range_read_from_the_value_index(database: Database
     (statement, parameters), *_ = kept
     assert "LIKE" not in statement.upper()
     plan = query_plan(database, statement, parameters, analyze=["bank_entries"])
-    assert "ix_bank_entries_bank_value" in plan, plan
     if database.engine.dialect.name == "sqlite":
-        assert "value>? AND value<?" in plan, plan
+        # The bank's unique key (bank, type, value), one range a type (0039).
+        assert "sqlite_autoindex_bank_entries_2" in plan, plan
+        assert "signal_type=? AND value>? AND value<?" in plan, plan
+    else:
+        assert "ix_bank_entries_bank_value" in plan, plan
 
 
 def test_a_prefix_search_finds_every_value_that_begins_so_and_no_other(
@@ -152,3 +155,37 @@ def test_entries_held_already_are_looked_up_on_the_banks_unique_index(
     assert "uq_bank_entries_signal" in plan or "sqlite_autoindex_bank_entries" in plan, plan
     assert "Filter: ((bank_entries.value" not in plan.split("Index Cond")[0], plan
     assert "SCAN bank_entries" not in plan, plan
+
+
+def test_a_prefix_search_over_several_signal_types_is_still_a_range(database: Database) -> None:
+    _agency_id, bank_id = _bank(database)
+    with database.unit_of_work(write=True) as uow:
+        add_entries(
+            uow,
+            agency_code="unite-b",
+            bank_name="connu",
+            entries=[
+                EntryInput("sha256", SHA256.compute(f"connu {n}".encode()).value, Labels())
+                for n in range(300)
+            ],
+            actor="test",
+        )
+        uow.commit()
+    with database.unit_of_work() as uow, recorded_statements(database, _reads_entries) as kept:
+        found = uow.banks.find_entries(
+            bank_id, EntryQuery(prefix="ab"), now=datetime.now(UTC), limit=26
+        )
+        every = [e.signal for e in uow.banks.entries([bank_id])]
+    assert sorted(f.entry.signal.value for f in found) == sorted(
+        s.value for s in every if s.value.startswith("ab")
+    )
+    assert {f.entry.signal.type for f in found} == {"md5", "sha256"}
+    searches = kept[:-1]  # the last one read every entry, for the check above
+    assert len(searches) == (2 if database.engine.dialect.name == "sqlite" else 1)
+    for statement, parameters in searches:
+        plan = query_plan(database, statement, parameters, analyze=["bank_entries"])
+        if database.engine.dialect.name == "sqlite":
+            assert "sqlite_autoindex_bank_entries_2" in plan, plan
+            assert "signal_type=? AND value>? AND value<?" in plan, plan
+        else:
+            assert "ix_bank_entries_bank_value" in plan, plan
