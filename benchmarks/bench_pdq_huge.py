@@ -20,17 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from passerelle.core.bank import Bank, BankKind, BankOrigin
+from passerelle.core.index.columns import ID_WIDTH, VALUE_WIDTH, Catalogue, Columns, with_tables
 from passerelle.core.index.mih import WORDS, brute_search
-from passerelle.core.index.store import (
-    ID_WIDTH,
-    VALUE_WIDTH,
-    Catalogue,
-    Columns,
-    MatchIndex,
-    save,
-    with_tables,
-    writing,
-)
+from passerelle.core.index.store import MatchIndex, save, writing
 from passerelle.core.signals.text import NUM_PERM
 from passerelle.core.taxonomy import Labels
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from passerelle.core.bank import Bank, BankEntry, BankKind, BankOrigin
+from passerelle.core.index.columns import EXACT_TYPES
 from passerelle.core.index.frames import (
     Segment,
     VideoEvidence,
@@ -24,7 +25,7 @@ from passerelle.core.index.frames import (
     long_segment,
     segments_of,
 )
-from passerelle.core.index.store import EXACT_TYPES, Frame, Hit, IndexEntry, MatchIndex
+from passerelle.core.index.store import Frame, Hit, IndexEntry, MatchIndex
 from passerelle.core.signals import Signal, get_signal_type
 from passerelle.core.signals.pdq import MIN_MATCH_QUALITY
 from passerelle.core.signals.vpdq import (
