@@ -15,7 +15,7 @@ import click
 from passerelle.cli.commands import SpeakingGroup
 from passerelle.cli.context import Runtime, agency_option, fail, needs_runtime, resolve_agency
 from passerelle.cli.language import said, say, translate, translate_plural
-from passerelle.core.bank import EntryInput
+from passerelle.core.bank import EntryInput, bank_description
 from passerelle.core.errors import InvalidInput
 from passerelle.core.marking import TLP_ORDER, Tlp, parse_tlp
 from passerelle.core.message import Message, message_of
@@ -182,7 +182,9 @@ def bank_list(rt: Runtime, agency_code: str | None, as_json: bool) -> None:
             click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
         else:
             entries = translate_plural("%(n)s entry", "%(n)s entries", count) % {"n": count}
-            click.echo(f"{bank.name}\t{bank.kind.value}\t{entries}\t{bank.description}")
+            recorded = bank_description(bank.description)
+            description = said(recorded) if recorded else bank.description
+            click.echo(f"{bank.name}\t{bank.kind.value}\t{entries}\t{description}")
 
 
 def _file_entries(path: Path, labels: Labels, note: str, options: ScanOptions) -> list[EntryInput]:

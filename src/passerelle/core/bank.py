@@ -10,6 +10,7 @@ from datetime import datetime
 
 from passerelle.core.errors import InvalidInput
 from passerelle.core.marking import TLP_ORDER, Distribution, Tlp
+from passerelle.core.message import Message
 from passerelle.core.signals import Signal, get_signal_type
 from passerelle.core.signals.vpdq import (
     DEFAULT_SEGMENT_SECONDS,
@@ -223,3 +224,20 @@ class BankSummary:
     @property
     def ordered_distributions(self) -> list[tuple[str, int]]:
         return sorted((d, n) for d, n in self.distributions.items() if d is not None)
+
+
+# What a partner's bank says of itself (recorded in English when the bank is made).
+PARTNER_BANK = "Shared by %(name)s (%(code)s) under agreement"
+_PARTNER_BANK = re.compile(r"Shared by (?P<name>.*) \((?P<code>[^()]*)\) under agreement")
+
+
+def partner_bank_description(name: str, code: str) -> str:
+    """The description a partner's bank is made with."""
+    return PARTNER_BANK % {"name": name, "code": code}
+
+
+def bank_description(description: str) -> Message | None:
+    """The recorded description of a partner's bank as a message, said in the reader's
+    language; None for a description people wrote (shown as they wrote it)."""
+    found = _PARTNER_BANK.fullmatch(description)
+    return Message(PARTNER_BANK, found.groupdict()) if found else None

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from passerelle.core.address import Network, describe_host_refusal
 from passerelle.core.audit import AuditEntry
-from passerelle.core.bank import Bank, BankKind, BankOrigin, NewEntry
+from passerelle.core.bank import Bank, BankKind, BankOrigin, NewEntry, partner_bank_description
 from passerelle.core.case import CaseDetail
 from passerelle.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from passerelle.core.exchange import (
@@ -422,7 +422,7 @@ def _partner_bank(uow: UnitOfWork, partner: Partner) -> Bank:
             name=name,
             kind=BankKind.POSITIVE,
             origin=BankOrigin.PARTNER,
-            description=f"Shared by {partner.name} ({partner.code}) under agreement",
+            description=partner_bank_description(partner.name, partner.code),
             thresholds={},
         )
 

@@ -13,6 +13,8 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
+from passerelle.core.bank import PARTNER_BANK as PARTNER_BANK
+from passerelle.core.bank import bank_description as describe_bank
 from passerelle.core.message import Message, is_message_dict, message_from_dict
 
 # Message ids: `%(name)s` takes the event's detail of that name (translated when it is a
@@ -281,17 +283,9 @@ def said(context: Context, message: Message | None) -> Markup:
     return say(message, context["_"])
 
 
-# What a partner's bank says of itself, as `services.exchange` records it (in English).
-PARTNER_BANK = "Shared by %(name)s (%(code)s) under agreement"
-_PARTNER_BANK = re.compile(r"Shared by (?P<name>.*) \((?P<code>[^()]*)\) under agreement")
-
-
 @pass_context
 def bank_description(context: Context, description: str) -> str:
     """Jinja global: a bank's description; the one recorded for a partner's bank is said in
     the reader's language, what people wrote as they wrote it."""
-    found = _PARTNER_BANK.fullmatch(description)
-    if found is None:
-        return description
-    translate: Callable[[str], str] = context["_"]
-    return translate(PARTNER_BANK) % found.groupdict()
+    recorded = describe_bank(description)
+    return description if recorded is None else recorded.render(context["_"])

@@ -88,6 +88,15 @@ def test_a_bank_import_reports_in_french_and_lists_stay_as_they_are(run, tmp_pat
     # The line for programs keeps its names and numbers.
     as_json = run("bank", "list", "--json", **fr)
     assert '"entries": 2' in as_json.output
+    # What a partner's bank says of itself is said in the operator's language too.
+    shared = "Shared by Unité B (unite-b) under agreement"
+    run("bank", "create", "partner-unite-b", "--description", shared, **fr)
+    lines = run("bank", "list", **fr).output.splitlines()
+    assert lines[-1] == "partner-unite-b\tpositive\t0 entrée\t" + (
+        "Partagée par Unité B (unite-b) dans le cadre d’un accord"
+    )
+    lines = run("bank", "list", LANG="en_GB.UTF-8").output.splitlines()
+    assert lines[-1] == f"partner-unite-b\tpositive\t0 entries\t{shared}"
 
 
 def test_a_file_that_gives_no_fingerprint_is_refused_in_french(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
