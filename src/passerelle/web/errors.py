@@ -124,7 +124,11 @@ def _internal_error(request: Request, exc: Exception) -> Response:
         request.url.path,
         exc_info=(type(exc), exc, exc.__traceback__),
     )
-    return _error_response(request, 500, "error", "internal error", reference)
+    if _is_api(request):
+        shown = api_error_text(request, PasserelleError("internal error"))
+    else:  # the htmx partial shows the message: the page's sentence, in the reader's language
+        shown = gettext_of(request)("The error was logged. Try again in a moment.")
+    return _error_response(request, 500, "error", shown, reference)
 
 
 def _too_large_text(request: Request, exc: BodyTooLarge) -> str:

@@ -49,6 +49,25 @@ def test_a_500_page_shows_the_reference_that_was_logged(
     assert "internal detail 4242" not in crashed.text
 
 
+@pytest.mark.parametrize(
+    ("locale", "said"),
+    [
+        ("fr", "L’erreur a été consignée. Réessayez dans un instant."),
+        ("en", "The error was logged. Try again in a moment."),
+    ],
+)
+def test_a_500_in_a_partial_says_so_in_the_readers_language(
+    client: TestClient, agencies: dict[str, str], locale: str, said: str
+) -> None:
+    token = log_in(client, "analyst.a")
+    client.post("/locale", data={"locale": locale, "next": "/", "csrf_token": token})
+    client.app.add_api_route("/boom", _explode)  # type: ignore[attr-defined]
+    crashed = client.get("/boom", headers={"HX-Request": "true"})
+    assert crashed.status_code == 500
+    assert f"500 · {said} · " in crashed.text
+    assert "internal error" not in crashed.text
+
+
 def test_an_unmapped_passerelle_error_is_logged_and_referenced_in_the_api(
     client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -61,3 +80,5 @@ def test_an_unmapped_passerelle_error_is_logged_and_referenced_in_the_api(
     assert error["message"] == "internal error"
     assert re.fullmatch(r"[0-9a-f]{12}", error["reference"])
     assert any(error["reference"] in r.getMessage() for r in caplog.records)
+    french = client.get("/api/v1/boom", headers={"Accept-Language": "fr-FR"})
+    assert french.json()["error"]["message"] == "erreur interne"
