@@ -12,6 +12,7 @@ from passerelle.core.complaint import ANSWER_WITHIN, Complaint, Outcome
 from passerelle.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from passerelle.core.hostlink import check_host_link
 from passerelle.core.identity import Permission, User
+from passerelle.core.message import Message
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.referral import Referral
 from passerelle.services.banks import record_retraction
@@ -145,7 +146,9 @@ def _withdraw(uow: UnitOfWork, viewer: User, case_id: str, bank_name: str | None
                     "bank": bank.name,
                     "signal_type": kind,
                     "value": value,
-                    "reason": f"reinstated after a complaint on case {case_id}",
+                    "reason": Message(
+                        "reinstated after a complaint on case %(case)s", {"case": case_id}
+                    ).as_dict(),
                 },
             )
         )

@@ -43,7 +43,7 @@ from passerelle.core.exchange import (
     staleness,
 )
 from passerelle.core.identity import Permission, User
-from passerelle.core.message import Message, joined
+from passerelle.core.message import Message, joined, message_of
 from passerelle.core.ports import ObservationHold, PartnerNotice, UnitOfWork
 from passerelle.core.signals import parse_signal
 from passerelle.core.taxonomy import Labels, parse_category, parse_tier
@@ -223,8 +223,14 @@ def record_replay(uow: UnitOfWork, refusal: Replayed) -> None:
         "exchange.replay_refused",
         "partner",
         partner.id if partner else refusal.partner,
-        {"partner": refusal.partner, "nonce": refusal.nonce, "reason": str(refusal)},
+        {"partner": refusal.partner, "nonce": refusal.nonce, "reason": _said(refusal)},
     )
+
+
+def _said(error: Exception) -> dict[str, object]:
+    """An error's message as an audit event keeps it: its id and values (read in the
+    reader's language)."""
+    return message_of(error).as_dict()
 
 
 def propose_agreement(

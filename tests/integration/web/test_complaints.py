@@ -11,8 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from passerelle.core.hostlink import sign_host_link
+from passerelle.core.identity import Locale
 from passerelle.db.session import Database
 from passerelle.services import banks, refer
+from passerelle.web.history import readable
+from passerelle.web.i18n import load_catalog
 from tests.conftest import TEST_SECRET, csrf_of, log_in
 from tests.factories import make_cases
 from tests.integration.web.conftest import decide
@@ -114,7 +117,14 @@ def test_acknowledge_complain_and_reinstate(
     assert "contenu rétabli" in client.get(f"/cases/{case}").text
     with sqlite_database.unit_of_work() as uow:
         _, entries, _ = banks.export_entries(uow, agency_code="agency-a", bank_name="connu")
-        actions = [e.action for e in uow.audit.iter_all()]
+        events = list(uow.audit.iter_all())
+    actions = [e.action for e in events]
+    # Why they went is read in the reader's language on the audit page.
+    removed = [e.details["reason"] for e in events if e.action == "bank.entry_removed"]
+    french = load_catalog(Locale.FR).gettext
+    assert {readable(reason, french) for reason in removed} == {
+        f"rétabli après une réclamation sur le dossier {case}"
+    }
     # make_cases banked the image's PDQ before; the decision added sha256, md5 and url (its
     # PDQ was already there); the reinstatement withdrew what the decision added, only.
     assert [(e.signal.type, e.note) for e in entries] == [("pdq", "")]

@@ -11,9 +11,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from passerelle.core.exchange import AgreementStatus, parse_page
+from passerelle.core.identity import Locale
 from passerelle.db.session import Database
 from passerelle.exchange.signing import new_nonce, request_headers, seal
 from passerelle.services import exchange
+from passerelle.web.history import readable
+from passerelle.web.i18n import load_catalog
 from tests.conftest import TEST_SECRET, log_in
 from tests.factories import make_partners
 
@@ -110,9 +113,18 @@ def test_a_captured_suspension_posted_again_is_refused_and_audited(
     )
     assert _status(sqlite_database, agencies["a"], agreement.id) is AgreementStatus.ACTIVE
     nonce = json.loads(json.loads(captured)["payload"])["nonce"]
-    assert _replay_events(sqlite_database, agencies["a"]) == [
-        {"actor": "agency-b", "partner": "agency-b", "nonce": nonce, "reason": error["message"]}
-    ]
+    (event,) = _replay_events(sqlite_database, agencies["a"])
+    assert {k: event[k] for k in ("actor", "partner", "nonce")} == {
+        "actor": "agency-b",
+        "partner": "agency-b",
+        "nonce": nonce,
+    }
+    # Why it was refused, read in the reader's language on the audit page.
+    assert readable(event["reason"], lambda text: text) == error["message"]
+    assert readable(event["reason"], load_catalog(Locale.FR).gettext) == (
+        f"refusé{NBSP}: ce document ou cette demande signés ont déjà été reçus (leur nonce a"
+        f" déjà été vu){NBSP}: un rejeu"
+    )
     # Nothing of it reached agency B's log.
     assert _replay_events(sqlite_database, agencies["b"]) == []
 
