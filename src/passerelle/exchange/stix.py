@@ -289,22 +289,22 @@ def _marking(item: dict[str, Any], known: dict[str, Tlp]) -> Tlp | None:
     return found
 
 
-def kept_tags(values: list[str]) -> tuple[frozenset[str], list[str]]:
+def kept_tags(values: list[str]) -> tuple[frozenset[str], list[Message]]:
     """The tags that are valid Passerelle tags, and a word on each one left out."""
     kept: set[str] = set()
-    left: list[str] = []
+    left: list[Message] = []
     for value in values:
         try:
             kept |= parse_tags([value])
         except InvalidInput as exc:
-            left.append(f"tag left out: {exc}")
+            left.append(Message("tag left out: %(reason)s", {"reason": message_of(exc)}))
     return frozenset(kept), left
 
 
 _MACHINE_TAG = re.compile(r'^passerelle:(category|tier)="([^"]*)"$')
 
 
-def _labels(item: dict[str, Any], extension: dict[str, Any]) -> tuple[Labels, list[str]]:
+def _labels(item: dict[str, Any], extension: dict[str, Any]) -> tuple[Labels, list[Message]]:
     fields = {
         "category": extension.get("category") or item.get("x_passerelle_category"),
         "tier": extension.get("tier") or item.get("x_passerelle_tier"),

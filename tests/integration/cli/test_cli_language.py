@@ -118,6 +118,29 @@ def test_a_file_that_gives_no_fingerprint_is_refused_in_french(run, tmp_path: Pa
     )
 
 
+def test_a_tag_left_out_of_a_stix_import_is_named_in_french(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    run("agency", "add", "unite-fr", "--name", "Unité", "--jurisdiction", "FR")
+    run("bank", "create", "connu")
+    indicator = {
+        "type": "indicator",
+        "id": "indicator--1",
+        "pattern": f"[file:hashes.MD5 = '{'e' * 32}']",
+        "labels": ["-2+3"],
+    }
+    bundle = tmp_path / "lot.json"
+    bundle.write_text(json.dumps({"type": "bundle", "id": "bundle--1", "objects": [indicator]}))
+    args = ("bank", "import", "connu", str(bundle), "--format", "stix")
+    french = run(*args, LANG="fr_FR.UTF-8")
+    assert french.exit_code == 0, french.output
+    assert f"indicator--1{NBSP}: étiquette écartée{NBSP}: étiquette non valable '-2+3'" in (
+        french.output
+    )
+    english = run(*args, LANG="en_GB.UTF-8")
+    assert "indicator--1: tag left out: invalid tag '-2+3'" in english.output
+
+
 def test_the_user_list_says_whether_each_person_is_active_in_french(run) -> None:  # type: ignore[no-untyped-def]
     run("agency", "add", "unite-fr", "--name", "Unité", "--jurisdiction", "FR")
     password = "mot de passe assez long\n" * 2
