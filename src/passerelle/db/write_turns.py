@@ -53,14 +53,16 @@ class FairLock:
                 return False
         return True  # handed over between the timeout and the removal: ours all the same
 
-    def release(self) -> None:
+    def release(self) -> bool:
+        """Let go of the lock; True when it went straight to a waiter."""
         with self._mutex:
             if not self._held:
                 raise RuntimeError("release of a FairLock that is not held")
             if self._queue:
                 self._queue.popleft().release()  # straight to the next, never up for grabs
-            else:
-                self._held = False
+                return True
+            self._held = False
+            return False
 
     @property
     def waiting(self) -> int:
@@ -80,7 +82,12 @@ class FairLock:
 TURN_SUFFIX = "-writer"
 NEXT_SUFFIX = "-writer-next"
 
-_IDLE, _ASKING, _HELD = "idle", "asking", "held"
+_IDLE, _ASKING, _HELD, _PASSED = "idle", "asking", "held", "passed"
+# How many times in a row a process may pass the turn to its own next writer, already
+# waiting, instead of letting it go: each hand-over to another process costs that process's
+# wake-up and its threads' turns at the interpreter lock, time in which nobody writes. A
+# process waiting for the turn waits for at most PASS_ON_LIMIT + 1 transactions of another.
+PASS_ON_LIMIT = 2
 KEEPER_IDLE = 30.0  # seconds a keeper thread waits for the next writer before it ends
 
 
@@ -101,8 +108,9 @@ class ProcessTurn:
     locks `-writer-next`, then waits for `-writer`, and lets `-writer-next` go once it is in.
     So at most one process waits on the turn itself, and a process that has just given the
     turn back and asks again waits behind the one that was waiting (with two processes, they
-    alternate). Waiting processes sleep in the kernel, which wakes them when the lock is let
-    go, and drops the locks of a process that dies, however it dies.
+    alternate; a process may first pass the turn to its own writers already waiting, up to
+    `PASS_ON_LIMIT` times). Waiting processes sleep in the kernel, which wakes them when the
+    lock is let go, and drops the locks of a process that dies, however it dies.
 
     A wait has a time limit, which `flock` has not: when the turn is not free at once, a
     thread of this object (the keeper) waits for it and hands it to the writer, who waits at
@@ -129,12 +137,16 @@ class ProcessTurn:
         self._state = _IDLE
         self._pending: _Request | None = None
         self._waiting_next = False  # the keeper must lock `-writer-next` first
+        self._passed = 0  # transactions written in a row since the turn was last let go
         self._disabled = False
         self._keeper: threading.Thread | None = None
 
     def acquire(self, timeout: float) -> bool:
         """Wait at most `timeout` seconds for the turn; False if it did not come."""
         with self._mutex:
+            if self._state == _PASSED:
+                self._state = _HELD  # passed on by the writer before, still locked
+                return True
             if self._state == _HELD:
                 raise RuntimeError("the write turn of this process is already held")
             files = self._open()
@@ -162,9 +174,33 @@ class ProcessTurn:
         with self._mutex:
             if self._state != _HELD:
                 raise RuntimeError("release of a write turn that is not held")
-            if self._descriptors:
-                fcntl.flock(self._descriptors[0], fcntl.LOCK_UN)
-            self._state = _IDLE
+            self._let_go()
+
+    def pass_on(self) -> None:
+        """Keep the turn locked for the writer of this process that comes next (the caller
+        hands it over at once, or calls `withdraw()`), unless this process has kept it for
+        `PASS_ON_LIMIT` transactions in a row: then let go, so that a waiting process gets
+        in."""
+        with self._mutex:
+            if self._state != _HELD:
+                raise RuntimeError("release of a write turn that is not held")
+            if self._passed >= PASS_ON_LIMIT or not self._descriptors:
+                self._let_go()
+                return
+            self._passed += 1
+            self._state = _PASSED
+
+    def withdraw(self) -> None:
+        """Let go of a turn passed on that nobody took."""
+        with self._mutex:
+            if self._state == _PASSED:
+                self._let_go()
+
+    def _let_go(self) -> None:
+        if self._descriptors:
+            fcntl.flock(self._descriptors[0], fcntl.LOCK_UN)
+        self._state = _IDLE
+        self._passed = 0
 
     @property
     def held(self) -> bool:
@@ -221,9 +257,7 @@ class ProcessTurn:
                     self._give_up(failure)
                 request, self._pending = self._pending, None
                 if request is None:  # the writer gave up meanwhile, and nobody asks since
-                    if self._descriptors:
-                        fcntl.flock(self._descriptors[0], fcntl.LOCK_UN)
-                    self._state = _IDLE
+                    self._let_go()
                     continue
                 self._state = _HELD
                 request.granted = True
@@ -338,11 +372,18 @@ class TurnTakingConnection(sqlite3.Connection):
     def give_write_turn_back(self) -> None:
         if self._holding and self.turns is not None:
             self._holding = False
-            try:
-                if self.process_turn is not None:
-                    self.process_turn.release()
-            finally:
+            process_turn = self.process_turn
+            if process_turn is None:
                 self.turns.release()
+                return
+            try:
+                if self.turns.waiting:
+                    process_turn.pass_on()
+                else:
+                    process_turn.release()
+            finally:
+                if not self.turns.release():
+                    process_turn.withdraw()  # the writer that waited gave up meanwhile
 
     def commit(self) -> None:
         try:

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from passerelle.db.engine import WRITE_OPTION, make_engine
-from passerelle.db.write_turns import NEXT_SUFFIX, TURN_SUFFIX, ProcessTurn
+from passerelle.db.write_turns import NEXT_SUFFIX, PASS_ON_LIMIT, TURN_SUFFIX, FairLock, ProcessTurn
 
 # A writer process driven line by line on its standard input, answering on its output.
 WRITER = textwrap.dedent(
@@ -174,6 +174,15 @@ def _written(path: Path) -> list[str]:
         engine.dispose()
 
 
+def _turns(engine: Engine) -> FairLock:
+    connection = engine.raw_connection()
+    try:
+        turns: FairLock = connection.dbapi_connection.turns  # type: ignore[union-attr]
+    finally:
+        connection.close()
+    return turns
+
+
 def _write(engine: Engine, who: str) -> None:
     with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
         conn.execute(text("INSERT INTO written (who) VALUES (:who)"), {"who": who})
@@ -225,6 +234,40 @@ def test_two_processes_writing_in_a_loop_take_turns(
             runs.append(1)
     # The last run is written once the other process is done: nobody waits then.
     assert max(runs[:-1]) <= 3, runs
+
+
+def test_a_process_passes_the_turn_to_its_own_writers_a_few_times_then_lets_go(
+    path: Path, writers: Callable[..., Writer]
+) -> None:
+    """Handing the turn to another process costs its wake-up: a process whose next writer
+    already waits passes the turn on to it, up to PASS_ON_LIMIT times in a row; then a
+    process that waits gets in."""
+    engine = make_engine(f"sqlite:///{path}")
+    turns = _turns(engine)
+    holder = engine.connect().execution_options(**{WRITE_OPTION: True})
+    transaction = holder.begin()
+    holder.execute(text("INSERT INTO written (who) VALUES ('here 0')"))
+    local = []
+    for number in range(1, PASS_ON_LIMIT + 3):
+        thread = threading.Thread(target=_write, args=(engine, f"here {number}"))
+        thread.start()
+        local.append(thread)
+        _wait_until(lambda n=number: turns.waiting == n)  # type: ignore[misc]
+    other = writers()
+    other.send("write there")
+    _wait_until(lambda: _someone_waits(path))
+    transaction.commit()
+    holder.close()
+    other.expect("written")
+    for thread in local:
+        thread.join()
+    engine.dispose()
+    in_a_row = [f"here {n}" for n in range(PASS_ON_LIMIT + 1)]
+    assert _written(path) == [
+        *in_a_row,
+        "there",
+        *(f"here {n}" for n in range(PASS_ON_LIMIT + 1, PASS_ON_LIMIT + 3)),
+    ]
 
 
 def test_a_process_killed_while_holding_the_turn_holds_nobody_up(
