@@ -464,8 +464,11 @@ class SqlExchangeRepo:
         """The first of `count` consecutive sequence numbers for the caller's events, none of
         them given to any other event. SQLite: the write lock is held, and a row's number is
         the highest so far plus one. PostgreSQL: the outbox is locked against other writers
-        until the transaction ends (they would draw numbers in between), then the sequence
-        is moved past the numbers taken."""
+        until the transaction ends (they would draw numbers in between; readers are not
+        held), then the sequence is moved past the numbers taken. Writers of bank entries
+        take the bank generation first and the outbox after, as every writer does today: a
+        transaction writing an event before it adds entries would wait on an import's lock
+        while holding what the import waits for."""
         self._s.flush()  # events pending in the session take their numbers first
         if not self._postgres:
             top = self._s.scalar(select(func.max(ExchangeEventRow.seq)))
