@@ -278,6 +278,7 @@ def test_the_art_2_7_categories_have_one_wording() -> None:
 def test_constant_messages_of_bank_files_are_translated() -> None:
     """Message ids kept in constants (Babel cannot see them): why a pytx signal type is not
     imported, what an HTTP error says, a partner's bank."""
+    from passerelle.core.bank import PARTNER_NOTE
     from passerelle.core.exchange import FROM_THE_FUTURE, STALE_MINUTES, STALE_SECONDS
     from passerelle.exchange.bankfile import PYTX_REFUSED
     from passerelle.web.errors import _HTTP_TEXT
@@ -286,5 +287,5 @@ def test_constant_messages_of_bank_files_are_translated() -> None:
 
     french = catalogue()
     messages = [*PYTX_REFUSED.values(), *_HTTP_TEXT.values(), PARTNER_BANK, BODY_TOO_LARGE]
-    messages += [STALE_MINUTES, STALE_SECONDS, FROM_THE_FUTURE]
+    messages += [STALE_MINUTES, STALE_SECONDS, FROM_THE_FUTURE, PARTNER_NOTE]
     assert [m for m in messages if not french.get(m)] == []

@@ -241,3 +241,20 @@ def bank_description(description: str) -> Message | None:
     language; None for a description people wrote (shown as they wrote it)."""
     found = _PARTNER_BANK.fullmatch(description)
     return Message(PARTNER_BANK, found.groupdict()) if found else None
+
+
+# The note of a partner's entry that carried its decision (recorded in English).
+PARTNER_NOTE = "decided by %(partner)s on %(date)s"
+_PARTNER_NOTE = re.compile(r"decided by (?P<partner>\S+) on (?P<date>\S+)")
+
+
+def partner_note(partner: str, decided: object) -> str:
+    """The note a partner's entry is added with when its decision came with it."""
+    return PARTNER_NOTE % {"partner": partner, "date": decided}
+
+
+def entry_note(note: str) -> Message | None:
+    """The recorded note of a partner's entry as a message, said in the reader's language;
+    None for a note people wrote (shown as they wrote it)."""
+    found = _PARTNER_NOTE.fullmatch(note)
+    return Message(PARTNER_NOTE, found.groupdict()) if found else None

@@ -16,7 +16,14 @@ from urllib.parse import urlsplit
 
 from passerelle.core.address import Network, describe_host_refusal
 from passerelle.core.audit import AuditEntry
-from passerelle.core.bank import Bank, BankKind, BankOrigin, NewEntry, partner_bank_description
+from passerelle.core.bank import (
+    Bank,
+    BankKind,
+    BankOrigin,
+    NewEntry,
+    partner_bank_description,
+    partner_note,
+)
 from passerelle.core.case import CaseDetail
 from passerelle.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from passerelle.core.exchange import (
@@ -556,7 +563,7 @@ def _partner_entry(
     return NewEntry(
         parse_signal(entry.signal_type, entry.value),
         labels,
-        note=f"decided by {partner.code} on {decided}" if decided else "",
+        note=partner_note(partner.code, decided) if decided else "",
         provenance=f"{partner.code}, agreement {entry.agreement}, #{entry.seq}"
         f", TLP:{entry.tlp.value.upper()}, distribution {entry.distribution.value}",
         expires_at=now + timedelta(days=retention),

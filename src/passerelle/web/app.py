@@ -30,7 +30,7 @@ from passerelle.web.admission import Admission
 from passerelle.web.context import AppState
 from passerelle.web.errors import install_error_handlers, reject_too_large
 from passerelle.web.headers import SecurityHeaders
-from passerelle.web.history import bank_description, event_sentence, said
+from passerelle.web.history import bank_description, event_sentence, note_of_entry, said
 from passerelle.web.i18n import Translator
 from passerelle.web.limits import BodyLimit, BodyLimits
 from passerelle.web.paths import path_for
@@ -112,6 +112,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     templates.env.globals["event_sentence"] = event_sentence
     templates.env.globals["said"] = said
     templates.env.globals["bank_description"] = bank_description
+    templates.env.globals["note_of_entry"] = note_of_entry
     store = EncryptedContentStore(settings.content_dir, derive_content_key(settings.secret_key))
     mailer = (
         SmtpMailer(

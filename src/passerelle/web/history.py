@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 
 from passerelle.core.bank import PARTNER_BANK as PARTNER_BANK
 from passerelle.core.bank import bank_description as describe_bank
+from passerelle.core.bank import entry_note
 from passerelle.core.message import Message, is_message_dict, message_from_dict
 
 # Message ids: `%(name)s` takes the event's detail of that name (translated when it is a
@@ -281,6 +282,14 @@ def say(message: Message | None, translate: Callable[[str], str]) -> Markup:
 def said(context: Context, message: Message | None) -> Markup:
     """Jinja global: `said(referral.last_error)` with the page's translations."""
     return say(message, context["_"])
+
+
+@pass_context
+def note_of_entry(context: Context, note: str) -> str:
+    """Jinja global: a bank entry's note; the one recorded for a partner's entry is said in
+    the reader's language, what people wrote as they wrote it."""
+    recorded = entry_note(note)
+    return note if recorded is None else recorded.render(context["_"])
 
 
 @pass_context

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from passerelle.core.bank import BankKind, BankOrigin, EntryInput, NewEntry
+from passerelle.core.bank import BankKind, BankOrigin, EntryInput, NewEntry, partner_note
 from passerelle.core.marking import Distribution, Tlp
 from passerelle.core.signals import Signal
 from passerelle.core.signals.digests import MD5, SHA256
@@ -74,6 +74,7 @@ def banks(sqlite_database: Database, agencies: dict[str, str]) -> dict[str, str]
                 NewEntry(
                     Signal("md5", _md5(99)),
                     KNOWN,
+                    note=partner_note("unite-qc", "2026-11-30"),
                     provenance="partner unite-qc, agreement x",
                     expires_at=datetime.now(UTC) + timedelta(days=30),
                     tlp=Tlp.AMBER,
@@ -257,6 +258,8 @@ def test_partner_banks_are_read_only_and_readers_cannot_add(
     form = {"csrf_token": csrf, "signal_type": "md5", "value": _md5(1001)}
     page = client.get(f"/banks/{banks['partner']}").text
     assert 'data-testid="read-only"' in page and 'data-testid="add-value"' not in page
+    # The note the entry came with, in the reader's language.
+    assert "décidé par unite-qc le 2026-11-30" in page and "decided by" not in page
     assert 'data-testid="withdraw-form"' not in page
     assert client.post(f"/banks/{banks['partner']}/entries", data=form).status_code == 403
     entry = next(iter(_values(sqlite_database, banks["partner"])))
