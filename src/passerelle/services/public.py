@@ -82,6 +82,8 @@ def submit_public_report(
     signal = URL.compute(canonical)
     known = uow.queue.find_item(agency.id, signal.value, signal.value)
     reference = new_reference()
+    # The report's events are chained together, in order, under one lock of the audit head.
+    events: list[AuditEntry] = []
     if known is not None:
         uow.queue.add_sighting(
             known.item_id, source=f"public:{reference}", url=canonical, origin="public"
@@ -111,7 +113,7 @@ def submit_public_report(
             language=None,
             title=None,
         )
-        uow.audit.append(
+        events.append(
             AuditEntry(
                 "case.opened",
                 "public",
@@ -131,7 +133,7 @@ def submit_public_report(
         source_hash=source_hash,
         when=moment,
     )
-    uow.audit.append(
+    events.append(
         AuditEntry(
             "public_report.received",
             "public",
@@ -141,6 +143,7 @@ def submit_public_report(
             {"case": case_id, "category": chosen},
         )
     )
+    uow.audit.append_many(events)
     return reference
 
 
