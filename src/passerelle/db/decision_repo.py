@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from passerelle.core.decision import Decision, DecisionInput, Reason, Recommendation, Verdict
 from passerelle.core.taxonomy import Category
 from passerelle.db.models import DecisionRow, RecommendationRow
+
+
+@cache
+def _case_decisions() -> Any:
+    """A case's decisions, oldest first: built once (read by every case page and referral)."""
+    return (
+        select(DecisionRow)
+        .where(
+            DecisionRow.agency_id == bindparam("agency_id"),
+            DecisionRow.case_id == bindparam("case_id"),
+        )
+        .order_by(DecisionRow.decided_at)
+    )
 
 
 def _to_decision(row: DecisionRow) -> Decision:
@@ -55,11 +70,7 @@ class SqlDecisionRepo:
         return _to_decision(row)
 
     def list_for_case(self, agency_id: str, case_id: str) -> list[Decision]:
-        rows = self._s.scalars(
-            select(DecisionRow)
-            .where(DecisionRow.agency_id == agency_id, DecisionRow.case_id == case_id)
-            .order_by(DecisionRow.decided_at)
-        )
+        rows = self._s.scalars(_case_decisions(), {"agency_id": agency_id, "case_id": case_id})
         return [_to_decision(r) for r in rows]
 
     def add_recommendation(

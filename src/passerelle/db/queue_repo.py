@@ -7,12 +7,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -134,6 +136,26 @@ def _summary_of(case: Any, *, media_type: str, url: str | None) -> CaseSummary:
         created_at=_aware(case.created_at),
         legal_hold_until=_aware(case.legal_hold_until) if case.legal_hold_until else None,
         assigned_to=case.assigned_to,
+    )
+
+
+# The case page's queries (also read by every decision and referral), built once: building
+# them cost more than running them.
+@cache
+def _case_query() -> Any:
+    return (
+        select(CaseRow, ItemRow)
+        .join(ItemRow, ItemRow.id == CaseRow.item_id)
+        .where(CaseRow.id == bindparam("case_id"), CaseRow.agency_id == bindparam("agency_id"))
+    )
+
+
+@cache
+def _sightings_query() -> Any:
+    return (
+        select(SightingRow)
+        .where(SightingRow.item_id == bindparam("item_id"))
+        .order_by(SightingRow.seen_at, SightingRow.id)
     )
 
 
@@ -693,19 +715,11 @@ class SqlQueueRepo:
         )
 
     def get_case(self, agency_id: str, case_id: str) -> CaseDetail:
-        found = self._s.execute(
-            select(CaseRow, ItemRow)
-            .join(ItemRow, ItemRow.id == CaseRow.item_id)
-            .where(CaseRow.id == case_id, CaseRow.agency_id == agency_id)
-        ).first()
+        found = self._s.execute(_case_query(), {"case_id": case_id, "agency_id": agency_id}).first()
         if found is None:
             raise NotFound("case not found")
         case, item = found
-        sightings = self._s.scalars(
-            select(SightingRow)
-            .where(SightingRow.item_id == item.id)
-            .order_by(SightingRow.seen_at, SightingRow.id)
-        )
+        sightings = self._s.scalars(_sightings_query(), {"item_id": item.id})
         return CaseDetail(
             summary=_summary(case, item),
             sha256=item.sha256,

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from passerelle.core.errors import Conflict, NotFound
 from passerelle.core.message import Message, dump_message, load_message
 from passerelle.core.referral import Host, Referral, ReferralKind, ReferralStatus
 from passerelle.db.models import HostRow, ReferralRow
+
+
+@cache
+def _case_referrals() -> Any:
+    """A case's referrals, oldest first: built once (read by every case page and referral)."""
+    return (
+        select(ReferralRow)
+        .where(
+            ReferralRow.agency_id == bindparam("agency_id"),
+            ReferralRow.case_id == bindparam("case_id"),
+        )
+        .order_by(ReferralRow.created_at)
+    )
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -134,11 +149,7 @@ class SqlReferralRepo:
         return _referral(row)
 
     def for_case(self, agency_id: str, case_id: str) -> list[Referral]:
-        rows = self._s.scalars(
-            select(ReferralRow)
-            .where(ReferralRow.agency_id == agency_id, ReferralRow.case_id == case_id)
-            .order_by(ReferralRow.created_at)
-        )
+        rows = self._s.scalars(_case_referrals(), {"agency_id": agency_id, "case_id": case_id})
         return [_referral(r) for r in rows]
 
     def approve(self, agency_id: str, referral_id: str, approver: str, when: datetime) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Generator, Sequence
 from datetime import UTC, datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from passerelle.core.audit import (
@@ -267,6 +269,30 @@ class SqlUserRepo:
         return max(ends, default=None)
 
 
+@cache
+def _viewer_query() -> Any:
+    """The query of `find_viewer`, built once: building it took longer than running it."""
+    return (
+        select(
+            UserRow.id,
+            UserRow.agency_id,
+            UserRow.username,
+            UserRow.display_name,
+            UserRow.locale,
+            UserRow.created_at,
+            UserRow.reveal_media,
+            AgencyRow.jurisdiction,
+            UserRoleRow.role,
+            LoginSessionRow.expires_at,
+        )
+        .select_from(LoginSessionRow)
+        .join(UserRow, UserRow.id == LoginSessionRow.user_id)
+        .join(AgencyRow, AgencyRow.id == UserRow.agency_id)
+        .outerjoin(UserRoleRow, UserRoleRow.user_id == UserRow.id)
+        .where(LoginSessionRow.token_hash == bindparam("token_hash"), UserRow.is_active.is_(True))
+    )
+
+
 class SqlLoginSessionRepo:
     def __init__(self, session: Session) -> None:
         self._s = session
@@ -290,25 +316,7 @@ class SqlLoginSessionRepo:
     def find_viewer(self, token_hash: str, now: datetime) -> tuple[User, Jurisdiction] | None:
         """The user of a live session and the jurisdiction of their agency, in one query of
         the columns needed (every request of the console asks it first)."""
-        rows = self._s.execute(
-            select(
-                UserRow.id,
-                UserRow.agency_id,
-                UserRow.username,
-                UserRow.display_name,
-                UserRow.locale,
-                UserRow.created_at,
-                UserRow.reveal_media,
-                AgencyRow.jurisdiction,
-                UserRoleRow.role,
-                LoginSessionRow.expires_at,
-            )
-            .select_from(LoginSessionRow)
-            .join(UserRow, UserRow.id == LoginSessionRow.user_id)
-            .join(AgencyRow, AgencyRow.id == UserRow.agency_id)
-            .outerjoin(UserRoleRow, UserRoleRow.user_id == UserRow.id)
-            .where(LoginSessionRow.token_hash == token_hash, UserRow.is_active.is_(True))
-        ).all()
+        rows = self._s.execute(_viewer_query(), {"token_hash": token_hash}).all()
         if not rows or (_aware(rows[0].expires_at) or now) <= now:
             return None
         first = rows[0]
@@ -394,6 +402,35 @@ def _to_event(row: AuditEventRow) -> AuditEvent:
     )
 
 
+# The audit log's queries of every change and every case page, built once (building a query
+# costs more than running it on these indexes).
+@cache
+def _head_query() -> Any:
+    return select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()
+
+
+@cache
+def _epochs_query() -> Any:
+    return (
+        select(AuditKeyRow)
+        .where(AuditKeyRow.epoch > audit_keys.LEGACY_EPOCH)
+        .order_by(AuditKeyRow.epoch)
+    )
+
+
+@cache
+def _object_events_query() -> Any:
+    return (
+        select(AuditEventRow)
+        .where(
+            AuditEventRow.agency_id == bindparam("agency_id"),
+            AuditEventRow.object_type == bindparam("object_type"),
+            AuditEventRow.object_id == bindparam("object_id"),
+        )
+        .order_by(AuditEventRow.seq)
+    )
+
+
 class SqlAuditLog:
     """Appends under a lock on the head row, so that concurrent writers form one chain; each
     event is keyed with the current epoch's MAC key, opened with the instance secret."""
@@ -404,7 +441,7 @@ class SqlAuditLog:
         self._current: KeyEpoch | None = None
 
     def _locked_head(self) -> AuditHeadRow:
-        head = self._s.scalar(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update())
+        head: AuditHeadRow | None = self._s.scalar(_head_query())
         if head is None:
             head = AuditHeadRow(id=1, seq=0, hash=GENESIS_HASH)
             self._s.add(head)
@@ -412,13 +449,7 @@ class SqlAuditLog:
         return head
 
     def _epoch_rows(self) -> list[AuditKeyRow]:
-        return list(
-            self._s.scalars(
-                select(AuditKeyRow)
-                .where(AuditKeyRow.epoch > audit_keys.LEGACY_EPOCH)
-                .order_by(AuditKeyRow.epoch)
-            )
-        )
+        return list(self._s.scalars(_epochs_query()))
 
     def _add_epoch(self, epoch: int, from_seq: int, secret: str) -> KeyEpoch:
         key = audit_keys.new_mac_key()
@@ -557,13 +588,8 @@ class SqlAuditLog:
 
     def list_for_object(self, agency_id: str, object_type: str, object_id: str) -> list[AuditEvent]:
         rows = self._s.scalars(
-            select(AuditEventRow)
-            .where(
-                AuditEventRow.agency_id == agency_id,
-                AuditEventRow.object_type == object_type,
-                AuditEventRow.object_id == object_id,
-            )
-            .order_by(AuditEventRow.seq)
+            _object_events_query(),
+            {"agency_id": agency_id, "object_type": object_type, "object_id": object_id},
         )
         return [_to_event(r) for r in rows]
 
