@@ -3,12 +3,40 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from passerelle.core.public_report import PublicReport
 from passerelle.db.models import PublicReportRow
+
+
+# The rate limit's statements, run at every public report: built once (building them cost
+# more than running them).
+@cache
+def _forget_statement() -> Any:
+    return (
+        update(PublicReportRow)
+        .where(
+            PublicReportRow.created_at < bindparam("before"),
+            PublicReportRow.source_hash.is_not(None),
+        )
+        .values(source_hash=None)
+    )
+
+
+@cache
+def _count_statement() -> Any:
+    return (
+        select(func.count())
+        .select_from(PublicReportRow)
+        .where(
+            PublicReportRow.source_hash == bindparam("source_hash"),
+            PublicReportRow.created_at >= bindparam("since"),
+        )
+    )
 
 
 class SqlPublicReportRepo:
@@ -17,18 +45,10 @@ class SqlPublicReportRepo:
 
     def forget_sources(self, before: datetime) -> None:
         """Drop the source hashes older than the rate-limit window."""
-        self._s.execute(
-            update(PublicReportRow)
-            .where(PublicReportRow.created_at < before, PublicReportRow.source_hash.is_not(None))
-            .values(source_hash=None)
-        )
+        self._s.execute(_forget_statement(), {"before": before})
 
     def count_from(self, source_hash: str, since: datetime) -> int:
-        count = self._s.scalar(
-            select(func.count())
-            .select_from(PublicReportRow)
-            .where(PublicReportRow.source_hash == source_hash, PublicReportRow.created_at >= since)
-        )
+        count = self._s.scalar(_count_statement(), {"source_hash": source_hash, "since": since})
         return int(count or 0)
 
     def add(

@@ -159,6 +159,25 @@ def _sightings_query() -> Any:
     )
 
 
+@cache
+def _item_by_sha256() -> Any:
+    return select(ItemRow.id, ItemRow.first_seen_at).where(
+        ItemRow.agency_id == bindparam("agency_id"), ItemRow.sha256 == bindparam("sha256")
+    )
+
+
+@cache
+def _item_by_url() -> Any:
+    return (
+        select(ItemRow.id, ItemRow.first_seen_at)
+        .where(
+            ItemRow.agency_id == bindparam("agency_id"), ItemRow.url_hash == bindparam("url_hash")
+        )
+        .order_by(ItemRow.first_seen_at)
+        .limit(1)
+    )
+
+
 class SqlQueueRepo:
     def __init__(self, session: Session) -> None:
         self._s = session
@@ -168,16 +187,11 @@ class SqlQueueRepo:
         when both exist). Two lookups, each on its own index: an `OR` of the two makes the
         planners scan every item of the agency."""
         found = self._s.execute(
-            select(ItemRow.id, ItemRow.first_seen_at).where(
-                ItemRow.agency_id == agency_id, ItemRow.sha256 == sha256
-            )
+            _item_by_sha256(), {"agency_id": agency_id, "sha256": sha256}
         ).first()
         if url_hash:
             by_url = self._s.execute(
-                select(ItemRow.id, ItemRow.first_seen_at)
-                .where(ItemRow.agency_id == agency_id, ItemRow.url_hash == url_hash)
-                .order_by(ItemRow.first_seen_at)
-                .limit(1)
+                _item_by_url(), {"agency_id": agency_id, "url_hash": url_hash}
             ).first()
             if by_url is not None and (found is None or _aware(by_url[1]) < _aware(found[1])):
                 found = by_url

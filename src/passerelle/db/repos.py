@@ -97,6 +97,11 @@ def _to_user(row: UserRow) -> User:
     )
 
 
+@cache
+def _agency_by_code() -> Any:
+    return select(AgencyRow).where(AgencyRow.code == bindparam("code"))
+
+
 class SqlAgencyRepo:
     def __init__(self, session: Session) -> None:
         self._s = session
@@ -118,7 +123,7 @@ class SqlAgencyRepo:
         return _to_agency(row)
 
     def get_by_code(self, code: str) -> Agency:
-        row = self._s.scalar(select(AgencyRow).where(AgencyRow.code == code))
+        row = self._s.scalar(_agency_by_code(), {"code": code})
         if row is None:
             raise NotFound("no agency with code %(code)s", code=repr(code))
         return _to_agency(row)
