@@ -7,9 +7,10 @@ import json
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import bindparam, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -139,6 +140,17 @@ def _block_events(row: ExchangeEventRow, cursor: int, limit: int) -> Iterator[Ou
         body["entries"][skip : skip + limit], start=skip
     ):
         yield _event(row, first + place, signal_type, value, texts[label], tlp_floor)
+
+
+@cache
+def _case_holds() -> Any:
+    """A case's observation holds still set: built once (read by every case page and
+    referral)."""
+    return select(ObservationHoldRow).where(
+        ObservationHoldRow.agency_id == bindparam("agency_id"),
+        ObservationHoldRow.case_id == bindparam("case_id"),
+        ObservationHoldRow.lifted_at.is_(None),
+    )
 
 
 class SqlExchangeRepo:
@@ -533,13 +545,7 @@ class SqlExchangeRepo:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def case_holds(self, agency_id: str, case_id: str) -> builtins.list[ObservationHold]:
-        rows = self._s.scalars(
-            select(ObservationHoldRow).where(
-                ObservationHoldRow.agency_id == agency_id,
-                ObservationHoldRow.case_id == case_id,
-                ObservationHoldRow.lifted_at.is_(None),
-            )
-        )
+        rows = self._s.scalars(_case_holds(), {"agency_id": agency_id, "case_id": case_id})
         return [ObservationHold(r.reason, r.set_by, _aware(r.set_at) or r.set_at) for r in rows]
 
     def active_holds(

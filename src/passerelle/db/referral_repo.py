@@ -61,6 +61,15 @@ def _referral(row: ReferralRow) -> Referral:
     )
 
 
+@cache
+def _hosts_named() -> Any:
+    """The agency's directory entries of some domains: built once (read by every referral)."""
+    return select(HostRow).where(
+        HostRow.agency_id == bindparam("agency_id"),
+        HostRow.domain.in_(bindparam("domains", expanding=True)),
+    )
+
+
 class SqlReferralRepo:
     def __init__(self, session: Session) -> None:
         self._s = session
@@ -106,9 +115,7 @@ class SqlReferralRepo:
         rows = {
             r.domain: r
             for r in self._s.scalars(
-                select(HostRow).where(
-                    HostRow.agency_id == agency_id, HostRow.domain.in_(candidates)
-                )
+                _hosts_named(), {"agency_id": agency_id, "domains": candidates}
             )
         }
         for candidate in candidates:
