@@ -24,7 +24,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,6 +158,11 @@ def run(servers: list[Server], count: int) -> None:
                 server.measure(kind, first, min(TURN, count - first))
 
 
+def _ratio(ours: float, theirs: float) -> str:
+    # /proc counts CPU time in ticks (10 ms): too few requests may read 0.
+    return f"{ours / theirs:5.2f}x" if theirs else "  n/a"
+
+
 def report(label: str, server: Server, count: int, peer: Server | None) -> None:
     def ms(seconds: float) -> float:
         return 1000 * seconds / count
@@ -167,11 +172,11 @@ def report(label: str, server: Server, count: int, peer: Server | None) -> None:
     for kind in KINDS:
         cpu = ms(server.cpu[kind])
         line = (
-            f"    {kind:<14} server CPU {cpu:6.2f} ms ({cpu / floor:5.1f}x /healthz)"
+            f"    {kind:<14} server CPU {cpu:6.2f} ms ({_ratio(cpu, floor)} /healthz)"
             f"   client CPU {ms(server.client[kind]):5.2f} ms   wall {ms(server.wall[kind]):6.2f} ms"
         )
         if peer is not None:
-            line += f"   {cpu / ms(peer.cpu[kind]):5.2f}x the peer"
+            line += f"   {_ratio(cpu, ms(peer.cpu[kind]))} the peer"
         print(line)
     mix = sum(LOAD_MIX[k] * ms(server.cpu[k]) for k in LOAD_MIX) / sum(LOAD_MIX.values())
     print(f"    in the load's mix (clients per kind): server CPU {mix:.2f} ms/request")
@@ -182,7 +187,7 @@ def main() -> None:
     parser.add_argument("requests", nargs="?", type=int, default=200)
     parser.add_argument("--peer", default=None, help="A folder with another passerelle package.")
     options = parser.parse_args()
-    engines: list[tuple[str, Callable[[str], object]]] = []
+    engines: list[tuple[str, Callable[[str], AbstractContextManager[str]]]] = []
     with tempfile.TemporaryDirectory(prefix="bench-requests-db-") as folder:
         engines.append(("sqlite", lambda name: nullcontext(f"sqlite:///{folder}/{name}.db")))
         postgres = os.environ.get("PASSERELLE_TEST_POSTGRES_URL")
@@ -191,11 +196,11 @@ def main() -> None:
         for engine_name, make in engines:
             with ExitStack() as stack:
                 ours = stack.enter_context(
-                    serving(stack.enter_context(make("ours")), options.requests, None)  # type: ignore[arg-type]
+                    serving(stack.enter_context(make("ours")), options.requests, None)
                 )
                 peer = None
                 if options.peer:
-                    url = stack.enter_context(make("peer"))  # type: ignore[arg-type]
+                    url = stack.enter_context(make("peer"))
                     peer = stack.enter_context(serving(url, options.requests, options.peer))
                 run([ours] + ([peer] if peer else []), options.requests)
                 print(f"{engine_name}: {options.requests} requests of each kind, one at a time")
