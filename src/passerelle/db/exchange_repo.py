@@ -33,6 +33,7 @@ from passerelle.db.models import (
     AgencyKeyRow,
     AgreementRow,
     BankEntryRow,
+    BankGenerationRow,
     BankRow,
     ExchangeEventRow,
     ExchangeNonceRow,
@@ -97,6 +98,7 @@ BLOCK_COLUMNS = (
 )
 # Entries a block row of the outbox holds: a feed page (FEED_PAGE, 500) reads one or two.
 EVENT_BLOCK = 1000
+_OUTBOX_TURN = "passerelle.outbox_turn"  # the transaction that holds the outbox lock
 
 
 def _labels_dict(text: str) -> dict[str, Any]:
@@ -415,6 +417,7 @@ class SqlExchangeRepo:
         origin: str | None = None,
         tlp_floor: str | None = None,
     ) -> None:
+        self._take_turn()
         self._s.add(
             ExchangeEventRow(
                 agency_id=agency_id,
@@ -476,20 +479,34 @@ class SqlExchangeRepo:
         """The first of `count` consecutive sequence numbers for the caller's events, none of
         them given to any other event. SQLite: the write lock is held, and a row's number is
         the highest so far plus one. PostgreSQL: the outbox is locked against other writers
-        until the transaction ends (they would draw numbers in between; readers are not
-        held), then the sequence is moved past the numbers taken. Writers of bank entries
-        take the bank generation first and the outbox after, as every writer does today: a
-        transaction writing an event before it adds entries would wait on an import's lock
-        while holding what the import waits for."""
+        until the transaction ends (`_take_turn`), then the sequence is moved past the
+        numbers taken."""
         self._s.flush()  # events pending in the session take their numbers first
         if not self._postgres:
             top = self._s.scalar(select(func.max(ExchangeEventRow.seq)))
             return int(top or 0) + 1
-        self._s.execute(text("LOCK TABLE exchange_events IN SHARE ROW EXCLUSIVE MODE"))
+        self._take_turn()
         sequence = "pg_get_serial_sequence('exchange_events', 'seq')"
         first = int(self._s.scalar(text(f"SELECT nextval({sequence})")) or 0)
         self._s.execute(text(f"SELECT setval({sequence}, :last)"), {"last": first + count - 1})
         return first
+
+    def _take_turn(self) -> None:
+        """Writers of the outbox take turns until their transactions end, so that numbers
+        are committed in the order they are drawn: a partner's cursor moves past the highest
+        number it was given, and an event numbered before it but committed after would never
+        reach that partner. SQLite's write lock already does this; on PostgreSQL the outbox
+        is locked against other writers (readers are not held). The bank generation's row is
+        taken first, as writers of bank entries take it before they write to the outbox: no
+        two writers can each hold the lock the other waits for. Taken again, it is a no-op."""
+        if self._postgres and not self._turn_taken():
+            generation = select(BankGenerationRow.id).where(BankGenerationRow.id == 1)
+            self._s.execute(generation.with_for_update())
+            self._s.execute(text("LOCK TABLE exchange_events IN SHARE ROW EXCLUSIVE MODE"))
+            self._s.info[_OUTBOX_TURN] = self._s.get_transaction()
+
+    def _turn_taken(self) -> bool:
+        return self._s.info.get(_OUTBOX_TURN) is self._s.get_transaction()
 
     @property
     def _postgres(self) -> bool:

@@ -5,6 +5,8 @@ withdrawals that come after."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import text
 
@@ -160,3 +162,105 @@ def test_going_back_a_migration_gives_each_entry_of_a_block_its_row(database: Da
     assert [(seq, v, floor) for seq, v, floor in rows] == [(e.seq, e.value, None) for e in every]
     upgrade(database.engine)
     assert _every_event(database) == every
+
+
+def _event(database: Database, number: int, opened: threading.Event | None = None) -> None:
+    with database.unit_of_work(write=True) as uow:
+        agency = uow.agencies.get_by_code("unite-fr")
+        uow.exchange.add_event(
+            agency.id,
+            kind=EventKind.ADD,
+            signal_type="pdq",
+            value=value(number),
+            labels=LABELS,
+            decision=None,
+            when=NOW,
+        )
+        uow.session.flush()  # the event has drawn its sequence number
+        if opened is not None:
+            opened.set()
+        uow.commit()
+
+
+def test_a_reader_never_sees_an_event_whose_earlier_neighbour_is_still_uncommitted(
+    database: Database,
+) -> None:
+    """A partner's cursor moves past the highest number it was given: an event numbered
+    before it but committed after would never reach that partner. A writer of the outbox
+    therefore waits until the writers before it have ended."""
+    _instance(database)
+    first = database.unit_of_work(write=True)
+    uow = first.__enter__()
+    try:
+        agency = uow.agencies.get_by_code("unite-fr")
+        uow.exchange.add_event(
+            agency.id,
+            kind=EventKind.ADD,
+            signal_type="pdq",
+            value=value(1),
+            labels=LABELS,
+            decision=None,
+            when=NOW,
+        )
+        uow.session.flush()  # number drawn, not committed
+        later = threading.Thread(target=_event, args=(database, 2))
+        later.start()
+        later.join(timeout=1.0)  # without the wait it commits its later number now
+        seen_early = _every_event(database)
+        uow.commit()
+    finally:
+        first.__exit__(None, None, None)
+    later.join()
+    seen_after = _every_event(database)
+    cursor = max((event.seq for event in seen_early), default=0)
+    missed = [event for event in seen_after if event.seq <= cursor and event not in seen_early]
+    assert missed == []
+    assert [event.value for event in seen_after] == [value(1), value(2)]
+
+
+def test_an_event_written_before_entries_does_not_deadlock_with_an_import(
+    database: Database,
+) -> None:
+    """A partner's page can pass an event on before it adds entries, while an import adds
+    entries before its events: both wait in one order, so both commit."""
+    _instance(database)
+    first = database.unit_of_work(write=True)
+    uow = first.__enter__()
+    failures: list[BaseException] = []
+
+    def imports() -> None:
+        try:
+            _add(database, range(100, 110))
+        except BaseException as problem:  # reported by the assertion below
+            failures.append(problem)
+
+    try:
+        agency = uow.agencies.get_by_code("unite-fr")
+        uow.exchange.add_event(
+            agency.id,
+            kind=EventKind.HOLD,
+            signal_type="pdq",
+            value=value(1),
+            labels=LABELS,
+            decision=None,
+            when=NOW,
+        )
+        uow.session.flush()
+        importer = threading.Thread(target=imports)
+        importer.start()
+        importer.join(timeout=1.0)  # the import takes whatever it can before we go on
+        add_entries(
+            uow,
+            agency_code="unite-fr",
+            bank_name="connu",
+            actor="test",
+            entries=[EntryInput("pdq", value(2), LABELS)],
+        )
+        uow.commit()
+    finally:
+        first.__exit__(None, None, None)
+    importer.join()
+    assert failures == []
+    values = [event.value for event in _every_event(database)]
+    assert values[:2] == [value(1), value(2)]
+    assert sorted(values[2:]) == [value(n) for n in range(100, 110)]
