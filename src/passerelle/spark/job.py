@@ -453,6 +453,14 @@ def make_session(master: str | None, app_name: str = "passerelle-scan") -> Spark
         # The workers must run this interpreter (its virtual environment holds Passerelle);
         # Spark reads the variable when it starts them.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        # One machine: the driver and its workers talk over loopback, never over an
+        # interface another host can reach (Spark would pick one when the host name
+        # resolves to 127.0.0.1). SPARK_LOCAL_IP, where set, still decides.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        loopback = os.environ["SPARK_LOCAL_IP"]
+        builder = builder.config("spark.driver.host", loopback).config(
+            "spark.driver.bindAddress", loopback
+        )
     builder = builder.config("spark.ui.enabled", "false").config(
         "spark.sql.parquet.compression.codec", "zstd"
     )

@@ -35,6 +35,12 @@ def spark() -> Iterator[object]:
     session.stop()
 
 
+def test_a_local_session_talks_over_loopback_only(spark: object) -> None:
+    conf = spark.sparkContext.getConf()  # type: ignore[attr-defined]
+    assert conf.get("spark.driver.host") == "127.0.0.1"
+    assert spark.sparkContext.parallelize(range(4), 2).sum() == 6  # type: ignore[attr-defined]
+
+
 def test_the_executors_open_the_shipped_index_files(spark: object, tmp_path: Path) -> None:
     bank = Bank("b", "a", "connu", BankKind.POSITIVE, BankOrigin.OWN, "")
     other = Bank("o", "a", "autre", BankKind.POSITIVE, BankOrigin.OWN, "")
