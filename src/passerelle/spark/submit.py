@@ -34,7 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         inputs = expand_inputs(args.inputs)
         banks, entries = read_bundle(args.banks)
     except InvalidInput as exc:
-        print(f"passerelle: error: {exc}", file=sys.stderr)
+        # In the operator's language, as the command line says it (passerelle.cli.language).
+        from passerelle.cli.language import error_text, say
+
+        print("passerelle: " + say("error: %(message)s", message=error_text(exc)), file=sys.stderr)
         return 2
     spark = make_session(args.master)
     try:

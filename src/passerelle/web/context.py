@@ -177,12 +177,21 @@ def api_error_text(request: Request, exc: Exception) -> str:
     """An error's message in an API or TAXII answer: in English, the API's language, unless
     the client's Accept-Language names French (then in French, Québec usage for `fr-CA`);
     the error's `code` is what programs read."""
+    translate = api_gettext(request)
+    return str(exc) if translate is None else message_of(exc).render(translate)
+
+
+def api_gettext(request: Request) -> Callable[[str], str] | None:
+    """The translation function of an API or TAXII answer: None for English, the API's
+    language, unless the client's Accept-Language names French (Québec usage for `fr-CA`)."""
     header = request.headers.get("accept-language")
     if parse_accept_language(header) is not Locale.FR:
-        return str(exc)
+        return None
     jurisdiction = Jurisdiction.QUEBEC if accepts_quebec_french(header) else None
-    translate = get_state(request).translator.get(catalog_name(Locale.FR, jurisdiction)).gettext
-    return message_of(exc).render(translate)
+    translate: Callable[[str], str] = (
+        get_state(request).translator.get(catalog_name(Locale.FR, jurisdiction)).gettext
+    )
+    return translate
 
 
 def csrf_seed(request: Request) -> str:

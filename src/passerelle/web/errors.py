@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -25,10 +26,12 @@ from passerelle.core.errors import (
     RateLimited,
     TooLarge,
 )
+from passerelle.core.message import Message
 from passerelle.web.context import (
     ApiAuthRequired,
     LoginRequired,
     api_error_text,
+    api_gettext,
     error_text,
     gettext_of,
     render,
@@ -68,6 +71,11 @@ _VALIDATION = {
     "bool_parsing": "not yes or no",
     "list_type": "not a list",
 }
+
+
+def validation_problem(error: Mapping[str, Any]) -> Message:
+    """What is wrong with one field pydantic refused, as a message in the catalogue."""
+    return Message(_VALIDATION.get(str(error.get("type")), "invalid value"))
 
 
 def _is_api(request: Request) -> bool:
@@ -146,6 +154,18 @@ async def reject_too_large(request: Request, exc: BodyTooLarge) -> Response:
     return response
 
 
+def _api_http_error(request: Request, status: int) -> PasserelleError | None:
+    """What a program reads of an HTTP error that is not one of ours (in French when its
+    Accept-Language asks for it)."""
+    if status == 404:
+        return PasserelleError("nothing is served at this address")
+    if status == 405:
+        return PasserelleError(
+            "this address does not take %(method)s requests", method=request.method
+        )
+    return None
+
+
 # What a person reads of an HTTP error that is not one of ours (the error page says it too).
 _HTTP_TEXT = {
     404: "This page does not exist, or it belongs to another agency.",
@@ -191,7 +211,11 @@ def install_error_handlers(app: FastAPI) -> None:
         shown = str(exc.detail)
         if isinstance(exc, BodyTooLarge):
             shown = _too_large_text(request, exc)
-        elif not _is_api(request):  # a person reads it (the htmx partial shows the message)
+        elif _is_api(request):  # in English unless the client's Accept-Language names French
+            said = _api_http_error(request, exc.status_code)
+            if said is not None:
+                shown = api_error_text(request, said)
+        else:  # a person reads it (the htmx partial shows the message)
             shown = gettext_of(request)(_HTTP_TEXT.get(exc.status_code, shown))
         response = _error_response(request, exc.status_code, code, shown)
         for name, value in (exc.headers or {}).items():  # Allow on a 405, for example
@@ -202,18 +226,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        if _is_api(request):
+        api_translate = api_gettext(request) if _is_api(request) else None
+        if _is_api(request) and api_translate is None:  # English: pydantic's own words
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in error['loc'][1:]) or 'body'}: {error['msg']}"
                 for error in exc.errors()
             )
         else:  # a person reads it: the field and what is wrong with it, in their language
-            translate = gettext_of(request)
+            translate = api_translate or gettext_of(request)
             problems = "; ".join(
                 translate("%(field)s: %(problem)s")
                 % {
                     "field": ".".join(str(p) for p in error["loc"][1:]) or "body",
-                    "problem": translate(_VALIDATION.get(error["type"], "invalid value")),
+                    "problem": validation_problem(error).render(translate),
                 }
                 for error in exc.errors()
             )

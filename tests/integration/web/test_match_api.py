@@ -164,7 +164,7 @@ def test_a_new_entry_matches_at_once_without_a_restart(
         ([{"type": "sonar", "value": "x"}], "signals[0]: unknown signal type 'sonar'"),
         ([], "no signal to look up"),
         ([{"type": "md5", "value": "0" * 32}] * (MAX_SIGNALS + 1), "too many signals: 1001"),
-        ([{"type": "md5"}], "signals.0.value: Field required"),
+        ([{"type": "md5"}], "signals.0.value: missing"),
     ],
 )
 def test_broken_signals_are_refused_with_the_reason(
@@ -257,3 +257,44 @@ def test_an_api_error_speaks_french_when_the_client_asks_for_it(
     response = client.post("/api/v1/match", json=asked, headers=headers)
     assert response.status_code == 422
     assert response.json()["error"] == {"code": "invalid_input", "message": reason}
+
+
+@pytest.mark.parametrize(
+    ("language", "missing", "wrong_method", "invalid"),
+    [
+        (
+            None,
+            "nothing is served at this address",
+            "this address does not take GET requests",
+            "signals: missing",
+        ),
+        (
+            "fr-FR,fr;q=0.9",
+            "rien n’est servi à cette adresse",
+            "cette adresse n’accepte pas les requêtes GET",
+            "signals\u00a0: manquant",
+        ),
+    ],
+)
+def test_the_frameworks_own_api_errors_speak_the_clients_language(
+    client: TestClient,
+    tokens: dict[str, str],
+    language: str | None,
+    missing: str,
+    wrong_method: str,
+    invalid: str,
+) -> None:
+    headers = {"Authorization": f"Bearer {tokens['analyst.a']}"}
+    if language:
+        headers["Accept-Language"] = language
+    nowhere = client.get("/api/v1/nulle-part", headers=headers)
+    assert nowhere.status_code == 404
+    assert nowhere.json()["error"] == {"code": "not_found", "message": missing}
+    refused = client.get("/api/v1/match", headers=headers)
+    assert refused.status_code == 405
+    assert refused.json()["error"] == {"code": "method_not_allowed", "message": wrong_method}
+    assert "POST" in refused.headers["Allow"]
+    shapeless = client.post("/api/v1/match", json={}, headers=headers)
+    assert shapeless.status_code == 422
+    assert shapeless.json()["error"]["code"] == "invalid_input"
+    assert invalid in shapeless.json()["error"]["message"]

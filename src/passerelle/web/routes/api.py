@@ -28,6 +28,7 @@ from passerelle.services.lookup import (
     parse_asked,
 )
 from passerelle.web.context import ApiViewer, ReadUow, get_state
+from passerelle.web.errors import validation_problem
 from passerelle.web.params import MAX_SQL_INTEGER
 
 router = APIRouter(prefix="/api/v1", tags=["v1"])
@@ -282,7 +283,10 @@ def _parse_request(body: bytes) -> list[Signal]:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
         raise InvalidInput(
-            "%(where)s: %(problem)s", field="signals", where=where, problem=first["msg"]
+            "%(where)s: %(problem)s",
+            field="signals",
+            where=where,
+            problem=validation_problem(first),
         ) from None
     return parse_asked([Asked(s.type, s.value) for s in parsed.signals])
 
