@@ -280,6 +280,7 @@ def test_constant_messages_of_bank_files_are_translated() -> None:
     imported, what an HTTP error says, a partner's bank."""
     from passerelle.core.bank import PARTNER_NOTE
     from passerelle.core.exchange import FROM_THE_FUTURE, STALE_MINUTES, STALE_SECONDS
+    from passerelle.core.message import THOUSANDS_SEPARATOR
     from passerelle.exchange.bankfile import PYTX_REFUSED
     from passerelle.web.errors import _HTTP_TEXT
     from passerelle.web.history import PARTNER_BANK
@@ -287,5 +288,5 @@ def test_constant_messages_of_bank_files_are_translated() -> None:
 
     french = catalogue()
     messages = [*PYTX_REFUSED.values(), *_HTTP_TEXT.values(), PARTNER_BANK, BODY_TOO_LARGE]
-    messages += [STALE_MINUTES, STALE_SECONDS, FROM_THE_FUTURE, PARTNER_NOTE]
+    messages += [STALE_MINUTES, STALE_SECONDS, FROM_THE_FUTURE, PARTNER_NOTE, THOUSANDS_SEPARATOR]
     assert [m for m in messages if not french.get(m)] == []

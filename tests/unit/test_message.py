@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from passerelle.cli import language
 from passerelle.core.errors import ExternalServiceError, InvalidInput
-from passerelle.core.message import Message, dump_message, load_message, message_of
+from passerelle.core.message import Message, dump_message, grouped, load_message, message_of
 from passerelle.core.recheck import SAME_SIGNAL, SOFT_REMOVAL, SOFT_REMOVAL_MOVED
 from passerelle.web.i18n import load_catalog
 
@@ -72,3 +74,21 @@ def test_what_a_recheck_says_is_translated_to_french() -> None:
 def test_values_survive_storage(values: dict[str, int | str | bool]) -> None:
     said = Message("x", values)
     assert load_message(dump_message(said), None) == said
+
+
+def test_a_number_is_grouped_as_its_reader_writes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    said = Message("record too large: %(size)s bytes", {"size": grouped(1_174_405_193)})
+    assert said.english() == "record too large: 1,174,405,193 bytes"
+    french = "enregistrement trop volumineux\u00a0: 1\u202f174\u202f405\u202f193 octets"
+    assert said.render(FRENCH) == french
+    assert load_message(dump_message(said), None) == said
+    # The command line reads the same catalogue.
+    monkeypatch.setenv("LANGUAGE", "fr")
+    assert language.said(said) == french
+    monkeypatch.setenv("LANGUAGE", "en")
+    assert language.said(said) == "record too large: 1,174,405,193 bytes"
+    # Small numbers and errors that carry one read the same way.
+    assert Message("%(n)s", {"n": grouped(999)}).render(FRENCH) == "999"
+    error = InvalidInput("record too large: %(size)s bytes", size=grouped(-12_345))
+    assert str(error) == "record too large: -12,345 bytes"
+    assert message_of(error).render(FRENCH).endswith("-12\u202f345 octets")

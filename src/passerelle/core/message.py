@@ -18,6 +18,10 @@ from passerelle.core.errors import PasserelleError
 
 Translate = Callable[[str], str]
 UNEXPECTED = "unexpected error: %(error)s"
+# A whole number said with its thousands grouped as the reader writes them: the message made
+# by `grouped`, stored as any other; its separator is the catalogue's translation of ",".
+NUMBER = "%(number)s"
+THOUSANDS_SEPARATOR = ","
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,8 @@ class Message:
         words when the translation does not fit its values."""
         if self.before_translation:
             return self.template
+        if self.template == NUMBER and _is_whole(number := self.params.get("number")):
+            return format(number, ",").replace(",", translate(THOUSANDS_SEPARATOR))
         values = {
             name: value.render(translate) if isinstance(value, Message) else value
             for name, value in self.params.items()
@@ -64,6 +70,17 @@ class Message:
             for name, value in self.params.items()
         }
         return {"message": self.template, "values": values}
+
+
+def grouped(number: int) -> Message:
+    """A whole number as a message's value, its thousands grouped in the reader's language
+    (1,174,405,193 in English, 1 174 405 193 in French, a narrow no-break space between them),
+    rather than a text formatted once in English."""
+    return Message(NUMBER, {"number": number})
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def message_of(error: BaseException) -> Message:
