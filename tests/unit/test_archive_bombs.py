@@ -17,7 +17,8 @@ import zstandard
 from passerelle.core.content import Content
 from passerelle.intake import Problem
 from passerelle.intake.archive import iter_archive
-from passerelle.intake.httpbody import DecompressionBomb, decode_body, iter_decoded
+from passerelle.intake.httpbody import MAX_RATIO, DecompressionBomb, decode_body, iter_decoded
+from passerelle.web.i18n import load_catalog
 
 ZEROS = b"\x00" * 8_000_000  # 8 MB: far above the peaks asserted below
 COMPRESS: dict[str, Callable[[bytes], bytes]] = {
@@ -77,6 +78,24 @@ def test_a_bomb_in_a_warc_record_is_refused_and_the_next_record_read(
     assert not problems[0].fatal
     assert [c.url for c in items if isinstance(c, Content)] == ["http://exemple.test/page"]
     assert peak < 3_000_000  # decoding the record whole would take 8 MB
+
+
+def test_a_bomb_in_a_warc_record_is_named_in_french_and_in_english(tmp_path: Path) -> None:
+    bomb = COMPRESS["br"](ZEROS)
+    archive = tmp_path / "bomb.warc"
+    archive.write_bytes(warc_record("http://exemple.test/br", http_response(bomb, "br")))
+    limit = min(1_000_000, len(bomb) * MAX_RATIO)
+    assert limit >= 1000  # grouped in thousands
+    (problem,) = [i for i in iter_archive(archive, max_record_bytes=1_000_000)]
+    assert isinstance(problem, Problem)
+    assert problem.message.render(load_catalog("fr").gettext) == (
+        "corps impossible à décoder\u00a0: le corps br se décompresse en plus de"
+        f" {limit:,} octets (refusé comme bombe de décompression)".replace(",", "\u202f")
+    )
+    assert problem.message.render(load_catalog("en").gettext) == (
+        f"body not decodable: br body decompresses to more than {limit:,} bytes"
+        " (refused as a decompression bomb)"
+    )
 
 
 @pytest.mark.parametrize("codec", sorted(COMPRESS))

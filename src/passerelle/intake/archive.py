@@ -26,7 +26,7 @@ from typing import BinaryIO
 from fastwarc import ArchiveIterator, WarcRecord, WarcRecordType
 
 from passerelle.core.content import Content
-from passerelle.core.message import Message
+from passerelle.core.message import Message, message_of
 from passerelle.intake import Problem
 from passerelle.intake.httpbody import BodyError, decode_body
 
@@ -250,7 +250,8 @@ def _warc_payload(
         )
     except BodyError as exc:
         stats.skipped += 1
-        yield Problem(name, Message("body not decodable: %(error)s", {"error": str(exc)}), False)
+        refused = Message("body not decodable: %(error)s", {"error": message_of(exc)})
+        yield Problem(name, refused, False)
         return
     uri, repaired = repair_target_uri(record.headers.get("WARC-Target-URI") or "")
     if repaired:

@@ -4,7 +4,8 @@ deflate, brotli, zstd, stacked as the header lists them), streamed under a cap.
 Decompression never produces more than the cap: each decoder is asked for a bounded amount of
 output at a time, so a bomb (a few kilobytes that expand to gigabytes) is refused after at most
 `limit` bytes were produced, never after decompressing it whole. Used for HTTP responses the
-fetcher reads and for the HTTP records of WARC archives."""
+fetcher reads and for the HTTP records of WARC archives. A refusal is a message id with its
+values apart, said in the reader's language wherever it is shown."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from collections.abc import Callable, Iterable, Iterator
 import brotli
 import zstandard
 
+from passerelle.core.errors import InvalidInput
+from passerelle.core.message import grouped
+
 MAX_RATIO = 200
 STEP = 64 * 1024  # output asked of a decoder at a time
 ZSTD_MAX_WINDOW = 8 * 1024 * 1024  # what browsers accept (RFC 8878 §3.1.1.1.2)
@@ -24,7 +28,7 @@ ENCODINGS = ("gzip", "x-gzip", "deflate", "br", "zstd")
 Decode = Callable[[Iterable[bytes]], Iterator[bytes]]
 
 
-class BodyError(ValueError):
+class BodyError(InvalidInput, ValueError):
     """The body cannot be decoded within the limits."""
 
 
@@ -43,7 +47,7 @@ def dechunk(data: bytes) -> bytes:
         try:
             size = int(size_text, 16)
         except ValueError:
-            raise BodyError(f"bad chunk size {size_text[:20]!r}") from None
+            raise BodyError("bad chunk size %(size)s", size=repr(size_text[:20])) from None
         if size == 0:
             return bytes(out)
         start = end + 2
@@ -60,7 +64,7 @@ def parse_encodings(header: str | None) -> list[str]:
     names = [name for name in names if name and name != "identity"]
     for name in names:
         if name not in ENCODINGS:
-            raise BodyError(f"unknown content encoding {name!r}")
+            raise BodyError("unknown content encoding %(name)s", name=repr(name))
     return names
 
 
@@ -93,10 +97,19 @@ def _capped(decoded: Iterable[bytes], name: str, limit: int) -> Iterator[bytes]:
         total += len(piece)
         if total > limit:
             raise DecompressionBomb(
-                f"{name} body decompresses to more than {limit:,} bytes"
-                " (refused as a decompression bomb)"
+                "%(encoding)s body decompresses to more than %(limit)s bytes"
+                " (refused as a decompression bomb)",
+                encoding=name,
+                limit=grouped(limit),
             )
         yield piece
+
+
+def _undecodable(encoding: str, error: Exception) -> BodyError:
+    """The decoder's own words (a library's, in English) are a value of the message."""
+    return BodyError(
+        "cannot decompress %(encoding)s: %(error)s", encoding=encoding, error=str(error)
+    )
 
 
 def _decoder(name: str) -> Decode:
@@ -132,7 +145,7 @@ def _gunzip(chunks: Iterable[bytes]) -> Iterator[bytes]:
                 if data:
                     decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
     except zlib.error as exc:
-        raise BodyError(f"cannot decompress gzip: {exc}") from None
+        raise _undecodable("gzip", exc) from None
 
 
 def _inflate_either(chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -150,7 +163,7 @@ def _inflate_either(chunks: Iterable[bytes]) -> Iterator[bytes]:
         for chunk in _prepend(first, source):
             yield from _zlib_steps(decoder, chunk)
     except zlib.error as exc:
-        raise BodyError(f"cannot decompress deflate: {exc}") from None
+        raise _undecodable("deflate", exc) from None
 
 
 def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
@@ -177,7 +190,7 @@ def _unbrotli(chunks: Iterable[bytes]) -> Iterator[bytes]:
                 break
             yield out
     except brotli.error as exc:
-        raise BodyError(f"cannot decompress brotli: {exc}") from None
+        raise _undecodable("brotli", exc) from None
 
 
 class _ChunkFile(io.RawIOBase):
@@ -211,4 +224,4 @@ def _unzstd(chunks: Iterable[bytes]) -> Iterator[bytes]:
             while out := reader.read(STEP):
                 yield out
     except zstandard.ZstdError as exc:
-        raise BodyError(f"cannot decompress zstd: {exc}") from None
+        raise _undecodable("zstd", exc) from None

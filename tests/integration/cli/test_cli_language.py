@@ -254,6 +254,28 @@ def test_scan_warnings_and_errors_are_in_french(run, tmp_path: Path) -> None:  #
     assert '"error": "not a WARC or ARC file' in first
 
 
+def test_a_decompression_bomb_in_a_warc_is_named_in_french_and_in_english(
+    run, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.unit.test_archive_bombs import COMPRESS, ZEROS, http_response, warc_record
+
+    bomb = COMPRESS["br"](ZEROS)
+    archive = tmp_path / "bomb.warc"
+    archive.write_bytes(warc_record("http://exemple.test/br", http_response(bomb, "br")))
+    limit = len(bomb) * 200  # the ratio cap, far below the record cap
+    french = run("scan", str(archive), LANG="fr_FR.UTF-8")
+    assert (
+        f"passerelle: avertissement{NBSP}: {archive}#1{NBSP}: corps impossible à décoder{NBSP}:"
+        f" le corps br se décompresse en plus de {limit:,} octets".replace(",", "\u202f")
+        + " (refusé comme bombe de décompression)\n"
+    ) in french.output
+    english = run("scan", str(archive), LANG="en_US.UTF-8")
+    assert (
+        f"passerelle: warning: {archive}#1: body not decodable: br body decompresses to more"
+        f" than {limit:,} bytes (refused as a decompression bomb)\n"
+    ) in english.output
+
+
 def test_the_scan_table_reads_in_the_language_of_the_environment(run) -> None:  # type: ignore[no-untyped-def]
     from tests.shared import shared
 
