@@ -335,12 +335,22 @@ def _report_problem(problem: Problem, tally: Tally, as_json: bool) -> None:
             )
         )
     reason = said(problem.message)
-    line = (
-        say("error: %(source)s: %(reason)s", source=problem.source, reason=reason)
-        if problem.fatal
-        else say("warning: %(source)s: %(reason)s", source=problem.source, reason=reason)
-    )
+    if _names_its_source(problem):  # the fetcher's refusals name the URL they refuse
+        line = (
+            say("error: %(message)s", message=reason)
+            if problem.fatal
+            else say("warning: %(message)s", message=reason)
+        )
+    elif problem.fatal:
+        line = say("error: %(source)s: %(reason)s", source=problem.source, reason=reason)
+    else:
+        line = say("warning: %(source)s: %(reason)s", source=problem.source, reason=reason)
     click.echo(f"passerelle: {line}", err=True)
+
+
+def _names_its_source(problem: Problem) -> bool:
+    """Whether the message already says where it comes from (said once, not twice)."""
+    return problem.source in problem.message.params.values()
 
 
 def _queue(rt: Runtime, agency: str | None, results: list[ScanResult], tally: Tally) -> None:

@@ -276,6 +276,27 @@ def test_a_decompression_bomb_in_a_warc_is_named_in_french_and_in_english(
     ) in english.output
 
 
+def test_a_refused_fetch_names_its_url_once_in_french_and_in_english(run) -> None:  # type: ignore[no-untyped-def]
+    from tests.integration.fetch.test_fetcher import Handler
+    from tests.servers import serving
+
+    limits = {"PASSERELLE_FETCH_ALLOW": "127.0.0.1/32", "PASSERELLE_FETCH_MAX_BYTES": "100000"}
+    with serving(Handler) as base:
+        url = f"{base}/bomb/br"
+        french = run("scan", url, LANG="fr_FR.UTF-8", **limits)
+        english = run("scan", url, LANG="en_US.UTF-8", **limits)
+    assert french.exit_code == english.exit_code == 1
+    assert (
+        f"passerelle: erreur{NBSP}: {url}{NBSP}: le corps br se décompresse en plus de"
+        " 100\u202f000 octets (refusé comme bombe de décompression)\n"
+    ) in french.output
+    assert (
+        f"passerelle: error: {url}: br body decompresses to more than 100,000 bytes"
+        " (refused as a decompression bomb)\n"
+    ) in english.output
+    assert french.output.count(url) == english.output.count(url) == 1
+
+
 def test_the_scan_table_reads_in_the_language_of_the_environment(run) -> None:  # type: ignore[no-untyped-def]
     from tests.shared import shared
 
