@@ -3,7 +3,9 @@ DNS answer, and the check made without any look-up on an address as typed (a pub
 a partner's address).
 
 An IPv6 address that carries an IPv4 one (IPv4-mapped, 6to4, NAT64, Teredo) is judged by the
-IPv4 it carries: `2002:7f00:1::` reaches 127.0.0.1 through a 6to4 relay."""
+IPv4 it carries: `2002:7f00:1::` reaches 127.0.0.1 through a 6to4 relay. A refusal is a message
+(a noun phrase: "a loopback address"), put into the sentence that shows it and said in the
+reader's language."""
 
 from __future__ import annotations
 
@@ -11,12 +13,16 @@ import ipaddress
 import socket
 from collections.abc import Sequence
 
+from passerelle.core.message import Message
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 METADATA_ADDRESSES = frozenset({"169.254.169.254", "fd00:ec2::254", "100.100.100.200"})
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 # Names that never lead to the public web (RFC 6761, RFC 6762, RFC 8375, common internal ones).
 LOCAL_NAMES = ("localhost", "local", "internal", "lan", "intranet", "home.arpa", "localdomain")
+LOCAL_NAME = Message("a local name")
+LOCAL_NAME_WITHOUT_DOMAIN = Message("a local name (no domain)")
 
 
 def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
@@ -33,23 +39,27 @@ def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]
     return found
 
 
-def describe_refusal(address: IPAddress) -> str | None:
+def describe_refusal(address: IPAddress) -> Message | None:
     """Why an address may not be reached, or None if it may."""
     if isinstance(address, ipaddress.IPv6Address):
         for inner in embedded_ipv4(address):
             reason = describe_refusal(inner)
-            if reason:
-                return reason if inner == address.ipv4_mapped else f"{reason} (embeds {inner})"
+            if reason is None:
+                continue
+            if inner == address.ipv4_mapped:
+                return reason
+            embeds: dict[str, str | Message] = {"reason": reason, "address": str(inner)}
+            return Message("%(reason)s (embeds %(address)s)", embeds)
     text = str(address)
     checks = (
-        (text in METADATA_ADDRESSES, "a cloud metadata address"),
-        (address.is_loopback, "a loopback address"),
-        (address.is_link_local, "a link-local address"),
-        (address.is_multicast, "a multicast address"),
-        (address.is_unspecified, "the unspecified address"),
-        (address.is_private, "a private address"),
-        (address.is_reserved, "a reserved address"),
-        (not address.is_global, "not a public address"),
+        (text in METADATA_ADDRESSES, Message("a cloud metadata address")),
+        (address.is_loopback, Message("a loopback address")),
+        (address.is_link_local, Message("a link-local address")),
+        (address.is_multicast, Message("a multicast address")),
+        (address.is_unspecified, Message("the unspecified address")),
+        (address.is_private, Message("a private address")),
+        (address.is_reserved, Message("a reserved address")),
+        (not address.is_global, Message("not a public address")),
     )
     return next((reason for failed, reason in checks if failed), None)
 
@@ -70,7 +80,7 @@ def parse_literal(host: str) -> IPAddress | None:
     return None
 
 
-def describe_host_refusal(host: str, allowed: Sequence[Network] = ()) -> str | None:
+def describe_host_refusal(host: str, allowed: Sequence[Network] = ()) -> Message | None:
     """Why a host as typed is not on the public web, without resolving it: an IP literal that
     is not public (unless in `allowed`), or a local name such as `localhost`. None if it may
     be public (a name is only judged when it is looked up)."""
@@ -81,7 +91,7 @@ def describe_host_refusal(host: str, allowed: Sequence[Network] = ()) -> str | N
         return describe_refusal(literal)
     name = host.strip().rstrip(".").lower()
     if any(name == local or name.endswith("." + local) for local in LOCAL_NAMES):
-        return "a local name"
+        return LOCAL_NAME
     if "." not in name and name:
-        return "a local name (no domain)"
+        return LOCAL_NAME_WITHOUT_DOMAIN
     return None

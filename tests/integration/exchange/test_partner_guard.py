@@ -138,6 +138,28 @@ def test_a_partners_address_is_checked_when_it_is_added(address: str, reason: st
     assert caught.value.field == "base_url"
 
 
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("http://169.254.169.254", "une adresse de métadonnées du cloud"),
+        ("http://[2002:7f00:1::]", "une adresse de bouclage (qui contient 127.0.0.1)"),
+        ("http://localhost:8000", "un nom local"),
+        ("http://192.168.1.20", "une adresse privée"),
+    ],
+)
+def test_the_partner_form_says_why_an_address_is_refused_in_french(
+    client: TestClient, agencies: dict[str, str], address: str, reason: str
+) -> None:
+    log_in(client, "liaison.a")
+    form = {"code": "unite-qc", "name": "Unité QC", "base_url": address, "public_key": ""}
+    page = client.post("/partners", data={**form, "csrf_token": csrf_of(client)})
+    assert page.status_code == 422
+    assert (
+        f"l’adresse du partenaire est {reason}\u00a0; seul un administrateur peut autoriser"
+        " un tel réseau (PASSERELLE_PARTNER_ALLOW)"
+    ) in page.text
+
+
 def test_the_allow_list_opens_a_network_for_partners() -> None:
     allowed = parse_allow_list(["127.0.0.1/32"])
     assert parse_base_url("http://127.0.0.1:8000/", allowed) == "http://127.0.0.1:8000"

@@ -17,8 +17,10 @@ import zstandard
 
 from passerelle.core.content import sniff_media_type
 from passerelle.core.errors import ExternalServiceError, InvalidInput
+from passerelle.core.message import message_of
 from passerelle.fetch.fetcher import FetchLimits, SafeFetcher
 from passerelle.fetch.guard import AddressGuard, describe_refusal, parse_allow_list
+from passerelle.web.i18n import load_catalog
 from tests.servers import serving
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -257,7 +259,22 @@ def test_an_unresolvable_host_is_an_outside_failure() -> None:
     ],
 )
 def test_address_classification(address: str, reason: str | None) -> None:
-    assert describe_refusal(ipaddress.ip_address(address)) == reason
+    refusal = describe_refusal(ipaddress.ip_address(address))
+    assert (refusal.english() if refusal else None) == reason
+
+
+def test_a_refused_address_is_said_in_the_readers_language() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        AddressGuard().check(ipaddress.ip_address("2002:7f00:1::"), "piege.exemple")
+    said = message_of(caught.value)
+    assert said.render(load_catalog("fr").gettext) == (
+        "récupération de piege.exemple refusée\u00a0: le nom désigne 2002:7f00:1::,"
+        " une adresse de bouclage (qui contient 127.0.0.1)"
+    )
+    assert said.english() == (
+        "refused to fetch piege.exemple: it resolves to 2002:7f00:1::,"
+        " a loopback address (embeds 127.0.0.1)"
+    )
 
 
 def test_a_bad_allow_list_entry_is_named() -> None:
