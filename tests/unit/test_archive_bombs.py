@@ -17,6 +17,7 @@ import zstandard
 from passerelle.core.content import Content
 from passerelle.intake import Problem
 from passerelle.intake.archive import iter_archive
+from passerelle.intake.files import read_file
 from passerelle.intake.httpbody import MAX_RATIO, DecompressionBomb, decode_body, iter_decoded
 from passerelle.web.i18n import load_catalog
 
@@ -144,5 +145,19 @@ def test_a_gzip_member_of_high_ratio_is_checked_in_bounded_steps(tmp_path: Path)
     assert [(p.source, p.reason, p.fatal) for p in items if isinstance(p, Problem)] == [
         (f"{archive}#1", "record too large: 30,000,000 bytes", False)
     ]
+    (problem,) = [p for p in items if isinstance(p, Problem)]
+    french = problem.message.render(load_catalog("fr").gettext)
+    assert french == "enregistrement trop volumineux\u00a0: 30\u202f000\u202f000 octets"
     assert len(items) == 1
     assert peak < 8_000_000
+
+
+def test_a_file_over_the_limit_is_named_with_its_size_in_french(tmp_path: Path) -> None:
+    big = tmp_path / "gros.bin"
+    big.write_bytes(b"\x00" * 12_345)
+    problem = read_file(big, max_bytes=1_000)
+    assert isinstance(problem, Problem)
+    assert problem.reason == "file too large: 12,345 bytes (limit 1,000)"
+    assert problem.message.render(load_catalog("fr").gettext) == (
+        "fichier trop volumineux\u00a0: 12\u202f345 octets (limite 1\u202f000)"
+    )

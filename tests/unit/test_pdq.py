@@ -11,8 +11,10 @@ import pytest
 from PIL import Image
 
 from passerelle.core.errors import InvalidInput
+from passerelle.core.message import message_of
 from passerelle.core.signals.base import Signal
 from passerelle.core.signals.pdq import PDQ, hamming, load_image
+from passerelle.web.i18n import load_catalog
 from tests.shared import PDQ_IMAGES, shared
 
 EDITS = PDQ_IMAGES[1:]
@@ -162,6 +164,10 @@ def test_images_over_the_decoded_size_are_refused_though_under_the_pixel_limit()
         PDQ.compute(wide, max_pixels=10_000)
     assert str(caught.value) == (
         "image too large to decode: 100x100 pixels of mode I take 40,000 bytes (limit 30,000)"
+    )
+    assert message_of(caught.value).render(load_catalog("fr").gettext) == (
+        "image trop grande pour être décodée\u00a0: 100×100 pixels en mode I occupent"
+        " 40\u202f000 octets (limite 30\u202f000)"
     )
 
 

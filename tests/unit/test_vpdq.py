@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 
 from passerelle.core.content import VIDEO_TYPES, sniff_media_type
 from passerelle.core.errors import InvalidInput
+from passerelle.core.message import message_of
 from passerelle.core.signals import parse_signal
 from passerelle.core.signals.vpdq import (
+    MAX_FRAMES,
     VPDQ,
     VpdqFrame,
     compare_videos,
@@ -22,6 +24,7 @@ from passerelle.core.signals.vpdq import (
     to_signal,
 )
 from passerelle.core.video import VideoLimits, hash_video
+from passerelle.web.i18n import load_catalog
 from tests.shared import shared
 from tests.videos import make_uneven_video, make_video
 
@@ -204,5 +207,19 @@ def test_long_videos_stop_at_the_caps_with_a_warning() -> None:
 
 
 def test_frames_above_the_pixel_cap_are_refused_before_decoding() -> None:
-    with pytest.raises(InvalidInput, match=r"too large: 64x48 pixels \(limit 1,000\)"):
+    with pytest.raises(InvalidInput, match=r"too large: 64x48 pixels \(limit 1,000\)") as caught:
         hash_video(make_video(1), VideoLimits(max_frame_pixels=1000))
+    assert (
+        message_of(caught.value)
+        .render(load_catalog("fr").gettext)
+        .endswith("64×48 pixels (limite 1\u202f000)")
+    )
+
+
+def test_a_signal_of_too_many_frames_is_refused_in_french() -> None:
+    frame = VpdqFrame("0" * 64, 100, 0.0)
+    with pytest.raises(InvalidInput) as caught:
+        to_signal([frame] * (MAX_FRAMES + 1))
+    assert message_of(caught.value).render(load_catalog("fr").gettext) == (
+        "l’empreinte vpdq compte 200\u202f001 images (limite 200\u202f000)"
+    )

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from passerelle.core.errors import InvalidInput
-from passerelle.core.message import Message
+from passerelle.core.message import Message, grouped
 from passerelle.core.signals.base import Signal
 from passerelle.core.signals.pdq import PDQ, hamming
 from passerelle.core.signals.vpdq import VpdqFrame, to_signal
@@ -260,7 +260,7 @@ def _hash_stream(
             "video frames too large: %(width)sx%(height)s pixels (limit %(limit)s)",
             width=width,
             height=height,
-            limit=format(limits.max_frame_pixels, ","),
+            limit=grouped(limits.max_frame_pixels),
         )
     step = _step(limits, fps)
     last_frame = int(limits.max_seconds * fps)
@@ -287,7 +287,7 @@ def _hash_stream(
                     number=number,
                     width=frame.width,
                     height=frame.height,
-                    limit=format(limits.max_frame_pixels, ","),
+                    limit=grouped(limits.max_frame_pixels),
                 )
             pdq = PDQ.compute_from_pixels(frame.to_ndarray(format="rgb24"))
             prune = limits.prune_distance
@@ -299,7 +299,7 @@ def _hash_stream(
                 warnings.append(
                     Message(
                         "only the first %(count)s frames were hashed",
-                        {"count": f"{limits.max_frames:,}"},
+                        {"count": grouped(limits.max_frames)},
                     )
                 )
                 break

@@ -26,7 +26,7 @@ from typing import BinaryIO
 from fastwarc import ArchiveIterator, WarcRecord, WarcRecordType
 
 from passerelle.core.content import Content
-from passerelle.core.message import Message, message_of
+from passerelle.core.message import Message, grouped, message_of
 from passerelle.intake import Problem
 from passerelle.intake.httpbody import BodyError, decode_body
 
@@ -152,7 +152,7 @@ def _iter_warc(path: Path, max_bytes: int, stats: ArchiveStats) -> Iterator[Cont
                         name,
                         Message(
                             "record too large: %(size)s bytes",
-                            {"size": f"{record.content_length:,}"},
+                            {"size": grouped(record.content_length)},
                         ),
                         False,
                     )

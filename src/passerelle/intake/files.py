@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from passerelle.core.content import Content
-from passerelle.core.message import Message
+from passerelle.core.message import Message, grouped
 from passerelle.intake import Problem
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
@@ -31,7 +31,7 @@ def read_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Content | Pr
                 str(path),
                 Message(
                     "file too large: %(size)s bytes (limit %(limit)s)",
-                    {"size": f"{size:,}", "limit": f"{max_bytes:,}"},
+                    {"size": grouped(size), "limit": grouped(max_bytes)},
                 ),
             )
         return Content(source=str(path), data=path.read_bytes(), origin="file")

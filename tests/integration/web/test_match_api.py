@@ -205,6 +205,29 @@ def test_an_oversized_file_is_refused_with_413(client: TestClient, tokens: dict[
     assert str(limit) in error["message"].replace(",", "")
 
 
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("fr", "la requête dépasse la limite de 2\u202f097\u202f152 octets"),
+        ("en", "the request is over the limit of 2,097,152 bytes"),
+    ],
+)
+def test_a_request_over_its_limit_is_named_in_the_clients_language(
+    client: TestClient, tokens: dict[str, str], language: str, said: str
+) -> None:
+    response = client.post(
+        "/api/v1/match",
+        content=b" " * (2 * 1024 * 1024 + 1),
+        headers={
+            "Authorization": f"Bearer {tokens['analyst.a']}",
+            "Content-Type": "application/json",
+            "Accept-Language": language,
+        },
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["message"] == said
+
+
 def test_only_reviewers_and_only_with_a_token(client: TestClient, tokens: dict[str, str]) -> None:
     asked = {"signals": [{"type": "sha256", "value": OTHER_SHA}]}
     assert post(client, tokens["controller.a"], asked)[0] == 403

@@ -22,6 +22,7 @@ import pdqhash
 from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 
 from passerelle.core.errors import InvalidInput
+from passerelle.core.message import grouped
 from passerelle.core.signals.base import Signal
 
 MIN_MATCH_QUALITY = 50
@@ -57,7 +58,7 @@ def load_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Im
                     "image too large: %(width)sx%(height)s pixels (limit %(limit)s)",
                     width=width,
                     height=height,
-                    limit=format(max_pixels, ","),
+                    limit=grouped(max_pixels),
                 )
             # JPEG: decode directly at a reduced scale, the long side still at least DRAFT_SIDE.
             # The box keeps the picture's proportions: Pillow reduces only while both sides
@@ -71,8 +72,8 @@ def load_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Im
                     width=image.size[0],
                     height=image.size[1],
                     mode=image.mode,
-                    size=format(size, ","),
-                    limit=format(limit, ","),
+                    size=grouped(size),
+                    limit=grouped(limit),
                 )
             image.load()
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):

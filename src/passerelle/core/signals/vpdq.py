@@ -26,6 +26,7 @@ from functools import lru_cache
 import numpy as np
 
 from passerelle.core.errors import InvalidInput
+from passerelle.core.message import grouped
 from passerelle.core.signals.base import Signal
 
 NAME = "vpdq"
@@ -136,8 +137,8 @@ def to_signal(frames: Iterable[VpdqFrame]) -> Signal:
     if len(listed) > MAX_FRAMES:
         raise InvalidInput(
             "vpdq signal has %(count)s frames (limit %(limit)s)",
-            count=format(len(listed), ","),
-            limit=format(MAX_FRAMES, ","),
+            count=grouped(len(listed)),
+            limit=grouped(MAX_FRAMES),
         )
     return Signal(NAME, json.dumps([str(f) for f in listed]))
 

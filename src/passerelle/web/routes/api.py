@@ -14,6 +14,7 @@ from passerelle.core.audit import AuditEvent
 from passerelle.core.errors import InvalidInput, TooLarge
 from passerelle.core.identity import Agency, User
 from passerelle.core.match import Match
+from passerelle.core.message import Message, grouped
 from passerelle.core.ports import UnitOfWork
 from passerelle.core.signals import Signal
 from passerelle.scan import ScanOptions
@@ -258,11 +259,11 @@ _MATCH_BODY: dict[str, Any] = {
 }
 
 
-async def _read_capped(request: Request, limit: int, what: str) -> bytes:
+async def _read_capped(request: Request, limit: int, what: Message) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise TooLarge(
-            "%(what)s is over the limit of %(limit)s bytes", what=what, limit=format(limit, ",")
+            "%(what)s is over the limit of %(limit)s bytes", what=what, limit=grouped(limit)
         )
     chunks: list[bytes] = []
     size = 0
@@ -270,7 +271,7 @@ async def _read_capped(request: Request, limit: int, what: str) -> bytes:
         size += len(chunk)
         if size > limit:
             raise TooLarge(
-                "%(what)s is over the limit of %(limit)s bytes", what=what, limit=format(limit, ",")
+                "%(what)s is over the limit of %(limit)s bytes", what=what, limit=grouped(limit)
             )
         chunks.append(chunk)
     return b"".join(chunks)
@@ -311,7 +312,8 @@ async def match(request: Request, viewer: ApiViewer) -> MatchResponse:
         return state.database.unit_of_work()
 
     if kind == "application/json":
-        signals = _parse_request(await _read_capped(request, MAX_JSON_BYTES, "the request"))
+        body = await _read_capped(request, MAX_JSON_BYTES, Message("the request"))
+        signals = _parse_request(body)
         # A few signals take well under a millisecond from the matcher in memory: answered
         # here, as handing them to a worker thread and back costs more than the look-up (two
         # switches of the interpreter lock, each up to its 5 ms interval on a busy machine).
@@ -333,7 +335,7 @@ async def match(request: Request, viewer: ApiViewer) -> MatchResponse:
             )
         )
     else:
-        data = await _read_capped(request, state.settings.match_max_bytes, "the file")
+        data = await _read_capped(request, state.settings.match_max_bytes, Message("the file"))
         options = ScanOptions(max_pixels=state.settings.scan_max_pixels)
         answers = await run_in_threadpool(
             look_up_file,
