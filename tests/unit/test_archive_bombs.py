@@ -131,6 +131,11 @@ def test_an_arc_header_line_of_megabytes_is_refused_without_reading_it_whole(
             True,
         )
     ]
+    (problem,) = [p for p in items if isinstance(p, Problem)]
+    assert problem.message.render(load_catalog("fr").gettext) == (
+        "ARC mal formé après l’enregistrement 1\u00a0: ligne d’en-tête d’enregistrement ARC de"
+        " plus de 65\u202f536 octets"
+    )
     assert len(items) == 1
     assert peak < 3_000_000
 

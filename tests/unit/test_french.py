@@ -90,7 +90,7 @@ MESSAGE_IDS_ONLY += ("core/video.py", "core/exchange.py", "core/bank.py", "core/
 MESSAGE_IDS_ONLY += ("services/exchange.py", "services/lookup.py", "services/review.py")
 MESSAGE_IDS_ONLY += ("storage", "web/routes", "db/bank_repo.py", "core/audit.py")
 MESSAGE_IDS_ONLY += ("cli", "spark")  # what the command line says to the operator
-MESSAGE_IDS_ONLY += ("intake/httpbody.py",)  # why a fetched or archived body is refused
+MESSAGE_IDS_ONLY += ("intake/httpbody.py", "intake/archive.py")  # why a body is refused
 MESSAGE_IDS_ONLY += ("core/address.py",)  # why an address is not on the public web
 # Words that are the same in both languages.
 SAME = {"Action", "Code", "Contact", "Source", "Score", "score", "Distance", "Provenance"}

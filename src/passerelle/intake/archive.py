@@ -26,6 +26,7 @@ from typing import BinaryIO
 from fastwarc import ArchiveIterator, WarcRecord, WarcRecordType
 
 from passerelle.core.content import Content
+from passerelle.core.errors import InvalidInput
 from passerelle.core.message import Message, grouped, message_of
 from passerelle.intake import Problem
 from passerelle.intake.httpbody import BodyError, decode_body
@@ -290,12 +291,20 @@ def _parse_arc_header(line: bytes) -> tuple[str, str, int]:
     text = line.decode("latin-1").rstrip("\r\n")
     parts = text.rsplit(" ", 4)
     if len(parts) != 5:
-        raise ValueError(f"ARC header needs 5 fields, got {len(parts)}: {text[:120]!r}")
+        raise InvalidInput(
+            "ARC header needs 5 fields, got %(count)s: %(line)s",
+            count=len(parts),
+            line=repr(text[:120]),
+        )
     url, _ip, date, _type, length = parts
     if not length.isdigit():
-        raise ValueError(f"ARC record length {length!r} is not a size: {text[:120]!r}")
+        raise InvalidInput(
+            "ARC record length %(length)s is not a size: %(line)s",
+            length=repr(length),
+            line=repr(text[:120]),
+        )
     if not _ARC_DATE.match(date):
-        raise ValueError(f"ARC record date {date!r} is not YYYYMMDDhhmmss")
+        raise InvalidInput("ARC record date %(date)s is not YYYYMMDDhhmmss", date=repr(date))
     return url, date, int(length)
 
 
@@ -324,17 +333,22 @@ def _iter_arc(path: Path, max_bytes: int, stats: ArchiveStats) -> Iterator[Conte
                 if not line:
                     return
                 if len(line) > MAX_ARC_HEADER:
-                    raise ValueError(f"ARC record header line longer than {MAX_ARC_HEADER:,} bytes")
+                    raise InvalidInput(
+                        "ARC record header line longer than %(limit)s bytes",
+                        limit=grouped(MAX_ARC_HEADER),
+                    )
                 if not line.strip():
                     continue
                 url, date, length = _parse_arc_header(line)
                 if length > max_bytes:
-                    raise ValueError(f"ARC record too large: {length:,} bytes")
+                    raise InvalidInput("ARC record too large: %(size)s bytes", size=grouped(length))
                 block = handle.read(length)
                 stats.records += 1
                 if len(block) < length:
                     if handle.read(1):
-                        raise ValueError(f"ARC record {stats.records} shorter than declared")
+                        raise InvalidInput(
+                            "ARC record %(record)s shorter than declared", record=stats.records
+                        )
                     yield Problem(
                         f"{source}#{stats.records}",
                         Message(
@@ -367,11 +381,13 @@ def _iter_arc(path: Path, max_bytes: int, stats: ArchiveStats) -> Iterator[Conte
                     crawl_date=iso,
                     origin="crawl",
                 )
-    except (OSError, EOFError, ValueError, zlib.error) as exc:
+    except (OSError, EOFError, ValueError, zlib.error, InvalidInput) as exc:
+        # What the reader found is a message; a library's own words are a value.
+        found = message_of(exc) if isinstance(exc, InvalidInput) else str(exc)
         yield Problem(
             source,
             Message(
                 "malformed ARC after record %(record)s: %(error)s",
-                {"record": stats.records, "error": str(exc)},
+                {"record": stats.records, "error": found},
             ),
         )
