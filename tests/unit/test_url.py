@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from passerelle.core.errors import InvalidInput
-from passerelle.core.signals.url import URL, canonicalize_url
+from passerelle.core.signals.url import URL, canonicalize_url, resolve_url
 
 
 @pytest.mark.parametrize(
@@ -37,10 +37,36 @@ from passerelle.core.signals.url import URL, canonicalize_url
         ("https://exemple\uff61test\u3002/a", "https://exemple.test/a"),
         # a percent-encoded host is the host it encodes
         ("https://ex%61mple.test/", "https://example.test/"),
+        # a backslash before the query is a slash to a browser (WHATWG, http and https)
+        ("https://exemple.test\\@evil.test/", "https://exemple.test/@evil.test/"),
+        ("https://exemple.test\\a\\b?q=\\", "https://exemple.test/a/b?q=%5C"),
+        ("https:\\\\exemple.test\\a", "https://exemple.test/a"),
+        ("HTTP:/\\/exemple.test/a", "http://exemple.test/a"),
+        ("http:exemple.test/a", "http://exemple.test/a"),
+        ("https://exemple.test/a\\..\\b", "https://exemple.test/b"),
+        ("https://ex\\mple.test/", "https://ex/mple.test/"),
+        ("\x01 https://exemple.test/a", "https://exemple.test/a"),
     ],
 )
 def test_canonical_form(raw: str, canonical: str) -> None:
     assert canonicalize_url(raw) == canonical
+
+
+@pytest.mark.parametrize(
+    ("location", "target"),
+    [
+        ("/\\evil.test/x", "https://evil.test/x"),
+        ("\\\\evil.test/x", "https://evil.test/x"),
+        ("///evil.test/x", "https://evil.test/x"),
+        ("https:\\\\evil.test/x", "https://evil.test/x"),
+        ("https:page", "https://exemple.test/a/page"),
+        ("http:\\\\evil.test", "http://evil.test/"),
+        ("..\\c?q=\\", "https://exemple.test/c?q=%5C"),
+        ("?q=1", "https://exemple.test/a/b?q=1"),
+    ],
+)
+def test_a_redirect_goes_where_a_browser_goes(location: str, target: str) -> None:
+    assert resolve_url("https://exemple.test/a/b", location) == target
 
 
 def test_variants_give_one_signal() -> None:
@@ -61,7 +87,7 @@ def test_variants_give_one_signal() -> None:
         ("", "not a URL"),
         ("http://example.org:99999/", "not a URL"),
         ("not a url", "not a URL"),
-        *[(f"https://ex{ch}mple.test/", "not a valid domain name") for ch in "<>\"{}|'`^\\%"],
+        *[(f"https://ex{ch}mple.test/", "not a valid domain name") for ch in "<>\"{}|'`^%"],
         ("https://ex%3Cmple.test/", "not a valid domain name"),
         ("https://a..b.test/", "not a valid domain name"),
         ("https://-a.test/", "not a valid domain name"),

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpcore
 import httpx
@@ -26,7 +26,7 @@ import httpx
 from passerelle import __version__
 from passerelle.core.content import Content
 from passerelle.core.errors import ExternalServiceError, InvalidInput
-from passerelle.core.signals.url import canonicalize_url
+from passerelle.core.signals.url import canonicalize_url, resolve_url
 from passerelle.fetch.guard import DEFAULT_RESOLVE_SECONDS, AddressGuard
 from passerelle.intake.httpbody import BodyError, DecompressionBomb, iter_decoded, parse_encodings
 
@@ -168,7 +168,7 @@ class SafeFetcher:
             status, headers, body = self._get_once(current, deadline)
             if status in REDIRECTS and headers.get("location"):
                 hops.append(current)
-                current = canonicalize_url(urljoin(current, headers["location"]))
+                current = resolve_url(current, headers["location"])
                 continue
             content = Content(
                 source=url,
@@ -264,14 +264,17 @@ def pinned_request(
 ) -> httpx.Request:
     """A request to the address `guard` checked for the URL's host (resolved within the time
     left), naming the host in `Host` and TLS SNI: no second look-up can answer differently.
-    InvalidInput for a refused address, ExternalServiceError when it cannot be resolved."""
+    `url` is in canonical form, so the host checked here is the one httpx connects to and a
+    browser would reach. InvalidInput for a refused address, ExternalServiceError when it
+    cannot be resolved."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     end = _DEADLINE.get()
     left = DEFAULT_RESOLVE_SECONDS if end is None else end - time.monotonic()
     address = guard.resolve(host, port, timeout=left)[0]
-    pinned = url.replace(parts.netloc, _netloc(str(address), parts.port), 1)
+    # Rebuilt from its parts: a host that also occurs in the scheme (`http://http/`) stays put.
+    pinned = urlunsplit(parts._replace(netloc=_netloc(str(address), parts.port)))
     headers = {"Host": parts.netloc} | dict(options.pop("headers", None) or {})
     return client.build_request(
         method, pinned, headers=headers, extensions={"sni_hostname": host}, **options

@@ -10,6 +10,7 @@ import tracemalloc
 import zlib
 from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler
+from typing import ClassVar
 
 import brotli
 import pytest
@@ -18,7 +19,7 @@ import zstandard
 from passerelle.core.content import sniff_media_type
 from passerelle.core.errors import ExternalServiceError, InvalidInput
 from passerelle.core.message import message_of
-from passerelle.fetch.fetcher import FetchLimits, SafeFetcher
+from passerelle.fetch.fetcher import FetchLimits, SafeFetcher, pinned_request
 from passerelle.fetch.guard import AddressGuard, describe_refusal, parse_allow_list
 from passerelle.web.i18n import load_catalog
 from tests.servers import serving
@@ -73,12 +74,17 @@ class Handler(BaseHTTPRequestHandler):
                 302, b"", Location="http://169.254.169.254/latest/meta-data/"
             ),
             "/to-ftp": lambda: self.send(302, b"", Location="ftp://example.org/x"),
+            # A browser reads `/\\evil.test/` as `//evil.test/`: another host.
+            "/to-backslash": lambda: self.send(302, b"", Location="/\\evil.test/page.html"),
             "/big": lambda: self.send(200, b"x" * 3_000_000),
             "/bomb": lambda: self.send(200, BOMB, Content_Encoding="gzip"),
         }
         if self.path.startswith("/bomb/"):
             codec = self.path.rsplit("/", 1)[1]
             self.send(200, BOMBS[codec], Content_Encoding=codec, Content_Type="text/plain")
+            return
+        if self.path.startswith("/@"):  # says where the request came, for the tests
+            self.send(200, f"{self.headers['Host']} {self.path}".encode())
             return
         if self.path == "/slow-headers":
             self.send_slow_headers()
@@ -218,6 +224,66 @@ def test_name_resolution_is_bounded_by_the_deadline() -> None:
             client.fetch("http://exemple.test/")
     finally:
         answered.set()
+
+
+class StubResolver:
+    """Name resolution without the network: `exemple.test` is this machine, `evil.test` a
+    private address (refused); every host asked for is noted."""
+
+    ANSWERS: ClassVar[dict[str, str]] = {
+        "exemple.test": "127.0.0.1",
+        "http": "127.0.0.1",
+        "evil.test": "10.0.0.1",
+    }
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def __call__(
+        self, host: str, port: int
+    ) -> Sequence[tuple[object, object, object, object, tuple[object, ...]]]:
+        self.asked.append(host)
+        return [(None, None, None, None, (self.ANSWERS[host], port))]
+
+
+def stubbed_fetcher(resolver: StubResolver) -> SafeFetcher:
+    return SafeFetcher(AddressGuard(parse_allow_list(["127.0.0.1/32"]), resolver=resolver))
+
+
+def test_the_host_checked_is_the_host_connected_to_and_shown(base_url: str) -> None:
+    """A backslash ends the host for a browser: `exemple.test:P\\@evil.test/` is
+    `exemple.test`, path `/@evil.test/`, not `evil.test` (which urllib and httpx would read)."""
+    port = base_url.rsplit(":", 1)[1]
+    resolver = StubResolver()
+    with stubbed_fetcher(resolver) as client:
+        result = client.fetch(f"http://exemple.test:{port}\\@evil.test/")
+    assert resolver.asked == ["exemple.test"]
+    assert result.content.data == f"exemple.test:{port} /@evil.test/".encode()
+    assert result.content.url == result.final_url == f"http://exemple.test:{port}/@evil.test/"
+
+
+def test_a_host_after_a_backslash_is_checked_before_any_connection(base_url: str) -> None:
+    """`evil.test\\@exemple.test:P` goes to `evil.test` (port 80), refused by the guard; read
+    as urllib reads it, it would have been fetched from the allowed `exemple.test`."""
+    port = base_url.rsplit(":", 1)[1]
+    resolver = StubResolver()
+    with stubbed_fetcher(resolver) as client, pytest.raises(InvalidInput, match=r"evil\.test"):
+        client.fetch(f"http://evil.test\\@exemple.test:{port}/@page")
+    assert resolver.asked == ["evil.test"]
+
+
+def test_a_host_named_like_the_scheme_is_pinned_in_its_place() -> None:
+    with stubbed_fetcher(StubResolver()) as client:
+        request = pinned_request(client._client, "GET", "http://http/", client.guard)
+    assert str(request.url) == "http://127.0.0.1/"
+    assert request.headers["Host"] == "http"
+
+
+def test_a_redirect_is_followed_where_a_browser_goes(base_url: str) -> None:
+    resolver = StubResolver()
+    with stubbed_fetcher(resolver) as client, pytest.raises(InvalidInput, match=r"evil\.test"):
+        client.fetch(base_url + "/to-backslash")
+    assert resolver.asked == ["evil.test"]
 
 
 def test_an_unresolvable_host_is_an_outside_failure() -> None:

@@ -6,7 +6,7 @@ import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 from passerelle.core.errors import InvalidInput
 from passerelle.core.signals.base import Signal
@@ -23,6 +23,11 @@ _DOTS = re.compile("[\u3002\uff0e\uff61]")
 # One label of a domain name in ASCII (underscores occur in real host names).
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _SAFE_PATH = "/:@!$&'()*+,;=-._~%"
+# What browsers strip from both ends of an address (WHATWG: C0 controls and space).
+_C0_CONTROL_OR_SPACE = "".join(map(chr, range(0x21)))
+# An http(s) scheme and the slashes or backslashes after it, however many (WHATWG).
+_SPECIAL_SCHEME = re.compile(r"(https?):[/\\]*", re.IGNORECASE)
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 
 
 def canonicalize_url(text: str) -> str:
@@ -30,11 +35,11 @@ def canonicalize_url(text: str) -> str:
     query sorted, path percent-encoding normalised and its dot segments resolved (RFC 3986
     5.2.4). Raises `InvalidInput` on what is not an http(s) URL, and on a host that is not a
     domain name or an IP address."""
-    raw = text.strip()
+    raw = text.strip().strip(_C0_CONTROL_OR_SPACE)
     if not raw or any(ch in raw for ch in "\r\n\t "):
         raise InvalidInput("not a URL: %(text)s", text=text)
     try:
-        parts = urlsplit(raw)
+        parts = urlsplit(read_as_browser(raw))
         port = parts.port
     except ValueError as exc:
         raise InvalidInput("not a URL: %(text)s (%(why)s)", text=text, why=str(exc)) from None
@@ -49,6 +54,40 @@ def canonicalize_url(text: str) -> str:
     ]
     query = urlencode(sorted(query_items), doseq=True)
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def read_as_browser(url: str) -> str:
+    """`url` with its http(s) scheme followed by `//` and every backslash before its query
+    and fragment made a slash, as a browser reads it (WHATWG URL): `https://a.test\\@b.test/`
+    goes to host `a.test`, and no other parser (urllib's, httpx's) must read `b.test` there.
+    Other URLs are returned as they are."""
+    scheme = _SPECIAL_SCHEME.match(url)
+    if scheme is None:
+        return url
+    return f"{scheme.group(1)}://" + _slash_backslashes(url[scheme.end() :])
+
+
+def resolve_url(base: str, reference: str) -> str:
+    """The canonical form of `reference` (a redirect's `Location`) read against `base`, an
+    http(s) URL in canonical form, as a browser reads it (WHATWG URL): backslashes before the
+    query are slashes, so `/\\evil.test/` and `///evil.test/` name another host, and
+    `https:page` on an https page is a relative path. urljoin alone would keep such a host in
+    the path, and the fetcher would not go where a browser goes."""
+    ref = reference.strip().strip(_C0_CONTROL_OR_SPACE)
+    scheme = _SCHEME.match(ref)
+    if scheme is not None and scheme.group(1).lower() != urlsplit(base).scheme:
+        return canonicalize_url(ref)
+    ref = _slash_backslashes(ref[scheme.end() :] if scheme is not None else ref)
+    if ref.startswith("//"):
+        ref = "//" + ref.lstrip("/")
+    return canonicalize_url(urljoin(base, ref))
+
+
+def _slash_backslashes(text: str) -> str:
+    """Every backslash of `text` before its query and fragment made a slash."""
+    ends = [at for at in (text.find("?"), text.find("#")) if at >= 0]
+    end = min(ends, default=len(text))
+    return text[:end].replace("\\", "/") + text[end:]
 
 
 def _canonical_host(hostname: str, text: str) -> str:
