@@ -46,6 +46,22 @@ from passerelle.core.signals.url import URL, canonicalize_url, resolve_url
         ("https://exemple.test/a\\..\\b", "https://exemple.test/b"),
         ("https://ex\\mple.test/", "https://ex/mple.test/"),
         ("\x01 https://exemple.test/a", "https://exemple.test/a"),
+        # a host ending in a number is an IPv4 address (WHATWG): decimal, 0x hex, 0 octal
+        ("http://0x5db8d822/page", "http://93.184.216.34/page"),
+        ("http://1572395042/page", "http://93.184.216.34/page"),
+        ("http://0135.0270.0330.042/page", "http://93.184.216.34/page"),
+        ("http://0335.0270.0330.042/page", "http://221.184.216.34/page"),
+        ("http://93.0xb8.55330/page", "http://93.184.216.34/page"),
+        ("http://0X5DB8D822./page", "http://93.184.216.34/page"),
+        ("http://127.1/", "http://127.0.0.1/"),
+        ("http://0x7f.0.0.0x/", "http://127.0.0.0/"),
+        ("http://0/", "http://0.0.0.0/"),
+        ("http://4294967295/", "http://255.255.255.255/"),
+        ("http://%30x7f.1/", "http://127.0.0.1/"),
+        ("http://\uff10\uff58\uff17\uff46\uff0e\uff11/", "http://127.0.0.1/"),
+        ("http://93.184.216.34:8080/", "http://93.184.216.34:8080/"),
+        ("http://0x.test/", "http://0x.test/"),
+        ("http://1.2.3.test/", "http://1.2.3.test/"),
     ],
 )
 def test_canonical_form(raw: str, canonical: str) -> None:
@@ -92,6 +108,15 @@ def test_variants_give_one_signal() -> None:
         ("https://a..b.test/", "not a valid domain name"),
         ("https://-a.test/", "not a valid domain name"),
         ("https://[fe80::zz]/", "not a URL|not a valid IPv6"),
+        ("http://4294967296/", "not a valid IPv4"),
+        ("http://256.0.0.1/", "not a valid IPv4"),
+        ("http://1.2.3.256/", "not a valid IPv4"),
+        ("http://1.2.65536/", "not a valid IPv4"),
+        ("http://1.2.3.4.5/", "not a valid IPv4"),
+        ("http://08.1/", "not a valid IPv4"),
+        ("http://0x1g.1/", "not a valid IPv4"),
+        ("http://exemple.123/", "not a valid IPv4"),
+        ("http://exemple.0x1f/", "not a valid IPv4"),
     ],
 )
 def test_bad_urls_are_refused(raw: str, message: str) -> None:

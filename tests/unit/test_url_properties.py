@@ -10,7 +10,11 @@ from passerelle.core.errors import InvalidInput
 from passerelle.core.signals.url import canonicalize_url
 
 LABEL = st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
-HOST = st.lists(LABEL, min_size=2, max_size=4).map(".".join)
+# A domain name: its last label is no number (a host ending in one is an IPv4 address).
+TOP_LABEL = st.from_regex(r"[a-z][a-z0-9]{1,5}", fullmatch=True)
+HOST = st.builds(
+    lambda labels, top: ".".join([*labels, top]), st.lists(LABEL, min_size=1, max_size=3), TOP_LABEL
+)
 SEGMENT = st.text(
     alphabet=st.characters(
         blacklist_characters="/?#%", blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")

@@ -279,6 +279,16 @@ def test_a_host_named_like_the_scheme_is_pinned_in_its_place() -> None:
     assert request.headers["Host"] == "http"
 
 
+def test_a_numeric_host_is_fetched_and_shown_as_the_address_it_is(base_url: str) -> None:
+    port = base_url.rsplit(":", 1)[1]
+    resolver = StubResolver()
+    with stubbed_fetcher(resolver) as client:
+        result = client.fetch(f"http://0x7f.1:{port}/@page")
+    assert resolver.asked == []  # an address: nothing to look up
+    assert result.final_url == f"http://127.0.0.1:{port}/@page"
+    assert result.content.data == f"127.0.0.1:{port} /@page".encode()  # as a browser says it
+
+
 def test_a_redirect_is_followed_where_a_browser_goes(base_url: str) -> None:
     resolver = StubResolver()
     with stubbed_fetcher(resolver) as client, pytest.raises(InvalidInput, match=r"evil\.test"):

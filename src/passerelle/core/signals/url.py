@@ -22,6 +22,10 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DOTS = re.compile("[\u3002\uff0e\uff61]")
 # One label of a domain name in ASCII (underscores occur in real host names).
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+# A last label that makes a host an IPv4 address (WHATWG "ends in a number"), and one part
+# of such an address: 0x hex (digits may be absent: 0), 0 octal, or decimal.
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
+_IPV4_PART = re.compile(r"0x(?P<hex>[0-9a-f]*)|0(?P<octal>[0-7]+)|(?P<decimal>0|[1-9][0-9]*)")
 _SAFE_PATH = "/:@!$&'()*+,;=-._~%"
 # What browsers strip from both ends of an address (WHATWG: C0 controls and space).
 _C0_CONTROL_OR_SPACE = "".join(map(chr, range(0x21)))
@@ -107,9 +111,35 @@ def _canonical_host(hostname: str, text: str) -> str:
         host = host.encode("idna").decode("ascii").lower()
     except UnicodeError:
         raise InvalidInput("URL host is not a valid domain name: %(text)s", text=text) from None
+    if _NUMERIC_LABEL.fullmatch(host.rsplit(".", 1)[-1]):
+        return _parse_ipv4(host, text)
     if not all(_LABEL.fullmatch(label) for label in host.split(".")) or len(host) > 253:
         raise InvalidInput("URL host is not a valid domain name: %(text)s", text=text)
     return host
+
+
+def _parse_ipv4(host: str, text: str) -> str:
+    """A host whose last label is a number, in dotted decimal: a browser reads `0x5db8d822`,
+    `1572395042`, `0135.0270.0330.042` and `93.0xb8.55330` all as 93.184.216.34 (WHATWG IPv4
+    parser: up to four parts, the last filling the bytes left). Anything else ending in a
+    number is no address a browser reaches, and is refused."""
+    parts = [_IPV4_PART.fullmatch(part) for part in host.split(".")]
+    if len(parts) > 4 or not all(parts):
+        raise InvalidInput("URL host is not a valid IPv4 address: %(text)s", text=text)
+    numbers = [_ipv4_number(part) for part in parts if part is not None]
+    *leading, last = numbers
+    if any(number > 255 for number in leading) or last >= 256 ** (5 - len(numbers)):
+        raise InvalidInput("URL host is not a valid IPv4 address: %(text)s", text=text)
+    value = last + sum(number << 8 * (3 - index) for index, number in enumerate(leading))
+    return str(ipaddress.IPv4Address(value))
+
+
+def _ipv4_number(part: re.Match[str]) -> int:
+    if part["hex"] is not None:
+        return int(part["hex"] or "0", 16)
+    if part["octal"] is not None:
+        return int(part["octal"], 8)
+    return int(part["decimal"])
 
 
 def remove_dot_segments(path: str) -> str:
