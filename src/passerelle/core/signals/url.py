@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+import string
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -26,7 +27,12 @@ _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 # of such an address: 0x hex (digits may be absent: 0), 0 octal, or decimal.
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
 _IPV4_PART = re.compile(r"0x(?P<hex>[0-9a-f]*)|0(?P<octal>[0-7]+)|(?P<decimal>0|[1-9][0-9]*)")
-_SAFE_PATH = "/:@!$&'()*+,;=-._~%"
+# Lone UTF-16 surrogates: text no browser could send (it has no UTF-8 form).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+# What a path needs to change: an escape (`%` and two hex digits), or a character outside
+# the unreserved, the sub-delimiters, `:`, `@` and `/` (a `%` that begins no escape among them).
+_PATH_PIECE = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:@/]")
 # What browsers strip from both ends of an address (WHATWG: C0 controls and space).
 _C0_CONTROL_OR_SPACE = "".join(map(chr, range(0x21)))
 # An http(s) scheme and the slashes or backslashes after it, however many (WHATWG).
@@ -35,12 +41,13 @@ _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 
 
 def canonicalize_url(text: str) -> str:
-    """Lower-case scheme and host, no default port, no fragment, no tracking parameters,
-    query sorted, path percent-encoding normalised and its dot segments resolved (RFC 3986
-    5.2.4). Raises `InvalidInput` on what is not an http(s) URL, and on a host that is not a
-    domain name or an IP address."""
+    """Read as a browser reads it (WHATWG: backslashes, numeric IPv4 hosts), then: lower-case
+    scheme and host, no default port, no fragment, no tracking parameters, query sorted, path
+    percent-encoding normalised (RFC 3986 6.2.2) and its dot segments resolved (RFC 3986
+    5.2.4). The result is its own canonical form. Raises `InvalidInput` on what is not an
+    http(s) URL, and on a host that is not a domain name or an IP address."""
     raw = text.strip().strip(_C0_CONTROL_OR_SPACE)
-    if not raw or any(ch in raw for ch in "\r\n\t "):
+    if not raw or any(ch in raw for ch in "\r\n\t ") or _SURROGATE.search(raw):
         raise InvalidInput("not a URL: %(text)s", text=text)
     try:
         parts = urlsplit(read_as_browser(raw))
@@ -52,7 +59,7 @@ def canonicalize_url(text: str) -> str:
         raise InvalidInput("only http and https URLs are accepted, got %(text)s", text=text)
     host = _canonical_host(parts.hostname or "", text)
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    path = quote(remove_dot_segments(unquote(parts.path)), safe=_SAFE_PATH) or "/"
+    path = remove_dot_segments(_PATH_PIECE.sub(_normalise_path_piece, parts.path)) or "/"
     query_items = [
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)
     ]
@@ -92,6 +99,18 @@ def _slash_backslashes(text: str) -> str:
     ends = [at for at in (text.find("?"), text.find("#")) if at >= 0]
     end = min(ends, default=len(text))
     return text[:end].replace("\\", "/") + text[end:]
+
+
+def _normalise_path_piece(piece: re.Match[str]) -> str:
+    """An escape of an unreserved character decoded (`%7E` is `~`, `%2e` is `.`, so dot
+    segments are found as WHATWG finds them), every other escape kept in upper case (`%2F` is
+    not `/`, `%25` not `%`: decoding them would change the address, and a second pass would
+    decode again); any other character percent-encoded as UTF-8, a lone `%` as `%25`."""
+    text = piece.group()
+    if len(text) == 3:
+        decoded = chr(int(text[1:], 16))
+        return decoded if decoded in _UNRESERVED else text.upper()
+    return quote(text, safe="")
 
 
 def _canonical_host(hostname: str, text: str) -> str:
