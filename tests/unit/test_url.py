@@ -102,6 +102,12 @@ def test_a_redirect_goes_where_a_browser_goes(location: str, target: str) -> Non
     assert resolve_url("https://exemple.test/a/b", location) == target
 
 
+@pytest.mark.parametrize("location", ["//[::1/", "ftp://exemple.test/", "//ex<a>mple.test/"])
+def test_a_redirect_to_no_http_address_is_refused(location: str) -> None:
+    with pytest.raises(InvalidInput):
+        resolve_url("https://exemple.test/a/b", location)
+
+
 def test_variants_give_one_signal() -> None:
     a = URL.compute("https://Example.org/page?utm_campaign=x#top")
     b = URL.compute("https://example.org:443/page")

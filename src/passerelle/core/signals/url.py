@@ -91,7 +91,11 @@ def resolve_url(base: str, reference: str) -> str:
     ref = _slash_backslashes(ref[scheme.end() :] if scheme is not None else ref)
     if ref.startswith("//"):
         ref = "//" + ref.lstrip("/")
-    return canonicalize_url(urljoin(base, ref))
+    try:
+        joined = urljoin(base, ref)
+    except ValueError as exc:
+        raise InvalidInput("not a URL: %(text)s (%(why)s)", text=reference, why=str(exc)) from None
+    return canonicalize_url(joined)
 
 
 def _slash_backslashes(text: str) -> str:
