@@ -50,7 +50,7 @@ def canonicalize_url(text: str) -> str:
     if not raw or any(ch in raw for ch in "\r\n\t ") or _SURROGATE.search(raw):
         raise InvalidInput("not a URL: %(text)s", text=text)
     try:
-        parts = urlsplit(read_as_browser(raw))
+        parts = urlsplit(_read_as_browser(raw))
         port = parts.port
     except ValueError as exc:
         raise InvalidInput("not a URL: %(text)s (%(why)s)", text=text, why=str(exc)) from None
@@ -67,7 +67,7 @@ def canonicalize_url(text: str) -> str:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
-def read_as_browser(url: str) -> str:
+def _read_as_browser(url: str) -> str:
     """`url` with its http(s) scheme followed by `//` and every backslash before its query
     and fragment made a slash, as a browser reads it (WHATWG URL): `https://a.test\\@b.test/`
     goes to host `a.test`, and no other parser (urllib's, httpx's) must read `b.test` there.
