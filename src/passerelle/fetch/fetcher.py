@@ -26,6 +26,7 @@ import httpx
 from passerelle import __version__
 from passerelle.core.content import Content
 from passerelle.core.errors import ExternalServiceError, InvalidInput
+from passerelle.core.message import grouped
 from passerelle.core.signals.url import canonicalize_url, resolve_url
 from passerelle.fetch.guard import DEFAULT_RESOLVE_SECONDS, AddressGuard
 from passerelle.intake.httpbody import BodyError, DecompressionBomb, iter_decoded, parse_encodings
@@ -214,8 +215,8 @@ class SafeFetcher:
             raise InvalidInput(
                 "%(url)s is too large: %(size)s bytes (limit %(limit)s)",
                 url=url,
-                size=f"{int(declared):,}",
-                limit=f"{cap:,}",
+                size=grouped(int(declared)),
+                limit=grouped(cap),
             )
         try:
             encodings = parse_encodings(response.headers.get("content-encoding"))
@@ -230,7 +231,7 @@ class SafeFetcher:
                     raise InvalidInput(
                         "%(url)s is larger than the limit of %(limit)s bytes",
                         url=url,
-                        limit=f"{cap:,}",
+                        limit=grouped(cap),
                     )
                 yield chunk
 

@@ -155,8 +155,10 @@ def test_redirect_loops_stop(base_url: str) -> None:
 
 def test_size_and_decompression_limits(base_url: str) -> None:
     with fetcher(max_bytes=1_000_000) as client:
-        with pytest.raises(InvalidInput, match="too large: 3,000,000 bytes"):
+        with pytest.raises(InvalidInput, match="too large: 3,000,000 bytes") as too_large:
             client.fetch(base_url + "/big")
+        french = message_of(too_large.value).render(load_catalog("fr").gettext)
+        assert "3\u202f000\u202f000 octets (limite 1\u202f000\u202f000)" in french
         with pytest.raises(InvalidInput, match="decompresses to more than 1,000,000 bytes"):
             client.fetch(base_url + "/bomb")
 
