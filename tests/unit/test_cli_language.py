@@ -7,7 +7,7 @@ import click
 import pytest
 from babel.messages.pofile import read_po
 
-from passerelle.cli import language
+from passerelle import language
 from passerelle.cli.audit import INTACT, INTACT_HOLDING
 from passerelle.cli.banks import RECOUNTED
 from passerelle.cli.commands import Speaking, help_paragraphs

@@ -67,7 +67,7 @@ def _error_classes(root: Path) -> set[str]:
 for _error in _error_classes(SRC) - NEVER_SHOWN_ERRORS - NOT_A_MESSAGE_FIRST:
     KEYWORDS.setdefault(_error, None)
 # The job runner and the migrations speak to logs only; the command line and the Spark job's
-# refusals speak the operator's language (passerelle.cli.language), from the same catalogue.
+# refusals speak the operator's language (passerelle.language), from the same catalogue.
 ENGLISH_ONLY = ("jobs", "migrations")
 # Programming errors that never reach a person, and pieces of messages built in two parts.
 NOT_SHOWN = {

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from passerelle.cli import language
+from passerelle import language
 from passerelle.core.errors import ExternalServiceError, InvalidInput
 from passerelle.core.message import Message, dump_message, grouped, load_message, message_of
 from passerelle.core.recheck import SAME_SIGNAL, SOFT_REMOVAL, SOFT_REMOVAL_MOVED

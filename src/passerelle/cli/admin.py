@@ -20,12 +20,12 @@ from passerelle.cli.context import (
     needs_runtime,
     resolve_agency,
 )
-from passerelle.cli.language import error_text, said, say
 from passerelle.cli.partners import agency_key_command
 from passerelle.core.errors import DatabaseUnavailable, InvalidInput, NotFound
 from passerelle.core.ports import UnitOfWork
 from passerelle.db.migrate import upgrade
 from passerelle.exchange.signing import agency_key
+from passerelle.language import error_text, said, say
 from passerelle.secret import check_secret
 from passerelle.services import admin, auth, refer
 from passerelle.services.passwords import prepare_password

@@ -8,8 +8,8 @@ import click
 
 from passerelle.cli.commands import SpeakingGroup
 from passerelle.cli.context import EXIT_FAILURE, Runtime, fail, needs_runtime
-from passerelle.cli.language import said, say
 from passerelle.core.audit import parse_head
+from passerelle.language import said, say
 from passerelle.services import audit
 
 INTACT = "audit log intact: %(count)s events, head %(head)s"

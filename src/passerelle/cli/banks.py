@@ -14,7 +14,6 @@ import click
 
 from passerelle.cli.commands import SpeakingGroup
 from passerelle.cli.context import Runtime, agency_option, fail, needs_runtime, resolve_agency
-from passerelle.cli.language import said, say, translate, translate_plural
 from passerelle.core.bank import EntryInput, bank_description
 from passerelle.core.errors import InvalidInput
 from passerelle.core.marking import TLP_ORDER, Tlp, parse_tlp
@@ -32,6 +31,7 @@ from passerelle.exchange.bankfile import (
 from passerelle.exchange.bankformats import READ_FORMATS, WRITE_FORMATS, write_entries
 from passerelle.exchange.misp import read_misp_event
 from passerelle.exchange.stix import read_stix_bundle
+from passerelle.language import said, say, translate, translate_plural
 from passerelle.scan import ScanOptions
 from passerelle.services import banks as bank_service
 from passerelle.services.bank_desk import file_entries

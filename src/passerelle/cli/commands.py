@@ -1,5 +1,5 @@
 """The click classes of every `passerelle` command, so that what click prints — the usage,
-the help, its errors — is in the operator's language, chosen as `passerelle.cli.language`
+the help, its errors — is in the operator's language, chosen as `passerelle.language`
 chooses it.
 
 The help texts of our commands and options stay English in the source: each paragraph, its
@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from passerelle.cli.language import say, translate, translate_plural
+from passerelle.language import say, translate, translate_plural
 
 # Click's modules that put words on the screen through `_` and `ngettext`.
 CLICK_MODULES = ("core", "decorators", "exceptions", "formatting", "parser", "termui", "types")

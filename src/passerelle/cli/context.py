@@ -31,7 +31,7 @@ EXIT_EXTERNAL = 3
 
 
 def fail(message: str, code: int) -> NoReturn:
-    from passerelle.cli.language import say
+    from passerelle.language import say
 
     click.echo("passerelle: " + say("error: %(message)s", message=message), err=True)
     sys.exit(code)
@@ -103,7 +103,7 @@ def _runtime() -> Runtime:
         try:
             runtime = Runtime(load_settings())
         except InvalidInput as exc:
-            from passerelle.cli.language import error_text, say
+            from passerelle.language import error_text, say
 
             fail(say("bad settings: %(error)s", error=error_text(exc)), EXIT_BAD_INPUT)
         root.obj = runtime
@@ -119,13 +119,13 @@ def needs_runtime(func: Callable[..., R]) -> Callable[..., R]:
         try:
             return func(obj, *args, **kwargs)
         except PasserelleError as exc:
-            from passerelle.cli.language import error_text
+            from passerelle.language import error_text
 
             fail(error_text(exc), exit_code_for(exc))
         except Exception as exc:
             if not _is_schema_error(exc) or obj.database_is_current():
                 raise
-            from passerelle.cli.language import say
+            from passerelle.language import say
 
             fail(say("the database is not set up: run `passerelle db upgrade`"), EXIT_FAILURE)
 

@@ -10,7 +10,6 @@ import click
 
 from passerelle.cli.commands import SpeakingCommand, SpeakingGroup
 from passerelle.cli.context import Runtime, agency_option, needs_runtime, resolve_agency
-from passerelle.cli.language import said, say
 from passerelle.cli.scanning import prepare_queueing
 from passerelle.core.bank import Bank, BankEntry, parse_bank_name
 from passerelle.core.errors import InvalidInput
@@ -18,6 +17,7 @@ from passerelle.core.ports import Candidate
 from passerelle.exchange.bankbundle import dump_bundle
 from passerelle.exchange.candidates import read_candidates
 from passerelle.intake import Problem
+from passerelle.language import said, say
 from passerelle.services.banks import load_banks
 from passerelle.services.ingest import Queued, queue_batch, refresh_statistics
 from passerelle.services.matchers import open_matcher

@@ -13,8 +13,8 @@ from typing import Any
 import click
 
 from passerelle.cli.commands import SpeakingGroup, shorten
-from passerelle.cli.language import translate
 from passerelle.core.errors import PasserelleError
+from passerelle.language import translate
 
 # name: (module, attribute, short help as the command's docstring says it)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -107,7 +107,7 @@ class PasserelleGroup(SpeakingGroup):
             return super().invoke(ctx)
         except PasserelleError as exc:
             from passerelle.cli.context import exit_code_for, fail
-            from passerelle.cli.language import error_text
+            from passerelle.language import error_text
 
             fail(error_text(exc), exit_code_for(exc))
 

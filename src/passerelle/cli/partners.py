@@ -11,7 +11,6 @@ import click
 
 from passerelle.cli.commands import SpeakingCommand, SpeakingGroup
 from passerelle.cli.context import Runtime, agency_option, needs_runtime, resolve_agency
-from passerelle.cli.language import said, say, translate
 from passerelle.core.audit import AuditEntry
 from passerelle.core.errors import InvalidInput
 from passerelle.core.exchange import AGREEMENT_SCHEMA, MAX_FEED_BYTES, Replayed, parse_page
@@ -26,6 +25,7 @@ from passerelle.exchange.signing import (
     unseal,
 )
 from passerelle.fetch.guard import parse_allow_setting
+from passerelle.language import said, say, translate
 from passerelle.services import exchange
 
 

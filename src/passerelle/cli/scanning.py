@@ -23,7 +23,6 @@ from passerelle.cli.context import (
     needs_runtime,
     resolve_agency,
 )
-from passerelle.cli.language import said, say, translate
 from passerelle.core.bank import parse_bank_name
 from passerelle.core.content import HTML, Content, decode_text, sniff_media_type
 from passerelle.core.errors import InvalidInput, PasserelleError
@@ -33,6 +32,7 @@ from passerelle.core.signals.url import canonicalize_url
 from passerelle.intake import Problem
 from passerelle.intake.archive import ArchiveStats, is_archive, iter_archive, sniff_archive
 from passerelle.intake.files import iter_files, read_file
+from passerelle.language import said, say, translate
 from passerelle.scan import Language, ScanOptions, ScanResult, needed_signal_types
 from passerelle.services.matchers import open_matcher
 from passerelle.settings import Settings

@@ -9,8 +9,8 @@ import click
 
 from passerelle.cli.commands import SpeakingGroup
 from passerelle.cli.context import Runtime, needs_runtime
-from passerelle.cli.language import say
 from passerelle.core.errors import InvalidInput
+from passerelle.language import say
 from passerelle.secret import check_secret, rotate_secret
 from passerelle.settings import secret_weakness
 

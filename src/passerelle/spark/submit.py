@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         inputs = expand_inputs(args.inputs)
         banks, entries = read_bundle(args.banks)
     except InvalidInput as exc:
-        # In the operator's language, as the command line says it (passerelle.cli.language).
-        from passerelle.cli.language import error_text, say
+        # In the operator's language, as the command line says it (passerelle.language).
+        from passerelle.language import error_text, say
 
         print("passerelle: " + say("error: %(message)s", message=error_text(exc)), file=sys.stderr)
         return 2

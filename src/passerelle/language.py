@@ -1,4 +1,5 @@
-"""The language the command line speaks: the console's catalogue, chosen from the environment.
+"""The language the operator reads (the command line, `spark-submit`'s refusals): the
+console's catalogue, chosen from the environment.
 
 `LANGUAGE` (a list, the first of fr or en it names), else the first of `LC_ALL`, `LC_MESSAGES`
 and `LANG` that is set: French when it says `fr` (Québec usage for `fr_CA`), English when it
@@ -52,7 +53,7 @@ def _default(environ: Mapping[str, str]) -> str:
     return ENGLISH if environ.get("PASSERELLE_DEFAULT_LOCALE", "").lower() == ENGLISH else FRENCH
 
 
-LOCALE_DIR = Path(__file__).parents[1] / "web" / "locale"
+LOCALE_DIR = Path(__file__).parent / "web" / "locale"
 # Regional catalogues and the language whose catalogue they fall back to.
 FALLBACK = {QUEBEC_FRENCH: FRENCH}
 
