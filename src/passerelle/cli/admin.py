@@ -106,6 +106,11 @@ def _read_password(prompt: bool, password_stdin: bool) -> str:
     fail(say("give the password with --password-stdin or answer the prompt"), EXIT_BAD_INPUT)
 
 
+# `passerelle user` is the operator's tool on the machine (it holds the database and the
+# instance secret, and acts as "cli", never as a person of an agency): it sets roles when it
+# creates people, the first administrators included, and has no command that changes the
+# roles of an existing person. The console refuses that anyone changes their own roles
+# (services.admin.change_roles); here there is no "own" to refuse.
 @click.group(cls=SpeakingGroup)
 def user() -> None:
     """People and their roles."""

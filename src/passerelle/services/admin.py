@@ -11,7 +11,6 @@ from passerelle.core.identity import (
     Jurisdiction,
     Locale,
     Permission,
-    Role,
     User,
     parse_agency_code,
     parse_roles,
@@ -105,6 +104,12 @@ def create_user(
     return user
 
 
+def _audit_user(
+    uow: UnitOfWork, action: str, actor: str, person: User, details: dict[str, object]
+) -> None:
+    uow.audit.append(AuditEntry(action, actor, person.agency_id, "user", person.id, details))
+
+
 def _find_user(uow: UnitOfWork, username: str) -> User:
     credentials = uow.users.find_credentials(parse_username(username))
     if credentials is None:
@@ -116,16 +121,7 @@ def disable_user(uow: UnitOfWork, *, username: str, actor: str = SYSTEM_ACTOR) -
     user = _find_user(uow, username)
     uow.users.set_active(user.id, False)
     uow.login_sessions.delete_for_user(user.id)
-    uow.audit.append(
-        AuditEntry(
-            action="user.disabled",
-            actor=actor,
-            agency_id=user.agency_id,
-            object_type="user",
-            object_id=user.id,
-            details={"username": user.username},
-        )
-    )
+    _audit_user(uow, "user.disabled", actor, user, {"username": user.username})
     return uow.users.get(user.id)
 
 
@@ -138,32 +134,14 @@ def set_password(
     user = _find_user(uow, username)
     uow.users.set_password_hash(user.id, secret.hash)
     uow.login_sessions.delete_for_user(user.id)
-    uow.audit.append(
-        AuditEntry(
-            action="user.password_set",
-            actor=actor,
-            agency_id=user.agency_id,
-            object_type="user",
-            object_id=user.id,
-            details={"username": user.username},
-        )
-    )
+    _audit_user(uow, "user.password_set", actor, user, {"username": user.username})
     return user
 
 
 def set_user_locale(uow: UnitOfWork, *, user: User, locale: str) -> User:
     chosen = parse_locale(locale)
     uow.users.set_locale(user.id, chosen)
-    uow.audit.append(
-        AuditEntry(
-            action="user.locale_changed",
-            actor=user.username,
-            agency_id=user.agency_id,
-            object_type="user",
-            object_id=user.id,
-            details={"locale": chosen.value},
-        )
-    )
+    _audit_user(uow, "user.locale_changed", user.username, user, {"locale": chosen.value})
     return uow.users.get(user.id)
 
 
@@ -171,16 +149,7 @@ def set_media_protection(uow: UnitOfWork, *, user: User, reveal: bool) -> User:
     """Analyst protection (DESIGN red line 7): images blurred and grey until clicked, unless
     the person chooses otherwise for themselves."""
     uow.users.set_reveal_media(user.id, reveal)
-    uow.audit.append(
-        AuditEntry(
-            action="user.protection_changed",
-            actor=user.username,
-            agency_id=user.agency_id,
-            object_type="user",
-            object_id=user.id,
-            details={"reveal_media": reveal},
-        )
-    )
+    _audit_user(uow, "user.protection_changed", user.username, user, {"reveal_media": reveal})
     return uow.users.get(user.id)
 
 
@@ -240,27 +209,58 @@ def add_person(
     )
 
 
+class OwnRolesRefused(PermissionDenied):
+    """A person tried to change their own roles: another administrator changes them (an
+    administrator who gave themselves a role that reads cases would undo DESIGN §3)."""
+
+    def __init__(self, message: str, *, viewer: User, roles: list[str]) -> None:
+        super().__init__(message)
+        self.viewer = viewer
+        self.asked = roles
+
+
 def change_roles(uow: UnitOfWork, *, viewer: User, user_id: str, roles: list[str]) -> User:
+    """Another person's roles; one's own never (OwnRolesRefused, to audit with
+    `record_own_roles_refused`). The command line's `user add` is the operator's tool on the
+    machine, outside any person's session: it creates the first administrators."""
     person = _person(uow, viewer, user_id)
-    chosen = parse_roles(roles)
-    if person.id == viewer.id and Role.ADMIN not in chosen:
-        raise InvalidInput("you cannot remove your own administrator role", field="roles")
-    uow.users.set_roles(person.id, chosen)
-    uow.audit.append(
-        AuditEntry(
-            action="user.roles_changed",
-            actor=viewer.username,
-            agency_id=person.agency_id,
-            object_type="user",
-            object_id=person.id,
-            details={
-                "username": person.username,
-                "before": sorted(r.value for r in person.roles),
-                "after": sorted(r.value for r in chosen),
-            },
+    if person.id == viewer.id:
+        raise OwnRolesRefused(
+            "you cannot change your own roles: another administrator does it",
+            viewer=viewer,
+            roles=roles,
         )
+    chosen = parse_roles(roles)
+    uow.users.set_roles(person.id, chosen)
+    _audit_user(
+        uow,
+        "user.roles_changed",
+        viewer.username,
+        person,
+        {
+            "username": person.username,
+            "before": sorted(r.value for r in person.roles),
+            "after": sorted(r.value for r in chosen),
+        },
     )
     return uow.users.get(person.id)
+
+
+def record_own_roles_refused(uow: UnitOfWork, refusal: OwnRolesRefused) -> None:
+    """Audit a refused change of one's own roles, in a transaction of its own (nothing else
+    was changed): the controller sees who tried."""
+    viewer = refusal.viewer
+    _audit_user(
+        uow,
+        "user.roles_change_refused",
+        viewer.username,
+        viewer,
+        {
+            "username": viewer.username,
+            "before": sorted(r.value for r in viewer.roles),
+            "roles": sorted({str(name)[:32] for name in refusal.asked[:8]}),
+        },
+    )
 
 
 def deactivate_person(uow: UnitOfWork, *, viewer: User, user_id: str) -> User:
@@ -279,16 +279,7 @@ def unlock_person(uow: UnitOfWork, *, viewer: User, user_id: str) -> User:
     """End every lock on the account, from every source (audited)."""
     person = _person(uow, viewer, user_id)
     uow.users.clear_throttles(person.username)
-    uow.audit.append(
-        AuditEntry(
-            action="user.unlocked",
-            actor=viewer.username,
-            agency_id=person.agency_id,
-            object_type="user",
-            object_id=person.id,
-            details={"username": person.username},
-        )
-    )
+    _audit_user(uow, "user.unlocked", viewer.username, person, {"username": person.username})
     return person
 
 

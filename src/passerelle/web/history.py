@@ -77,6 +77,7 @@ SENTENCES = {
     "match.looked_up": "Fingerprints looked up in the banks",
     "secret.rotated": "The instance's secret key was replaced",
     "user.roles_changed": "Roles changed: %(roles)s",
+    "user.roles_change_refused": "Refused: a change of one's own roles (asked: %(roles)s)",
     "user.unlocked": "Account unlocked",
     "counts.recounted": "Kept counts recounted from the records",
 }

@@ -12,13 +12,15 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from passerelle.db.session import Database
 from passerelle.services.auth import create_api_token, hash_token
 from passerelle.storage.content_store import EncryptedContentStore
 from passerelle.web.app import ROUTERS
 from passerelle.web.security import SESSION_COOKIE
-from tests.conftest import csrf_of
+from tests.conftest import csrf_of, log_in
+from tests.factories import make_user
 from tests.integration.web.test_isolation import fill, seed_objects
 
 ROLES = ("analyst", "approver", "controller", "liaison", "admin")
@@ -209,10 +211,11 @@ def test_each_role_reaches_exactly_its_routes(
     objects, _ = seed_objects(sqlite_database, agencies, store)
     sessions, tokens = _sessions(sqlite_database)
     with sqlite_database.unit_of_work() as uow:
-        admin = uow.users.find_credentials("admin.a")
-    assert admin is not None
-    # A person other than the viewer (anyone may see themselves).
-    values = objects.own | {"user_id": admin.user.id}
+        other = uow.users.find_credentials("tous.a")
+    assert other is not None
+    # A person other than the viewer (anyone may see themselves; nobody changes their own
+    # roles).
+    values = objects.own | {"user_id": other.user.id}
     csrf = csrf_of(client)
     wrong: list[str] = []
     # Revoking the token that authenticates the API calls: last.
@@ -264,3 +267,44 @@ def test_anonymous_visitors_reach_only_public_routes(
             path,
             response.status_code,
         )
+
+
+def test_nobody_changes_their_own_roles_another_administrator_does(
+    client: TestClient, sqlite_database: Database, agencies: dict[str, str]
+) -> None:
+    """An administrator who gave themselves a role that reads cases would undo "cases are
+    never for administrators": refused (403, said in French, audited), the roles unchanged;
+    another administrator of the unit may change them."""
+    with sqlite_database.unit_of_work(write=True) as uow:
+        make_user(uow, agency_code="agency-a", username="admin2.a", roles=("admin",))
+        uow.commit()
+    with sqlite_database.unit_of_work() as uow:
+        admin = uow.users.find_credentials("admin.a")
+    assert admin is not None
+    me = admin.user.id
+
+    def give_roles(username: str, roles: list[str]) -> Response:
+        client.cookies.clear()
+        form = {"csrf_token": log_in(client, username), "roles": roles}
+        return client.post(f"/people/{me}/roles", data=form, follow_redirects=False)
+
+    refused = give_roles("admin.a", ["admin", "analyst"])
+    assert refused.status_code == 403
+    assert (
+        "Vous ne pouvez pas modifier vos propres rôles\u00a0: un autre administrateur doit le"
+        " faire." in refused.text
+    )
+    assert client.get("/queue", follow_redirects=False).status_code == 403
+    with sqlite_database.unit_of_work() as uow:
+        assert {r.value for r in uow.users.get(me).roles} == {"admin"}
+        event = list(uow.audit.iter_all())[-1]
+    assert (event.action, event.actor, event.object_id) == (
+        "user.roles_change_refused",
+        "admin.a",
+        me,
+    )
+    assert event.details["roles"] == ["admin", "analyst"]
+    assert 'data-testid="own-roles"' in client.get(f"/people/{me}").text
+    assert give_roles("admin2.a", ["admin", "controller"]).status_code == 303
+    with sqlite_database.unit_of_work() as uow:
+        assert {r.value for r in uow.users.get(me).roles} == {"admin", "controller"}

@@ -13,12 +13,14 @@ from passerelle.core.errors import Conflict, InvalidInput
 from passerelle.core.identity import Permission, Role, User
 from passerelle.core.ports import UnitOfWork
 from passerelle.services.admin import (
+    OwnRolesRefused,
     add_person,
     change_roles,
     deactivate_person,
     get_agency_user,
     list_agency_users,
     person_locked_until,
+    record_own_roles_refused,
     require_admin,
     reset_password,
     set_media_protection,
@@ -71,7 +73,8 @@ def audit_event(
 _PEOPLE_PROBLEMS = {
     "username": "Choose a username: 2 to 64 lower-case letters, digits, '.', '_' or '-'.",
     "password": "The password needs at least 12 characters.",
-    "roles": "Choose at least one role (an administrator keeps their own).",
+    "roles": "Choose at least one role.",
+    "own_roles": "You cannot change your own roles: another administrator must do it.",
     "active": "You cannot deactivate yourself.",
 }
 
@@ -195,6 +198,12 @@ def _person_form(
         field = exc.field or "roles"
         errors = {field: _PEOPLE_PROBLEMS.get(field, str(exc))}
         return _person_page(request, uow, viewer, user_id, errors=errors, status_code=422)
+    except OwnRolesRefused as refused:
+        uow.rollback()
+        record_own_roles_refused(uow, refused)
+        uow.commit()
+        errors = {"roles": _PEOPLE_PROBLEMS["own_roles"]}
+        return _person_page(request, uow, viewer, user_id, errors=errors, status_code=403)
     uow.commit()
     return redirect(request, request.url_for("person", user_id=user_id).path)
 
