@@ -281,7 +281,7 @@ def receive_proposal(
         raise InvalidInput(
             "unknown agreement schema %(schema)s", schema=repr(document.get("schema"))
         )
-    agency, partner = _parties(uow, document)
+    agency, partner = parties_of(uow, document)
     _admit_document(uow, document, agency, partner, window)
     try:
         agreement_id = str(uuid.UUID(str(document.get("id"))))
@@ -313,8 +313,10 @@ def receive_proposal(
     return agreement
 
 
-def _parties(uow: UnitOfWork, document: dict[str, Any]) -> tuple[str, Partner]:
-    """(our agency id, the sending partner) of a signed document."""
+def parties_of(uow: UnitOfWork, document: dict[str, Any]) -> tuple[str, Partner]:
+    """(our agency id, the sending partner) that a signed document or request names; the
+    reason when there is no such agency here or the sender is not its partner (for the
+    operators: the web endpoints answer all of these alike until a signature verifies)."""
     try:
         agency = uow.agencies.get_by_code(str(document.get("to")))
     except NotFound:
@@ -331,7 +333,7 @@ def _parties(uow: UnitOfWork, document: dict[str, Any]) -> tuple[str, Partner]:
 
 def sender_key(uow: UnitOfWork, document: dict[str, Any]) -> str:
     """The public key a document claiming to come from `from` to `to` must verify with."""
-    _, partner = _parties(uow, document)
+    _, partner = parties_of(uow, document)
     return partner.public_key
 
 
@@ -369,7 +371,7 @@ def receive_answer(
     refuse_retired(document.get("schema"))
     if document.get("schema") != ANSWER_SCHEMA:
         raise InvalidInput("unknown answer schema %(schema)s", schema=repr(document.get("schema")))
-    agency, partner = _parties(uow, document)
+    agency, partner = parties_of(uow, document)
     _admit_document(uow, document, agency, partner, window)
     agreement = uow.exchange.get_agreement(agency, str(document.get("id")))
     if agreement.partner_id != partner.id:

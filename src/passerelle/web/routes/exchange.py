@@ -4,6 +4,7 @@ answers) and the liaison officers' pages (partners, agreements, sync status)."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -33,10 +34,11 @@ from passerelle.exchange.signing import (
     MAX_DOCUMENT_BYTES,
     Refused,
     agency_key,
-    claimed,
+    check_request,
+    open_envelope,
+    read_envelope,
+    read_request,
     seal,
-    unseal,
-    verify_request,
 )
 from passerelle.fetch.guard import AddressGuard, parse_allow_setting
 from passerelle.services.exchange import (
@@ -46,6 +48,7 @@ from passerelle.services.exchange import (
     agreement_document,
     answer_agreement,
     build_feed,
+    parties_of,
     propose_agreement,
     receive_answer,
     receive_proposal,
@@ -67,6 +70,7 @@ from passerelle.web.csrf import require_csrf
 from passerelle.web.htmx import redirect
 from passerelle.web.params import MAX_SQL_INTEGER
 
+logger = logging.getLogger(__name__)
 api = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
 
@@ -78,6 +82,27 @@ def _json(document: bytes, status: int = 200) -> Response:
 def _refusal(status: int, message: str, code: str = "refused") -> Response:
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
     return _json(body, status)
+
+
+class Unverified(Exception):
+    """Refused before the signature verified (an agency that is not here, a sender that is not
+    its partner, a signature that does not hold): the reason is for the operators' log."""
+
+
+def _unverified(request: Request, exc: Unverified) -> Response:
+    """One answer whatever agency or partner the request names until its signature verifies,
+    so that nobody learns agency codes or partnerships by asking; the reason is logged (not
+    audited: anyone may send these, and the audit log keeps everything for ever)."""
+    why = exc.__cause__
+    source = request.client.host if request.client else "-"
+    logger.warning(
+        "exchange %s %s from %s refused before a signature verified: %s",
+        request.method,
+        request.url.path,
+        source,
+        why,
+    )
+    return _refusal(401, api_error_text(request, Refused("the signature does not verify")))
 
 
 def _window(request: Request) -> timedelta:
@@ -92,14 +117,21 @@ def _replayed(request: Request, uow: UnitOfWork, refusal: Replayed) -> Response:
     return _refusal(409, api_error_text(request, refusal), "replayed")
 
 
-# What a partner (or anyone posing as one) may get back besides the answer.
+# What a partner (or anyone posing as one) may get back besides the answer: until the
+# signature verifies, only 401 (or 422 for a malformed query), whoever the request names.
 REFUSALS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not signed, or the signature or its time does not hold"},
-    403: {"description": "Not a partner of this agency"},
-    404: {"description": "No such agency here"},
-    409: {"description": "The document conflicts with the agreement's state"},
+    401: {
+        "description": "Not signed, not a signed envelope, stale, or the signature does not"
+        " verify: the same answer whatever agency or partner the request names"
+    },
+    409: {"description": "A replay, or the document conflicts with the agreement's state"},
     413: {"description": "The body is over the size limit"},
-    422: {"description": "Invalid input"},
+    422: {"description": "Invalid input (after the signature verified)"},
+}
+# An answer, once signed by the partner, names an agreement.
+ANSWER_REFUSALS = REFUSALS | {
+    403: {"description": "The agreement is not with the signing partner"},
+    404: {"description": "No such agreement with the signing partner"},
 }
 
 
@@ -112,34 +144,30 @@ def feed(
     stale or replayed request is refused (409, audited); the answer is an envelope signed by
     the publisher, with its audit head."""
     headers = {k.lower(): v for k, v in request.headers.items()}
-    publisher_code = headers.get("x-passerelle-to", "")
-    try:
-        publisher = uow.agencies.get_by_code(publisher_code)
-    except NotFound:
-        return _refusal(404, f"no agency {publisher_code!r} here")
-    partner = uow.exchange.partner_by_code(publisher.id, headers.get("x-passerelle-from", ""))
-    if partner is None:
-        return _refusal(403, "not a partner of this agency")
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     now = datetime.now(UTC)
     try:
-        moment, nonce = verify_request(
-            headers,
-            target=target,
-            public_key=partner.public_key,
-            publisher=publisher.code,
-            now=now,
-            window=_window(request),
-        )
+        signed = read_request(headers, now=now, window=_window(request))
+        try:
+            claims = {"to": headers.get("x-passerelle-to", ""), "from": signed.subscriber}
+            publisher_id, partner = parties_of(uow, claims)
+            publisher = uow.agencies.get(publisher_id)
+            check_request(
+                signed, target=target, public_key=partner.public_key, publisher=publisher.code
+            )
+        except (InvalidInput, PermissionDenied) as exc:
+            raise Unverified from exc
         admit_signed(
             uow,
             agency_id=publisher.id,
             partner=partner,
-            issued_at=moment,
-            nonce=nonce,
+            issued_at=signed.moment,
+            nonce=signed.nonce,
             now=now,
             window=_window(request),
         )
+    except Unverified as exc:
+        return _unverified(request, exc)
     except Refused as exc:
         return _refusal(401, api_error_text(request, exc))
     except Replayed as exc:
@@ -151,13 +179,14 @@ def feed(
 
 
 async def _signed_document(request: Request, uow: UnitOfWork) -> dict[str, Any]:
+    """The document of a signed envelope: Refused when its form is wrong (which needs no key
+    and says nothing of who is here), Unverified when its signature does not hold."""
     body = await request.body()
-    if len(body) > MAX_DOCUMENT_BYTES:  # before reading what it claims
-        raise Refused(
-            "the document is over %(limit)s bytes",
-            limit=MAX_DOCUMENT_BYTES,
-        )
-    return unseal(body, sender_key(uow, claimed(body)), max_bytes=MAX_DOCUMENT_BYTES)
+    envelope = read_envelope(body, max_bytes=MAX_DOCUMENT_BYTES)  # before reading its claims
+    try:
+        return open_envelope(envelope, sender_key(uow, envelope.claims))
+    except (InvalidInput, PermissionDenied) as exc:  # Refused is InvalidInput
+        raise Unverified from exc
 
 
 @api.post(
@@ -170,6 +199,8 @@ async def proposal(request: Request, uow: WriteUow) -> Response:
     try:
         document = await _signed_document(request, uow)
         agreement = receive_proposal(uow, document=document, window=_window(request))
+    except Unverified as exc:
+        return _unverified(request, exc)
     except Refused as exc:
         return _refusal(401, api_error_text(request, exc))
     except Replayed as exc:
@@ -181,12 +212,14 @@ async def proposal(request: Request, uow: WriteUow) -> Response:
 @api.post(
     "/answers",
     summary="Receive a partner's signed answer (accept, suspend, …)",
-    responses=REFUSALS,
+    responses=ANSWER_REFUSALS,
 )
 async def answer(request: Request, uow: WriteUow) -> Response:
     try:
         document = await _signed_document(request, uow)
         agreement = receive_answer(uow, document=document, window=_window(request))
+    except Unverified as exc:
+        return _unverified(request, exc)
     except Refused as exc:
         return _refusal(401, api_error_text(request, exc))
     except Replayed as exc:
