@@ -84,7 +84,8 @@ MATRIX: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/queue"): CASE_READERS,
     ("GET", "/queue/next"): CASE_READERS,
     ("GET", "/queue/count"): CASE_READERS,
-    ("GET", "/referrals"): CASE_READERS,
+    # The referrals list shows no content: kind, state, address, host, author and deadline.
+    ("GET", "/referrals"): REFERRAL_READERS,
     ("POST", "/api/v1/match"): REVIEWERS,
     ("GET", "/search"): CASE_READERS,
     ("GET", "/cases/{case_id}"): CASE_READERS,
@@ -308,3 +309,22 @@ def test_nobody_changes_their_own_roles_another_administrator_does(
     assert give_roles("admin2.a", ["admin", "controller"]).status_code == 303
     with sqlite_database.unit_of_work() as uow:
         assert {r.value for r in uow.users.get(me).roles} == {"admin", "controller"}
+
+
+def test_liaison_officers_list_the_referrals_without_any_content(
+    client: TestClient,
+    sqlite_database: Database,
+    agencies: dict[str, str],
+    store: EncryptedContentStore,
+) -> None:
+    """The list, as each referral, gives a liaison officer addresses and grounds: no
+    preview, thumbnail or text of the content, and no way to the case."""
+    objects, _ = seed_objects(sqlite_database, agencies, store)
+    log_in(client, "liaison.a")
+    page = client.get("/referrals")
+    assert page.status_code == 200
+    referral = objects.own["referral_id"]
+    assert f'href="/referrals/{referral}"' in page.text
+    assert 'href="/referrals"' in page.text  # in the menu
+    assert "<img" not in page.text and "/cases/" not in page.text
+    assert 'href="/queue"' not in page.text

@@ -156,5 +156,8 @@ def _decided(uow, order: dict[str, str]) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_who_may_read_the_referrals_list(client: TestClient, order: dict[str, str]) -> None:
-    log_in(client, "liaison.a")  # neither reviews nor oversees
+    log_in(client, "liaison.a")  # reads referrals (addresses and grounds), not cases
+    assert client.get("/referrals").status_code == 200
+    client.cookies.clear()
+    log_in(client, "admin.a")  # neither reviews, oversees nor keeps the exchange
     assert client.get("/referrals").status_code == 403
