@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import NoReturn
 
 import click
 
 from passerelle.cli.commands import SpeakingGroup
 from passerelle.cli.context import EXIT_FAILURE, Runtime, fail, needs_runtime
-from passerelle.core.audit import parse_head
+from passerelle.core.audit import ChainReport, parse_head
 from passerelle.language import said, say
 from passerelle.services import audit
 
@@ -39,12 +40,14 @@ def audit_verify(rt: Runtime, anchored: str | None) -> None:
     with rt.database.unit_of_work() as uow:
         report = audit.verify_log(uow, anchor=anchor)
         head = audit.current_head(uow)
-    if report.is_intact:
-        values = {"count": report.checked, "head": head}
-        click.echo(
-            say(INTACT_HOLDING, **values, seq=anchor.seq) if anchor else say(INTACT, **values)
-        )
-        return
+    if not report.is_intact:
+        _fail_broken(report)
+    values = {"count": report.checked, "head": head}
+    click.echo(say(INTACT_HOLDING, **values, seq=anchor.seq) if anchor else say(INTACT, **values))
+
+
+def _fail_broken(report: ChainReport) -> NoReturn:
+    """Exit 1 naming the first event that does not hold, and why."""
     fail(
         say(
             "audit log broken at event #%(seq)s: %(reason)s",
@@ -60,9 +63,13 @@ def audit_verify(rt: Runtime, anchored: str | None) -> None:
 @needs_runtime
 def audit_head(rt: Runtime, as_json: bool) -> None:
     """Print the newest event's number and MAC, to keep outside the database (paste it into
-    `passerelle audit verify --head` later)."""
+    `passerelle audit verify --head` later). The chain is verified first: a head of a broken
+    log is never printed (exit 1 naming the first broken event, as `audit verify`)."""
     with rt.database.unit_of_work() as uow:
+        report = audit.verify_log(uow)
         head = audit.current_head(uow)
+    if not report.is_intact:
+        _fail_broken(report)
     if as_json:
         click.echo(json.dumps({"seq": head.seq, "mac": head.mac, "head": str(head)}))
     else:

@@ -205,6 +205,26 @@ def test_a_chain_recomputed_without_the_key_is_refused(database: Database) -> No
     )
 
 
+def test_the_head_of_a_broken_log_is_never_printed(database: Database) -> None:
+    """An operator files the head `audit head` prints: it verifies the chain first and
+    refuses, with the reason and `audit verify`'s exit code, to print a forged head."""
+    url = _seed(database)
+    printed = run_cli(url, "head")
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.startswith("6:")
+    with database.engine.begin() as conn:
+        drop_append_only_guard(conn)
+        alter_row(conn)
+    for args in (("head",), ("head", "--json")):
+        refused = run_cli(url, *args)
+        assert (refused.returncode, refused.stdout, refused.stderr) == (
+            1,
+            "",
+            "passerelle: error: audit log broken at event #3: event #3 was altered (its MAC"
+            " does not match)\n",
+        )
+
+
 def test_a_chain_rewritten_with_the_key_is_caught_only_by_a_head_kept_outside(
     database: Database,
 ) -> None:
