@@ -2,7 +2,12 @@
 
 Scripts run only from our own files (`script-src 'self'`) or from a `<script>` element that
 carries the response's nonce (`csp_nonce` in templates); no inline script without it, no
-`eval`. A route may set its own, stricter policy (preserved content is sandboxed)."""
+`eval`. A route may set its own, stricter policy (preserved content is sandboxed).
+
+Nothing but the static files is kept by a browser's or a proxy's cache (`Cache-Control:
+no-store`): the console's pages, the API's answers and the login page are a person's, and the
+public pages carry a visitor's form token; the static files (styles, scripts, icons) stay
+cacheable."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 NONCE_KEY = "csp_nonce"
+STATIC_PREFIX = "/static/"  # where the app mounts its static files
 
 
 def content_security_policy(nonce: str) -> str:
@@ -34,6 +40,7 @@ class SecurityHeaders:
             return
         nonce = secrets.token_urlsafe(18)
         scope.setdefault("state", {})[NONCE_KEY] = nonce
+        is_static = str(scope.get("path", "")).startswith(STATIC_PREFIX)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -42,6 +49,8 @@ class SecurityHeaders:
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "same-origin")
                 headers.setdefault("X-Frame-Options", "DENY")
+                if not is_static:
+                    headers.setdefault("Cache-Control", "no-store")
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

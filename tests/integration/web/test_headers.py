@@ -40,3 +40,25 @@ def test_no_page_carries_an_inline_script(client: TestClient, agencies: dict[str
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), path
         assert not re.search(r"\son[a-z]+\s*=", html), path
         assert "javascript:" not in html, path
+
+
+def test_no_cache_keeps_a_person_s_pages_but_static_files_stay_cacheable(
+    client: TestClient, agencies: dict[str, str], case_id: str
+) -> None:
+    """A shared computer's browser cache or a proxy never keeps a console page (case pages,
+    the queue, referrals), an API answer or the login page; styles and scripts stay
+    cacheable."""
+    assert client.get("/login").headers["Cache-Control"] == "no-store"
+    log_in(client, "analyst.a")
+    paths = ["/", "/queue", f"/cases/{case_id}", f"/cases/{case_id}/content", "/referrals"]
+    paths += ["/banks", "/account", "/hosts", "/reports", "/api/v1/me", "/nulle-part"]
+    for path in paths:
+        response = client.get(path)
+        assert response.headers.get("Cache-Control") == "no-store", path
+    refused = client.post("/cases/" + case_id + "/notes", data={}, follow_redirects=False)
+    assert refused.status_code == 403  # no form token: an error page, not kept either
+    assert refused.headers.get("Cache-Control") == "no-store"
+    for path in ("/static/css/passerelle.css", "/static/js/queue.js"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert "no-store" not in response.headers.get("Cache-Control", ""), path
