@@ -33,6 +33,7 @@ from passerelle.web.context import (
     api_error_text,
     api_gettext,
     error_text,
+    get_state,
     gettext_of,
     render,
 )
@@ -112,7 +113,12 @@ def _error_response(
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(body, status_code=status, headers=headers)
     template = "partials/_error.html" if is_htmx(request) else "pages/error.html"
-    context = {"status": status, "message": message, "reference": reference}
+    context = {
+        "status": status,
+        "message": message,
+        "reference": reference,
+        "public_form": bool(get_state(request).settings.public_agency),
+    }
     response = render(request, template, context, status_code=status)
     if is_htmx(request):
         # htmx 2 does not swap error responses unless told where to put them.

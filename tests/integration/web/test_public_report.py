@@ -89,6 +89,25 @@ def test_the_rate_limit(public: TestClient) -> None:
     assert limited.status_code == 429
 
 
+def test_an_error_page_leads_the_public_back_to_the_form(public: TestClient) -> None:
+    """A visitor has no dashboard: the error page offers the form again, in its language; a
+    person of the unit still goes back to the dashboard."""
+    for number in range(3):
+        report(public, url=f"https://exemple.test/{number}")
+    french = report(public, url="https://exemple.test/encore")
+    english = report(public, "/report", url="https://exemple.test/again")
+    assert (french.status_code, english.status_code) == (429, 429)
+    assert (
+        'href="/signaler" data-testid="back-to-form">Retour au formulaire de signalement</a>'
+        in (french.text)
+    )
+    assert 'href="/report" data-testid="back-to-form">Back to the report form</a>' in english.text
+    for page in (french, english, public.get("/nulle-part")):
+        assert "tableau de bord" not in page.text and "dashboard" not in page.text
+    log_in(public, "analyst.a")
+    assert 'href="/">Retour au tableau de bord</a>' in public.get("/nulle-part").text
+
+
 def test_nothing_identifies_the_person(public: TestClient, sqlite_database: Database) -> None:
     report(public)
     columns = {c["name"] for c in inspect(sqlite_database.engine).get_columns("public_reports")}
