@@ -63,8 +63,10 @@ def _fail_broken(report: ChainReport) -> NoReturn:
 @needs_runtime
 def audit_head(rt: Runtime, as_json: bool) -> None:
     """Print the newest event's number and MAC, to keep outside the database (paste it into
-    `passerelle audit verify --head` later). The chain is verified first: a head of a broken
-    log is never printed (exit 1 naming the first broken event, as `audit verify`)."""
+    `passerelle audit verify --head` later).
+
+    The chain is verified first: the head of a broken log is never printed (exit 1, naming
+    the first broken event, as `audit verify` does)."""
     with rt.database.unit_of_work() as uow:
         report = audit.verify_log(uow)
         head = audit.current_head(uow)
