@@ -1,6 +1,7 @@
 """The console at volume: a SQLite database (and PostgreSQL when PASSERELLE_TEST_POSTGRES_URL
 is set) filled with N cases (100,000 by default: 70 % images, a PDQ hash each, near copies
-among them; public reports; a fifth decided), then the real HTTP server (`passerelle serve`,
+among them; public reports; a fifth decided; two or three events of each case's history in
+the audit log), then the real HTTP server (`passerelle serve`,
 one process, on 127.0.0.1) asked 50 times each for: the queue's first page, a filtered page,
 a page deep in the queue (half-way, by keyset), the last page, a search by hash, a search by
 address, an image case page (near duplicates through the PDQ band keys) and the year's
@@ -14,7 +15,8 @@ lands while the cases are written does not stop the run.
 The peers, measured in the same run on the same database: the queue's page read the old way,
 by OFFSET, half-way down the queue (what the console did before keyset paging); and the year's
 report figures read the old way, grouping every case and ranking every decision of the year
-(what the report did before the counts kept by migration 0035).
+(what the report did before the counts kept by migration 0035); and a case's history read
+through the agency's events (what the case page did before migration 0041).
 
     .venv/bin/python -m benchmarks.bench_queue [CASES] [REQUESTS] [--keep FOLDER]
 
@@ -52,6 +54,8 @@ from passerelle.core.signals.url import URL
 from passerelle.db.engine import make_engine
 from passerelle.db.migrate import upgrade
 from passerelle.db.models import (
+    AuditEventRow,
+    AuditHeadRow,
     CaseCountRow,
     CaseRow,
     DecisionCountRow,
@@ -86,7 +90,29 @@ def fill(database: Database, cases: int, seed: int = 11) -> dict[str, str]:
     images: list[str] = []
     probe: dict[str, str] = {}
     with database.engine.begin() as conn:
-        items, rows, keys, decisions = [], [], [], []
+        seq = conn.scalar(select(func.max(AuditEventRow.seq))) or 0
+        items, rows, keys, decisions, events = [], [], [], [], []
+
+        def audited(action: str, case_id: str, moment: datetime) -> None:
+            """An event of the case's history (written as is, not chained: the run reads
+            histories, it never verifies the chain)."""
+            nonlocal seq
+            seq += 1
+            events.append(
+                {
+                    "seq": seq,
+                    "occurred_at": moment.isoformat(),
+                    "action": action,
+                    "actor": "analyste",
+                    "agency_id": agency.id,
+                    "object_type": "case",
+                    "object_id": case_id,
+                    "details_json": "{}",
+                    "prev_hash": f"{seq - 1:064x}",
+                    "hash": f"{seq:064x}",
+                }
+            )
+
         for number in range(cases):
             item_id, case_id = str(uuid.uuid4()), str(uuid.uuid4())
             url = f"https://exemple.test/contenu/{number}"
@@ -134,6 +160,8 @@ def fill(database: Database, cases: int, seed: int = 11) -> dict[str, str]:
                 }
             )
             decided = number % 5 == 1
+            audited("case.opened", case_id, created)
+            audited("case.assigned", case_id, created + timedelta(minutes=5))
             rows.append(
                 {
                     "id": case_id,
@@ -151,6 +179,7 @@ def fill(database: Database, cases: int, seed: int = 11) -> dict[str, str]:
                 }
             )
             if decided:
+                audited("case.decided", case_id, created + timedelta(hours=1))
                 decisions.append(
                     {
                         "id": str(uuid.uuid4()),
@@ -171,8 +200,13 @@ def fill(database: Database, cases: int, seed: int = 11) -> dict[str, str]:
             if is_image and not probe.get("image_case") and number > cases // 2:
                 probe["image_case"] = case_id
             if len(items) >= CHUNK:
-                _flush(conn, items, rows, keys, decisions)
-        _flush(conn, items, rows, keys, decisions)
+                _flush(conn, items, rows, keys, decisions, events)
+        _flush(conn, items, rows, keys, decisions, events)
+        # The head follows the events written, so that the run's own events (its logins)
+        # come after them.
+        conn.execute(
+            AuditHeadRow.__table__.update().values(seq=seq, hash=f"{seq:064x}")  # type: ignore[attr-defined]
+        )
     if database.engine.dialect.name == "postgresql":
         with database.engine.connect() as conn:
             conn.execute(text("ANALYZE"))
@@ -187,12 +221,13 @@ def fill(database: Database, cases: int, seed: int = 11) -> dict[str, str]:
     return probe
 
 
-def _flush(conn, items, rows, keys, decisions) -> None:  # type: ignore[no-untyped-def]
+def _flush(conn, items, rows, keys, decisions, events) -> None:  # type: ignore[no-untyped-def]
     for table, batch in (
         (ItemRow, items),
         (CaseRow, rows),
         (ItemKeyRow, keys),
         (DecisionRow, decisions),
+        (AuditEventRow, events),
     ):
         if batch:
             conn.execute(insert(table), batch)
@@ -384,8 +419,49 @@ def run(label: str, url: str, cases: int, requests: int, folder: Path) -> float:
         f"the cases {peer:.1f} ms ({peer / ours:.1f}x)",
         flush=True,
     )
+    ours, peer = history_peer(database, probe["agency_id"], probe["image_case"], requests)
+    print(
+        f"[{label}] a case's history in SQL, p95: the object's index {ours:.2f} ms vs the"
+        f" agency's events {peer:.1f} ms ({peer / ours:.0f}x)",
+        flush=True,
+    )
     database.dispose()
     return worst
+
+
+def history_peer(
+    database: Database, agency_id: str, case_id: str, requests: int
+) -> tuple[float, float]:
+    """p95 of a case's history as the case page reads it, and read the old way: through the
+    agency's events (what the page did before migration 0041; the conditions on the object
+    are written as expressions, which no index of the object can serve)."""
+    ours = (
+        select(AuditEventRow)
+        .where(
+            AuditEventRow.agency_id == agency_id,
+            AuditEventRow.object_type == "case",
+            AuditEventRow.object_id == case_id,
+        )
+        .order_by(AuditEventRow.seq)
+    )
+    old = (
+        select(AuditEventRow)
+        .where(
+            AuditEventRow.agency_id == agency_id,
+            AuditEventRow.object_type + "" == "case",
+            AuditEventRow.object_id + "" == case_id,
+        )
+        .order_by(AuditEventRow.seq)
+    )
+    timings: dict[str, list[float]] = {"new": [], "old": []}
+    with database.engine.connect() as conn:
+        for _ in range(requests):
+            for name, query in (("new", ours), ("old", old)):
+                began = time.perf_counter()
+                found = conn.execute(query).all()
+                timings[name].append((time.perf_counter() - began) * 1000)
+                assert found, "the case has a history"
+    return p95(timings["new"]), p95(timings["old"])
 
 
 def p95(timings: list[float]) -> float:

@@ -98,7 +98,12 @@ class AuditEventRow(Base):
     """Append-only: the migration adds triggers that refuse UPDATE and DELETE."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (UniqueConstraint("prev_hash", name="uq_audit_events_prev_hash"),)
+    __table_args__ = (
+        UniqueConstraint("prev_hash", name="uq_audit_events_prev_hash"),
+        # A case's (or any object's) history, in order, without the agency's other events
+        # (migration 0041).
+        Index("ix_audit_events_object", "agency_id", "object_type", "object_id", "seq"),
+    )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     occurred_at: Mapped[str] = mapped_column(String(32))
@@ -440,11 +445,13 @@ class DecisionRow(Base):
             sqlite_where=text("superseded_at IS NOT NULL"),
             postgresql_where=text("superseded_at IS NOT NULL"),
         ),
+        # A case's decisions in order, the case first (migration 0041).
+        Index("ix_decisions_case", "case_id", "agency_id", "decided_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
-    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
     decided_by: Mapped[str] = mapped_column(String(64))
     verdict: Mapped[str] = mapped_column(String(16))
     category: Mapped[str | None] = mapped_column(String(1))
@@ -475,11 +482,15 @@ class HostRow(Base):
 class ReferralRow(Base):
     __tablename__ = "referrals"
     # The transparency report reads the period's referrals by a range (migration 0035).
-    __table_args__ = (Index("ix_referrals_report", "agency_id", "created_at"),)
+    # A case's referrals in order, the case first (migration 0041).
+    __table_args__ = (
+        Index("ix_referrals_report", "agency_id", "created_at"),
+        Index("ix_referrals_case", "case_id", "agency_id", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
     host_id: Mapped[str] = mapped_column(ForeignKey("hosts.id"))
     kind: Mapped[str] = mapped_column(String(24))
     status: Mapped[str] = mapped_column(String(24), index=True)
@@ -686,10 +697,12 @@ class ObservationHoldRow(Base):
     """ "Leave up, under observation": no referral on the case's content without an override."""
 
     __tablename__ = "observation_holds"
+    # A case's holds, the case first (migration 0041).
+    __table_args__ = (Index("ix_observation_holds_case", "case_id", "agency_id"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
     reason: Mapped[str] = mapped_column(Text)
     set_by: Mapped[str] = mapped_column(String(64))
     set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -700,6 +713,8 @@ class PartnerSignalRow(Base):
     """What a partner told us about a signal: held (leave it up) or referred (and when)."""
 
     __tablename__ = "partner_signals"
+    # On SQLite, one index (agency_id, value) stands for these two (migration 0041); on
+    # PostgreSQL the value's index holds its MD5 (migration 0020).
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)

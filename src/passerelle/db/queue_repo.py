@@ -775,10 +775,13 @@ class SqlQueueRepo:
         signals = json.loads(found.signals_json)
         # One query a way of being the same (an OR of them makes PostgreSQL's planner read
         # every item of the agency): each is a range of its own index.
-        same = [ItemRow.sha256 == found.sha256]
+        mine = ItemRow.agency_id == agency_id
+        same: list[ColumnElement[bool]] = [mine & (ItemRow.sha256 == found.sha256)]
         if found.url_hash:
-            same.append(ItemRow.url_hash == found.url_hash)
+            same.append(mine & (ItemRow.url_hash == found.url_hash))
         if "md5" in signals:
+            # The items of the agency's keys, by their ids (with the items' agency as a
+            # condition too, SQLite read every item of the agency to find them in the list).
             same.append(
                 ItemRow.id.in_(
                     select(ItemKeyRow.item_id).where(
@@ -797,7 +800,7 @@ class SqlQueueRepo:
         related: dict[str, tuple[datetime, int | None]] = {
             row.id: (row.created_at, None)
             for way in same
-            for row in self._s.execute(others.where(ItemRow.agency_id == agency_id, way))
+            for row in self._s.execute(others.where(way))
             if row.agency_id == agency_id
         }
         if "pdq" in signals:
