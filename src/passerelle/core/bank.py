@@ -96,6 +96,21 @@ class Bank:
             return self.thresholds[signal_type]
         return get_signal_type(signal_type).default_threshold
 
+    def as_dict(self, *, description: bool = True) -> dict[str, object]:
+        """The bank as JSON holds it: in a bank bundle, and (without its description) in
+        the catalogue of an index file."""
+        data: dict[str, object] = {
+            "id": self.id,
+            "agency_id": self.agency_id,
+            "name": self.name,
+            "kind": self.kind.value,
+            "origin": self.origin.value,
+            "thresholds": self.thresholds,
+        }
+        if description:
+            data["description"] = self.description
+        return data
+
 
 @dataclass(frozen=True, slots=True)
 class BankEntry:

@@ -20,18 +20,7 @@ FORMAT = "passerelle-banks/1"
 def dump_bundle(banks: Sequence[Bank], entries: Sequence[BankEntry]) -> str:
     document = {
         "format": FORMAT,
-        "banks": [
-            {
-                "id": b.id,
-                "agency_id": b.agency_id,
-                "name": b.name,
-                "kind": b.kind.value,
-                "origin": b.origin.value,
-                "description": b.description,
-                "thresholds": b.thresholds,
-            }
-            for b in banks
-        ],
+        "banks": [b.as_dict() for b in banks],
         "entries": [
             {
                 "id": e.id,

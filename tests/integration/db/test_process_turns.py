@@ -14,7 +14,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,7 +22,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from passerelle.db.engine import WRITE_OPTION, make_engine
-from passerelle.db.write_turns import NEXT_SUFFIX, PASS_ON_LIMIT, TURN_SUFFIX, FairLock, ProcessTurn
+from passerelle.db.write_turns import NEXT_SUFFIX, PASS_ON_LIMIT, TURN_SUFFIX, ProcessTurn
+from tests.turns import turns_of, wait_until
 
 # A writer process driven line by line on its standard input, answering on its output.
 WRITER = textwrap.dedent(
@@ -138,14 +138,6 @@ def writers(path: Path) -> Iterator[Callable[..., Writer]]:
         writer.close()
 
 
-def _wait_until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 60
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition never came true")
-        time.sleep(0.005)
-
-
 def _is_locked(lock_file: Path) -> bool:
     """Whether some process holds `lock_file` (never blocks; lets go at once if free)."""
     if not lock_file.exists():
@@ -174,15 +166,6 @@ def _written(path: Path) -> list[str]:
         engine.dispose()
 
 
-def _turns(engine: Engine) -> FairLock:
-    connection = engine.raw_connection()
-    try:
-        turns: FairLock = connection.dbapi_connection.turns  # type: ignore[union-attr]
-    finally:
-        connection.close()
-    return turns
-
-
 def _write(engine: Engine, who: str) -> None:
     with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
         conn.execute(text("INSERT INTO written (who) VALUES (:who)"), {"who": who})
@@ -200,12 +183,12 @@ def test_a_process_asking_again_comes_after_the_one_that_waits(
     first.expect("holding")
     second.send("begin second")
     second.expect("asking")
-    _wait_until(lambda: _someone_waits(path))
+    wait_until(lambda: _someone_waits(path))
     first.send("commit-and-write first 2")
     second.expect("holding")
     # The first asks again at once, but on a busy machine "at once" can come after the second
     # has written and asked again itself: wait until the first does wait.
-    _wait_until(lambda: _someone_waits(path))
+    wait_until(lambda: _someone_waits(path))
     second.send("commit-and-write second 2")
     first.expect("written")
     second.expect("written")
@@ -246,7 +229,7 @@ def test_a_process_passes_the_turn_to_its_own_writers_a_few_times_then_lets_go(
     already waits passes the turn on to it, up to PASS_ON_LIMIT times in a row; then a
     process that waits gets in."""
     engine = make_engine(f"sqlite:///{path}")
-    turns = _turns(engine)
+    turns = turns_of(engine)
     holder = engine.connect().execution_options(**{WRITE_OPTION: True})
     transaction = holder.begin()
     holder.execute(text("INSERT INTO written (who) VALUES ('here 0')"))
@@ -255,10 +238,10 @@ def test_a_process_passes_the_turn_to_its_own_writers_a_few_times_then_lets_go(
         thread = threading.Thread(target=_write, args=(engine, f"here {number}"))
         thread.start()
         local.append(thread)
-        _wait_until(lambda n=number: turns.waiting == n)  # type: ignore[misc]
+        wait_until(lambda n=number: turns.waiting == n)  # type: ignore[misc]
     other = writers()
     other.send("write there")
-    _wait_until(lambda: _someone_waits(path))
+    wait_until(lambda: _someone_waits(path))
     transaction.commit()
     holder.close()
     other.expect("written")
@@ -281,7 +264,7 @@ def test_a_process_killed_while_holding_the_turn_holds_nobody_up(
     holder.expect("asking")
     holder.expect("holding")
     waiter.send("write waiter")
-    _wait_until(lambda: _someone_waits(path))
+    wait_until(lambda: _someone_waits(path))
     holder.kill()  # SIGKILL: no rollback, no unlock; the kernel lets go of its locks
     waiter.expect("written")
     assert _written(path) == ["waiter"]
@@ -295,7 +278,7 @@ def test_a_process_killed_while_waiting_for_the_turn_holds_nobody_up(
     holder.expect("asking")
     holder.expect("holding")
     killed.send("write killed")
-    _wait_until(lambda: _someone_waits(path))  # `killed` is next, `last` waits behind it
+    wait_until(lambda: _someone_waits(path))  # `killed` is next, `last` waits behind it
     last.send("write last")
     killed.kill()
     holder.send("commit-and-write holder 2")
@@ -375,7 +358,7 @@ def test_a_turn_given_back_goes_to_the_one_waiting_and_an_abandoned_wait_frees_i
 
     waiting = threading.Thread(target=ask, args=(other, "other"))
     waiting.start()
-    _wait_until(lambda: _someone_waits(database))
+    wait_until(lambda: _someone_waits(database))
     one.release()
     ask(one, "one")  # asks again at once: after the one that waits
     waiting.join()

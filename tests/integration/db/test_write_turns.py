@@ -9,7 +9,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from passerelle.db.engine import WRITE_OPTION, make_engine
 from passerelle.db.session import Database
-from passerelle.db.write_turns import FairLock
+from tests.turns import turns_of, wait_until
 
 
 @pytest.fixture
@@ -28,23 +28,6 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
         conn.execute(text("CREATE TABLE written (who TEXT NOT NULL)"))
     yield engine
     engine.dispose()
-
-
-def _turns(engine: Engine) -> FairLock:
-    connection = engine.raw_connection()
-    try:
-        turns: FairLock = connection.dbapi_connection.turns  # type: ignore[union-attr]
-    finally:
-        connection.close()
-    return turns
-
-
-def _wait_until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 60
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition never came true")
-        time.sleep(0.002)
 
 
 def _write(engine: Engine, who: str) -> None:
@@ -58,7 +41,7 @@ def _written(engine: Engine) -> list[str]:
 
 
 def test_writers_of_a_process_write_in_the_order_they_asked(engine: Engine) -> None:
-    turns = _turns(engine)
+    turns = turns_of(engine)
     holder = engine.connect().execution_options(**{WRITE_OPTION: True})
     transaction = holder.begin()
     holder.execute(text("INSERT INTO written (who) VALUES ('first')"))
@@ -67,7 +50,7 @@ def test_writers_of_a_process_write_in_the_order_they_asked(engine: Engine) -> N
         thread = threading.Thread(target=_write, args=(engine, f"writer {number}"))
         thread.start()
         threads.append(thread)
-        _wait_until(lambda n=number: turns.waiting == n + 1)  # type: ignore[misc]
+        wait_until(lambda n=number: turns.waiting == n + 1)  # type: ignore[misc]
     transaction.commit()
     holder.close()
     for thread in threads:
@@ -87,7 +70,7 @@ def test_a_writer_that_fails_gives_its_turn_back(tmp_path: Path) -> None:
     ):
         uow.session.execute(text("INSERT INTO written (who) VALUES ('failed')"))
         raise ValueError("the request failed")
-    assert not _turns(engine).held
+    assert not turns_of(engine).held
     _write(engine, "next")  # would wait its second out and fail if the turn were kept
     assert _written(engine) == ["next"]
     engine.dispose()
@@ -104,12 +87,12 @@ def test_a_writer_that_waits_too_long_is_refused_and_leaves_no_turn_behind(
     holder.execute(text("INSERT INTO written (who) VALUES ('holder')"))
     with pytest.raises(OperationalError, match="database is locked"):
         _write(engine, "impatient")
-    assert _turns(engine).waiting == 0
+    assert turns_of(engine).waiting == 0
     transaction.commit()
     holder.close()
     _write(engine, "later")
     assert _written(engine) == ["holder", "later"]
-    assert not _turns(engine).held
+    assert not turns_of(engine).held
     engine.dispose()
 
 
@@ -151,7 +134,7 @@ def test_a_writer_of_another_process_keeps_this_process_out(engine: Engine) -> N
         assert other.stdout.readline().strip() == "holding"
         ours = threading.Thread(target=_write, args=(engine, "this process"))
         ours.start()
-        _wait_until(lambda: _turns(engine).held)  # ours has the turn, and waits for SQLite
+        wait_until(lambda: turns_of(engine).held)  # ours has the turn, and waits for SQLite
         assert _written(engine) == []
         other.stdin.write("go\n")
         other.stdin.flush()

@@ -123,17 +123,7 @@ class Catalogue:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "banks": [
-                {
-                    "id": b.id,
-                    "agency_id": b.agency_id,
-                    "name": b.name,
-                    "kind": b.kind.value,
-                    "origin": b.origin.value,
-                    "thresholds": b.thresholds,
-                }
-                for b in self.banks
-            ],
+            "banks": [b.as_dict(description=False) for b in self.banks],
             "labels": [
                 [
                     label.category.value if label.category else None,

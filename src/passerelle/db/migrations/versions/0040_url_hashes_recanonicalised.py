@@ -97,13 +97,10 @@ def _entries(bind: sa.Connection) -> set[str]:
             entries.c.signal_type == "url", entries.c.source_value.is_not(None)
         )
     ).all()
-    moves: list[tuple[str, str, str]] = []  # (id, bank, new hash)
-    for row_id, bank_id, value, address in found:
-        new = url_hash(address)
-        if new is not None and new != value:
-            moves.append((row_id, bank_id, new))
+    bank_of = {row_id: bank_id for row_id, bank_id, _, _ in found}
     moved: set[str] = set()
-    for row_id, bank_id, new in moves:
+    for row_id, new in list(changed((r[0], r[2], r[3]) for r in found)):
+        bank_id = bank_of[row_id]
         taken = bind.execute(
             sa.select(entries.c.id).where(
                 entries.c.bank_id == bank_id,
