@@ -3,6 +3,7 @@ hold a read to an index on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -57,3 +58,46 @@ def query_plan(
             conn.execute(text(f"SET enable_{kind} = off"))
         rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters)  # type: ignore[arg-type]
         return " | ".join(str(row[0]) for row in rows)
+
+
+def agency_wide_reads(
+    plan: str, tables: Sequence[str], *, sqlite: bool, partial: Sequence[str] = ()
+) -> list[str]:
+    """The parts of a plan that read one of `tables` whole or over the agency's range alone
+    (an index searched by `agency_id` and nothing more): reads that grow with all the
+    agency's work, where the question was about one case or one short list. The `partial`
+    indexes hold only the rows of a list (the pending ones): the agency's range of those is
+    the list itself."""
+    names = "|".join(tables)
+    if sqlite:
+        found = re.findall(rf"\bSCAN ({names})\b", plan)
+        for table, index in re.findall(
+            rf"\bSEARCH ({names}) USING (?:COVERING )?INDEX (\w+) \(agency_id=\?\)", plan
+        ):
+            if index not in partial:
+                found.append(f"{table} by {index}")
+        return found
+    found = re.findall(rf"Seq Scan on ({names})\b", plan)
+    index = ""
+    for line in plan.split(" | "):
+        used = re.search(
+            r"(?:Index Scan|Index Only Scan) using (\w+)|Bitmap Index Scan on (\w+)", line
+        )
+        if used:
+            index = used.group(1) or used.group(2)
+        condition = re.search(r"Index Cond: (.*)", line)
+        if condition and index not in partial:
+            columns = {
+                a or b for a, b in re.findall(r"\((\w+)\)(?:::\w+)? =|\b(\w+) = ", condition[1])
+            }
+            if columns == {"agency_id"}:
+                found.append(f"{index}: {condition[1]}")
+    return found
+
+
+def reads_from(tables: Sequence[str]) -> Callable[[str], bool]:
+    """A filter of `recorded_statements`: the SELECTs from one of `tables`."""
+    pattern = re.compile(r"\bFROM (" + "|".join(tables) + r")\b")
+    return lambda statement: (
+        statement.lstrip().upper().startswith("SELECT") and bool(pattern.search(statement))
+    )

@@ -482,10 +482,19 @@ class HostRow(Base):
 class ReferralRow(Base):
     __tablename__ = "referrals"
     # The transparency report reads the period's referrals by a range (migration 0035).
-    # A case's referrals in order, the case first (migration 0041).
+    # A case's referrals in order, the case first (migration 0041); the work lists' (0042).
     __table_args__ = (
         Index("ix_referrals_report", "agency_id", "created_at"),
         Index("ix_referrals_case", "case_id", "agency_id", "created_at"),
+        Index("ix_referrals_agency_status", "agency_id", "status", "created_at", "id"),
+        Index(
+            "ix_referrals_pending_deadline",
+            "agency_id",
+            "deadline_at",
+            "id",
+            sqlite_where=text("offline_at IS NULL AND removal_declared_at IS NULL"),
+            postgresql_where=text("offline_at IS NULL AND removal_declared_at IS NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -493,7 +502,7 @@ class ReferralRow(Base):
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
     host_id: Mapped[str] = mapped_column(ForeignKey("hosts.id"))
     kind: Mapped[str] = mapped_column(String(24))
-    status: Mapped[str] = mapped_column(String(24), index=True)
+    status: Mapped[str] = mapped_column(String(24))
     language: Mapped[str] = mapped_column(String(8))
     url: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(64))
@@ -560,6 +569,17 @@ class ComplaintRow(Base):
     """A host's or content provider's challenge of a decision (Art. 10: answered in 2 weeks)."""
 
     __tablename__ = "complaints"
+    # The complaints still to answer, by deadline (migration 0042).
+    __table_args__ = (
+        Index(
+            "ix_complaints_open",
+            "agency_id",
+            "deadline_at",
+            "id",
+            sqlite_where=text("outcome IS NULL"),
+            postgresql_where=text("outcome IS NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
@@ -697,8 +717,18 @@ class ObservationHoldRow(Base):
     """ "Leave up, under observation": no referral on the case's content without an override."""
 
     __tablename__ = "observation_holds"
-    # A case's holds, the case first (migration 0041).
-    __table_args__ = (Index("ix_observation_holds_case", "case_id", "agency_id"),)
+    # A case's holds, the case first (migration 0041); the holds still set (0042).
+    __table_args__ = (
+        Index("ix_observation_holds_case", "case_id", "agency_id"),
+        Index(
+            "ix_observation_holds_active",
+            "agency_id",
+            "set_at",
+            "id",
+            sqlite_where=text("lifted_at IS NULL"),
+            postgresql_where=text("lifted_at IS NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from passerelle.core.errors import Conflict, NotFound
@@ -179,18 +179,24 @@ class SqlReferralRepo:
         row.status, row.last_error = ReferralStatus.SEND_FAILED.value, error.english()[:1000]
         row.last_error_json = dump_message(error)
 
-    def overdue(self, agency_id: str, now: datetime) -> list[Referral]:
-        rows = self._s.scalars(
-            select(ReferralRow)
-            .where(
-                ReferralRow.agency_id == agency_id,
-                ReferralRow.status == ReferralStatus.SENT.value,
-                ReferralRow.deadline_at.is_not(None),
-                ReferralRow.deadline_at < now,
+    def overdue_count(self, agency_id: str, now: datetime) -> int:
+        """How many referrals are past their deadline with their content not yet gone
+        (neither seen offline nor declared removed): those the referrals list shows as
+        overdue, counted from the index of the referrals still pending (migration 0042)."""
+        return int(
+            self._s.scalar(
+                select(func.count())
+                .select_from(ReferralRow)
+                .where(
+                    ReferralRow.agency_id == agency_id,
+                    ReferralRow.deadline_at.is_not(None),
+                    ReferralRow.deadline_at < now,
+                    ReferralRow.offline_at.is_(None),
+                    ReferralRow.removal_declared_at.is_(None),
+                )
             )
-            .order_by(ReferralRow.deadline_at)
+            or 0
         )
-        return [_referral(r) for r in rows]
 
     def _row(self, agency_id: str, referral_id: str) -> ReferralRow:
         row = self._s.get(ReferralRow, referral_id)

@@ -16,7 +16,7 @@ def test_upgrade_reaches_head_and_is_idempotent(database: Database) -> None:
     assert is_at_head(database.engine)
     upgrade(database.engine)
     assert is_at_head(database.engine)
-    assert head_revision() == "0041"
+    assert head_revision() == "0042"
     tables = set(inspect(database.engine).get_table_names())
     assert {"agencies", "users", "user_roles", "audit_events", "audit_head", "audit_keys"} <= tables
 

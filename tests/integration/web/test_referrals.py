@@ -148,3 +148,41 @@ def test_overdue_referrals_are_flagged_on_the_dashboard(
     dashboard = client.get("/").text
     assert "1 notification a dépassé son échéance" in dashboard
     assert f"/referrals/{referral_id}" in dashboard
+
+
+def test_a_referral_whose_content_is_gone_is_no_longer_overdue(
+    client: TestClient, sqlite_database: Database, case_id: str
+) -> None:
+    """The dashboard counts what the list behind its link shows: referrals past their
+    deadline whose content is still up (it counted every referral ever sent past its
+    deadline, the content long offline included, and loaded each one to count them)."""
+    from datetime import UTC
+
+    from passerelle.core.message import Message
+
+    token = log_in(client, "analyst.a")
+    decide(client, token, case_id)
+    referral_id = (
+        prepare(client, token, case_id, "fr_admin_request").headers["location"].rsplit("/", 1)[1]
+    )
+    with sqlite_database.unit_of_work(write=True) as uow:
+        agency = uow.agencies.get_by_code("agency-a")
+        uow.referrals.mark_sent(
+            agency.id,
+            referral_id,
+            datetime(2026, 1, 1, tzinfo=UTC),
+            datetime(2026, 1, 2, tzinfo=UTC),
+        )
+        uow.commit()
+    assert 'data-testid="overdue"' in client.get("/").text
+    with sqlite_database.unit_of_work(write=True) as uow:
+        uow.jobs.record_check(
+            referral_id,
+            when=datetime(2026, 1, 3, tzinfo=UTC),
+            online=False,
+            detail=Message("the address answers 404"),
+        )
+        uow.commit()
+    assert 'data-testid="overdue"' not in client.get("/").text
+    listed = client.get("/referrals?overdue=1").text
+    assert f"/referrals/{referral_id}" not in listed

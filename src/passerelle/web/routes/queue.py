@@ -208,7 +208,7 @@ def dashboard(request: Request, viewer: Viewer, uow: ReadUow) -> Response:
     context = {
         "agency": agency,
         "open_cases": uow.queue.count_filtered(agency.id, QueueFilters()),
-        "overdue": uow.referrals.overdue(agency.id, now),
+        "overdue": uow.referrals.overdue_count(agency.id, now),
         "work": work_lists(uow, viewer=viewer, now=now),
         "now": now,
     }
