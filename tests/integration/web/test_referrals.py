@@ -125,6 +125,21 @@ def test_refusals_are_clear(client: TestClient, sqlite_database: Database, case_
     assert "aucun hébergeur connu pour exemple.test" in no_host.text
 
 
+def _sent_long_ago(database: Database, referral_id: str) -> None:
+    """The referral sent on 1 January 2026, due the next day."""
+    from datetime import UTC
+
+    with database.unit_of_work(write=True) as uow:
+        agency = uow.agencies.get_by_code("agency-a")
+        uow.referrals.mark_sent(
+            agency.id,
+            referral_id,
+            datetime(2026, 1, 1, tzinfo=UTC),
+            datetime(2026, 1, 2, tzinfo=UTC),
+        )
+        uow.commit()
+
+
 def test_overdue_referrals_are_flagged_on_the_dashboard(
     client: TestClient, sqlite_database: Database, case_id: str
 ) -> None:
@@ -134,17 +149,7 @@ def test_overdue_referrals_are_flagged_on_the_dashboard(
         prepare(client, token, case_id, "fr_admin_request").headers["location"].rsplit("/", 1)[1]
     )
     assert 'data-testid="overdue"' not in client.get("/").text  # nothing overdue yet
-    from datetime import UTC, datetime
-
-    with sqlite_database.unit_of_work(write=True) as uow:
-        agency = uow.agencies.get_by_code("agency-a")
-        uow.referrals.mark_sent(
-            agency.id,
-            referral_id,
-            datetime(2026, 1, 1, tzinfo=UTC),
-            datetime(2026, 1, 2, tzinfo=UTC),
-        )
-        uow.commit()
+    _sent_long_ago(sqlite_database, referral_id)
     dashboard = client.get("/").text
     assert "1 notification a dépassé son échéance" in dashboard
     assert f"/referrals/{referral_id}" in dashboard
@@ -165,15 +170,7 @@ def test_a_referral_whose_content_is_gone_is_no_longer_overdue(
     referral_id = (
         prepare(client, token, case_id, "fr_admin_request").headers["location"].rsplit("/", 1)[1]
     )
-    with sqlite_database.unit_of_work(write=True) as uow:
-        agency = uow.agencies.get_by_code("agency-a")
-        uow.referrals.mark_sent(
-            agency.id,
-            referral_id,
-            datetime(2026, 1, 1, tzinfo=UTC),
-            datetime(2026, 1, 2, tzinfo=UTC),
-        )
-        uow.commit()
+    _sent_long_ago(sqlite_database, referral_id)
     assert 'data-testid="overdue"' in client.get("/").text
     with sqlite_database.unit_of_work(write=True) as uow:
         uow.jobs.record_check(
