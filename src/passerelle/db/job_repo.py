@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Collection
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -26,6 +26,10 @@ from passerelle.db.models import (
     RecheckRow,
     ReferralRow,
 )
+
+# Rows sampled per index by the daily statistics refresh: SQLite's own advice for
+# `PRAGMA optimize` (100 to 1,000), enough to tell a table of thousands from one of millions.
+ANALYSIS_LIMIT = 1000
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -238,6 +242,20 @@ class SqlJobRepo:
             .distinct()
         )
         return set(rows)
+
+    def refresh_statistics(self) -> None:
+        """Let SQLite's planner know the tables' sizes again, from a bounded sample of each
+        index (`analysis_limit`: a few milliseconds a table whatever its size). Rows written one
+        at a time by the console and the jobs never refresh them otherwise (bulk ingest runs
+        `PRAGMA optimize`); PostgreSQL's autovacuum does it there."""
+        if self._s.get_bind().dialect.name != "sqlite":
+            return
+        self._s.execute(text(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}"))
+        try:
+            self._s.execute(text("ANALYZE"))
+        finally:
+            # The connection goes back to the pool as it came.
+            self._s.execute(text("PRAGMA analysis_limit = 0"))
 
     def set_hold(self, agency_id: str, case_id: str, until: datetime | None) -> None:
         row = self._s.get(CaseRow, case_id)

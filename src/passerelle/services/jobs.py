@@ -214,7 +214,9 @@ def _purge(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> Message
     """Purge the preserved content of items whose retention ended (offline for longer than the
     retention, no legal hold running); each purge audited. The store is shared by every agency
     and addressed by SHA-256: the bytes themselves are deleted only when no item of any agency
-    still keeps them (another agency's item, under a hold or not yet offline, keeps them)."""
+    still keeps them (another agency's item, under a hold or not yet offline, keeps them).
+    Being daily, it also refreshes the database planner's statistics (bounded, on SQLite)."""
+    uow.jobs.refresh_statistics()
     pruned = (
         prune_folded_removals(uow, agency_id=job.agency_id, index_root=tools.index_root)
         if tools.index_root is not None

@@ -6,15 +6,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from http.server import BaseHTTPRequestHandler
 
 import pytest
 from sqlalchemy import text
 
 from passerelle.core.case import QueueFilters
-from passerelle.core.ports import Fetched, UnitOfWork
+from passerelle.core.ports import Fetched
 from passerelle.db.engine import make_engine
 from passerelle.db.session import Database
 from passerelle.fetch.fetcher import SafeFetcher
@@ -165,10 +165,7 @@ def test_a_job_survives_a_restart_and_runs_once_at_a_time(
         time.sleep(0.5)
         return Fetched(200, address, b"ok")
 
-    @contextmanager
-    def open_uow() -> Iterator[UnitOfWork]:
-        with restarted.unit_of_work(write=True) as uow:
-            yield uow
+    open_uow = partial(restarted.unit_of_work, write=True)
 
     now = datetime.now(UTC) + timedelta(seconds=1)
     results: list[int] = []
@@ -226,10 +223,7 @@ def test_preserved_content_is_purged_after_retention_unless_held(
         schedule_defaults(uow)
         uow.commit()
 
-    @contextmanager
-    def open_uow() -> Iterator[UnitOfWork]:
-        with database.unit_of_work(write=True) as uow:
-            yield uow
+    open_uow = partial(database.unit_of_work, write=True)
 
     runs = {
         r.kind: r
@@ -350,3 +344,37 @@ def test_two_runners_scheduling_at_once_make_each_job_once(database: Database) -
     with database.unit_of_work() as uow:
         jobs = uow.jobs.all_jobs()
     assert len(jobs) == len({(job.kind, job.agency_id) for job in jobs}) == 4
+
+
+def test_the_daily_purge_tells_sqlites_planner_how_large_the_tables_have_grown(
+    sqlite_database: Database,
+) -> None:
+    """Rows written one at a time (public reports, through the console) reach the planner's
+    statistics with the next daily purge: without them SQLite guesses every table's size."""
+    with sqlite_database.unit_of_work(write=True) as uow:
+        make_agency(uow, code="unite")
+        for number in range(40):
+            submit_public_report(
+                uow,
+                agency_code="unite",
+                url=f"http://exemple.test/page/{number}",
+                category="",
+                description="Une page signalée par le public.",
+                source_hash=f"source-{number}",
+                per_hour=10,
+            )
+        schedule_defaults(uow)
+        uow.commit()
+
+    open_uow = partial(sqlite_database.unit_of_work, write=True)
+
+    runs = {r.kind: r for r in run_due_jobs(open_uow, worker="w", fetch=lambda url: None)}
+    assert runs["purge"].failure is None
+    with sqlite_database.unit_of_work() as uow:
+        rows = uow.session.execute(
+            text("SELECT idx, stat FROM sqlite_stat1 WHERE tbl IN ('items', 'cases')")
+        ).all()
+        limit = uow.session.execute(text("PRAGMA analysis_limit")).scalar_one()
+    assert rows, "no statistics for items and cases"
+    assert {int(stat.split()[0]) for _idx, stat in rows} == {40}
+    assert limit == 0  # the connection went back to the pool as it came

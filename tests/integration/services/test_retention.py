@@ -3,9 +3,8 @@ agency's purge must never delete bytes that an item of another agency still keep
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -91,10 +90,7 @@ def test_a_purge_in_one_agency_keeps_the_content_another_agency_holds(
     with database.unit_of_work() as uow:
         quebec_before = _state_of(uow, quebec.agency_id)
 
-    @contextmanager
-    def open_uow() -> Iterator[UnitOfWork]:
-        with database.unit_of_work(write=True) as uow:
-            yield uow
+    open_uow = partial(database.unit_of_work, write=True)
 
     def purge(now: datetime) -> dict[str, str]:
         runs = run_due_jobs(
@@ -143,10 +139,7 @@ def test_content_an_unreferred_item_keeps_survives_another_agencys_purge(
         schedule_defaults(uow)
         uow.commit()
 
-    @contextmanager
-    def open_uow() -> Iterator[UnitOfWork]:
-        with database.unit_of_work(write=True) as uow:
-            yield uow
+    open_uow = partial(database.unit_of_work, write=True)
 
     runs = list(
         run_due_jobs(open_uow, worker="w", fetch=lambda url: None, store=store, retention=RETENTION)
