@@ -17,6 +17,10 @@ WRITE_OPTION = "passerelle_write"
 
 BUSY_TIMEOUT_SECONDS = 30.0
 CACHE_KIB = 65536
+# A SQLite connection reads the planner's statistics when it opens (another connection's
+# ANALYZE does not reach it): pooled connections are renewed this often, so that the
+# statistics refreshed by bulk ingest and by the daily purge reach a long-running server.
+STATISTICS_RELOAD_SECONDS = 3600
 
 
 def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> Engine:
@@ -46,6 +50,7 @@ def _make_sqlite_engine(database: str | None, busy_timeout: float) -> Engine:
     engine = create_engine(
         f"sqlite:///{database or ':memory:'}",
         connect_args={"timeout": busy_timeout, "factory": TurnTakingConnection},
+        pool_recycle=STATISTICS_RELOAD_SECONDS,
     )
     turns = FairLock()  # this process's writers, in order (see write_turns)
     # ... and this process among the processes writing to the same file (none in memory)

@@ -27,9 +27,9 @@ from passerelle.db.models import (
     ReferralRow,
 )
 
-# Rows sampled per index by the daily statistics refresh: SQLite's own advice for
-# `PRAGMA optimize` (100 to 1,000), enough to tell a table of thousands from one of millions.
-ANALYSIS_LIMIT = 1000
+# A table is analysed again when it holds this many times the rows its statistics say: the
+# cost of exact statistics stays proportional to the growth (each row analysed about twice).
+GROWTH = 2
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -244,18 +244,38 @@ class SqlJobRepo:
         return set(rows)
 
     def refresh_statistics(self) -> None:
-        """Let SQLite's planner know the tables' sizes again, from a bounded sample of each
-        index (`analysis_limit`: a few milliseconds a table whatever its size). Rows written one
-        at a time by the console and the jobs never refresh them otherwise (bulk ingest runs
-        `PRAGMA optimize`); PostgreSQL's autovacuum does it there."""
+        """Let SQLite's planner know the tables' sizes again: each table with no statistics
+        yet, or grown `GROWTH`-fold since they were taken, is analysed (exactly: a sample of
+        each index would cap the rows per key it records near the sample's size, making an
+        agency's or a status's index look a hundred times as selective as it is). Rows
+        written one at a time by the console and the jobs never refresh them otherwise (bulk
+        ingest runs `PRAGMA optimize`); PostgreSQL's autovacuum does it there."""
         if self._s.get_bind().dialect.name != "sqlite":
             return
-        self._s.execute(text(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}"))
-        try:
-            self._s.execute(text("ANALYZE"))
-        finally:
-            # The connection goes back to the pool as it came.
-            self._s.execute(text("PRAGMA analysis_limit = 0"))
+        recorded: dict[str, int] = {}
+        if self._s.scalar(text("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1'")):
+            for table, stat in self._s.execute(text("SELECT tbl, stat FROM sqlite_stat1")):
+                rows = int(str(stat).split()[0])
+                recorded[table] = max(recorded.get(table, 0), rows)
+        tables = self._s.scalars(
+            text(
+                "SELECT name FROM sqlite_schema WHERE type = 'table'"
+                " AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL%'"
+                " ORDER BY name"
+            )
+        ).all()
+        for table in tables:
+            # A name from the schema itself, quoted (no value of anyone's is ever here).
+            quoted = '"' + table.replace('"', '""') + '"'
+            known = recorded.get(table)
+            # The largest rowid bounds the rows from above: only a table it says may have
+            # grown is counted (rows deleted leave it high), and analysed if it has.
+            largest = self._s.scalar(text(f"SELECT max(rowid) FROM {quoted}")) or 0  # noqa: S608
+            if not largest or (known is not None and largest < GROWTH * max(known, 1)):
+                continue
+            rows = self._s.scalar(text(f"SELECT count(*) FROM {quoted}")) or 0  # noqa: S608
+            if rows and (known is None or rows >= GROWTH * max(known, 1)):
+                self._s.execute(text(f"ANALYZE {quoted}"))
 
     def set_hold(self, agency_id: str, case_id: str, until: datetime | None) -> None:
         row = self._s.get(CaseRow, case_id)

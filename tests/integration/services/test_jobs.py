@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from passerelle.core.case import QueueFilters
 from passerelle.core.ports import Fetched
-from passerelle.db.engine import make_engine
+from passerelle.db.engine import STATISTICS_RELOAD_SECONDS, make_engine
 from passerelle.db.session import Database
 from passerelle.fetch.fetcher import SafeFetcher
 from passerelle.fetch.guard import AddressGuard, parse_allow_list
@@ -350,31 +351,55 @@ def test_the_daily_purge_tells_sqlites_planner_how_large_the_tables_have_grown(
     sqlite_database: Database,
 ) -> None:
     """Rows written one at a time (public reports, through the console) reach the planner's
-    statistics with the next daily purge: without them SQLite guesses every table's size."""
-    with sqlite_database.unit_of_work(write=True) as uow:
-        make_agency(uow, code="unite")
-        for number in range(40):
-            submit_public_report(
-                uow,
-                agency_code="unite",
-                url=f"http://exemple.test/page/{number}",
-                category="",
-                description="Une page signalée par le public.",
-                source_hash=f"source-{number}",
-                per_hour=10,
-            )
-        schedule_defaults(uow)
-        uow.commit()
-
+    statistics with the next daily purge once a table has doubled since they were taken:
+    exact figures (no sample), and no work for a table that has grown less."""
     open_uow = partial(sqlite_database.unit_of_work, write=True)
 
-    runs = {r.kind: r for r in run_due_jobs(open_uow, worker="w", fetch=lambda url: None)}
-    assert runs["purge"].failure is None
-    with sqlite_database.unit_of_work() as uow:
-        rows = uow.session.execute(
-            text("SELECT idx, stat FROM sqlite_stat1 WHERE tbl IN ('items', 'cases')")
-        ).all()
-        limit = uow.session.execute(text("PRAGMA analysis_limit")).scalar_one()
-    assert rows, "no statistics for items and cases"
-    assert {int(stat.split()[0]) for _idx, stat in rows} == {40}
-    assert limit == 0  # the connection went back to the pool as it came
+    def reports(first: int, count: int) -> None:
+        with open_uow() as uow:
+            if first == 0:
+                make_agency(uow, code="unite")
+            for number in range(first, first + count):
+                submit_public_report(
+                    uow,
+                    agency_code="unite",
+                    url=f"http://exemple.test/page/{number}",
+                    category="",
+                    description="Une page signalée par le public.",
+                    source_hash=f"source-{number}",
+                    per_hour=10,
+                )
+            schedule_defaults(uow)
+            uow.session.execute(text("UPDATE jobs SET run_at = :t"), {"t": datetime.now(UTC)})
+            uow.commit()
+
+    def purge_and_read_statistics() -> set[int]:
+        runs = {r.kind: r for r in run_due_jobs(open_uow, worker="w", fetch=lambda url: None)}
+        assert runs["purge"].failure is None
+        with sqlite_database.unit_of_work() as uow:
+            rows = uow.session.execute(
+                text("SELECT stat FROM sqlite_stat1 WHERE tbl IN ('items', 'cases')")
+            ).scalars()
+            return {int(stat.split()[0]) for stat in rows}
+
+    reports(0, 40)
+    assert purge_and_read_statistics() == {40}
+    reports(40, 30)  # 70 rows: less than twice 40
+    assert purge_and_read_statistics() == {40}
+    reports(70, 10)
+    assert purge_and_read_statistics() == {80}
+
+
+def test_pooled_sqlite_connections_are_renewed_to_read_fresh_statistics(tmp_path: Path) -> None:
+    """A SQLite connection reads the planner's statistics when it opens: a server's pooled
+    connections are replaced after STATISTICS_RELOAD_SECONDS, so that an ANALYZE run by
+    another process (the daily purge, a bulk ingest) reaches them."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'p.db'}")
+    with engine.connect() as connection:
+        first = connection.connection.dbapi_connection
+    with engine.connect() as connection:
+        assert connection.connection.dbapi_connection is first  # pooled
+        connection.connection._connection_record.starttime -= STATISTICS_RELOAD_SECONDS + 1
+    with engine.connect() as connection:
+        assert connection.connection.dbapi_connection is not first
+    engine.dispose()

@@ -43,9 +43,9 @@ def normalise_text(text: str) -> list[str]:
 
 # ASCII bytes that are not word characters (all but letters, digits and `_`) become spaces;
 # the other bytes (UTF-8 of characters past ASCII) stay as they are.
-# Past this many distinct characters beyond ASCII (a French page has about ten, a Cyrillic or
-# Arabic one some sixty), replacing them one by one would cost more than the regular
-# expression: a text of every character would take hours.
+# Past this many distinct characters beyond ASCII (a French page has about ten), replacing
+# them one by one would cost more than the regular expression: a text of every character
+# would take hours.
 _MAX_REPLACED = 100
 _ASCII_NON_WORD_TO_SPACE = bytes(
     byte if _WORD.match(chr(byte)) else ord(" ") for byte in range(128)
@@ -61,15 +61,24 @@ def normalised_words(text: str) -> list[bytes]:
     both over every Unicode character)."""
     folded = unicodedata.normalize("NFKD", text.casefold())
     if not folded.isascii():
+        # A text mostly past ASCII (Arabic, Cyrillic, Chinese) has too many distinct
+        # characters to sort one by one, and even the set of them costs more than the
+        # definition: its UTF-8 is a quarter longer than its characters, or more.
+        if len(folded.encode("utf-8", "surrogatepass")) - len(folded) > len(folded) // 4:
+            return _defined_words(folded)
         past_ascii = [char for char in set(folded) if char >= "\x80"]
         if len(past_ascii) > _MAX_REPLACED:  # one pass over the text each: the definition
-            return [word.encode() for word in _WORD.findall(_COMBINING.sub("", folded))]
+            return _defined_words(folded)
         for char in past_ascii:
             if _COMBINING.match(char):
                 folded = folded.replace(char, "")
             elif not _WORD.match(char):
                 folded = folded.replace(char, " ")
     return folded.encode().translate(_ASCII_NON_WORD_TO_SPACE).split()
+
+
+def _defined_words(folded: str) -> list[bytes]:
+    return [word.encode() for word in _WORD.findall(_COMBINING.sub("", folded))]
 
 
 def _mix(values: np.ndarray) -> np.ndarray:
