@@ -243,39 +243,50 @@ class SqlJobRepo:
         )
         return set(rows)
 
-    def refresh_statistics(self) -> None:
-        """Let SQLite's planner know the tables' sizes again: each table with no statistics
-        yet, or grown `GROWTH`-fold since they were taken, is analysed (exactly: a sample of
-        each index would cap the rows per key it records near the sample's size, making an
-        agency's or a status's index look a hundred times as selective as it is). Rows
-        written one at a time by the console and the jobs never refresh them otherwise (bulk
-        ingest runs `PRAGMA optimize`); PostgreSQL's autovacuum does it there."""
+    def tables_to_analyse(self) -> list[str]:
+        """SQLite: the tables whose planner statistics are missing or stale — none yet, or
+        the table has grown `GROWTH`-fold since they were taken. Rows written one at a time by
+        the console and the jobs never refresh them otherwise (bulk ingest runs `PRAGMA
+        optimize`); PostgreSQL's autovacuum does it there (none here)."""
         if self._s.get_bind().dialect.name != "sqlite":
-            return
+            return []
         recorded: dict[str, int] = {}
         if self._s.scalar(text("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1'")):
             for table, stat in self._s.execute(text("SELECT tbl, stat FROM sqlite_stat1")):
                 rows = int(str(stat).split()[0])
                 recorded[table] = max(recorded.get(table, 0), rows)
-        tables = self._s.scalars(
-            text(
-                "SELECT name FROM sqlite_schema WHERE type = 'table'"
-                " AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL%'"
-                " ORDER BY name"
-            )
-        ).all()
-        for table in tables:
-            # A name from the schema itself, quoted (no value of anyone's is ever here).
-            quoted = '"' + table.replace('"', '""') + '"'
+        stale = []
+        for table in self._tables():
             known = recorded.get(table)
             # The largest rowid bounds the rows from above: only a table it says may have
-            # grown is counted (rows deleted leave it high), and analysed if it has.
+            # grown is counted (rows deleted leave it high).
+            quoted = _quoted(table)
             largest = self._s.scalar(text(f"SELECT max(rowid) FROM {quoted}")) or 0  # noqa: S608
             if not largest or (known is not None and largest < GROWTH * max(known, 1)):
                 continue
             rows = self._s.scalar(text(f"SELECT count(*) FROM {quoted}")) or 0  # noqa: S608
             if rows and (known is None or rows >= GROWTH * max(known, 1)):
-                self._s.execute(text(f"ANALYZE {quoted}"))
+                stale.append(table)
+        return stale
+
+    def analyse(self, table: str) -> None:
+        """Take the table's statistics again, exactly (a sample of each index, `PRAGMA
+        analysis_limit`, would record at most about a thousand rows per key, making an
+        agency's or a status's index look a hundred times as selective as it is)."""
+        if table not in self._tables():
+            raise ValueError(f"no table {table!r} to analyse")
+        self._s.execute(text(f"ANALYZE {_quoted(table)}"))
+
+    def _tables(self) -> list[str]:
+        return list(
+            self._s.scalars(
+                text(
+                    "SELECT name FROM sqlite_schema WHERE type = 'table'"
+                    " AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL%'"
+                    " ORDER BY name"
+                )
+            )
+        )
 
     def set_hold(self, agency_id: str, case_id: str, until: datetime | None) -> None:
         row = self._s.get(CaseRow, case_id)
@@ -291,3 +302,8 @@ def _in_any_agency() -> ColumnElement[bool]:
     (agency, SHA-256) once per agency, a handful of ranges: there is no index on SHA-256
     alone for every new item to write."""
     return ItemRow.agency_id.in_(select(AgencyRow.id))
+
+
+def _quoted(table: str) -> str:
+    """A table name of the schema itself (no value of anyone's is ever here), quoted."""
+    return '"' + table.replace('"', '""') + '"'

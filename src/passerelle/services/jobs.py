@@ -153,6 +153,7 @@ def _run(
         with open_uow() as uow:
             detail = _purge(uow, job, tools, now)
             uow.commit()
+        _refresh_statistics(open_uow, reading)
         return detail
     raise PasserelleError("unknown job kind %(kind)s", kind=repr(job.kind))
 
@@ -214,9 +215,7 @@ def _purge(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> Message
     """Purge the preserved content of items whose retention ended (offline for longer than the
     retention, no legal hold running); each purge audited. The store is shared by every agency
     and addressed by SHA-256: the bytes themselves are deleted only when no item of any agency
-    still keeps them (another agency's item, under a hold or not yet offline, keeps them).
-    Being daily, it also refreshes the database planner's statistics (bounded, on SQLite)."""
-    uow.jobs.refresh_statistics()
+    still keeps them (another agency's item, under a hold or not yet offline, keeps them)."""
     pruned = (
         prune_folded_removals(uow, agency_id=job.agency_id, index_root=tools.index_root)
         if tools.index_root is not None
@@ -256,6 +255,19 @@ def _purge(uow: UnitOfWork, job: Job, tools: JobTools, now: datetime) -> Message
         "%(purged)s purged%(stray)s%(folded)s",
         {"purged": purged, "stray": stray, "folded": folded},
     )
+
+
+def _refresh_statistics(open_uow: UnitOfWorkFactory, reading: UnitOfWorkFactory) -> None:
+    """Daily, after the purge: the database planner's statistics of each table that has
+    doubled since they were taken (SQLite), each table in a short write transaction of its
+    own, so that the unit's writers wait for one table's analysis at most; the tables are
+    chosen in a read transaction."""
+    with reading() as uow:
+        tables = uow.jobs.tables_to_analyse()
+    for table in tables:
+        with open_uow() as uow:
+            uow.jobs.analyse(table)
+            uow.commit()
 
 
 def parse_hold_end(text: str) -> datetime | None:

@@ -388,6 +388,10 @@ def test_the_daily_purge_tells_sqlites_planner_how_large_the_tables_have_grown(
     assert purge_and_read_statistics() == {40}
     reports(70, 10)
     assert purge_and_read_statistics() == {80}
+    with open_uow() as uow:
+        assert uow.jobs.tables_to_analyse() == []
+        with pytest.raises(ValueError, match="no table"):
+            uow.jobs.analyse('items"; DROP TABLE cases; --')
 
 
 def test_pooled_sqlite_connections_are_renewed_to_read_fresh_statistics(tmp_path: Path) -> None:
