@@ -45,18 +45,18 @@ def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> Engi
 
 
 def _make_sqlite_engine(database: str | None, busy_timeout: float) -> Engine:
-    on_disk = bool(database) and database != ":memory:"
-    if database and on_disk:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    path = Path(database) if database and database != ":memory:" else None  # None: in memory
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         f"sqlite:///{database or ':memory:'}",
         connect_args={"timeout": busy_timeout, "factory": TurnTakingConnection},
         # (A database in memory lives only as long as its connection.)
-        pool_recycle=STATISTICS_RELOAD_SECONDS if on_disk else -1,
+        pool_recycle=STATISTICS_RELOAD_SECONDS if path is not None else -1,
     )
     turns = FairLock()  # this process's writers, in order (see write_turns)
     # ... and this process among the processes writing to the same file (none in memory)
-    process_turn = ProcessTurn(Path(database)) if database and database != ":memory:" else None
+    process_turn = ProcessTurn(path) if path is not None else None
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -37,16 +37,23 @@ _HEX_LENGTH = NUM_PERM * 8
 
 def normalise_text(text: str) -> list[str]:
     """Words of the text, lower-case, without accents or punctuation."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
+    return _words_of_folded(_folded(text))
+
+
+def _folded(text: str) -> str:
+    return unicodedata.normalize("NFKD", text.casefold())
+
+
+def _words_of_folded(folded: str) -> list[str]:
     return _WORD.findall(_COMBINING.sub("", folded))
 
 
-# ASCII bytes that are not word characters (all but letters, digits and `_`) become spaces;
-# the other bytes (UTF-8 of characters past ASCII) stay as they are.
 # Past this many distinct characters beyond ASCII (a French page has about ten), replacing
 # them one by one would cost more than the regular expression: a text of every character
 # would take hours.
 _MAX_REPLACED = 100
+# ASCII bytes that are not word characters (all but letters, digits and `_`) become spaces;
+# the other bytes (UTF-8 of characters past ASCII) stay as they are.
 _ASCII_NON_WORD_TO_SPACE = bytes(
     byte if _WORD.match(chr(byte)) else ord(" ") for byte in range(128)
 ) + bytes(range(128, 256))
@@ -59,7 +66,7 @@ def normalised_words(text: str) -> list[bytes]:
     character that is not a word character becomes a space), then the UTF-8 bytes are split
     with ASCII punctuation turned into spaces. Same words for every text (the tests compare
     both over every Unicode character)."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
+    folded = _folded(text)
     if not folded.isascii():
         # A text mostly past ASCII (Arabic, Cyrillic, Chinese) has too many distinct
         # characters to sort one by one, and even the set of them costs more than the
@@ -78,7 +85,7 @@ def normalised_words(text: str) -> list[bytes]:
 
 
 def _defined_words(folded: str) -> list[bytes]:
-    return [word.encode() for word in _WORD.findall(_COMBINING.sub("", folded))]
+    return [word.encode() for word in _words_of_folded(folded)]
 
 
 def _mix(values: np.ndarray) -> np.ndarray:
@@ -190,8 +197,7 @@ def _words_with_spans(text: str) -> list[tuple[str, int, int]]:
     """The words of `normalise_text`, each with the span of the original text it came from."""
     found = []
     for match in _WORD.finditer(text):
-        folded = unicodedata.normalize("NFKD", match.group().casefold())
-        for word in _WORD.findall(_COMBINING.sub("", folded)):
+        for word in normalise_text(match.group()):
             found.append((word, match.start(), match.end()))
     return found
 
